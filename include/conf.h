@@ -1,0 +1,114 @@
+/*
+ * conf — the configuration and the registry of authorities, officials and
+ * auditors, parsed from warrantd.conf (grammar in src/parse.y). A struct
+ * wd_conf is immutable once loaded: SIGHUP builds a new one and swaps it in,
+ * and every connection keeps a reference to the one it started with.
+ */
+#ifndef WD_CONF_H
+#define WD_CONF_H
+
+#include <sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "wd.h"
+
+/* What an authority may ask for one request type. */
+struct wd_permission {
+	bool		allowed;
+	bool		judicial_order;	/* an order from a judge is required */
+	bool		urgent;		/* ...or an urgent order, to be ratified */
+};
+
+struct wd_authority;
+
+enum wd_role { WD_ROLE_OFFICIAL = 0, WD_ROLE_AUDITOR };
+
+struct wd_official {
+	char			*id;		/* registry key, e.g. "ana.lopez" */
+	char			*name;
+	char			*position;
+	char			*designation;	/* DOF publication reference */
+	enum wd_role		 role;
+	bool			 has_cert_fp;
+	uint8_t			 cert_sha256[32];	/* of the DER certificate */
+	bool			 has_spki_fp;
+	uint8_t			 spki_sha256[32];	/* of the DER SubjectPublicKeyInfo */
+	time_t			 valid_from;
+	time_t			 valid_until;
+	bool			 suspended;
+	struct wd_authority	*authority;	/* NULL for auditors */
+	int			 line;
+	TAILQ_ENTRY(wd_official) entry;		/* in wd_conf.officials */
+};
+TAILQ_HEAD(wd_officials, wd_official);
+
+struct wd_authority {
+	char			*id;		/* HI-1 SenderIdentifier/UniqueIdentifier */
+	char			*name;
+	enum wd_authkind	 kind;
+	struct wd_permission	 perms[WD_REQ__COUNT];
+	int			 line;
+	TAILQ_ENTRY(wd_authority) entry;
+};
+TAILQ_HEAD(wd_authorities, wd_authority);
+
+struct wd_conf {
+	char		*path;
+	char		*carrier_id;		/* our HI-1 ReceiverIdentifier */
+	char		*listen_addr;		/* default 127.0.0.1 */
+	uint16_t	 listen_port;		/* default 8443 */
+	char		*state_dir;		/* journal, results */
+	char		*templates_dir;		/* etc/templates */
+	struct {
+		char	*cert, *key, *ca, *crl;
+	} tls;
+	struct {
+		size_t	 body_max;		/* default 256 KiB */
+		unsigned max_connections;	/* default 1024 */
+		unsigned max_headers;		/* default 64 */
+		size_t	 header_max;		/* bytes of the whole head, default 8 KiB */
+		unsigned request_timeout_ms;	/* absolute, per request, default 30 s */
+		unsigned idle_timeout_ms;	/* keep-alive idle, default 60 s */
+	} limits;
+	struct {
+		unsigned retention_days;	/* default 730 (24 months) */
+		unsigned clock_skew_s;		/* default 300 */
+		unsigned ratify_s;		/* urgent orders, default 48 h */
+		unsigned preservation_max_days;	/* default 90 */
+	} policy;
+	struct {
+		char	*signing_key;		/* Ed25519 PEM, mode 0600 */
+		char	*origin;		/* checkpoint origin line */
+		unsigned checkpoint_records;	/* default 1000 */
+		unsigned checkpoint_interval_s;	/* default 60 */
+		size_t	 segment_max;		/* default 64 MiB */
+	} journal;
+	struct wd_authorities	authorities;
+	struct wd_officials	officials;	/* officials and auditors */
+};
+
+/*
+ * Parse path (and what it includes). On error, logs each problem as
+ * "file:line: what is wrong" with log_warnx and returns NULL.
+ */
+struct wd_conf		*conf_load(const char *path);
+void			 conf_free(struct wd_conf *);
+
+struct wd_authority	*conf_find_authority(const struct wd_conf *, const char *id);
+
+enum wd_official_status {
+	WD_OFFICIAL_OK = 0,
+	WD_OFFICIAL_UNKNOWN,
+	WD_OFFICIAL_SUSPENDED,
+	WD_OFFICIAL_NOT_YET_VALID,
+	WD_OFFICIAL_EXPIRED
+};
+
+/* Find a registered person by certificate or public-key fingerprint. */
+struct wd_official	*conf_find_official(const struct wd_conf *,
+			    const uint8_t cert_sha256[32], const uint8_t spki_sha256[32]);
+enum wd_official_status	 conf_official_status(const struct wd_official *, time_t now);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * journal — the append-only, tamper-evident, durable record of every event
+ * (see proto/journal.proto). It is also the daemon's store of accepted
+ * requests: state is rebuilt from it at start.
+ *
+ * Durability contract: journal_append()'s callback fires, on the event loop
+ * thread, only after the record is written and fdatasync()ed (group commit:
+ * one sync serves every record queued while the previous sync ran). The
+ * sync runs on the journal's own writer thread, never on the loop.
+ * If a write or sync fails the journal turns unhealthy: every pending and
+ * later append completes with an error until journal_healthy() is true again.
+ */
+#ifndef WD_JOURNAL_H
+#define WD_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.pb-c.h"
+
+struct event_base;
+struct journal;
+
+struct journal_config {
+	const char	*dir;			/* created 0700 if missing */
+	size_t		 segment_max;		/* bytes per segment file */
+	uint32_t	 record_max;		/* cap on one record's length */
+	const char	*signing_key;		/* Ed25519 PEM for checkpoints; NULL = none */
+	const char	*origin;		/* checkpoint origin line */
+	unsigned	 checkpoint_records;
+	unsigned	 checkpoint_interval_s;
+};
+
+/* Outcome of an append: status 0 = durable; else errno-style code. */
+struct journal_receipt {
+	uint64_t	seq;
+	uint8_t		leaf_hash[32];		/* RFC 9162 leaf hash of the record */
+};
+typedef void (*journal_done_cb)(int status, const struct journal_receipt *,
+    void *arg);
+
+/*
+ * Open (or create) the journal in cfg->dir: scan and check every segment,
+ * cut a torn tail (and record that), refuse damage or rollback (returns -1,
+ * logging why). base is the loop the callbacks run on.
+ */
+int	journal_open(const struct journal_config *cfg, struct event_base *base,
+	    struct journal **out);
+/*
+ * Queue rec for appending; seq, time_us and version are set by the journal.
+ * The record is copied. Returns 0 and then cb(arg) is called exactly once,
+ * later, on the loop; or returns -1 (queue full, journal unhealthy) and cb
+ * is never called.
+ */
+int	journal_append(struct journal *, Warrant__Record *rec,
+	    journal_done_cb cb, void *arg);
+/* Visit every record in order (after open, before appends), for recovery. */
+int	journal_replay(struct journal *,
+	    int (*fn)(const Warrant__Record *, void *), void *arg);
+bool	journal_healthy(const struct journal *);
+/* Short reason when unhealthy, for logs, 503 answers and sd_notify STATUS. */
+const char *journal_status(const struct journal *);
+uint64_t journal_size(const struct journal *);	/* records so far */
+/* Flush, write a final checkpoint, join the writer thread, free. */
+void	journal_close(struct journal *);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * tls — the server's mutual-TLS policy in one place: TLS 1.2 minimum, AEAD
+ * suites only, client certificate required and verified against the CA bundle
+ * and CRLs (leaf and chain), no session tickets, no resumption, no
+ * renegotiation, no compression. A context is rebuilt on SIGHUP; connections
+ * keep the one they started with (SSL_CTX is reference counted).
+ */
+#ifndef WD_TLS_H
+#define WD_TLS_H
+
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+struct wd_conf;
+
+/* Why the handshake refused a client certificate, for the journal. */
+struct tls_refusal {
+	int		failed;			/* 1 if verification failed */
+	int		verify_error;		/* X509_V_ERR_* */
+	char		reason[128];		/* X509_verify_cert_error_string */
+	char		subject[256];		/* of the offending certificate */
+	char		fingerprint[65];	/* SHA-256 hex of the leaf, if seen */
+};
+
+/* Build the server context; logs what is wrong (file and reason) on error. */
+SSL_CTX	*tls_server_ctx(const struct wd_conf *);
+/* Attach a refusal record to a new SSL, filled by the verify callback. */
+void	 tls_track_refusal(SSL *, struct tls_refusal *);
+/* SHA-256 of the peer's certificate DER and of its SubjectPublicKeyInfo. */
+int	 tls_peer_fingerprints(SSL *, uint8_t cert_sha256[32], uint8_t spki_sha256[32]);
+void	 tls_hex(const uint8_t *in, size_t len, char *out);	/* out: 2*len+1 */
+void	 tls_peer_subject(SSL *, char *buf, size_t len);
+
+#endif

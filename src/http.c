@@ -1,0 +1,232 @@
+/*
+ * http — see include/http.h. The parser is deliberately narrow: CRLF line
+ * ends only, no obsolete line folding, no Transfer-Encoding, one
+ * Content-Length. Anything ambiguous is an error rather than a guess, because
+ * ambiguity between us and a proxy in front of us is how requests get
+ * smuggled.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+static int
+http_is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Find "\r\n\r\n"; returns the head length including it, or 0. */
+static size_t
+http_head_end(const char *buf, size_t len)
+{
+	for (size_t i = 3; i < len; i++)
+		if (buf[i] == '\n' && buf[i - 1] == '\r' && buf[i - 2] == '\n' &&
+		    buf[i - 3] == '\r')
+			return i + 1;
+	return 0;
+}
+
+static int
+http_parse_target(const char *t, size_t len, struct http_request *req)
+{
+	const char	*q;
+	size_t		 plen;
+
+	if (len == 0 || t[0] != '/')
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+			return -1;
+	q = memchr(t, '?', len);
+	plen = q ? (size_t)(q - t) : len;
+	if (plen >= sizeof(req->path))
+		return -1;
+	memcpy(req->path, t, plen);
+	req->path[plen] = '\0';
+	if (q) {
+		if (len - plen - 1 >= sizeof(req->query))
+			return -1;
+		memcpy(req->query, q + 1, len - plen - 1);
+		req->query[len - plen - 1] = '\0';
+	}
+	return 0;
+}
+
+/* "METHOD SP target SP HTTP/1.x" */
+static int
+http_parse_request_line(const char *line, size_t len, struct http_request *req)
+{
+	const char	*sp1, *sp2, *end = line + len;
+
+	sp1 = memchr(line, ' ', len);
+	if (sp1 == NULL || sp1 == line)
+		return 400;
+	for (const char *p = line; p < sp1; p++)
+		if (!http_is_tchar((unsigned char)*p))
+			return 400;
+	if (sp1 - line == 4 && memcmp(line, "POST", 4) == 0)
+		req->method = HTTP_POST;
+	else if (sp1 - line == 3 && memcmp(line, "GET", 3) == 0)
+		req->method = HTTP_GET;
+	else
+		req->method = HTTP_OTHER;
+	sp2 = memchr(sp1 + 1, ' ', end - sp1 - 1);
+	if (sp2 == NULL)
+		return 400;
+	if (http_parse_target(sp1 + 1, sp2 - sp1 - 1, req) == -1)
+		return 400;
+	if (end - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+		return 400;
+	if (sp2[8] != '0' && sp2[8] != '1')
+		return 505;
+	req->minor = sp2[8] - '0';
+	req->keep_alive = req->minor == 1;
+	return 0;
+}
+
+static int
+http_parse_length(const char *v, size_t len, const struct http_limits *lim,
+    struct http_request *req)
+{
+	uint64_t n = 0;
+
+	if (len == 0 || len > 19)
+		return 400;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return 400;
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (req->has_length && req->content_length != n)
+		return 400;
+	if (n > lim->body_max)
+		return 413;
+	req->has_length = true;
+	req->content_length = (size_t)n;
+	return 0;
+}
+
+static int
+http_token_eq(const char *v, size_t len, const char *word)
+{
+	return strlen(word) == len && strncasecmp(v, word, len) == 0;
+}
+
+static int
+http_header(const char *name, size_t nlen, const char *v, size_t vlen,
+    const struct http_limits *lim, struct http_request *req)
+{
+	if (http_token_eq(name, nlen, "content-length"))
+		return http_parse_length(v, vlen, lim, req);
+	if (http_token_eq(name, nlen, "transfer-encoding"))
+		return 501;
+	if (http_token_eq(name, nlen, "connection")) {
+		if (http_token_eq(v, vlen, "close"))
+			req->keep_alive = false;
+		else if (http_token_eq(v, vlen, "keep-alive"))
+			req->keep_alive = true;
+		return 0;
+	}
+	if (http_token_eq(name, nlen, "content-type")) {
+		if (vlen >= sizeof(req->content_type))
+			return 400;
+		memcpy(req->content_type, v, vlen);
+		req->content_type[vlen] = '\0';
+	}
+	return 0;
+}
+
+/* One "name: value" line (without CRLF). */
+static int
+http_parse_field(const char *line, size_t len, const struct http_limits *lim,
+    struct http_request *req)
+{
+	const char	*colon, *v, *vend;
+	size_t		 nlen;
+
+	colon = memchr(line, ':', len);
+	if (colon == NULL || colon == line)
+		return 400;
+	nlen = colon - line;
+	for (size_t i = 0; i < nlen; i++)
+		if (!http_is_tchar((unsigned char)line[i]))
+			return 400;
+	v = colon + 1;
+	vend = line + len;
+	while (v < vend && (*v == ' ' || *v == '\t'))
+		v++;
+	while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
+		vend--;
+	for (const char *p = v; p < vend; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			return 400;
+	return http_header(line, nlen, v, vend - v, lim, req);
+}
+
+enum http_parse_result
+http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
+    struct http_request *req, int *status)
+{
+	const char	*line, *eol, *end;
+	size_t		 head;
+	unsigned	 nfields = 0;
+	int		 rc;
+
+	memset(req, 0, sizeof(*req));
+	head = http_head_end(buf, len > lim->head_max ? lim->head_max : len);
+	if (head == 0) {
+		if (len >= lim->head_max) {
+			*status = 431;
+			return HTTP_PARSE_ERROR;
+		}
+		return HTTP_PARSE_MORE;
+	}
+	end = buf + head - 2;		/* the final empty line's CRLF */
+	line = buf;
+	for (int first = 1; line < end; first = 0, line = eol + 2) {
+		eol = memchr(line, '\r', end - line);
+		if (eol == NULL || eol[1] != '\n' || memchr(line, '\n', eol - line)) {
+			*status = 400;
+			return HTTP_PARSE_ERROR;
+		}
+		if (first)
+			rc = http_parse_request_line(line, eol - line, req);
+		else if (++nfields > lim->headers_max)
+			rc = 431;
+		else
+			rc = http_parse_field(line, eol - line, lim, req);
+		if (rc != 0) {
+			*status = rc;
+			return HTTP_PARSE_ERROR;
+		}
+	}
+	req->head_len = head;
+	return HTTP_PARSE_OK;
+}
+
+const char *
+http_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}

@@ -1,0 +1,116 @@
+/*
+ * server.h — the daemon's internal interfaces between main (warrantd.c),
+ * the connection layer (server.c) and the request pipeline (intake.c).
+ */
+#ifndef WD_SERVER_H
+#define WD_SERVER_H
+
+#include <sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "http.h"
+#include "tls.h"
+
+struct event_base;
+struct evconnlistener;
+struct event;
+struct bufferevent;
+struct journal;
+struct wd_conf;
+struct wd_official;
+struct hi1_schema;
+
+/*
+ * Everything SIGHUP can replace, in one reference-counted bundle: a
+ * connection holds the generation it was accepted under, so a reload never
+ * pulls the registry, CA store or schema from under a request in flight.
+ */
+struct server_gen {
+	int			 refs;
+	unsigned		 number;
+	struct wd_conf		*conf;
+	SSL_CTX			*ssl;
+	struct hi1_schema	*schema;
+};
+
+struct server_gen	*server_gen_load(const char *path, unsigned number);
+void			 server_gen_unref(struct server_gen *);
+
+enum conn_state {
+	CONN_HANDSHAKE = 0,
+	CONN_HEAD,		/* waiting for (the rest of) a request head */
+	CONN_BODY,		/* waiting for Content-Length bytes */
+	CONN_BUSY,		/* request handed to intake, reading paused */
+	CONN_WRITING		/* response queued */
+};
+
+struct server;
+
+struct conn {
+	uint64_t		 id;
+	struct server		*srv;
+	struct server_gen	*gen;
+	struct bufferevent	*bev;
+	SSL			*ssl;
+	enum conn_state		 state;
+	bool			 close_after;	/* answer, then close */
+	bool			 dead;		/* peer gone while BUSY */
+	bool			 saw_bytes;	/* request timer started */
+	char			 peer[64];
+	struct tls_refusal	 refusal;
+	struct http_request	 req;
+	struct event		*timer;		/* handshake, request and write deadline */
+	/* Who is asking, fixed at the handshake. */
+	uint8_t			 cert_sha256[32];
+	uint8_t			 spki_sha256[32];
+	char			 fingerprint[65];
+	char			 subject[256];
+	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
+	uint64_t		 requests;
+	TAILQ_ENTRY(conn)	 entry;
+};
+
+struct server_stats {
+	uint64_t	accepted;
+	uint64_t	refused;
+	uint64_t	invalid;
+	uint64_t	tls_refused;
+	uint64_t	unavailable;
+};
+
+struct server {
+	struct event_base	*base;
+	const char		*conf_path;
+	struct server_gen	*gen;		/* current */
+	struct journal		*journal;
+	struct evconnlistener	*listener;
+	bool			 listener_paused;
+	bool			 stopping;
+	unsigned		 nconns;
+	unsigned		 nbusy;
+	uint64_t		 next_conn_id;
+	uint64_t		 next_ref;	/* carrier reference counter */
+	struct server_stats	 stats;
+	TAILQ_HEAD(, conn)	 conns;
+};
+
+int	server_listen(struct server *);
+void	server_reload(struct server *);
+void	server_shutdown(struct server *);	/* stop accepting; close idle */
+void	server_notify_status(struct server *);
+void	server_close_all(struct server *);	/* at exit */
+/* Queue a response; takes ownership of body (malloc'ed, may be NULL). */
+void	conn_respond(struct conn *, int status, char *body, size_t len);
+/* Intake finished with a request: free a connection that died meanwhile. */
+bool	conn_release_if_dead(struct conn *);
+
+/* intake.c: the HI-1 request pipeline. */
+int	intake_recover(struct server *);		/* replay the journal */
+void	intake_request(struct conn *, char *body, size_t len);	/* owns body */
+void	intake_tls_refused(struct server *, const struct conn *);
+void	intake_record_event(struct server *, int event, const char *detail);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * tls — see include/tls.h. Every choice here is also explained in the
+ * README's security section; keep the two in step.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "conf.h"
+#include "log.h"
+#include "tls.h"
+
+/*
+ * TLS 1.2 suites: ECDHE only (forward secrecy) and AEAD only (GCM,
+ * ChaCha20-Poly1305). Every TLS 1.3 suite is AEAD; we list them to pin the
+ * order and to exclude the CCM-8 suites' short tags.
+ */
+#define TLS12_CIPHERS	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+			"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+			"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+#define TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:" \
+			"TLS_AES_128_GCM_SHA256"
+#define TLS_GROUPS	"X25519:P-256:P-384"
+
+static int tls_refusal_index = -1;
+
+static void
+tls_log_errors(const char *what, const char *path)
+{
+	unsigned long	e;
+	char		buf[256];
+
+	e = ERR_get_error();
+	ERR_error_string_n(e, buf, sizeof(buf));
+	log_warnx("%s %s: %s", what, path, e ? buf : "unknown error");
+	ERR_clear_error();
+}
+
+void
+tls_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+tls_cert_fingerprints(X509 *cert, uint8_t cert_sha256[32], uint8_t spki_sha256[32])
+{
+	unsigned char	*der = NULL;
+	unsigned int	 mdlen = 0;
+	int		 len;
+
+	if (!X509_digest(cert, EVP_sha256(), cert_sha256, &mdlen) || mdlen != 32)
+		return -1;
+	if (spki_sha256 == NULL)
+		return 0;
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (len <= 0)
+		return -1;
+	if (!EVP_Digest(der, len, spki_sha256, &mdlen, EVP_sha256(), NULL)) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	OPENSSL_free(der);
+	return 0;
+}
+
+int
+tls_peer_fingerprints(SSL *ssl, uint8_t cert_sha256[32], uint8_t spki_sha256[32])
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	if (cert == NULL)
+		return -1;
+	return tls_cert_fingerprints(cert, cert_sha256, spki_sha256);
+}
+
+void
+tls_peer_subject(SSL *ssl, char *buf, size_t len)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	buf[0] = '\0';
+	if (cert)
+		X509_NAME_oneline(X509_get_subject_name(cert), buf, (int)len);
+}
+
+/*
+ * Verification itself is OpenSSL's; this callback only remembers why a
+ * chain was refused (revoked, expired, unknown CA...) so that the refusal
+ * can be journaled with who tried. It never turns a failure into success.
+ */
+static int
+tls_verify_cb(int ok, X509_STORE_CTX *xctx)
+{
+	SSL			*ssl;
+	struct tls_refusal	*r;
+	X509			*cert;
+	uint8_t			 fp[32];
+
+	if (ok)
+		return ok;
+	ssl = X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	r = ssl ? SSL_get_ex_data(ssl, tls_refusal_index) : NULL;
+	if (r == NULL || r->failed)
+		return ok;
+	r->failed = 1;
+	r->verify_error = X509_STORE_CTX_get_error(xctx);
+	strncpy(r->reason, X509_verify_cert_error_string(r->verify_error),
+	    sizeof(r->reason) - 1);
+	cert = X509_STORE_CTX_get_current_cert(xctx);
+	if (cert) {
+		X509_NAME_oneline(X509_get_subject_name(cert), r->subject,
+		    sizeof(r->subject));
+		if (tls_cert_fingerprints(cert, fp, NULL) == 0)
+			tls_hex(fp, sizeof(fp), r->fingerprint);
+	}
+	return ok;
+}
+
+void
+tls_track_refusal(SSL *ssl, struct tls_refusal *r)
+{
+	memset(r, 0, sizeof(*r));
+	SSL_set_ex_data(ssl, tls_refusal_index, r);
+}
+
+static int
+tls_load_crls(X509_STORE *store, const char *path)
+{
+	STACK_OF(X509_INFO)	*infos;
+	X509_INFO		*xi;
+	BIO			*bio;
+	int			 n = 0;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		tls_log_errors("cannot open CRL file", path);
+		return -1;
+	}
+	infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (infos == NULL) {
+		tls_log_errors("cannot parse CRL file", path);
+		return -1;
+	}
+	for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+		xi = sk_X509_INFO_value(infos, i);
+		if (xi->crl && X509_STORE_add_crl(store, xi->crl))
+			n++;
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	if (n == 0) {
+		log_warnx("CRL file %s holds no CRL", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tls_set_policy(SSL_CTX *ctx)
+{
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
+	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||
+	    !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS))
+		return -1;
+	/*
+	 * No tickets, no session cache: every connection does a full handshake
+	 * with a fresh chain and CRL check, so a revocation takes effect on the
+	 * very next connection. No renegotiation (a mid-stream identity change
+	 * we would not re-authorise), no compression (CRIME).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+	    tls_verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 4);
+	return 0;
+}
+
+static int
+tls_load_trust(SSL_CTX *ctx, const struct wd_conf *conf)
+{
+	X509_STORE		*store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_NAME)	*names;
+
+	if (!SSL_CTX_load_verify_locations(ctx, conf->tls.ca, NULL)) {
+		tls_log_errors("cannot load CA bundle", conf->tls.ca);
+		return -1;
+	}
+	/* Tell clients which CAs we accept, so they pick the right cert. */
+	if ((names = SSL_load_client_CA_file(conf->tls.ca)) != NULL)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	if (conf->tls.crl) {
+		if (tls_load_crls(store, conf->tls.crl) == -1)
+			return -1;
+		/* Check the CRL of the leaf and of every CA in the chain. */
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
+		    X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	/* Clients must hold a certificate issued for client authentication. */
+	X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
+	return 0;
+}
+
+SSL_CTX *
+tls_server_ctx(const struct wd_conf *conf)
+{
+	SSL_CTX	*ctx;
+
+	if (tls_refusal_index == -1)
+		tls_refusal_index = SSL_get_ex_new_index(0, "refusal", NULL, NULL, NULL);
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_log_errors("cannot create TLS context", "");
+		return NULL;
+	}
+	if (tls_set_policy(ctx) == -1) {
+		tls_log_errors("cannot set TLS policy", "");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls.cert) != 1) {
+		tls_log_errors("cannot load certificate", conf->tls.cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls.key, SSL_FILETYPE_PEM) != 1) {
+		tls_log_errors("cannot load private key", conf->tls.key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_warnx("private key %s does not match certificate %s",
+		    conf->tls.key, conf->tls.cert);
+		ERR_clear_error();
+		goto fail;
+	}
+	if (tls_load_trust(ctx, conf) == -1)
+		goto fail;
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}

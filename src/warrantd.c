@@ -1,0 +1,245 @@
+/*
+ * warrantd — main: options, configuration check (-t), start-up order, the
+ * signals and the systemd protocol (READY only once listening, STATUS,
+ * WATCHDOG from the event loop, RELOADING on SIGHUP, STOPPING on SIGTERM).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <systemd/sd-daemon.h>
+
+#include "conf.h"
+#include "hi1.h"
+#include "journal.h"
+#include "log.h"
+#include "server.h"
+
+#define DEFAULT_CONF	SYSCONFDIR "/warrantd/warrantd.conf"
+#define DRAIN_SECONDS	10
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: warrantd [-dtv] [-f file]\n"
+	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -f file  configuration (default " DEFAULT_CONF ")\n"
+	    "  -v       verbose logging\n");
+	exit(2);
+}
+
+/* -t: everything start-up would load, without listening. */
+static int
+warrantd_check(const char *path)
+{
+	struct server_gen	*gen;
+	EVP_PKEY		*key = NULL;
+	FILE			*f;
+	struct stat		 st;
+	int			 ok = 1;
+
+	if ((gen = server_gen_load(path, 1)) == NULL)
+		return 1;
+	if (gen->conf->journal.signing_key) {
+		if ((f = fopen(gen->conf->journal.signing_key, "r")) == NULL ||
+		    fstat(fileno(f), &st) == -1 ||
+		    (key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+			log_warnx("%s: cannot read the journal signing key",
+			    gen->conf->journal.signing_key);
+			ok = 0;
+		} else if (st.st_mode & 077) {
+			log_warnx("%s: journal signing key must not be readable by "
+			    "group or others (mode %03o)", gen->conf->journal.signing_key,
+			    st.st_mode & 0777);
+			ok = 0;
+		} else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
+			log_warnx("%s: journal signing key is not Ed25519",
+			    gen->conf->journal.signing_key);
+			ok = 0;
+		}
+		EVP_PKEY_free(key);
+		if (f)
+			fclose(f);
+	}
+	server_gen_unref(gen);
+	if (ok)
+		fprintf(stderr, "configuration OK\n");
+	return ok ? 0 : 1;
+}
+
+static void
+sig_reload(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	server_reload(arg);
+}
+
+static void
+drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	static int	 ticks;
+
+	(void)fd;
+	(void)what;
+	if (srv->nbusy == 0 || ++ticks > DRAIN_SECONDS * 10)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void
+sig_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 0, 100000 };
+	struct event	*ev;
+
+	(void)what;
+	if (srv->stopping)
+		return;
+	log_info("received signal %d, stopping", (int)sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering requests in flight");
+	server_shutdown(srv);
+	/* Wait for answers in flight (their journal records) before exiting. */
+	ev = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
+	event_add(ev, &tv);
+}
+
+static void
+watchdog_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	/* Runs on the loop: if the loop is stuck, systemd notices. */
+	sd_notify(0, "WATCHDOG=1");
+	server_notify_status(srv);
+}
+
+static struct event *
+watchdog_start(struct server *srv)
+{
+	uint64_t	 usec = 0;
+	struct timeval	 tv;
+	struct event	*ev;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		usec = 20000000;	/* still refresh STATUS every 10 s */
+	tv.tv_sec = usec / 2 / 1000000;
+	tv.tv_usec = usec / 2 % 1000000;
+	ev = event_new(srv->base, -1, EV_PERSIST, watchdog_tick, srv);
+	if (ev)
+		event_add(ev, &tv);
+	return ev;
+}
+
+static int
+warrantd_open_journal(struct server *srv)
+{
+	const struct wd_conf	*conf = srv->gen->conf;
+	struct journal_config	 jc;
+	char			 dir[4096];
+
+	if (mkdir(conf->state_dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("cannot create state directory %s", conf->state_dir);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
+	memset(&jc, 0, sizeof(jc));
+	jc.dir = dir;
+	jc.segment_max = conf->journal.segment_max;
+	jc.record_max = 64 * 1024;
+	jc.signing_key = conf->journal.signing_key;
+	jc.origin = conf->journal.origin;
+	jc.checkpoint_records = conf->journal.checkpoint_records;
+	jc.checkpoint_interval_s = conf->journal.checkpoint_interval_s;
+	if (journal_open(&jc, srv->base, &srv->journal) == -1)
+		return -1;
+	return intake_recover(srv);
+}
+
+static void
+warrantd_run(struct server *srv)
+{
+	struct event *ev_hup, *ev_term, *ev_int, *wd;
+
+	ev_hup = evsignal_new(srv->base, SIGHUP, sig_reload, srv);
+	ev_term = evsignal_new(srv->base, SIGTERM, sig_stop, srv);
+	ev_int = evsignal_new(srv->base, SIGINT, sig_stop, srv);
+	evsignal_add(ev_hup, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	wd = watchdog_start(srv);
+	intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_START,
+	    "warrantd " PACKAGE_VERSION " started");
+	sd_notify(0, "READY=1");
+	server_notify_status(srv);
+	event_base_dispatch(srv->base);
+	event_free(ev_hup);
+	event_free(ev_term);
+	event_free(ev_int);
+	if (wd)
+		event_free(wd);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct server	 srv;
+	const char	*path = DEFAULT_CONF;
+	int		 ch, foreground = 0, check = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "dtf:v")) != -1) {
+		switch (ch) {
+		case 'd': foreground = 1; break;
+		case 't': check = 1; break;
+		case 'f': path = optarg; break;
+		case 'v': verbose++; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("warrantd", foreground || check, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	hi1_init();
+	if (check)
+		return warrantd_check(path);
+
+	memset(&srv, 0, sizeof(srv));
+	TAILQ_INIT(&srv.conns);
+	srv.conf_path = path;
+	if (evthread_use_pthreads() == -1 || (srv.base = event_base_new()) == NULL)
+		fatalx("cannot initialise libevent");
+	if ((srv.gen = server_gen_load(path, 1)) == NULL)
+		fatalx("configuration %s is not usable; nothing started", path);
+	if (warrantd_open_journal(&srv) == -1)
+		fatalx("journal is not usable; refusing to start");
+	if (server_listen(&srv) == -1)
+		fatalx("cannot listen");
+	warrantd_run(&srv);
+
+	intake_record_event(&srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_STOP,
+	    "warrantd stopped");
+	journal_close(srv.journal);	/* flushes the stop record */
+	evconnlistener_free(srv.listener);
+	server_close_all(&srv);
+	server_gen_unref(srv.gen);
+	event_base_free(srv.base);
+	hi1_cleanup();
+	log_info("stopped");
+	return 0;
+}
