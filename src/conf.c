@@ -1,0 +1,123 @@
+/*
+ * conf — the loaded configuration at run time: looking up authorities and
+ * the people registered to sign for them, deciding whether a person may act
+ * now, and freeing a configuration. Reading the file is src/parse.y's job;
+ * once loaded a struct wd_conf is never modified, so none of this locks.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+static void
+conf_free_official(struct wd_official *o)
+{
+	free(o->id);
+	free(o->name);
+	free(o->position);
+	free(o->designation);
+	free(o);
+}
+
+static void
+conf_free_authority(struct wd_authority *a)
+{
+	free(a->id);
+	free(a->name);
+	free(a);
+}
+
+void
+conf_free(struct wd_conf *conf)
+{
+	struct wd_authority	*a;
+	struct wd_official	*o;
+
+	if (conf == NULL)
+		return;
+	while ((o = TAILQ_FIRST(&conf->officials)) != NULL) {
+		TAILQ_REMOVE(&conf->officials, o, entry);
+		conf_free_official(o);
+	}
+	while ((a = TAILQ_FIRST(&conf->authorities)) != NULL) {
+		TAILQ_REMOVE(&conf->authorities, a, entry);
+		conf_free_authority(a);
+	}
+	free(conf->path);
+	free(conf->carrier_id);
+	free(conf->listen_addr);
+	free(conf->state_dir);
+	free(conf->templates_dir);
+	free(conf->tls.cert);
+	free(conf->tls.key);
+	free(conf->tls.ca);
+	free(conf->tls.crl);
+	free(conf->journal.signing_key);
+	free(conf->journal.origin);
+	free(conf);
+}
+
+struct wd_authority *
+conf_find_authority(const struct wd_conf *conf, const char *id)
+{
+	struct wd_authority	*a;
+
+	if (conf == NULL || id == NULL)
+		return NULL;
+	TAILQ_FOREACH(a, &conf->authorities, entry)
+		if (strcmp(a->id, id) == 0)
+			return a;
+	return NULL;
+}
+
+/*
+ * Fingerprints come from the peer's certificate; comparing them in constant
+ * time costs nothing and keeps the lookup from leaking how close a forged
+ * certificate came to a registered one.
+ */
+static int
+fp_equal(const uint8_t a[32], const uint8_t b[32])
+{
+	uint8_t	diff = 0;
+	size_t	i;
+
+	for (i = 0; i < 32; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+struct wd_official *
+conf_find_official(const struct wd_conf *conf, const uint8_t cert_sha256[32],
+    const uint8_t spki_sha256[32])
+{
+	struct wd_official	*o;
+
+	if (conf == NULL)
+		return NULL;
+	TAILQ_FOREACH(o, &conf->officials, entry) {
+		if (cert_sha256 != NULL && o->has_cert_fp &&
+		    fp_equal(o->cert_sha256, cert_sha256))
+			return o;
+		if (spki_sha256 != NULL && o->has_spki_fp &&
+		    fp_equal(o->spki_sha256, spki_sha256))
+			return o;
+	}
+	return NULL;
+}
+
+/* Suspension wins over dates: a suspended person is out whatever the day. */
+enum wd_official_status
+conf_official_status(const struct wd_official *o, time_t now)
+{
+	if (o == NULL)
+		return WD_OFFICIAL_UNKNOWN;
+	if (o->suspended)
+		return WD_OFFICIAL_SUSPENDED;
+	if (now < o->valid_from)
+		return WD_OFFICIAL_NOT_YET_VALID;
+	if (now > o->valid_until)
+		return WD_OFFICIAL_EXPIRED;
+	return WD_OFFICIAL_OK;
+}
