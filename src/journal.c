@@ -1,0 +1,906 @@
+/*
+ * journal — the daemon's durable, append-only record of every event (see
+ * include/journal.h for the contract, docs/journal.md for the guarantees,
+ * include/journal_segment.h for the bytes on disk).
+ *
+ * Threads: journal_append() runs on the event loop thread; it assigns the
+ * seq, packs and queues the record. One writer thread takes everything
+ * queued, writes it with pwritev and makes it durable with ONE fdatasync
+ * per batch (group commit), then hands the completions back through a pipe
+ * watched by the loop, where the callbacks run. The mutex guards only the
+ * queues and the counters shared by the two threads; the segment fd and
+ * offsets belong to the writer thread while it runs.
+ *
+ * Failure: a failed write or sync is never retried silently. The file is
+ * cut back to the last durable offset, the seq counter is rewound to the
+ * first unwritten record, every pending append fails with the errno and so
+ * does every later one, until a periodic probe (truncate + sync) succeeds.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "journal.h"
+#include "journal_segment.h"
+#include "journal_test.h"
+#include "log.h"
+#include "merkle.h"
+
+#define JOURNAL_SEGMENT_MAX_DEFAULT	(64 * 1024 * 1024)
+#define JOURNAL_PENDING_MAX		100000
+#define JOURNAL_PENDING_BYTES_MAX	(64 * 1024 * 1024)
+#define JOURNAL_PROBE_MS_DEFAULT	5000
+#define JOURNAL_IOV			64
+
+struct jentry {
+	struct jentry		*next;
+	journal_done_cb		 cb;
+	void			*arg;
+	int			 status;
+	struct journal_receipt	 rc;
+	size_t			 len;		/* frame header + record */
+	uint8_t			 frame[];
+};
+
+struct jqueue {
+	struct jentry		*head;
+	struct jentry		**tail;
+};
+
+struct journal {
+	char			*dir;
+	int			 dirfd;
+	size_t			 segment_max;
+	uint32_t		 record_max;
+	struct event_base	*base;
+	struct event		*done_ev;
+	int			 pipe[2];
+	pthread_t		 thread;
+	bool			 thread_started;
+
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	/* Shared with the writer thread, under mu. */
+	struct jqueue		 queue;		/* loop -> writer */
+	struct jqueue		 done;		/* writer -> loop */
+	size_t			 pending_n;
+	size_t			 pending_bytes;
+	uint64_t		 next_seq;	/* next to assign */
+	uint64_t		 durable;	/* records written and synced */
+	int64_t			 last_time_us;
+	int			 error;		/* 0 = healthy */
+	char			 status[160];
+	bool			 stopping;
+	bool			 signalled;
+	uint64_t		 syncs;
+
+	/* The writer thread's (open and close's when it is not running). */
+	int			 fd;		/* current (last) segment */
+	uint64_t		 seg_size;	/* its durable length */
+	struct merkle_tree	 tree;
+};
+
+static journal_pwritev_fn	journal_pwritev = pwritev;
+static journal_fdatasync_fn	journal_fdatasync = fdatasync;
+static unsigned			journal_probe_ms = JOURNAL_PROBE_MS_DEFAULT;
+
+static void	journal_notify(struct journal *);
+
+/* ---- test hooks ---------------------------------------------------------- */
+
+uint64_t
+journal_stat_syncs(const struct journal *j)
+{
+	return __atomic_load_n(&j->syncs, __ATOMIC_SEQ_CST);
+}
+
+void
+journal_test_set_io(journal_pwritev_fn w, journal_fdatasync_fn s)
+{
+	journal_pwritev = w ? w : pwritev;
+	journal_fdatasync = s ? s : fdatasync;
+}
+
+void
+journal_test_set_probe_ms(unsigned ms)
+{
+	journal_probe_ms = ms ? ms : JOURNAL_PROBE_MS_DEFAULT;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static void
+jqueue_init(struct jqueue *q)
+{
+	q->head = NULL;
+	q->tail = &q->head;
+}
+
+/* Append the list first..last (last->next ignored) to q. */
+static void
+jqueue_put(struct jqueue *q, struct jentry *first, struct jentry *last)
+{
+	last->next = NULL;
+	*q->tail = first;
+	q->tail = &last->next;
+}
+
+static struct jentry *
+jqueue_take(struct jqueue *q)
+{
+	struct jentry	*h = q->head;
+
+	jqueue_init(q);
+	return h;
+}
+
+static int64_t
+journal_now_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+journal_sync(struct journal *j, int fd)
+{
+	__atomic_add_fetch(&j->syncs, 1, __ATOMIC_SEQ_CST);
+	return journal_fdatasync(fd);
+}
+
+/* Write iov fully at off, through the (hookable) pwritev. */
+static int
+journal_write_iov(int fd, struct iovec *iov, int n, off_t off)
+{
+	ssize_t	r;
+
+	while (n > 0) {
+		if ((r = journal_pwritev(fd, iov, n, off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		off += r;
+		while (n > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* ---- the writer ----------------------------------------------------------- */
+
+/*
+ * Start a new segment for records from seq on: header written and synced,
+ * then the directory synced, so the file exists after a crash. Only then
+ * does it replace the current one.
+ */
+static int
+journal_roll(struct journal *j, uint64_t seq)
+{
+	char		name[JSEG_NAME_LEN];
+	uint8_t		hdr[JSEG_HDR_LEN];
+	struct iovec	iov;
+	int		fd, saved;
+
+	jseg_name(name, seq);
+	jseg_header(hdr, seq);
+	iov.iov_base = hdr;
+	iov.iov_len = sizeof(hdr);
+	if ((fd = openat(j->dirfd, name, O_RDWR | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (journal_write_iov(fd, &iov, 1, 0) == -1 ||
+	    journal_sync(j, fd) == -1 || fsync(j->dirfd) == -1) {
+		saved = errno;
+		close(fd);
+		unlinkat(j->dirfd, name, 0);
+		errno = saved;
+		return -1;
+	}
+	if (j->fd != -1)
+		close(j->fd);
+	j->fd = fd;
+	j->seg_size = JSEG_HDR_LEN;
+	return 0;
+}
+
+/* Write the n entries from e on at the end of the segment. */
+static int
+journal_write_run(struct journal *j, struct jentry *e, size_t n)
+{
+	struct iovec	iov[JOURNAL_IOV];
+	off_t		off = (off_t)j->seg_size, chunk;
+	int		k;
+
+	while (n > 0) {
+		chunk = 0;
+		for (k = 0; k < JOURNAL_IOV && n > 0; k++, n--, e = e->next) {
+			iov[k].iov_base = e->frame;
+			iov[k].iov_len = e->len;
+			chunk += (off_t)e->len;
+		}
+		if (journal_write_iov(j->fd, iov, k, off) == -1)
+			return -1;
+		off += chunk;
+	}
+	return 0;
+}
+
+/* Records first..last are durable: account for them and hand them back. */
+static void
+journal_complete(struct journal *j, struct jentry *first, struct jentry *last)
+{
+	struct jentry	*e;
+	size_t		 n = 0, bytes = 0;
+
+	for (e = first; ; e = e->next) {
+		e->status = 0;
+		merkle_tree_append(&j->tree, e->rc.leaf_hash);
+		n++;
+		bytes += e->len;
+		if (e == last)
+			break;
+	}
+	pthread_mutex_lock(&j->mu);
+	j->durable = last->rc.seq + 1;
+	j->pending_n -= n;
+	j->pending_bytes -= bytes;
+	jqueue_put(&j->done, first, last);
+	journal_notify(j);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * A write or sync failed for the records from first on: cut the segment
+ * back to its durable length, fail those records and everything queued
+ * behind them, rewind the seq counter, and turn unhealthy.
+ */
+static void
+journal_fail(struct journal *j, struct jentry *first, int err)
+{
+	struct jentry	*e, *last = NULL, *queued;
+
+	if (ftruncate(j->fd, (off_t)j->seg_size) == -1)
+		log_warn("journal: cannot cut segment back to %" PRIu64
+		    " bytes", j->seg_size);
+	pthread_mutex_lock(&j->mu);
+	if ((queued = jqueue_take(&j->queue)) != NULL) {
+		for (last = first; last->next != NULL; last = last->next)
+			;
+		last->next = queued;
+	}
+	for (e = first; e != NULL; e = e->next) {
+		e->status = err;
+		j->pending_n--;
+		j->pending_bytes -= e->len;
+		last = e;
+	}
+	jqueue_put(&j->done, first, last);
+	j->next_seq = j->durable;
+	j->error = err;
+	snprintf(j->status, sizeof(j->status), "journal write failed: %s",
+	    strerror(err));
+	journal_notify(j);
+	pthread_mutex_unlock(&j->mu);
+	log_warnx("journal: write failed at seq %" PRIu64 ": %s; refusing "
+	    "appends until the disk recovers", first->rc.seq, strerror(err));
+}
+
+/* Write a batch: one run per segment touched, one fdatasync per run. */
+static void
+journal_write_batch(struct journal *j, struct jentry *e)
+{
+	struct jentry	*x, *last, *rest;
+	uint64_t	 total;
+	size_t		 n;
+
+	while (e != NULL) {
+		if (j->seg_size > JSEG_HDR_LEN &&
+		    j->seg_size + e->len > j->segment_max &&
+		    journal_roll(j, e->rc.seq) == -1) {
+			journal_fail(j, e, errno);
+			return;
+		}
+		total = n = 0;
+		last = e;
+		for (x = e; x != NULL && (n == 0 ||
+		    j->seg_size + total + x->len <= j->segment_max);
+		    x = x->next) {
+			total += x->len;
+			n++;
+			last = x;
+		}
+		rest = last->next;
+		if (journal_write_run(j, e, n) == -1 ||
+		    journal_sync(j, j->fd) == -1) {
+			journal_fail(j, e, errno);
+			return;
+		}
+		j->seg_size += total;
+		journal_complete(j, e, last);
+		e = rest;
+	}
+}
+
+/*
+ * Unhealthy: can the disk take a write again? Cut back to the durable end,
+ * then write a block of zeros past it, sync, and cut it off again. A probe
+ * that wrote nothing would pass on a full disk and make the journal flap;
+ * zeros are what a crash in the middle would leave, and the next start
+ * cuts zero fill as a torn tail.
+ */
+static int
+journal_probe(struct journal *j)
+{
+	static uint8_t	zeros[4096];
+	struct iovec	iov = { zeros, sizeof(zeros) };
+
+	if (ftruncate(j->fd, (off_t)j->seg_size) == -1 ||
+	    journal_write_iov(j->fd, &iov, 1, (off_t)j->seg_size) == -1 ||
+	    journal_sync(j, j->fd) == -1 ||
+	    ftruncate(j->fd, (off_t)j->seg_size) == -1 ||
+	    journal_sync(j, j->fd) == -1) {
+		/* Leave nothing of the attempt behind. */
+		if (ftruncate(j->fd, (off_t)j->seg_size) == -1)
+			log_warn("journal: probe: cannot cut back");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+journal_deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void *
+journal_writer(void *arg)
+{
+	struct journal	*j = arg;
+	struct jentry	*batch;
+	struct timespec	 ts;
+	int		 rc;
+
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		if (j->error != 0) {
+			/* Appends are refused meanwhile: the queue is empty. */
+			if (j->stopping)
+				break;
+			journal_deadline(&ts, journal_probe_ms);
+			rc = pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+			if (rc != ETIMEDOUT || j->stopping)
+				continue;
+			pthread_mutex_unlock(&j->mu);
+			rc = journal_probe(j);
+			pthread_mutex_lock(&j->mu);
+			if (rc == 0) {
+				j->error = 0;
+				j->status[0] = '\0';
+				log_info("journal: disk writable again, "
+				    "accepting appends from seq %" PRIu64,
+				    j->next_seq);
+			}
+			continue;
+		}
+		if (j->queue.head == NULL) {
+			if (j->stopping)
+				break;
+			pthread_cond_wait(&j->cv, &j->mu);
+			continue;
+		}
+		batch = jqueue_take(&j->queue);
+		pthread_mutex_unlock(&j->mu);
+		journal_write_batch(j, batch);
+		pthread_mutex_lock(&j->mu);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* ---- completions on the loop thread ------------------------------------- */
+
+/* Called with mu held. */
+static void
+journal_notify(struct journal *j)
+{
+	static const char	one = 1;
+
+	if (j->signalled || j->pipe[1] == -1)
+		return;
+	j->signalled = true;
+	if (write(j->pipe[1], &one, 1) == -1 && errno != EAGAIN)
+		log_warn("journal: completion pipe");
+}
+
+static void
+journal_run_done(struct journal *j)
+{
+	struct jentry	*e, *next;
+	char		 buf[64];
+
+	while (read(j->pipe[0], buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&j->mu);
+	j->signalled = false;
+	e = jqueue_take(&j->done);
+	pthread_mutex_unlock(&j->mu);
+	for (; e != NULL; e = next) {
+		next = e->next;
+		if (e->cb != NULL)
+			e->cb(e->status, &e->rc, e->arg);
+		free(e);
+	}
+}
+
+static void
+journal_on_done(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	journal_run_done(arg);
+}
+
+/* ---- append --------------------------------------------------------------- */
+
+/*
+ * Stamp a copy of rec with the next seq and time, pack it into a frame.
+ * Called with mu held (or before the writer runs), so seqs are dense.
+ */
+static struct jentry *
+journal_make_entry(struct journal *j, const Warrant__Record *rec)
+{
+	Warrant__Record	 r = *rec;
+	struct jentry	*e;
+	size_t		 len;
+	int64_t		 now;
+
+	now = journal_now_us();
+	if (now < j->last_time_us)
+		now = j->last_time_us;		/* the clock stepped back */
+	r.version = JSEG_RECORD_VERSION;
+	r.seq = j->next_seq;
+	r.time_us = now;
+	len = warrant__record__get_packed_size(&r);
+	if (len == 0 || len > j->record_max) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	if ((e = malloc(sizeof(*e) + JSEG_FRAME_HDR + len)) == NULL)
+		return NULL;
+	warrant__record__pack(&r, e->frame + JSEG_FRAME_HDR);
+	jseg_frame_header(e->frame, e->frame + JSEG_FRAME_HDR, len);
+	merkle_leaf_hash(e->frame + JSEG_FRAME_HDR, len, e->rc.leaf_hash);
+	e->rc.seq = r.seq;
+	e->len = JSEG_FRAME_HDR + len;
+	e->next = NULL;
+	e->cb = NULL;
+	e->arg = NULL;
+	e->status = 0;
+	j->next_seq++;
+	j->last_time_us = now;
+	return e;
+}
+
+int
+journal_append(struct journal *j, Warrant__Record *rec, journal_done_cb cb,
+    void *arg)
+{
+	struct jentry	*e;
+	int		 err = 0;
+
+	if (rec == NULL || rec->base.descriptor != &warrant__record__descriptor) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&j->mu);
+	if (j->error != 0)
+		err = j->error;
+	else if (j->stopping)
+		err = ESHUTDOWN;
+	else if (j->pending_n >= JOURNAL_PENDING_MAX ||
+	    j->pending_bytes >= JOURNAL_PENDING_BYTES_MAX)
+		err = EAGAIN;
+	else if ((e = journal_make_entry(j, rec)) == NULL)
+		err = errno;
+	if (err != 0) {
+		pthread_mutex_unlock(&j->mu);
+		errno = err;
+		return -1;
+	}
+	e->cb = cb;
+	e->arg = arg;
+	j->pending_n++;
+	j->pending_bytes += e->len;
+	jqueue_put(&j->queue, e, e);
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return 0;
+}
+
+bool
+journal_healthy(const struct journal *j)
+{
+	/* The mutex is not part of the journal's logical state. */
+	pthread_mutex_t	*mu = (pthread_mutex_t *)&j->mu;
+	bool		 ok;
+
+	pthread_mutex_lock(mu);
+	ok = j->error == 0;
+	pthread_mutex_unlock(mu);
+	return ok;
+}
+
+const char *
+journal_status(const struct journal *j)
+{
+	static __thread char	 buf[sizeof(j->status)];
+	pthread_mutex_t		*mu = (pthread_mutex_t *)&j->mu;
+
+	pthread_mutex_lock(mu);
+	if (j->error == 0)
+		snprintf(buf, sizeof(buf), "journal ok, %" PRIu64 " records",
+		    j->durable);
+	else
+		snprintf(buf, sizeof(buf), "%s", j->status);
+	pthread_mutex_unlock(mu);
+	return buf;
+}
+
+uint64_t
+journal_size(const struct journal *j)
+{
+	pthread_mutex_t	*mu = (pthread_mutex_t *)&j->mu;
+	uint64_t	 n;
+
+	pthread_mutex_lock(mu);
+	n = j->durable;
+	pthread_mutex_unlock(mu);
+	return n;
+}
+
+/* ---- replay --------------------------------------------------------------- */
+
+struct journal_replay_ctx {
+	int	(*fn)(const Warrant__Record *, void *);
+	void	*arg;
+	int	 failed;
+};
+
+static int
+journal_replay_one(const struct jseg_rec *r, void *arg)
+{
+	struct journal_replay_ctx	*c = arg;
+
+	if (c->fn(r->rec, c->arg) != 0)
+		c->failed = 1;
+	return c->failed;
+}
+
+int
+journal_replay(struct journal *j, int (*fn)(const Warrant__Record *, void *),
+    void *arg)
+{
+	struct journal_replay_ctx	 c = { fn, arg, 0 };
+	struct jseg_file		*segs = NULL;
+	struct jseg_scan		 s;
+	size_t				 i, n;
+	int				 rv = 0;
+
+	jseg_scan_init(&s, j->record_max);
+	s.limit = journal_size(j);	/* only what is durable */
+	s.fn = journal_replay_one;
+	s.arg = &c;
+	if (jseg_list(j->dirfd, &segs, &n) == -1) {
+		log_warn("journal: %s", j->dir);
+		return -1;
+	}
+	for (i = 0; i < n && !s.stopped && s.next_seq < s.limit; i++) {
+		if (jseg_scan_file(j->dirfd, &segs[i], i + 1 == n, &s,
+		    NULL) == -1) {
+			log_warnx("journal: replay: %s", s.err);
+			rv = -1;
+			break;
+		}
+	}
+	if (rv == 0 && c.failed) {
+		log_warnx("journal: replay stopped by its caller at seq %"
+		    PRIu64, s.next_seq);
+		rv = -1;
+	} else if (rv == 0 && s.next_seq < s.limit) {
+		log_warnx("journal: replay found %" PRIu64 " records, expected %"
+		    PRIu64, s.next_seq, s.limit);
+		rv = -1;
+	}
+	free(segs);
+	return rv;
+}
+
+/* ---- open ----------------------------------------------------------------- */
+
+static int
+journal_load_one(const struct jseg_rec *r, void *arg)
+{
+	struct journal	*j = arg;
+	merkle_hash	 leaf;
+
+	merkle_leaf_hash(r->bytes, r->len, leaf);
+	merkle_tree_append(&j->tree, leaf);
+	return 0;
+}
+
+static int
+journal_open_segment(struct journal *j, const struct jseg_file *f,
+    uint64_t size)
+{
+	if ((j->fd = openat(j->dirfd, f->name, O_RDWR | O_CLOEXEC)) == -1) {
+		log_warn("journal: %s/%s", j->dir, f->name);
+		return -1;
+	}
+	j->seg_size = size;
+	return 0;
+}
+
+/*
+ * A crash cut the last append short: drop the partial bytes so the next
+ * append starts on a frame boundary. A segment whose header itself is
+ * incomplete (a crash while rolling over) is removed.
+ */
+static int
+journal_cut_tail(struct journal *j, struct jseg_file *segs, size_t *n,
+    const struct jseg_scan *s, uint64_t prev_size, char *detail, size_t dlen)
+{
+	struct jseg_file	*last = &segs[*n - 1];
+
+	snprintf(detail, dlen, "torn tail: cut %" PRIu64 " bytes at offset %"
+	    PRIu64 " of %s (seq %" PRIu64 " onwards)", s->torn_len,
+	    s->torn_off, last->name, s->next_seq);
+	log_warnx("journal: %s: %s", j->dir, detail);
+	if (s->torn_off < JSEG_HDR_LEN) {
+		if (unlinkat(j->dirfd, last->name, 0) == -1 ||
+		    fsync(j->dirfd) == -1) {
+			log_warn("journal: %s/%s: cannot remove", j->dir,
+			    last->name);
+			return -1;
+		}
+		if (--*n == 0)
+			return journal_roll(j, s->next_seq);
+		return journal_open_segment(j, &segs[*n - 1], prev_size);
+	}
+	if (journal_open_segment(j, last, s->torn_off) == -1)
+		return -1;
+	if (ftruncate(j->fd, (off_t)s->torn_off) == -1 || fsync(j->fd) == -1) {
+		log_warn("journal: %s/%s: cannot cut torn tail", j->dir,
+		    last->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Scan and check every segment; leave the last one open for appending. */
+static int
+journal_load(struct journal *j, char *detail, size_t dlen)
+{
+	struct jseg_file	*segs = NULL;
+	struct jseg_scan	 s;
+	size_t			 i, n;
+	uint64_t		 size = 0, prev_size = 0;
+	int			 rv = -1;
+
+	if (jseg_list(j->dirfd, &segs, &n) == -1) {
+		log_warn("journal: %s", j->dir);
+		return -1;
+	}
+	jseg_scan_init(&s, j->record_max);
+	s.fn = journal_load_one;
+	s.arg = j;
+	for (i = 0; i < n; i++) {
+		prev_size = size;
+		if (jseg_scan_file(j->dirfd, &segs[i], i + 1 == n, &s,
+		    &size) == -1) {
+			log_warnx("journal: %s: damaged, refusing to run: %s",
+			    j->dir, s.err);
+			goto out;
+		}
+	}
+	j->next_seq = j->durable = s.next_seq;
+	j->last_time_us = s.last_time_us == INT64_MIN ? 0 : s.last_time_us;
+	if (n == 0) {
+		if ((rv = journal_roll(j, 0)) == -1)
+			log_warn("journal: %s: cannot create first segment",
+			    j->dir);
+	} else if (s.torn)
+		rv = journal_cut_tail(j, segs, &n, &s, prev_size, detail,
+		    dlen);
+	else
+		rv = journal_open_segment(j, &segs[n - 1], size);
+out:
+	free(segs);
+	return rv;
+}
+
+/* Record the torn tail in the journal itself, durably, before anything. */
+static int
+journal_record_torn(struct journal *j, const char *detail)
+{
+	Warrant__Record	 r = WARRANT__RECORD__INIT;
+	struct jentry	*e;
+
+	r.event = WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL;
+	r.detail = (char *)detail;
+	if ((e = journal_make_entry(j, &r)) == NULL) {
+		log_warn("journal: torn tail record");
+		return -1;
+	}
+	j->pending_n++;
+	j->pending_bytes += e->len;
+	journal_write_batch(j, e);
+	if (j->error != 0) {
+		log_warnx("journal: %s: cannot record the torn tail: %s",
+		    j->dir, strerror(j->error));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+journal_init_sync(struct journal *j)
+{
+	pthread_condattr_t	ca;
+
+	if (pthread_mutex_init(&j->mu, NULL) != 0)
+		return -1;
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_cond_init(&j->cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		return -1;
+	}
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+static int
+journal_open_dir(struct journal *j)
+{
+	if (mkdir(j->dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("journal: mkdir %s", j->dir);
+		return -1;
+	}
+	if ((j->dirfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_warn("journal: %s", j->dir);
+		return -1;
+	}
+	/* Two writers would interleave frames: one process at a time. */
+	if (flock(j->dirfd, LOCK_EX | LOCK_NB) == -1) {
+		log_warn("journal: %s: locked by another process", j->dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+journal_open(const struct journal_config *cfg, struct event_base *base,
+    struct journal **out)
+{
+	struct journal	*j;
+	char		 detail[256] = "";
+
+	*out = NULL;
+	if (cfg->dir == NULL || base == NULL) {
+		log_warnx("journal: no directory or event base");
+		return -1;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->dir = strdup(cfg->dir)) == NULL) {
+		log_warn("journal: open");
+		free(j);
+		return -1;
+	}
+	j->dirfd = j->fd = j->pipe[0] = j->pipe[1] = -1;
+	j->base = base;
+	j->segment_max = cfg->segment_max ? cfg->segment_max :
+	    JOURNAL_SEGMENT_MAX_DEFAULT;
+	j->record_max = cfg->record_max ? cfg->record_max :
+	    JSEG_RECORD_MAX_DEFAULT;
+	if (j->record_max > JSEG_RECORD_MAX_LIMIT)
+		j->record_max = JSEG_RECORD_MAX_LIMIT;
+	jqueue_init(&j->queue);
+	jqueue_init(&j->done);
+	merkle_tree_init(&j->tree);
+	if (journal_init_sync(j) == -1) {
+		log_warnx("journal: cannot create mutex");
+		free(j->dir);
+		free(j);
+		return -1;
+	}
+	if (journal_open_dir(j) == -1 ||
+	    journal_load(j, detail, sizeof(detail)) == -1)
+		goto fail;
+	if (pipe2(j->pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    (j->done_ev = event_new(base, j->pipe[0], EV_READ | EV_PERSIST,
+	    journal_on_done, j)) == NULL || event_add(j->done_ev, NULL) == -1) {
+		log_warn("journal: completion channel");
+		goto fail;
+	}
+	if (detail[0] != '\0' && journal_record_torn(j, detail) == -1)
+		goto fail;
+	if (pthread_create(&j->thread, NULL, journal_writer, j) != 0) {
+		log_warnx("journal: cannot start writer thread");
+		goto fail;
+	}
+	j->thread_started = true;
+	log_info("journal: %s: %" PRIu64 " records", j->dir, j->durable);
+	*out = j;
+	return 0;
+fail:
+	journal_close(j);
+	return -1;
+}
+
+/* ---- close ---------------------------------------------------------------- */
+
+void
+journal_close(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->thread_started) {
+		pthread_mutex_lock(&j->mu);
+		j->stopping = true;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->thread, NULL);
+	}
+	if (j->pipe[0] != -1)
+		journal_run_done(j);	/* callbacks of the last batch */
+	if (j->done_ev != NULL)
+		event_free(j->done_ev);
+	if (j->pipe[0] != -1)
+		close(j->pipe[0]);
+	if (j->pipe[1] != -1)
+		close(j->pipe[1]);
+	if (j->fd != -1)
+		close(j->fd);
+	if (j->dirfd != -1)
+		close(j->dirfd);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j->dir);
+	free(j);
+}

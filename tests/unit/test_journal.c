@@ -1,0 +1,760 @@
+/*
+ * test_journal — the journal's durability contract: receipts and seqs,
+ * replay after reopen, torn tails cut (every cut length) and recorded,
+ * damage refused, segment rollover, group commit, write failures turning
+ * the journal unhealthy without losing anything acknowledged, and the
+ * bounded queue.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "journal.h"
+#include "journal_segment.h"
+#include "journal_test.h"
+#include "log.h"
+
+#define MAXREC	2000
+
+struct fixture {
+	char			 dir[64];
+	struct event_base	*base;
+	struct journal		*j;
+	struct journal_config	 cfg;
+};
+
+struct done {
+	int		n;
+	int		status[MAXREC];
+	uint64_t	seq[MAXREC];
+	uint8_t		leaf[MAXREC][32];
+};
+
+static struct done	done;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture	*f;
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_journal.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->base = event_base_new();
+	assert_non_null(f->base);
+	f->cfg.dir = f->dir;
+	memset(&done, 0, sizeof(done));
+	journal_test_set_io(NULL, NULL);
+	journal_test_set_probe_ms(0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture	*f = *state;
+
+	journal_close(f->j);
+	journal_test_set_io(NULL, NULL);
+	event_base_free(f->base);
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void
+on_done(int status, const struct journal_receipt *rc, void *arg)
+{
+	(void)arg;
+	assert_non_null(rc);
+	assert_true(done.n < MAXREC);
+	done.status[done.n] = status;
+	done.seq[done.n] = rc->seq;
+	memcpy(done.leaf[done.n], rc->leaf_hash, 32);
+	done.n++;
+}
+
+static void
+run_until(struct fixture *f, int n)
+{
+	int	spins = 0;
+
+	while (done.n < n) {
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (done.n < n) {
+			usleep(1000);
+			assert_true(++spins < 20000);
+		}
+	}
+}
+
+static void
+jopen(struct fixture *f)
+{
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), 0);
+	assert_non_null(f->j);
+}
+
+static void
+jclose(struct fixture *f)
+{
+	journal_close(f->j);
+	f->j = NULL;
+}
+
+static int
+append_ref(struct fixture *f, int i)
+{
+	Warrant__Record	r = WARRANT__RECORD__INIT;
+	char		ref[32];
+
+	snprintf(ref, sizeof(ref), "CR-%06d", i);
+	r.event = WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED;
+	r.carrier_ref = ref;
+	r.seq = 999999;		/* the journal's to assign, not ours */
+	return journal_append(f->j, &r, on_done, NULL);
+}
+
+static void
+append_n(struct fixture *f, int first, int n)
+{
+	int	i, base = done.n;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(append_ref(f, first + i), 0);
+	run_until(f, base + n);
+}
+
+struct seen {
+	int		n;
+	uint64_t	seq[MAXREC];
+	int		event[MAXREC];
+	char		ref[MAXREC][16];
+	char		detail[256];
+	uint8_t		leaf[MAXREC][32];
+	int64_t		time[MAXREC];
+};
+
+static struct seen	seen;
+
+static void
+leaf_of(const Warrant__Record *r, uint8_t out[32])
+{
+	uint8_t		*buf;
+	size_t		 len;
+	EVP_MD_CTX	*ctx;
+	unsigned	 olen;
+	static const uint8_t zero = 0;
+
+	len = warrant__record__get_packed_size(r);
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	warrant__record__pack(r, buf);
+	ctx = EVP_MD_CTX_new();
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	EVP_DigestUpdate(ctx, &zero, 1);
+	EVP_DigestUpdate(ctx, buf, len);
+	EVP_DigestFinal_ex(ctx, out, &olen);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+}
+
+static int
+on_replay(const Warrant__Record *r, void *arg)
+{
+	(void)arg;
+	assert_true(seen.n < MAXREC);
+	seen.seq[seen.n] = r->seq;
+	seen.event[seen.n] = r->event;
+	seen.time[seen.n] = r->time_us;
+	snprintf(seen.ref[seen.n], sizeof(seen.ref[0]), "%s", r->carrier_ref);
+	if (r->event == WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL)
+		snprintf(seen.detail, sizeof(seen.detail), "%s", r->detail);
+	assert_int_equal(r->version, 1);
+	leaf_of(r, seen.leaf[seen.n]);
+	seen.n++;
+	return 0;
+}
+
+static void
+replay(struct fixture *f)
+{
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(journal_replay(f->j, on_replay, NULL), 0);
+}
+
+static void
+path_of(struct fixture *f, uint64_t first, char *out, size_t len)
+{
+	char	name[JSEG_NAME_LEN];
+
+	jseg_name(name, first);
+	snprintf(out, len, "%s/%s", f->dir, name);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat	st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void
+flip_byte(const char *path, off_t off)
+{
+	int	fd;
+	uint8_t	b;
+
+	fd = open(path, O_RDWR);
+	assert_true(fd != -1);
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x5a;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+static int
+count_segments(struct fixture *f)
+{
+	struct jseg_file	*segs;
+	size_t			 n;
+	int			 fd;
+
+	fd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd != -1);
+	assert_int_equal(jseg_list(fd, &segs, &n), 0);
+	free(segs);
+	close(fd);
+	return (int)n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void
+test_append_receipts(void **state)
+{
+	struct fixture	*f = *state;
+	int		 i;
+
+	jopen(f);
+	assert_true(journal_healthy(f->j));
+	append_n(f, 0, 100);
+	assert_int_equal(done.n, 100);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(done.status[i], 0);
+		assert_int_equal(done.seq[i], i);
+	}
+	assert_int_equal(journal_size(f->j), 100);
+	/* Receipts carry SHA-256(0x00 || record) of the bytes on disk. */
+	replay(f);
+	assert_int_equal(seen.n, 100);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(seen.seq[i], i);
+		assert_memory_equal(seen.leaf[i], done.leaf[i], 32);
+	}
+}
+
+static void
+test_reopen_replay(void **state)
+{
+	struct fixture	*f = *state;
+	char		 want[16];
+	int		 i;
+
+	jopen(f);
+	append_n(f, 0, 50);
+	jclose(f);
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 50);
+	replay(f);
+	assert_int_equal(seen.n, 50);
+	for (i = 0; i < 50; i++) {
+		snprintf(want, sizeof(want), "CR-%06d", i);
+		assert_string_equal(seen.ref[i], want);
+		assert_int_equal(seen.seq[i], i);
+		assert_int_equal(seen.event[i],
+		    WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED);
+		assert_memory_equal(seen.leaf[i], done.leaf[i], 32);
+		if (i > 0)
+			assert_true(seen.time[i] >= seen.time[i - 1]);
+	}
+	/* Appends continue the sequence. */
+	append_n(f, 50, 5);
+	assert_int_equal(done.seq[54], 54);
+}
+
+/* The last frame cut at every length, and with a bad CRC. */
+static void
+test_torn_tail_every_cut(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128], copy[160], cmd[400];
+	off_t		 full, last_off, cut;
+
+	jopen(f);
+	append_n(f, 0, 2);
+	jclose(f);
+	path_of(f, 0, seg, sizeof(seg));
+	last_off = file_size(seg);
+	jopen(f);
+	append_n(f, 2, 1);
+	jclose(f);
+	full = file_size(seg);
+	snprintf(copy, sizeof(copy), "%s.orig", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", seg, copy);
+	assert_int_equal(system(cmd), 0);
+
+	for (cut = 1; cut <= full - last_off; cut++) {
+		snprintf(cmd, sizeof(cmd), "cp %s %s", copy, seg);
+		assert_int_equal(system(cmd), 0);
+		if (cut == full - last_off)
+			flip_byte(seg, full - 1);	/* bad CRC, whole */
+		else
+			assert_int_equal(truncate(seg, full - cut), 0);
+		jopen(f);
+		/* Two good records plus the torn-tail event. */
+		assert_int_equal(journal_size(f->j), 3);
+		replay(f);
+		assert_int_equal(seen.n, 3);
+		assert_string_equal(seen.ref[1], "CR-000001");
+		assert_int_equal(seen.event[2],
+		    WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL);
+		assert_non_null(strstr(seen.detail, "cut"));
+		snprintf(cmd, sizeof(cmd), "offset %lld ", (long long)last_off);
+		assert_non_null(strstr(seen.detail, cmd));
+		jclose(f);
+		/* Recorded once: a clean reopen adds nothing. */
+		jopen(f);
+		assert_int_equal(journal_size(f->j), 3);
+		jclose(f);
+	}
+	unlink(copy);
+}
+
+/* A crash while a new segment was being created leaves a short header. */
+static void
+test_torn_segment_header(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128];
+	int		 fd;
+
+	jopen(f);
+	append_n(f, 0, 3);
+	jclose(f);
+	path_of(f, 3, seg, sizeof(seg));
+	fd = open(seg, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, "WJRNL0", 6), 6);
+	close(fd);
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 4);
+	replay(f);
+	assert_int_equal(seen.event[3],
+	    WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL);
+	assert_int_equal(count_segments(f), 1);
+}
+
+static void
+test_corrupt_middle(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128];
+
+	jopen(f);
+	append_n(f, 0, 3);
+	jclose(f);
+	path_of(f, 0, seg, sizeof(seg));
+	/* A byte inside the first frame's record. */
+	flip_byte(seg, JSEG_HDR_LEN + JSEG_FRAME_HDR + 2);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	assert_null(f->j);
+	/* Repair it: the journal opens again, untouched. */
+	flip_byte(seg, JSEG_HDR_LEN + JSEG_FRAME_HDR + 2);
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 3);
+}
+
+static void
+test_bad_header(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128];
+
+	jopen(f);
+	append_n(f, 0, 2);
+	jclose(f);
+	path_of(f, 0, seg, sizeof(seg));
+	flip_byte(seg, 3);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+}
+
+/* Write a segment by hand: records with the given seqs. */
+static void
+forge_segment(struct fixture *f, uint64_t first, const uint64_t *seqs,
+    int n, bool garbage_first)
+{
+	char		 seg[128];
+	uint8_t		 hdr[JSEG_HDR_LEN], fh[JSEG_FRAME_HDR], buf[256];
+	Warrant__Record	 r = WARRANT__RECORD__INIT;
+	size_t		 len;
+	int		 fd, i;
+
+	path_of(f, first, seg, sizeof(seg));
+	fd = open(seg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	jseg_header(hdr, first);
+	assert_int_equal(write(fd, hdr, sizeof(hdr)), sizeof(hdr));
+	if (garbage_first) {
+		/* A frame with a good CRC over bytes that are no record. */
+		memset(buf, 0xff, 16);
+		jseg_frame_header(fh, buf, 16);
+		assert_int_equal(write(fd, fh, sizeof(fh)), sizeof(fh));
+		assert_int_equal(write(fd, buf, 16), 16);
+	}
+	for (i = 0; i < n; i++) {
+		r.version = 1;
+		r.seq = seqs[i];
+		r.time_us = 1000 + i;
+		len = warrant__record__pack(&r, buf);
+		jseg_frame_header(fh, buf, len);
+		assert_int_equal(write(fd, fh, sizeof(fh)), sizeof(fh));
+		assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	}
+	close(fd);
+}
+
+static void
+test_seq_gap(void **state)
+{
+	struct fixture		*f = *state;
+	static const uint64_t	 dense[] = { 0, 1, 2 }, gap[] = { 0, 2, 3 };
+
+	forge_segment(f, 0, dense, 3, false);
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 3);
+	jclose(f);
+	forge_segment(f, 0, gap, 3, false);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	/* A segment that starts past the end of the previous one. */
+	forge_segment(f, 0, dense, 3, false);
+	forge_segment(f, 4, gap + 2, 1, false);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+}
+
+static void
+test_unparseable_record(void **state)
+{
+	struct fixture		*f = *state;
+	static const uint64_t	 seqs[] = { 0, 1 };
+
+	forge_segment(f, 0, seqs, 2, true);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+}
+
+static void
+test_rollover(void **state)
+{
+	struct fixture	*f = *state;
+	struct jseg_file *segs;
+	size_t		 n, i;
+	int		 fd, k;
+
+	f->cfg.segment_max = 512;
+	jopen(f);
+	append_n(f, 0, 100);
+	for (k = 0; k < 100; k++)
+		assert_int_equal(done.status[k], 0);
+	jclose(f);
+	assert_true(count_segments(f) > 5);
+	/* Every segment is within the bound and named after its first seq. */
+	fd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(jseg_list(fd, &segs, &n), 0);
+	close(fd);
+	jopen(f);
+	replay(f);
+	assert_int_equal(seen.n, 100);
+	for (i = 0; i < n; i++) {
+		char p[160];
+
+		snprintf(p, sizeof(p), "%s/%s", f->dir, segs[i].name);
+		assert_true(file_size(p) <= 512);
+		if (i > 0)
+			assert_true(segs[i].first_seq > segs[i - 1].first_seq);
+	}
+	assert_int_equal(segs[0].first_seq, 0);
+	free(segs);
+	for (k = 0; k < 100; k++)
+		assert_int_equal(seen.seq[k], k);
+	append_n(f, 100, 20);
+	jclose(f);
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 120);
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct fixture	*f = *state;
+	uint64_t	 before, syncs;
+	int		 i;
+
+	jopen(f);
+	before = journal_stat_syncs(f->j);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(append_ref(f, i), 0);
+	run_until(f, 1000);
+	syncs = journal_stat_syncs(f->j) - before;
+	assert_true(syncs >= 1);
+	assert_true(syncs < 100);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(done.status[i], 0);
+		assert_int_equal(done.seq[i], i);
+	}
+}
+
+static int	fail_errno;
+
+static ssize_t
+failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	(void)fd;
+	(void)iov;
+	(void)n;
+	(void)off;
+	errno = fail_errno;
+	return -1;
+}
+
+/* Write half, then fail: the partial frame must not survive. */
+static ssize_t
+short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	static int	calls;
+
+	(void)n;
+	if (calls++ % 2 == 0)
+		return pwrite(fd, iov[0].iov_base, iov[0].iov_len / 2, off);
+	errno = fail_errno;
+	return -1;
+}
+
+static int
+failing_fdatasync(int fd)
+{
+	(void)fd;
+	errno = fail_errno;
+	return -1;
+}
+
+static void
+wait_healthy(struct fixture *f)
+{
+	int	i;
+
+	for (i = 0; i < 2000 && !journal_healthy(f->j); i++)
+		usleep(1000);
+	assert_true(journal_healthy(f->j));
+}
+
+static void
+check_failure(struct fixture *f, journal_pwritev_fn w, journal_fdatasync_fn s,
+    int err)
+{
+	char	want[64];
+	int	i;
+
+	journal_test_set_probe_ms(20);
+	jopen(f);
+	append_n(f, 0, 10);
+	fail_errno = err;
+	journal_test_set_io(w, s);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(append_ref(f, 1000 + i), 0);
+	run_until(f, 15);
+	for (i = 10; i < 15; i++)
+		assert_int_equal(done.status[i], err);
+	assert_false(journal_healthy(f->j));
+	snprintf(want, sizeof(want), "journal write failed: %s", strerror(err));
+	assert_string_equal(journal_status(f->j), want);
+	/* Later appends fail at once, without a callback. */
+	errno = 0;
+	assert_int_equal(append_ref(f, 2000), -1);
+	assert_int_equal(errno, err);
+	assert_int_equal(done.n, 15);
+	assert_int_equal(journal_size(f->j), 10);
+	/* While the disk still fails the probe keeps it unhealthy. */
+	usleep(100 * 1000);
+	assert_false(journal_healthy(f->j));
+	journal_test_set_io(NULL, NULL);
+	wait_healthy(f);
+	append_n(f, 10, 5);
+	for (i = 15; i < 20; i++) {
+		assert_int_equal(done.status[i], 0);
+		assert_int_equal(done.seq[i], i - 5);	/* seq not advanced */
+	}
+	jclose(f);
+	jopen(f);
+	replay(f);
+	assert_int_equal(seen.n, 15);
+	for (i = 0; i < 15; i++) {
+		snprintf(want, sizeof(want), "CR-%06d", i);
+		assert_string_equal(seen.ref[i], want);
+		assert_int_equal(seen.seq[i], i);
+	}
+}
+
+static void
+test_write_enospc(void **state)
+{
+	check_failure(*state, failing_pwritev, NULL, ENOSPC);
+}
+
+static void
+test_sync_eio(void **state)
+{
+	check_failure(*state, NULL, failing_fdatasync, EIO);
+}
+
+static void
+test_short_write(void **state)
+{
+	check_failure(*state, short_pwritev, NULL, EIO);
+}
+
+/* A write held up long enough fills the queue: appends get EAGAIN. */
+static pthread_mutex_t	gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	gate_cv = PTHREAD_COND_INITIALIZER;
+static int		gate_open, gate_entered;
+
+static ssize_t
+gated_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_entered = 1;
+	pthread_cond_broadcast(&gate_cv);
+	while (!gate_open)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	return pwritev(fd, iov, n, off);
+}
+
+static int	bounded_done;
+
+static void
+count_done(int status, const struct journal_receipt *rc, void *arg)
+{
+	(void)rc;
+	(void)arg;
+	assert_int_equal(status, 0);
+	bounded_done++;
+}
+
+static void
+test_bounded_queue(void **state)
+{
+	struct fixture	*f = *state;
+	Warrant__Record	 r = WARRANT__RECORD__INIT;
+	int		 i, queued = 0, spins = 0;
+
+	jopen(f);
+	gate_open = gate_entered = 0;
+	journal_test_set_io(gated_pwritev, NULL);
+	r.event = WARRANT__EVENT_TYPE__EVENT_BACKEND_CALL;
+	assert_int_equal(journal_append(f->j, &r, count_done, NULL), 0);
+	pthread_mutex_lock(&gate_mu);
+	while (!gate_entered)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	pthread_mutex_unlock(&gate_mu);
+	queued = 1;
+	for (i = 0; i < 100500; i++) {
+		if (journal_append(f->j, &r, count_done, NULL) == -1) {
+			assert_int_equal(errno, EAGAIN);
+			break;
+		}
+		queued++;
+	}
+	assert_int_equal(queued, 100000);
+	assert_true(journal_healthy(f->j));	/* full is not broken */
+	pthread_mutex_lock(&gate_mu);
+	gate_open = 1;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+	while (bounded_done < queued) {
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+		assert_true(++spins < 60000);
+	}
+	assert_int_equal(journal_size(f->j), 100000);
+	assert_int_equal(journal_append(f->j, &r, count_done, NULL), 0);
+	jclose(f);
+}
+
+/* A second opener of the same directory is refused. */
+static void
+test_locked(void **state)
+{
+	struct fixture	*f = *state;
+	struct journal	*j2 = NULL;
+
+	jopen(f);
+	assert_int_equal(journal_open(&f->cfg, f->base, &j2), -1);
+	assert_null(j2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_receipts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_every_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_segment_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unparseable_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_eio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+	};
+
+	log_init("test_journal", 1, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
