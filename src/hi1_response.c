@@ -1,0 +1,438 @@
+/*
+ * hi1_response — the carrier's HI-1 answers (see include/hi1.h): accepted
+ * (one CREATEResponse per action, tasks echoed with the carrier's
+ * reference and status) and refused (per action, or for the whole message),
+ * plus fresh UUIDs.
+ *
+ * Built with libxml2's tree API, never by printf: every string that came
+ * from the request or from an error text is escaped by the serialiser, and
+ * is first made valid UTF-8 without the control characters XML 1.0 forbids,
+ * so that what we send always parses. Namespaces and prefixes are those of
+ * the ETSI examples; every message built here validates against our
+ * templates and the official schemas (tests/unit/test_hi1.c checks both).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <openssl/rand.h>
+
+#include "hi1.h"
+#include "log.h"
+
+#define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
+#define NS_COMMON	"http://uri.etsi.org/03120/common/2016/02/Common"
+#define NS_TASK		"http://uri.etsi.org/03120/common/2020/09/Task"
+#define NS_AUTH		"http://uri.etsi.org/03120/common/2020/09/Authorisation"
+#define NS_XSI		"http://www.w3.org/2001/XMLSchema-instance"
+
+#define HI1_ETSI_VERSION	"V1.12.1"
+#define HI1_PROFILE_OWNER	"MX"
+#define HI1_PROFILE_VERSION	"1.0"
+#define HI1_COUNTRY		"MX"
+
+/*
+ * Echo LI tasks (HI1Object with Reference and TaskStatus) in their
+ * CREATEResponse, as LD tasks are. Off while etc/templates/mx-task.xsd's
+ * LITaskObject has no echo shape (it requires Timespan, TargetIdentifier
+ * and DeliveryType and has no Status): every response we send must
+ * validate against our templates, so until then an LI task is answered with
+ * its Identifier only.
+ */
+#ifndef HI1_ECHO_LITASK
+#define HI1_ECHO_LITASK		0
+#endif
+
+/* A response under construction; any failed allocation sets oom. */
+struct hi1_out {
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root;
+	xmlNsPtr	 core, xsi, common, task;
+	int		 oom;
+};
+
+/* One ActionResponse to write, in ActionIdentifier order. */
+struct hi1_entry {
+	uint32_t			 action;
+	const struct hi1_authorisation	*auth;
+	const struct hi1_task		*task;
+};
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t
+hi1_utf8_len(const unsigned char *s)
+{
+	uint32_t	 cp;
+	size_t		 n, k;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2; cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3; cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4; cp = s[0] & 0x07;
+	} else
+		return 0;
+	for (k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	/* U+FFFE and U+FFFF are not XML characters. */
+	if (cp == 0xfffe || cp == 0xffff)
+		return 0;
+	return n;
+}
+
+/*
+ * Copy in to out as XML-safe UTF-8: invalid bytes and control characters
+ * (other than tab) become '?', newlines a space, and a sequence that would
+ * not fit is dropped whole rather than cut.
+ */
+static const char *
+hi1_xml_safe(const char *in, char *out, size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)(in ? in : "");
+	size_t			 i = 0, o = 0, n;
+
+	while (s[i] != '\0' && o + 1 < len) {
+		n = hi1_utf8_len(s + i);
+		if (n == 0 || (n == 1 && ((s[i] < 0x20 && s[i] != '\t') ||
+		    s[i] == 0x7f))) {
+			out[o++] = (s[i] == '\n' || s[i] == '\r') ? ' ' : '?';
+			i++;
+			continue;
+		}
+		if (o + n >= len)
+			break;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* The profile's endpoint identifiers: [A-Z0-9][A-Z0-9-]{1,31}. */
+static int
+hi1_endpoint_ok(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL || (n = strlen(s)) < 2 || n > 32 || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+hi1_uuid_ok(const char *s)
+{
+	if (s == NULL || strlen(s) != HI1_UUID_LEN)
+		return 0;
+	for (size_t i = 0; i < HI1_UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+void
+hi1_uuid(char *buf, size_t len)
+{
+	unsigned char	 b[16];
+
+	if (len < HI1_UUID_LEN + 1) {
+		if (len > 0)
+			buf[0] = '\0';
+		return;
+	}
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		log_warnx("%s: RAND_bytes failed, using getrandom", __func__);
+		if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+			fatal("%s: no randomness for a UUID", __func__);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Add ns:name under parent with (escaped, made-safe) text, or empty. */
+static xmlNodePtr
+hi1_add(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns, const char *name,
+    const char *text)
+{
+	char		 safe[1024];
+	xmlNodePtr	 n;
+
+	if (parent == NULL)
+		return NULL;
+	n = xmlNewTextChild(parent, ns, BAD_CAST name, text == NULL ? NULL :
+	    BAD_CAST hi1_xml_safe(text, safe, sizeof(safe)));
+	if (n == NULL)
+		o->oom = 1;
+	return n;
+}
+
+static int
+hi1_out_init(struct hi1_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	if ((o->doc = xmlNewDoc(BAD_CAST "1.0")) == NULL ||
+	    (o->root = xmlNewNode(NULL, BAD_CAST "HI1Message")) == NULL) {
+		xmlFreeDoc(o->doc);
+		return -1;
+	}
+	xmlDocSetRootElement(o->doc, o->root);
+	o->core = xmlNewNs(o->root, BAD_CAST NS_CORE, NULL);
+	o->xsi = xmlNewNs(o->root, BAD_CAST NS_XSI, BAD_CAST "xsi");
+	o->common = xmlNewNs(o->root, BAD_CAST NS_COMMON, BAD_CAST "common");
+	o->task = xmlNewNs(o->root, BAD_CAST NS_TASK, BAD_CAST "task");
+	/* Declared like the ETSI examples, though no response uses it. */
+	if (o->core == NULL || o->xsi == NULL || o->common == NULL ||
+	    o->task == NULL || xmlNewNs(o->root, BAD_CAST NS_AUTH,
+	    BAD_CAST "auth") == NULL) {
+		xmlFreeDoc(o->doc);
+		return -1;
+	}
+	xmlSetNs(o->root, o->core);
+	return 0;
+}
+
+static void
+hi1_endpoint(struct hi1_out *o, xmlNodePtr hdr, const char *name,
+    const char *id)
+{
+	xmlNodePtr	 ep = hi1_add(o, hdr, o->core, name, NULL);
+
+	hi1_add(o, ep, o->core, "CountryCode", HI1_COUNTRY);
+	hi1_add(o, ep, o->core, "UniqueIdentifier", id);
+}
+
+/* Header and an empty ResponsePayload; returns the ResponsePayload. */
+static xmlNodePtr
+hi1_header(struct hi1_out *o, const struct hi1_response_header *h)
+{
+	xmlNodePtr	 hdr, ver, payload;
+	char		 tid[HI1_UUID_LEN + 1], ts[32];
+
+	hdr = hi1_add(o, o->root, o->core, "Header", NULL);
+	hi1_endpoint(o, hdr, "SenderIdentifier", h->carrier_id);
+	/* A receiver the schema would refuse is not echoed: we say we do not know. */
+	hi1_endpoint(o, hdr, "ReceiverIdentifier",
+	    hi1_endpoint_ok(h->authority_id) ? h->authority_id : "UNKNOWN");
+	if (hi1_uuid_ok(h->transaction_id))
+		snprintf(tid, sizeof(tid), "%s", h->transaction_id);
+	else
+		hi1_uuid(tid, sizeof(tid));
+	hi1_add(o, hdr, o->core, "TransactionIdentifier", tid);
+	hi1_format_time(h->timestamp_us, ts, sizeof(ts));
+	hi1_add(o, hdr, o->core, "Timestamp", ts);
+	ver = hi1_add(o, hdr, o->core, "Version", NULL);
+	hi1_add(o, ver, o->core, "ETSIVersion", HI1_ETSI_VERSION);
+	hi1_add(o, ver, o->core, "NationalProfileOwner", HI1_PROFILE_OWNER);
+	hi1_add(o, ver, o->core, "NationalProfileVersion", HI1_PROFILE_VERSION);
+	payload = hi1_add(o, o->root, o->core, "Payload", NULL);
+	return hi1_add(o, payload, o->core, "ResponsePayload", NULL);
+}
+
+/* Serialise and hand over a malloc'd, NUL-terminated copy. */
+static char *
+hi1_out_finish(struct hi1_out *o, size_t *len)
+{
+	xmlChar		*mem = NULL;
+	char		*out = NULL;
+	int		 size = 0;
+
+	if (!o->oom)
+		xmlDocDumpFormatMemoryEnc(o->doc, &mem, &size, "UTF-8", 1);
+	if (mem != NULL && size > 0 && (out = malloc((size_t)size + 1)) != NULL) {
+		memcpy(out, mem, (size_t)size);
+		out[size] = '\0';
+		if (len != NULL)
+			*len = (size_t)size;
+	}
+	xmlFree(mem);
+	xmlFreeDoc(o->doc);
+	if (out == NULL)
+		log_warnx("%s: cannot build the HI-1 response", __func__);
+	return out;
+}
+
+static void
+hi1_status(struct hi1_out *o, xmlNodePtr obj, const char *dict,
+    const char *value)
+{
+	xmlNodePtr	 st = hi1_add(o, obj, o->task, "Status", NULL);
+
+	hi1_add(o, st, o->common, "Owner", "ETSI");
+	hi1_add(o, st, o->common, "Name", dict);
+	hi1_add(o, st, o->common, "Value", value);
+}
+
+/*
+ * The task echoed in its CREATEResponse: identity, the carrier's own
+ * reference for follow-up, and the status the carrier puts it in.
+ */
+static void
+hi1_task_echo(struct hi1_out *o, xmlNodePtr cr, const struct hi1_task *t,
+    const struct hi1_response_header *h, const char *carrier_ref)
+{
+	int		 li = t->type == WD_REQ_INTERCEPTION;
+	xmlNodePtr	 obj = hi1_add(o, cr, o->core, "HI1Object", NULL);
+
+	if (obj != NULL && xmlNewNsProp(obj, o->xsi, BAD_CAST "type", li ?
+	    BAD_CAST "task:LITaskObject" : BAD_CAST "task:LDTaskObject") == NULL)
+		o->oom = 1;
+	hi1_add(o, obj, o->core, "ObjectIdentifier", t->object_id);
+	hi1_add(o, obj, o->core, "CountryCode", HI1_COUNTRY);
+	hi1_add(o, obj, o->core, "OwnerIdentifier",
+	    hi1_endpoint_ok(h->authority_id) ? h->authority_id : "UNKNOWN");
+	if (carrier_ref != NULL && carrier_ref[0] != '\0')
+		hi1_add(o, obj, o->core, "ExternalIdentifier", carrier_ref);
+	hi1_add(o, obj, o->task, "Reference", t->reference);
+	if (li)
+		hi1_status(o, obj, "TaskStatus", "AwaitingProvisioning");
+	else
+		hi1_status(o, obj, "LDTaskStatus", "AwaitingDisclosure");
+}
+
+/* Every action of req, plus extra (if not already there), by action id. */
+static size_t
+hi1_entries(const struct hi1_request *req, struct hi1_entry *e, size_t max,
+    const uint32_t *extra)
+{
+	struct hi1_entry	 tmp;
+	size_t			 n = 0, i, k;
+	int			 seen = 0;
+
+	for (i = 0; i < req->nauths && n < max; i++, n++)
+		e[n] = (struct hi1_entry){ req->auths[i].action_id, &req->auths[i], NULL };
+	for (i = 0; i < req->ntasks && n < max; i++, n++)
+		e[n] = (struct hi1_entry){ req->tasks[i].action_id, NULL, &req->tasks[i] };
+	for (i = 0; extra != NULL && i < n; i++)
+		seen |= e[i].action == *extra;
+	if (extra != NULL && !seen && n < max)
+		e[n++] = (struct hi1_entry){ *extra, NULL, NULL };
+	for (i = 1; i < n; i++)		/* insertion sort: n <= 33 */
+		for (k = i; k > 0 && e[k - 1].action > e[k].action; k--) {
+			tmp = e[k];
+			e[k] = e[k - 1];
+			e[k - 1] = tmp;
+		}
+	return n;
+}
+
+static xmlNodePtr
+hi1_action_response(struct hi1_out *o, xmlNodePtr list, uint32_t action)
+{
+	xmlNodePtr	 ar = hi1_add(o, list, o->core, "ActionResponse", NULL);
+	char		 id[16];
+
+	snprintf(id, sizeof(id), "%u", action);
+	hi1_add(o, ar, o->core, "ActionIdentifier", id);
+	return ar;
+}
+
+char *
+hi1_build_accepted(const struct hi1_response_header *h,
+    const struct hi1_request *req, const char *carrier_ref, size_t *len)
+{
+	struct hi1_entry	 e[2 * HI1_MAX_ACTIONS];
+	struct hi1_out		 o;
+	xmlNodePtr		 list, cr;
+	size_t			 n;
+
+	if (h == NULL || req == NULL ||
+	    (n = hi1_entries(req, e, 2 * HI1_MAX_ACTIONS, NULL)) == 0) {
+		log_warnx("%s: nothing to answer", __func__);
+		return NULL;
+	}
+	if (hi1_out_init(&o) == -1) {
+		log_warnx("%s: out of memory", __func__);
+		return NULL;
+	}
+	list = hi1_add(&o, hi1_header(&o, h), o.core, "ActionResponses", NULL);
+	for (size_t i = 0; i < n; i++) {
+		cr = hi1_add(&o, hi1_action_response(&o, list, e[i].action),
+		    o.core, "CREATEResponse", NULL);
+		hi1_add(&o, cr, o.core, "Identifier", e[i].task ?
+		    e[i].task->object_id : e[i].auth->object_id);
+		if (e[i].task != NULL && (HI1_ECHO_LITASK ||
+		    e[i].task->type != WD_REQ_INTERCEPTION))
+			hi1_task_echo(&o, cr, e[i].task, h, carrier_ref);
+	}
+	return hi1_out_finish(&o, len);
+}
+
+/* ErrorInformation: ErrorCode and "<short name>: <detail>". */
+static void
+hi1_error_info(struct hi1_out *o, xmlNodePtr parent, enum wd_errcode code,
+    const char *detail)
+{
+	xmlNodePtr	 ei = hi1_add(o, parent, o->core, "ErrorInformation", NULL);
+	char		 num[16], desc[512];
+
+	snprintf(num, sizeof(num), "%u", (unsigned)code);
+	if (detail != NULL && detail[0] != '\0')
+		snprintf(desc, sizeof(desc), "%s: %s", wd_error_text(code), detail);
+	else
+		snprintf(desc, sizeof(desc), "%s", wd_error_text(code));
+	hi1_add(o, ei, o->core, "ErrorCode", num);
+	hi1_add(o, ei, o->core, "ErrorDescription", desc);
+}
+
+char *
+hi1_build_error(const struct hi1_response_header *h,
+    const struct hi1_request *req, const struct wd_error *err, size_t *len)
+{
+	struct hi1_entry	 e[2 * HI1_MAX_ACTIONS + 1];
+	struct hi1_out		 o;
+	xmlNodePtr		 rp, list;
+	char			 other[64];
+	size_t			 n;
+
+	if (h == NULL || err == NULL) {
+		log_warnx("%s: no header or no error", __func__);
+		return NULL;
+	}
+	if (hi1_out_init(&o) == -1) {
+		log_warnx("%s: out of memory", __func__);
+		return NULL;
+	}
+	rp = hi1_header(&o, h);
+	if (!err->has_action || req == NULL) {
+		hi1_error_info(&o, rp, err->code, err->text);
+		return hi1_out_finish(&o, len);
+	}
+	n = hi1_entries(req, e, sizeof(e) / sizeof(e[0]), &err->action_id);
+	snprintf(other, sizeof(other), "action %u failed", err->action_id);
+	list = hi1_add(&o, rp, o.core, "ActionResponses", NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].action == err->action_id)
+			hi1_error_info(&o, hi1_action_response(&o, list,
+			    e[i].action), err->code, err->text);
+		else
+			hi1_error_info(&o, hi1_action_response(&o, list,
+			    e[i].action), WD_ERR_ACTION_NOT_DONE, other);
+	}
+	return hi1_out_finish(&o, len);
+}
