@@ -109,7 +109,8 @@ static struct {
 	struct wd_authority	*auth;		/* block being read, if any */
 	bool			 auth_kind;
 	struct wd_official	*person;
-	bool			 person_valid;
+	bool			 person_valid;	/* given, even if bad */
+	bool			 person_fp;
 	/* the token in hand, for syntax error messages */
 	int			 tok;
 	int			 tokline;
@@ -513,7 +514,7 @@ yyerror(const char *msg)
 	else if (ps.tok == '\n')
 		conf_errx(ps.tokline, "syntax error at end of line");
 	else
-		conf_errx(ps.tokline, "syntax error at %s", ps.toktext);
+		conf_errx(ps.tokline, "syntax error at \"%s\"", ps.toktext);
 }
 
 /* --- lexer ------------------------------------------------------------------ */
@@ -870,7 +871,7 @@ tok_describe(int tok)
 	case ';':
 	case '{':
 	case '}':
-		snprintf(ps.toktext, sizeof(ps.toktext), "\"%c\"", tok);
+		snprintf(ps.toktext, sizeof(ps.toktext), "%c", tok);
 		return;
 	default:
 		if (tok >= ALLOW && tok <= VALID)
@@ -1358,10 +1359,8 @@ auth_set_name(int line, const char *name)
 		conf_errx(line, "name given more than once");
 		return;
 	}
-	if (name[0] == '\0') {
+	if (name[0] == '\0')
 		conf_errx(line, "name: empty string");
-		return;
-	}
 	ps.auth->name = xstrdup(line, name);
 }
 
@@ -1376,12 +1375,12 @@ auth_set_kind(int line, const char *kind)
 		conf_errx(line, "kind given more than once");
 		return;
 	}
+	ps.auth_kind = true;
 	if (wd_authkind_from_confname(kind, &k) == -1) {
 		conf_errx(line, "unknown authority kind \"%s\"", kind);
 		return;
 	}
 	ps.auth->kind = k;
-	ps.auth_kind = true;
 }
 
 static void
@@ -1419,6 +1418,7 @@ person_begin(int line, const char *id, enum wd_role role)
 
 	ps.person = NULL;
 	ps.person_valid = false;
+	ps.person_fp = false;
 	if (!valid_person_id(id))
 		conf_errx(line, "\"%s\": id must be 1 to 64 of letters, digits, "
 		    "'.', '_' and '-', starting with a letter or digit", id);
@@ -1451,7 +1451,7 @@ person_end(void)
 		return;
 	if (o->name == NULL)
 		conf_errx(o->line, "\"%s\": name is required", o->id);
-	if (!o->has_cert_fp && !o->has_spki_fp)
+	if (!ps.person_fp)
 		conf_errx(o->line, "\"%s\": certificate sha256 or public-key "
 		    "sha256 is required", o->id);
 	if (!ps.person_valid)
@@ -1468,10 +1468,8 @@ person_set_str(int line, const char *kw, char **dst, const char *val)
 		conf_errx(line, "%s given more than once", kw);
 		return;
 	}
-	if (val[0] == '\0') {
+	if (val[0] == '\0')
 		conf_errx(line, "%s: empty string", kw);
-		return;
-	}
 	*dst = xstrdup(line, val);
 }
 
@@ -1529,6 +1527,7 @@ person_set_fp(int line, bool spki, const char *text)
 		conf_errx(line, "%s given more than once", kw);
 		return;
 	}
+	ps.person_fp = true;
 	if (!parse_fingerprint(text, fp)) {
 		conf_errx(line, "%s sha256: expected 64 hex digits, optionally "
 		    "with ':' between every pair", kw);
@@ -1569,9 +1568,10 @@ parse_date(const char *s, time_t *out)
 	if (tm.tm_year < 70 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
 	    tm.tm_mday < 1)
 		return false;
-	if ((t = timegm(&tm)) == (time_t)-1 || gmtime_r(&t, &back) == NULL)
+	/* timegm() normalises 2026-02-30 to March 2, in tm itself too. */
+	back = tm;
+	if ((t = timegm(&back)) == (time_t)-1 || gmtime_r(&t, &back) == NULL)
 		return false;
-	/* timegm() normalises 2026-02-30 to March; refuse that instead. */
 	if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
 	    back.tm_mday != tm.tm_mday)
 		return false;
@@ -1592,6 +1592,7 @@ person_set_valid(int line, const char *from, const char *to)
 		conf_errx(line, "valid given more than once");
 		return;
 	}
+	ps.person_valid = true;
 	if (!parse_date(from, &f)) {
 		conf_errx(line, "valid: \"%s\" is not a date (YYYY-MM-DD)",
 		    from);
@@ -1609,7 +1610,6 @@ person_set_valid(int line, const char *from, const char *to)
 	}
 	o->valid_from = f;
 	o->valid_until = t + 86400 - 1;	/* the last day counts in full */
-	ps.person_valid = true;
 }
 
 static void
