@@ -7,6 +7,7 @@
 #     its comment gives (its "expect:" line must appear in xmllint's errors);
 #  3. every fixture in tests/templates/semantic/ is ACCEPTED by our templates (and the
 #     official schemas): those are the cases only warrantd's semantic checks can refuse;
+#     The annotated example of docs/profile.md is checked like a sample.
 #  4. etc/templates/mx-dictionaries.xml is valid under the ETSI dictionary schema, and its
 #     RequestType and AuthorisationLegalType values are exactly the enumerations of
 #     etc/templates/mx-common.xsd;
@@ -55,19 +56,20 @@ official_valid() {	# file errfile
 }
 
 # 1 + 3: files that must be valid under ours (and the official schemas).
-check_valid() {		# file what
+check_valid() {		# file what [name to print]
 	f=$1
+	name=${3:-$1}
 	if ! ours_valid "$f" "$tmp/err"; then
-		fail "$f: $2 REJECTED by our templates"
+		fail "$name: $2 REJECTED by our templates"
 		show "$tmp/err"
 		return
 	fi
 	if [ "$official" -eq 0 ]; then
-		pass "$f: $2 valid under our templates (official check skipped)"
+		pass "$name: $2 valid under our templates (official check skipped)"
 	elif official_valid "$f" "$tmp/err"; then
-		pass "$f: $2 valid under our templates and the official schemas"
+		pass "$name: $2 valid under our templates and the official schemas"
 	else
-		fail "$f: $2 valid under our templates but NOT under the official schemas (profile too wide)"
+		fail "$name: $2 valid under our templates but NOT under the official schemas (profile too wide)"
 		show "$tmp/err"
 	fi
 }
@@ -100,11 +102,22 @@ for f in tests/templates/semantic/*.xml; do
 	check_valid "$f" "semantic-only case:"
 done
 
+# 3b: the annotated example of docs/profile.md (its only ```xml block) must stay valid.
+doc=docs/profile.md
+if [ -f "$doc" ]; then
+	awk '/^```xml$/ { on = 1; next } /^```$/ { on = 0 } on' "$doc" >"$tmp/doc-example.xml"
+	if [ -s "$tmp/doc-example.xml" ]; then
+		check_valid "$tmp/doc-example.xml" "annotated example" "$doc"
+	else
+		fail "$doc: no \`\`\`xml example found"
+	fi
+fi
+
 # 4: dictionaries.
 dict=etc/templates/mx-dictionaries.xml
 dxsd="$shared/etsi/ts103120-v1.12.1/dictionaries/ts_103120_Dictionaries.xsd"
 dict_values() {		# dictionary name -> sorted values in mx-dictionaries.xml
-	xmllint --xpath "//*[local-name()='Dictionary'][*[local-name()='Owner']='MX'][*[local-name()='Name']='$1']//*[local-name()='DictionaryEntry']/*[local-name()='Value']/text()" "$dict" 2>/dev/null | tr -s ' \n' '\n\n' | sed '/^$/d' | sort
+	xmllint --xpath "//*[local-name()='Dictionary'][*[local-name()='Owner']='MX'][*[local-name()='Name']='$1']//*[local-name()='DictionaryEntry']/*[local-name()='Value']/text()" "$dict" 2>/dev/null | tr ' ' '\n' | sed '/^$/d' | sort
 }
 xsd_values() {		# model group name -> sorted enumerations of its Value element
 	xmllint --xpath "//*[local-name()='group'][@name='$1']//*[local-name()='element'][@name='Value']//*[local-name()='enumeration']/@value" etc/templates/mx-common.xsd 2>/dev/null | tr ' ' '\n' | sed -n 's/^value="\(.*\)"$/\1/p' | sort
