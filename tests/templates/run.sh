@@ -11,7 +11,9 @@
 #  4. etc/templates/mx-dictionaries.xml is valid under the ETSI dictionary schema, and its
 #     RequestType and AuthorisationLegalType values are exactly the enumerations of
 #     etc/templates/mx-common.xsd;
-#  5. no tracked file of the repository is a copy of an official ETSI schema file.
+#  5. the templates keep the rules that make them a subset (ETSI type names only,
+#     blockDefault="#all", no fixed/default);
+#  6. no tracked file of the repository is a copy of an official ETSI schema file.
 #
 # The official checks need ../shared beside the repository (shared/etsi/validate.sh); without
 # it they are skipped, loudly.  One line per file, then "N passed, M failed".
@@ -148,7 +150,33 @@ else
 	pass "$dict: well-formed, values match mx-common.xsd (official check skipped)"
 fi
 
-# 5: no copy of an official schema file in the repository.
+# 5: the rules that keep the profile inside the standard (see mx-etsi280.xsd's header):
+# every named type or global element is one the official schema of that namespace declares
+# too (so an xsi:type can never name something the official validator does not know),
+# xsi:type substitution is blocked by default, no element has 'fixed' or 'default'.
+rules=""
+for f in etc/templates/mx-*.xsd; do
+	grep -q 'blockDefault="#all"' "$f" || rules="$rules $f:no-blockDefault"
+	grep -Eq '[[:space:]](fixed|default)=' "$f" && rules="$rules $f:fixed-or-default"
+	[ "$official" -eq 1 ] || continue
+	tns=$(xmllint --xpath 'string(/*/@targetNamespace)' "$f")
+	off=$(grep -l "targetNamespace=\"$tns\"" "$shared"/etsi/ts103120-v1.12.1/schema/*.xsd | head -n 1)
+	for kind in complexType simpleType element; do
+		for n in $(xmllint --xpath "/*/*[local-name()='$kind']/@name" "$f" 2>/dev/null | sed 's/ name="\([^"]*\)"/\1 /g'); do
+			[ -n "$off" ] && [ "$(xmllint --xpath "count(/*/*[local-name()='$kind'][@name='$n'])" "$off")" -ge 1 ] ||
+			    rules="$rules $f:$kind:$n"
+		done
+	done
+done
+if [ -n "$rules" ]; then
+	fail "etc/templates: profile rules broken:$rules"
+elif [ "$official" -eq 1 ]; then
+	pass "etc/templates: only ETSI type names, xsi:type blocked by default, no fixed/default"
+else
+	pass "etc/templates: xsi:type blocked by default, no fixed/default (ETSI names not checked: official skipped)"
+fi
+
+# 6: no copy of an official schema file in the repository.
 if [ "$official" -eq 1 ]; then
 	find "$shared/etsi" -name '*.xsd' -type f -exec sha256sum {} + | cut -d' ' -f1 | sort -u >"$tmp/etsi"
 	copies=$(git ls-files -z -- '*.xsd' '*.xml' 2>/dev/null | xargs -0 -r sha256sum 2>/dev/null |
