@@ -125,6 +125,8 @@ static void	 conf_errx(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 file_errx(const char *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+static void	 vfile_errx(const char *, int, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
 
 static bool	 once(enum seen, const char *, int);
 static void	 set_str(enum seen, const char *, int, char **, const char *);

@@ -760,8 +760,8 @@ test_fingerprint_forms(void **state)
 		FP_A,
 		FP_A_COLONS,
 		"3FA1C2D3E4F5061728394A5B6C7D8E9FA0B1C2D3E4F5061728394A5B6C7D8E9C",
-		"3f:a1:c2:d3:e4:f5:06:17:28:39:4a:5b:6c:7d:8e:9f:"
-		    "a0:b1:c2:d3:e4:f5:06:17:28:39:4a:5b:6c:7d:8e:9c",
+		("3f:a1:c2:d3:e4:f5:06:17:28:39:4a:5b:6c:7d:8e:9f:"
+		    "a0:b1:c2:d3:e4:f5:06:17:28:39:4a:5b:6c:7d:8e:9c"),
 	};
 	struct wd_conf		*c;
 	struct wd_official	*o;
