@@ -1,0 +1,507 @@
+/*
+ * ctl_resp — turns warrantd's HI-1 answer into the lines a prosecutor's
+ * clerk reads: accepted or refused, the carrier's reference, and per action
+ * what was done or why not. The answer comes from the carrier's server but
+ * is parsed as untrusted all the same: no network, no DTD (the parse stops
+ * at a DOCTYPE), no entity expansion, and every string printed is cleaned
+ * of control characters and cut to length so it cannot drive the terminal.
+ *
+ * The request file is read the same way, only to name each action's object
+ * (AuthorisationObject, LDTaskObject...) when the answer does not echo it,
+ * as is the case for every action of a refused message.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "wd.h"
+#include "ctl.h"
+
+#define CORE_NS		"http://uri.etsi.org/03120/common/2019/10/Core"
+#define XSI_NS		"http://www.w3.org/2001/XMLSchema-instance"
+#define RESP_MAX_ACTIONS 1024	/* warrantd allows 16; anything near this is junk */
+#define RESP_TEXT_LEN	 512
+
+struct resp_action {
+	char		id[24];			/* xs:nonNegativeInteger, as sent */
+	char		type[64];		/* xsi:type without its prefix */
+	char		object[64];		/* object identifier (a UUID) */
+	char		ref[64];		/* carrier reference, if echoed */
+	int		error;
+	unsigned long	code;
+	char		desc[RESP_TEXT_LEN];
+};
+
+struct resp_summary {
+	int			 error;		/* message-level ErrorInformation */
+	unsigned long		 code;
+	char			 desc[RESP_TEXT_LEN];
+	char			 ref[64];	/* the first action's reference */
+	struct resp_action	*actions;
+	size_t			 nactions;
+};
+
+/* Nothing is ever fetched on behalf of a document, whatever it asks. */
+static xmlParserInputPtr
+resp_no_loader(const char *url, const char *id, xmlParserCtxtPtr ctxt)
+{
+	(void)url;
+	(void)id;
+	(void)ctxt;
+	return NULL;
+}
+
+void
+ctl_resp_init(void)
+{
+	xmlInitParser();
+	xmlSetExternalEntityLoader(resp_no_loader);
+}
+
+/*
+ * Printable, single-line, bounded: control characters (C0, DEL, and C1 as
+ * UTF-8) become '?', whitespace runs one space, a cut ends on a character
+ * boundary with "...". libxml2 has already made the text valid UTF-8.
+ */
+static void
+sanitize(const char *in, char *out, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)in;
+	size_t			 n = 0;
+	int			 space = 0;
+
+	for (; *p != '\0' && n + 4 < len; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			space = n > 0;
+			continue;
+		}
+		if (space) {
+			out[n++] = ' ';
+			space = 0;
+		}
+		if (*p < 0x20 || *p == 0x7f)
+			out[n++] = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[n++] = '?';
+			p++;
+		} else
+			out[n++] = (char)*p;
+	}
+	if (*p != '\0' && n + 4 >= len) {
+		while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
+			n--;
+		if (n > 0 && (unsigned char)out[n - 1] >= 0xc0)
+			n--;
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+}
+
+static int
+is_el(const xmlNode *n, const char *name, const char *ns)
+{
+	return n->type == XML_ELEMENT_NODE &&
+	    xmlStrcmp(n->name, (const xmlChar *)name) == 0 &&
+	    (ns == NULL || (n->ns != NULL &&
+	    xmlStrcmp(n->ns->href, (const xmlChar *)ns) == 0));
+}
+
+/* First child element with this name in the Core namespace. */
+static xmlNode *
+child(const xmlNode *parent, const char *name)
+{
+	xmlNode *n;
+
+	if (parent == NULL)
+		return NULL;
+	for (n = parent->children; n != NULL; n = n->next)
+		if (is_el(n, name, CORE_NS))
+			return n;
+	return NULL;
+}
+
+static void
+text_of(const xmlNode *n, char *out, size_t len)
+{
+	xmlChar *s;
+
+	out[0] = '\0';
+	if (n == NULL || (s = xmlNodeGetContent(n)) == NULL)
+		return;
+	sanitize((const char *)s, out, len);
+	xmlFree(s);
+}
+
+/* A non-negative decimal integer that fits, or -1. */
+static int
+number_of(const xmlNode *n, char *out, size_t len, unsigned long *val)
+{
+	char	buf[32];
+	size_t	i;
+
+	text_of(n, buf, sizeof(buf));
+	if (buf[0] == '\0' || strlen(buf) > 18 || strlen(buf) >= len)
+		return -1;
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return -1;
+	if (val != NULL)
+		*val = strtoul(buf, NULL, 10);
+	memcpy(out, buf, i + 1);
+	return 0;
+}
+
+/* xsi:type="task:LDTaskObject" gives "LDTaskObject". */
+static void
+type_of(xmlNode *obj, char *out, size_t len)
+{
+	xmlChar		*t;
+	const char	*colon;
+
+	out[0] = '\0';
+	if ((t = xmlGetNsProp(obj, (const xmlChar *)"type",
+	    (const xmlChar *)XSI_NS)) == NULL)
+		return;
+	colon = strrchr((const char *)t, ':');
+	sanitize(colon ? colon + 1 : (const char *)t, out, len);
+	xmlFree(t);
+}
+
+static void
+no_dtd(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
+{
+	xmlParserCtxtPtr ctxt = ctx;
+
+	(void)name;
+	(void)eid;
+	(void)sid;
+	ctxt->_private = ctxt;		/* mark: a DOCTYPE was seen */
+	xmlStopParser(ctxt);
+}
+
+/*
+ * The DOCTYPE callbacks stop the parse before any declaration is read, so
+ * no entity can be defined, let alone expanded; NONET and the loader above
+ * keep everything local.
+ */
+static xmlDoc *
+parse_xml(const char *buf, size_t len, char *why, size_t whylen)
+{
+	xmlParserCtxtPtr	 ctxt;
+	xmlDoc			*doc;
+	const xmlError		*e;
+
+	if (len > CTL_MAX_BODY || (ctxt = xmlNewParserCtxt()) == NULL) {
+		snprintf(why, whylen, "too large or out of memory");
+		return NULL;
+	}
+	ctxt->sax->internalSubset = no_dtd;
+	ctxt->sax->externalSubset = no_dtd;
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, "response.xml", NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (ctxt->_private != NULL) {
+		snprintf(why, whylen, "it has a DOCTYPE, which is not accepted");
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (doc == NULL) {
+		e = xmlCtxtGetLastError(ctxt);
+		sanitize(e && e->message ? e->message : "not well-formed XML",
+		    why, whylen);
+	}
+	xmlFreeParserCtxt(ctxt);
+	return doc;
+}
+
+/* The HI-1 payload of a document: RequestPayload or ResponsePayload. */
+static xmlNode *
+payload_of(xmlDoc *doc, const char *which)
+{
+	xmlNode *root = xmlDocGetRootElement(doc);
+
+	if (root == NULL || !is_el(root, "HI1Message", CORE_NS))
+		return NULL;
+	return child(child(root, "Payload"), which);
+}
+
+static void
+error_of(const xmlNode *ei, unsigned long *code, char *desc, size_t len)
+{
+	char num[24];
+
+	if (number_of(child(ei, "ErrorCode"), num, sizeof(num), code) == -1)
+		*code = 0;
+	text_of(child(ei, "ErrorDescription"), desc, len);
+}
+
+/*
+ * An ActionResponse: ErrorInformation, or CREATEResponse (or kin) with the
+ * object's Identifier and, for tasks, the object echoed with the carrier's
+ * reference as its ExternalIdentifier.
+ */
+static int
+parse_action(xmlNode *ar, struct resp_action *a)
+{
+	xmlNode	*n, *obj;
+
+	if (number_of(child(ar, "ActionIdentifier"), a->id, sizeof(a->id),
+	    NULL) == -1)
+		return -1;
+	for (n = ar->children; n != NULL; n = n->next) {
+		if (is_el(n, "ErrorInformation", CORE_NS)) {
+			a->error = 1;
+			error_of(n, &a->code, a->desc, sizeof(a->desc));
+			return 0;
+		}
+		if (n->type != XML_ELEMENT_NODE || is_el(n, "ActionIdentifier", CORE_NS))
+			continue;
+		text_of(child(n, "Identifier"), a->object, sizeof(a->object));
+		if ((obj = child(n, "HI1Object")) != NULL) {
+			type_of(obj, a->type, sizeof(a->type));
+			if (a->object[0] == '\0')
+				text_of(child(obj, "ObjectIdentifier"), a->object,
+				    sizeof(a->object));
+			text_of(child(obj, "ExternalIdentifier"), a->ref,
+			    sizeof(a->ref));
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int
+parse_response(xmlDoc *doc, struct resp_summary *s, char *why, size_t whylen)
+{
+	xmlNode	*rp, *ars, *n;
+
+	if ((rp = payload_of(doc, "ResponsePayload")) == NULL) {
+		snprintf(why, whylen, "not an HI-1 response message");
+		return -1;
+	}
+	if ((n = child(rp, "ErrorInformation")) != NULL) {
+		s->error = 1;
+		error_of(n, &s->code, s->desc, sizeof(s->desc));
+		return 0;
+	}
+	if ((ars = child(rp, "ActionResponses")) == NULL) {
+		snprintf(why, whylen, "neither ActionResponses nor ErrorInformation");
+		return -1;
+	}
+	for (n = ars->children; n != NULL; n = n->next) {
+		if (!is_el(n, "ActionResponse", CORE_NS))
+			continue;
+		if (s->nactions == RESP_MAX_ACTIONS) {
+			snprintf(why, whylen, "more than %d actions", RESP_MAX_ACTIONS);
+			return -1;
+		}
+		if (parse_action(n, &s->actions[s->nactions]) == -1) {
+			snprintf(why, whylen, "malformed ActionResponse");
+			return -1;
+		}
+		if (s->ref[0] == '\0')
+			memcpy(s->ref, s->actions[s->nactions].ref, sizeof(s->ref));
+		s->nactions++;
+	}
+	return 0;
+}
+
+/* From the request we sent: action id, object type and id, in order. */
+static size_t
+parse_request(const char *req, size_t reqlen, struct resp_action *map)
+{
+	xmlDoc	*doc;
+	xmlNode	*ars, *n, *obj;
+	char	 why[64];
+	size_t	 nmap = 0;
+
+	if ((doc = parse_xml(req, reqlen, why, sizeof(why))) == NULL)
+		return 0;
+	ars = child(payload_of(doc, "RequestPayload"), "ActionRequests");
+	for (n = ars ? ars->children : NULL; n != NULL && nmap < RESP_MAX_ACTIONS;
+	    n = n->next) {
+		if (!is_el(n, "ActionRequest", CORE_NS) ||
+		    number_of(child(n, "ActionIdentifier"), map[nmap].id,
+		    sizeof(map[nmap].id), NULL) == -1)
+			continue;
+		obj = child(child(n, "CREATE"), "HI1Object");
+		if (obj != NULL) {
+			type_of(obj, map[nmap].type, sizeof(map[nmap].type));
+			text_of(child(obj, "ObjectIdentifier"), map[nmap].object,
+			    sizeof(map[nmap].object));
+		}
+		nmap++;
+	}
+	xmlFreeDoc(doc);
+	return nmap;
+}
+
+static void
+out_printf(FILE *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+out_printf(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (out == NULL)
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+}
+
+/* "error 301: certificate not registered to any official: detail" */
+static void
+print_error(FILE *out, unsigned long code, const char *desc)
+{
+	const char *name = wd_error_text((enum wd_errcode)code);
+
+	if (strcmp(name, "unknown error") == 0 ||
+	    strncmp(desc, name, strlen(name)) == 0)
+		out_printf(out, "error %lu: %s", code, desc);
+	else if (desc[0] == '\0')
+		out_printf(out, "error %lu: %s", code, name);
+	else
+		out_printf(out, "error %lu: %s: %s", code, name, desc);
+}
+
+static void
+print_actions(FILE *out, const struct resp_summary *s,
+    const struct resp_action *map, size_t nmap)
+{
+	const struct resp_action	*a, *r;
+	size_t				 i, j;
+
+	for (i = 0; i < s->nactions; i++) {
+		a = &s->actions[i];
+		for (r = NULL, j = 0; j < nmap && r == NULL; j++)
+			if (strcmp(map[j].id, a->id) == 0)
+				r = &map[j];
+		out_printf(out, "  action %s", a->id);
+		if (a->type[0] != '\0' || (r != NULL && r->type[0] != '\0'))
+			out_printf(out, " %s", a->type[0] ? a->type : r->type);
+		if (a->object[0] != '\0' || (r != NULL && r->object[0] != '\0'))
+			out_printf(out, " %s", a->object[0] ? a->object : r->object);
+		if (a->ref[0] != '\0' && strcmp(a->ref, s->ref) != 0)
+			out_printf(out, " carrier reference %s", a->ref);
+		out_printf(out, ": ");
+		if (a->error)
+			print_error(out, a->code, a->desc);
+		else
+			out_printf(out, "ok");
+		out_printf(out, "\n");
+	}
+}
+
+static int
+any_error(const struct resp_summary *s)
+{
+	for (size_t i = 0; i < s->nactions; i++)
+		if (s->actions[i].error)
+			return 1;
+	return s->error;
+}
+
+static enum ctl_result
+report_accepted(FILE *out, const char *file, const struct resp_summary *s,
+    const struct resp_action *map, size_t nmap)
+{
+	out_printf(out, "%s: ACCEPTED (HTTP 200)", file);
+	if (s->ref[0] != '\0')
+		out_printf(out, " carrier reference %s\n", s->ref);
+	else
+		out_printf(out, " (the answer names no carrier reference)\n");
+	print_actions(out, s, map, nmap);
+	if (any_error(s) || s->nactions == 0) {
+		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer %s\n", file,
+		    s->nactions == 0 ? "lists no actions" : "reports errors");
+		return CTL_FAILED;
+	}
+	return CTL_ACCEPTED;
+}
+
+static const char *
+status_label(int status)
+{
+	if (status == 200)
+		return "ACCEPTED";
+	if (status >= 400 && status < 500)
+		return "REFUSED";
+	if (status >= 500)
+		return "SERVER ERROR";
+	return "UNEXPECTED ANSWER";
+}
+
+static enum ctl_result
+report_other(FILE *out, const char *file, int status, const struct resp_summary *s,
+    const struct resp_action *map, size_t nmap)
+{
+	out_printf(out, "%s: %s (HTTP %d)", file, status_label(status), status);
+	if (s->error) {
+		out_printf(out, " ");
+		print_error(out, s->code, s->desc);
+	}
+	out_printf(out, "\n");
+	print_actions(out, s, map, nmap);
+	return status >= 400 && status < 500 ? CTL_REFUSED : CTL_FAILED;
+}
+
+/* An answer we cannot read: say so, or show it if it is not XML at all. */
+static enum ctl_result
+report_unreadable(FILE *out, const char *file, int status, const char *body,
+    size_t bodylen, const char *why)
+{
+	char text[160];
+
+	if (bodylen > 0 && body[strspn(body, " \t\r\n")] != '<') {
+		sanitize(body, text, sizeof(text));
+		out_printf(out, "%s: %s (HTTP %d): %s\n", file, status_label(status),
+		    status, text);
+	} else
+		out_printf(out, "%s: %s (HTTP %d), answer not understood: %s\n", file,
+		    status_label(status), status, why);
+	if (status == 200)
+		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer could not "
+		    "be read; ask the carrier for the reference\n", file);
+	return status >= 400 && status < 500 ? CTL_REFUSED : CTL_FAILED;
+}
+
+enum ctl_result
+ctl_resp_report(FILE *out, const char *file, int status, const char *body,
+    size_t bodylen, const char *req, size_t reqlen)
+{
+	struct resp_summary	 s;
+	struct resp_action	*map;
+	xmlDoc			*doc;
+	char			 why[RESP_TEXT_LEN] = "out of memory";
+	size_t			 nmap = 0;
+	enum ctl_result		 rc;
+	int			 ok = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.actions = calloc(RESP_MAX_ACTIONS, sizeof(*s.actions));
+	map = calloc(RESP_MAX_ACTIONS, sizeof(*map));
+	if (s.actions != NULL && map != NULL &&
+	    (doc = parse_xml(body, bodylen, why, sizeof(why))) != NULL) {
+		ok = parse_response(doc, &s, why, sizeof(why)) == 0;
+		xmlFreeDoc(doc);
+		nmap = parse_request(req, reqlen, map);
+	}
+	if (!ok)
+		rc = report_unreadable(out, file, status, body, bodylen, why);
+	else if (status == 200)
+		rc = report_accepted(out, file, &s, map, nmap);
+	else
+		rc = report_other(out, file, status, &s, map, nmap);
+	free(s.actions);
+	free(map);
+	return rc;
+}
