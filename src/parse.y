@@ -108,9 +108,11 @@ static struct {
 	int			 seen[S__COUNT];
 	struct wd_authority	*auth;		/* block being read, if any */
 	bool			 auth_kind;
+	int			 auth_errors;	/* ps.errors at its start */
 	struct wd_official	*person;
 	bool			 person_valid;	/* given, even if bad */
 	bool			 person_fp;
+	int			 person_errors;
 	/* the token in hand, for syntax error messages */
 	int			 tok;
 	int			 tokline;
@@ -1320,6 +1322,7 @@ auth_begin(int line, const char *id)
 
 	ps.auth = NULL;
 	ps.auth_kind = false;
+	ps.auth_errors = ps.errors;
 	if (!valid_ident(id))
 		conf_errx(line, "authority \"%s\": id must be 2 to 32 of A-Z, "
 		    "0-9 and '-', not starting with '-'", id);
@@ -1343,13 +1346,17 @@ auth_end(void)
 {
 	struct wd_authority	*a = ps.auth;
 
-	if (a == NULL)
+	ps.auth = NULL;
+	/*
+	 * After an error in the block, a "missing" setting is most likely
+	 * the line that error made unreadable: say nothing more.
+	 */
+	if (a == NULL || ps.errors != ps.auth_errors)
 		return;
 	if (a->name == NULL)
 		conf_errx(a->line, "authority \"%s\": name is required", a->id);
 	if (!ps.auth_kind)
 		conf_errx(a->line, "authority \"%s\": kind is required", a->id);
-	ps.auth = NULL;
 }
 
 static void
@@ -1421,6 +1428,7 @@ person_begin(int line, const char *id, enum wd_role role)
 	ps.person = NULL;
 	ps.person_valid = false;
 	ps.person_fp = false;
+	ps.person_errors = ps.errors;
 	if (!valid_person_id(id))
 		conf_errx(line, "\"%s\": id must be 1 to 64 of letters, digits, "
 		    "'.', '_' and '-', starting with a letter or digit", id);
@@ -1449,8 +1457,9 @@ person_end(void)
 {
 	struct wd_official	*o = ps.person;
 
-	if (o == NULL)
-		return;
+	ps.person = NULL;
+	if (o == NULL || ps.errors != ps.person_errors)
+		return;	/* as for authorities */
 	if (o->name == NULL)
 		conf_errx(o->line, "\"%s\": name is required", o->id);
 	if (!ps.person_fp)
@@ -1458,7 +1467,6 @@ person_end(void)
 		    "sha256 is required", o->id);
 	if (!ps.person_valid)
 		conf_errx(o->line, "\"%s\": valid is required", o->id);
-	ps.person = NULL;
 }
 
 static void

@@ -660,6 +660,11 @@ static const struct bad_case bad_cases[] = {
 	    11, "expected 64 hex digits", 0 },
 	{ "unterminated string", PREFIX "state \"abc\n",
 	    9, "unterminated string", 0 },
+	{ "unreadable fingerprint is not also missing", PREFIX
+	    "auditor \"b\" {\n\tname \"B\"\n"
+	    "\tcertificate sha256 \"" FP_A "\n"
+	    "\tvalid 2026-01-01 to 2027-01-01\n}\n",
+	    11, "unterminated string", 0 },
 	{ "invalid UTF-8", PREFIX "state \"/caf\xc3\x28\"\n",
 	    9, "not valid UTF-8", 0 },
 	{ "overlong UTF-8", PREFIX "state \"/\xc0\xaf\"\n",
