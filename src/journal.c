@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,6 +34,7 @@
 
 #include <event2/event.h>
 
+#include "checkpoint.h"
 #include "journal.h"
 #include "journal_segment.h"
 #include "journal_test.h"
@@ -90,7 +92,19 @@ struct journal {
 	/* The writer thread's (open and close's when it is not running). */
 	int			 fd;		/* current (last) segment */
 	uint64_t		 seg_size;	/* its durable length */
-	struct merkle_tree	 tree;
+	struct merkle_tree	 tree;		/* over the durable records */
+
+	/* Checkpoints (the writer's too); no key, no checkpoints. */
+	EVP_PKEY		*key;
+	char			 origin[CHECKPOINT_ORIGIN_MAX];
+	unsigned		 cp_records;
+	unsigned		 cp_interval_s;
+	bool			 cp_have;	/* one exists on disk */
+	uint64_t		 cp_size;	/* the newest one's size */
+	struct timespec		 cp_time;	/* when it was written */
+	/* At open: the newest checkpoint found, and the prefix root. */
+	struct checkpoint	 cp_found;
+	merkle_hash		 cp_prefix_root;
 };
 
 static journal_pwritev_fn	journal_pwritev = pwritev;
@@ -374,6 +388,64 @@ journal_probe(struct journal *j)
 	return 0;
 }
 
+/* ---- checkpoints ------------------------------------------------------------ */
+
+/*
+ * Sign the tree over the durable records and store it as
+ * checkpoint-<size in hex> and checkpoint.latest. A failure is logged and
+ * retried at the next trigger: it loses no record, only the proof of them.
+ */
+static void
+journal_checkpoint(struct journal *j)
+{
+	struct checkpoint	 cp;
+	char			 name[64], *note;
+
+	memset(&cp, 0, sizeof(cp));
+	memcpy(cp.origin, j->origin, sizeof(cp.origin));
+	cp.size = j->tree.size;
+	merkle_tree_root(&j->tree, cp.root);
+	clock_gettime(CLOCK_MONOTONIC, &j->cp_time);
+	if ((note = checkpoint_sign(&cp, j->key)) == NULL)
+		return;
+	snprintf(name, sizeof(name), "checkpoint-%016" PRIx64, cp.size);
+	if (checkpoint_write(j->dirfd, name, note) == -1 ||
+	    checkpoint_write(j->dirfd, CHECKPOINT_LATEST, note) == -1)
+		log_warn("journal: %s: cannot write checkpoint at size %"
+		    PRIu64, j->dir, cp.size);
+	else {
+		j->cp_have = true;
+		j->cp_size = cp.size;
+	}
+	free(note);
+}
+
+static uint64_t
+journal_cp_unsigned(const struct journal *j)
+{
+	if (j->key == NULL)
+		return 0;
+	return j->tree.size - (j->cp_have ? j->cp_size : 0);
+}
+
+/* Enough records since the last checkpoint? */
+static bool
+journal_cp_due(const struct journal *j)
+{
+	return j->cp_records > 0 && journal_cp_unsigned(j) >= j->cp_records;
+}
+
+/* When the interval trigger fires, if anything is waiting to be signed. */
+static bool
+journal_cp_deadline(const struct journal *j, struct timespec *ts)
+{
+	if (j->cp_interval_s == 0 || journal_cp_unsigned(j) == 0)
+		return false;
+	*ts = j->cp_time;
+	ts->tv_sec += j->cp_interval_s;
+	return true;
+}
+
 static void
 journal_deadline(struct timespec *ts, unsigned ms)
 {
@@ -419,12 +491,23 @@ journal_writer(void *arg)
 		if (j->queue.head == NULL) {
 			if (j->stopping)
 				break;
-			pthread_cond_wait(&j->cv, &j->mu);
+			if (!journal_cp_deadline(j, &ts)) {
+				pthread_cond_wait(&j->cv, &j->mu);
+				continue;
+			}
+			if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) ==
+			    ETIMEDOUT && j->queue.head == NULL) {
+				pthread_mutex_unlock(&j->mu);
+				journal_checkpoint(j);
+				pthread_mutex_lock(&j->mu);
+			}
 			continue;
 		}
 		batch = jqueue_take(&j->queue);
 		pthread_mutex_unlock(&j->mu);
 		journal_write_batch(j, batch);
+		if (journal_cp_due(j))
+			journal_checkpoint(j);
 		pthread_mutex_lock(&j->mu);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -659,6 +742,8 @@ journal_load_one(const struct jseg_rec *r, void *arg)
 
 	merkle_leaf_hash(r->bytes, r->len, leaf);
 	merkle_tree_append(&j->tree, leaf);
+	if (j->cp_have && j->tree.size == j->cp_found.size)
+		merkle_tree_root(&j->tree, j->cp_prefix_root);
 	return 0;
 }
 
@@ -710,6 +795,113 @@ journal_cut_tail(struct journal *j, struct jseg_file *segs, size_t *n,
 	return 0;
 }
 
+/* The highest checkpoint-<hex> file in the directory, if any. */
+static int
+journal_cp_highest(struct journal *j, uint64_t *size)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		*end;
+	uint64_t	 v;
+	int		 fd, found = 0;
+
+	if ((fd = dup(j->dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "checkpoint-", 11) != 0 ||
+		    strlen(de->d_name) != 27)
+			continue;
+		errno = 0;
+		v = strtoull(de->d_name + 11, &end, 16);
+		if (*end != '\0' || errno != 0)
+			continue;
+		if (!found || v > *size)
+			*size = v;
+		found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+journal_cp_read(struct journal *j, const char *name, struct checkpoint *cp)
+{
+	char	*note, err[128];
+	size_t	 len;
+	int	 rv;
+
+	if ((note = checkpoint_read(j->dirfd, name, &len)) == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		log_warn("journal: %s/%s", j->dir, name);
+		return -1;
+	}
+	rv = j->key != NULL ?
+	    checkpoint_verify(note, len, j->key, cp, err, sizeof(err)) :
+	    checkpoint_parse(note, len, cp, err, sizeof(err));
+	free(note);
+	if (rv == -1)
+		log_warnx("journal: %s/%s: refusing to run: %s", j->dir, name,
+		    err);
+	return rv;
+}
+
+/*
+ * The newest checkpoint: checkpoint.latest, or a numbered one beyond it
+ * (should .latest have been replaced by an older copy or removed).
+ */
+static int
+journal_cp_load(struct journal *j)
+{
+	struct checkpoint	cp;
+	char			name[64];
+	uint64_t		high = 0;
+	int			rv;
+
+	if ((rv = journal_cp_read(j, CHECKPOINT_LATEST, &j->cp_found)) == -1)
+		return -1;
+	j->cp_have = rv == 0;
+	if (journal_cp_highest(j, &high) &&
+	    (!j->cp_have || high > j->cp_found.size)) {
+		snprintf(name, sizeof(name), "checkpoint-%016" PRIx64, high);
+		if (journal_cp_read(j, name, &cp) != 0)
+			return -1;
+		j->cp_found = cp;
+		j->cp_have = true;
+	}
+	if (j->cp_have) {
+		j->cp_size = j->cp_found.size;
+		merkle_root(NULL, 0, j->cp_prefix_root);	/* size 0 */
+	}
+	return 0;
+}
+
+/* The journal must extend its newest checkpoint: no rollback, no rewrite. */
+static int
+journal_cp_check(struct journal *j)
+{
+	if (!j->cp_have)
+		return 0;
+	if (j->cp_found.size > j->tree.size) {
+		log_warnx("journal: %s: refusing to run: %" PRIu64 " records "
+		    "but a signed checkpoint covers %" PRIu64 ": records were "
+		    "removed (rollback or truncation)", j->dir, j->tree.size,
+		    j->cp_found.size);
+		return -1;
+	}
+	if (memcmp(j->cp_prefix_root, j->cp_found.root, MERKLE_HASH_LEN)) {
+		log_warnx("journal: %s: refusing to run: the first %" PRIu64
+		    " records do not match the signed checkpoint: the journal "
+		    "was rewritten", j->dir, j->cp_found.size);
+		return -1;
+	}
+	return 0;
+}
+
 /* Scan and check every segment; leave the last one open for appending. */
 static int
 journal_load(struct journal *j, char *detail, size_t dlen)
@@ -724,6 +916,8 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 		log_warn("journal: %s", j->dir);
 		return -1;
 	}
+	if (journal_cp_load(j) == -1)
+		goto out;
 	jseg_scan_init(&s, j->record_max);
 	s.fn = journal_load_one;
 	s.arg = j;
@@ -738,6 +932,8 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 	}
 	j->next_seq = j->durable = s.next_seq;
 	j->last_time_us = s.last_time_us == INT64_MIN ? 0 : s.last_time_us;
+	if (journal_cp_check(j) == -1)
+		goto out;
 	if (n == 0) {
 		if ((rv = journal_roll(j, 0)) == -1)
 			log_warn("journal: %s: cannot create first segment",
@@ -849,6 +1045,14 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 		free(j);
 		return -1;
 	}
+	if (cfg->signing_key != NULL &&
+	    (j->key = checkpoint_load_private(cfg->signing_key)) == NULL)
+		goto fail;
+	snprintf(j->origin, sizeof(j->origin), "%s",
+	    cfg->origin != NULL ? cfg->origin : "warrantd");
+	j->cp_records = cfg->checkpoint_records;
+	j->cp_interval_s = cfg->checkpoint_interval_s;
+	clock_gettime(CLOCK_MONOTONIC, &j->cp_time);
 	if (journal_open_dir(j) == -1 ||
 	    journal_load(j, detail, sizeof(detail)) == -1)
 		goto fail;
@@ -889,6 +1093,11 @@ journal_close(struct journal *j)
 	}
 	if (j->pipe[0] != -1)
 		journal_run_done(j);	/* callbacks of the last batch */
+	/* Sign everything written, if the journal opened at all. */
+	if (j->thread_started && j->key != NULL &&
+	    (!j->cp_have || j->tree.size > j->cp_size))
+		journal_checkpoint(j);
+	EVP_PKEY_free(j->key);
 	if (j->done_ev != NULL)
 		event_free(j->done_ev);
 	if (j->pipe[0] != -1)

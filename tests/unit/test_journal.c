@@ -24,11 +24,16 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "checkpoint.h"
 
 #include "journal.h"
 #include "journal_segment.h"
 #include "journal_test.h"
 #include "log.h"
+#include "merkle.h"
 
 #define MAXREC	2000
 
@@ -734,6 +739,189 @@ test_locked(void **state)
 	assert_null(j2);
 }
 
+
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* A fresh Ed25519 key in PEM next to (not inside) the journal. */
+static void
+make_key(struct fixture *f, char *path, size_t len)
+{
+	EVP_PKEY	*k;
+	FILE		*fp;
+
+	snprintf(path, len, "%s.key", f->dir);
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(k);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	fclose(fp);
+	EVP_PKEY_free(k);
+}
+
+static char *
+read_note(struct fixture *f, const char *name, size_t *len)
+{
+	int	 fd;
+	char	*note;
+
+	fd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd != -1);
+	note = checkpoint_read(fd, name, len);
+	close(fd);
+	return note;
+}
+
+static void
+test_checkpoint_signed(void **state)
+{
+	struct fixture		*f = *state;
+	struct checkpoint	 cp;
+	char			 key[160], err[128], *note, *sig, name[64];
+	uint8_t			 pub[32], md[32], blob[68], buf[80];
+	size_t			 len, plen = sizeof(pub);
+	EVP_PKEY		*k;
+	merkle_hash		 root;
+	int			 n;
+
+	make_key(f, key, sizeof(key));
+	f->cfg.signing_key = key;
+	f->cfg.origin = "carrier.example/warrantd";
+	f->cfg.checkpoint_records = 10;
+	jopen(f);
+	append_n(f, 0, 25);
+	jclose(f);
+	note = read_note(f, "checkpoint.latest", &len);
+	assert_non_null(note);
+	k = checkpoint_load_public(key);
+	assert_non_null(k);
+	assert_int_equal(checkpoint_verify(note, len, k, &cp, err,
+	    sizeof(err)), 0);
+	assert_string_equal(cp.origin, "carrier.example/warrantd");
+	assert_int_equal(cp.size, 25);
+	merkle_root((const merkle_hash *)done.leaf, 25, root);
+	assert_memory_equal(cp.root, root, 32);
+	/* The body, then the em-dash line with key id || signature. */
+	assert_true(strncmp(note, "carrier.example/warrantd\n25\n", 28) == 0);
+	sig = strstr(note, "\n\n\xe2\x80\x94 carrier.example/warrantd ");
+	assert_non_null(sig);
+	sig += strlen("\n\n\xe2\x80\x94 carrier.example/warrantd ");
+	n = EVP_DecodeBlock(buf, (uint8_t *)sig, (int)strcspn(sig, "\n"));
+	assert_int_equal(n, 69);		/* 68 bytes + one pad */
+	memcpy(blob, buf, 68);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(k, pub, &plen), 1);
+	memcpy(buf, "carrier.example/warrantd\n\x01", 26);
+	memcpy(buf + 26, pub, 32);
+	SHA256(buf, 58, md);
+	assert_memory_equal(blob, md, 4);
+	/* Any change to the body breaks the signature. */
+	note[26] = '6';
+	assert_int_equal(checkpoint_verify(note, len, k, &cp, err,
+	    sizeof(err)), -1);
+	free(note);
+	/* The numbered copy exists too; an older one for size 10 or more. */
+	snprintf(name, sizeof(name), "checkpoint-%016x", 25);
+	note = read_note(f, name, &len);
+	assert_non_null(note);
+	free(note);
+	EVP_PKEY_free(k);
+	/* Reopen: it checks out; nothing new, so no new checkpoint. */
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 25);
+	jclose(f);
+	unlink(key);
+}
+
+static void
+test_checkpoint_interval(void **state)
+{
+	struct fixture		*f = *state;
+	struct checkpoint	 cp;
+	char			 key[160], err[128], *note = NULL;
+	size_t			 len;
+	int			 i;
+
+	make_key(f, key, sizeof(key));
+	f->cfg.signing_key = key;
+	f->cfg.checkpoint_interval_s = 1;
+	jopen(f);
+	append_n(f, 0, 3);
+	for (i = 0; i < 300 && note == NULL; i++) {
+		usleep(10000);
+		note = read_note(f, "checkpoint.latest", &len);
+	}
+	assert_non_null(note);
+	assert_int_equal(checkpoint_parse(note, len, &cp, err, sizeof(err)), 0);
+	assert_int_equal(cp.size, 3);
+	assert_string_equal(cp.origin, "warrantd");
+	free(note);
+	unlink(key);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	char	cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The journal put back to an earlier state is refused. */
+static void
+test_rollback_refused(void **state)
+{
+	struct fixture	*f = *state;
+	char		 key[160], seg[128], copy[160];
+
+	make_key(f, key, sizeof(key));
+	f->cfg.signing_key = key;
+	jopen(f);
+	append_n(f, 0, 20);
+	jclose(f);
+	path_of(f, 0, seg, sizeof(seg));
+	snprintf(copy, sizeof(copy), "%s.seg", f->dir);
+	copy_file(seg, copy);
+	jopen(f);
+	append_n(f, 20, 5);
+	jclose(f);
+	copy_file(copy, seg);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	/* Even without checkpoint.latest, the numbered one remains. */
+	{
+		char latest[160];
+
+		snprintf(latest, sizeof(latest), "%s/checkpoint.latest", f->dir);
+		assert_int_equal(unlink(latest), 0);
+	}
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	unlink(copy);
+	unlink(key);
+}
+
+/* A self-consistent journal of the same length, but other records. */
+static void
+test_rewrite_refused(void **state)
+{
+	struct fixture		*f = *state;
+	static const uint64_t	 seqs[] = { 0, 1, 2, 3, 4 };
+	char			 key[160];
+
+	make_key(f, key, sizeof(key));
+	f->cfg.signing_key = key;
+	jopen(f);
+	append_n(f, 0, 5);
+	jclose(f);
+	forge_segment(f, 0, seqs, 5, false);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	/* A forged checkpoint (another key) is refused as well. */
+	unlink(key);
+	make_key(f, key, sizeof(key));
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	unlink(key);
+}
+
 int
 main(void)
 {
@@ -753,6 +941,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_short_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_signed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_refused, setup, teardown),
 	};
 
 	log_init("test_journal", 1, 0);
