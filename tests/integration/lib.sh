@@ -1,0 +1,129 @@
+# lib.sh — sourced by the integration tests (plain bash scripts run by
+# `make check`: exit 0 pass, 1 fail, 77 skip). A test reads like:
+#
+#	srcdir=${srcdir:-$(dirname "$0")/../..}
+#	. "$srcdir/tests/integration/lib.sh"
+#	stack_up
+#	submit_as fgr "$SAMPLES/subscriber-msisdn.xml"
+#	expect_exit 0
+#	expect_output_contains "ACCEPTED (HTTP 200) carrier reference MXC-"
+#	pass
+#
+# stack_up starts warrantd with a fresh test PKI in a temporary DIR
+# (tests/stack, tests/pki/mkpki) and stops it and removes DIR on exit,
+# whatever happens; WD_KEEP=1 keeps DIR for a post-mortem. The source tree
+# is $srcdir (set by automake), the build tree the current directory;
+# WARRANTD and WARRANTCTL name other binaries if set.
+
+: "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+TOP_SRCDIR=${TOP_SRCDIR:-$srcdir}
+TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
+WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd}
+WARRANTCTL=${WARRANTCTL:-$TOP_BUILDDIR/src/warrantctl}
+SAMPLES=$TOP_SRCDIR/etc/samples
+export WARRANTD		# tests/stack runs this daemon, not its own guess
+
+DIR=
+out=
+rc=
+
+test_name=${0##*/}
+
+fail() {
+	echo "FAIL: $test_name: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $test_name: $*" >&2
+	exit 77
+}
+
+# A pass only counts if the daemon survived the test and the sanitizers
+# said nothing: an ASan report in its log is a failure, not a footnote.
+pass() {
+	if [ -n "$DIR" ]; then
+		"$TOP_SRCDIR/tests/stack" status "$DIR" >/dev/null ||
+		    fail "warrantd is no longer running"
+		if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
+		    -e 'ERROR: LeakSanitizer' "$DIR/warrantd.log" 2>/dev/null; then
+			fail "sanitizer report in warrantd.log"
+		fi
+	fi
+	echo "PASS: $test_name"
+	exit 0
+}
+
+stack_down() {
+	local status=$?
+
+	[ -n "$DIR" ] || return 0
+	"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null 2>&1
+	if [ "$status" -ne 0 ] && [ -f "$DIR/warrantd.log" ]; then
+		echo "--- last lines of $DIR/warrantd.log:" >&2
+		tail -n 30 "$DIR/warrantd.log" >&2
+	fi
+	if [ -n "${WD_KEEP:-}" ]; then
+		echo "kept $DIR" >&2
+	else
+		rm -rf "$DIR"
+	fi
+	DIR=
+}
+
+# Start the daemon; afterwards WARRANT_URL, WARRANT_CACERT, WARRANT_CERT,
+# WARRANT_KEY are set and DIR holds the PKI (DIR/NAME.pem, DIR/NAME.key).
+stack_up() {
+	local env line
+
+	command -v openssl >/dev/null || skip "no openssl command"
+	[ -x "$WARRANTD" ] || skip "$WARRANTD not built"
+	[ -x "$WARRANTCTL" ] || skip "$WARRANTCTL not built"
+	DIR=$(mktemp -d "${TMPDIR:-/tmp}/wd-it.XXXXXX") || fail "mktemp failed"
+	trap stack_down EXIT
+	trap 'exit 1' INT TERM
+	env=$("$TOP_SRCDIR/tests/stack" start "$DIR") || fail "tests/stack start failed"
+	# Only the variables stack promises, whatever else it may print.
+	while IFS= read -r line; do
+		case $line in
+		WARRANT_[A-Z_]*=*) eval "export $line" ;;
+		esac
+	done <<EOF
+$env
+EOF
+	[ -n "${WARRANT_URL:-}" ] || fail "tests/stack printed no WARRANT_URL"
+}
+
+# Submit FILE... with DIR/NAME.pem and DIR/NAME.key; stdout and stderr
+# together land in $out, the exit status in $rc. Extra warrantctl options
+# (--xml, --timeout N) may come before NAME.
+submit_as() {
+	local opts=()
+
+	while [ $# -gt 0 ] && [ "${1#--}" != "$1" ]; do
+		opts+=("$1")
+		case $1 in --timeout|--url|--cacert) opts+=("$2"); shift ;; esac
+		shift
+	done
+	[ $# -ge 2 ] || fail "usage: submit_as [OPTIONS] NAME FILE..."
+	local name=$1
+	shift
+	rc=0
+	out=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$DIR/$name.pem" --key "$DIR/$name.key" --timeout 20 \
+	    "${opts[@]}" submit "$@" 2>&1) || rc=$?
+}
+
+expect_exit() {
+	[ "$rc" = "$1" ] ||
+	    fail "warrantctl exited $rc, expected $1; its output:
+$out"
+}
+
+expect_output_contains() {
+	case $out in
+	*"$1"*) ;;
+	*) fail "warrantctl output lacks \"$1\"; its output:
+$out" ;;
+	esac
+}
