@@ -26,6 +26,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"

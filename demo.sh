@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# demo.sh — on a fresh Debian 12: install what is missing, build, start a
+# local stack on 127.0.0.1 (throwaway PKI, registry, daemon), submit every
+# sample request as a registered federal prosecutor's official, show what
+# the gateway does with callers it must refuse, print the answers, verify
+# nothing was lost, stop everything. Exit 0 only if every step behaved.
+set -euo pipefail
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+. scripts/deps.sh
+wd_install_deps
+
+echo "== building"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p build/demo
+(cd build/demo &&
+    { [ -f Makefile ] || "$top/configure" -q; } &&
+    make -j"$(nproc)" >/dev/null)
+export WARRANTD=$top/build/demo/src/warrantd
+ctl=$top/build/demo/src/warrantctl
+
+dir=$(mktemp -d /tmp/warrantd-demo.XXXXXX)
+cleanup() { "$top/tests/stack" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+echo "== starting the stack in $dir"
+eval "$("$top/tests/stack" start "$dir")"
+echo "   daemon at $WARRANT_URL"
+mkdir -p "$dir/samples"
+"$top/tests/restamp" -o "$dir/samples" "$top"/etc/samples/*.xml
+
+as() {	# NAME FILE... : submit as the holder of DIR/NAME.pem
+	local who=$1; shift
+	"$ctl" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$dir/$who.pem" --key "$dir/$who.key" submit "$@"
+}
+
+echo
+echo "== every sample request, as Ana López (FGR, federal prosecutor)"
+as fgr "$dir"/samples/*.xml
+echo
+echo "== callers the gateway must refuse (each is expected to fail)"
+status=0
+for who in revoked expired unregistered suspended rogue; do
+	printf '%-13s ' "$who:"
+	if as "$who" "$dir/samples/subscriber-msisdn.xml" 2>&1 | tail -n 1; then
+		echo "   ^ UNEXPECTED: accepted"; status=1
+	fi
+done
+printf '%-13s ' "FGJCDMX:"
+if as fgecdmx "$dir/samples/records.xml" | tail -n 1; then
+	echo "   ^ UNEXPECTED: a state prosecutor got records without permission"; status=1
+fi
+
+echo
+echo "== the journal after the run"
+"$top/tests/stack" stop "$dir" >/dev/null
+grep -E 'accepted|refused|journal' "$dir/warrantd.log" | tail -n 5 || true
+exit $status

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# deps.sh — install, from Debian 12's packages, whatever the build, the demo
+# and the tests need and this machine lacks. Sourced by demo.sh and check.sh;
+# installs nothing that is already there and runs apt-get update only when
+# something is missing.
+
+WD_PACKAGES=(
+	gcc make autoconf automake libtool pkg-config bison
+	libevent-dev libssl-dev openssl libxml2-dev libxml2-utils
+	libprotobuf-c-dev protobuf-c-compiler libsystemd-dev systemd
+	libcmocka-dev clang libclang-rt-14-dev
+	curl iproute2 procps
+)
+
+wd_install_deps() {
+	local missing=() p sudo=
+	for p in "${WD_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || {
+			echo "deps: missing ${missing[*]}; run as root or install sudo" >&2
+			return 1
+		}
+		sudo=sudo
+	fi
+	echo "deps: installing ${missing[*]}" >&2
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+	    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends "${missing[@]}" >/dev/null
+}
