@@ -929,7 +929,7 @@ hi1_parse_zone(const char *p, int64_t *frac_us, int64_t *offset_s)
 		*offset_s = 0;
 		return 0;
 	}
-	if ((p[0] != '+' && p[0] != '-') || p[3] != ':' || p[6] != '\0' ||
+	if (strlen(p) != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':' ||
 	    hi1_digits(p + 1, 2, &hh) || hi1_digits(p + 4, 2, &mm) ||
 	    mm > 59 || hh > 14 || (hh == 14 && mm != 0))
 		return -1;
