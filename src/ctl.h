@@ -12,21 +12,21 @@
 
 #include <openssl/ssl.h>
 
-#define CTL_MAX_BODY	(16 * 1024 * 1024)	/* request file and response body */
-#define CTL_MAX_HEAD	(64 * 1024)		/* response status line + headers */
+#define CTL_MAX_BODY	(16 * 1024 * 1024)	/* request file, answer */
+#define CTL_MAX_HEAD	(64 * 1024)		/* status line + headers */
 #define CTL_DEFAULT_URL	"https://127.0.0.1:8443"
 #define CTL_TARGET	"/hi1"
 
 /* Outcome of one file, ordered by severity: the exit code is the worst. */
 enum ctl_result {
 	CTL_ACCEPTED = 0,
-	CTL_REFUSED = 1,	/* 4xx, or our certificate refused in the handshake */
-	CTL_FAILED = 2		/* usage, files, transport, 5xx, malformed answers */
+	CTL_REFUSED = 1,	/* 4xx, or our certificate refused by TLS */
+	CTL_FAILED = 2		/* usage, files, network, 5xx, junk */
 };
 
 enum ctl_errkind {
 	CTL_E_TRANSPORT = 1,	/* connect, TLS, timeout, I/O */
-	CTL_E_CLOSED,		/* peer closed before sending any response byte */
+	CTL_E_CLOSED,		/* closed before any byte of the answer */
 	CTL_E_REFUSED,		/* peer sent a certificate alert */
 	CTL_E_PROTOCOL		/* the answer is not acceptable HTTP */
 };
@@ -42,8 +42,8 @@ void	ctl_err_set(struct ctl_err *, enum ctl_errkind, const char *, ...)
 struct ctl_url {
 	char	host[256];	/* without brackets */
 	char	port[6];
-	char	authority[270];	/* Host header value: host[:port], brackets kept */
-	int	is_ip;		/* literal: verify the IP SAN, no SNI */
+	char	authority[270];	/* Host header: [host]:port as given */
+	int	is_ip;		/* literal: check the IP SAN, no SNI */
 };
 
 int	ctl_url_parse(const char *, struct ctl_url *, struct ctl_err *);
@@ -51,28 +51,31 @@ int	ctl_url_parse(const char *, struct ctl_url *, struct ctl_err *);
 /* ctl_net.c: TLS context and connection with bounded, timed I/O. */
 struct ctl_conn;
 
-SSL_CTX	*ctl_tls_ctx(const char *cert, const char *key, const char *cacert,
-	    struct ctl_err *);
+SSL_CTX	*ctl_tls_ctx(const char *cert, const char *key,
+	    const char *cacert, struct ctl_err *);
 struct ctl_conn *ctl_connect(SSL_CTX *, const struct ctl_url *, int timeout,
 	    struct ctl_err *);
 void	 ctl_close(struct ctl_conn *);
 int	 ctl_conn_reusable(struct ctl_conn *);
 int	 ctl_conn_used(const struct ctl_conn *);
 void	 ctl_conn_mark_used(struct ctl_conn *);
-int	 ctl_write(struct ctl_conn *, const void *, size_t, struct ctl_err *);
+int	 ctl_write(struct ctl_conn *, const void *, size_t,
+	    struct ctl_err *);
 /* Up to len bytes into buf; 0 with *got == 0 at a clean close. */
-int	 ctl_read(struct ctl_conn *, void *, size_t, size_t *got, struct ctl_err *);
+int	 ctl_read(struct ctl_conn *, void *, size_t, size_t *got,
+	    struct ctl_err *);
 
 /* ctl_http.c: one POST and its response on an open connection. */
 struct ctl_response {
 	int	 status;
-	char	*body;		/* NUL-terminated, bodylen bytes before it */
+	char	*body;		/* bodylen bytes, then a NUL */
 	size_t	 bodylen;
 	int	 keepalive;	/* connection may carry another request */
 };
 
 int	ctl_http_exchange(struct ctl_conn *, const struct ctl_url *,
-	    const char *body, size_t len, struct ctl_response *, struct ctl_err *);
+	    const char *body, size_t len, struct ctl_response *,
+	    struct ctl_err *);
 void	ctl_response_free(struct ctl_response *);
 
 /* ctl_resp.c: summary of an HI-1 answer; the request names the actions. */

@@ -18,7 +18,7 @@
 
 #define HTTP_MAX_LINE		8192
 #define HTTP_MAX_HEADERS	100
-#define HTTP_MAX_INTERIM	8	/* 1xx answers skipped before the real one */
+#define HTTP_MAX_INTERIM	8	/* 1xx answers skipped */
 
 /* What the response head says about the body and the connection. */
 struct http_head {
@@ -45,7 +45,7 @@ rb_fill(struct rbuf *rb, struct ctl_err *err)
 	size_t got;
 
 	if (ctl_read(rb->c, rb->buf, sizeof(rb->buf), &got, err) == -1) {
-		/* Once the answer has begun, a close is a truncation, not a retry. */
+		/* Once the answer has begun, a close truncates it. */
 		if (rb->total > 0 && err->kind == CTL_E_CLOSED)
 			err->kind = CTL_E_TRANSPORT;
 		return -1;
@@ -57,6 +57,23 @@ rb_fill(struct rbuf *rb, struct ctl_err *err)
 	return 0;
 }
 
+/* More of the head, which must not end here. */
+static int
+rb_more(struct rbuf *rb, struct ctl_err *err)
+{
+	if (rb_fill(rb, err) == -1)
+		return -1;
+	if (!rb->eof)
+		return 0;
+	if (rb->total == 0)
+		ctl_err_set(err, CTL_E_CLOSED,
+		    "connection closed by the server before it answered");
+	else
+		ctl_err_set(err, CTL_E_PROTOCOL,
+		    "response ends inside its header");
+	return -1;
+}
+
 /* One header line without its CR LF; counts against the head budget. */
 static int
 rb_line(struct rbuf *rb, char *line, size_t *headbytes, struct ctl_err *err)
@@ -65,28 +82,19 @@ rb_line(struct rbuf *rb, char *line, size_t *headbytes, struct ctl_err *err)
 	char ch;
 
 	for (;;) {
-		if (rb->pos == rb->len) {
-			if (rb_fill(rb, err) == -1)
-				return -1;
-			if (rb->eof) {
-				if (rb->total == 0)
-					ctl_err_set(err, CTL_E_CLOSED, "connection closed "
-					    "by the server before it answered");
-				else
-					ctl_err_set(err, CTL_E_PROTOCOL, "response ends "
-					    "inside its header");
-				return -1;
-			}
-		}
+		if (rb->pos == rb->len && rb_more(rb, err) == -1)
+			return -1;
 		ch = rb->buf[rb->pos++];
 		if (++*headbytes > CTL_MAX_HEAD || n + 1 >= HTTP_MAX_LINE) {
-			ctl_err_set(err, CTL_E_PROTOCOL, "response header too large");
+			ctl_err_set(err, CTL_E_PROTOCOL,
+			    "response header too large");
 			return -1;
 		}
 		if (ch == '\n')
 			break;
 		if (ch == '\0') {
-			ctl_err_set(err, CTL_E_PROTOCOL, "NUL byte in response header");
+			ctl_err_set(err, CTL_E_PROTOCOL,
+			    "NUL byte in response header");
 			return -1;
 		}
 		line[n++] = ch;
@@ -97,16 +105,18 @@ rb_line(struct rbuf *rb, char *line, size_t *headbytes, struct ctl_err *err)
 	return 0;
 }
 
+/* "HTTP/1.x NNN[ reason]" */
 static int
 parse_status(const char *line, struct http_head *h)
 {
-	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)line[7]) ||
-	    line[8] != ' ' || !isdigit((unsigned char)line[9]) ||
-	    !isdigit((unsigned char)line[10]) || !isdigit((unsigned char)line[11]) ||
-	    (line[12] != ' ' && line[12] != '\0'))
+	const unsigned char *l = (const unsigned char *)line;
+
+	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit(l[7]) || l[8] != ' ' ||
+	    !isdigit(l[9]) || !isdigit(l[10]) || !isdigit(l[11]) ||
+	    (l[12] != ' ' && l[12] != '\0'))
 		return -1;
-	h->minor = line[7] - '0';
-	h->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+	h->minor = l[7] - '0';
+	h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
 	return h->status >= 100 && h->status <= 599 ? 0 : -1;
 }
 
@@ -155,12 +165,13 @@ parse_header(char *line, struct http_head *h, struct ctl_err *err)
 
 	if ((colon = strchr(line, ':')) == NULL || colon == line ||
 	    strcspn(line, " \t") < (size_t)(colon - line)) {
-		ctl_err_set(err, CTL_E_PROTOCOL, "malformed response header line");
+		ctl_err_set(err, CTL_E_PROTOCOL, "malformed response header");
 		return -1;
 	}
 	*colon = '\0';
 	v = colon + 1 + strspn(colon + 1, " \t");
-	for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t'); )
+	end = v + strlen(v);
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
 	if (strcasecmp(line, "Content-Length") == 0) {
 		if (parse_clen(v, h) == -1) {
@@ -187,7 +198,8 @@ read_head(struct rbuf *rb, struct http_head *h, struct ctl_err *err)
 	if (rb_line(rb, line, &headbytes, err) == -1)
 		return -1;
 	if (parse_status(line, h) == -1) {
-		ctl_err_set(err, CTL_E_PROTOCOL, "the server did not answer in HTTP/1.x");
+		ctl_err_set(err, CTL_E_PROTOCOL,
+		    "the server did not answer in HTTP/1.x");
 		return -1;
 	}
 	for (;;) {
@@ -196,7 +208,8 @@ read_head(struct rbuf *rb, struct http_head *h, struct ctl_err *err)
 		if (line[0] == '\0')
 			return 0;
 		if (++nhdr > HTTP_MAX_HEADERS) {
-			ctl_err_set(err, CTL_E_PROTOCOL, "too many response headers");
+			ctl_err_set(err, CTL_E_PROTOCOL,
+			    "too many response headers");
 			return -1;
 		}
 		if (parse_header(line, h, err) == -1)
@@ -218,8 +231,9 @@ read_exact(struct rbuf *rb, char *dst, size_t n, struct ctl_err *err)
 		    err->kind != CTL_E_CLOSED)
 			return -1;
 		if (got == 0) {
-			ctl_err_set(err, CTL_E_PROTOCOL, "response body truncated "
-			    "(%zu of %zu bytes)", take, n);
+			ctl_err_set(err, CTL_E_PROTOCOL,
+			    "response body truncated (%zu of %zu bytes)",
+			    take, n);
 			return -1;
 		}
 	}
@@ -243,8 +257,8 @@ read_to_close(struct rbuf *rb, struct ctl_response *resp, struct ctl_err *err)
 				break;
 		}
 		if (n + (rb->len - rb->pos) > CTL_MAX_BODY) {
-			ctl_err_set(err, CTL_E_PROTOCOL, "response body larger than "
-			    "%d bytes", CTL_MAX_BODY);
+			ctl_err_set(err, CTL_E_PROTOCOL,
+			    "response body larger than %d bytes", CTL_MAX_BODY);
 			goto fail;
 		}
 		while (n + (rb->len - rb->pos) > cap) {
@@ -278,8 +292,8 @@ read_body(struct rbuf *rb, const struct http_head *h, struct ctl_response *resp,
 		return 0;
 	}
 	if (h->te) {
-		ctl_err_set(err, CTL_E_PROTOCOL, "the server used Transfer-Encoding, "
-		    "which warrantctl does not support");
+		ctl_err_set(err, CTL_E_PROTOCOL, "the server used "
+		    "Transfer-Encoding, which warrantctl does not support");
 		return -1;
 	}
 	if (h->clen == -1)
@@ -365,8 +379,8 @@ ctl_http_exchange(struct ctl_conn *c, const struct ctl_url *u, const char *body,
 			break;
 	}
 	if (h.status < 200) {
-		ctl_err_set(err, CTL_E_PROTOCOL, "unexpected HTTP %d from the server",
-		    h.status);
+		ctl_err_set(err, CTL_E_PROTOCOL,
+		    "unexpected HTTP %d from the server", h.status);
 		goto done;
 	}
 	if (read_body(rb, &h, resp, err) == -1) {
@@ -375,7 +389,7 @@ ctl_http_exchange(struct ctl_conn *c, const struct ctl_url *u, const char *body,
 	}
 	ctl_conn_mark_used(c);
 	resp->status = h.status;
-	/* Unasked-for bytes mean we no longer know where the next answer starts. */
+	/* Unasked-for bytes: we no longer know where the next answer starts. */
 	resp->keepalive = !h.close && (h.minor >= 1 || h.keepalive) &&
 	    (h.clen != -1 || h.status == 204 || h.status == 304) &&
 	    rb->pos == rb->len;

@@ -36,13 +36,15 @@
 
 #include "ctl.h"
 
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
 struct ctl_conn {
 	int	 fd;
 	SSL	*ssl;
 	int	 timeout;
 	int	 alert;		/* last alert received from the peer, or -1 */
 	int	 used;		/* a response was read on this connection */
-	int	 broken;	/* fatal TLS error: no close_notify may follow */
+	int	 broken;	/* fatal TLS error: no close_notify */
 };
 
 /* Index of our ctl_conn pointer in the SSL's ex_data, for the callback. */
@@ -97,8 +99,8 @@ ctl_url_parse(const char *url, struct ctl_url *u, struct ctl_err *err)
 	h = url + 8;
 	end = h + strcspn(h, "/?#");
 	if (*end != '\0' && strcmp(end, "/") != 0) {
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: the URL must not have a path "
-		    "(requests always go to %s)", url, CTL_TARGET);
+		ctl_err_set(err, CTL_E_TRANSPORT, "%s: the URL must not have "
+		    "a path (requests always go to %s)", url, CTL_TARGET);
 		return -1;
 	}
 	if (*h == '[') {
@@ -119,7 +121,7 @@ ctl_url_parse(const char *url, struct ctl_url *u, struct ctl_err *err)
 		snprintf(u->port, sizeof(u->port), "443");
 	else if (*p != ':' || url_port(p + 1, (size_t)(end - p - 1), u) == -1)
 		goto bad;
-	/* Bracketed: an IPv6 literal. Else a name or IPv4: it goes into Host. */
+	/* In brackets an IPv6 literal; else a name or IPv4, put in Host. */
 	if (url[8] == '[' ? inet_pton(AF_INET6, u->host, addr) != 1 :
 	    u->host[strspn(u->host, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")] != '\0')
@@ -165,8 +167,9 @@ ctl_tls_ctx(const char *cert, const char *key, const char *cacert,
 	    readable(key, err) == -1)
 		return NULL;
 
-	if (ctl_ssl_idx == -1 &&
-	    (ctl_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) == -1) {
+	if (ctl_ssl_idx == -1)
+		ctl_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (ctl_ssl_idx == -1) {
 		ctl_err_set(err, CTL_E_TRANSPORT, "OpenSSL: no ex_data index");
 		return NULL;
 	}
@@ -179,17 +182,18 @@ ctl_tls_ctx(const char *cert, const char *key, const char *cacert,
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		ctl_err_set(err, CTL_E_TRANSPORT, "OpenSSL: %s", tls_reason());
 	else if (SSL_CTX_load_verify_file(ctx, cacert) != 1)
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: cannot load CA certificates: %s",
-		    cacert, tls_reason());
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "%s: cannot load CA certificates: %s", cacert,
+		    tls_reason());
 	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: cannot load certificate: %s",
-		    cert, tls_reason());
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "%s: cannot load certificate: %s", cert, tls_reason());
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: cannot load private key: %s",
-		    key, tls_reason());
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "%s: cannot load private key: %s", key, tls_reason());
 	else if (SSL_CTX_check_private_key(ctx) != 1)
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s does not match the certificate "
-		    "in %s", key, cert);
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "%s does not match the certificate in %s", key, cert);
 	else {
 		ERR_clear_error();
 		return ctx;
@@ -216,8 +220,8 @@ tcp_try(const struct addrinfo *ai, double deadline)
 	socklen_t	slen = sizeof(int);
 	int		fd, flags, soerr = 0, left, r;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
@@ -268,8 +272,9 @@ tcp_connect(const struct ctl_url *u, int timeout, struct ctl_err *err)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | (u->is_ip ? AI_NUMERICHOST : 0);
 	if ((r = getaddrinfo(u->host, u->port, &hints, &res)) != 0) {
-		ctl_err_set(err, CTL_E_TRANSPORT, "cannot resolve %s: %s", u->host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		ctl_err_set(err, CTL_E_TRANSPORT, "cannot resolve %s: %s",
+		    u->host, r == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(r));
 		return -1;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next)
@@ -277,34 +282,21 @@ tcp_connect(const struct ctl_url *u, int timeout, struct ctl_err *err)
 			saved = errno;
 	freeaddrinfo(res);
 	if (fd == -1) {
-		ctl_err_set(err, CTL_E_TRANSPORT, "cannot connect to %s port %s: %s",
-		    u->host, u->port, saved == ETIMEDOUT ?
-		    "timed out" : strerror(saved));
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "cannot connect to %s port %s: %s", u->host, u->port,
+		    saved == ETIMEDOUT ? "timed out" : strerror(saved));
 		return -1;
 	}
 	/* Headers and body are two TLS records: do not let Nagle hold one. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
-		ctl_err_set(err, CTL_E_TRANSPORT, "setsockopt: %s", strerror(errno));
+		ctl_err_set(err, CTL_E_TRANSPORT, "setsockopt: %s",
+		    strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
-}
-
-/* Remember the peer's alerts: the error queue does not always keep them. */
-static void
-tls_info_cb(const SSL *ssl, int where, int ret)
-{
-	struct ctl_conn	*c;
-	int		 desc = ret & 0xff;
-
-	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT ||
-	    (c = SSL_get_ex_data(ssl, ctl_ssl_idx)) == NULL)
-		return;
-	if (desc != SSL_AD_CLOSE_NOTIFY && desc != SSL_AD_USER_CANCELLED)
-		c->alert = desc;
 }
 
 /* Alerts by which a server says "not this certificate", in plain words. */
@@ -322,15 +314,43 @@ static const struct {
 	{ SSL_AD_CERTIFICATE_REQUIRED, "certificate required" },
 };
 
+static const char *
+cert_alert_text(int desc)
+{
+	for (size_t i = 0; i < nitems(cert_alerts); i++)
+		if (cert_alerts[i].desc == desc)
+			return cert_alerts[i].text;
+	return NULL;
+}
+
+/*
+ * Remember the peer's fatal alerts: the error queue does not always keep
+ * them. Certificate alerts count whatever their level, since TLS 1.3
+ * makes every alert but close_notify and user_canceled an error.
+ */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct ctl_conn	*c;
+	int		 desc = ret & 0xff;
+
+	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT ||
+	    (c = SSL_get_ex_data(ssl, ctl_ssl_idx)) == NULL)
+		return;
+	if ((ret >> 8) == SSL3_AL_FATAL || cert_alert_text(desc) != NULL)
+		c->alert = desc;
+}
+
 static void
 tls_alert_err(int desc, struct ctl_err *err)
 {
-	for (size_t i = 0; i < sizeof(cert_alerts) / sizeof(cert_alerts[0]); i++)
-		if (cert_alerts[i].desc == desc) {
-			ctl_err_set(err, CTL_E_REFUSED, "%s (TLS alert %d)",
-			    cert_alerts[i].text, desc);
-			return;
-		}
+	const char *text = cert_alert_text(desc);
+
+	if (text != NULL) {
+		ctl_err_set(err, CTL_E_REFUSED, "%s (TLS alert %d)", text,
+		    desc);
+		return;
+	}
 	ctl_err_set(err, CTL_E_TRANSPORT, "TLS failed: the server sent alert "
 	    "\"%s\" (TLS alert %d)", SSL_alert_desc_string_long(desc), desc);
 }
@@ -345,26 +365,26 @@ tls_fail_plain(struct ctl_conn *c, int ret, const char *what, int saved,
 	long		vr = SSL_get_verify_result(c->ssl);
 
 	c->broken = 1;
-	if (SSL_get_error(c->ssl, ret) == SSL_ERROR_ZERO_RETURN)
-		ctl_err_set(err, CTL_E_CLOSED, "%s: connection closed by the server",
-		    what);
-	else if (e == 0 && (saved == 0 || saved == EPIPE || saved == ECONNRESET))
-		ctl_err_set(err, CTL_E_CLOSED, "%s: connection %s by the server",
-		    what, saved == 0 ? "closed" : "reset");
+	if (SSL_get_error(c->ssl, ret) == SSL_ERROR_ZERO_RETURN ||
+	    (e == 0 && (saved == 0 || saved == EPIPE || saved == ECONNRESET)))
+		ctl_err_set(err, CTL_E_CLOSED,
+		    "%s: connection %s by the server", what,
+		    saved == EPIPE || saved == ECONNRESET ? "reset" : "closed");
 	else if (e == 0)
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: %s", what, strerror(saved));
+		ctl_err_set(err, CTL_E_TRANSPORT, "%s: %s", what,
+		    strerror(saved));
 	else if (reason > SSL_AD_REASON_OFFSET &&
 	    reason <= SSL_AD_REASON_OFFSET + 255)
 		tls_alert_err(reason - SSL_AD_REASON_OFFSET, err);
 	else if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && vr != X509_V_OK)
-		ctl_err_set(err, CTL_E_TRANSPORT, "the server's certificate was not "
-		    "accepted: %s", X509_verify_cert_error_string(vr));
+		ctl_err_set(err, CTL_E_TRANSPORT, "the server's certificate "
+		    "was not accepted: %s", X509_verify_cert_error_string(vr));
 	else if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		ctl_err_set(err, CTL_E_CLOSED, "%s: connection closed by the server",
-		    what);
+		ctl_err_set(err, CTL_E_CLOSED,
+		    "%s: connection closed by the server", what);
 	else
 		ctl_err_set(err, CTL_E_TRANSPORT, "%s: TLS error: %s", what,
-		    ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown");
+		    tls_reason());
 	ERR_clear_error();
 	return -1;
 }
@@ -378,11 +398,12 @@ tls_fail(struct ctl_conn *c, int ret, const char *what, struct ctl_err *err)
 	switch (SSL_get_error(c->ssl, ret)) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
-		/* Blocking socket: only a signal or SO_RCVTIMEO gets us here. */
+		/* Blocking socket: only a signal or SO_RCVTIMEO is here. */
 		if (saved == EINTR)
 			return 1;
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: no progress for %d seconds "
-		    "(--timeout)", what, c->timeout);
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "%s: no progress for %d seconds (--timeout)", what,
+		    c->timeout);
 		break;
 	case SSL_ERROR_ZERO_RETURN:
 	case SSL_ERROR_SYSCALL:
@@ -392,7 +413,8 @@ tls_fail(struct ctl_conn *c, int ret, const char *what, struct ctl_err *err)
 		tls_alert_err(c->alert, err);
 		break;
 	default:
-		ctl_err_set(err, CTL_E_TRANSPORT, "%s: unexpected TLS state", what);
+		ctl_err_set(err, CTL_E_TRANSPORT, "%s: unexpected TLS state",
+		    what);
 		break;
 	}
 	c->broken = 1;
@@ -422,8 +444,9 @@ tls_setup(struct ctl_conn *c, SSL_CTX *ctx, const struct ctl_url *u,
 		r = SSL_set1_host(c->ssl, u->host) &&
 		    SSL_set_tlsext_host_name(c->ssl, u->host);
 	if (r != 1) {
-		ctl_err_set(err, CTL_E_TRANSPORT, "OpenSSL: cannot set peer name "
-		    "%s: %s", u->host, tls_reason());
+		ctl_err_set(err, CTL_E_TRANSPORT,
+		    "OpenSSL: cannot set peer name %s: %s", u->host,
+		    tls_reason());
 		return -1;
 	}
 	while ((r = SSL_connect(c->ssl)) != 1)

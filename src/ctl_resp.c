@@ -26,24 +26,24 @@
 
 #define CORE_NS		"http://uri.etsi.org/03120/common/2019/10/Core"
 #define XSI_NS		"http://www.w3.org/2001/XMLSchema-instance"
-#define RESP_MAX_ACTIONS 1024	/* warrantd allows 16; anything near this is junk */
+#define RESP_MAX_ACTIONS 1024	/* warrantd allows 16: more is junk */
 #define RESP_TEXT_LEN	 512
 
 struct resp_action {
-	char		id[24];			/* xs:nonNegativeInteger, as sent */
-	char		type[64];		/* xsi:type without its prefix */
-	char		object[64];		/* object identifier (a UUID) */
-	char		ref[64];		/* carrier reference, if echoed */
+	char		id[24];		/* nonNegativeInteger, as sent */
+	char		type[64];	/* xsi:type without its prefix */
+	char		object[64];	/* object identifier (a UUID) */
+	char		ref[64];	/* carrier reference, if echoed */
 	int		error;
 	unsigned long	code;
 	char		desc[RESP_TEXT_LEN];
 };
 
 struct resp_summary {
-	int			 error;		/* message-level ErrorInformation */
+	int			 error;	/* message-level error */
 	unsigned long		 code;
 	char			 desc[RESP_TEXT_LEN];
-	char			 ref[64];	/* the first action's reference */
+	char			 ref[64];	/* the first one */
 	struct resp_action	*actions;
 	size_t			 nactions;
 };
@@ -208,7 +208,7 @@ parse_xml(const char *buf, size_t len, char *why, size_t whylen)
 	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, "response.xml", NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (ctxt->_private != NULL) {
-		snprintf(why, whylen, "it has a DOCTYPE, which is not accepted");
+		snprintf(why, whylen, "it has a DOCTYPE (not accepted)");
 		xmlFreeDoc(doc);
 		doc = NULL;
 	} else if (doc == NULL) {
@@ -260,14 +260,15 @@ parse_action(xmlNode *ar, struct resp_action *a)
 			error_of(n, &a->code, a->desc, sizeof(a->desc));
 			return 0;
 		}
-		if (n->type != XML_ELEMENT_NODE || is_el(n, "ActionIdentifier", CORE_NS))
+		if (n->type != XML_ELEMENT_NODE ||
+		    is_el(n, "ActionIdentifier", CORE_NS))
 			continue;
 		text_of(child(n, "Identifier"), a->object, sizeof(a->object));
 		if ((obj = child(n, "HI1Object")) != NULL) {
 			type_of(obj, a->type, sizeof(a->type));
 			if (a->object[0] == '\0')
-				text_of(child(obj, "ObjectIdentifier"), a->object,
-				    sizeof(a->object));
+				text_of(child(obj, "ObjectIdentifier"),
+				    a->object, sizeof(a->object));
 			text_of(child(obj, "ExternalIdentifier"), a->ref,
 			    sizeof(a->ref));
 		}
@@ -291,14 +292,14 @@ parse_response(xmlDoc *doc, struct resp_summary *s, char *why, size_t whylen)
 		return 0;
 	}
 	if ((ars = child(rp, "ActionResponses")) == NULL) {
-		snprintf(why, whylen, "neither ActionResponses nor ErrorInformation");
+		snprintf(why, whylen, "no ActionResponses or ErrorInformation");
 		return -1;
 	}
 	for (n = ars->children; n != NULL; n = n->next) {
 		if (!is_el(n, "ActionResponse", CORE_NS))
 			continue;
 		if (s->nactions == RESP_MAX_ACTIONS) {
-			snprintf(why, whylen, "more than %d actions", RESP_MAX_ACTIONS);
+			snprintf(why, whylen, "too many actions");
 			return -1;
 		}
 		if (parse_action(n, &s->actions[s->nactions]) == -1) {
@@ -306,7 +307,8 @@ parse_response(xmlDoc *doc, struct resp_summary *s, char *why, size_t whylen)
 			return -1;
 		}
 		if (s->ref[0] == '\0')
-			memcpy(s->ref, s->actions[s->nactions].ref, sizeof(s->ref));
+			memcpy(s->ref, s->actions[s->nactions].ref,
+			    sizeof(s->ref));
 		s->nactions++;
 	}
 	return 0;
@@ -324,8 +326,8 @@ parse_request(const char *req, size_t reqlen, struct resp_action *map)
 	if ((doc = parse_xml(req, reqlen, why, sizeof(why))) == NULL)
 		return 0;
 	ars = child(payload_of(doc, "RequestPayload"), "ActionRequests");
-	for (n = ars ? ars->children : NULL; n != NULL && nmap < RESP_MAX_ACTIONS;
-	    n = n->next) {
+	n = ars != NULL ? ars->children : NULL;
+	for (; n != NULL && nmap < RESP_MAX_ACTIONS; n = n->next) {
 		if (!is_el(n, "ActionRequest", CORE_NS) ||
 		    number_of(child(n, "ActionIdentifier"), map[nmap].id,
 		    sizeof(map[nmap].id), NULL) == -1)
@@ -333,8 +335,8 @@ parse_request(const char *req, size_t reqlen, struct resp_action *map)
 		obj = child(child(n, "CREATE"), "HI1Object");
 		if (obj != NULL) {
 			type_of(obj, map[nmap].type, sizeof(map[nmap].type));
-			text_of(child(obj, "ObjectIdentifier"), map[nmap].object,
-			    sizeof(map[nmap].object));
+			text_of(child(obj, "ObjectIdentifier"),
+			    map[nmap].object, sizeof(map[nmap].object));
 		}
 		nmap++;
 	}
@@ -389,7 +391,8 @@ print_actions(FILE *out, const struct resp_summary *s,
 		if (a->type[0] != '\0' || (r != NULL && r->type[0] != '\0'))
 			out_printf(out, " %s", a->type[0] ? a->type : r->type);
 		if (a->object[0] != '\0' || (r != NULL && r->object[0] != '\0'))
-			out_printf(out, " %s", a->object[0] ? a->object : r->object);
+			out_printf(out, " %s",
+			    a->object[0] ? a->object : r->object);
 		if (a->ref[0] != '\0' && strcmp(a->ref, s->ref) != 0)
 			out_printf(out, " carrier reference %s", a->ref);
 		out_printf(out, ": ");
@@ -421,8 +424,9 @@ report_accepted(FILE *out, const char *file, const struct resp_summary *s,
 		out_printf(out, " (the answer names no carrier reference)\n");
 	print_actions(out, s, map, nmap);
 	if (any_error(s) || s->nactions == 0) {
-		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer %s\n", file,
-		    s->nactions == 0 ? "lists no actions" : "reports errors");
+		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer %s\n",
+		    file, s->nactions == 0 ? "lists no actions" :
+		    "reports errors");
 		return CTL_FAILED;
 	}
 	return CTL_ACCEPTED;
@@ -441,8 +445,8 @@ status_label(int status)
 }
 
 static enum ctl_result
-report_other(FILE *out, const char *file, int status, const struct resp_summary *s,
-    const struct resp_action *map, size_t nmap)
+report_other(FILE *out, const char *file, int status,
+    const struct resp_summary *s, const struct resp_action *map, size_t nmap)
 {
 	out_printf(out, "%s: %s (HTTP %d)", file, status_label(status), status);
 	if (s->error) {
@@ -459,18 +463,23 @@ static enum ctl_result
 report_unreadable(FILE *out, const char *file, int status, const char *body,
     size_t bodylen, const char *why)
 {
-	char text[160];
+	char	text[128];
+	size_t	i;
 
 	if (bodylen > 0 && body[strspn(body, " \t\r\n")] != '<') {
-		sanitize(body, text, sizeof(text));
-		out_printf(out, "%s: %s (HTTP %d): %s\n", file, status_label(status),
-		    status, text);
+		/* Not even known to be UTF-8: ASCII only. */
+		for (i = 0; i < bodylen && i + 1 < sizeof(text); i++)
+			text[i] = (unsigned char)body[i] < 0x80 ? body[i] : '?';
+		text[i] = '\0';
+		sanitize(text, text, sizeof(text));
+		out_printf(out, "%s: %s (HTTP %d): %s\n", file,
+		    status_label(status), status, text);
 	} else
-		out_printf(out, "%s: %s (HTTP %d), answer not understood: %s\n", file,
-		    status_label(status), status, why);
+		out_printf(out, "%s: %s (HTTP %d), answer not understood: %s\n",
+		    file, status_label(status), status, why);
 	if (status == 200)
-		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer could not "
-		    "be read; ask the carrier for the reference\n", file);
+		fprintf(stderr, "warrantctl: %s: HTTP 200 but the answer could "
+		    "not be read; ask the carrier for the reference\n", file);
 	return status >= 400 && status < 500 ? CTL_REFUSED : CTL_FAILED;
 }
 

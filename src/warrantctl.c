@@ -34,7 +34,7 @@
 struct ctl_state {
 	SSL_CTX		*ctx;
 	struct ctl_url	 url;
-	struct ctl_conn	*conn;		/* kept between files while the server agrees */
+	struct ctl_conn	*conn;		/* kept between files if possible */
 	int		 timeout;
 	int		 xml;		/* --xml: raw answers on stdout */
 };
@@ -42,8 +42,8 @@ struct ctl_state {
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-	    "usage: warrantctl [--url URL] --cert FILE --key FILE --cacert FILE\n"
+	fprintf(out, "usage: warrantctl [--url URL] --cert FILE --key FILE "
+	    "--cacert FILE\n"
 	    "                  [--xml] [--timeout SECONDS] submit FILE...\n");
 }
 
@@ -52,14 +52,15 @@ help(void)
 {
 	usage(stdout);
 	printf("\nSubmit HI-1 (ETSI TS 103 120) request files to warrantd.\n\n"
-	    "  --url URL          server, https://HOST[:PORT] (default %s)\n"
+	    "  --url URL          https://HOST[:PORT] (default %s)\n"
 	    "  --cert FILE        your certificate (PEM, chain allowed)\n"
 	    "  --key FILE         its private key (PEM)\n"
-	    "  --cacert FILE      CA certificate(s) that signed the server's certificate\n"
-	    "  --xml              print the server's XML answer instead of a summary\n"
+	    "  --cacert FILE      CA certificate(s) of the server\n"
+	    "  --xml              print the server's XML, not a summary\n"
 	    "  --timeout SECONDS  connect and inactivity limit (default %d)\n"
 	    "  --help, --version\n\n"
-	    "Exit status: 0 all accepted, 1 at least one refused, 2 other failures.\n",
+	    "Exit status: 0 all accepted, 1 one or more refused, "
+	    "2 other failures.\n",
 	    CTL_DEFAULT_URL, CTL_DEFAULT_TIMEOUT);
 }
 
@@ -97,8 +98,8 @@ read_file(const char *path, char **bufp, size_t *lenp)
 		if (n == 0)
 			break;
 		if ((len += (size_t)n) > CTL_MAX_BODY) {
-			fprintf(stderr, "warrantctl: %s: larger than the %d bytes "
-			    "the server accepts\n", path, CTL_MAX_BODY);
+			fprintf(stderr, "warrantctl: %s: larger than the %d "
+			    "bytes the server accepts\n", path, CTL_MAX_BODY);
 			close(fd);
 			free(buf);
 			return -1;
@@ -126,9 +127,11 @@ drop_conn(struct ctl_state *st)
 }
 
 /*
- * One request, reconnecting when needed. A kept-alive connection the
- * server closed while idle fails before any answer arrives: that request
- * never reached it, so it is sent once more on a new connection.
+ * One request, reconnecting when needed. A server may close an idle
+ * kept-alive connection just as we reuse it; an answer that never starts
+ * on a reused connection is taken for that race and the file is sent once
+ * more on a fresh one, once, and never after any byte of an answer:
+ * warrantd answers every request it reads, so silence means not taken.
  */
 static int
 exchange(struct ctl_state *st, const char *body, size_t len,
@@ -139,11 +142,14 @@ exchange(struct ctl_state *st, const char *body, size_t len,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (st->conn != NULL && !ctl_conn_reusable(st->conn))
 			drop_conn(st);
-		if (st->conn == NULL &&
-		    (st->conn = ctl_connect(st->ctx, &st->url, st->timeout, err)) == NULL)
+		if (st->conn == NULL)
+			st->conn = ctl_connect(st->ctx, &st->url, st->timeout,
+			    err);
+		if (st->conn == NULL)
 			return -1;
 		reused = ctl_conn_used(st->conn);
-		if (ctl_http_exchange(st->conn, &st->url, body, len, resp, err) == 0) {
+		if (ctl_http_exchange(st->conn, &st->url, body, len, resp,
+		    err) == 0) {
 			if (!resp->keepalive)
 				drop_conn(st);
 			return 0;
@@ -160,8 +166,8 @@ report_failure(const struct ctl_state *st, const char *file,
     const struct ctl_err *err)
 {
 	if (err->kind == CTL_E_REFUSED) {
-		fprintf(st->xml ? stderr : stdout, "%s: REFUSED by the server during "
-		    "the TLS handshake: %s\n", file, err->msg);
+		fprintf(st->xml ? stderr : stdout, "%s: REFUSED by the server "
+		    "during the TLS handshake: %s\n", file, err->msg);
 		return CTL_REFUSED;
 	}
 	fprintf(stderr, "warrantctl: %s: %s%s\n", file,
@@ -204,7 +210,8 @@ parse_timeout(const char *s, int *out)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > CTL_MAX_TIMEOUT)
+	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
+	    v > CTL_MAX_TIMEOUT)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -272,8 +279,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			if (parse_timeout(optarg, &st.timeout) == -1) {
-				fprintf(stderr, "warrantctl: --timeout: %s: expected "
-				    "1 to %d seconds\n", optarg, CTL_MAX_TIMEOUT);
+				fprintf(stderr, "warrantctl: --timeout %s: "
+				    "expected 1 to %d seconds\n", optarg,
+				    CTL_MAX_TIMEOUT);
 				return CTL_FAILED;
 			}
 			break;
@@ -290,12 +298,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2 || strcmp(argv[0], "submit") != 0 || !cert || !key || !cacert) {
-		if (argc >= 1 && strcmp(argv[0], "submit") != 0)
-			fprintf(stderr, "warrantctl: unknown command: %s\n", argv[0]);
-		else if (!cert || !key || !cacert)
-			fprintf(stderr, "warrantctl: --cert, --key and --cacert "
-			    "are required\n");
+	if (argc >= 1 && strcmp(argv[0], "submit") != 0)
+		fprintf(stderr, "warrantctl: unknown command: %s\n", argv[0]);
+	else if (cert == NULL || key == NULL || cacert == NULL)
+		fprintf(stderr, "warrantctl: --cert, --key and --cacert are "
+		    "required\n");
+	if (argc < 2 || strcmp(argv[0], "submit") != 0 || cert == NULL ||
+	    key == NULL || cacert == NULL) {
 		usage(stderr);
 		return CTL_FAILED;
 	}
@@ -305,7 +314,8 @@ main(int argc, char *argv[])
 	}
 	rc = run(&st, cert, key, cacert, argv + 1, argc - 1);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		fprintf(stderr, "warrantctl: writing the results: %s\n", strerror(errno));
+		fprintf(stderr, "warrantctl: writing the results: %s\n",
+		    strerror(errno));
 		return CTL_FAILED;
 	}
 	return rc;
