@@ -93,6 +93,10 @@ conn_timeoutcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->state == CONN_LINGER) {
+		conn_free(c);
+		return;
+	}
 	log_info("conn %llu from %s: deadline passed in state %d, dropped",
 	    (unsigned long long)c->id, c->peer, c->state);
 	if (c->state == CONN_BUSY) {
@@ -337,6 +341,7 @@ conn_error_response(struct conn *c, int status, enum wd_errcode code,
 	wd_error_set(&err, code, "%s", text);
 	body = hi1_build_error(&h, NULL, &err, &len);
 	c->close_after = true;
+	c->linger = true;
 	conn_respond(c, status, body, body ? len : 0);
 }
 
@@ -348,12 +353,12 @@ conn_route(struct conn *c)
 
 	/* Unknown routes close: an unread body would be taken for a head. */
 	if (strcmp(r->path, "/hi1") != 0) {
-		c->close_after = true;
+		c->close_after = c->linger = true;
 		conn_respond(c, 404, NULL, 0);
 		return -1;
 	}
 	if (r->method != HTTP_POST) {
-		c->close_after = true;
+		c->close_after = c->linger = true;
 		conn_respond(c, 405, NULL, 0);
 		return -1;
 	}
@@ -422,12 +427,34 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	intake_request(c, body, len);
 }
 
+/*
+ * An early answer (413, 431, 404...) leaves the client still sending its
+ * body. Closing at once would make the kernel reset the connection and the
+ * client could lose our answer, so, like a lingering close, we keep reading
+ * and discarding for a short, bounded time and amount before closing.
+ */
+#define LINGER_MS	5000
+#define LINGER_MAX	(64u << 20)
+
+static void
+conn_linger_read(struct conn *c, struct evbuffer *in)
+{
+	c->lingered += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->lingered > LINGER_MAX)
+		conn_free(c);
+}
+
 static void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
+	if (c->state == CONN_LINGER) {
+		conn_linger_read(c, in);
+		return;
+	}
 	if (c->state == CONN_HEAD && evbuffer_get_length(in) > 0 && !c->saw_bytes) {
 		c->saw_bytes = true;
 		conn_arm(c, c->gen->conf->limits.request_timeout_ms);
@@ -472,6 +499,13 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	if (c->state != CONN_WRITING ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;
+	if (c->close_after && c->linger) {
+		c->state = CONN_LINGER;
+		conn_arm(c, LINGER_MS);
+		bufferevent_enable(c->bev, EV_READ);
+		conn_linger_read(c, bufferevent_get_input(c->bev));
+		return;
+	}
 	if (c->close_after) {
 		conn_free(c);
 		return;

@@ -44,7 +44,8 @@ enum conn_state {
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
 	CONN_BODY,		/* waiting for Content-Length bytes */
 	CONN_BUSY,		/* request handed to intake, reading paused */
-	CONN_WRITING		/* response queued */
+	CONN_WRITING,		/* response queued */
+	CONN_LINGER		/* answered early; discarding the unread body */
 };
 
 struct server;
@@ -59,6 +60,8 @@ struct conn {
 	bool			 close_after;	/* answer, then close */
 	bool			 dead;		/* peer gone while BUSY */
 	bool			 saw_bytes;	/* request timer started */
+	bool			 linger;	/* body left unread: drain before close */
+	size_t			 lingered;	/* bytes discarded while lingering */
 	char			 peer[64];
 	struct tls_refusal	 refusal;
 	struct http_request	 req;
@@ -89,6 +92,7 @@ struct server {
 	struct evconnlistener	*listener;
 	bool			 listener_paused;
 	bool			 stopping;
+	struct event		*ev_drain;	/* waits for answers in flight at stop */
 	unsigned		 nconns;
 	unsigned		 nbusy;
 	uint64_t		 next_conn_id;

@@ -104,7 +104,6 @@ sig_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct server	*srv = arg;
 	struct timeval	 tv = { 0, 100000 };
-	struct event	*ev;
 
 	(void)what;
 	if (srv->stopping)
@@ -113,8 +112,9 @@ sig_stop(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering requests in flight");
 	server_shutdown(srv);
 	/* Wait for answers in flight (their journal records) before exiting. */
-	ev = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
-	event_add(ev, &tv);
+	srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
+	if (srv->ev_drain == NULL || event_add(srv->ev_drain, &tv) == -1)
+		event_base_loopexit(srv->base, NULL);
 }
 
 static void
@@ -193,6 +193,8 @@ warrantd_run(struct server *srv)
 	event_free(ev_int);
 	if (wd)
 		event_free(wd);
+	if (srv->ev_drain)
+		event_free(srv->ev_drain);
 }
 
 int

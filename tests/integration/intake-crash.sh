@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# kill -9 right after acceptances loses nothing: every reference a client
+# was given is in the journal after restart, and numbering goes on without
+# reusing any of them.
+srcdir=${srcdir:-$(dirname "$0")/../..}
+. "$srcdir/tests/integration/lib.sh"
+stack_up
+
+work=$DIR/samples
+mkdir -p "$work"
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES"/subscriber-*.xml
+given=
+for round in 1 2 3; do
+	submit_as fgr "$work"/*.xml
+	expect_exit 0
+	given="$given $(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out")"
+	kill -9 "$(cat "$DIR/warrantd.pid")"
+	sleep 0.2
+	"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart $round failed"
+done
+n=$(wc -w <<<"$given")
+# The restarted daemon replays the journal and counts what it accepted.
+grep -q "journal holds [0-9]* records, $n accepted requests" "$DIR/warrantd.log" ||
+    fail "after restart the journal does not hold the $n acceptances: $(grep 'journal holds' "$DIR/warrantd.log")"
+submit_as fgr "$work/subscriber-msisdn.xml"; expect_exit 0
+next=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out")
+for ref in $given; do
+	[ "$ref" != "$next" ] || fail "reference $ref issued twice"
+done
+[ "${next##*-}" -gt "$(tr ' ' '\n' <<<"$given" | sed 's/.*-//' | sort -n | tail -n 1)" ] ||
+    fail "numbering went backwards: $next after $given"
+if [ -x "${WARRANT_AUDIT:-}" ]; then
+	for ref in $given; do
+		"$WARRANT_AUDIT" show --journal "$DIR/state/journal" --request "$ref" |
+		    grep -q "$ref" || fail "$ref not found by warrant-audit show"
+	done
+fi
+pass
