@@ -1,0 +1,1129 @@
+/*
+ * warrant-audit — the auditor's tool: checks a warrantd journal without
+ * the daemon and without trusting it.
+ *
+ *	verify		every frame, CRC, seq and time, and every signed
+ *			checkpoint against the Merkle tree of the records
+ *	show		records, filtered, as text or JSON lines
+ *	prove		an inclusion proof for one record
+ *	check-proof	verify a proof with a checkpoint and the public key
+ *	consistency	prove the journal extends an older checkpoint
+ *	report		counts of events per authority over a period
+ *
+ * It reads the segments with the daemon's own checks (journal_segment.c).
+ * Exit status: 0 verified, 1 verification failed (the first bad place is
+ * named), 2 usage or I/O error.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "checkpoint.h"
+#include "journal_segment.h"
+#include "log.h"
+#include "merkle.h"
+
+#define EXIT_BAD	1
+#define EXIT_USAGE	2
+
+/* Where each record lives, to name it. */
+struct aloc {
+	uint32_t	seg;
+	uint64_t	off;
+};
+
+struct ajournal {
+	const char		*dir;
+	int			 dirfd;
+	struct jseg_file	*segs;
+	size_t			 nsegs;
+	uint64_t		 n;		/* records read */
+	size_t			 cap;
+	merkle_hash		*leaves;
+	struct aloc		*loc;
+	int64_t			 first_us, last_us;
+	uint32_t		 cur_seg;
+	/* an optional visitor, for show and report */
+	int			(*fn)(const struct jseg_rec *, void *);
+	void			*arg;
+	char			 err[600];	/* set if the journal is bad */
+};
+
+/* ---- reading the journal -------------------------------------------------- */
+
+static int
+aj_record(const struct jseg_rec *r, void *arg)
+{
+	struct ajournal	*aj = arg;
+	void		*p;
+	size_t		 cap;
+
+	if (aj->n == aj->cap) {
+		cap = aj->cap ? aj->cap * 2 : 1024;
+		if ((p = reallocarray(aj->leaves, cap, sizeof(merkle_hash))) ==
+		    NULL)
+			return -1;
+		aj->leaves = p;
+		if ((p = reallocarray(aj->loc, cap, sizeof(struct aloc))) ==
+		    NULL)
+			return -1;
+		aj->loc = p;
+		aj->cap = cap;
+	}
+	merkle_leaf_hash(r->bytes, r->len, aj->leaves[aj->n]);
+	aj->loc[aj->n].seg = aj->cur_seg;
+	aj->loc[aj->n].off = r->offset;
+	if (aj->n == 0)
+		aj->first_us = r->rec->time_us;
+	aj->last_us = r->rec->time_us;
+	aj->n++;
+	return aj->fn != NULL ? aj->fn(r, aj->arg) : 0;
+}
+
+/*
+ * Read every segment. Returns -1 on I/O errors (exit 2); damage is not an
+ * error here: aj->err says what and where, and the records before it are
+ * kept.
+ */
+static int
+aj_load_with(struct ajournal *aj, const char *dir,
+    int (*fn)(const struct jseg_rec *, void *), void *arg)
+{
+	struct jseg_scan	s;
+	size_t			i;
+
+	memset(aj, 0, sizeof(*aj));
+	aj->dir = dir;
+	aj->dirfd = -1;
+	aj->fn = fn;
+	aj->arg = arg;
+	if ((aj->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    jseg_list(aj->dirfd, &aj->segs, &aj->nsegs) == -1) {
+		log_warn("%s", dir);
+		return -1;
+	}
+	if (aj->nsegs == 0) {
+		snprintf(aj->err, sizeof(aj->err), "no segment files");
+		return 0;
+	}
+	/* Bounds are the format's, not a configuration's. */
+	jseg_scan_init(&s, JSEG_RECORD_MAX_LIMIT);
+	s.fn = aj_record;
+	s.arg = aj;
+	for (i = 0; i < aj->nsegs; i++) {
+		aj->cur_seg = (uint32_t)i;
+		if (jseg_scan_file(aj->dirfd, &aj->segs[i], i + 1 == aj->nsegs,
+		    &s, NULL) == -1) {
+			snprintf(aj->err, sizeof(aj->err), "%s", s.err);
+			break;
+		}
+		if (s.stopped) {
+			log_warnx("%s: out of memory or stopped", dir);
+			return -1;
+		}
+		if (s.torn) {
+			snprintf(aj->err, sizeof(aj->err), "%s: offset %" PRIu64
+			    ", seq %" PRIu64 ": torn tail of %" PRIu64 " bytes "
+			    "(an interrupted write that warrantd has not yet "
+			    "cut)", aj->segs[i].name, s.torn_off, s.next_seq,
+			    s.torn_len);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+aj_load(struct ajournal *aj, const char *dir)
+{
+	return aj_load_with(aj, dir, NULL, NULL);
+}
+
+static void
+aj_free(struct ajournal *aj)
+{
+	if (aj->dirfd != -1)
+		close(aj->dirfd);
+	free(aj->segs);
+	free(aj->leaves);
+	free(aj->loc);
+}
+
+/* "seg-….wj offset N" for record seq, or the end of the journal. */
+static void
+aj_where(const struct ajournal *aj, uint64_t seq, char *out, size_t len)
+{
+	if (seq < aj->n)
+		snprintf(out, len, "%s offset %" PRIu64,
+		    aj->segs[aj->loc[seq].seg].name, aj->loc[seq].off);
+	else if (aj->nsegs > 0)
+		snprintf(out, len, "end of %s", aj->segs[aj->nsegs - 1].name);
+	else
+		snprintf(out, len, "empty journal");
+}
+
+/* ---- formatting ------------------------------------------------------------- */
+
+static void
+fmt_time(int64_t us, char *out, size_t len)
+{
+	struct tm	tm;
+	time_t		t = (time_t)(us / 1000000);
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(out, len, "%" PRId64, us);
+		return;
+	}
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+}
+
+/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC) to µs since the epoch. */
+static int
+parse_time(const char *s, int64_t *us)
+{
+	struct tm	 tm;
+	const char	*end;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end) {
+			log_warnx("bad time \"%s\" (YYYY-MM-DD or "
+			    "YYYY-MM-DDTHH:MM:SSZ)", s);
+			return -1;
+		}
+	}
+	*us = (int64_t)timegm(&tm) * 1000000;
+	return 0;
+}
+
+static void
+b64(const uint8_t *in, size_t len, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+static const char *
+event_name(int e)
+{
+	const ProtobufCEnumValue	*v;
+
+	v = protobuf_c_enum_descriptor_get_value(&warrant__event_type__descriptor,
+	    e);
+	return v != NULL ? v->name : "UNKNOWN";
+}
+
+static void
+json_str(FILE *fp, const char *k, const char *v)
+{
+	const unsigned char	*p;
+
+	fprintf(fp, ",\"%s\":\"", k);
+	for (p = (const unsigned char *)(v ? v : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(fp, "\\u%04x", *p);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+hex(const uint8_t *p, size_t len, char *out)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+struct acp {
+	char			 name[256];
+	struct checkpoint	 cp;
+};
+
+static int
+acp_cmp(const void *a, const void *b)
+{
+	const struct acp	*x = a, *y = b;
+
+	return x->cp.size < y->cp.size ? -1 : x->cp.size > y->cp.size;
+}
+
+/* Read and verify one note; -1 and a message naming it if it is bad. */
+static int
+acp_read(int dirfd, const char *name, EVP_PKEY *pub, struct acp *out,
+    char *err, size_t errlen)
+{
+	char	*note, why[128];
+	size_t	 len;
+	int	 rv;
+
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	if ((note = checkpoint_read(dirfd, name, &len)) == NULL) {
+		snprintf(err, errlen, "checkpoint %s: %s", name,
+		    strerror(errno));
+		return -1;
+	}
+	rv = pub != NULL ?
+	    checkpoint_verify(note, len, pub, &out->cp, why, sizeof(why)) :
+	    checkpoint_parse(note, len, &out->cp, why, sizeof(why));
+	free(note);
+	if (rv == -1)
+		snprintf(err, errlen, "checkpoint %s: %s", name, why);
+	return rv;
+}
+
+/* Every checkpoint in the journal directory, plus extra (may be NULL). */
+static int
+acp_collect(struct ajournal *aj, EVP_PKEY *pub, const char *extra,
+    struct acp **out, size_t *n, char *err, size_t errlen)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct acp	*v = NULL, *nv;
+	size_t		 cnt = 0, cap = 0;
+	int		 fd, rv = 0;
+
+	if ((fd = dup(aj->dirfd)) == -1 || (d = fdopendir(fd)) == NULL)
+		return -1;
+	rewinddir(d);		/* the offset is shared with aj->dirfd */
+	while (rv == 0) {
+		const char *name = NULL;
+		int dfd = aj->dirfd;
+
+		if ((de = readdir(d)) != NULL) {
+			if ((strncmp(de->d_name, "checkpoint-", 11) != 0 ||
+			    strlen(de->d_name) != 27) &&
+			    strcmp(de->d_name, CHECKPOINT_LATEST) != 0)
+				continue;
+			name = de->d_name;
+		} else if (extra != NULL) {
+			name = extra;
+			dfd = AT_FDCWD;
+			extra = NULL;
+		} else
+			break;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = reallocarray(v, cap, sizeof(*v))) == NULL) {
+				rv = -1;
+				break;
+			}
+			v = nv;
+		}
+		if (acp_read(dfd, name, pub, &v[cnt], err, errlen) == -1)
+			rv = 1;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt > 0)
+		qsort(v, cnt, sizeof(*v), acp_cmp);
+	*out = v;
+	*n = cnt;
+	return rv;
+}
+
+/*
+ * Check the checkpoints, smallest first, against the records' tree. A
+ * mismatch is pinned between the last checkpoint that matched and the
+ * first that did not: that is as close as signatures can tell.
+ */
+static int
+acp_check(struct ajournal *aj, struct acp *v, size_t n, char *err,
+    size_t errlen)
+{
+	struct merkle_tree	t;
+	merkle_hash		root;
+	uint64_t		good = 0;
+	char			w1[128], w2[128];
+	size_t			i;
+
+	merkle_tree_init(&t);
+	for (i = 0; i < n; i++) {
+		if (v[i].cp.size > aj->n) {
+			aj_where(aj, aj->n, w1, sizeof(w1));
+			snprintf(err, errlen, "checkpoint %s signs %" PRIu64
+			    " records but the journal has %" PRIu64 " (ends at "
+			    "%s): records were removed or cut off", v[i].name,
+			    v[i].cp.size, aj->n, w1);
+			return -1;
+		}
+		while (t.size < v[i].cp.size)
+			merkle_tree_append(&t, aj->leaves[t.size]);
+		merkle_tree_root(&t, root);
+		if (memcmp(root, v[i].cp.root, MERKLE_HASH_LEN) != 0) {
+			aj_where(aj, good, w1, sizeof(w1));
+			aj_where(aj, v[i].cp.size - 1, w2, sizeof(w2));
+			snprintf(err, errlen, "records seq %" PRIu64 "..%" PRIu64
+			    " (%s to %s) do not match signed checkpoint %s: "
+			    "they were altered", good, v[i].cp.size - 1, w1, w2,
+			    v[i].name);
+			return -1;
+		}
+		good = v[i].cp.size;
+	}
+	return 0;
+}
+
+/* ---- verify -------------------------------------------------------------------- */
+
+static int
+cmd_verify(const char *dir, const char *pubfile, const char *extra)
+{
+	struct ajournal	 aj;
+	struct acp	*cps = NULL;
+	size_t		 ncp = 0;
+	EVP_PKEY	*pub;
+	char		 err[1024] = "", t1[40], t2[40];
+	int		 rv = EXIT_BAD;
+
+	if ((pub = checkpoint_load_public(pubfile)) == NULL)
+		return EXIT_USAGE;
+	if (aj_load(&aj, dir) == -1) {
+		EVP_PKEY_free(pub);
+		aj_free(&aj);
+		return EXIT_USAGE;
+	}
+	if (aj.err[0] != '\0')
+		snprintf(err, sizeof(err), "%s", aj.err);
+	else if (acp_collect(&aj, pub, extra, &cps, &ncp, err,
+	    sizeof(err)) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "%s: %s", dir,
+			    strerror(errno));
+	} else if (ncp == 0)
+		snprintf(err, sizeof(err), "no signed checkpoint: nothing to "
+		    "verify the records against");
+	else if (acp_check(&aj, cps, ncp, err, sizeof(err)) == 0)
+		rv = 0;
+	if (rv != 0)
+		printf("FAIL: %s: %s\n", dir, err);
+	else {
+		fmt_time(aj.first_us, t1, sizeof(t1));
+		fmt_time(aj.last_us, t2, sizeof(t2));
+		printf("OK: %s: %" PRIu64 " records in %zu segments, %zu "
+		    "checkpoints verified (newest signs %" PRIu64 " records), "
+		    "first %s, last %s\n", dir, aj.n, aj.nsegs, ncp,
+		    cps[ncp - 1].cp.size, aj.n ? t1 : "-", aj.n ? t2 : "-");
+		if (aj.n > cps[ncp - 1].cp.size)
+			printf("note: the last %" PRIu64 " records are not "
+			    "signed yet\n", aj.n - cps[ncp - 1].cp.size);
+	}
+	free(cps);
+	EVP_PKEY_free(pub);
+	aj_free(&aj);
+	return rv;
+}
+
+/* ---- show ------------------------------------------------------------------------ */
+
+struct show {
+	int64_t		 since, until;		/* [since, until) */
+	const char	*authority;
+	const char	*request;		/* carrier ref or transaction */
+	int		 json;
+	uint64_t	 shown;
+};
+
+static const char *
+enum_name(const ProtobufCEnumDescriptor *d, int v)
+{
+	const ProtobufCEnumValue	*e;
+
+	e = protobuf_c_enum_descriptor_get_value(d, v);
+	return e != NULL ? e->name : "UNKNOWN";
+}
+
+static void
+show_json_tasks(const Warrant__Record *r)
+{
+	const Warrant__Task	*t;
+	size_t			 i, k;
+
+	printf(",\"authorisations\":[");
+	for (i = 0; i < r->n_authorisations; i++) {
+		printf("%s{\"urgent\":%s", i ? "," : "",
+		    r->authorisations[i]->urgent ? "true" : "false");
+		json_str(stdout, "reference", r->authorisations[i]->reference);
+		json_str(stdout, "court", r->authorisations[i]->court);
+		printf("}");
+	}
+	printf("],\"tasks\":[");
+	for (i = 0; i < r->n_tasks; i++) {
+		t = r->tasks[i];
+		printf("%s{\"type\":\"%s\"", i ? "," : "",
+		    enum_name(&warrant__request_type__descriptor, t->type));
+		json_str(stdout, "reference", t->reference);
+		printf(",\"identifiers\":[");
+		for (k = 0; k < t->n_identifiers; k++) {
+			printf("%s{\"type\":\"%s\"", k ? "," : "",
+			    enum_name(&warrant__identifier_type__descriptor,
+			    t->identifiers[k]->type));
+			json_str(stdout, "value", t->identifiers[k]->value);
+			printf("}");
+		}
+		printf("]}");
+	}
+	printf("]");
+}
+
+static void
+show_json(const Warrant__Record *r, const char *when)
+{
+	char	h[65] = "";
+
+	printf("{\"seq\":%" PRIu64 ",\"time_us\":%" PRId64, r->seq, r->time_us);
+	json_str(stdout, "time", when);
+	json_str(stdout, "event", event_name(r->event));
+	json_str(stdout, "carrier_ref", r->carrier_ref);
+	json_str(stdout, "transaction_id", r->transaction_id);
+	json_str(stdout, "authority_id", r->authority_id);
+	json_str(stdout, "official_id", r->official_id);
+	json_str(stdout, "official_subject", r->official_subject);
+	json_str(stdout, "peer", r->peer);
+	printf(",\"error_code\":%u", r->error_code);
+	json_str(stdout, "error_text", r->error_text);
+	json_str(stdout, "detail", r->detail);
+	if (r->request_sha256.len == 32)
+		hex(r->request_sha256.data, 32, h);
+	json_str(stdout, "request_sha256", h);
+	printf(",\"result_count\":%" PRIu64, r->result_count);
+	show_json_tasks(r);
+	printf("}\n");
+}
+
+static int
+show_one(const struct jseg_rec *jr, void *arg)
+{
+	struct show		*sh = arg;
+	const Warrant__Record	*r = jr->rec;
+	char			 when[40];
+
+	if (r->time_us < sh->since || r->time_us >= sh->until)
+		return 0;
+	if (sh->authority != NULL && strcmp(sh->authority, r->authority_id))
+		return 0;
+	if (sh->request != NULL && strcmp(sh->request, r->carrier_ref) &&
+	    strcmp(sh->request, r->transaction_id))
+		return 0;
+	fmt_time(r->time_us, when, sizeof(when));
+	sh->shown++;
+	if (sh->json) {
+		show_json(r, when);
+		return 0;
+	}
+	printf("%" PRIu64 " %s %s", r->seq, when, event_name(r->event));
+	if (*r->carrier_ref)
+		printf(" ref=%s", r->carrier_ref);
+	if (*r->transaction_id)
+		printf(" txn=%s", r->transaction_id);
+	if (*r->authority_id)
+		printf(" authority=%s", r->authority_id);
+	if (*r->official_id)
+		printf(" official=%.16s", r->official_id);
+	if (r->error_code != 0)
+		printf(" error=%u \"%s\"", r->error_code, r->error_text);
+	if (*r->detail)
+		printf(" detail=\"%s\"", r->detail);
+	printf("\n");
+	return 0;
+}
+
+static int
+cmd_show(const char *dir, struct show *sh)
+{
+	struct ajournal	aj;
+	int		rv;
+
+	if (aj_load_with(&aj, dir, show_one, sh) == -1) {
+		aj_free(&aj);
+		return EXIT_USAGE;
+	}
+	rv = 0;
+	if (aj.err[0] != '\0') {
+		fprintf(stderr, "warrant-audit: %s: stopped at damage: %s\n",
+		    dir, aj.err);
+		rv = EXIT_BAD;
+	}
+	aj_free(&aj);
+	return rv;
+}
+
+/* ---- report ----------------------------------------------------------------------- */
+
+enum { R_ACCEPTED, R_REFUSED, R_INVALID, R_DELIVERED, R_RATIFIED, R_LAPSED,
+    R_OTHER, R_N };
+
+struct rauth {
+	char		name[64];
+	uint64_t	c[R_N];
+};
+
+struct report {
+	int64_t		 from, to;
+	struct rauth	*a;
+	size_t		 n, cap;
+	uint64_t	 events[64];
+	uint64_t	 total;
+	int		 oom;
+};
+
+static int
+report_one(const struct jseg_rec *jr, void *arg)
+{
+	struct report		*rp = arg;
+	const Warrant__Record	*r = jr->rec;
+	struct rauth		*a = NULL, *na;
+	size_t			 i;
+	int			 k;
+
+	if (r->time_us < rp->from || r->time_us >= rp->to)
+		return 0;
+	rp->total++;
+	rp->events[(unsigned)r->event < 64 ? r->event : 0]++;
+	switch (r->event) {
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED: k = R_ACCEPTED; break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED: k = R_REFUSED; break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID: k = R_INVALID; break;
+	case WARRANT__EVENT_TYPE__EVENT_RESULT_DELIVERED: k = R_DELIVERED; break;
+	case WARRANT__EVENT_TYPE__EVENT_URGENT_RATIFIED: k = R_RATIFIED; break;
+	case WARRANT__EVENT_TYPE__EVENT_URGENT_LAPSED: k = R_LAPSED; break;
+	default: k = R_OTHER; break;
+	}
+	if (*r->authority_id == '\0')
+		return 0;
+	for (i = 0; i < rp->n; i++)
+		if (strncmp(rp->a[i].name, r->authority_id,
+		    sizeof(rp->a[i].name) - 1) == 0) {
+			a = &rp->a[i];
+			break;
+		}
+	if (a == NULL) {
+		if (rp->n == rp->cap) {
+			rp->cap = rp->cap ? rp->cap * 2 : 16;
+			if ((na = reallocarray(rp->a, rp->cap, sizeof(*na))) ==
+			    NULL) {
+				rp->oom = 1;
+				return -1;
+			}
+			rp->a = na;
+		}
+		a = &rp->a[rp->n++];
+		memset(a, 0, sizeof(*a));
+		snprintf(a->name, sizeof(a->name), "%s", r->authority_id);
+	}
+	a->c[k]++;
+	return 0;
+}
+
+static int
+cmd_report(const char *dir, struct report *rp)
+{
+	struct ajournal	aj;
+	char		t1[40], t2[40];
+	size_t		i;
+	int		rv = 0;
+
+	if (aj_load_with(&aj, dir, report_one, rp) == -1 || rp->oom) {
+		aj_free(&aj);
+		free(rp->a);
+		return EXIT_USAGE;
+	}
+	fmt_time(rp->from, t1, sizeof(t1));
+	fmt_time(rp->to, t2, sizeof(t2));
+	printf("journal %s, %s to %s: %" PRIu64 " events\n", dir, t1, t2,
+	    rp->total);
+	for (i = 0; i < 64; i++)
+		if (rp->events[i] > 0)
+			printf("  %-28s %" PRIu64 "\n", event_name((int)i),
+			    rp->events[i]);
+	printf("%-24s %9s %9s %9s %9s %9s %9s\n", "authority", "accepted",
+	    "refused", "invalid", "delivered", "ratified", "lapsed");
+	for (i = 0; i < rp->n; i++)
+		printf("%-24s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
+		    " %9" PRIu64 " %9" PRIu64 "\n", rp->a[i].name,
+		    rp->a[i].c[R_ACCEPTED], rp->a[i].c[R_REFUSED],
+		    rp->a[i].c[R_INVALID], rp->a[i].c[R_DELIVERED],
+		    rp->a[i].c[R_RATIFIED], rp->a[i].c[R_LAPSED]);
+	if (aj.err[0] != '\0') {
+		printf("WARNING: the journal is damaged, counts stop there: "
+		    "%s\n", aj.err);
+		rv = EXIT_BAD;
+	}
+	free(rp->a);
+	aj_free(&aj);
+	return rv;
+}
+
+/* ---- proofs ------------------------------------------------------------------------ */
+
+#define PROOF_MAGIC	"warrant-audit inclusion proof v1"
+#define PROOF_FILE_MAX	(4 * 1024 * 1024)
+
+struct grab {
+	uint64_t	 seq;
+	uint8_t		*bytes;
+	size_t		 len;
+};
+
+static int
+grab_one(const struct jseg_rec *jr, void *arg)
+{
+	struct grab	*g = arg;
+
+	if (jr->seq != g->seq || g->bytes != NULL)
+		return 0;
+	if ((g->bytes = malloc(jr->len)) == NULL)
+		return -1;
+	memcpy(g->bytes, jr->bytes, jr->len);
+	g->len = jr->len;
+	return 0;
+}
+
+/* A checkpoint from a file (or the journal's latest), signature optional. */
+static int
+load_cp(int dirfd, const char *path, EVP_PKEY *pub, struct checkpoint *cp)
+{
+	struct acp	a;
+	char		err[256];
+
+	if (acp_read(dirfd, path, pub, &a, err, sizeof(err)) == -1) {
+		printf("FAIL: %s\n", err);
+		return -1;
+	}
+	*cp = a.cp;
+	return 0;
+}
+
+/* The journal's root over its first size records must be cp's. */
+static int
+prefix_matches(const struct ajournal *aj, const struct checkpoint *cp,
+    const char *what)
+{
+	merkle_hash	root;
+
+	if (cp->size > aj->n) {
+		printf("FAIL: %s signs %" PRIu64 " records, the journal has %"
+		    PRIu64 ": records were removed\n", what, cp->size, aj->n);
+		return -1;
+	}
+	merkle_root(aj->leaves, cp->size, root);
+	if (memcmp(root, cp->root, MERKLE_HASH_LEN) != 0) {
+		printf("FAIL: the journal's first %" PRIu64 " records do not "
+		    "match %s: they were altered\n", cp->size, what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_prove(const char *dir, uint64_t seq, const char *cpfile)
+{
+	struct ajournal		 aj;
+	struct grab		 g = { seq, NULL, 0 };
+	struct checkpoint	 cp;
+	merkle_hash		 proof[MERKLE_MAX_PROOF];
+	char			*enc = NULL, h[64];
+	int			 n, i, rv = EXIT_BAD;
+
+	if (aj_load_with(&aj, dir, grab_one, &g) == -1) {
+		aj_free(&aj);
+		free(g.bytes);
+		return EXIT_USAGE;
+	}
+	if (aj.err[0] != '\0') {
+		printf("FAIL: %s: %s\n", dir, aj.err);
+		goto out;
+	}
+	if (load_cp(cpfile ? AT_FDCWD : aj.dirfd, cpfile ? cpfile :
+	    CHECKPOINT_LATEST, NULL, &cp) == -1 ||
+	    prefix_matches(&aj, &cp, "the checkpoint") == -1)
+		goto out;
+	if (seq >= cp.size || g.bytes == NULL) {
+		printf("FAIL: seq %" PRIu64 " is not covered by the checkpoint "
+		    "(size %" PRIu64 "); newer records are signed by the next "
+		    "one\n", seq, cp.size);
+		goto out;
+	}
+	n = merkle_inclusion_proof(aj.leaves, cp.size, seq, proof);
+	if (n < 0 || (enc = malloc(g.len / 3 * 4 + 8)) == NULL)
+		goto out;
+	b64(g.bytes, g.len, enc);
+	printf("%s\norigin %s\ntree-size %" PRIu64 "\nseq %" PRIu64
+	    "\nrecord %s\n", PROOF_MAGIC, cp.origin, cp.size, seq, enc);
+	for (i = 0; i < n; i++) {
+		b64(proof[i], MERKLE_HASH_LEN, h);
+		printf("path %s\n", h);
+	}
+	rv = 0;
+out:
+	free(enc);
+	free(g.bytes);
+	aj_free(&aj);
+	return rv;
+}
+
+/* Decode base64 of any length into a fresh buffer. */
+static uint8_t *
+b64_dec(const char *in, size_t len, size_t *outlen)
+{
+	uint8_t	*out;
+	int	 n;
+	size_t	 pad = 0;
+
+	if (len == 0 || len % 4 != 0 || (out = malloc(len / 4 * 3)) == NULL)
+		return NULL;
+	if (in[len - 1] == '=')
+		pad++;
+	if (len > 1 && in[len - 2] == '=')
+		pad++;
+	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len)) < 0) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)n - pad;
+	return out;
+}
+
+struct proof {
+	char		 origin[CHECKPOINT_ORIGIN_MAX];
+	uint64_t	 size, seq;
+	uint8_t		*record;
+	size_t		 rlen;
+	merkle_hash	 path[MERKLE_MAX_PROOF];
+	size_t		 n;
+};
+
+static int
+proof_line(struct proof *p, char *line)
+{
+	char	*v = strchr(line, ' '), *end;
+	uint8_t	*d;
+	size_t	 len;
+
+	if (v == NULL)
+		return -1;
+	*v++ = '\0';
+	errno = 0;
+	if (strcmp(line, "origin") == 0)
+		snprintf(p->origin, sizeof(p->origin), "%s", v);
+	else if (strcmp(line, "tree-size") == 0)
+		p->size = strtoull(v, &end, 10);
+	else if (strcmp(line, "seq") == 0)
+		p->seq = strtoull(v, &end, 10);
+	else if (strcmp(line, "record") == 0 && p->record == NULL) {
+		if ((p->record = b64_dec(v, strlen(v), &p->rlen)) == NULL)
+			return -1;
+	} else if (strcmp(line, "path") == 0 && p->n < MERKLE_MAX_PROOF) {
+		if ((d = b64_dec(v, strlen(v), &len)) == NULL)
+			return -1;
+		if (len == MERKLE_HASH_LEN)
+			memcpy(p->path[p->n++], d, len);
+		free(d);
+		if (len != MERKLE_HASH_LEN)
+			return -1;
+	} else
+		return -1;
+	if ((strcmp(line, "tree-size") == 0 || strcmp(line, "seq") == 0) &&
+	    (errno != 0 || *end != '\0' || end == v))
+		return -1;
+	return 0;
+}
+
+static int
+proof_read(const char *path, struct proof *p)
+{
+	FILE	*fp;
+	char	*line = NULL;
+	size_t	 cap = 0, total = 0;
+	ssize_t	 n;
+	int	 first = 1, rv = 0;
+
+	memset(p, 0, sizeof(*p));
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	while (rv == 0 && (n = getline(&line, &cap, fp)) != -1) {
+		total += (size_t)n;
+		if (total > PROOF_FILE_MAX)
+			rv = -1;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (first)
+			rv = strcmp(line, PROOF_MAGIC) == 0 ? 0 : -1;
+		else if (rv == 0)
+			rv = proof_line(p, line);
+		first = 0;
+	}
+	free(line);
+	fclose(fp);
+	if (rv == -1 || first || p->record == NULL)
+		log_warnx("%s: not a warrant-audit inclusion proof", path);
+	return rv == -1 || first || p->record == NULL ? -1 : 0;
+}
+
+static int
+cmd_check_proof(const char *proofile, const char *cpfile, const char *pubfile)
+{
+	struct proof		 p;
+	struct checkpoint	 cp;
+	Warrant__Record		*r;
+	EVP_PKEY		*pub;
+	merkle_hash		 leaf;
+	int			 rv = EXIT_BAD;
+
+	if ((pub = checkpoint_load_public(pubfile)) == NULL)
+		return EXIT_USAGE;
+	if (proof_read(proofile, &p) == -1) {
+		EVP_PKEY_free(pub);
+		free(p.record);
+		return EXIT_USAGE;
+	}
+	r = warrant__record__unpack(NULL, p.rlen, p.record);
+	merkle_leaf_hash(p.record, p.rlen, leaf);
+	if (load_cp(AT_FDCWD, cpfile, pub, &cp) == -1)
+		;
+	else if (strcmp(cp.origin, p.origin) != 0 || cp.size != p.size)
+		printf("FAIL: the proof is for %s at size %" PRIu64 ", the "
+		    "checkpoint is %s at size %" PRIu64 "\n", p.origin, p.size,
+		    cp.origin, cp.size);
+	else if (r == NULL || r->seq != p.seq)
+		printf("FAIL: the proof's record is not record seq %" PRIu64
+		    "\n", p.seq);
+	else if (!merkle_verify_inclusion(leaf, p.seq, p.size, p.path, p.n,
+	    cp.root))
+		printf("FAIL: the inclusion proof does not lead to the signed "
+		    "root: record seq %" PRIu64 " is not in the journal as "
+		    "signed\n", p.seq);
+	else {
+		printf("OK: record seq %" PRIu64 " (%s%s%s) is in the journal "
+		    "%s signed at size %" PRIu64 "\n", p.seq,
+		    event_name(r->event), *r->carrier_ref ? " " : "",
+		    r->carrier_ref, cp.origin, cp.size);
+		rv = 0;
+	}
+	if (r != NULL)
+		warrant__record__free_unpacked(r, NULL);
+	free(p.record);
+	EVP_PKEY_free(pub);
+	return rv;
+}
+
+static int
+cmd_consistency(const char *dir, const char *oldfile, const char *pubfile)
+{
+	struct ajournal		 aj;
+	struct checkpoint	 old, cur;
+	merkle_hash		 proof[MERKLE_MAX_PROOF];
+	EVP_PKEY		*pub = NULL;
+	char			 h[64];
+	int			 n = 0, i, rv = EXIT_BAD;
+
+	if (pubfile != NULL && (pub = checkpoint_load_public(pubfile)) == NULL)
+		return EXIT_USAGE;
+	if (aj_load(&aj, dir) == -1) {
+		rv = EXIT_USAGE;
+		goto out;
+	}
+	if (aj.err[0] != '\0') {
+		printf("FAIL: %s: %s\n", dir, aj.err);
+		goto out;
+	}
+	if (load_cp(AT_FDCWD, oldfile, pub, &old) == -1 ||
+	    prefix_matches(&aj, &old, "the old checkpoint") == -1)
+		goto out;
+	/* The newest signed state, or the journal as it is. */
+	if (faccessat(aj.dirfd, CHECKPOINT_LATEST, F_OK, 0) == 0) {
+		if (load_cp(aj.dirfd, CHECKPOINT_LATEST, pub, &cur) == -1 ||
+		    prefix_matches(&aj, &cur, "checkpoint.latest") == -1)
+			goto out;
+	} else {
+		cur = old;
+		cur.size = aj.n;
+		merkle_root(aj.leaves, aj.n, cur.root);
+	}
+	if (cur.size < old.size) {
+		printf("FAIL: checkpoint.latest (size %" PRIu64 ") is older "
+		    "than the old checkpoint (size %" PRIu64 ")\n", cur.size,
+		    old.size);
+		goto out;
+	}
+	if (old.size > 0 && (n = merkle_consistency_proof(aj.leaves,
+	    cur.size, old.size, proof)) >= 0 &&
+	    !merkle_verify_consistency(old.size, cur.size, old.root, cur.root,
+	    proof, (size_t)n)) {
+		printf("FAIL: consistency proof does not verify\n");
+		goto out;
+	}
+	printf("OK: the journal at size %" PRIu64 " extends the checkpoint "
+	    "at size %" PRIu64 "\n", cur.size, old.size);
+	for (i = 0; i < n; i++) {
+		b64(proof[i], MERKLE_HASH_LEN, h);
+		printf("proof %s\n", h);
+	}
+	rv = 0;
+out:
+	aj_free(&aj);
+	EVP_PKEY_free(pub);
+	return rv;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: warrant-audit verify --journal DIR --pubkey FILE "
+	    "[--checkpoint FILE]\n"
+	    "       warrant-audit show --journal DIR [--since T] [--until T] "
+	    "[--authority ID]\n"
+	    "                     [--request REF] [--json]\n"
+	    "       warrant-audit prove --journal DIR --seq N "
+	    "[--checkpoint FILE]\n"
+	    "       warrant-audit check-proof --proof FILE --checkpoint FILE "
+	    "--pubkey FILE\n"
+	    "       warrant-audit consistency --journal DIR --old FILE "
+	    "[--pubkey FILE]\n"
+	    "       warrant-audit report --journal DIR --from DATE --to DATE\n"
+	    "T and DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n");
+	exit(EXIT_USAGE);
+}
+
+struct opts {
+	const char	*journal, *pubkey, *checkpoint, *since, *until;
+	const char	*authority, *request, *proof, *old, *from, *to, *seq;
+	int		 json;
+};
+
+static void
+parse_opts(int argc, char *argv[], struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "journal", required_argument, NULL, 'j' },
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "authority", required_argument, NULL, 'a' },
+		{ "request", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "seq", required_argument, NULL, 'n' },
+		{ "proof", required_argument, NULL, 'p' },
+		{ "old", required_argument, NULL, 'o' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'j': o->journal = optarg; break;
+		case 'k': o->pubkey = optarg; break;
+		case 'c': o->checkpoint = optarg; break;
+		case 's': o->since = optarg; break;
+		case 'u': o->until = optarg; break;
+		case 'a': o->authority = optarg; break;
+		case 'r': o->request = optarg; break;
+		case 'J': o->json = 1; break;
+		case 'n': o->seq = optarg; break;
+		case 'p': o->proof = optarg; break;
+		case 'o': o->old = optarg; break;
+		case 'f': o->from = optarg; break;
+		case 't': o->to = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+static uint64_t
+parse_seq(const char *s)
+{
+	char			*end;
+	unsigned long long	 v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0)
+		usage();
+	return v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts	o;
+	struct show	sh;
+	struct report	rp;
+	const char	*cmd;
+
+	log_init("warrant-audit", 1, 0);
+	if (argc < 2)
+		usage();
+	cmd = argv[1];
+	parse_opts(argc - 1, argv + 1, &o);
+	if (strcmp(cmd, "verify") == 0) {
+		if (!o.journal || !o.pubkey)
+			usage();
+		return cmd_verify(o.journal, o.pubkey, o.checkpoint);
+	}
+	if (strcmp(cmd, "show") == 0) {
+		memset(&sh, 0, sizeof(sh));
+		sh.since = INT64_MIN;
+		sh.until = INT64_MAX;
+		if (!o.journal || (o.since && parse_time(o.since, &sh.since)) ||
+		    (o.until && parse_time(o.until, &sh.until)))
+			usage();
+		sh.authority = o.authority;
+		sh.request = o.request;
+		sh.json = o.json;
+		return cmd_show(o.journal, &sh);
+	}
+	if (strcmp(cmd, "prove") == 0) {
+		if (!o.journal || !o.seq)
+			usage();
+		return cmd_prove(o.journal, parse_seq(o.seq), o.checkpoint);
+	}
+	if (strcmp(cmd, "check-proof") == 0) {
+		if (!o.proof || !o.checkpoint || !o.pubkey)
+			usage();
+		return cmd_check_proof(o.proof, o.checkpoint, o.pubkey);
+	}
+	if (strcmp(cmd, "consistency") == 0) {
+		if (!o.journal || !o.old)
+			usage();
+		return cmd_consistency(o.journal, o.old, o.pubkey);
+	}
+	if (strcmp(cmd, "report") == 0) {
+		memset(&rp, 0, sizeof(rp));
+		if (!o.journal || !o.from || !o.to ||
+		    parse_time(o.from, &rp.from) || parse_time(o.to, &rp.to))
+			usage();
+		return cmd_report(o.journal, &rp);
+	}
+	usage();
+}
