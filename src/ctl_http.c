@@ -336,35 +336,53 @@ send_request(struct ctl_conn *c, const struct ctl_url *u, const char *body,
 	return 0;
 }
 
-/*
- * A server that refuses our certificate under TLS 1.3 says so after the
- * handshake and hangs up, so a long upload can fail on EPIPE with the
- * alert already waiting: read once to find it before blaming the network.
- */
-static void
-harvest_alert(struct ctl_conn *c, struct ctl_err *err)
+static int
+read_response(struct rbuf *rb, struct ctl_response *resp, struct ctl_err *err)
 {
-	struct ctl_err	 rerr;
-	char		 buf[256];
-	size_t		 got;
+	struct http_head	h;
+	int			i;
 
-	if (ctl_read(c, buf, sizeof(buf), &got, &rerr) == -1 &&
-	    rerr.kind == CTL_E_REFUSED)
-		*err = rerr;
+	for (i = 0; i <= HTTP_MAX_INTERIM; i++) {
+		if (read_head(rb, &h, err) == -1)
+			return -1;
+		if (h.status >= 200 || h.status == 101)
+			break;
+	}
+	if (h.status < 200) {
+		ctl_err_set(err, CTL_E_PROTOCOL,
+		    "unexpected HTTP %d from the server", h.status);
+		return -1;
+	}
+	if (read_body(rb, &h, resp, err) == -1) {
+		ctl_response_free(resp);
+		return -1;
+	}
+	resp->status = h.status;
+	/* Unasked-for bytes: we no longer know where the next answer starts. */
+	resp->keepalive = !h.close && (h.minor >= 1 || h.keepalive) &&
+	    (h.clen != -1 || h.status == 204 || h.status == 304) &&
+	    rb->pos == rb->len;
+	return 0;
 }
 
+/*
+ * A server may answer before it has read the whole body (413) and hang up,
+ * and a server refusing our certificate under TLS 1.3 says so only after
+ * the handshake: either way the upload fails on EPIPE or ECONNRESET with
+ * the explanation already waiting, so read before blaming the network.
+ */
 int
 ctl_http_exchange(struct ctl_conn *c, const struct ctl_url *u, const char *body,
     size_t len, struct ctl_response *resp, struct ctl_err *err)
 {
-	struct rbuf		*rb;
-	struct http_head	 h;
-	int			 i, rc = -1;
+	struct ctl_err	 serr;
+	struct rbuf	*rb;
+	int		 sent, rc;
 
 	memset(resp, 0, sizeof(*resp));
-	if (send_request(c, u, body, len, err) == -1) {
-		if (err->kind == CTL_E_CLOSED)
-			harvest_alert(c, err);
+	sent = send_request(c, u, body, len, &serr) == 0;
+	if (!sent && serr.kind != CTL_E_CLOSED) {
+		*err = serr;
 		return -1;
 	}
 	if ((rb = calloc(1, sizeof(*rb))) == NULL) {
@@ -372,31 +390,16 @@ ctl_http_exchange(struct ctl_conn *c, const struct ctl_url *u, const char *body,
 		return -1;
 	}
 	rb->c = c;
-	for (i = 0; i <= HTTP_MAX_INTERIM; i++) {
-		if (read_head(rb, &h, err) == -1)
-			goto done;
-		if (h.status >= 200 || h.status == 101)
-			break;
-	}
-	if (h.status < 200) {
-		ctl_err_set(err, CTL_E_PROTOCOL,
-		    "unexpected HTTP %d from the server", h.status);
-		goto done;
-	}
-	if (read_body(rb, &h, resp, err) == -1) {
-		ctl_response_free(resp);
-		goto done;
-	}
-	ctl_conn_mark_used(c);
-	resp->status = h.status;
-	/* Unasked-for bytes: we no longer know where the next answer starts. */
-	resp->keepalive = !h.close && (h.minor >= 1 || h.keepalive) &&
-	    (h.clen != -1 || h.status == 204 || h.status == 304) &&
-	    rb->pos == rb->len;
-	rc = 0;
- done:
+	rc = read_response(rb, resp, err);
 	free(rb);
-	return rc;
+	if (rc == -1 && !sent && err->kind != CTL_E_REFUSED)
+		*err = serr;
+	if (rc == -1)
+		return -1;
+	ctl_conn_mark_used(c);
+	if (!sent)
+		resp->keepalive = 0;
+	return 0;
 }
 
 void
