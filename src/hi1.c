@@ -46,6 +46,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlschemas.h>
+#include <libxml/xmlversion.h>
 
 #include "hi1.h"
 #include "log.h"
@@ -187,8 +188,15 @@ struct hi1_errsave {
 	void			*gctx;
 };
 
+/* libxml2 2.12 made the error argument const. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError	*hi1_xmlerr;
+#else
+typedef xmlErrorPtr	 hi1_xmlerr;
+#endif
+
 static void
-hi1_errcap_fn(void *arg, xmlErrorPtr e)
+hi1_errcap_fn(void *arg, hi1_xmlerr e)
 {
 	struct hi1_errcap	*cap = arg;
 	size_t			 n;

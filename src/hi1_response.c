@@ -138,6 +138,18 @@ hi1_endpoint_ok(const char *s)
 	return 1;
 }
 
+/* ExternalIdentifier in the profile: 1-128 characters, one line, trimmed. */
+static int
+hi1_ref_ok(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 128 ||
+	    s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t')
+		return 0;
+	return strpbrk(s, "\r\n") == NULL;
+}
+
 static int
 hi1_uuid_ok(const char *s)
 {
@@ -306,8 +318,11 @@ hi1_task_echo(struct hi1_out *o, xmlNodePtr cr, const struct hi1_task *t,
 	hi1_add(o, obj, o->core, "CountryCode", HI1_COUNTRY);
 	hi1_add(o, obj, o->core, "OwnerIdentifier",
 	    hi1_endpoint_ok(h->authority_id) ? h->authority_id : "UNKNOWN");
-	if (carrier_ref != NULL && carrier_ref[0] != '\0')
+	if (hi1_ref_ok(carrier_ref))
 		hi1_add(o, obj, o->core, "ExternalIdentifier", carrier_ref);
+	else if (carrier_ref != NULL)
+		log_warnx("%s: carrier reference not echoed: not 1-128 "
+		    "characters on one line", __func__);
 	hi1_add(o, obj, o->task, "Reference", t->reference);
 	if (li)
 		hi1_status(o, obj, "TaskStatus", "AwaitingProvisioning");

@@ -1319,6 +1319,12 @@ test_accepted_content(void **state)
 	    strstr(xml, "<ActionIdentifier>1<"));
 	free(xml);
 	assert_null(hi1_build_accepted(header(&req), NULL, "x", &len));
+
+	/* A carrier reference the profile would refuse is left out, not sent. */
+	xml = hi1_build_accepted(header(&req), &req, " two\nlines", &len);
+	check_response(xml, len, "accepted-bad-ref");
+	assert_null(strstr(xml, "ExternalIdentifier"));
+	free(xml);
 }
 
 static void
