@@ -38,14 +38,11 @@
 
 /*
  * Echo LI tasks (HI1Object with Reference and TaskStatus) in their
- * CREATEResponse, as LD tasks are. Off while etc/templates/mx-task.xsd's
- * LITaskObject has no echo shape (it requires Timespan, TargetIdentifier
- * and DeliveryType and has no Status): every response we send must
- * validate against our templates, so until then an LI task is answered with
- * its Identifier only.
+ * CREATEResponse, as LD tasks are: the templates' LITaskObject has an echo
+ * branch (Reference + Status) beside the request shape.
  */
 #ifndef HI1_ECHO_LITASK
-#define HI1_ECHO_LITASK		0
+#define HI1_ECHO_LITASK		1
 #endif
 
 /* A response under construction; any failed allocation sets oom. */

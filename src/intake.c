@@ -28,6 +28,7 @@ struct intake_job {
 	struct conn		*c;
 	struct hi1_request	 req;
 	bool			 parsed;
+	bool			 extracted;	/* failed a per-action check: actions known */
 	struct wd_error		 err;
 	Warrant__EventType	 event;
 	char			 ref[40];
@@ -146,10 +147,10 @@ intake_answer(struct intake_job *j)
 	int				 status;
 
 	h.carrier_id = c->gen->conf->carrier_id;
-	h.authority_id = j->parsed ? j->req.sender_id :
+	h.authority_id = j->parsed || j->extracted ? j->req.sender_id :
 	    c->official && c->official->authority ? c->official->authority->id :
 	    "UNKNOWN";
-	if (j->parsed)
+	if (j->parsed || j->extracted)
 		h.transaction_id = j->req.transaction_id;
 	else {
 		hi1_uuid(tid, sizeof(tid));
@@ -160,7 +161,8 @@ intake_answer(struct intake_job *j)
 		body = hi1_build_accepted(&h, &j->req, j->ref, &len);
 		status = 200;
 	} else {
-		body = hi1_build_error(&h, j->parsed ? &j->req : NULL, &j->err, &len);
+		body = hi1_build_error(&h, j->parsed || j->extracted ? &j->req : NULL,
+		    &j->err, &len);
 		status = wd_error_http_status(j->err.code);
 	}
 	if (body == NULL) {
@@ -186,7 +188,7 @@ intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 		srv->stats.unavailable++;
 		wd_error_set(&j->err, WD_ERR_STORAGE, "%s", journal_status(srv->journal));
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;	/* not accepted */
-		j->parsed = false;
+		j->parsed = j->extracted = false;
 		intake_log(j, "not recorded");
 	} else {
 		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
@@ -230,8 +232,11 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 		    "Content-Type is \"%s\", expected application/xml", ct);
 		return;
 	}
-	if (hi1_parse_request(gen->schema, body, len, &j->req, &j->err) == -1)
+	if (hi1_parse_request(gen->schema, body, len, &j->req, &j->err) == -1) {
+		/* Per-action errors come after extraction: answer per action. */
+		j->extracted = j->err.has_action;
 		return;
+	}
 	j->parsed = true;
 	if (policy_check_request(gen->conf, c->official, &j->req, now, &j->err) == -1) {
 		if (wd_error_http_status(j->err.code) == 403)
@@ -294,7 +299,7 @@ intake_request(struct conn *c, char *body, size_t len)
 		srv->stats.unavailable++;
 		wd_error_set(&j->err, WD_ERR_OVERLOADED,
 		    "the journal cannot take more requests now");
-		j->parsed = false;
+		j->parsed = j->extracted = false;
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
 		if (!conn_release_if_dead(c))
 			intake_answer(j);

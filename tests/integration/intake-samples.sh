@@ -40,12 +40,24 @@ for f in "$work"/fgr/subscriber-msisdn.xml "$work"/fgr/interception.xml; do
 done
 submit_as --xml unregistered "$work/fgr/subscriber-msisdn.xml"
 printf '%s\n' "$out" >"$work/answers/refused.xml"
-sed 's/<\(task:\)\{0,1\}Value>525512345678</<\1Value>521<' \
+sed 's/Value>525512345678</Value>5255123456789</' \
     "$work/fgr/subscriber-msisdn.xml" >"$work/bad-msisdn.xml"
+cmp -s "$work/bad-msisdn.xml" "$work/fgr/subscriber-msisdn.xml" && fail "sample MSISDN not found"
 submit_as --xml fgr "$work/bad-msisdn.xml"
 printf '%s\n' "$out" >"$work/answers/action-error.xml"
-grep -q '<ErrorCode>' "$work/answers/action-error.xml" ||
+grep -q '<ErrorCode>203</ErrorCode>\|<ErrorCode>407</ErrorCode>' "$work/answers/action-error.xml" ||
     fail "malformed MSISDN was not answered with an error: $(cat "$work/answers/action-error.xml")"
+
+# A per-action semantic error (wrong IMEI check digit): ActionResponses.
+imei=$(grep -o 'Value>[0-9]\{15\}<' "$work/fgr/subscriber-imei.xml" | head -n 1 | tr -dc 0-9)
+bad=${imei%?}$(( (${imei: -1} + 1) % 10 ))
+sed "s/Value>$imei</Value>$bad</" "$work/fgr/subscriber-imei.xml" >"$work/bad-imei.xml"
+submit_as --xml fgr "$work/bad-imei.xml"
+printf '%s\n' "$out" >"$work/answers/luhn.xml"
+grep -q '<ErrorCode>407</ErrorCode>' "$work/answers/luhn.xml" ||
+    fail "bad IMEI check digit not answered with error 407: $out"
+grep -q '<ErrorCode>410</ErrorCode>' "$work/answers/luhn.xml" ||
+    fail "the other action of the refused message does not say 410: $out"
 
 xmllint --noout --nonet --schema "$TOP_SRCDIR/etc/templates/hi1-mx.xsd" \
     "$work"/answers/*.xml 2>"$work/xmllint.out" ||
