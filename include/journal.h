@@ -62,6 +62,11 @@ bool	journal_healthy(const struct journal *);
 /* Short reason when unhealthy, for logs, 503 answers and sd_notify STATUS. */
 const char *journal_status(const struct journal *);
 uint64_t journal_size(const struct journal *);	/* records so far */
+/*
+ * The newest signed checkpoint (C2SP signed-note text) and its tree size,
+ * or NULL if none has been signed. Caller frees. For auditors and receipts.
+ */
+char	*journal_checkpoint_note(struct journal *, uint64_t *size);
 /* Flush, write a final checkpoint, join the writer thread, free. */
 void	journal_close(struct journal *);
 

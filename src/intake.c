@@ -22,6 +22,7 @@
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+#include "tls.h"
 
 /* One request in flight; owned by intake from intake_request to the answer. */
 struct intake_job {
@@ -174,6 +175,28 @@ intake_answer(struct intake_job *j)
 	conn_respond(c, status, body, len);
 }
 
+/*
+ * The journal receipt, as an HTTP header of the acceptance: the record's
+ * sequence number and RFC 9162 leaf hash, and the signed checkpoint that
+ * covers it (or "next" if it will be in the next one). With it an authority
+ * can later ask an auditor to prove that its request is in the journal.
+ */
+static void
+intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
+{
+	char		 leaf[65], cp[32] = "next";
+	uint64_t	 size = 0;
+	char		*note = journal_checkpoint_note(c->srv->journal, &size);
+
+	if (note != NULL && size > rcpt->seq)
+		snprintf(cp, sizeof(cp), "%llu", (unsigned long long)size);
+	free(note);
+	tls_hex(rcpt->leaf_hash, sizeof(rcpt->leaf_hash), leaf);
+	snprintf(c->receipt, sizeof(c->receipt),
+	    "Warrant-Receipt: seq=%llu; leaf-sha256=%s; checkpoint=%s\r\n",
+	    (unsigned long long)rcpt->seq, leaf, cp);
+}
+
 static void
 intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 {
@@ -199,6 +222,8 @@ intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 			srv->stats.invalid++;
 		log_debug("journal seq %llu for %s", (unsigned long long)rcpt->seq,
 		    j->ref[0] ? j->ref : "refusal");
+		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
+			intake_receipt(j->c, rcpt);
 		intake_log(j, j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED ?
 		    "refused" : "invalid");
 	}

@@ -105,6 +105,9 @@ struct journal {
 	/* At open: the newest checkpoint found, and the prefix root. */
 	struct checkpoint	 cp_found;
 	merkle_hash		 cp_prefix_root;
+	/* The newest note this process signed, for auditors (under mu). */
+	char			*cp_note;
+	uint64_t		 cp_note_size;
 };
 
 static journal_pwritev_fn	journal_pwritev = pwritev;
@@ -416,6 +419,12 @@ journal_checkpoint(struct journal *j)
 	else {
 		j->cp_have = true;
 		j->cp_size = cp.size;
+		pthread_mutex_lock(&j->mu);
+		free(j->cp_note);
+		j->cp_note = note;
+		j->cp_note_size = cp.size;
+		pthread_mutex_unlock(&j->mu);
+		return;
 	}
 	free(note);
 }
@@ -661,6 +670,29 @@ journal_status(const struct journal *j)
 		snprintf(buf, sizeof(buf), "%s", j->status);
 	pthread_mutex_unlock(mu);
 	return buf;
+}
+
+char *
+journal_checkpoint_note(struct journal *j, uint64_t *size)
+{
+	char	*note = NULL;
+	size_t	 len;
+
+	pthread_mutex_lock(&j->mu);
+	if (j->cp_note != NULL) {
+		note = strdup(j->cp_note);
+		*size = j->cp_note_size;
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (note != NULL || !j->cp_have)
+		return note;
+	/*
+	 * Nothing signed since start: the newest note on disk was checked at
+	 * open (journal_cp_read). A small file, read once per request.
+	 */
+	if ((note = checkpoint_read(j->dirfd, CHECKPOINT_LATEST, &len)) != NULL)
+		*size = j->cp_found.size;
+	return note;
 }
 
 uint64_t
@@ -1110,6 +1142,7 @@ journal_close(struct journal *j)
 		close(j->dirfd);
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
+	free(j->cp_note);
 	free(j->dir);
 	free(j);
 }

@@ -345,12 +345,30 @@ conn_error_response(struct conn *c, int status, enum wd_errcode code,
 	conn_respond(c, status, body, body ? len : 0);
 }
 
-/* Route a complete head: only POST /hi1 exists for now. */
+/*
+ * Route a complete head: POST /hi1 for authorities, GET /journal/... for
+ * auditors (read-only, no body). Returns 1 when the request is complete
+ * without a body and has been handed on, 0 to read a body, -1 if answered.
+ */
 static int
 conn_route(struct conn *c)
 {
 	struct http_request *r = &c->req;
 
+	if (strncmp(r->path, "/journal/", 9) == 0 && r->method == HTTP_GET &&
+	    (!r->has_length || r->content_length == 0)) {
+		c->state = CONN_BUSY;
+		c->requests++;
+		c->srv->nbusy++;
+		bufferevent_disable(c->bev, EV_READ);
+		evtimer_del(c->timer);
+		if (conn_reverify(c) == -1)
+			log_info("conn %llu from %s: certificate no longer accepted "
+			    "after reload: %s", (unsigned long long)c->id, c->peer,
+			    c->refusal.reason);
+		auditapi_request(c);
+		return 1;
+	}
 	/* Unknown routes close: an unread body would be taken for a head. */
 	if (strcmp(r->path, "/hi1") != 0) {
 		c->close_after = c->linger = true;
@@ -396,7 +414,7 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		break;
 	}
 	evbuffer_drain(in, c->req.head_len);
-	if (conn_route(c) == -1)
+	if (conn_route(c) != 0)
 		return;
 	c->state = CONN_BODY;
 }
@@ -468,6 +486,13 @@ conn_readcb(struct bufferevent *bev, void *arg)
 void
 conn_respond(struct conn *c, int status, char *body, size_t len)
 {
+	conn_respond_type(c, status, "application/xml; charset=utf-8", body, len);
+}
+
+void
+conn_respond_type(struct conn *c, int status, const char *type, char *body,
+    size_t len)
+{
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	if (c->srv->stopping)
@@ -476,11 +501,13 @@ conn_respond(struct conn *c, int status, char *body, size_t len)
 		c->close_after = true;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Server: warrantd\r\n"
-	    "Content-Type: application/xml; charset=utf-8\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "Connection: %s\r\n\r\n", status, http_status_text(status), len,
-	    c->close_after ? "close" : "keep-alive");
+	    "%s"
+	    "Connection: %s\r\n\r\n", status, http_status_text(status), type,
+	    len, c->receipt[0] ? c->receipt : "", c->close_after ? "close" : "keep-alive");
+	c->receipt[0] = '\0';
 	if (body && len)
 		evbuffer_add(out, body, len);
 	free(body);

@@ -73,6 +73,7 @@ struct conn {
 	char			 subject[256];
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
 	uint64_t		 requests;
+	char			 receipt[256];	/* extra header line for the next answer */
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -108,8 +109,22 @@ void	server_notify_status(struct server *);
 void	server_close_all(struct server *);	/* at exit */
 /* Queue a response; takes ownership of body (malloc'ed, may be NULL). */
 void	conn_respond(struct conn *, int status, char *body, size_t len);
+void	conn_respond_type(struct conn *, int status, const char *content_type,
+	    char *body, size_t len);
 /* Intake finished with a request: free a connection that died meanwhile. */
 bool	conn_release_if_dead(struct conn *);
+
+/*
+ * auditapi.c: read-only journal access for registered auditors,
+ * GET /journal/checkpoint and GET /journal/proof?seq=N. Called with the
+ * connection BUSY (reading paused) and c->req parsed; like intake, it must
+ * finish on the loop thread with conn_release_if_dead() and, if that
+ * returns false, conn_respond(). It must not block the loop: proofs
+ * re-read the journal's segments on a worker thread.
+ */
+void	auditapi_request(struct conn *);
+/* auditapi_proof.c: GET /journal/proof, computed off the loop. */
+void	auditapi_proof(struct conn *);
 
 /* intake.c: the HI-1 request pipeline. */
 int	intake_recover(struct server *);		/* replay the journal */

@@ -1,0 +1,93 @@
+/*
+ * auditapi — read-only access to the journal for registered auditors, over
+ * the same mutual-TLS listener as intake:
+ *   GET /journal/checkpoint   the newest signed checkpoint (C2SP signed note)
+ *   GET /journal/proof?seq=N  an RFC 9162 inclusion proof of record N in the
+ *                             newest checkpoint, in warrant-audit's format
+ *                             (verify it with `warrant-audit check-proof`)
+ * Only certificates registered with the auditor role get an answer;
+ * officials of authorities and unknown callers get 403. Auditors never see
+ * request bodies or results: the journal holds none.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "journal.h"
+#include "log.h"
+#include "server.h"
+
+static void
+auditapi_text(struct conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+auditapi_text(struct conn *c, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*body = NULL;
+	int	 len;
+
+	va_start(ap, fmt);
+	len = vasprintf(&body, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		body = NULL;
+		len = 0;
+	}
+	conn_respond_type(c, status, "text/plain; charset=utf-8", body, (size_t)len);
+}
+
+/* Auditors only, and only while their registration is in force. */
+static int
+auditapi_allowed(struct conn *c)
+{
+	const struct wd_official *o = c->official;
+	time_t now = time(NULL);
+
+	if (c->refusal.failed || o == NULL || o->role != WD_ROLE_AUDITOR ||
+	    conf_official_status(o, now) != WD_OFFICIAL_OK) {
+		log_warnx("conn %llu from %s: journal access refused to %s",
+		    (unsigned long long)c->id, c->peer,
+		    o ? o->id : c->fingerprint);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+auditapi_checkpoint(struct conn *c)
+{
+	uint64_t	 size = 0;
+	char		*note = journal_checkpoint_note(c->srv->journal, &size);
+
+	if (note == NULL) {
+		auditapi_text(c, 404, "no checkpoint has been signed yet\n");
+		return;
+	}
+	log_info("conn %llu from %s: auditor %s fetched checkpoint %llu",
+	    (unsigned long long)c->id, c->peer, c->official->id,
+	    (unsigned long long)size);
+	conn_respond_type(c, 200, "text/plain; charset=utf-8", note, strlen(note));
+}
+
+void
+auditapi_request(struct conn *c)
+{
+	if (conn_release_if_dead(c))
+		return;
+	c->close_after = c->close_after || !c->req.keep_alive;
+	if (!auditapi_allowed(c)) {
+		auditapi_text(c, 403, "journal access is for registered auditors\n");
+		return;
+	}
+	if (strcmp(c->req.path, "/journal/checkpoint") == 0)
+		auditapi_checkpoint(c);
+	else if (strcmp(c->req.path, "/journal/proof") == 0)
+		auditapi_proof(c);
+	else
+		auditapi_text(c, 404, "unknown journal resource\n");
+}
