@@ -8,7 +8,7 @@ WD_PACKAGES=(
 	gcc make autoconf automake libtool pkg-config bison
 	libevent-dev libssl-dev openssl libxml2-dev libxml2-utils
 	libprotobuf-c-dev protobuf-c-compiler libsystemd-dev systemd
-	libcmocka-dev clang libclang-rt-14-dev
+	libcmocka-dev clang libclang-rt-14-dev libsqlite3-dev
 	curl iproute2 procps
 )
 
