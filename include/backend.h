@@ -1,0 +1,172 @@
+/*
+ * backend — warrantd's client side of the carrier back-end protocol
+ * (proto/backend.proto): carry out an accepted task (subscriber identity,
+ * real-time or historical location, communication records, preservation)
+ * against the back end the configuration names for its type, and say how it
+ * went.
+ *
+ * This header was written first and committed early so that the daemon
+ * (src/warrantd.c, src/intake.c) can be wired to it while the module is
+ * written; docs/gateway-backends.md describes the behaviour and the reasons.
+ *
+ * Everything runs on the caller's libevent loop and never blocks on the
+ * network: bufferevents (OpenSSL ones for TCP back ends), one connection pool
+ * per back end with request-id multiplexing, a deadline per attempt, bounded
+ * retries with exponential backoff and full jitter for retryable errors and
+ * connection failures, and a circuit breaker per back end. Bytes from a back
+ * end are untrusted: a frame over 1 MiB, a malformed message, an unknown
+ * request id or enum value closes that connection (logged once) and the calls
+ * on it are retried or failed; the daemon goes on.
+ *
+ * Streamed answers (communication records, and any type the back end
+ * streams) are written chunk by chunk into the encrypted results store
+ * (results.h) and are never held whole in memory; the callback gets the
+ * record count, the SHA-256 (checked against the back end's own summary) and
+ * the name of the stored result. Small answers (subscriber, one location,
+ * preservation) are decoded into struct backend_answer.
+ *
+ * The module writes no journal records: the callback carries what the
+ * daemon journals (back end, attempts, outcome, count, SHA-256, duration).
+ * It never logs answer contents or identifiers.
+ */
+#ifndef WD_BACKEND_H
+#define WD_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hi1.h"
+#include "wd.h"
+
+struct event_base;
+struct wd_conf;
+struct results;
+struct backend_set;
+
+#define BACKEND_NAME_MAX	64		/* as in the configuration */
+#define BACKEND_REF_MAX		64		/* carrier reference */
+#define BACKEND_RESULT_NAME_MAX	96		/* results store name */
+#define BACKEND_TEXT_MAX	256		/* any text field of an answer */
+
+/* How a call ended. Values are stable: they are journaled. */
+enum backend_outcome {
+	BACKEND_OK = 0,
+	BACKEND_NOT_FOUND,		/* no such subscriber / identifier */
+	BACKEND_NOT_RETAINED,		/* data of that kind is not kept */
+	BACKEND_OUTSIDE_RETENTION,	/* window older than what is kept */
+	BACKEND_MALFORMED,		/* the back end refused our request */
+	BACKEND_UNAVAILABLE,		/* retries exhausted, breaker open,
+					   no back end serves the type, queue full */
+	BACKEND_DEADLINE,		/* the last attempt ran out of time */
+	BACKEND_INTEGRITY,		/* stream did not match its summary,
+					   on every attempt */
+	BACKEND_STORAGE,		/* the results store could not write */
+	BACKEND_CANCELLED,		/* backend_set_free() with the call pending */
+	BACKEND__OUTCOMES
+};
+
+/* What to ask. Copied by backend_call(); nothing is kept by reference. */
+struct backend_query {
+	enum wd_reqtype		 type;		/* not WD_REQ_INTERCEPTION */
+	struct hi1_identifier	 id;		/* the target */
+	int64_t			 start_us;	/* window (historical location, */
+	int64_t			 end_us;	/*  records, preservation); 0 if none */
+	int64_t			 at_us;		/* instant (IP + port); 0 if none */
+	char			 carrier_ref[BACKEND_REF_MAX];	/* MXC-... */
+	uint32_t		 action_id;	/* HI-1 action of the task */
+};
+
+/* Decoded small answers; strings are NUL-terminated and bounded. */
+struct backend_subscriber {
+	char		name[BACKEND_TEXT_MAX];		/* person or company */
+	char		address[BACKEND_TEXT_MAX];
+	char		msisdn[32];
+	char		imsi[32];
+	char		imei[32];
+	char		contract[32];			/* prepaid, postpaid... */
+	int64_t		activated_us;			/* 0 if unknown */
+};
+
+struct backend_location {
+	int64_t		time_us;			/* when observed */
+	char		cell_id[64];			/* CGI / ECGI / NCGI */
+	double		latitude;			/* WGS 84 degrees */
+	double		longitude;
+	uint32_t	radius_m;			/* uncertainty, 0 if unknown */
+};
+
+struct backend_preservation {
+	char		reference[BACKEND_TEXT_MAX];	/* the back end's own */
+	int64_t		until_us;			/* preserved until */
+};
+
+struct backend_answer {
+	enum wd_reqtype	type;
+	union {
+		struct backend_subscriber	subscriber;
+		struct backend_location		location;
+		struct backend_preservation	preservation;
+	} u;
+};
+
+/*
+ * Handed to the callback; valid only during it (copy what you keep). Fields
+ * after "streamed" are set only when streamed is true and outcome is
+ * BACKEND_OK: the stored result is then durable (fsynced) already.
+ */
+struct backend_result {
+	enum backend_outcome		 outcome;
+	const struct backend_query	*query;		/* as given */
+	const char			*backend;	/* its name; "" if none */
+	unsigned			 attempts;	/* 0: failed fast */
+	uint64_t			 duration_us;	/* backend_call to callback */
+	const char			*detail;	/* why, for logs and the
+							   journal; never data */
+	bool				 has_answer;	/* small answer decoded */
+	struct backend_answer		 answer;
+	bool				 streamed;
+	uint64_t			 count;		/* records stored */
+	uint8_t				 sha256[32];	/* as the back end summarised,
+							   and as we computed */
+	char				 result_name[BACKEND_RESULT_NAME_MAX];
+};
+
+/* Runs exactly once per accepted call, on the loop thread. */
+typedef void (*backend_cb)(const struct backend_result *, void *arg);
+
+/*
+ * Build the back ends conf names (conf->backends): TLS contexts, pools
+ * (connecting at once, in the background), breakers. results is the store
+ * streamed answers go to; NULL is allowed only if no back end streams (then
+ * a streamed answer fails with BACKEND_STORAGE). The set keeps a pointer to
+ * results (not ownership) and to nothing of conf. Returns NULL, having
+ * logged why, if a TLS file cannot be loaded.
+ */
+struct backend_set	*backend_set_new(struct event_base *, const struct wd_conf *,
+			    struct results *);
+/*
+ * Close every connection; every pending callback runs first, with
+ * BACKEND_CANCELLED. Call before the event base and results store are freed.
+ */
+void			 backend_set_free(struct backend_set *);
+
+/*
+ * Start a call. Returns 0: cb will run exactly once, on the loop, never
+ * before backend_call() returns (even when it fails at once, e.g. no back
+ * end serves the type or its breaker is open). Returns -1 only if out of
+ * memory: cb will not run.
+ */
+int			 backend_call(struct backend_set *, const struct backend_query *,
+			    backend_cb cb, void *arg);
+
+/* Whether a back end is configured for this request type. */
+bool			 backend_serves(const struct backend_set *, enum wd_reqtype);
+/* Calls accepted whose callback has not run yet (drain at stop). */
+unsigned		 backend_pending(const struct backend_set *);
+/* One line for sd_notify STATUS: "hlr-main 4/4 up closed, cdr 0/2 up open". */
+void			 backend_status(const struct backend_set *, char *buf, size_t len);
+
+const char		*backend_outcome_name(enum backend_outcome);	/* "not-found" */
+
+#endif
