@@ -53,7 +53,9 @@ if as fgecdmx "$dir/samples/records.xml" | tail -n 1; then
 fi
 
 echo
-echo "== the journal after the run"
+echo "== the journal, as an auditor sees it (offline, with only the public key)"
 "$top/tests/stack" stop "$dir" >/dev/null
-grep -E 'accepted|refused|journal' "$dir/warrantd.log" | tail -n 5 || true
+audit=$top/build/demo/src/warrant-audit
+"$audit" show --journal "$dir/state/journal" | tail -n 12
+"$audit" verify --journal "$dir/state/journal" --pubkey "$dir/journal.pub" || status=1
 exit $status

@@ -77,6 +77,9 @@ log_emit(int prio, const struct log_ctx *ctx, const char *msg)
 		    names[prio], msg);
 }
 
+static void log_vmsg(int, const struct log_ctx *, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
 static void
 log_vmsg(int prio, const struct log_ctx *ctx, int with_errno,
     const char *fmt, va_list ap)

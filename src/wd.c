@@ -149,6 +149,9 @@ wd_error_http_status(enum wd_errcode code)
 	return 500;
 }
 
+static void wd_error_vset(struct wd_error *, enum wd_errcode, const char *,
+    va_list) __attribute__((format(printf, 3, 0)));
+
 static void
 wd_error_vset(struct wd_error *e, enum wd_errcode code, const char *fmt,
     va_list ap)
