@@ -115,7 +115,9 @@ cut(char *src, const char *start, const char *end)
 {
 	char	*p, *q;
 
-	if ((p = strstr(src, start)) == NULL || (q = strstr(p, end)) == NULL)
+	p = strstr(src, start);
+	q = p != NULL ? strstr(p, end) : NULL;
+	if (q == NULL)
 		fail_msg("test fixture: \"%s\"...\"%s\" not found", start, end);
 	memmove(p, q + strlen(end), strlen(q + strlen(end)) + 1);
 	return src;
@@ -1024,6 +1026,38 @@ test_error_text_has_line(void **state)
 	free(body);
 }
 
+/* libxml2 speaks only through wd_error.text, never on stderr. */
+static void
+test_nothing_on_stderr(void **state)
+{
+	const char		*bad[] = { "<a><b></a>", "<a>&undefined;</a>",
+	    "<HI1Message xmlns=\"http://uri.etsi.org/03120/common/2019/10/Core\"/>",
+	    "<?xml version=\"1.0\"?><a x='1' x='2'/>" };
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	char			 path[] = "/tmp/test_hi1_stderr.XXXXXX";
+	struct stat		 st;
+	int			 fd, saved;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		(void)hi1_parse_request(schema, bad[i], strlen(bad[i]), &req, &err);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(st.st_size, 0);
+	/* ...and the last one did fail, with libxml2's message captured. */
+	assert_int_equal(err.code, WD_ERR_NOT_WELL_FORMED);
+	assert_non_null(strstr(err.text, "redefined"));
+}
+
 /* ------------------------------------------------------------------------ */
 /* schema loading                                                            */
 
@@ -1485,6 +1519,7 @@ main(void)
 		cmocka_unit_test(test_element_count_and_size),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_error_text_has_line),
+		cmocka_unit_test(test_nothing_on_stderr),
 		cmocka_unit_test(test_schema_load_fails_closed),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_format_time),
