@@ -35,12 +35,18 @@ as() {	# NAME FILE... : submit as the holder of DIR/NAME.pem
 	    --cert "$dir/$who.pem" --key "$dir/$who.key" submit "$@"
 }
 
+status=0
 echo
-echo "== every sample request, as Ana López (FGR, federal prosecutor)"
-as fgr "$dir"/samples/*.xml
+echo "== every sample request, each sent by an official of its own authority"
+for f in "$dir"/samples/*.xml; do
+	case $(grep -m1 -A2 '<SenderIdentifier>' "$f") in
+	*FGJCDMX*) who=fgecdmx ;;	# Luis García, Mexico City prosecutor
+	*) who=fgr ;;			# Ana López, federal prosecutor
+	esac
+	as "$who" "$f" || { echo "   ^ UNEXPECTED: a valid sample was not accepted"; status=1; }
+done
 echo
 echo "== callers the gateway must refuse (each is expected to fail)"
-status=0
 for who in revoked expired unregistered suspended rogue; do
 	printf '%-13s ' "$who:"
 	if as "$who" "$dir/samples/subscriber-msisdn.xml" 2>&1 | tail -n 1; then
@@ -48,7 +54,8 @@ for who in revoked expired unregistered suspended rogue; do
 	fi
 done
 printf '%-13s ' "FGJCDMX:"
-if as fgecdmx "$dir/samples/records.xml" | tail -n 1; then
+sed 's/FGR/FGJCDMX/g' "$dir/samples/records.xml" >"$dir/records-cdmx.xml"
+if as fgecdmx "$dir/records-cdmx.xml" | tail -n 1; then
 	echo "   ^ UNEXPECTED: a state prosecutor got records without permission"; status=1
 fi
 
