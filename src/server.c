@@ -346,6 +346,25 @@ conn_error_response(struct conn *c, int status, enum wd_errcode code,
 }
 
 /*
+ * A complete request goes to intake or auditapi: reading pauses (one request
+ * at a time), the deadline stops (the wait is ours now), and a connection
+ * from before a reload has its certificate checked again.
+ */
+static void
+conn_begin_busy(struct conn *c)
+{
+	c->state = CONN_BUSY;
+	c->requests++;
+	c->srv->nbusy++;
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->timer);
+	if (conn_reverify(c) == -1)
+		log_info("conn %llu from %s: certificate no longer accepted after "
+		    "reload: %s", (unsigned long long)c->id, c->peer,
+		    c->refusal.reason);
+}
+
+/*
  * Route a complete head: POST /hi1 for authorities, GET /journal/... for
  * auditors (read-only, no body). Returns 1 when the request is complete
  * without a body and has been handed on, 0 to read a body, -1 if answered.
@@ -357,15 +376,7 @@ conn_route(struct conn *c)
 
 	if (strncmp(r->path, "/journal/", 9) == 0 && r->method == HTTP_GET &&
 	    (!r->has_length || r->content_length == 0)) {
-		c->state = CONN_BUSY;
-		c->requests++;
-		c->srv->nbusy++;
-		bufferevent_disable(c->bev, EV_READ);
-		evtimer_del(c->timer);
-		if (conn_reverify(c) == -1)
-			log_info("conn %llu from %s: certificate no longer accepted "
-			    "after reload: %s", (unsigned long long)c->id, c->peer,
-			    c->refusal.reason);
+		conn_begin_busy(c);
 		auditapi_request(c);
 		return 1;
 	}
@@ -433,15 +444,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	}
 	evbuffer_remove(in, body, len);
 	body[len] = '\0';
-	c->state = CONN_BUSY;
-	c->requests++;
-	c->srv->nbusy++;
-	bufferevent_disable(c->bev, EV_READ);
-	evtimer_del(c->timer);
-	if (conn_reverify(c) == -1)
-		log_info("conn %llu from %s: certificate no longer accepted after "
-		    "reload: %s", (unsigned long long)c->id, c->peer,
-		    c->refusal.reason);
+	conn_begin_busy(c);
 	intake_request(c, body, len);
 }
 
