@@ -18,12 +18,12 @@
  * request id or enum value closes that connection (logged once) and the calls
  * on it are retried or failed; the daemon goes on.
  *
- * Streamed answers (communication records, and any type the back end
- * streams) are written chunk by chunk into the encrypted results store
+ * Streamed answers (historical location and communication records) are
+ * written chunk by chunk into the encrypted results store
  * (results.h) and are never held whole in memory; the callback gets the
  * record count, the SHA-256 (checked against the back end's own summary) and
  * the name of the stored result. Small answers (subscriber, one location,
- * preservation) are decoded into struct backend_answer.
+ * preservation) are handed decoded, and stored too.
  *
  * The module writes no journal records: the callback carries what the
  * daemon journals (back end, attempts, outcome, count, SHA-256, duration).
@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.pb-c.h"
 #include "hi1.h"
 #include "wd.h"
 
@@ -47,7 +48,6 @@ struct backend_set;
 #define BACKEND_NAME_MAX	64		/* as in the configuration */
 #define BACKEND_REF_MAX		64		/* carrier reference */
 #define BACKEND_RESULT_NAME_MAX	96		/* results store name */
-#define BACKEND_TEXT_MAX	256		/* any text field of an answer */
 
 /* How a call ended. Values are stable: they are journaled. */
 enum backend_outcome {
@@ -56,6 +56,8 @@ enum backend_outcome {
 	BACKEND_NOT_RETAINED,		/* data of that kind is not kept */
 	BACKEND_OUTSIDE_RETENTION,	/* window older than what is kept */
 	BACKEND_MALFORMED,		/* the back end refused our request */
+	BACKEND_UNSUPPORTED,		/* type or identifier not served there */
+	BACKEND_FAILED,			/* the back end's own fault (INTERNAL) */
 	BACKEND_UNAVAILABLE,		/* retries exhausted, breaker open,
 					   no back end serves the type, queue full */
 	BACKEND_DEADLINE,		/* the last attempt ran out of time */
@@ -70,50 +72,27 @@ enum backend_outcome {
 struct backend_query {
 	enum wd_reqtype		 type;		/* not WD_REQ_INTERCEPTION */
 	struct hi1_identifier	 id;		/* the target */
-	int64_t			 start_us;	/* window (historical location, */
-	int64_t			 end_us;	/*  records, preservation); 0 if none */
-	int64_t			 at_us;		/* instant (IP + port); 0 if none */
-	char			 carrier_ref[BACKEND_REF_MAX];	/* MXC-... */
+	int64_t			 start_us;	/* window [start, end): historical */
+	int64_t			 end_us;	/*  location, records */
+	int64_t			 at_us;		/* subscriber: instant (required for
+						   IP + port), 0 = now */
+	int64_t			 until_us;	/* preservation: freeze until */
+	bool			 release;	/* preservation: unfreeze instead */
+	char			 carrier_ref[BACKEND_REF_MAX];	/* MXC-...; also the
+						   preservation reference */
 	uint32_t		 action_id;	/* HI-1 action of the task */
 };
 
-/* Decoded small answers; strings are NUL-terminated and bounded. */
-struct backend_subscriber {
-	char		name[BACKEND_TEXT_MAX];		/* person or company */
-	char		address[BACKEND_TEXT_MAX];
-	char		msisdn[32];
-	char		imsi[32];
-	char		imei[32];
-	char		contract[32];			/* prepaid, postpaid... */
-	int64_t		activated_us;			/* 0 if unknown */
-};
-
-struct backend_location {
-	int64_t		time_us;			/* when observed */
-	char		cell_id[64];			/* CGI / ECGI / NCGI */
-	double		latitude;			/* WGS 84 degrees */
-	double		longitude;
-	uint32_t	radius_m;			/* uncertainty, 0 if unknown */
-};
-
-struct backend_preservation {
-	char		reference[BACKEND_TEXT_MAX];	/* the back end's own */
-	int64_t		until_us;			/* preserved until */
-};
-
-struct backend_answer {
-	enum wd_reqtype	type;
-	union {
-		struct backend_subscriber	subscriber;
-		struct backend_location		location;
-		struct backend_preservation	preservation;
-	} u;
-};
-
 /*
- * Handed to the callback; valid only during it (copy what you keep). Fields
- * after "streamed" are set only when streamed is true and outcome is
- * BACKEND_OK: the stored result is then durable (fsynced) already.
+ * Handed to the callback; valid only during it (copy what you keep).
+ *
+ * Every answer that arrived is also in the results store (when the set has
+ * one) as result_name, durable before the callback runs: streamed ones
+ * (historical location, communication records) only there, chunk by chunk;
+ * small ones (subscriber, location, preservation) there as one record and
+ * decoded here too. count and sha256 follow the protocol's RECORD DIGEST:
+ * SHA-256 over, for each record, its 32-bit big-endian length and its
+ * canonical encoding; a small answer counts as one record.
  */
 struct backend_result {
 	enum backend_outcome		 outcome;
@@ -123,13 +102,16 @@ struct backend_result {
 	uint64_t			 duration_us;	/* backend_call to callback */
 	const char			*detail;	/* why, for logs and the
 							   journal; never data */
-	bool				 has_answer;	/* small answer decoded */
-	struct backend_answer		 answer;
-	bool				 streamed;
-	uint64_t			 count;		/* records stored */
-	uint8_t				 sha256[32];	/* as the back end summarised,
-							   and as we computed */
+	/* BACKEND_OK only: */
+	uint64_t			 count;		/* records */
+	uint8_t				 sha256[32];	/* checked against the
+							   back end's summary */
+	bool				 stored;	/* in the results store */
 	char				 result_name[BACKEND_RESULT_NAME_MAX];
+	/* The decoded small answer, NULL for other types (see backend.pb-c.h). */
+	const Warrant__Backend__Subscriber	*subscriber;
+	const Warrant__Backend__Location	*location;
+	const Warrant__Backend__PreservationAck	*preservation;
 };
 
 /* Runs exactly once per accepted call, on the loop thread. */
@@ -138,10 +120,10 @@ typedef void (*backend_cb)(const struct backend_result *, void *arg);
 /*
  * Build the back ends conf names (conf->backends): TLS contexts, pools
  * (connecting at once, in the background), breakers. results is the store
- * streamed answers go to; NULL is allowed only if no back end streams (then
- * a streamed answer fails with BACKEND_STORAGE). The set keeps a pointer to
- * results (not ownership) and to nothing of conf. Returns NULL, having
- * logged why, if a TLS file cannot be loaded.
+ * answers go to (the daemon owns it: delivery, purge and expiry use it too);
+ * with NULL nothing is stored and streamed answers fail with BACKEND_STORAGE.
+ * The set keeps a pointer to results and nothing of conf. Returns NULL,
+ * having logged why, if a TLS file cannot be loaded.
  */
 struct backend_set	*backend_set_new(struct event_base *, const struct wd_conf *,
 			    struct results *);

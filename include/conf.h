@@ -54,6 +54,30 @@ struct wd_authority {
 };
 TAILQ_HEAD(wd_authorities, wd_authority);
 
+/*
+ * A carrier back end (src/backend.c) and what it serves. Each request type
+ * is served by at most one back end.
+ */
+struct wd_backend {
+	char		*name;			/* "hlr-main" */
+	char		*address;		/* as written */
+	char		*unix_path;		/* "unix:/path": the socket; else NULL */
+	char		*host;			/* TCP: IP literal, no brackets */
+	uint16_t	 port;			/* TCP */
+	struct {
+		char	*cert, *key, *ca;	/* all three or none; TCP needs them */
+	} tls;
+	bool		 serves[WD_REQ__COUNT];
+	unsigned	 deadline_ms;		/* per attempt, default 2 s */
+	unsigned	 retries;		/* after the first attempt, default 3 */
+	unsigned	 connections;		/* pool size, default 4 */
+	unsigned	 breaker_failures;	/* consecutive, default 5 */
+	unsigned	 breaker_open_ms;	/* before half-open, default 30 s */
+	int		 line;
+	TAILQ_ENTRY(wd_backend) entry;
+};
+TAILQ_HEAD(wd_backends, wd_backend);
+
 struct wd_conf {
 	char		*path;
 	char		*carrier_id;		/* our HI-1 ReceiverIdentifier */
@@ -85,8 +109,13 @@ struct wd_conf {
 		unsigned checkpoint_interval_s;	/* default 60 */
 		size_t	 segment_max;		/* default 64 MiB */
 	} journal;
+	struct {
+		char	*key;			/* 32 random bytes, mode 0600 */
+		unsigned keep_s;		/* undelivered results, default 72 h */
+	} results;
 	struct wd_authorities	authorities;
 	struct wd_officials	officials;	/* officials and auditors */
+	struct wd_backends	backends;	/* in the order written */
 };
 
 /*
@@ -97,6 +126,10 @@ struct wd_conf		*conf_load(const char *path);
 void			 conf_free(struct wd_conf *);
 
 struct wd_authority	*conf_find_authority(const struct wd_conf *, const char *id);
+
+struct wd_backend	*conf_find_backend(const struct wd_conf *, const char *name);
+/* The back end that serves a request type, or NULL. */
+struct wd_backend	*conf_backend_for(const struct wd_conf *, enum wd_reqtype);
 
 enum wd_official_status {
 	WD_OFFICIAL_OK = 0,

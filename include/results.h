@@ -49,13 +49,16 @@ bool			 results_name_valid(const char *);
 struct results_writer	*results_create(struct results *, const char *name);
 /* Encrypt and write one chunk of 0 < len <= RESULTS_CHUNK_MAX bytes. */
 int			 results_append(struct results_writer *, const void *, size_t);
+/* SHA-256 of the plaintext appended so far (to check a summary). */
+void			 results_writer_sha256(const struct results_writer *,
+			    uint8_t out[32]);
 /*
- * Seal with the record count and the SHA-256 the caller checked, fsync,
+ * Seal with the record count and the SHA-256 of all the plaintext, fsync,
  * rename into place, fsync the directory. Frees the writer; on error the
- * partial file is removed. Returns 0 only when the result is durable.
+ * partial file is removed. Returns 0 only when the result is durable. This
+ * blocks on the disk: it may run on another thread than the appends.
  */
-int			 results_finish(struct results_writer *, uint64_t count,
-			    const uint8_t sha256[32]);
+int			 results_finish(struct results_writer *, uint64_t count);
 /* Give up: remove the partial file and free the writer. NULL is fine. */
 void			 results_abort(struct results_writer *);
 uint64_t		 results_written(const struct results_writer *);	/* plaintext bytes */
@@ -70,7 +73,8 @@ uint64_t		 results_reader_count(const struct results_reader *);
 const uint8_t		*results_reader_sha256(const struct results_reader *);
 /*
  * Next chunk, in order: 1 and *data, *len (valid until the next call),
- * 0 at the authenticated end, -1 on any failure (then stop: the result is
+ * 0 at the authenticated end (where the SHA-256 of everything read is also
+ * checked against the seal), -1 on any failure (then stop: the result is
  * not trustworthy, and what was read before must be discarded).
  */
 int			 results_read(struct results_reader *, const uint8_t **data,

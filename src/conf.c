@@ -1,7 +1,8 @@
 /*
  * conf — the loaded configuration at run time: looking up authorities and
  * the people registered to sign for them, deciding whether a person may act
- * now, and freeing a configuration. Reading the file is src/parse.y's job;
+ * now, finding the back end that serves a request type, and freeing a
+ * configuration. Reading the file is src/parse.y's job;
  * once loaded a struct wd_conf is never modified, so none of this locks.
  */
 #include "config.h"
@@ -29,11 +30,25 @@ conf_free_authority(struct wd_authority *a)
 	free(a);
 }
 
+static void
+conf_free_backend(struct wd_backend *b)
+{
+	free(b->name);
+	free(b->address);
+	free(b->unix_path);
+	free(b->host);
+	free(b->tls.cert);
+	free(b->tls.key);
+	free(b->tls.ca);
+	free(b);
+}
+
 void
 conf_free(struct wd_conf *conf)
 {
 	struct wd_authority	*a;
 	struct wd_official	*o;
+	struct wd_backend	*b;
 
 	if (conf == NULL)
 		return;
@@ -44,6 +59,10 @@ conf_free(struct wd_conf *conf)
 	while ((a = TAILQ_FIRST(&conf->authorities)) != NULL) {
 		TAILQ_REMOVE(&conf->authorities, a, entry);
 		conf_free_authority(a);
+	}
+	while ((b = TAILQ_FIRST(&conf->backends)) != NULL) {
+		TAILQ_REMOVE(&conf->backends, b, entry);
+		conf_free_backend(b);
 	}
 	free(conf->path);
 	free(conf->carrier_id);
@@ -56,6 +75,7 @@ conf_free(struct wd_conf *conf)
 	free(conf->tls.crl);
 	free(conf->journal.signing_key);
 	free(conf->journal.origin);
+	free(conf->results.key);
 	free(conf);
 }
 
@@ -69,6 +89,32 @@ conf_find_authority(const struct wd_conf *conf, const char *id)
 	TAILQ_FOREACH(a, &conf->authorities, entry)
 		if (strcmp(a->id, id) == 0)
 			return a;
+	return NULL;
+}
+
+struct wd_backend *
+conf_find_backend(const struct wd_conf *conf, const char *name)
+{
+	struct wd_backend	*b;
+
+	if (conf == NULL || name == NULL)
+		return NULL;
+	TAILQ_FOREACH(b, &conf->backends, entry)
+		if (strcmp(b->name, name) == 0)
+			return b;
+	return NULL;
+}
+
+struct wd_backend *
+conf_backend_for(const struct wd_conf *conf, enum wd_reqtype type)
+{
+	struct wd_backend	*b;
+
+	if (conf == NULL || (unsigned)type >= WD_REQ__COUNT)
+		return NULL;
+	TAILQ_FOREACH(b, &conf->backends, entry)
+		if (b->serves[type])
+			return b;
 	return NULL;
 }
 

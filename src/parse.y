@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -95,7 +96,15 @@ enum seen {
 	S_IDLE_TIMEOUT,
 	S_RETENTION, S_CLOCK_SKEW, S_RATIFICATION, S_PRESERVATION_MAX,
 	S_SIGNING_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
+	S_RESULTS_KEY, S_RESULTS_KEEP,
 	S__COUNT
+};
+
+/* Settings of one backend block, each given at most once. */
+enum bseen {
+	B_ADDRESS, B_TLS, B_TLS_CERT, B_TLS_KEY, B_TLS_CA, B_SERVES,
+	B_DEADLINE, B_RETRIES, B_CONNECTIONS, B_BREAKER,
+	B__COUNT
 };
 
 static struct {
@@ -113,6 +122,10 @@ static struct {
 	bool			 person_valid;	/* given, even if bad */
 	bool			 person_fp;
 	int			 person_errors;
+	struct wd_backend	*backend;
+	int			 backend_seen[B__COUNT];
+	int			 backend_errors;
+	bool			 backend_tls_dup;
 	/* the token in hand, for syntax error messages */
 	int			 tok;
 	int			 tokline;
@@ -155,17 +168,29 @@ static void	 person_set_str(int, const char *, char **, const char *);
 static void	 person_set_fp(int, bool, const char *);
 static void	 person_set_valid(int, const char *, const char *);
 static void	 person_suspend(int);
+static void	 backend_begin(int, const char *);
+static void	 backend_end(void);
+static bool	 backend_once(enum bseen, const char *, int);
+static void	 backend_set_address(int, const char *);
+static void	 backend_set_tls(enum bseen, const char *, int, const char *);
+static void	 backend_serve(int, const char *);
+static void	 backend_set_deadline(int, int64_t);
+static void	 backend_set_count(enum bseen, const char *, int, int64_t,
+		    int64_t, int64_t, const char *);
+static void	 backend_set_breaker(int, int64_t, int64_t);
 
 #define ALLOW_ORDER	0x1
 #define ALLOW_URGENT	0x2
 %}
 
-%token	ALLOW AUDITOR AUTHORITY BODY CA CARRIER CERTIFICATE CKPTINTERVAL
-%token	CKPTRECORDS CLOCKSKEW CONNECTIONS CRL DESIGNATION HEADERS HEADERSIZE
-%token	IDLETIMEOUT INCLUDE JOURNAL JUDICIALORDER KEY KIND LIMITS LISTEN NAME
-%token	OFFICIAL ON ORIGIN POLICY PORT POSITION PRESERVATIONMAX PUBLICKEY
-%token	RATIFICATION REQUESTTIMEOUT RETENTION SEGMENTSIZE SHA256 SIGNINGKEY
-%token	STATE SUSPENDED TEMPLATES TLS TO URGENT VALID
+/* Keywords: ALLOW first and VALID last (yyerror tests the range). */
+%token	ALLOW ADDRESS AUDITOR AUTHORITY BACKEND BODY BREAKER CA CARRIER
+%token	CERTIFICATE CKPTINTERVAL CKPTRECORDS CLOCKSKEW CONNECTIONS CRL DEADLINE
+%token	DESIGNATION FAILURES HEADERS HEADERSIZE IDLETIMEOUT INCLUDE JOURNAL
+%token	JUDICIALORDER KEEP KEY KIND LIMITS LISTEN NAME OFFICIAL ON ORIGIN POLICY
+%token	PORT POSITION PRESERVATIONMAX PUBLICKEY RATIFICATION REQUESTTIMEOUT
+%token	RESULTS RETENTION RETRIES SEGMENTSIZE SERVES SHA256 SIGNINGKEY STATE
+%token	SUSPENDED TEMPLATES TLS TO URGENT VALID
 %token	ERROR
 %token	<v.string>	STRING WORD
 %token	<v.number>	NUMBER
@@ -203,6 +228,8 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| JOURNAL journalblock
 		| authority
 		| auditor
+		| backend
+		| RESULTS resultsblock
 		;
 
 address		: WORD
@@ -440,6 +467,95 @@ personopt	: NAME STRING {
 		| SUSPENDED		{ person_suspend($<lineno>1); }
 		;
 
+backend		: backendhead backendblock	{ backend_end(); }
+		;
+
+backendhead	: BACKEND STRING	{ backend_begin($<lineno>1, $2); }
+		;
+
+backendblock	: '{' backendbody '}'
+		| '{' backendbody backendopt '}'
+		| '{' backendbody error '}'	{ yyerrok; }
+		;
+
+backendbody	: /* empty */
+		| backendbody sep
+		| backendbody backendopt sep
+		| backendbody error sep		{ yyerrok; }
+		;
+
+backendopt	: ADDRESS address	{ backend_set_address($<lineno>1, $2); }
+		| TLS {
+			/* A second block is reported once, its lines not. */
+			ps.backend_tls_dup = !backend_once(B_TLS, "tls",
+			    $<lineno>1);
+		} btlsblock
+		| SERVES {
+			backend_once(B_SERVES, "serves", $<lineno>1);
+		} serveslist
+		| DEADLINE duration	{ backend_set_deadline($<lineno>1, $2); }
+		| RETRIES count {
+			backend_set_count(B_RETRIES, "retries", $<lineno>1,
+			    $2, 0, 10, "0..10");
+		}
+		| CONNECTIONS count {
+			backend_set_count(B_CONNECTIONS, "connections",
+			    $<lineno>1, $2, 1, 64, "1..64");
+		}
+		| BREAKER count FAILURES duration {
+			backend_set_breaker($<lineno>1, $2, $4);
+		}
+		;
+
+serveslist	: WORD			{ backend_serve($<lineno>1, $1); }
+		| serveslist WORD	{ backend_serve($<lineno>2, $2); }
+		;
+
+btlsblock	: '{' btlsbody '}'
+		| '{' btlsbody btlsopt '}'
+		| '{' btlsbody error '}'	{ yyerrok; }
+		;
+
+btlsbody	: /* empty */
+		| btlsbody sep
+		| btlsbody btlsopt sep
+		| btlsbody error sep		{ yyerrok; }
+		;
+
+btlsopt		: CERTIFICATE STRING {
+			backend_set_tls(B_TLS_CERT, "certificate", $<lineno>1,
+			    $2);
+		}
+		| KEY STRING {
+			backend_set_tls(B_TLS_KEY, "key", $<lineno>1, $2);
+		}
+		| CA STRING {
+			backend_set_tls(B_TLS_CA, "ca", $<lineno>1, $2);
+		}
+		;
+
+resultsblock	: '{' resultsbody '}'
+		| '{' resultsbody resultsopt '}'
+		| '{' resultsbody error '}'	{ yyerrok; }
+		;
+
+resultsbody	: /* empty */
+		| resultsbody sep
+		| resultsbody resultsopt sep
+		| resultsbody error sep		{ yyerrok; }
+		;
+
+resultsopt	: KEY STRING {
+			set_str(S_RESULTS_KEY, "key", $<lineno>1,
+			    &ps.conf->results.key, $2);
+		}
+		| KEEP duration {
+			set_duration(S_RESULTS_KEEP, "keep", $<lineno>1, $2,
+			    SEC_MS, "seconds", 3600, 90 * 86400, "1h..90d",
+			    &ps.conf->results.keep_s);
+		}
+		;
+
 size		: NUMBER		{ $$ = $1; }
 		| WORD			{ $$ = parse_size($<lineno>1, $1); }
 		;
@@ -527,10 +643,13 @@ static const struct keyword {
 	const char	*name;
 	int		 token;
 } keywords[] = {
+	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
 	{ "auditor",		AUDITOR },
 	{ "authority",		AUTHORITY },
+	{ "backend",		BACKEND },
 	{ "body",		BODY },
+	{ "breaker",		BREAKER },
 	{ "ca",			CA },
 	{ "carrier",		CARRIER },
 	{ "certificate",	CERTIFICATE },
@@ -539,13 +658,16 @@ static const struct keyword {
 	{ "clock-skew",		CLOCKSKEW },
 	{ "connections",	CONNECTIONS },
 	{ "crl",		CRL },
+	{ "deadline",		DEADLINE },
 	{ "designation",	DESIGNATION },
+	{ "failures",		FAILURES },
 	{ "header-size",	HEADERSIZE },
 	{ "headers",		HEADERS },
 	{ "idle-timeout",	IDLETIMEOUT },
 	{ "include",		INCLUDE },
 	{ "journal",		JOURNAL },
 	{ "judicial-order",	JUDICIALORDER },
+	{ "keep",		KEEP },
 	{ "key",		KEY },
 	{ "kind",		KIND },
 	{ "limits",		LIMITS },
@@ -561,8 +683,11 @@ static const struct keyword {
 	{ "public-key",		PUBLICKEY },
 	{ "ratification",	RATIFICATION },
 	{ "request-timeout",	REQUESTTIMEOUT },
+	{ "results",		RESULTS },
 	{ "retention",		RETENTION },
+	{ "retries",		RETRIES },
 	{ "segment-size",	SEGMENTSIZE },
+	{ "serves",		SERVES },
 	{ "sha256",		SHA256 },
 	{ "signing-key",	SIGNINGKEY },
 	{ "state",		STATE },
@@ -1632,6 +1757,238 @@ person_suspend(int line)
 	ps.person->suspended = true;
 }
 
+/* --- back ends ---------------------------------------------------------------- */
+
+static void
+backend_begin(int line, const char *name)
+{
+	struct wd_backend	*b;
+
+	ps.backend = NULL;
+	memset(ps.backend_seen, 0, sizeof(ps.backend_seen));
+	ps.backend_errors = ps.errors;
+	ps.backend_tls_dup = false;
+	if (!valid_person_id(name))
+		conf_errx(line, "backend \"%s\": name must be 1 to 64 of letters, "
+		    "digits, '.', '_' and '-', starting with a letter or digit",
+		    name);
+	else if ((b = conf_find_backend(ps.conf, name)) != NULL)
+		conf_errx(line, "backend \"%s\" already defined at line %d",
+		    name, b->line);
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->name = strdup(name)) == NULL) {
+		free(b);
+		conf_errx(line, "out of memory");
+		return;
+	}
+	b->line = line;
+	b->deadline_ms = 2 * SEC_MS;
+	b->retries = 3;
+	b->connections = 4;
+	b->breaker_failures = 5;
+	b->breaker_open_ms = 30 * SEC_MS;
+	TAILQ_INSERT_TAIL(&ps.conf->backends, b, entry);
+	ps.backend = b;
+}
+
+/*
+ * What the block lacks. TCP carries subscriber data off the host, so it
+ * must be mutual TLS; a Unix socket stays on the host and is guarded by its
+ * file mode, so TLS there is allowed but not required.
+ */
+static void
+backend_end(void)
+{
+	struct wd_backend	*b = ps.backend;
+	int			 ntls;
+
+	ps.backend = NULL;
+	if (b == NULL || ps.errors != ps.backend_errors)
+		return;	/* as for authorities */
+	if (b->address == NULL)
+		conf_errx(b->line, "backend \"%s\": address is required",
+		    b->name);
+	if (ps.backend_seen[B_SERVES] == 0)
+		conf_errx(b->line, "backend \"%s\": serves is required",
+		    b->name);
+	ntls = (b->tls.cert != NULL) + (b->tls.key != NULL) +
+	    (b->tls.ca != NULL);
+	if (ps.backend_seen[B_TLS] != 0 && ntls != 3)
+		conf_errx(ps.backend_seen[B_TLS], "backend \"%s\": tls needs "
+		    "certificate, key and ca", b->name);
+	else if (b->address != NULL && b->unix_path == NULL &&
+	    ps.backend_seen[B_TLS] == 0)
+		conf_errx(b->line, "backend \"%s\": a TCP address requires "
+		    "tls", b->name);
+}
+
+static bool
+backend_once(enum bseen what, const char *kw, int line)
+{
+	if (ps.backend == NULL)
+		return false;
+	if (ps.backend_seen[what] != 0) {
+		conf_errx(line, "%s given more than once", kw);
+		return false;
+	}
+	ps.backend_seen[what] = line;
+	return true;
+}
+
+/* "[2001:db8::1]:9700" or "192.0.2.7:9700": literals only, no DNS. */
+static bool
+backend_parse_hostport(int line, const char *addr, struct wd_backend *b)
+{
+	const char	*colon, *host = addr, *hend;
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 buf[INET6_ADDRSTRLEN];
+	int64_t		 port;
+
+	if (addr[0] == '[') {
+		if ((hend = strchr(addr, ']')) == NULL || hend[1] != ':')
+			goto bad;
+		host = addr + 1;
+		colon = hend + 1;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL ||
+		    memchr(addr, ':', (size_t)(colon - addr)) != NULL)
+			goto bad;	/* IPv6 needs its brackets */
+		hend = colon;
+	}
+	if ((size_t)(hend - host) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, host, (size_t)(hend - host));
+	buf[hend - host] = '\0';
+	if (addr[0] == '[' ? inet_pton(AF_INET6, buf, &a6) != 1 :
+	    inet_pton(AF_INET, buf, &a4) != 1)
+		goto bad;
+	colon++;
+	if (strspn(colon, "0123456789") != strlen(colon) || strlen(colon) > 5 ||
+	    (port = atoi(colon)) < 1 || port > 65535) {
+		conf_errx(line, "address \"%s\": port out of range (1..65535)",
+		    addr);
+		return false;
+	}
+	b->host = xstrdup(line, buf);
+	b->port = (uint16_t)port;
+	return true;
+ bad:
+	conf_errx(line, "address \"%s\": expected \"unix:/path\", "
+	    "\"IPv4:port\" or \"[IPv6]:port\"", addr);
+	return false;
+}
+
+static void
+backend_set_address(int line, const char *addr)
+{
+	struct wd_backend	*b = ps.backend;
+	struct sockaddr_un	 sun;
+
+	if (!backend_once(B_ADDRESS, "address", line))
+		return;
+	if (strncmp(addr, "unix:", 5) == 0) {
+		if (addr[5] != '/') {
+			conf_errx(line, "address \"%s\": the socket path must "
+			    "be absolute", addr);
+			return;
+		}
+		if (strlen(addr + 5) >= sizeof(sun.sun_path)) {
+			conf_errx(line, "address: socket path longer than %zu "
+			    "bytes", sizeof(sun.sun_path) - 1);
+			return;
+		}
+		b->unix_path = xstrdup(line, addr + 5);
+	} else if (!backend_parse_hostport(line, addr, b))
+		return;
+	b->address = xstrdup(line, addr);
+}
+
+static void
+backend_set_tls(enum bseen what, const char *kw, int line, const char *val)
+{
+	struct wd_backend	*b = ps.backend;
+	char			**dst;
+
+	if (b == NULL || ps.backend_tls_dup || !backend_once(what, kw, line))
+		return;
+	dst = what == B_TLS_CERT ? &b->tls.cert :
+	    what == B_TLS_KEY ? &b->tls.key : &b->tls.ca;
+	if (val[0] == '\0') {
+		conf_errx(line, "%s: empty string", kw);
+		return;
+	}
+	*dst = xstrdup(line, val);
+}
+
+static void
+backend_serve(int line, const char *type)
+{
+	struct wd_backend	*b = ps.backend, *other;
+	enum wd_reqtype		 t;
+
+	if (b == NULL)
+		return;
+	if (wd_reqtype_from_confname(type, &t) == -1) {
+		conf_errx(line, "unknown request type \"%s\"", type);
+		return;
+	}
+	/* Interception is provisioned in the network, not asked of a back end. */
+	if (t == WD_REQ_INTERCEPTION) {
+		conf_errx(line, "serves: interception is not served by a back "
+		    "end");
+		return;
+	}
+	if (b->serves[t]) {
+		conf_errx(line, "serves: %s given twice", type);
+		return;
+	}
+	/* One back end per type: the journal must name who answered. */
+	if ((other = conf_backend_for(ps.conf, t)) != NULL) {
+		conf_errx(line, "serves: %s is already served by backend "
+		    "\"%s\" (line %d)", type, other->name, other->line);
+		return;
+	}
+	b->serves[t] = true;
+}
+
+static void
+backend_set_deadline(int line, int64_t ms)
+{
+	if (!backend_once(B_DEADLINE, "deadline", line))
+		return;
+	if (in_range("deadline", line, ms, 10, 10 * MIN_MS, "10ms..10m"))
+		ps.backend->deadline_ms = (unsigned)ms;
+}
+
+static void
+backend_set_count(enum bseen what, const char *kw, int line, int64_t v,
+    int64_t lo, int64_t hi, const char *range)
+{
+	if (!backend_once(what, kw, line) ||
+	    !in_range(kw, line, v, lo, hi, range))
+		return;
+	if (what == B_RETRIES)
+		ps.backend->retries = (unsigned)v;
+	else
+		ps.backend->connections = (unsigned)v;
+}
+
+static void
+backend_set_breaker(int line, int64_t failures, int64_t ms)
+{
+	bool	ok;
+
+	if (!backend_once(B_BREAKER, "breaker", line))
+		return;
+	ok = in_range("breaker failures", line, failures, 1, 1000, "1..1000");
+	if (!in_range("breaker open time", line, ms, SEC_MS, HOUR_MS,
+	    "1s..1h") || !ok)
+		return;
+	ps.backend->breaker_failures = (unsigned)failures;
+	ps.backend->breaker_open_ms = (unsigned)ms;
+}
+
 /* --- loading ------------------------------------------------------------------ */
 
 static struct wd_conf *
@@ -1643,6 +2000,7 @@ conf_new(const char *path)
 		return NULL;
 	TAILQ_INIT(&c->authorities);
 	TAILQ_INIT(&c->officials);
+	TAILQ_INIT(&c->backends);
 	if ((c->path = strdup(path)) == NULL ||
 	    (c->listen_addr = strdup("127.0.0.1")) == NULL) {
 		conf_free(c);
@@ -1662,6 +2020,7 @@ conf_new(const char *path)
 	c->journal.checkpoint_records = 1000;
 	c->journal.checkpoint_interval_s = 60;
 	c->journal.segment_max = 64 * MIB;
+	c->results.keep_s = 72 * 3600;
 	return c;
 }
 
@@ -1685,6 +2044,10 @@ conf_check_required(const struct wd_conf *c)
 	for (i = 0; i < sizeof(req) / sizeof(req[0]); i++)
 		if (ps.seen[req[i].slot] == 0)
 			file_errx(c->path, 0, "%s is required", req[i].what);
+	/* Every answer of a back end is stored encrypted: no key, no back end. */
+	if (!TAILQ_EMPTY(&c->backends) && ps.seen[S_RESULTS_KEY] == 0)
+		file_errx(c->path, 0, "results key is required when back ends "
+		    "are configured");
 }
 
 struct wd_conf *

@@ -513,6 +513,98 @@ test_include_errors(void **state)
 	assert_logged("open.conf", 3, "unclosed block");
 }
 
+/* --- back ends and the results store ----------------------------------------- */
+
+static const char backends_conf[] =
+    PREFIX
+    "backend \"hlr-main\" {\n"
+    "\taddress \"unix:/run/warrant-backend/sock\"\n"
+    "\tserves subscriber-identity realtime-location\n"
+    "\tdeadline 1500ms\n"
+    "\tretries 0\n"
+    "\tconnections 64\n"
+    "\tbreaker 1 failures 1h\n"
+    "}\n"
+    "backend \"cdr.store_2\" {\n"
+    "\taddress \"127.0.0.1:9700\"\n"
+    "\ttls { certificate \"/etc/warrantd/be.pem\"; key \"/etc/warrantd/be.key\"; "
+    "ca \"/etc/warrantd/be-ca.pem\" }\n"
+    "\tserves historical-location communication-records\n"
+    "}\n"
+    "backend \"pres\" { address \"[2001:db8::7]:65535\"; serves preservation\n"
+    "\ttls {\n\t\tca \"/ca\"\n\t\tkey \"/k\"\n\t\tcertificate \"/c\"\n\t}\n"
+    "}\n"
+    "results {\n"
+    "\tkey \"/etc/warrantd/results.key\"\n"
+    "\tkeep 90d\n"
+    "}\n";
+
+static void
+test_backends(void **state)
+{
+	struct wd_conf		*c;
+	struct wd_backend	*hlr, *cdr, *pres;
+
+	(void)state;
+	assert_non_null(c = load_text(backends_conf));
+	assert_string_equal(logtext, "");
+	assert_non_null(hlr = conf_find_backend(c, "hlr-main"));
+	assert_ptr_equal(TAILQ_FIRST(&c->backends), hlr);
+	assert_string_equal(hlr->address, "unix:/run/warrant-backend/sock");
+	assert_string_equal(hlr->unix_path, "/run/warrant-backend/sock");
+	assert_null(hlr->host);
+	assert_null(hlr->tls.cert);
+	assert_true(hlr->serves[WD_REQ_SUBSCRIBER]);
+	assert_true(hlr->serves[WD_REQ_LOCATION_RT]);
+	assert_false(hlr->serves[WD_REQ_RECORDS]);
+	assert_int_equal(hlr->deadline_ms, 1500);
+	assert_int_equal(hlr->retries, 0);
+	assert_int_equal(hlr->connections, 64);
+	assert_int_equal(hlr->breaker_failures, 1);
+	assert_int_equal(hlr->breaker_open_ms, 3600 * 1000);
+	assert_int_equal(hlr->line, 9);
+
+	assert_non_null(cdr = conf_find_backend(c, "cdr.store_2"));
+	assert_null(cdr->unix_path);
+	assert_string_equal(cdr->host, "127.0.0.1");
+	assert_int_equal(cdr->port, 9700);
+	assert_string_equal(cdr->tls.cert, "/etc/warrantd/be.pem");
+	assert_string_equal(cdr->tls.key, "/etc/warrantd/be.key");
+	assert_string_equal(cdr->tls.ca, "/etc/warrantd/be-ca.pem");
+	/* The defaults. */
+	assert_int_equal(cdr->deadline_ms, 2000);
+	assert_int_equal(cdr->retries, 3);
+	assert_int_equal(cdr->connections, 4);
+	assert_int_equal(cdr->breaker_failures, 5);
+	assert_int_equal(cdr->breaker_open_ms, 30000);
+
+	assert_non_null(pres = conf_find_backend(c, "pres"));
+	assert_string_equal(pres->host, "2001:db8::7");
+	assert_int_equal(pres->port, 65535);
+	assert_string_equal(pres->tls.ca, "/ca");
+
+	assert_ptr_equal(conf_backend_for(c, WD_REQ_SUBSCRIBER), hlr);
+	assert_ptr_equal(conf_backend_for(c, WD_REQ_LOCATION_RT), hlr);
+	assert_ptr_equal(conf_backend_for(c, WD_REQ_LOCATION_HIST), cdr);
+	assert_ptr_equal(conf_backend_for(c, WD_REQ_RECORDS), cdr);
+	assert_ptr_equal(conf_backend_for(c, WD_REQ_PRESERVATION), pres);
+	assert_null(conf_backend_for(c, WD_REQ_INTERCEPTION));
+	assert_null(conf_backend_for(c, WD_REQ__COUNT));
+	assert_null(conf_find_backend(c, "HLR-MAIN"));
+	assert_null(conf_find_backend(NULL, "hlr-main"));
+
+	assert_string_equal(c->results.key, "/etc/warrantd/results.key");
+	assert_int_equal(c->results.keep_s, 90 * 86400);
+	conf_free(c);
+
+	/* No back end: no results block needed; keep defaults to 72 h. */
+	assert_non_null(c = load_text(PREFIX));
+	assert_true(TAILQ_EMPTY(&c->backends));
+	assert_null(c->results.key);
+	assert_int_equal(c->results.keep_s, 72 * 3600);
+	conf_free(c);
+}
+
 /* --- errors ---------------------------------------------------------------- */
 
 struct bad_case {
@@ -523,7 +615,99 @@ struct bad_case {
 	int		 nmsg;		/* messages expected, 0 means 1 */
 };
 
+/* A back end's lines start at line 9; RESULTS adds the key after it. */
+#define RESULTS "results { key \"/k\" }\n"
+#define BACKEND(body) PREFIX "backend \"be\" {\n" body "}\n" RESULTS
+#define BE_OK "\taddress \"unix:/s\"\n\tserves subscriber-identity\n"
+
 static const struct bad_case bad_cases[] = {
+	{ "backend without address", BACKEND("\tserves preservation\n"),
+	    9, "backend \"be\": address is required", 0 },
+	{ "backend without serves", BACKEND("\taddress \"unix:/s\"\n"),
+	    9, "backend \"be\": serves is required", 0 },
+	{ "backend over TCP without tls", BACKEND(
+	    "\taddress \"10.0.0.1:9700\"\n\tserves preservation\n"),
+	    9, "a TCP address requires tls", 0 },
+	{ "backend tls without ca", BACKEND(BE_OK
+	    "\ttls { certificate \"/c\"; key \"/k\" }\n"),
+	    12, "tls needs certificate, key and ca", 0 },
+	{ "backend tls twice", BACKEND(BE_OK
+	    "\ttls { certificate \"/c\"; key \"/k\"; ca \"/a\" }\n"
+	    "\ttls { certificate \"/c\"; key \"/k\"; ca \"/a\" }\n"),
+	    13, "tls given more than once", 0 },
+	{ "backend address without port", BACKEND(
+	    "\taddress \"10.0.0.1\"\n\tserves preservation\n"),
+	    10, "expected \"unix:/path\", \"IPv4:port\" or \"[IPv6]:port\"", 0 },
+	{ "backend host name", BACKEND(
+	    "\taddress \"hlr.example:9700\"\n\tserves preservation\n"),
+	    10, "expected \"unix:/path\"", 0 },
+	{ "backend IPv6 without brackets", BACKEND(
+	    "\taddress \"2001:db8::1:9700\"\n\tserves preservation\n"),
+	    10, "expected \"unix:/path\"", 0 },
+	{ "backend port 0", BACKEND(
+	    "\taddress \"10.0.0.1:0\"\n\tserves preservation\n"),
+	    10, "port out of range (1..65535)", 0 },
+	{ "backend relative socket", BACKEND(
+	    "\taddress \"unix:run/sock\"\n\tserves preservation\n"),
+	    10, "the socket path must be absolute", 0 },
+	{ "backend socket path too long", BACKEND(
+	    "\taddress \"unix:/" "0123456789012345678901234567890123456789"
+	    "01234567890123456789012345678901234567890123456789"
+	    "0123456789012345678\"\n\tserves preservation\n"),
+	    10, "socket path longer than 107 bytes", 0 },
+	{ "backend address twice", BACKEND(BE_OK "\taddress \"unix:/t\"\n"),
+	    12, "address given more than once", 0 },
+	{ "backend serves an unknown type", BACKEND(
+	    "\taddress \"unix:/s\"\n\tserves subscriber-identity wiretap\n"),
+	    11, "unknown request type \"wiretap\"", 0 },
+	{ "backend serves interception", BACKEND(
+	    "\taddress \"unix:/s\"\n\tserves interception\n"),
+	    11, "interception is not served by a back end", 0 },
+	{ "backend serves a type twice", BACKEND(
+	    "\taddress \"unix:/s\"\n\tserves preservation preservation\n"),
+	    11, "serves: preservation given twice", 0 },
+	{ "two backends serve one type", PREFIX
+	    "backend \"a\" {\n" BE_OK "}\n"
+	    "backend \"b\" {\n" BE_OK "}\n" RESULTS,
+	    15, "subscriber-identity is already served by backend \"a\" "
+	    "(line 9)", 0 },
+	{ "backend defined twice", PREFIX
+	    "backend \"a\" {\n" BE_OK "}\n"
+	    "backend \"a\" {\n\taddress \"unix:/s\"\n\tserves preservation\n"
+	    "}\n" RESULTS,
+	    13, "backend \"a\" already defined at line 9", 0 },
+	{ "backend with a bad name", PREFIX "backend \"-x\" {\n" BE_OK "}\n"
+	    RESULTS, 9, "backend \"-x\": name must be", 0 },
+	{ "backend deadline too short", BACKEND(BE_OK "\tdeadline 5ms\n"),
+	    12, "deadline out of range (10ms..10m)", 0 },
+	{ "backend deadline without unit", BACKEND(BE_OK "\tdeadline 2\n"),
+	    12, "needs a unit", 0 },
+	{ "backend retries 11", BACKEND(BE_OK "\tretries 11\n"),
+	    12, "retries out of range (0..10)", 0 },
+	{ "backend connections 0", BACKEND(BE_OK "\tconnections 0\n"),
+	    12, "connections out of range (1..64)", 0 },
+	{ "backend breaker 0 failures", BACKEND(BE_OK
+	    "\tbreaker 0 failures 30s\n"),
+	    12, "breaker failures out of range (1..1000)", 0 },
+	{ "backend breaker open too long", BACKEND(BE_OK
+	    "\tbreaker 5 failures 2h\n"),
+	    12, "breaker open time out of range (1s..1h)", 0 },
+	{ "backend breaker without failures", BACKEND(BE_OK
+	    "\tbreaker 5 30s\n"),
+	    12, "syntax error at \"30s\"", 0 },
+	{ "backend keyword outside its block", PREFIX "serves preservation\n",
+	    9, "\"serves\" is not valid here", 0 },
+	{ "backends without a results key", PREFIX
+	    "backend \"be\" {\n" BE_OK "}\n",
+	    0, "results key is required when back ends are configured", 0 },
+	{ "results keep too short", PREFIX "results {\n\tkey \"/k\"\n"
+	    "\tkeep 30m\n}\n",
+	    11, "keep out of range (1h..90d)", 0 },
+	{ "results keep in part seconds", PREFIX "results { keep 3600500ms }\n",
+	    9, "keep must be a whole number of seconds", 0 },
+	{ "results key twice", PREFIX "results {\n\tkey \"/k\"\n"
+	    "\tkey \"/j\"\n}\n",
+	    11, "key given more than once", 0 },
 	{ "unknown keyword", PREFIX "frobnicate \"x\"\n",
 	    9, "unknown keyword \"frobnicate\"", 0 },
 	{ "unknown keyword in block", PREFIX "limits {\n\tbodyy 1K\n}\n",
@@ -901,6 +1085,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reload_after_error, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_backends, setup, teardown),
 	};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]),
 	    NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
