@@ -141,6 +141,7 @@ static xmlExternalEntityLoader	 hi1_saved_loader;
 static int			 hi1_initialised;
 
 static int	hi1_file_has_doctype(const char *);
+static const char *hi1_printable(const char *, char *, size_t);
 
 static int
 hi1_loader_allowed(const char *url)
@@ -318,7 +319,7 @@ static int
 hi1_check_xmldecl(const char *buf, size_t len, struct wd_error *err)
 {
 	const char	*p, *end, *q;
-	char		 quote, name[32];
+	char		 quote, name[32], pr[32];
 	size_t		 n;
 
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
@@ -347,7 +348,7 @@ hi1_check_xmldecl(const char *buf, size_t len, struct wd_error *err)
 	if (strcasecmp(name, "UTF-8") != 0) {
 		wd_error_set(err, WD_ERR_ENCODING,
 		    "the XML declaration names encoding \"%s\"; only UTF-8 is "
-		    "accepted", name);
+		    "accepted", hi1_printable(name, pr, sizeof(pr)));
 		return -1;
 	}
 	return 0;
@@ -1696,6 +1697,7 @@ hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, int *is_task,
 
 	if ((val = xmlGetNsProp(obj, BAD_CAST "type", BAD_CAST NS_XSI)) == NULL)
 		return hi1_fail(c, WD_ERR_SCHEMA, "HI1Object has no xsi:type");
+	/* Exact: libxml2's validator already refuses white space around it. */
 	snprintf(qn, sizeof(qn), "%s", (const char *)val);
 	xmlFree(val);
 	if ((colon = strchr(qn, ':')) != NULL) {
