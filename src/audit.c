@@ -10,7 +10,9 @@
  *	consistency	prove the journal extends an older checkpoint
  *	report		counts of events per authority over a period
  *
- * It reads the segments with the daemon's own checks (journal_segment.c).
+ * It reads the segments with the daemon's own checks (journal_segment.c)
+ * through journal_audit.c, which also builds the inclusion proofs that
+ * warrantd serves to auditors: both hand out the same proofs.
  * Exit status: 0 verified, 1 verification failed (the first bad place is
  * named), 2 usage or I/O error.
  */
@@ -31,148 +33,13 @@
 #include <openssl/evp.h>
 
 #include "checkpoint.h"
+#include "journal_audit.h"
 #include "journal_segment.h"
 #include "log.h"
 #include "merkle.h"
 
 #define EXIT_BAD	1
 #define EXIT_USAGE	2
-
-/* Where each record lives, to name it. */
-struct aloc {
-	uint32_t	seg;
-	uint64_t	off;
-};
-
-struct ajournal {
-	const char		*dir;
-	int			 dirfd;
-	struct jseg_file	*segs;
-	size_t			 nsegs;
-	uint64_t		 n;		/* records read */
-	size_t			 cap;
-	merkle_hash		*leaves;
-	struct aloc		*loc;
-	int64_t			 first_us, last_us;
-	uint32_t		 cur_seg;
-	/* an optional visitor, for show and report */
-	int			(*fn)(const struct jseg_rec *, void *);
-	void			*arg;
-	char			 err[600];	/* set if the journal is bad */
-};
-
-/* ---- reading the journal -------------------------------------------------- */
-
-static int
-aj_record(const struct jseg_rec *r, void *arg)
-{
-	struct ajournal	*aj = arg;
-	void		*p;
-	size_t		 cap;
-
-	if (aj->n == aj->cap) {
-		cap = aj->cap ? aj->cap * 2 : 1024;
-		if ((p = reallocarray(aj->leaves, cap, sizeof(merkle_hash))) ==
-		    NULL)
-			return -1;
-		aj->leaves = p;
-		if ((p = reallocarray(aj->loc, cap, sizeof(struct aloc))) ==
-		    NULL)
-			return -1;
-		aj->loc = p;
-		aj->cap = cap;
-	}
-	merkle_leaf_hash(r->bytes, r->len, aj->leaves[aj->n]);
-	aj->loc[aj->n].seg = aj->cur_seg;
-	aj->loc[aj->n].off = r->offset;
-	if (aj->n == 0)
-		aj->first_us = r->rec->time_us;
-	aj->last_us = r->rec->time_us;
-	aj->n++;
-	return aj->fn != NULL ? aj->fn(r, aj->arg) : 0;
-}
-
-/*
- * Read every segment. Returns -1 on I/O errors (exit 2); damage is not an
- * error here: aj->err says what and where, and the records before it are
- * kept.
- */
-static int
-aj_load_with(struct ajournal *aj, const char *dir,
-    int (*fn)(const struct jseg_rec *, void *), void *arg)
-{
-	struct jseg_scan	s;
-	size_t			i;
-
-	memset(aj, 0, sizeof(*aj));
-	aj->dir = dir;
-	aj->dirfd = -1;
-	aj->fn = fn;
-	aj->arg = arg;
-	if ((aj->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    jseg_list(aj->dirfd, &aj->segs, &aj->nsegs) == -1) {
-		log_warn("%s", dir);
-		return -1;
-	}
-	if (aj->nsegs == 0) {
-		snprintf(aj->err, sizeof(aj->err), "no segment files");
-		return 0;
-	}
-	/* Bounds are the format's, not a configuration's. */
-	jseg_scan_init(&s, JSEG_RECORD_MAX_LIMIT);
-	s.fn = aj_record;
-	s.arg = aj;
-	for (i = 0; i < aj->nsegs; i++) {
-		aj->cur_seg = (uint32_t)i;
-		if (jseg_scan_file(aj->dirfd, &aj->segs[i], i + 1 == aj->nsegs,
-		    &s, NULL) == -1) {
-			snprintf(aj->err, sizeof(aj->err), "%s", s.err);
-			break;
-		}
-		if (s.stopped) {
-			log_warnx("%s: out of memory or stopped", dir);
-			return -1;
-		}
-		if (s.torn) {
-			snprintf(aj->err, sizeof(aj->err), "%s: offset %" PRIu64
-			    ", seq %" PRIu64 ": torn tail of %" PRIu64 " bytes "
-			    "(an interrupted write that warrantd has not yet "
-			    "cut)", aj->segs[i].name, s.torn_off, s.next_seq,
-			    s.torn_len);
-			break;
-		}
-	}
-	return 0;
-}
-
-static int
-aj_load(struct ajournal *aj, const char *dir)
-{
-	return aj_load_with(aj, dir, NULL, NULL);
-}
-
-static void
-aj_free(struct ajournal *aj)
-{
-	if (aj->dirfd != -1)
-		close(aj->dirfd);
-	free(aj->segs);
-	free(aj->leaves);
-	free(aj->loc);
-}
-
-/* "seg-….wj offset N" for record seq, or the end of the journal. */
-static void
-aj_where(const struct ajournal *aj, uint64_t seq, char *out, size_t len)
-{
-	if (seq < aj->n)
-		snprintf(out, len, "%s offset %" PRIu64,
-		    aj->segs[aj->loc[seq].seg].name, aj->loc[seq].off);
-	else if (aj->nsegs > 0)
-		snprintf(out, len, "end of %s", aj->segs[aj->nsegs - 1].name);
-	else
-		snprintf(out, len, "empty journal");
-}
 
 /* ---- formatting ------------------------------------------------------------- */
 
@@ -209,12 +76,6 @@ parse_time(const char *s, int64_t *us)
 	}
 	*us = (int64_t)timegm(&tm) * 1000000;
 	return 0;
-}
-
-static void
-b64(const uint8_t *in, size_t len, char *out)
-{
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 }
 
 static const char *
@@ -255,51 +116,22 @@ hex(const uint8_t *p, size_t len, char *out)
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
-struct acp {
-	char			 name[256];
-	struct checkpoint	 cp;
-};
-
 static int
 acp_cmp(const void *a, const void *b)
 {
-	const struct acp	*x = a, *y = b;
+	const struct jaudit_cp	*x = a, *y = b;
 
 	return x->cp.size < y->cp.size ? -1 : x->cp.size > y->cp.size;
 }
 
-/* Read and verify one note; -1 and a message naming it if it is bad. */
-static int
-acp_read(int dirfd, const char *name, EVP_PKEY *pub, struct acp *out,
-    char *err, size_t errlen)
-{
-	char	*note, why[128];
-	size_t	 len;
-	int	 rv;
-
-	snprintf(out->name, sizeof(out->name), "%s", name);
-	if ((note = checkpoint_read(dirfd, name, &len)) == NULL) {
-		snprintf(err, errlen, "checkpoint %s: %s", name,
-		    strerror(errno));
-		return -1;
-	}
-	rv = pub != NULL ?
-	    checkpoint_verify(note, len, pub, &out->cp, why, sizeof(why)) :
-	    checkpoint_parse(note, len, &out->cp, why, sizeof(why));
-	free(note);
-	if (rv == -1)
-		snprintf(err, errlen, "checkpoint %s: %s", name, why);
-	return rv;
-}
-
 /* Every checkpoint in the journal directory, plus extra (may be NULL). */
 static int
-acp_collect(struct ajournal *aj, EVP_PKEY *pub, const char *extra,
-    struct acp **out, size_t *n, char *err, size_t errlen)
+acp_collect(struct jaudit_journal *aj, EVP_PKEY *pub, const char *extra,
+    struct jaudit_cp **out, size_t *n, char *err, size_t errlen)
 {
 	DIR		*d;
 	struct dirent	*de;
-	struct acp	*v = NULL, *nv;
+	struct jaudit_cp	*v = NULL, *nv;
 	size_t		 cnt = 0, cap = 0;
 	int		 fd, rv = 0;
 
@@ -330,7 +162,7 @@ acp_collect(struct ajournal *aj, EVP_PKEY *pub, const char *extra,
 			}
 			v = nv;
 		}
-		if (acp_read(dfd, name, pub, &v[cnt], err, errlen) == -1)
+		if (jaudit_cp_read(dfd, name, pub, &v[cnt], err, errlen) == -1)
 			rv = 1;
 		cnt++;
 	}
@@ -348,8 +180,8 @@ acp_collect(struct ajournal *aj, EVP_PKEY *pub, const char *extra,
  * first that did not: that is as close as signatures can tell.
  */
 static int
-acp_check(struct ajournal *aj, struct acp *v, size_t n, char *err,
-    size_t errlen)
+acp_check(struct jaudit_journal *aj, struct jaudit_cp *v, size_t n,
+    char *err, size_t errlen)
 {
 	struct merkle_tree	t;
 	merkle_hash		root;
@@ -360,7 +192,7 @@ acp_check(struct ajournal *aj, struct acp *v, size_t n, char *err,
 	merkle_tree_init(&t);
 	for (i = 0; i < n; i++) {
 		if (v[i].cp.size > aj->n) {
-			aj_where(aj, aj->n, w1, sizeof(w1));
+			jaudit_where(aj, aj->n, w1, sizeof(w1));
 			snprintf(err, errlen, "checkpoint %s signs %" PRIu64
 			    " records but the journal has %" PRIu64 " (ends at "
 			    "%s): records were removed or cut off", v[i].name,
@@ -371,8 +203,8 @@ acp_check(struct ajournal *aj, struct acp *v, size_t n, char *err,
 			merkle_tree_append(&t, aj->leaves[t.size]);
 		merkle_tree_root(&t, root);
 		if (memcmp(root, v[i].cp.root, MERKLE_HASH_LEN) != 0) {
-			aj_where(aj, good, w1, sizeof(w1));
-			aj_where(aj, v[i].cp.size - 1, w2, sizeof(w2));
+			jaudit_where(aj, good, w1, sizeof(w1));
+			jaudit_where(aj, v[i].cp.size - 1, w2, sizeof(w2));
 			snprintf(err, errlen, "records seq %" PRIu64 "..%" PRIu64
 			    " (%s to %s) do not match signed checkpoint %s: "
 			    "they were altered", good, v[i].cp.size - 1, w1, w2,
@@ -389,8 +221,8 @@ acp_check(struct ajournal *aj, struct acp *v, size_t n, char *err,
 static int
 cmd_verify(const char *dir, const char *pubfile, const char *extra)
 {
-	struct ajournal	 aj;
-	struct acp	*cps = NULL;
+	struct jaudit_journal	 aj;
+	struct jaudit_cp	*cps = NULL;
 	size_t		 ncp = 0;
 	EVP_PKEY	*pub;
 	char		 err[1024] = "", t1[40], t2[40];
@@ -398,9 +230,9 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 
 	if ((pub = checkpoint_load_public(pubfile)) == NULL)
 		return EXIT_USAGE;
-	if (aj_load(&aj, dir) == -1) {
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, NULL, NULL) == -1) {
 		EVP_PKEY_free(pub);
-		aj_free(&aj);
+		jaudit_free(&aj);
 		return EXIT_USAGE;
 	}
 	if (aj.err[0] != '\0')
@@ -430,7 +262,7 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 	}
 	free(cps);
 	EVP_PKEY_free(pub);
-	aj_free(&aj);
+	jaudit_free(&aj);
 	return rv;
 }
 
@@ -551,11 +383,11 @@ show_one(const struct jseg_rec *jr, void *arg)
 static int
 cmd_show(const char *dir, struct show *sh)
 {
-	struct ajournal	aj;
+	struct jaudit_journal	aj;
 	int		rv;
 
-	if (aj_load_with(&aj, dir, show_one, sh) == -1) {
-		aj_free(&aj);
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, show_one, sh) == -1) {
+		jaudit_free(&aj);
 		return EXIT_USAGE;
 	}
 	rv = 0;
@@ -564,7 +396,7 @@ cmd_show(const char *dir, struct show *sh)
 		    dir, aj.err);
 		rv = EXIT_BAD;
 	}
-	aj_free(&aj);
+	jaudit_free(&aj);
 	return rv;
 }
 
@@ -638,13 +470,14 @@ report_one(const struct jseg_rec *jr, void *arg)
 static int
 cmd_report(const char *dir, struct report *rp)
 {
-	struct ajournal	aj;
+	struct jaudit_journal	aj;
 	char		t1[40], t2[40];
 	size_t		i;
 	int		rv = 0;
 
-	if (aj_load_with(&aj, dir, report_one, rp) == -1 || rp->oom) {
-		aj_free(&aj);
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, report_one, rp) == -1 ||
+	    rp->oom) {
+		jaudit_free(&aj);
 		free(rp->a);
 		return EXIT_USAGE;
 	}
@@ -670,43 +503,22 @@ cmd_report(const char *dir, struct report *rp)
 		rv = EXIT_BAD;
 	}
 	free(rp->a);
-	aj_free(&aj);
+	jaudit_free(&aj);
 	return rv;
 }
 
 /* ---- proofs ------------------------------------------------------------------------ */
 
-#define PROOF_MAGIC	"warrant-audit inclusion proof v1"
 #define PROOF_FILE_MAX	(4 * 1024 * 1024)
-
-struct grab {
-	uint64_t	 seq;
-	uint8_t		*bytes;
-	size_t		 len;
-};
-
-static int
-grab_one(const struct jseg_rec *jr, void *arg)
-{
-	struct grab	*g = arg;
-
-	if (jr->seq != g->seq || g->bytes != NULL)
-		return 0;
-	if ((g->bytes = malloc(jr->len)) == NULL)
-		return -1;
-	memcpy(g->bytes, jr->bytes, jr->len);
-	g->len = jr->len;
-	return 0;
-}
 
 /* A checkpoint from a file (or the journal's latest), signature optional. */
 static int
 load_cp(int dirfd, const char *path, EVP_PKEY *pub, struct checkpoint *cp)
 {
-	struct acp	a;
-	char		err[256];
+	struct jaudit_cp	a;
+	char			err[PATH_MAX + 256];
 
-	if (acp_read(dirfd, path, pub, &a, err, sizeof(err)) == -1) {
+	if (jaudit_cp_read(dirfd, path, pub, &a, err, sizeof(err)) == -1) {
 		printf("FAIL: %s\n", err);
 		return -1;
 	}
@@ -716,20 +528,13 @@ load_cp(int dirfd, const char *path, EVP_PKEY *pub, struct checkpoint *cp)
 
 /* The journal's root over its first size records must be cp's. */
 static int
-prefix_matches(const struct ajournal *aj, const struct checkpoint *cp,
+prefix_matches(const struct jaudit_journal *aj, const struct checkpoint *cp,
     const char *what)
 {
-	merkle_hash	root;
+	char	err[512];
 
-	if (cp->size > aj->n) {
-		printf("FAIL: %s signs %" PRIu64 " records, the journal has %"
-		    PRIu64 ": records were removed\n", what, cp->size, aj->n);
-		return -1;
-	}
-	merkle_root(aj->leaves, cp->size, root);
-	if (memcmp(root, cp->root, MERKLE_HASH_LEN) != 0) {
-		printf("FAIL: the journal's first %" PRIu64 " records do not "
-		    "match %s: they were altered\n", cp->size, what);
+	if (jaudit_prefix_matches(aj, cp, what, err, sizeof(err)) == -1) {
+		printf("FAIL: %s\n", err);
 		return -1;
 	}
 	return 0;
@@ -738,70 +543,17 @@ prefix_matches(const struct ajournal *aj, const struct checkpoint *cp,
 static int
 cmd_prove(const char *dir, uint64_t seq, const char *cpfile)
 {
-	struct ajournal		 aj;
-	struct grab		 g = { seq, NULL, 0 };
-	struct checkpoint	 cp;
-	merkle_hash		 proof[MERKLE_MAX_PROOF];
-	char			*enc = NULL, h[64];
-	int			 n, i, rv = EXIT_BAD;
+	char	err[PATH_MAX + 1024];
 
-	if (aj_load_with(&aj, dir, grab_one, &g) == -1) {
-		aj_free(&aj);
-		free(g.bytes);
-		return EXIT_USAGE;
+	switch (jaudit_prove(dir, seq, cpfile, stdout, err, sizeof(err))) {
+	case JAUDIT_OK:
+		return 0;
+	case JAUDIT_FAIL:
+		printf("FAIL: %s\n", err);
+		return EXIT_BAD;
+	default:
+		return EXIT_USAGE;	/* logged */
 	}
-	if (aj.err[0] != '\0') {
-		printf("FAIL: %s: %s\n", dir, aj.err);
-		goto out;
-	}
-	if (load_cp(cpfile ? AT_FDCWD : aj.dirfd, cpfile ? cpfile :
-	    CHECKPOINT_LATEST, NULL, &cp) == -1 ||
-	    prefix_matches(&aj, &cp, "the checkpoint") == -1)
-		goto out;
-	if (seq >= cp.size || g.bytes == NULL) {
-		printf("FAIL: seq %" PRIu64 " is not covered by the checkpoint "
-		    "(size %" PRIu64 "); newer records are signed by the next "
-		    "one\n", seq, cp.size);
-		goto out;
-	}
-	n = merkle_inclusion_proof(aj.leaves, cp.size, seq, proof);
-	if (n < 0 || (enc = malloc(g.len / 3 * 4 + 8)) == NULL)
-		goto out;
-	b64(g.bytes, g.len, enc);
-	printf("%s\norigin %s\ntree-size %" PRIu64 "\nseq %" PRIu64
-	    "\nrecord %s\n", PROOF_MAGIC, cp.origin, cp.size, seq, enc);
-	for (i = 0; i < n; i++) {
-		b64(proof[i], MERKLE_HASH_LEN, h);
-		printf("path %s\n", h);
-	}
-	rv = 0;
-out:
-	free(enc);
-	free(g.bytes);
-	aj_free(&aj);
-	return rv;
-}
-
-/* Decode base64 of any length into a fresh buffer. */
-static uint8_t *
-b64_dec(const char *in, size_t len, size_t *outlen)
-{
-	uint8_t	*out;
-	int	 n;
-	size_t	 pad = 0;
-
-	if (len == 0 || len % 4 != 0 || (out = malloc(len / 4 * 3)) == NULL)
-		return NULL;
-	if (in[len - 1] == '=')
-		pad++;
-	if (len > 1 && in[len - 2] == '=')
-		pad++;
-	if ((n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len)) < 0) {
-		free(out);
-		return NULL;
-	}
-	*outlen = (size_t)n - pad;
-	return out;
 }
 
 struct proof {
@@ -831,10 +583,10 @@ proof_line(struct proof *p, char *line)
 	else if (strcmp(line, "seq") == 0)
 		p->seq = strtoull(v, &end, 10);
 	else if (strcmp(line, "record") == 0 && p->record == NULL) {
-		if ((p->record = b64_dec(v, strlen(v), &p->rlen)) == NULL)
+		if ((p->record = jaudit_b64_dec(v, strlen(v), &p->rlen)) == NULL)
 			return -1;
 	} else if (strcmp(line, "path") == 0 && p->n < MERKLE_MAX_PROOF) {
-		if ((d = b64_dec(v, strlen(v), &len)) == NULL)
+		if ((d = jaudit_b64_dec(v, strlen(v), &len)) == NULL)
 			return -1;
 		if (len == MERKLE_HASH_LEN)
 			memcpy(p->path[p->n++], d, len);
@@ -870,7 +622,7 @@ proof_read(const char *path, struct proof *p)
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (first)
-			rv = strcmp(line, PROOF_MAGIC) == 0 ? 0 : -1;
+			rv = strcmp(line, JAUDIT_PROOF_MAGIC) == 0 ? 0 : -1;
 		else if (rv == 0)
 			rv = proof_line(p, line);
 		first = 0;
@@ -932,7 +684,7 @@ cmd_check_proof(const char *proofile, const char *cpfile, const char *pubfile)
 static int
 cmd_consistency(const char *dir, const char *oldfile, const char *pubfile)
 {
-	struct ajournal		 aj;
+	struct jaudit_journal		 aj;
 	struct checkpoint	 old, cur;
 	merkle_hash		 proof[MERKLE_MAX_PROOF];
 	EVP_PKEY		*pub = NULL;
@@ -941,7 +693,7 @@ cmd_consistency(const char *dir, const char *oldfile, const char *pubfile)
 
 	if (pubfile != NULL && (pub = checkpoint_load_public(pubfile)) == NULL)
 		return EXIT_USAGE;
-	if (aj_load(&aj, dir) == -1) {
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, NULL, NULL) == -1) {
 		rv = EXIT_USAGE;
 		goto out;
 	}
@@ -978,12 +730,12 @@ cmd_consistency(const char *dir, const char *oldfile, const char *pubfile)
 	printf("OK: the journal at size %" PRIu64 " extends the checkpoint "
 	    "at size %" PRIu64 "\n", cur.size, old.size);
 	for (i = 0; i < n; i++) {
-		b64(proof[i], MERKLE_HASH_LEN, h);
+		jaudit_b64(proof[i], MERKLE_HASH_LEN, h);
 		printf("proof %s\n", h);
 	}
 	rv = 0;
 out:
-	aj_free(&aj);
+	jaudit_free(&aj);
 	EVP_PKEY_free(pub);
 	return rv;
 }
