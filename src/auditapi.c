@@ -74,20 +74,31 @@ auditapi_checkpoint(struct conn *c)
 	conn_respond_type(c, 200, "text/plain; charset=utf-8", note, strlen(note));
 }
 
+/*
+ * conn_route() counted the request busy: exactly one conn_release_if_dead()
+ * must follow, on the loop thread, before the answer. A proof is answered
+ * later, from its worker's result, so auditapi_proof() takes the request
+ * still busy and releases it itself; every other answer is immediate.
+ */
 void
 auditapi_request(struct conn *c)
 {
+	int	allowed;
+
+	c->close_after = c->close_after || !c->req.keep_alive;
+	allowed = auditapi_allowed(c);
+	if (allowed && strcmp(c->req.path, "/journal/proof") == 0) {
+		auditapi_proof(c);
+		return;
+	}
 	if (conn_release_if_dead(c))
 		return;
-	c->close_after = c->close_after || !c->req.keep_alive;
-	if (!auditapi_allowed(c)) {
+	if (!allowed) {
 		auditapi_text(c, 403, "journal access is for registered auditors\n");
 		return;
 	}
 	if (strcmp(c->req.path, "/journal/checkpoint") == 0)
 		auditapi_checkpoint(c);
-	else if (strcmp(c->req.path, "/journal/proof") == 0)
-		auditapi_proof(c);
 	else
 		auditapi_text(c, 404, "unknown journal resource\n");
 }

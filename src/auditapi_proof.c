@@ -1,22 +1,322 @@
 /*
- * auditapi_proof — GET /journal/proof?seq=N. Being written; until then the
- * resource answers 501 and auditors use `warrant-audit prove` on a copy of
- * the journal.
+ * auditapi_proof — GET /journal/proof?seq=N: the RFC 9162 inclusion proof of
+ * record N in the newest signed checkpoint, in warrant-audit's text format,
+ * built by the same code as `warrant-audit prove` (journal_audit.c). The
+ * auditor checks it with `warrant-audit check-proof` against the checkpoint
+ * from GET /journal/checkpoint and the journal's public key.
+ *
+ * A proof re-reads every segment up to the checkpoint's size, so it never
+ * runs on the event loop: each request gets a detached worker thread that
+ * writes the proof into a memory buffer. At most PROOF_MAX_RUNNING run at
+ * once (503 beyond): threads and memory stay bounded whatever auditors do.
+ *
+ * Handing back: the worker owns nothing but its job and never touches the
+ * connection, the server or libevent. It closes the write end of the job's
+ * pipe when done; the read end was registered with event_base_once() on the
+ * loop thread before the worker started, so the loop wakes up, and there
+ * conn_release_if_dead() balances the busy count taken by conn_route() and
+ * the answer goes out. If the loop has already exited when the worker
+ * finishes (the stop's drain deadline passed), nothing dangles: the pending
+ * once-event is freed with the base, the job is abandoned at exit.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <event2/event.h>
+
+#include "conf.h"
+#include "journal.h"
+#include "journal_audit.h"
+#include "log.h"
 #include "server.h"
+
+#define PROOF_MAX_RUNNING	2
+#define PROOF_TYPE		"text/plain; charset=utf-8"
+
+struct proof_job {
+	/* Set on the loop thread before the worker starts, then read-only. */
+	struct conn	*c;		/* the loop thread's only */
+	uint64_t	 seq;
+	char		 dir[PATH_MAX];
+	char		*note;		/* newest checkpoint, signed note */
+	size_t		 notelen;
+	uint64_t	 size;		/* its tree size */
+	int		 rfd, wfd;	/* done signal: the worker closes wfd */
+	/* Written by the worker, read by the loop once done is set. */
+	int		 done;
+	int		 rv;		/* JAUDIT_* */
+	char		*buf;		/* the proof text */
+	size_t		 len;
+	char		 err[PATH_MAX + 1024];
+};
+
+static unsigned	proof_running;		/* loop thread only */
+
+static void
+proof_job_free(struct proof_job *job)
+{
+	if (job->rfd != -1)
+		close(job->rfd);
+	if (job->wfd != -1)
+		close(job->wfd);
+	free(job->note);
+	free(job->buf);
+	free(job);
+}
+
+/* Finish a request answered on the loop thread: release, then answer. */
+static void
+proof_answer(struct conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+proof_answer(struct conn *c, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*body = NULL;
+	int	 len;
+
+	if (conn_release_if_dead(c))
+		return;
+	va_start(ap, fmt);
+	len = vasprintf(&body, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		body = NULL;
+		len = 0;
+	}
+	conn_respond_type(c, status, PROOF_TYPE, body, (size_t)len);
+}
+
+/* "seq=N", N decimal digits only, within uint64_t; nothing else. */
+static int
+proof_parse_query(const char *q, uint64_t *seq)
+{
+	uint64_t	v = 0;
+	unsigned	d;
+
+	if (strncmp(q, "seq=", 4) != 0 || q[4] == '\0')
+		return -1;
+	for (q += 4; *q != '\0'; q++) {
+		if (*q < '0' || *q > '9')
+			return -1;
+		d = (unsigned)(*q - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*seq = v;
+	return 0;
+}
+
+/* ---- the worker --------------------------------------------------------- */
+
+static void *
+proof_worker(void *arg)
+{
+	struct proof_job	*job = arg;
+	FILE			*out;
+	int			 wfd = job->wfd;
+
+	if ((out = open_memstream(&job->buf, &job->len)) == NULL) {
+		log_warn("proof of seq %" PRIu64 ": open_memstream", job->seq);
+		snprintf(job->err, sizeof(job->err), "out of memory");
+		job->rv = JAUDIT_ERROR;
+	} else {
+		job->rv = jaudit_prove_note(job->dir, job->seq, job->note,
+		    job->notelen, out, job->err, sizeof(job->err));
+		if (fclose(out) == EOF && job->rv == JAUDIT_OK) {
+			log_warn("proof of seq %" PRIu64, job->seq);
+			job->rv = JAUDIT_ERROR;
+		}
+	}
+	/*
+	 * Publish, then signal. After the close the loop may free job at any
+	 * moment: nothing below may touch it.
+	 */
+	job->wfd = -1;
+	__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+	close(wfd);
+	return NULL;
+}
+
+/* ---- back on the loop ---------------------------------------------------- */
+
+static void
+proof_done(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	 msg500[] = "the proof could not be built; the "
+	    "operator's log says why\n";
+	struct proof_job	*job = arg;
+	struct conn		*c = job->c;
+	char			*body;
+
+	(void)fd;
+	(void)what;
+	proof_running--;
+	/* Only the worker's close makes the pipe readable. */
+	if (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE))
+		fatalx("proof of seq %" PRIu64 ": woken before the worker "
+		    "finished", job->seq);
+	if (conn_release_if_dead(c)) {
+		proof_job_free(job);
+		return;
+	}
+	if (job->rv == JAUDIT_OK) {
+		log_info("conn %llu from %s: auditor %s fetched the proof of "
+		    "seq %" PRIu64 " at size %" PRIu64, (unsigned long long)c->id,
+		    c->peer, c->official->id, job->seq, job->size);
+		conn_respond_type(c, 200, PROOF_TYPE, job->buf, job->len);
+		job->buf = NULL;	/* the connection owns it now */
+	} else {
+		/* The journal disagrees with its own checkpoint, or I/O. */
+		log_warnx("conn %llu from %s: proof of seq %" PRIu64 " at size %"
+		    PRIu64 " failed: %s", (unsigned long long)c->id, c->peer,
+		    job->seq, job->size, job->err);
+		body = strdup(msg500);
+		conn_respond_type(c, 500, PROOF_TYPE, body,
+		    body != NULL ? strlen(body) : 0);
+	}
+	proof_job_free(job);
+}
+
+/*
+ * Everything a worker needs, copied from the connection and the journal on
+ * the loop thread; NULL after answering c.
+ */
+static struct proof_job *
+proof_job_new(struct conn *c, uint64_t seq, char *note, uint64_t size)
+{
+	struct proof_job	*job;
+	int			 p[2], n;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		log_warn("proof");
+		free(note);
+		proof_answer(c, 503, "out of memory, try again later\n");
+		return NULL;
+	}
+	job->c = c;
+	job->seq = seq;
+	job->note = note;
+	job->notelen = strlen(note);
+	job->size = size;
+	job->rfd = job->wfd = -1;
+	n = snprintf(job->dir, sizeof(job->dir), "%s/journal",
+	    c->gen->conf->state_dir);
+	if (n < 0 || (size_t)n >= sizeof(job->dir)) {
+		log_warnx("proof: state directory name too long");
+		goto fail;
+	}
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("proof: pipe");
+		goto fail;
+	}
+	job->rfd = p[0];
+	job->wfd = p[1];
+	return job;
+fail:
+	proof_job_free(job);
+	proof_answer(c, 500, "the proof could not be started\n");
+	return NULL;
+}
+
+/* A detached worker with every signal blocked: they are the loop's. */
+static int
+proof_start(struct proof_job *job)
+{
+	pthread_attr_t	attr;
+	pthread_t	tid;
+	sigset_t	all, old;
+	int		rv;
+
+	if ((rv = pthread_attr_init(&attr)) != 0) {
+		errno = rv;
+		return -1;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rv = pthread_create(&tid, &attr, proof_worker, job);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rv != 0) {
+		errno = rv;
+		return -1;
+	}
+	return 0;
+}
 
 void
 auditapi_proof(struct conn *c)
 {
-	static const char msg[] = "proofs over the network are not available yet; "
-	    "use warrant-audit prove on a copy of the journal\n";
-	char *body = strdup(msg);
+	struct proof_job	*job;
+	uint64_t		 seq, size = 0, have;
+	char			*note;
 
-	conn_respond_type(c, 501, "text/plain; charset=utf-8", body,
-	    body ? strlen(body) : 0);
+	if (proof_parse_query(c->req.query, &seq) == -1) {
+		proof_answer(c, 400, "usage: GET /journal/proof?seq=N, N a "
+		    "record's sequence number in decimal\n");
+		return;
+	}
+	have = journal_size(c->srv->journal);
+	if (seq >= have) {
+		proof_answer(c, 404, "no record %" PRIu64 ": the journal holds "
+		    "%" PRIu64 " records\n", seq, have);
+		return;
+	}
+	if ((note = journal_checkpoint_note(c->srv->journal, &size)) == NULL) {
+		proof_answer(c, 404, "no checkpoint has been signed yet\n");
+		return;
+	}
+	if (seq >= size) {
+		free(note);
+		proof_answer(c, 404, "record %" PRIu64 " is not signed yet: the "
+		    "newest checkpoint covers %" PRIu64 " records; ask again "
+		    "after the next one\n", seq, size);
+		return;
+	}
+	if (proof_running >= PROOF_MAX_RUNNING) {
+		free(note);
+		log_info("conn %llu from %s: proof refused, %u already being "
+		    "built", (unsigned long long)c->id, c->peer, proof_running);
+		snprintf(c->receipt, sizeof(c->receipt), "Retry-After: 1\r\n");
+		proof_answer(c, 503, "busy with other proofs, try again in a "
+		    "moment\n");
+		return;
+	}
+	if ((job = proof_job_new(c, seq, note, size)) == NULL)
+		return;
+	/* Registered before the worker exists, so its signal cannot be lost. */
+	if (event_base_once(c->srv->base, job->rfd, EV_READ, proof_done, job,
+	    NULL) == -1) {
+		log_warnx("proof: cannot watch the worker");
+		proof_job_free(job);
+		proof_answer(c, 500, "the proof could not be started\n");
+		return;
+	}
+	if (proof_start(job) == -1) {
+		/*
+		 * The once-event stays registered on rfd: close wfd so that it
+		 * fires and proof_done() answers from the job's error.
+		 */
+		log_warn("proof: pthread_create");
+		snprintf(job->err, sizeof(job->err), "no worker thread");
+		job->rv = JAUDIT_ERROR;
+		__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
+		close(job->wfd);
+		job->wfd = -1;
+	}
+	proof_running++;
 }
