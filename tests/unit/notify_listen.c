@@ -11,7 +11,12 @@
  * seconds; removes PATH on the way out. Output is flushed per datagram so
  * the test can follow it while the daemon runs.
  *
- * usage: notify_listen PATH [TIMEOUT]
+ * With -r, the sender of the first READY=1 is stopped (SIGSTOP) as soon as
+ * that datagram is read, and "FROZEN <pid>" printed after it: the test can
+ * then look at the daemon as it was when it declared itself ready (is the
+ * port already accepting?) and resume it with SIGCONT.
+ *
+ * usage: notify_listen [-r] PATH [TIMEOUT]
  */
 #include "config.h"
 
@@ -33,6 +38,7 @@
 #define NOTIFY_MAX	4096
 
 static volatile sig_atomic_t	stop;
+static int			freeze_on_ready;
 
 static void
 on_signal(int sig)
@@ -116,7 +122,8 @@ notify_recv(int fd, char *buf, size_t size, int *pid)
 static void
 notify_print(long long ms, int pid, char *buf, ssize_t len)
 {
-	char *line, *next;
+	char	*line, *next;
+	int	 frozen = 0;
 
 	for (ssize_t i = 0; i < len; i++)
 		if (buf[i] != '\n' && ((unsigned char)buf[i] < 0x20 ||
@@ -125,9 +132,18 @@ notify_print(long long ms, int pid, char *buf, ssize_t len)
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if (*line != '\0')
-			printf("MSG %lld %d %s\n", ms, pid, line);
+		if (*line == '\0')
+			continue;
+		/* Stop first, print after: the daemon must not run on. */
+		if (freeze_on_ready && pid > 0 && strcmp(line, "READY=1") == 0 &&
+		    kill(pid, SIGSTOP) == 0) {
+			freeze_on_ready = 0;
+			frozen = 1;
+		}
+		printf("MSG %lld %d %s\n", ms, pid, line);
 	}
+	if (frozen)
+		printf("FROZEN %d\n", pid);
 	fflush(stdout);
 }
 
@@ -142,8 +158,13 @@ main(int argc, char *argv[])
 	ssize_t			 len;
 	int			 fd, pid;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: notify_listen PATH [TIMEOUT]\n");
+	if (argc > 1 && strcmp(argv[1], "-r") == 0) {
+		freeze_on_ready = 1;
+		argc--;
+		argv++;
+	}
+	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: notify_listen [-r] PATH [TIMEOUT]\n");
 		return 2;
 	}
 	if (argc == 3) {
