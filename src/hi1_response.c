@@ -10,6 +10,9 @@
  * so that what we send always parses. Namespaces and prefixes are those of
  * the ETSI examples; every message built here validates against our
  * templates and the official schemas (tests/unit/test_hi1.c checks both).
+ *
+ * src/hi1_out.h shares a few of these internals with src/hi1_delivery.c,
+ * which answers with results (a DeliveryObject) in the same messages.
  */
 #include "config.h"
 
@@ -23,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "hi1.h"
+#include "hi1_out.h"
 #include "log.h"
 
 #define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
@@ -45,14 +49,6 @@
 #define HI1_ECHO_LITASK		1
 #endif
 
-/* A response under construction; any failed allocation sets oom. */
-struct hi1_out {
-	xmlDocPtr	 doc;
-	xmlNodePtr	 root;
-	xmlNsPtr	 core, xsi, common, task;
-	int		 oom;
-};
-
 /* One ActionResponse to write, in ActionIdentifier order. */
 struct hi1_entry {
 	uint32_t			 action;
@@ -61,7 +57,7 @@ struct hi1_entry {
 };
 
 /* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t
+size_t
 hi1_utf8_len(const unsigned char *s)
 {
 	uint32_t	 cp;
@@ -121,7 +117,7 @@ hi1_xml_safe(const char *in, char *out, size_t len)
 }
 
 /* The profile's endpoint identifiers: [A-Z0-9][A-Z0-9-]{1,31}. */
-static int
+int
 hi1_endpoint_ok(const char *s)
 {
 	size_t	 n;
@@ -136,7 +132,7 @@ hi1_endpoint_ok(const char *s)
 }
 
 /* ExternalIdentifier in the profile: 1-128 characters, one line, trimmed. */
-static int
+int
 hi1_ref_ok(const char *s)
 {
 	size_t	 n;
@@ -185,7 +181,7 @@ hi1_uuid(char *buf, size_t len)
 }
 
 /* Add ns:name under parent with (escaped, made-safe) text, or empty. */
-static xmlNodePtr
+xmlNodePtr
 hi1_add(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns, const char *name,
     const char *text)
 {
@@ -368,6 +364,18 @@ char *
 hi1_build_accepted(const struct hi1_response_header *h,
     const struct hi1_request *req, const char *carrier_ref, size_t *len)
 {
+	return hi1_build_accepted_with(h, req, carrier_ref, NULL, NULL, len);
+}
+
+/*
+ * hi1_build_accepted, where obj (if not NULL) may write a task's HI1Object
+ * instead of the echo: it returns 1 if it did, 0 to leave the echo.
+ */
+char *
+hi1_build_accepted_with(const struct hi1_response_header *h,
+    const struct hi1_request *req, const char *carrier_ref,
+    hi1_object_fn obj, void *arg, size_t *len)
+{
 	struct hi1_entry	 e[2 * HI1_MAX_ACTIONS];
 	struct hi1_out		 o;
 	xmlNodePtr		 list, cr;
@@ -389,7 +397,8 @@ hi1_build_accepted(const struct hi1_response_header *h,
 		hi1_add(&o, cr, o.core, "Identifier", e[i].task ?
 		    e[i].task->object_id : e[i].auth->object_id);
 		if (e[i].task != NULL && (HI1_ECHO_LITASK ||
-		    e[i].task->type != WD_REQ_INTERCEPTION))
+		    e[i].task->type != WD_REQ_INTERCEPTION) &&
+		    (obj == NULL || obj(&o, cr, e[i].task, arg) == 0))
 			hi1_task_echo(&o, cr, e[i].task, h, carrier_ref);
 	}
 	return hi1_out_finish(&o, len);
