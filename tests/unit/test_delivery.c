@@ -8,7 +8,8 @@
  * under etc/templates/hi1-mx.xsd and (when ../shared is present) the
  * official ETSI schemas, and their Data decodes to the document with the
  * announced SHA-256; answers without results are byte-for-byte those of
- * hi1_build_accepted; a DeliveryObject in a request is refused.
+ * hi1_build_accepted; a DeliveryObject in a request is refused; the
+ * examples of docs/results.md are real and valid.
  */
 #include "config.h"
 
@@ -927,6 +928,71 @@ test_delivery_in_request_refused(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* docs/results.md                                                           */
+
+#define DOC_MAX_BLOCKS	8
+
+/* The ```xml blocks of a markdown text, each with its final newline. */
+static size_t
+xml_blocks(const char *md, char **blocks, size_t max)
+{
+	const char	*p = md, *start = NULL, *eol;
+	size_t		 n = 0;
+
+	for (; *p != '\0' && n < max; p = *eol ? eol + 1 : eol) {
+		eol = strchr(p, '\n');
+		if (eol == NULL)
+			eol = p + strlen(p);
+		if (start == NULL && (size_t)(eol - p) == 6 &&
+		    strncmp(p, "```xml", 6) == 0)
+			start = *eol ? eol + 1 : eol;
+		else if (start != NULL && (size_t)(eol - p) == 3 &&
+		    strncmp(p, "```", 3) == 0) {
+			assert_non_null(blocks[n] = strndup(start,
+			    (size_t)(p - start)));
+			n++;
+			start = NULL;
+		}
+	}
+	return n;
+}
+
+/*
+ * The integrators' document shows a real answer and its decoded result:
+ * the answer is valid (ours and official), its Data decodes to exactly the
+ * next listing with the announced checksum, and every result listing is
+ * valid under ld-result.xsd.
+ */
+static void
+test_docs_examples(void **state)
+{
+	char		 path[512], *md, *blocks[DOC_MAX_BLOCKS];
+	size_t		 n, results = 0;
+	xmlDocPtr	 doc;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/docs/results.md", TOP_SRCDIR);
+	md = read_path(path);
+	n = xml_blocks(md, blocks, DOC_MAX_BLOCKS);
+	assert_true(n >= 5);
+	assert_non_null(strstr(blocks[0], "<HI1Message"));
+	doc = valid_doc(blocks[0], strlen(blocks[0]), hi1_xsd, "results.md answer");
+	keep_for_official(blocks[0], strlen(blocks[0]), "docs-results-answer");
+	check_delivery(doc, 1, blocks[1], strlen(blocks[1]));
+	xmlFreeDoc(doc);
+	for (size_t i = 1; i < n; i++) {
+		doc = valid_doc(blocks[i], strlen(blocks[i]), result_xsd,
+		    "results.md result");
+		results++;
+		xmlFreeDoc(doc);
+	}
+	assert_int_equal(results, n - 1);
+	for (size_t i = 0; i < n; i++)
+		free(blocks[i]);
+	free(md);
+}
+
+/* ------------------------------------------------------------------------ */
 /* the official ETSI schemas                                                 */
 
 static void
@@ -1009,6 +1075,7 @@ main(void)
 		cmocka_unit_test(test_accepted_refuses_bad_results),
 		cmocka_unit_test(test_accepted_location),
 		cmocka_unit_test(test_delivery_in_request_refused),
+		cmocka_unit_test(test_docs_examples),
 		cmocka_unit_test(test_official),
 	};
 
