@@ -179,7 +179,7 @@ templates_copy(char *dir, size_t len)
 {
 	const char	*names[] = { "hi1-mx.xsd", "mx-authorisation.xsd",
 	    "mx-common.xsd", "mx-core.xsd", "mx-etsi280.xsd", "mx-task.xsd",
-	    "mx-dictionaries.xml" };
+	    "mx-delivery.xsd", "mx-dictionaries.xml" };
 	char		 from[512], to[512], *data;
 	size_t		 n;
 
