@@ -1,0 +1,526 @@
+/*
+ * bwire — the back-end protocol on the wire (proto/backend.proto): frames,
+ * the checks every received Envelope passes before anything acts on it,
+ * and the streamed records answer with its digest.
+ *
+ * protobuf-c accepts any number in a proto3 enum field and does not check
+ * UTF-8, so after unpacking we walk the message with its descriptors: an
+ * undefined enum value or a bad string is a protocol error, as the proto's
+ * header says. The walk is generic so that fields added by later minor
+ * versions are checked without new code.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "bsrv.h"
+#include "log.h"
+
+int
+bwire_frame_len(const uint8_t h[4], uint32_t *len)
+{
+	*len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	return *len == 0 || *len > BWIRE_MAX_FRAME ? -1 : 0;
+}
+
+static int
+varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -1;
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+int
+bwire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
+{
+	const uint8_t	*end = p + n;
+	uint64_t	 tag, v;
+
+	*mask = 0;
+	while (p < end) {
+		if (varint(&p, end, &tag) == -1 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
+			return -1;
+		if (tag >> 3 < 32)
+			*mask |= 1u << (tag >> 3);
+		switch (tag & 7) {
+		case 0:
+			if (varint(&p, end, &v) == -1)
+				return -1;
+			break;
+		case 1:
+			if (end - p < 8)
+				return -1;
+			p += 8;
+			break;
+		case 2:
+			if (varint(&p, end, &v) == -1 || v > (uint64_t)(end - p))
+				return -1;
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -1;
+			p += 4;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --- validation ------------------------------------------------------------ */
+
+/* Well-formed UTF-8: shortest form, no surrogates, at most U+10FFFF. */
+static int
+utf8_ok(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s, n, cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+static int
+field_check(const ProtobufCFieldDescriptor *f, const void *v, char *why, size_t len)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_ENUM:
+		if (protobuf_c_enum_descriptor_get_value(f->descriptor,
+		    *(const int *)v) == NULL) {
+			snprintf(why, len, "field %s: undefined enum value %d",
+			    f->name, *(const int *)v);
+			return -1;
+		}
+		return 0;
+	case PROTOBUF_C_TYPE_STRING:
+		if (*(char *const *)v && !utf8_ok(*(const unsigned char *const *)v)) {
+			snprintf(why, len, "field %s: not UTF-8", f->name);
+			return -1;
+		}
+		return 0;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(ProtobufCMessage *const *)v == NULL ? 0 :
+		    bwire_valid(*(ProtobufCMessage *const *)v, why, len);
+	default:
+		return 0;
+	}
+}
+
+static size_t
+field_size(const ProtobufCFieldDescriptor *f)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_ENUM:
+		return sizeof(int);
+	case PROTOBUF_C_TYPE_STRING:
+		return sizeof(char *);
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return sizeof(ProtobufCMessage *);
+	default:
+		return 0;	/* not checked */
+	}
+}
+
+int
+bwire_valid(const ProtobufCMessage *m, char *why, size_t len)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor	*f = &d->fields[i];
+		const char			*base = (const char *)m + f->offset;
+		size_t				 sz = field_size(f);
+
+		if (sz == 0)
+			continue;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			uint32_t which = *(const uint32_t *)((const char *)m +
+			    f->quantifier_offset);
+			if (which != f->id)
+				continue;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			const char *arr = *(const char *const *)base;
+			for (size_t k = 0; k < n; k++)
+				if (field_check(f, arr + k * sz, why, len) == -1)
+					return -1;
+		} else if (field_check(f, base, why, len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+Warrant__Backend__Envelope *
+bwire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
+{
+	Warrant__Backend__Envelope *env;
+
+	if ((env = warrant__backend__envelope__unpack(NULL, n, buf)) == NULL) {
+		snprintf(why, len, "frame of %zu bytes is not an Envelope", n);
+		return NULL;
+	}
+	if (bwire_valid(&env->base, why, len) == -1) {
+		warrant__backend__envelope__free_unpacked(env, NULL);
+		return NULL;
+	}
+	return env;
+}
+
+/* --- request content ------------------------------------------------------- */
+
+static int
+all_digits(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789") == n;
+}
+
+static int
+luhn_ok(const char *d, size_t n)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = (unsigned)(d[n - 1 - i] - '0');
+		if (i % 2 == 1 && (v *= 2) > 9)
+			v -= 9;
+		sum += v;
+	}
+	return sum % 10 == 0;
+}
+
+#define MALFORMED	WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED
+
+static int
+check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why, size_t len)
+{
+	unsigned char bin[16];
+
+	if (t == NULL || t->value == NULL) {
+		snprintf(why, len, "no target identifier");
+		return MALFORMED;
+	}
+	switch (t->type) {
+	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_MSISDN:
+		if (all_digits(t->value, 12) && strncmp(t->value, "52", 2) == 0)
+			return 0;
+		snprintf(why, len, "MSISDN must be 52 and 10 digits");
+		return MALFORMED;
+	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMSI:
+		if (all_digits(t->value, 15) && strncmp(t->value, "334", 3) == 0)
+			return 0;
+		snprintf(why, len, "IMSI must be 15 digits with MCC 334");
+		return MALFORMED;
+	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI:
+		if (all_digits(t->value, 15) && luhn_ok(t->value, 15))
+			return 0;
+		snprintf(why, len, "IMEI must be 15 digits with a valid Luhn digit");
+		return MALFORMED;
+	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT:
+		if (!ip_ok) {
+			snprintf(why, len, "IP and port identify subscribers only");
+			return MALFORMED;
+		}
+		if (strlen(t->value) >= INET6_ADDRSTRLEN ||
+		    (inet_pton(AF_INET, t->value, bin) != 1 &&
+		    inet_pton(AF_INET6, t->value, bin) != 1)) {
+			snprintf(why, len, "not an IP address");
+			return MALFORMED;
+		}
+		if (t->port == 0 || t->port > 65535) {
+			snprintf(why, len, "port must be 1..65535");
+			return MALFORMED;
+		}
+		return 0;
+	default:
+		snprintf(why, len, "no identifier type");
+		return MALFORMED;
+	}
+}
+
+int
+bwire_check_request(const Warrant__Backend__Envelope *env, int64_t now, char *why,
+    size_t len)
+{
+	const Warrant__Backend__RecordsQuery		*rq;
+	const Warrant__Backend__PreservationRequest	*pr;
+	int						 rc;
+
+	switch (env->body_case) {
+	case WARRANT__BACKEND__ENVELOPE__BODY_SUBSCRIBER_QUERY:
+		if ((rc = check_id(env->subscriber_query->target, 1, why, len)))
+			return rc;
+		if (env->subscriber_query->target->type ==
+		    WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT &&
+		    env->subscriber_query->at_us == 0) {
+			snprintf(why, len, "IP and port need the instant (at_us)");
+			return MALFORMED;
+		}
+		return 0;
+	case WARRANT__BACKEND__ENVELOPE__BODY_LOCATION_QUERY:
+		return check_id(env->location_query->target, 0, why, len);
+	case WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_QUERY:
+		rq = env->records_query;
+		if ((rc = check_id(rq->target, 0, why, len)))
+			return rc;
+		if (rq->kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_UNSPECIFIED) {
+			snprintf(why, len, "records kind not given");
+			return MALFORMED;
+		}
+		if (rq->start_us >= rq->end_us) {
+			snprintf(why, len, "window must have start_us < end_us");
+			return MALFORMED;
+		}
+		return 0;
+	case WARRANT__BACKEND__ENVELOPE__BODY_PRESERVATION:
+		pr = env->preservation;
+		if ((rc = check_id(pr->target, 0, why, len)))
+			return rc;
+		if (pr->action == WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_UNSPECIFIED) {
+			snprintf(why, len, "preservation action not given");
+			return MALFORMED;
+		}
+		if (pr->reference == NULL || pr->reference[0] == '\0' ||
+		    strlen(pr->reference) > 128) {
+			snprintf(why, len, "reference must be 1..128 bytes");
+			return MALFORMED;
+		}
+		if (pr->action == WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_FREEZE &&
+		    pr->until_us <= now) {
+			snprintf(why, len, "a freeze must end in the future");
+			return MALFORMED;
+		}
+		return 0;
+	case WARRANT__BACKEND__ENVELOPE__BODY_HEALTH_QUERY:
+		return 0;
+	default:
+		snprintf(why, len, "not a request");
+		return WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED;
+	}
+}
+
+/* --- encoding -------------------------------------------------------------- */
+
+uint8_t *
+bwire_encode(const Warrant__Backend__Envelope *env, size_t *len)
+{
+	size_t	 n = warrant__backend__envelope__get_packed_size(env);
+	uint8_t	*buf;
+
+	if (n > BWIRE_MAX_FRAME) {
+		log_warnx("answer of %zu bytes exceeds the frame limit", n);
+		return NULL;
+	}
+	if ((buf = malloc(4 + n)) == NULL) {
+		log_warn("frame");
+		return NULL;
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	warrant__backend__envelope__pack(env, buf + 4);
+	*len = 4 + n;
+	return buf;
+}
+
+uint8_t *
+bwire_error(uint64_t id, int code, const char *msg, size_t *len)
+{
+	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
+	Warrant__Backend__Error		err = WARRANT__BACKEND__ERROR__INIT;
+
+	err.code = (Warrant__Backend__ErrorCode)code;
+	err.message = (char *)msg;
+	if (code == WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE)
+		err.retry_after_ms = 500;
+	env.request_id = id;
+	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_ERROR;
+	env.error = &err;
+	return bwire_encode(&env, len);
+}
+
+/* --- streamed records -------------------------------------------------------- */
+
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+static int
+grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t	*p;
+	size_t	 n = *cap ? *cap : 4096;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if ((p = realloc(*buf, n)) == NULL) {
+		log_warn("records buffer");
+		return -1;
+	}
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+int
+bwire_stream_init(struct bwire_stream *s, uint64_t id, unsigned per_chunk)
+{
+	memset(s, 0, sizeof(*s));
+	s->request_id = id;
+	s->per_chunk = per_chunk == 0 || per_chunk > BWIRE_MAX_CHUNK ?
+	    BWIRE_MAX_CHUNK : per_chunk;
+	if ((s->md = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
+		log_warnx("records digest: cannot initialise SHA-256");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The record's canonical bytes (protobuf-c packs fields in number order,
+ * skips proto3 defaults, keeps no unknown fields here) go to the digest as
+ * BE32 length || bytes and into the chunk as field 2 (tag 0x12).
+ */
+int
+bwire_stream_add(struct bwire_stream *s, const Warrant__Backend__Record *r)
+{
+	size_t	n = warrant__backend__record__get_packed_size(r);
+	uint8_t	hdr[4];
+
+	if (n > BWIRE_MAX_RECORD) {
+		log_warnx("record of %zu bytes exceeds %d", n, BWIRE_MAX_RECORD);
+		return -1;
+	}
+	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap, s->len + n + 11) == -1)
+		return -1;
+	warrant__backend__record__pack(r, s->rec);
+	hdr[0] = (uint8_t)(n >> 24);
+	hdr[1] = (uint8_t)(n >> 16);
+	hdr[2] = (uint8_t)(n >> 8);
+	hdr[3] = (uint8_t)n;
+	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec, n))
+		return -1;
+	s->body[s->len++] = 0x12;
+	s->len += put_varint(s->body + s->len, n);
+	memcpy(s->body + s->len, s->rec, n);
+	s->len += n;
+	s->nrec++;
+	s->count++;
+	/* 500 records of at most 64 KiB would not fit 1 MiB: cut at 768 KiB. */
+	return s->nrec >= s->per_chunk || s->len >= 768 * 1024;
+}
+
+/* Envelope{1: request_id, 15: RecordsChunk{1: seq, 2: records...}} */
+uint8_t *
+bwire_stream_chunk(struct bwire_stream *s, size_t *len)
+{
+	uint8_t	 head[32], chead[16], *buf;
+	size_t	 hl = 0, cl = 0, clen, total;
+
+	if (s->seq != 0) {
+		chead[cl++] = 0x08;
+		cl += put_varint(chead + cl, s->seq);
+	}
+	clen = cl + s->len;
+	if (s->request_id != 0) {
+		head[hl++] = 0x08;
+		hl += put_varint(head + hl, s->request_id);
+	}
+	head[hl++] = 0x7a;		/* field 15, length-delimited */
+	hl += put_varint(head + hl, clen);
+	total = hl + clen;
+	if ((buf = malloc(4 + total)) == NULL) {
+		log_warn("records chunk");
+		return NULL;
+	}
+	buf[0] = (uint8_t)(total >> 24);
+	buf[1] = (uint8_t)(total >> 16);
+	buf[2] = (uint8_t)(total >> 8);
+	buf[3] = (uint8_t)total;
+	memcpy(buf + 4, head, hl);
+	memcpy(buf + 4 + hl, chead, cl);
+	memcpy(buf + 4 + hl + cl, s->body, s->len);
+	*len = 4 + total;
+	s->seq++;
+	s->nrec = 0;
+	s->len = 0;
+	return buf;
+}
+
+uint8_t *
+bwire_stream_summary(struct bwire_stream *s, size_t *len)
+{
+	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
+	Warrant__Backend__RecordsSummary sum = WARRANT__BACKEND__RECORDS_SUMMARY__INIT;
+	uint8_t				md[32];
+	unsigned			mdlen = 0;
+
+	if (!EVP_DigestFinal_ex(s->md, md, &mdlen) || mdlen != sizeof(md)) {
+		log_warnx("records digest: SHA-256 failed");
+		return NULL;
+	}
+	sum.count = s->count;
+	sum.chunks = s->seq;
+	sum.sha256.data = md;
+	sum.sha256.len = sizeof(md);
+	env.request_id = s->request_id;
+	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_SUMMARY;
+	env.records_summary = &sum;
+	return bwire_encode(&env, len);
+}
+
+void
+bwire_stream_free(struct bwire_stream *s)
+{
+	EVP_MD_CTX_free(s->md);
+	free(s->body);
+	free(s->rec);
+	memset(s, 0, sizeof(*s));
+}
