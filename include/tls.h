@@ -30,5 +30,7 @@ void	 tls_track_refusal(SSL *, struct tls_refusal *);
 int	 tls_peer_fingerprints(SSL *, uint8_t cert_sha256[32], uint8_t spki_sha256[32]);
 void	 tls_hex(const uint8_t *in, size_t len, char *out);	/* out: 2*len+1 */
 void	 tls_peer_subject(SSL *, char *buf, size_t len);
+/* A private key file must be readable by its owner only; logs if not. */
+int	 tls_key_file_private(const char *path);
 
 #endif

@@ -80,9 +80,12 @@ http_parse_request_line(const char *line, size_t len, struct http_request *req)
 		return 400;
 	if (http_parse_target(sp1 + 1, sp2 - sp1 - 1, req) == -1)
 		return 400;
-	if (end - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+	/* "HTTP/" DIGIT "." DIGIT; any version but 1.0 and 1.1 is 505. */
+	if (end - sp2 - 1 != 8 || memcmp(sp2 + 1, "HTTP/", 5) != 0 ||
+	    !isdigit((unsigned char)sp2[6]) || sp2[7] != '.' ||
+	    !isdigit((unsigned char)sp2[8]))
 		return 400;
-	if (sp2[8] != '0' && sp2[8] != '1')
+	if (sp2[6] != '1' || (sp2[8] != '0' && sp2[8] != '1'))
 		return 505;
 	req->minor = sp2[8] - '0';
 	req->keep_alive = req->minor == 1;
@@ -117,6 +120,27 @@ http_token_eq(const char *v, size_t len, const char *word)
 	return strlen(word) == len && strncasecmp(v, word, len) == 0;
 }
 
+/* Connection is a comma-separated list of options ("TE, close"). */
+static void
+http_connection_options(const char *v, size_t vlen, struct http_request *req)
+{
+	const char	*p = v, *end = v + vlen, *comma, *b, *e;
+
+	while (p < end) {
+		comma = memchr(p, ',', end - p);
+		e = comma ? comma : end;
+		for (b = p; b < e && (*b == ' ' || *b == '\t'); b++)
+			;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (http_token_eq(b, e - b, "close"))
+			req->keep_alive = false;
+		else if (http_token_eq(b, e - b, "keep-alive") && req->minor == 0)
+			req->keep_alive = true;
+		p = comma ? comma + 1 : end;
+	}
+}
+
 static int
 http_header(const char *name, size_t nlen, const char *v, size_t vlen,
     const struct http_limits *lim, struct http_request *req)
@@ -126,10 +150,7 @@ http_header(const char *name, size_t nlen, const char *v, size_t vlen,
 	if (http_token_eq(name, nlen, "transfer-encoding"))
 		return 501;
 	if (http_token_eq(name, nlen, "connection")) {
-		if (http_token_eq(v, vlen, "close"))
-			req->keep_alive = false;
-		else if (http_token_eq(v, vlen, "keep-alive"))
-			req->keep_alive = true;
+		http_connection_options(v, vlen, req);
 		return 0;
 	}
 	if (http_token_eq(name, nlen, "content-type")) {

@@ -125,6 +125,9 @@ policy_check_window(const struct wd_conf *conf, const struct hi1_task *t,
 	int64_t oldest = now_us - (int64_t)conf->policy.retention_days * US_PER_DAY;
 	int64_t skew = (int64_t)conf->policy.clock_skew_s * US_PER_S;
 
+	/* Real-time location is about now: a window, if any, is not used. */
+	if (t->type == WD_REQ_LOCATION_RT)
+		return 0;
 	if (t->type == WD_REQ_INTERCEPTION) {
 		if (t->has_window && t->window_end_us <= now_us) {
 			wd_error_set_action(err, WD_ERR_WINDOW_ORDER, t->action_id,

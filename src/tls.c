@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -158,7 +160,21 @@ tls_load_crls(X509_STORE *store, const char *path)
 	}
 	for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
 		xi = sk_X509_INFO_value(infos, i);
-		if (xi->crl && X509_STORE_add_crl(store, xi->crl))
+		if (xi->crl == NULL)
+			continue;
+		/*
+		 * A CRL past its nextUpdate makes OpenSSL refuse every client
+		 * ("CRL has expired"): say so now, at start or reload, instead
+		 * of leaving the desk to discover it from refusals.
+		 */
+		if (X509_CRL_get0_nextUpdate(xi->crl) != NULL &&
+		    X509_cmp_time(X509_CRL_get0_nextUpdate(xi->crl), NULL) < 0) {
+			log_warnx("CRL file %s: a CRL is past its nextUpdate; "
+			    "publish a fresh one", path);
+			sk_X509_INFO_pop_free(infos, X509_INFO_free);
+			return -1;
+		}
+		if (X509_STORE_add_crl(store, xi->crl))
 			n++;
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
@@ -203,9 +219,19 @@ tls_load_trust(SSL_CTX *ctx, const struct wd_conf *conf)
 		tls_log_errors("cannot load CA bundle", conf->tls.ca);
 		return -1;
 	}
-	/* Tell clients which CAs we accept, so they pick the right cert. */
-	if ((names = SSL_load_client_CA_file(conf->tls.ca)) != NULL)
-		SSL_CTX_set_client_CA_list(ctx, names);
+	/*
+	 * Tell clients which CAs we accept, so they pick the right cert. This
+	 * also proves the bundle holds a certificate: OpenSSL happily loads a
+	 * file with only a CRL, leaving no trust anchor and refusing everyone.
+	 */
+	if ((names = SSL_load_client_CA_file(conf->tls.ca)) == NULL ||
+	    sk_X509_NAME_num(names) == 0) {
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		log_warnx("CA bundle %s holds no CA certificate", conf->tls.ca);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
 	if (conf->tls.crl) {
 		if (tls_load_crls(store, conf->tls.crl) == -1)
 			return -1;
@@ -215,6 +241,23 @@ tls_load_trust(SSL_CTX *ctx, const struct wd_conf *conf)
 	}
 	/* Clients must hold a certificate issued for client authentication. */
 	X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT);
+	return 0;
+}
+
+int
+tls_key_file_private(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1) {
+		log_warn("private key %s", path);
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		log_warnx("private key %s must not be readable by group or "
+		    "others (mode %03o; chmod 600)", path, st.st_mode & 0777);
+		return -1;
+	}
 	return 0;
 }
 
@@ -237,6 +280,8 @@ tls_server_ctx(const struct wd_conf *conf)
 		tls_log_errors("cannot load certificate", conf->tls.cert);
 		goto fail;
 	}
+	if (tls_key_file_private(conf->tls.key) == -1)
+		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls.key, SSL_FILETYPE_PEM) != 1) {
 		tls_log_errors("cannot load private key", conf->tls.key);
 		goto fail;

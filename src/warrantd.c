@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/warrantd/warrantd.conf"
 #define DRAIN_SECONDS	10
@@ -47,22 +48,17 @@ warrantd_check(const char *path)
 	struct server_gen	*gen;
 	EVP_PKEY		*key = NULL;
 	FILE			*f;
-	struct stat		 st;
 	int			 ok = 1;
 
 	if ((gen = server_gen_load(path, 1)) == NULL)
 		return 1;
 	if (gen->conf->journal.signing_key) {
 		if ((f = fopen(gen->conf->journal.signing_key, "r")) == NULL ||
-		    fstat(fileno(f), &st) == -1 ||
 		    (key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
 			log_warnx("%s: cannot read the journal signing key",
 			    gen->conf->journal.signing_key);
 			ok = 0;
-		} else if (st.st_mode & 077) {
-			log_warnx("%s: journal signing key must not be readable by "
-			    "group or others (mode %03o)", gen->conf->journal.signing_key,
-			    st.st_mode & 0777);
+		} else if (tls_key_file_private(gen->conf->journal.signing_key) == -1) {
 			ok = 0;
 		} else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
 			log_warnx("%s: journal signing key is not Ed25519",
@@ -166,6 +162,8 @@ warrantd_open_journal(struct server *srv)
 	jc.origin = conf->journal.origin;
 	jc.checkpoint_records = conf->journal.checkpoint_records;
 	jc.checkpoint_interval_s = conf->journal.checkpoint_interval_s;
+	if (jc.signing_key != NULL && tls_key_file_private(jc.signing_key) == -1)
+		return -1;
 	if (journal_open(&jc, srv->base, &srv->journal) == -1)
 		return -1;
 	return intake_recover(srv);

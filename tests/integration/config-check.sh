@@ -11,9 +11,6 @@
 # The daemon itself (`warrantd -d -f`) must refuse each of them too: exit
 # non-zero without ever accepting a connection.
 #
-# Deviations already reported to the owners of src/ are checked with
-# known_bug: printed, but only failing the test with WD_KNOWN_BUGS=1.
-#
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$srcdir/tests/integration/lib.sh"
 
@@ -41,15 +38,7 @@ trap 'exit 1' INT TERM
 conf=$T/warrantd.conf
 grep -q '^listen on 127.0.0.1 port [0-9]*$' "$conf" || fail "no listen line in $conf"
 
-nbugs=0
 why=
-known_bug() {
-	if [ -n "${WD_KNOWN_BUGS:-}" ]; then
-		fail "known bug: $*"
-	fi
-	echo "KNOWN BUG (reported, not failing this test): $*" >&2
-	nbugs=$((nbugs + 1))
-}
 
 port_accepts() {
 	( exec 3<>"/dev/tcp/127.0.0.1/$port" ) 2>/dev/null
@@ -181,17 +170,17 @@ head -c 512 /dev/urandom >"$T/garbage.crl"
 variant crl-garbage -e "s|crl \"$T/crl.pem\"|crl \"$T/garbage.crl\"|"
 expect_refused crl-garbage "$T/garbage.crl" "CRL"
 
+# A CRL past its nextUpdate would make OpenSSL refuse every client.
+openssl ca -gencrl -config "$T/ca.cnf" -crlsec 1 \
+    -out "$T/expired-crl.pem" 2>/dev/null || fail "cannot make an expiring CRL"
+sleep 2
+variant crl-expired -e "s|crl \"$T/crl.pem\"|crl \"$T/expired-crl.pem\"|"
+expect_refused crl-expired "$T/expired-crl.pem" "nextUpdate"
+
 # A CRL is not a certificate either: with it as the CA file no client
 # certificate can ever verify, and the daemon would refuse everyone.
 variant ca-is-crl -e "s|ca \"$T/ca.pem\"|ca \"$T/crl.pem\"|"
-check_conf "$T/ca-is-crl.conf"
-if [ "$rc" = 1 ]; then
-	expect_refused ca-is-crl "$T/crl.pem"
-else
-	known_bug "warrantd -t exits $rc for a CA file holding only a CRL ($out)"
-	daemon_refuses "$T/ca-is-crl.conf" ||
-	    known_bug "a CA file holding only a CRL: $why"
-fi
+expect_refused ca-is-crl "$T/crl.pem" "no CA certificate"
 
 # --- templates -------------------------------------------------------------
 [ -f "$TOP_SRCDIR/etc/templates/hi1-mx.xsd" ] ||
@@ -236,10 +225,9 @@ case $out in
 *) fail "journal-key-640: output does not name the key and its mode: $out" ;;
 esac
 daemon_refuses "$T/journal-key-640.conf" ||
-    known_bug "group-readable journal signing key: -t refuses it, but $why"
+    fail "group-readable journal signing key: -t refuses it, but $why"
 
 # The good configuration still passes: nothing above touched it.
 check_conf "$conf"
 [ "$rc" = 0 ] || fail "warrantd -t no longer accepts $conf: $out"
-[ "$nbugs" -eq 0 ] || echo "$nbugs known bug(s) reported above" >&2
 pass

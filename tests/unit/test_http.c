@@ -28,19 +28,6 @@
 	"\r\n"
 #define POST_BODY	"<HI1Message/>\r\n\r\n"
 
-/*
- * Behaviour src/http.c does not have yet: reported to its owner rather than
- * fixed here. Such a test is skipped (and says so) unless WD_KNOWN_BUGS is
- * set in the environment; the line goes once the parser is fixed.
- */
-#define KNOWN_BUG(what) do {						\
-	if (getenv("WD_KNOWN_BUGS") == NULL) {				\
-		print_message("known bug, skipped (WD_KNOWN_BUGS=1 runs "	\
-		    "it): %s\n", what);					\
-		skip();							\
-	}								\
-} while (0)
-
 static const struct http_limits deflim = { 8192, 64, 256 * 1024 };
 
 static struct http_request	req;
@@ -310,7 +297,6 @@ static void
 test_version_2(void **state)
 {
 	(void)state;
-	KNOWN_BUG("HTTP/2.0 in a request line is answered 400, not 505");
 	expect_status("GET / HTTP/2.0\r\n\r\n", 505);
 	expect_status("GET / HTTP/3.0\r\n\r\n", 505);
 }
@@ -540,7 +526,6 @@ static void
 test_connection_close_in_list(void **state)
 {
 	(void)state;
-	KNOWN_BUG("\"Connection: TE, close\" keeps the connection open");
 	expect_ok("GET / HTTP/1.1\r\nConnection: TE, close\r\n\r\n");
 	assert_false(req.keep_alive);
 	expect_ok("GET / HTTP/1.1\r\nConnection: close, TE\r\n\r\n");
