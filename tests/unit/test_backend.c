@@ -11,6 +11,10 @@
  * record digest on its own, from the protocol's text, not with the code
  * under test.
  *
+ * Over TCP the fake speaks mutual TLS with certificates made by the test
+ * (its own CAs): the right ones connect, a server or a client certificate
+ * from another CA is refused in the handshake.
+ *
  * The streaming test sends 1,000,000 records through the fake into the
  * encrypted results store and asserts that the process's resident memory
  * (from /proc/self/statm, sampled every 20 ms) stays under its baseline
@@ -24,10 +28,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +44,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "backend.h"
 #include "conf.h"
@@ -101,6 +111,8 @@ struct fake {
 	struct event_base	*base;
 	char			 path[100];	/* fits sun_path */
 	struct evconnlistener	*lst;
+	SSL_CTX			*ssl;		/* TCP + TLS instead of Unix */
+	uint16_t		 port;
 	struct fconn		*conns[64];
 	enum hello_mode		 hello;
 	enum answer_mode	 answer;
@@ -618,8 +630,14 @@ fake_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
 	fc->f = f;
 	fc->index = f->accepted++;
 	f->conns[fc->index % 64] = fc;
-	assert_non_null(fc->bev = bufferevent_socket_new(f->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE));
+	if (f->ssl != NULL)
+		fc->bev = bufferevent_openssl_socket_new(f->base, fd,
+		    SSL_new(f->ssl), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	else
+		fc->bev = bufferevent_socket_new(f->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(fc->bev);
 	bufferevent_setcb(fc->bev, fake_readcb, fake_writecb, fake_eventcb, fc);
 	bufferevent_setwatermark(fc->bev, EV_WRITE, 64 * 1024, 0);
 	bufferevent_enable(fc->bev, EV_READ | EV_WRITE);
@@ -639,6 +657,26 @@ fake_listen(void)
 	assert_non_null(fake.lst);
 }
 
+/* TCP on 127.0.0.1, an ephemeral port, TLS with ctx. */
+static void
+fake_listen_tls(SSL_CTX *ctx)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fake.ssl = ctx;
+	fake.lst = evconnlistener_new_bind(base, fake_acceptcb, &fake,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(fake.lst);
+	assert_int_equal(getsockname(evconnlistener_get_fd(fake.lst),
+	    (struct sockaddr *)&sin, &len), 0);
+	fake.port = ntohs(sin.sin_port);
+}
+
 static void
 fake_stop(void)
 {
@@ -651,6 +689,8 @@ fake_stop(void)
 	for (i = 0; i < 64; i++)
 		if (fake.conns[i] != NULL)
 			fconn_free(fake.conns[i]);
+	SSL_CTX_free(fake.ssl);
+	fake.ssl = NULL;
 }
 
 /* --- the gateway's side ------------------------------------------------------- */
@@ -1545,6 +1585,180 @@ test_stream_million(void **state)
 	assert_stored(&g);
 }
 
+/* --- TLS ---------------------------------------------------------------------- */
+
+struct pki_id {
+	EVP_PKEY	*key;
+	X509		*cert;
+};
+
+static void
+pki_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 ctx;
+	X509_EXTENSION	*ext;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+}
+
+/* A P-256 key and a certificate for cn, self-signed if ca is NULL. */
+static struct pki_id
+pki_make(const char *cn, const struct pki_id *ca, bool is_ca)
+{
+	static long	 serial = 1;
+	struct pki_id	 id;
+	X509_NAME	*name;
+
+	assert_non_null(id.key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	assert_non_null(id.cert = X509_new());
+	X509_set_version(id.cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.cert), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.cert), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(id.cert), 86400);
+	X509_set_pubkey(id.cert, id.key);
+	name = X509_get_subject_name(id.cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(id.cert, ca ? X509_get_subject_name(ca->cert) : name);
+	pki_ext(id.cert, ca ? ca->cert : id.cert, NID_basic_constraints,
+	    is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	assert_true(X509_sign(id.cert, ca ? ca->key : id.key, EVP_sha256()) > 0);
+	return id;
+}
+
+static void
+pki_free(struct pki_id *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->cert);
+}
+
+static char *
+pki_write(const char *name, const struct pki_id *id, bool with_key)
+{
+	char	path[PATH_MAX];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(PEM_write_X509(f, id->cert), 1);
+	fclose(f);
+	if (with_key) {
+		snprintf(path, sizeof(path), "%s/%s.key", tmpdir, name);
+		assert_non_null(f = fopen(path, "w"));
+		assert_int_equal(PEM_write_PrivateKey(f, id->key, NULL, NULL, 0,
+		    NULL, NULL), 1);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	}
+	return strdup(path);
+}
+
+/* The fake's TLS: its certificate, and the CA its clients must chain to. */
+static SSL_CTX *
+pki_server(const struct pki_id *id, const struct pki_id *client_ca)
+{
+	SSL_CTX	*ctx;
+
+	assert_non_null(ctx = SSL_CTX_new(TLS_server_method()));
+	assert_int_equal(SSL_CTX_use_certificate(ctx, id->cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, id->key), 1);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx),
+	    client_ca->cert), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return ctx;
+}
+
+/* ca1 issues the back end's and our certificates; ca2 is a stranger. */
+static void
+tls_case(bool server_from_ca2, bool client_from_ca2, struct got *g)
+{
+	struct pki_id		 ca1, ca2, srv, cli;
+	struct wd_backend	*b;
+	char			 addr[64];
+
+	ca1 = pki_make("backend CA", NULL, true);
+	ca2 = pki_make("other CA", NULL, true);
+	srv = pki_make("hlr.backend", server_from_ca2 ? &ca2 : &ca1, false);
+	cli = pki_make("warrantd", client_from_ca2 ? &ca2 : &ca1, false);
+	fake_listen_tls(pki_server(&srv, &ca1));
+
+	conf = mkconf(1000, 1, 1, 100, 30000);
+	b = TAILQ_FIRST(&conf->backends);
+	free(b->unix_path);
+	b->unix_path = NULL;
+	free(b->address);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", fake.port);
+	b->address = strdup(addr);
+	b->host = strdup("127.0.0.1");
+	b->port = fake.port;
+	b->tls.cert = pki_write("client.pem", &cli, true);
+	b->tls.ca = pki_write("ca.pem", &ca1, false);
+	{
+		char key[PATH_MAX];
+
+		snprintf(key, sizeof(key), "%s.key", b->tls.cert);
+		b->tls.key = strdup(key);
+	}
+	assert_non_null(set = backend_set_new(base, conf, store));
+	call(WD_REQ_SUBSCRIBER, "525512345678", 0, g);
+	run_until(&ndone, 1, 5000);
+	pki_free(&ca1);
+	pki_free(&ca2);
+	pki_free(&srv);
+	pki_free(&cli);
+}
+
+static void
+test_tls(void **state)
+{
+	struct got	g;
+	char		status[128];
+
+	(void)state;
+	tls_case(false, false, &g);
+	assert_int_equal(g.outcome, BACKEND_OK);
+	assert_int_equal(g.attempts, 1);
+	assert_true(g.has_subscriber);
+	assert_stored(&g);
+	backend_status(set, status, sizeof(status));
+	assert_string_equal(status, "hlr-test 1/1 up closed");
+}
+
+/* A back end whose certificate is not from its configured CA. */
+static void
+test_tls_wrong_server(void **state)
+{
+	struct got	g;
+
+	(void)state;
+	log_capture();
+	tls_case(true, false, &g);
+	assert_int_equal(log_release("certificate verify failed"), 1);
+	assert_int_equal(g.outcome, BACKEND_UNAVAILABLE);
+	assert_int_equal(g.attempts, 2);
+	assert_non_null(strstr(g.detail, "TLS"));
+	assert_int_equal(fake.requests, 0);
+}
+
+/* Our certificate is not from the CA the back end trusts. */
+static void
+test_tls_client_refused(void **state)
+{
+	struct got	g;
+
+	(void)state;
+	tls_case(false, true, &g);
+	assert_int_not_equal(g.outcome, BACKEND_OK);
+	assert_int_equal(g.attempts, 2);
+	assert_int_equal(fake.requests, 0);
+}
+
 int
 main(void)
 {
@@ -1588,6 +1802,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_free_pending, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_wrong_server, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tls_client_refused, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_stream_million, setup,
 		    teardown),
 	};
