@@ -186,13 +186,47 @@ bwire_valid(const ProtobufCMessage *m, char *why, size_t len)
 	return 0;
 }
 
+/*
+ * protobuf-c allocates through this during unpack: a frame of n bytes may
+ * take at most 4n + 64 KiB, so a small frame of many empty repeated
+ * elements or unknown fields cannot grow into a large allocation. Freeing
+ * needs no budget, so free_unpacked with the default allocator is right.
+ */
+struct budget {
+	size_t	left;
+	int	refused;
+};
+
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct budget *b = data;
+
+	if (size > b->left) {
+		b->refused = 1;
+		return NULL;
+	}
+	b->left -= size;
+	return malloc(size);
+}
+
+static void
+budget_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
 Warrant__Backend__Envelope *
 bwire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
 {
-	Warrant__Backend__Envelope *env;
+	Warrant__Backend__Envelope	*env;
+	struct budget			 b = { 4 * n + 64 * 1024, 0 };
+	ProtobufCAllocator		 a = { budget_alloc, budget_free, &b };
 
-	if ((env = warrant__backend__envelope__unpack(NULL, n, buf)) == NULL) {
-		snprintf(why, len, "frame of %zu bytes is not an Envelope", n);
+	if ((env = warrant__backend__envelope__unpack(&a, n, buf)) == NULL) {
+		snprintf(why, len, "frame of %zu bytes is not an Envelope%s", n,
+		    b.refused ? " within the memory allowed for it" : "");
 		return NULL;
 	}
 	if (bwire_valid(&env->base, why, len) == -1) {

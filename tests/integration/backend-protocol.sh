@@ -4,7 +4,8 @@
 # per chunk so that windows span several chunks, and tests/unit/backend_client
 # for hello, every request kind, pipelining, cancel, typed errors and
 # hostile input (each on its own connection, which must be closed while the
-# daemon keeps serving). The socket must be mode 0600; SIGTERM must stop
+# daemon keeps serving); then tests/unit/backend_interop, the gateway's client
+# (include/backend.h) doing every request kind against the same daemon. The socket must be mode 0600; SIGTERM must stop
 # the daemon cleanly (exit 0, no sanitizer report, socket removed).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -12,11 +13,13 @@ set -u
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
 BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend}
 CLIENT=$TOP_BUILDDIR/tests/unit/backend_client
+INTEROP=$TOP_BUILDDIR/tests/unit/backend_interop
 name=${0##*/}
 
 fail() { echo "FAIL: $name: $*" >&2; [ -f "$DIR/backend.log" ] && tail -n 20 "$DIR/backend.log" >&2; exit 1; }
 [ -x "$BACKEND" ] || { echo "SKIP: $name: $BACKEND not built"; exit 77; }
 [ -x "$CLIENT" ] || { echo "SKIP: $name: $CLIENT not built"; exit 77; }
+[ -x "$INTEROP" ] || { echo "SKIP: $name: $INTEROP not built"; exit 77; }
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/backend-protocol.XXXXXX") || exit 1
 pid=
@@ -44,6 +47,9 @@ mode=$(stat -c %a "$DIR/sock")
 [ "$mode" = 600 ] || fail "socket mode $mode, expected 600"
 
 "$CLIENT" protocol "unix:$DIR/sock" "$DIR/t.db" || fail "protocol client"
+# The gateway's own client (libwarrant.a) against this back end.
+mkdir -m 0700 "$DIR/state" || fail "mkdir"
+"$INTEROP" "unix:$DIR/sock" "$DIR/t.db" "$DIR/state" || fail "gateway client"
 
 kill -0 "$pid" 2>/dev/null || fail "daemon no longer running"
 grep -q 'protocol error: field type: undefined enum value 99' "$DIR/backend.log" ||
