@@ -28,7 +28,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: warrant-backend [-dv] --db FILE --listen unix:PATH|HOST:PORT\n"
 	    "           [--tls-cert F --tls-key F --tls-ca F] [--workers N]\n"
-	    "           [--retention-days N] [--chunk-records N]\n"
+	    "           [--retention-days N] [--chunk-records N] [--high-water BYTES]\n"
 	    "       warrant-backend --generate DB --subscribers N --days D --seed S\n"
 	    "           [--end YYYY-MM-DD]\n"
 	    "       warrant-backend --digest DB\n"
@@ -124,7 +124,8 @@ digest(const char *path)
 }
 
 enum { O_DB = 256, O_LISTEN, O_CERT, O_KEY, O_CA, O_WORKERS, O_RETENTION,
-    O_CHUNK, O_GENERATE, O_SUBSCRIBERS, O_DAYS, O_SEED, O_END, O_DIGEST };
+    O_CHUNK, O_HIGH_WATER, O_GENERATE, O_SUBSCRIBERS, O_DAYS, O_SEED, O_END,
+    O_DIGEST };
 
 static const struct option longopts[] = {
 	{ "db", required_argument, NULL, O_DB },
@@ -135,6 +136,7 @@ static const struct option longopts[] = {
 	{ "workers", required_argument, NULL, O_WORKERS },
 	{ "retention-days", required_argument, NULL, O_RETENTION },
 	{ "chunk-records", required_argument, NULL, O_CHUNK },
+	{ "high-water", required_argument, NULL, O_HIGH_WATER },
 	{ "generate", required_argument, NULL, O_GENERATE },
 	{ "subscribers", required_argument, NULL, O_SUBSCRIBERS },
 	{ "days", required_argument, NULL, O_DAYS },
@@ -148,7 +150,8 @@ int
 main(int argc, char *argv[])
 {
 	struct bsrv_opts	 o = { .workers = 4, .retention_days = 730,
-				    .chunk_records = BWIRE_MAX_CHUNK };
+				    .chunk_records = BWIRE_MAX_CHUNK,
+				    .high_water = BSRV_HIGH_WATER };
 	struct bgen_params	 g = { 0 };
 	struct bsrv		*srv;
 	const char		*digest_path = NULL, *end = NULL;
@@ -170,6 +173,9 @@ main(int argc, char *argv[])
 		case O_CHUNK:
 			o.chunk_records = (unsigned)number("--chunk-records", optarg, 1,
 			    BWIRE_MAX_CHUNK);
+			break;
+		case O_HIGH_WATER:
+			o.high_water = number("--high-water", optarg, 1024, 64 << 20);
 			break;
 		case O_GENERATE: g.path = optarg; break;
 		case O_SUBSCRIBERS:

@@ -136,7 +136,11 @@ bsrv_post(struct bsrv_job *job, uint8_t *frame, size_t len)
 	struct bsrv_conn *c = job->conn;
 
 	pthread_mutex_lock(&c->mtx);
-	while (c->in_mail + c->outlen > BSRV_HIGH_WATER && !atomic_load(&job->cancelled))
+	if (c->in_mail + c->outlen > c->srv->opts->high_water)
+		log_debug("%s: request %llu waits for the client to read", c->peer,
+		    (unsigned long long)job->request_id);
+	while (c->in_mail + c->outlen > c->srv->opts->high_water &&
+	    !atomic_load(&job->cancelled))
 		pthread_cond_wait(&c->cond, &c->mtx);
 	if (atomic_load(&job->cancelled)) {
 		pthread_mutex_unlock(&c->mtx);
@@ -217,15 +221,15 @@ conn_flow(struct bsrv_conn *c)
 	out = evbuffer_get_length(bufferevent_get_output(c->bev));
 	pthread_mutex_lock(&c->mtx);
 	c->outlen = out;
-	if (c->in_mail + out <= BSRV_HIGH_WATER)
+	if (c->in_mail + out <= c->srv->opts->high_water)
 		pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->mtx);
 	if (c->closing)
 		return;
-	if (!c->paused && out > BSRV_HIGH_WATER) {
+	if (!c->paused && out > c->srv->opts->high_water) {
 		c->paused = 1;
 		bufferevent_disable(c->bev, EV_READ);
-	} else if (c->paused && out <= BSRV_LOW_WATER) {
+	} else if (c->paused && out <= c->srv->opts->high_water / 2) {
 		c->paused = 0;
 		bufferevent_enable(c->bev, EV_READ);
 		conn_process(c);	/* frames may be waiting in the input */
@@ -532,7 +536,8 @@ conn_process(struct bsrv_conn *c)
 		if (!c->dead)
 			evbuffer_drain(bufferevent_get_input(c->bev), len);
 		if (!c->dead && !c->paused &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) > BSRV_HIGH_WATER)
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    c->srv->opts->high_water)
 			conn_flow(c);
 	}
 }
@@ -662,7 +667,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* The input never holds more than one frame and its header. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + BWIRE_MAX_FRAME);
-	bufferevent_setwatermark(c->bev, EV_WRITE, BSRV_LOW_WATER, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, srv->opts->high_water / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->ev_timer, &tv);
 	log_debug("%s: connected", c->peer);

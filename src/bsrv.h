@@ -25,8 +25,8 @@
 #define BWIRE_MAX_RECORD	(64 * 1024)	/* one serialized Record, at most */
 #define BSRV_MAX_IN_FLIGHT	64		/* unanswered requests per connection */
 #define BSRV_MAX_CONNS		256
-#define BSRV_HIGH_WATER		(2 * 1024 * 1024)	/* output bytes: stop producing */
-#define BSRV_LOW_WATER		(1024 * 1024)		/* ... resume below this */
+#define BSRV_HIGH_WATER		(2 * 1024 * 1024)	/* output bytes: stop producing;
+							   resume below half */
 #define BSRV_HELLO_TIMEOUT	10		/* seconds for TLS + hello */
 
 /* --- wire (backend_wire.c) ------------------------------------------------ */
@@ -92,6 +92,7 @@ struct bsrv_opts {
 	unsigned	 workers;
 	unsigned	 retention_days;
 	unsigned	 chunk_records;
+	size_t		 high_water;	/* output bytes per connection */
 };
 
 /* Called from worker threads. post: hand a frame to the connection, waiting

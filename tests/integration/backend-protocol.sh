@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # backend-protocol.sh — warrant-backend end to end on a Unix socket: a small
 # generated database (200 subscribers x 3 days), the daemon with 16 records
-# per chunk so that windows span several chunks, and tests/unit/backend_client
+# per chunk so that windows span several chunks and a 4 KiB output
+# high-water mark so that workers wait for slow readers, and
+# tests/unit/backend_client
 # for hello, every request kind, pipelining, cancel, typed errors and
 # hostile input (each on its own connection, which must be closed while the
 # daemon keeps serving); then tests/unit/backend_interop, the gateway's client
@@ -34,8 +36,9 @@ trap cleanup EXIT
 
 "$BACKEND" --generate "$DIR/t.db" --subscribers 200 --days 3 --seed 7 \
     2>"$DIR/generate.log" || fail "generate: $(cat "$DIR/generate.log")"
+# A 4 KiB high-water mark: workers wait for the client (backpressure).
 "$BACKEND" -d --db "$DIR/t.db" --listen "unix:$DIR/sock" --chunk-records 16 \
-    --workers 3 2>"$DIR/backend.log" &
+    --workers 3 --high-water 4096 2>"$DIR/backend.log" &
 pid=$!
 for _ in $(seq 100); do
 	[ -S "$DIR/sock" ] && break
