@@ -151,6 +151,16 @@ frame_check_message(const ProtobufCMessage *m, int depth, const char **why)
 		*why = "messages nested too deep";
 		return -1;
 	}
+	/*
+	 * Unknown fields are ignored (the protocol's rule), but protobuf-c lets
+	 * through a field numbered 0 in a non-minimal varint, which no encoder
+	 * produces and its own parser refuses once re-encoded.
+	 */
+	for (i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0) {
+			*why = "a field numbered 0";
+			return -1;
+		}
 	for (i = 0; i < d->n_fields; i++) {
 		f = &d->fields[i];
 		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
