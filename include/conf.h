@@ -112,6 +112,7 @@ struct wd_conf {
 	struct {
 		char	*key;			/* 32 random bytes, mode 0600 */
 		unsigned keep_s;		/* undelivered results, default 72 h */
+		unsigned answer_within_ms;	/* wait for quick answers, default 5 s */
 	} results;
 	struct wd_authorities	authorities;
 	struct wd_officials	officials;	/* officials and auditors */

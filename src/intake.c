@@ -22,6 +22,9 @@
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+#include "dispatch.h"
+#include "hi1_delivery.h"
+#include "results.h"
 #include "tls.h"
 
 /* One request in flight; owned by intake from intake_request to the answer. */
@@ -34,6 +37,11 @@ struct intake_job {
 	Warrant__EventType	 event;
 	char			 ref[40];
 	uint8_t			 body_sha256[32];
+	/* Quick answers from the back ends, carried in the acceptance. */
+	struct dispatch_delivery *deliveries;
+	size_t			 ndeliveries;
+	size_t			 unrecorded;	/* delivery records not yet durable */
+	bool			 deliver;	/* all recorded: carry them */
 	/* Storage for the journal record's repeated fields. */
 	Warrant__Authorisation	 pb_auth[HI1_MAX_ACTIONS], *pb_authp[HI1_MAX_ACTIONS];
 	Warrant__Task		 pb_task[HI1_MAX_ACTIONS], *pb_taskp[HI1_MAX_ACTIONS];
@@ -137,6 +145,21 @@ intake_log(const struct intake_job *j, const char *what)
 		    j->err.code, wd_error_text(j->err.code), j->err.text);
 }
 
+static char *
+intake_build_with_results(struct intake_job *j,
+    const struct hi1_response_header *h, size_t *len)
+{
+	struct hi1_task_result	 r[HI1_MAX_ACTIONS];
+	size_t			 n = 0;
+
+	for (size_t i = 0; i < j->ndeliveries && n < HI1_MAX_ACTIONS; i++, n++) {
+		r[n].action_id = j->deliveries[i].action_id;
+		r[n].doc = j->deliveries[i].doc;
+		r[n].doc_len = j->deliveries[i].doc_len;
+	}
+	return hi1_build_accepted_results(h, &j->req, j->ref, r, n, len);
+}
+
 static void
 intake_answer(struct intake_job *j)
 {
@@ -158,7 +181,11 @@ intake_answer(struct intake_job *j)
 		h.transaction_id = tid;
 	}
 	h.timestamp_us = intake_now_us();
-	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED) {
+	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED &&
+	    j->deliver && j->ndeliveries > 0) {
+		body = intake_build_with_results(j, &h, &len);
+		status = 200;
+	} else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED) {
 		body = hi1_build_accepted(&h, &j->req, j->ref, &len);
 		status = 200;
 	} else {
@@ -198,13 +225,103 @@ intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
 }
 
 static void
+intake_job_free(struct intake_job *j)
+{
+	dispatch_free_deliveries(j->deliveries, j->ndeliveries);
+	free(j);
+}
+
+/* The end of a request: answer it, unless its client has gone. */
+static void
+intake_finish(struct intake_job *j)
+{
+	struct server *srv = j->c->srv;
+
+	if (conn_release_if_dead(j->c)) {
+		intake_job_free(j);	/* undelivered results stay stored */
+		return;
+	}
+	intake_answer(j);
+	/* Delivered and recorded as such: the stored copies are not needed. */
+	for (size_t i = 0; j->deliver && srv->results && i < j->ndeliveries; i++)
+		if (j->deliveries[i].result_name[0] != '\0')
+			results_delete(srv->results, j->deliveries[i].result_name);
+	intake_job_free(j);
+}
+
+static void
+intake_delivery_recorded(int status, const struct journal_receipt *rcpt,
+    void *arg)
+{
+	struct intake_job *j = arg;
+
+	(void)rcpt;
+	if (status != 0)
+		j->deliver = false;	/* never hand over what is not recorded */
+	if (--j->unrecorded == 0)
+		intake_finish(j);
+}
+
+/* Record each result about to be delivered (its digest, not its data). */
+static void
+intake_record_deliveries(struct intake_job *j)
+{
+	Warrant__Record	rec = WARRANT__RECORD__INIT;
+
+	j->deliver = true;
+	j->unrecorded = 1;	/* held until every append is queued */
+	for (size_t i = 0; i < j->ndeliveries; i++) {
+		rec.event = WARRANT__EVENT_TYPE__EVENT_RESULT_DELIVERED;
+		rec.carrier_ref = j->ref;
+		rec.transaction_id = j->req.transaction_id;
+		rec.authority_id = j->req.sender_id;
+		rec.official_id = j->c->fingerprint;
+		rec.result_sha256.data = j->deliveries[i].sha256;
+		rec.result_sha256.len = sizeof(j->deliveries[i].sha256);
+		rec.result_count = 1;
+		rec.detail = "carried in the acceptance";
+		if (journal_append(j->c->srv->journal, &rec,
+		    intake_delivery_recorded, j) == 0)
+			j->unrecorded++;
+		else
+			j->deliver = false;
+	}
+	intake_delivery_recorded(0, NULL, j);
+}
+
+static void
+intake_results_ready(struct dispatch_delivery *v, size_t n, void *arg)
+{
+	struct intake_job *j = arg;
+
+	j->deliveries = v;
+	j->ndeliveries = v ? n : 0;
+	if (j->ndeliveries == 0 || j->c->dead)
+		intake_finish(j);
+	else
+		intake_record_deliveries(j);
+}
+
+static void
 intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 {
 	struct intake_job	*j = arg;
 	struct server		*srv = j->c->srv;
+	struct conn		*c = j->c;
 
-	if (conn_release_if_dead(j->c)) {
-		free(j);
+	if (status == 0 && j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED) {
+		srv->stats.accepted++;
+		if (!c->dead)
+			intake_receipt(c, rcpt);
+		intake_log(j, "accepted");
+		/* Accepted is accepted: carried out even if the client left. */
+		if (srv->backends != NULL) {
+			dispatch_start(srv, &j->req, j->ref, c->fingerprint,
+			    c->gen->conf->results.answer_within_ms,
+			    intake_results_ready, j);
+			return;
+		}
+		intake_finish(j);
 		return;
 	}
 	if (status != 0) {
@@ -214,21 +331,15 @@ intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 		j->parsed = j->extracted = false;
 		intake_log(j, "not recorded");
 	} else {
-		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
-			srv->stats.accepted++;
-		else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED)
+		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED)
 			srv->stats.refused++;
 		else
 			srv->stats.invalid++;
-		log_debug("journal seq %llu for %s", (unsigned long long)rcpt->seq,
-		    j->ref[0] ? j->ref : "refusal");
-		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
-			intake_receipt(j->c, rcpt);
+		log_debug("journal seq %llu for refusal", (unsigned long long)rcpt->seq);
 		intake_log(j, j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED ?
 		    "refused" : "invalid");
 	}
-	intake_answer(j);
-	free(j);
+	intake_finish(j);
 }
 
 /* Decide the outcome; fills j->event, j->err, j->ref. */

@@ -96,7 +96,7 @@ enum seen {
 	S_IDLE_TIMEOUT,
 	S_RETENTION, S_CLOCK_SKEW, S_RATIFICATION, S_PRESERVATION_MAX,
 	S_SIGNING_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
-	S_RESULTS_KEY, S_RESULTS_KEEP,
+	S_RESULTS_KEY, S_RESULTS_KEEP, S_ANSWER_WITHIN,
 	S__COUNT
 };
 
@@ -187,7 +187,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	ALLOW ADDRESS AUDITOR AUTHORITY BACKEND BODY BREAKER CA CARRIER
 %token	CERTIFICATE CKPTINTERVAL CKPTRECORDS CLOCKSKEW CONNECTIONS CRL DEADLINE
 %token	DESIGNATION FAILURES HEADERS HEADERSIZE IDLETIMEOUT INCLUDE JOURNAL
-%token	JUDICIALORDER KEEP KEY KIND LIMITS LISTEN NAME OFFICIAL ON ORIGIN POLICY
+%token	ANSWERWITHIN JUDICIALORDER KEEP KEY KIND LIMITS LISTEN NAME OFFICIAL ON ORIGIN POLICY
 %token	PORT POSITION PRESERVATIONMAX PUBLICKEY RATIFICATION REQUESTTIMEOUT
 %token	RESULTS RETENTION RETRIES SEGMENTSIZE SERVES SHA256 SIGNINGKEY STATE
 %token	SUSPENDED TEMPLATES TLS TO URGENT VALID
@@ -554,6 +554,11 @@ resultsopt	: KEY STRING {
 			    SEC_MS, "seconds", 3600, 90 * 86400, "1h..90d",
 			    &ps.conf->results.keep_s);
 		}
+		| ANSWERWITHIN duration {
+			set_duration(S_ANSWER_WITHIN, "answer-within", $<lineno>1,
+			    $2, 1, "milliseconds", 0, 60000, "0ms..60s",
+			    &ps.conf->results.answer_within_ms);
+		}
 		;
 
 size		: NUMBER		{ $$ = $1; }
@@ -645,6 +650,7 @@ static const struct keyword {
 } keywords[] = {
 	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
+	{ "answer-within",	ANSWERWITHIN },
 	{ "auditor",		AUDITOR },
 	{ "authority",		AUTHORITY },
 	{ "backend",		BACKEND },
@@ -2021,6 +2027,7 @@ conf_new(const char *path)
 	c->journal.checkpoint_interval_s = 60;
 	c->journal.segment_max = 64 * MIB;
 	c->results.keep_s = 72 * 3600;
+	c->results.answer_within_ms = 5000;
 	return c;
 }
 

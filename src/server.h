@@ -19,6 +19,8 @@ struct evconnlistener;
 struct event;
 struct bufferevent;
 struct journal;
+struct backend_set;
+struct results;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
@@ -90,6 +92,8 @@ struct server {
 	const char		*conf_path;
 	struct server_gen	*gen;		/* current */
 	struct journal		*journal;
+	struct backend_set	*backends;	/* NULL: no back end configured */
+	struct results		*results;	/* NULL: no results key */
 	struct evconnlistener	*listener;
 	bool			 listener_paused;
 	bool			 stopping;

@@ -20,10 +20,12 @@
 #include <openssl/pem.h>
 #include <systemd/sd-daemon.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "hi1.h"
 #include "journal.h"
 #include "log.h"
+#include "results.h"
 #include "server.h"
 #include "tls.h"
 
@@ -170,9 +172,51 @@ warrantd_open_journal(struct server *srv)
 }
 
 static void
+sweep_purged(const char *name, void *arg)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "result %s deleted undelivered after "
+	    "the keep period", name);
+	intake_record_event(arg, WARRANT__EVENT_TYPE__EVENT_RESULT_PURGED, detail);
+}
+
+/* Undelivered results are kept for results.keep, then purged (journaled). */
+static void
+sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->results && results_sweep(srv->results, time(NULL),
+	    sweep_purged, srv) == -1)
+		log_warnx("results: expiry sweep failed");
+}
+
+/* The results store and the back ends, when the configuration has them. */
+static int
+warrantd_open_backends(struct server *srv)
+{
+	const struct wd_conf *conf = srv->gen->conf;
+
+	if (conf->results.key != NULL &&
+	    (srv->results = results_open(conf->state_dir, conf->results.key,
+	    conf->results.keep_s)) == NULL)
+		return -1;
+	if (TAILQ_EMPTY(&conf->backends))
+		return 0;
+	if (srv->results == NULL)
+		log_warnx("no results key: streamed back-end answers cannot be kept");
+	srv->backends = backend_set_new(srv->base, conf, srv->results);
+	return srv->backends ? 0 : -1;
+}
+
+static void
 warrantd_run(struct server *srv)
 {
-	struct event *ev_hup, *ev_term, *ev_int, *wd;
+	struct event	*ev_hup, *ev_term, *ev_int, *wd, *sweep;
+	struct timeval	 sweep_tv = { 600, 0 };
 
 	ev_hup = evsignal_new(srv->base, SIGHUP, sig_reload, srv);
 	ev_term = evsignal_new(srv->base, SIGTERM, sig_stop, srv);
@@ -181,6 +225,9 @@ warrantd_run(struct server *srv)
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	wd = watchdog_start(srv);
+	sweep = event_new(srv->base, -1, EV_PERSIST, sweep_tick, srv);
+	if (sweep)
+		event_add(sweep, &sweep_tv);
 	intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_START,
 	    "warrantd " PACKAGE_VERSION " started");
 	sd_notify(0, "READY=1");
@@ -191,6 +238,8 @@ warrantd_run(struct server *srv)
 	event_free(ev_int);
 	if (wd)
 		event_free(wd);
+	if (sweep)
+		event_free(sweep);
 	if (srv->ev_drain)
 		event_free(srv->ev_drain);
 }
@@ -228,13 +277,18 @@ main(int argc, char *argv[])
 		fatalx("configuration %s is not usable; nothing started", path);
 	if (warrantd_open_journal(&srv) == -1)
 		fatalx("journal is not usable; refusing to start");
+	if (warrantd_open_backends(&srv) == -1)
+		fatalx("back ends or results store not usable; refusing to start");
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
 
 	intake_record_event(&srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_STOP,
 	    "warrantd stopped");
+	/* Pending back-end calls report (cancelled) while the journal is open. */
+	backend_set_free(srv.backends);
 	journal_close(srv.journal);	/* flushes the stop record */
+	results_close(srv.results);
 	evconnlistener_free(srv.listener);
 	server_close_all(&srv);
 	server_gen_unref(srv.gen);
