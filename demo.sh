@@ -28,6 +28,19 @@ eval "$("$top/tests/stack" start "$dir")"
 echo "   daemon at $WARRANT_URL"
 mkdir -p "$dir/samples"
 "$top/tests/restamp" -o "$dir/samples" "$top"/etc/samples/*.xml
+# The samples name made-up lines; point them at lines of the reference back
+# end's generated dataset, so that the answers carry real (synthetic) data.
+db=$dir/backend.db
+if [ -s "$db" ]; then
+	q() { sqlite3 "$db" "$1"; }
+	msisdn=$(q "select msisdn from subscriber order by id limit 1 offset 7")
+	imsi=$(q "select imsi from subscriber order by id limit 1 offset 11")
+	imei=$(q "select imei from device order by rowid limit 1 offset 13")
+	# MSISDNs are 52 + 10 digits, IMSIs 334 + 12, the samples' IMEIs 35 + 13.
+	sed -i -e "s/>52[0-9]\{10\}</>$msisdn</g" -e "s/>334[0-9]\{12\}</>$imsi</g" \
+	    -e "s/>35[0-9]\{13\}</>$imei</g" "$dir"/samples/*.xml
+	echo "   sample lines: MSISDN $msisdn, IMSI $imsi, IMEI $imei"
+fi
 
 as() {	# NAME FILE... : submit as the holder of DIR/NAME.pem
 	local who=$1; shift

@@ -9,7 +9,7 @@ WD_PACKAGES=(
 	libevent-dev libssl-dev openssl libxml2-dev libxml2-utils
 	libprotobuf-c-dev protobuf-c-compiler libsystemd-dev systemd
 	libcmocka-dev clang libclang-rt-14-dev libsqlite3-dev
-	curl iproute2 procps
+	curl iproute2 procps sqlite3
 )
 
 wd_install_deps() {

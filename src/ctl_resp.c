@@ -21,11 +21,17 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "wd.h"
 #include "ctl.h"
 
 #define CORE_NS		"http://uri.etsi.org/03120/common/2019/10/Core"
 #define XSI_NS		"http://www.w3.org/2001/XMLSchema-instance"
+#define DELIVERY_NS	"http://uri.etsi.org/03120/common/2019/10/Delivery"
+#define RESULT_NS	"urn:warrantd:mx:ld-result:1"
+#define RESULT_MAX	(1024 * 1024)	/* hi1_delivery.h HI1_RESULT_MAX */
 #define RESP_MAX_ACTIONS 1024	/* warrantd allows 16: more is junk */
 #define RESP_TEXT_LEN	 512
 
@@ -37,6 +43,7 @@ struct resp_action {
 	int		error;
 	unsigned long	code;
 	char		desc[RESP_TEXT_LEN];
+	char		result[RESP_TEXT_LEN];	/* delivered result, one line */
 };
 
 struct resp_summary {
@@ -220,6 +227,124 @@ parse_xml(const char *buf, size_t len, char *why, size_t whylen)
 	return doc;
 }
 
+/* First child element with this name in namespace ns. */
+static xmlNode *
+child_ns(const xmlNode *parent, const char *name, const char *ns)
+{
+	xmlNode *n;
+
+	for (n = parent ? parent->children : NULL; n != NULL; n = n->next)
+		if (is_el(n, name, ns))
+			return n;
+	return NULL;
+}
+
+/* Text of a path of result elements, e.g. "Name/GivenNames". */
+static void
+result_text(const xmlNode *n, const char *path, char *out, size_t len)
+{
+	char	 step[64];
+	size_t	 k;
+
+	while (n != NULL && *path != '\0') {
+		k = strcspn(path, "/");
+		snprintf(step, sizeof(step), "%.*s", (int)k, path);
+		n = child_ns(n, step, RESULT_NS);
+		path += k + (path[k] == '/');
+	}
+	text_of(n, out, len);
+}
+
+/* Truncation of a summary line is fine: it is a summary. */
+static void line_printf(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+line_printf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}
+
+/* One line about what a result document holds; the data, for the official. */
+static void
+result_line(const xmlNode *root, char *out, size_t len)
+{
+	char	a[96], b[96], c[96], d[96], e[96], f[96];
+	xmlNode	*n;
+
+	if ((n = child_ns(root, "Subscriber", RESULT_NS)) != NULL) {
+		result_text(n, "Name/GivenNames", a, sizeof(a));
+		result_text(n, "Name/FirstSurname", b, sizeof(b));
+		result_text(n, "Name/SecondSurname", c, sizeof(c));
+		result_text(n, "CURP", d, sizeof(d));
+		result_text(n, "IMSI", e, sizeof(e));
+		result_text(n, "Address/State/Name", f, sizeof(f));
+		line_printf(out, len, "subscriber %s %s %s, CURP %s, IMSI %s, %s",
+		    a, b, c, d, e, f);
+	} else if ((n = child_ns(root, "Location", RESULT_NS)) != NULL) {
+		result_text(n, "Position/Latitude", a, sizeof(a));
+		result_text(n, "Position/Longitude", b, sizeof(b));
+		result_text(n, "Position/AccuracyMetres", c, sizeof(c));
+		result_text(n, "ServingCell/CellIdentity", d, sizeof(d));
+		result_text(n, "FixTime", e, sizeof(e));
+		line_printf(out, len, "location %s, %s (within %s m), cell %s, fix %s",
+		    a, b, c, d, e);
+	} else if ((n = child_ns(root, "NoResult", RESULT_NS)) != NULL) {
+		result_text(n, "Reason", a, sizeof(a));
+		line_printf(out, len, "no result: %s", a);
+	} else
+		line_printf(out, len, "a result of an unknown kind");
+}
+
+/*
+ * A DeliveryObject carries the result base64-encoded with its SHA-256:
+ * check the digest before believing a byte of it.
+ */
+static void
+parse_delivery(xmlNode *obj, char *out, size_t len)
+{
+	xmlNode		*bin;
+	xmlChar		*b64 = NULL;
+	unsigned char	*doc = NULL, md[32];
+	char		 sum[80], hex[65], why[128];
+	xmlDoc		*rd;
+	int		 n;
+	size_t		 blen;
+
+	bin = child_ns(child_ns(obj, "Delivery", DELIVERY_NS), "BinaryData",
+	    DELIVERY_NS);
+	text_of(child_ns(bin, "Checksum", DELIVERY_NS), sum, sizeof(sum));
+	if (bin == NULL || (b64 = xmlNodeGetContent(child_ns(bin, "Data",
+	    DELIVERY_NS))) == NULL || (blen = strlen((char *)b64)) == 0 ||
+	    blen % 4 != 0 || blen / 4 * 3 > RESULT_MAX ||
+	    (doc = malloc(blen / 4 * 3 + 1)) == NULL ||
+	    (n = EVP_DecodeBlock(doc, b64, (int)blen)) < 0) {
+		snprintf(out, len, "result unreadable");
+		goto done;
+	}
+	n -= (b64[blen - 1] == '=') + (blen > 1 && b64[blen - 2] == '=');
+	SHA256(doc, (size_t)n, md);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, sum) != 0) {
+		snprintf(out, len, "result DAMAGED: its SHA-256 does not match");
+		goto done;
+	}
+	if ((rd = parse_xml((char *)doc, (size_t)n, why, sizeof(why))) == NULL) {
+		snprintf(out, len, "result unreadable: %s", why);
+		goto done;
+	}
+	result_line(xmlDocGetRootElement(rd), out, len);
+	xmlFreeDoc(rd);
+done:
+	xmlFree(b64);
+	free(doc);
+}
+
 /* The HI-1 payload of a document: RequestPayload or ResponsePayload. */
 static xmlNode *
 payload_of(xmlDoc *doc, const char *which)
@@ -271,6 +396,8 @@ parse_action(xmlNode *ar, struct resp_action *a)
 				    a->object, sizeof(a->object));
 			text_of(child(obj, "ExternalIdentifier"), a->ref,
 			    sizeof(a->ref));
+			if (strcmp(a->type, "DeliveryObject") == 0)
+				parse_delivery(obj, a->result, sizeof(a->result));
 		}
 		return 0;
 	}
@@ -401,6 +528,8 @@ print_actions(FILE *out, const struct resp_summary *s,
 		else
 			out_printf(out, "ok");
 		out_printf(out, "\n");
+		if (a->result[0] != '\0')
+			out_printf(out, "      %s\n", a->result);
 	}
 }
 
