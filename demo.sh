@@ -77,5 +77,10 @@ echo "== the journal, as an auditor sees it (offline, with only the public key)"
 "$top/tests/stack" stop "$dir" >/dev/null
 audit=$top/build/demo/src/warrant-audit
 "$audit" show --journal "$dir/state/journal" | tail -n 12
+echo
+echo "== what the back end answered, per task (counts and digests only: the data stays out of the journal)"
+"$audit" show --journal "$dir/state/journal" |
+    sed -n 's/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .* task=[0-9]*:REQUEST_\([A-Z_]*\).*count=\([0-9]*\).*/  \1 \2: \3 record(s)/p;
+	s/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .*error=[0-9]* "\([^"]*\)" task=[0-9]*:REQUEST_\([A-Z_]*\).*/  \1 \3: \2/p'
 "$audit" verify --journal "$dir/state/journal" --pubkey "$dir/journal.pub" || status=1
 exit $status

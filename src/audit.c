@@ -374,6 +374,15 @@ show_one(const struct jseg_rec *jr, void *arg)
 		printf(" official=%.16s", r->official_id);
 	if (r->error_code != 0)
 		printf(" error=%u \"%s\"", r->error_code, r->error_text);
+	for (size_t i = 0; i < r->n_tasks; i++)
+		printf(" task=%u:%s", r->tasks[i]->action_id,
+		    enum_name(&warrant__request_type__descriptor, r->tasks[i]->type));
+	if (r->result_sha256.len == 32) {
+		char h[65];
+
+		hex(r->result_sha256.data, 32, h);
+		printf(" count=%" PRIu64 " sha256=%.16s", r->result_count, h);
+	}
 	if (*r->detail)
 		printf(" detail=\"%s\"", r->detail);
 	printf("\n");
