@@ -333,8 +333,15 @@ test_swap_and_rename(void **state)
 	assert_int_equal(get(r, "MXC-2", NULL, 0, 0, NULL), -1);
 
 	put(r, "MXC-3", sizes, 2, 2, sha);
-	assert_int_equal(rename(res_path("MXC-3"), res_path("MXC-4")), 0);
+	{
+		char	from[PATH_MAX];
+
+		snprintf(from, sizeof(from), "%s", res_path("MXC-3"));
+		assert_int_equal(rename(from, res_path("MXC-4")), 0);
+	}
+	assert_int_equal(access(res_path("MXC-4"), F_OK), 0);
 	assert_null(results_reader_open(r, "MXC-4"));
+	assert_null(results_reader_open(r, "MXC-3"));
 	results_close(r);
 }
 
