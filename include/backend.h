@@ -81,13 +81,16 @@ struct backend_query {
 	char			 carrier_ref[BACKEND_REF_MAX];	/* MXC-...; also the
 						   preservation reference */
 	uint32_t		 action_id;	/* HI-1 action of the task */
+	unsigned		 id_index;	/* which identifier of the task (a
+						   task may name several) */
 };
 
 /*
  * Handed to the callback; valid only during it (copy what you keep).
  *
  * Every answer that arrived is also in the results store (when the set has
- * one) as result_name, durable before the callback runs: streamed ones
+ * one) as result_name, "<carrier_ref>.<action_id>.<id_index>", durable
+ * before the callback runs: streamed ones
  * (historical location, communication records) only there, chunk by chunk;
  * small ones (subscriber, location, preservation) there as one record and
  * decoded here too. count and sha256 follow the protocol's RECORD DIGEST:

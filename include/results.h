@@ -5,9 +5,10 @@
  * never sits whole in memory, and made durable (fsync of the file and of the
  * directory) before results_finish() returns.
  *
- * A result's name is the carrier reference, or the carrier reference and
- * the action ("MXC-20260301-00000042.3") when a request holds several
- * tasks: results_purge() removes every result of a reference.
+ * A result's name starts with the carrier reference; the back-end calls
+ * name theirs "<reference>.<action>.<identifier>" ("MXC-20260301-00000042.3.0")
+ * since a request holds several tasks: results_purge() removes every result
+ * of a reference.
  *
  * The contents are subscriber data: nothing here logs them, and a file that
  * fails authentication (tampered, truncated, extended, renamed, or written

@@ -621,12 +621,12 @@ call_error(struct backend_call *call, const Warrant__Backend__Error *e)
 	call_complete(call, final, "%s", why);
 }
 
-/* Results name of a call: "<carrier ref>.<action>". */
+/* Results name of a call: "<carrier ref>.<action>.<identifier>". */
 static void
 call_result_name(struct backend_call *call)
 {
-	snprintf(call->result_name, sizeof(call->result_name), "%s.%u",
-	    call->q.carrier_ref, call->q.action_id);
+	snprintf(call->result_name, sizeof(call->result_name), "%s.%u.%u",
+	    call->q.carrier_ref, call->q.action_id, call->q.id_index);
 }
 
 static int

@@ -997,7 +997,7 @@ test_answers(void **state)
 	assert_true(s.has_subscriber);
 	assert_string_equal(s.msisdn, "525512345678");
 	assert_int_equal(s.count, 1);
-	assert_string_equal(s.name, "MXC-20260301-00000001.0");
+	assert_string_equal(s.name, "MXC-20260301-00000001.0.0");
 	assert_stored(&s);
 	assert_int_equal(l.outcome, BACKEND_OK);
 	assert_true(l.has_location);
@@ -1017,6 +1017,20 @@ test_answers(void **state)
 	assert_memory_not_equal(h.sha, r.sha, 32);
 	assert_int_equal(fake.requests, 5);
 	assert_int_equal(backend_pending(set), 0);
+
+	/* A task's second identifier is a result of its own. */
+	{
+		struct backend_query	q = mkquery(WD_REQ_SUBSCRIBER,
+					    "525512345679", 0);
+
+		q.id_index = 1;
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(backend_call(set, &q, on_result, &s), 0);
+		run_until(&ndone, 6, 5000);
+		assert_int_equal(s.outcome, BACKEND_OK);
+		assert_string_equal(s.name, "MXC-20260301-00000006.0.1");
+		assert_stored(&s);
+	}
 }
 
 static void
@@ -1408,7 +1422,7 @@ test_bad_digest(void **state)
 	assert_int_equal(g.attempts, 2);
 	assert_non_null(strstr(g.detail, "digest differs"));
 	/* Nothing stored under its name. */
-	assert_null(results_reader_open(store, "MXC-20260301-00000001.0"));
+	assert_null(results_reader_open(store, "MXC-20260301-00000001.0.0"));
 
 	fake.answer = ANSWER_SHORT_COUNT;
 	call(WD_REQ_LOCATION_HIST, "525512345678", 0, &g);
