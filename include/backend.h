@@ -145,6 +145,12 @@ void			 backend_set_free(struct backend_set *);
 int			 backend_call(struct backend_set *, const struct backend_query *,
 			    backend_cb cb, void *arg);
 
+/*
+ * For warrantd -t: every back end's TLS files load and match, and the
+ * results key is usable. Connects to nothing; logs each problem; -1 if any.
+ */
+int			 backend_check(const struct wd_conf *);
+
 /* Whether a back end is configured for this request type. */
 bool			 backend_serves(const struct backend_set *, enum wd_reqtype);
 /* Calls accepted whose callback has not run yet (drain at stop). */

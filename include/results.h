@@ -39,6 +39,8 @@ struct results_reader;
 struct results		*results_open(const char *state_dir, const char *key_path,
 			    unsigned keep_s);
 void			 results_close(struct results *);	/* wipes the key */
+/* The key file's checks alone (for warrantd -t): 0 if usable, else logged. */
+int			 results_key_check(const char *key_path);
 
 /* [A-Za-z0-9][A-Za-z0-9._-]*, at most RESULTS_NAME_MAX - 1 bytes, no "..". */
 bool			 results_name_valid(const char *);

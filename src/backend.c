@@ -1164,6 +1164,25 @@ backend_call(struct backend_set *set, const struct backend_query *q,
 	return 0;
 }
 
+int
+backend_check(const struct wd_conf *conf)
+{
+	struct wd_backend	*wb;
+	SSL_CTX			*ctx;
+	int			 rc = 0;
+
+	TAILQ_FOREACH(wb, &conf->backends, entry) {
+		if (wb->tls.cert == NULL)
+			continue;
+		if ((ctx = backend_tls(wb)) == NULL)
+			rc = -1;
+		SSL_CTX_free(ctx);
+	}
+	if (conf->results.key != NULL && results_key_check(conf->results.key) == -1)
+		rc = -1;
+	return rc;
+}
+
 bool
 backend_serves(const struct backend_set *set, enum wd_reqtype type)
 {

@@ -290,6 +290,17 @@ results_read_key(const char *path, uint8_t key[32])
 	return rc;
 }
 
+int
+results_key_check(const char *key_path)
+{
+	uint8_t	key[32];
+	int	rc;
+
+	rc = results_read_key(key_path, key);
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
+}
+
 /* A temporary is a write that was never reported done: remove it. */
 static void
 results_remove_temporaries(struct results *r)

@@ -1773,6 +1773,49 @@ test_tls_client_refused(void **state)
 	assert_int_equal(fake.requests, 0);
 }
 
+/* What warrantd -t checks: TLS files and the results key, no connection. */
+static void
+test_check(void **state)
+{
+	struct pki_id		 ca, cli;
+	struct wd_backend	*b;
+	char			 key[PATH_MAX];
+
+	(void)state;
+	ca = pki_make("backend CA", NULL, true);
+	cli = pki_make("warrantd", &ca, false);
+	conf = mkconf(1000, 1, 1, 5, 30000);
+	b = TAILQ_FIRST(&conf->backends);
+	b->tls.cert = pki_write("client.pem", &cli, true);
+	b->tls.ca = pki_write("ca.pem", &ca, false);
+	snprintf(key, sizeof(key), "%s.key", b->tls.cert);
+	b->tls.key = strdup(key);
+	snprintf(key, sizeof(key), "%s/results.key", tmpdir);
+	conf->results.key = strdup(key);
+	assert_int_equal(backend_check(conf), 0);
+	assert_int_equal(fake.accepted, 0);
+
+	/* Our key does not match our certificate. */
+	free(b->tls.key);
+	b->tls.key = pki_write("ca.pem", &ca, true);
+	snprintf(key, sizeof(key), "%s.key", b->tls.key);
+	free(b->tls.key);
+	b->tls.key = strdup(key);
+	log_capture();
+	assert_int_equal(backend_check(conf), -1);
+	assert_int_equal(log_release("backend hlr-test: tls:"), 1);
+
+	/* A results key readable by others. */
+	free(b->tls.cert);
+	b->tls.cert = NULL;
+	assert_int_equal(chmod(conf->results.key, 0640), 0);
+	assert_int_equal(backend_check(conf), -1);
+	assert_int_equal(chmod(conf->results.key, 0600), 0);
+	assert_int_equal(backend_check(conf), 0);
+	pki_free(&ca);
+	pki_free(&cli);
+}
+
 int
 main(void)
 {
@@ -1821,6 +1864,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tls_client_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_million, setup,
 		    teardown),
 	};
