@@ -221,6 +221,7 @@ dispatch_query(const struct dispatch *d, const struct hi1_task *t, size_t id,
 	memset(q, 0, sizeof(*q));
 	q->type = t->type;
 	q->id = t->ids[id];
+	q->id_index = (unsigned)id;	/* one stored result per identifier */
 	q->action_id = t->action_id;
 	snprintf(q->carrier_ref, sizeof(q->carrier_ref), "%s", d->ref);
 	if (t->has_window) {

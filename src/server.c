@@ -30,6 +30,7 @@
 #include <openssl/x509v3.h>
 #include <systemd/sd-daemon.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "hi1.h"
 #include "http.h"
@@ -595,6 +596,33 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 /* --- reload and shutdown --------------------------------------------------- */
 
+static bool
+server_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Back ends and the results store are built once, at start. */
+static bool
+server_backends_changed(const struct wd_conf *a, const struct wd_conf *b)
+{
+	const struct wd_backend *x = TAILQ_FIRST(&a->backends);
+	const struct wd_backend *y = TAILQ_FIRST(&b->backends);
+
+	if (server_str_differs(a->results.key, b->results.key) ||
+	    a->results.keep_s != b->results.keep_s)
+		return true;
+	for (; x != NULL && y != NULL; x = TAILQ_NEXT(x, entry),
+	    y = TAILQ_NEXT(y, entry))
+		if (strcmp(x->name, y->name) != 0 ||
+		    strcmp(x->address, y->address) != 0 ||
+		    memcmp(x->serves, y->serves, sizeof(x->serves)) != 0 ||
+		    x->deadline_ms != y->deadline_ms || x->retries != y->retries ||
+		    x->connections != y->connections)
+			return true;
+	return x != NULL || y != NULL;
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -614,6 +642,9 @@ server_reload(struct server *srv)
 	    gen->conf->listen_port != srv->gen->conf->listen_port ||
 	    strcmp(gen->conf->state_dir, srv->gen->conf->state_dir) != 0)
 		log_warnx("listen address and state directory changes need a restart");
+	if (server_backends_changed(gen->conf, srv->gen->conf))
+		log_warnx("back-end and results changes need a restart; the "
+		    "running ones stay in use");
 	server_gen_unref(srv->gen);
 	srv->gen = gen;
 	log_info("configuration generation %u in force", gen->number);
@@ -645,14 +676,18 @@ server_shutdown(struct server *srv)
 void
 server_notify_status(struct server *srv)
 {
+	char backends[256] = "none";
+
+	if (srv->backends)
+		backend_status(srv->backends, backends, sizeof(backends));
 	sd_notifyf(0, "STATUS=%s; %u connections; accepted %llu, refused %llu, "
-	    "invalid %llu, TLS refused %llu; journal: %s",
+	    "invalid %llu, TLS refused %llu; journal: %s; back ends: %s",
 	    srv->stopping ? "stopping" : "serving", srv->nconns,
 	    (unsigned long long)srv->stats.accepted,
 	    (unsigned long long)srv->stats.refused,
 	    (unsigned long long)srv->stats.invalid,
 	    (unsigned long long)srv->stats.tls_refused,
-	    srv->journal ? journal_status(srv->journal) : "closed");
+	    srv->journal ? journal_status(srv->journal) : "closed", backends);
 }
 
 void

@@ -71,6 +71,8 @@ warrantd_check(const char *path)
 		if (f)
 			fclose(f);
 	}
+	if (backend_check(gen->conf) == -1)
+		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
 		fprintf(stderr, "configuration OK\n");
@@ -93,7 +95,9 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (srv->nbusy == 0 || ++ticks > DRAIN_SECONDS * 10)
+	/* Answers in flight and back-end calls (whose outcomes are journaled). */
+	if ((srv->nbusy == 0 && backend_pending(srv->backends) == 0) ||
+	    ++ticks > DRAIN_SECONDS * 10)
 		event_base_loopexit(srv->base, NULL);
 }
 
