@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh BUILDDIR [SECONDS] — run every libFuzzer target built in BUILDDIR
 # (configure CC=clang --enable-fuzz) for SECONDS each (default 20) over its
-# corpus in tests/fuzz/corpus-NAME (seeded from etc/samples for hi1). New
+# corpus in tests/fuzz/corpus-NAME (or corpus-PREFIX for NAME=PREFIX_...) (seeded from etc/samples for hi1). New
 # inputs go to a scratch copy, so the committed corpus only changes by hand.
 # A crash fails the run and leaves the input in BUILDDIR/tests/fuzz/.
 # Long runs: tests/fuzz/run.sh build/fuzz 3600
@@ -15,7 +15,9 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
 	[ -x "$bin" ] && [ -f "$bin" ] || continue
 	name=${bin##*/fuzz_}
 	work=$(mktemp -d)
-	for seed in "$here/corpus-$name"/*; do cp "$seed" "$work/"; done
+	corpus=$here/corpus-$name
+	[ -d "$corpus" ] || corpus=$here/corpus-${name%%_*}	# backend_frame: corpus-backend
+	for seed in "$corpus"/*; do cp "$seed" "$work/"; done
 	if [ "$name" = hi1 ]; then
 		for s in "$here"/../../etc/samples/*.xml "$here"/../xml-attacks/*; do
 			[ -f "$s" ] && cp "$s" "$work/"
