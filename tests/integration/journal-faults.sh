@@ -173,10 +173,16 @@ done
 
 # A sanitizer report names the bug better than any symptom of it.
 sanitizer_check() {	# when
+	local i
 	grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' \
 	    "$DIR/warrantd.log" || return 0
+	# The report is still being written until ASan aborts the daemon.
+	for i in $(seq 1 100); do
+		"$TOP_SRCDIR/tests/stack" status "$DIR" >/dev/null || break
+		sleep 0.1
+	done
 	fail "$1: sanitizer report in warrantd.log:
-$(grep -A12 -e 'ERROR: .*Sanitizer' -e 'runtime error:' "$DIR/warrantd.log" | grep -v '^20' | head -n 24)"
+$(grep -A30 -e 'ERROR: .*Sanitizer' -e 'runtime error:' "$DIR/warrantd.log" | grep -v '^20' | head -n 16)"
 }
 
 # fault MODE ERRNO TEXT SHIMCALL
