@@ -989,12 +989,35 @@ parse_opts(struct opts *o, int argc, char **argv)
 		o->seed = 1;	/* xorshift's one fixed point */
 }
 
+static void
+bclient_free(struct bclient *bc)
+{
+	for (unsigned i = 0; i < bc->o.conns; i++) {
+		struct bconn *c = &bc->conns[i];
+
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		for (unsigned k = 0; c->slots != NULL && k < c->quota; k++)
+			EVP_MD_CTX_free(c->slots[k].md);
+		free(c->slots);
+	}
+	if (bc->hello != NULL)
+		warrant__backend__hello__free_unpacked(bc->hello, NULL);
+	if (bc->tick != NULL)
+		event_free(bc->tick);
+	if (bc->base != NULL)
+		event_base_free(bc->base);
+	free(bc->msisdn);
+	free(bc);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct bclient	*bc;
 	double		 cpu0, elapsed;
 	unsigned	 i, q;
+	int		 rc;
 
 	if ((bc = calloc(1, sizeof(*bc))) == NULL)
 		err(1, "calloc");
@@ -1024,5 +1047,8 @@ main(int argc, char **argv)
 		report(bc, elapsed, cpu_ms() - cpu0);
 	else
 		report_human(bc, elapsed, cpu_ms() - cpu0);
-	return bc->failed || bc->st.errors || bc->st.mismatches ? 1 : 0;
+	fflush(stdout);
+	rc = bc->failed || bc->st.errors || bc->st.mismatches ? 1 : 0;
+	bclient_free(bc);
+	return rc;
 }
