@@ -433,8 +433,12 @@ intake_request(struct conn *c, char *body, size_t len)
 	if (journal_append(srv->journal, &rec, intake_journaled, j) == -1) {
 		/* Queue full or journal failed: the callback will not run. */
 		srv->stats.unavailable++;
-		wd_error_set(&j->err, WD_ERR_OVERLOADED,
-		    "the journal cannot take more requests now");
+		if (!journal_healthy(srv->journal))
+			wd_error_set(&j->err, WD_ERR_STORAGE, "%s",
+			    journal_status(srv->journal));
+		else
+			wd_error_set(&j->err, WD_ERR_OVERLOADED,
+			    "the journal cannot take more requests now");
 		j->parsed = j->extracted = false;
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
 		if (!conn_release_if_dead(c))

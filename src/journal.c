@@ -108,6 +108,7 @@ struct journal {
 	/* The newest note this process signed, for auditors (under mu). */
 	char			*cp_note;
 	uint64_t		 cp_note_size;
+	bool			 cp_at_open;	/* a checkpoint existed at open (fixed) */
 };
 
 static journal_pwritev_fn	journal_pwritev = pwritev;
@@ -302,6 +303,8 @@ static void
 journal_fail(struct journal *j, struct jentry *first, int err)
 {
 	struct jentry	*e, *last = NULL, *queued;
+	/* The entries belong to the loop once queued as done: read it now. */
+	uint64_t	 seq = first->rc.seq;
 
 	if (ftruncate(j->fd, (off_t)j->seg_size) == -1)
 		log_warn("journal: cannot cut segment back to %" PRIu64
@@ -326,7 +329,7 @@ journal_fail(struct journal *j, struct jentry *first, int err)
 	journal_notify(j);
 	pthread_mutex_unlock(&j->mu);
 	log_warnx("journal: write failed at seq %" PRIu64 ": %s; refusing "
-	    "appends until the disk recovers", first->rc.seq, strerror(err));
+	    "appends until the disk recovers", seq, strerror(err));
 }
 
 /* Write a batch: one run per segment touched, one fdatasync per run. */
@@ -684,7 +687,7 @@ journal_checkpoint_note(struct journal *j, uint64_t *size)
 		*size = j->cp_note_size;
 	}
 	pthread_mutex_unlock(&j->mu);
-	if (note != NULL || !j->cp_have)
+	if (note != NULL || !j->cp_at_open)
 		return note;
 	/*
 	 * Nothing signed since start: the newest note on disk was checked at
@@ -905,6 +908,7 @@ journal_cp_load(struct journal *j)
 		j->cp_found = cp;
 		j->cp_have = true;
 	}
+	j->cp_at_open = j->cp_have;
 	if (j->cp_have) {
 		j->cp_size = j->cp_found.size;
 		merkle_root(NULL, 0, j->cp_prefix_root);	/* size 0 */
