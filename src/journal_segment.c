@@ -24,44 +24,23 @@
 
 #include "crc32c.h"
 #include "journal_segment.h"
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
+#include "wd_bytes.h"
 
 void
 jseg_header(uint8_t out[JSEG_HDR_LEN], uint64_t first_seq)
 {
 	memcpy(out, JSEG_MAGIC, 8);
-	put32(out + 8, JSEG_VERSION);
-	put32(out + 12, (uint32_t)(first_seq >> 32));
-	put32(out + 16, (uint32_t)first_seq);
-	put32(out + 20, crc32c(0, out, 20));
+	wd_put_be32(out + 8, JSEG_VERSION);
+	wd_put_be32(out + 12, (uint32_t)(first_seq >> 32));
+	wd_put_be32(out + 16, (uint32_t)first_seq);
+	wd_put_be32(out + 20, crc32c(0, out, 20));
 }
 
 void
 jseg_frame_header(uint8_t out[JSEG_FRAME_HDR], const uint8_t *rec, size_t len)
 {
-	put32(out, (uint32_t)len);
-	put32(out + 4, crc32c(0, rec, len));
+	wd_put_be32(out, (uint32_t)len);
+	wd_put_be32(out + 4, crc32c(0, rec, len));
 }
 
 void
@@ -172,17 +151,17 @@ jseg_header_check(const char *name, const uint8_t *buf, struct jseg_scan *s)
 	uint64_t	 first;
 
 	if (memcmp(buf, JSEG_MAGIC, 8) != 0 ||
-	    be32(buf + 20) != crc32c(0, buf, 20)) {
+	    wd_get_be32(buf + 20) != crc32c(0, buf, 20)) {
 		snprintf(s->err, sizeof(s->err), "%s: offset 0: bad segment "
 		    "header (magic or CRC)", name);
 		return -1;
 	}
-	if (be32(buf + 8) != JSEG_VERSION) {
+	if (wd_get_be32(buf + 8) != JSEG_VERSION) {
 		snprintf(s->err, sizeof(s->err), "%s: offset 0: unknown "
-		    "format version %u", name, be32(buf + 8));
+		    "format version %u", name, wd_get_be32(buf + 8));
 		return -1;
 	}
-	first = be64(buf + 12);
+	first = wd_get_be64(buf + 12);
 	jseg_name(want, first);
 	if (first != s->next_seq || strcmp(want, name) != 0) {
 		snprintf(s->err, sizeof(s->err), "%s: offset 0: segment starts "
@@ -231,8 +210,8 @@ jseg_frame(const char *name, const uint8_t *buf, size_t len, uint64_t off,
 		why = "incomplete frame header";
 		goto torn;
 	}
-	flen = be32(buf + off);
-	fcrc = be32(buf + off + 4);
+	flen = wd_get_be32(buf + off);
+	fcrc = wd_get_be32(buf + off + 4);
 	if (flen == 0 || flen > s->record_max) {
 		if (is_last && all_zero(buf + off, rem))
 			goto torn_quiet;

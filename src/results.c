@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "results.h"
+#include "wd_bytes.h"
 
 #define RES_MAGIC	"WDRESLT"	/* and its NUL: 8 bytes */
 #define RES_VERSION	1
@@ -102,35 +103,6 @@ struct results_reader {
 };
 
 /* --- small helpers --------------------------------------------------------- */
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 bool
 results_name_valid(const char *name)
@@ -241,8 +213,8 @@ results_derive(const uint8_t master[32], const uint8_t salt[32],
 static void
 frame_nonce(uint8_t nonce[12], uint8_t kind, uint64_t index)
 {
-	put32(nonce, kind);
-	put64(nonce + 4, index);
+	wd_put_be32(nonce, kind);
+	wd_put_be64(nonce + 4, index);
 }
 
 static void
@@ -251,8 +223,8 @@ frame_aad(uint8_t aad[45], const uint8_t hhash[32], uint8_t kind,
 {
 	memcpy(aad, hhash, 32);
 	aad[32] = kind;
-	put64(aad + 33, index);
-	put32(aad + 41, len);
+	wd_put_be64(aad + 33, index);
+	wd_put_be32(aad + 41, len);
 }
 
 /* --- the store ---------------------------------------------------------------- */
@@ -415,7 +387,7 @@ writer_frame(struct results_writer *w, uint8_t kind, uint64_t index,
 	int	outl;
 
 	hdr[0] = kind;
-	put32(hdr + 1, (uint32_t)len);
+	wd_put_be32(hdr + 1, (uint32_t)len);
 	frame_nonce(hdr + 5, kind, index);
 	frame_aad(aad, w->hhash, kind, index, (uint32_t)len);
 	if (EVP_EncryptInit_ex(w->cipher, NULL, NULL, w->key, hdr + 5) != 1 ||
@@ -466,9 +438,9 @@ writer_header(struct results_writer *w)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	memcpy(hdr, RES_MAGIC, 8);
-	put32(hdr + 8, RES_VERSION);
-	put32(hdr + 12, (uint32_t)nlen);
-	put64(hdr + 16, (uint64_t)now);
+	wd_put_be32(hdr + 8, RES_VERSION);
+	wd_put_be32(hdr + 12, (uint32_t)nlen);
+	wd_put_be64(hdr + 16, (uint64_t)now);
 	if (RAND_bytes(hdr + RES_SALT_OFF, 32) != 1) {
 		log_warnx("results %s: no random salt", w->name);
 		return -1;
@@ -574,9 +546,9 @@ results_finish(struct results_writer *w, uint64_t count)
 
 	if (w->failed)
 		goto fail;
-	put64(seal, count);
-	put64(seal + 8, w->chunks);
-	put64(seal + 16, w->bytes);
+	wd_put_be64(seal, count);
+	wd_put_be64(seal + 8, w->chunks);
+	wd_put_be64(seal + 16, w->bytes);
 	if (EVP_DigestFinal_ex(w->sha, seal + 24, NULL) != 1 ||
 	    writer_frame(w, RES_KIND_SEAL, 0, seal, sizeof(seal)) == -1 ||
 	    writer_flush(w) == -1)
@@ -628,7 +600,7 @@ reader_open_frame(struct results_reader *rd, uint8_t *buf, uint8_t kind,
 	int	outl;
 
 	frame_nonce(nonce, kind, index);
-	if (buf[0] != kind || get32(buf + 1) != len ||
+	if (buf[0] != kind || wd_get_be32(buf + 1) != len ||
 	    memcmp(buf + 5, nonce, sizeof(nonce)) != 0)
 		return -1;
 	frame_aad(aad, rd->hhash, kind, index, len);
@@ -657,9 +629,9 @@ reader_check(struct results_reader *rd, const struct results *r)
 	if (fstat(rd->fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)(RES_HDR_FIXED + RES_SEAL_FRAME) ||
 	    read_at(rd->fd, 0, hdr, RES_HDR_FIXED) == -1 ||
-	    memcmp(hdr, RES_MAGIC, 8) != 0 || get32(hdr + 8) != RES_VERSION)
+	    memcmp(hdr, RES_MAGIC, 8) != 0 || wd_get_be32(hdr + 8) != RES_VERSION)
 		return -1;
-	nlen = get32(hdr + 12);
+	nlen = wd_get_be32(hdr + 12);
 	if (nlen != strlen(rd->name) ||
 	    read_at(rd->fd, RES_HDR_FIXED, hdr + RES_HDR_FIXED, nlen) == -1 ||
 	    memcmp(hdr + RES_HDR_FIXED, rd->name, nlen) != 0)
@@ -674,9 +646,9 @@ reader_check(struct results_reader *rd, const struct results *r)
 	    read_at(rd->fd, rd->seal_off, seal, sizeof(seal)) == -1 ||
 	    reader_open_frame(rd, seal, RES_KIND_SEAL, 0, RES_SEAL_PLAIN) == -1)
 		return -1;
-	rd->count = get64(seal + RES_FRAME_HDR);
-	rd->chunks = get64(seal + RES_FRAME_HDR + 8);
-	rd->bytes = get64(seal + RES_FRAME_HDR + 16);
+	rd->count = wd_get_be64(seal + RES_FRAME_HDR);
+	rd->chunks = wd_get_be64(seal + RES_FRAME_HDR + 8);
+	rd->bytes = wd_get_be64(seal + RES_FRAME_HDR + 16);
 	memcpy(rd->sealed_sha, seal + RES_FRAME_HDR + 24, 32);
 	/* The sizes the seal vouches for must add up to the file's. */
 	if (rd->chunks > (uint64_t)st.st_size || rd->bytes > (uint64_t)st.st_size)
@@ -769,7 +741,7 @@ results_read(struct results_reader *rd, const uint8_t **data, size_t *len)
 	if (rd->off + (off_t)sizeof(hdr) > rd->seal_off ||
 	    read_at(rd->fd, rd->off, hdr, sizeof(hdr)) == -1)
 		goto bad;
-	n = get32(hdr + 1);
+	n = wd_get_be32(hdr + 1);
 	need = RES_FRAME_HDR + (size_t)n + RES_TAG;
 	if (n == 0 || n > RESULTS_CHUNK_MAX ||
 	    rd->off + (off_t)need > rd->seal_off)
