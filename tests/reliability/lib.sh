@@ -132,12 +132,14 @@ rel_journal_refs() {	# journal dir
 # A client that keeps submitting FILE... as fgr until DIR/stop.N exists,
 # one warrantctl per round, and logs one line per answer to DIR/lat.N:
 # "<epoch ms> <latency ms> <outcome>" with outcome ok, refused, 503, or
-# error; accepted references go to DIR/given.N.
+# error; accepted references go to DIR/given.N, those whose acceptance
+# carried a result (a DeliveryObject) also to DIR/delivered.N.
 rel_client() {	# N timeout file...
 	local n=$1 to=$2 o r t0 t1 what
 	shift 2
 	: >"$DIR/lat.$n"
 	: >"$DIR/given.$n"
+	: >"$DIR/delivered.$n"
 	while [ ! -e "$DIR/stop.$n" ] && [ ! -e "$DIR/stop.all" ]; do
 		t0=$(date +%s%3N)
 		r=0
@@ -153,6 +155,10 @@ rel_client() {	# N timeout file...
 		esac
 		grep 'ACCEPTED (HTTP 200) carrier reference' <<<"$o" |
 		    grep -o 'MXC-[0-9]*-[0-9]*$' >>"$DIR/given.$n"
+		# Acceptances that carried a back end's result (DeliveryObject).
+		awk '/ACCEPTED \(HTTP 200\) carrier reference/ { r = $NF }
+		    / DeliveryObject / && r != "" { print r; r = "" }' <<<"$o" \
+		    >>"$DIR/delivered.$n"
 		echo "$t1 $((t1 - t0)) $what" >>"$DIR/lat.$n"
 		[ "$what" = error ] && echo "$o" >>"$DIR/errors.$n"
 		[ "$r" = 0 ] || sleep 0.05

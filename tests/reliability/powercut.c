@@ -673,17 +673,80 @@ dir_synced(const char *dir)
 	}
 }
 
+/* An O, S or T line: what is durable of an inode. */
 static int
-read_ledger(const char *path)
+ledger_size(const char *line)
 {
-	FILE			*f;
-	char			 line[4 * PATH_MAX], a[PATH_MAX], b[NAME_MAX + 1];
-	char			 c[PATH_MAX], d[NAME_MAX + 1], s[PATH_MAX];
 	unsigned long long	 ino;
 	long long		 size;
 	struct pc_ino		*pi;
+	char			 kind;
+
+	if (sscanf(line, "%c %llu %lld", &kind, &ino, &size) != 3 || size < 0)
+		return -1;
+	pi = ino_get(ino);
+	if (kind == 'S')
+		pi->durable = size;
+	else if (kind == 'O' && pi->durable < 0)
+		pi->durable = size;
+	else if (kind == 'T' && (pi->durable < 0 || size < pi->durable))
+		pi->durable = size;	/* the bytes past it are gone anyway */
+	return 0;
+}
+
+/* A C, R, U or D line: directory entries, pending until a D covers them. */
+static int
+ledger_entry(const char *line)
+{
+	char			 a[PATH_MAX], b[NAME_MAX + 1], c[PATH_MAX];
+	char			 d[NAME_MAX + 1], s[PATH_MAX];
+	unsigned long long	 ino;
 	struct pc_op		*op;
-	unsigned		 lineno = 0;
+
+	switch (line[0]) {
+	case 'C':
+		if (sscanf(line, "C %4095s %255s %llu", a, b, &ino) != 3)
+			return -1;
+		snprintf(s, sizeof(s), "-");
+		/* A new file: nothing of it is durable yet. */
+		ino_get(ino)->durable = 0;
+		break;
+	case 'R':
+		if (sscanf(line, "R %4095s %255s %4095s %255s %llu %4095s",
+		    c, d, a, b, &ino, s) != 6)
+			return -1;
+		break;
+	case 'U':
+		if (sscanf(line, "U %4095s %255s %llu %4095s", a, b, &ino, s) != 4)
+			return -1;
+		break;
+	case 'D':
+		if (sscanf(line, "D %4095s", a) != 1)
+			return -1;
+		dir_synced(a);
+		return 0;
+	default:
+		return -1;
+	}
+	op = op_new(line[0]);
+	snprintf(op->dir, sizeof(op->dir), "%s", a);
+	snprintf(op->name, sizeof(op->name), "%s", b);
+	snprintf(op->save, sizeof(op->save), "%s", s);
+	if (line[0] == 'R') {
+		snprintf(op->odir, sizeof(op->odir), "%s", c);
+		snprintf(op->oname, sizeof(op->oname), "%s", d);
+	}
+	op->ino = ino;
+	return 0;
+}
+
+static int
+read_ledger(const char *path)
+{
+	FILE		*f;
+	char		 line[4 * PATH_MAX];
+	unsigned	 lineno = 0;
+	int		 rc = 0;
 
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT)
@@ -691,76 +754,17 @@ read_ledger(const char *path)
 		perror(path);
 		return -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL)
 			break;		/* the last line, cut short: ignore */
-		switch (line[0]) {
-		case 'O':
-			if (sscanf(line, "O %llu %lld", &ino, &size) != 2)
-				goto bad;
-			if ((pi = ino_get(ino))->durable < 0)
-				pi->durable = size;
-			break;
-		case 'S':
-			if (sscanf(line, "S %llu %lld", &ino, &size) != 2)
-				goto bad;
-			ino_get(ino)->durable = size;
-			break;
-		case 'T':
-			if (sscanf(line, "T %llu %lld", &ino, &size) != 2)
-				goto bad;
-			pi = ino_get(ino);
-			if (pi->durable < 0 || size < pi->durable)
-				pi->durable = size;
-			break;
-		case 'C':
-			if (sscanf(line, "C %4095s %255s %llu", a, b, &ino) != 3)
-				goto bad;
-			op = op_new('C');
-			snprintf(op->dir, sizeof(op->dir), "%s", a);
-			snprintf(op->name, sizeof(op->name), "%s", b);
-			op->ino = ino;
-			/* A new file: nothing of it is durable yet. */
-			ino_get(ino)->durable = 0;
-			break;
-		case 'R':
-			if (sscanf(line, "R %4095s %255s %4095s %255s %llu %4095s",
-			    c, d, a, b, &ino, s) != 6)
-				goto bad;
-			op = op_new('R');
-			snprintf(op->odir, sizeof(op->odir), "%s", c);
-			snprintf(op->oname, sizeof(op->oname), "%s", d);
-			snprintf(op->dir, sizeof(op->dir), "%s", a);
-			snprintf(op->name, sizeof(op->name), "%s", b);
-			snprintf(op->save, sizeof(op->save), "%s", s);
-			op->ino = ino;
-			break;
-		case 'U':
-			if (sscanf(line, "U %4095s %255s %llu %4095s", a, b, &ino,
-			    s) != 4)
-				goto bad;
-			op = op_new('U');
-			snprintf(op->dir, sizeof(op->dir), "%s", a);
-			snprintf(op->name, sizeof(op->name), "%s", b);
-			snprintf(op->save, sizeof(op->save), "%s", s);
-			op->ino = ino;
-			break;
-		case 'D':
-			if (sscanf(line, "D %4095s", a) != 1)
-				goto bad;
-			dir_synced(a);
-			break;
-		default:
-			goto bad;
-		}
+		rc = strchr("OST", line[0]) != NULL ? ledger_size(line) :
+		    ledger_entry(line);
 	}
+	if (rc == -1)
+		fprintf(stderr, "powercut-apply: %s:%u: bad line\n", path, lineno);
 	fclose(f);
-	return 0;
-bad:
-	fprintf(stderr, "powercut-apply: %s:%u: bad line\n", path, lineno);
-	fclose(f);
-	return -1;
+	return rc;
 }
 
 static int

@@ -12,7 +12,7 @@
 # ("pages", full scale and WD_REL_PC_PAGES=1), and file creations, renames
 # and unlinks no directory fsync covered undone. Then the daemon starts on
 # it: every reference a client was given must be in the journal, none given
-# twice, the daemon must never refuse to open its journal, and
+# twice, every result delivered in an acceptance journaled as delivered, the daemon must never refuse to open its journal, and
 # warrant-audit verify must pass at the end.
 #
 # Needs a warrantd without sanitizers (rel_plain builds one); the shim must
@@ -28,6 +28,8 @@ rel_plain || skip "no warrantd without sanitizers: $REL_WHY"
 WARRANTD=$PLAIN_WARRANTD
 WARRANTCTL=$PLAIN_WARRANTCTL
 AUDIT=$PLAIN_AUDIT
+rel_snapshot
+PLAIN_WARRANTD=$WARRANTD
 rel_stack_up
 rel_samples
 S=$DIR/state
@@ -154,10 +156,19 @@ missing=$(comm -23 "$DIR/given" "$DIR/journal.refs")
 [ -z "$missing" ] || fail "acknowledged to a client, lost in a power cut: $missing"
 "$AUDIT" show --journal "$J" --json >"$DIR/show.json" 2>/dev/null
 n_torn=$(grep -c '"event":"EVENT_JOURNAL_TORN_TAIL"' "$DIR/show.json")
+# A result carried in an acceptance is a disclosure: its record must have
+# been durable before the answer left.
+cat "$DIR"/delivered.* | sort -u >"$DIR/delivered"
+grep -o '"event":"EVENT_RESULT_DELIVERED","carrier_ref":"[^"]*"' "$DIR/show.json" |
+    sed 's/.*"carrier_ref":"//; s/"$//' | sort -u >"$DIR/journal.delivered"
+missing=$(comm -23 "$DIR/delivered" "$DIR/journal.delivered")
+[ -z "$missing" ] || fail "a result was delivered in an acceptance but its delivery is not in the journal after a power cut: $(head -n 5 <<<"$missing")"
+n_deliv=$(wc -l <"$DIR/delivered")
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "verify after $CUTS power cuts: $(cat "$DIR/verify.out")"
 echo "$CUTS power cuts (modes ${modes[*]}) in $((t1 - t0)) s: $n_given references given," \
     "all in the journal ($(wc -l <"$DIR/journal.refs") acceptances);" \
+    "$n_deliv carried a result, every delivery journaled;" \
     "$dropped unsynced bytes dropped in $cut_files files, $undone directory entries undone," \
     "$n_torn torn tails cut at start"
 cat "$DIR/verify.out"
