@@ -101,6 +101,8 @@ phase_report() {	# name from_ms to_ms
 	echo "$1 $s" >>"$DIR/phases"
 	[ "$ok" -ge 1 ] || fail "$1: the valid client was not served during the attack: $s"
 	[ "$err" = 0 ] || fail "$1: the valid client failed during the attack: $(tail -n 5 "$DIR/errors.1")"
+	[ "$(rel_kv "$s" refused)" = 0 ] ||
+	    fail "$1: the valid client was refused during the attack: $(tail -n 5 "$DIR/errors.1")"
 	rel_sanitizer_check "$1"
 	kill -0 "$PID" 2>/dev/null || fail "$1: warrantd died"
 }
@@ -261,6 +263,10 @@ echo "warrantd ($build): RSS $((rss_base / 1024)) MiB at rest, peak $((rss_peak 
 [ "$fd_end" -le $((fd_base + 2)) ] || fail "descriptors not back to the baseline: $fd_end, $fd_base before"
 submit_as fgr "$GOOD"
 expect_exit 0
+# A clean stop: LeakSanitizer speaks at exit, if anything leaked.
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+rel_sanitizer_check "stop"
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "verify: $(cat "$DIR/verify.out")"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "warrantd does not start again"
 pass

@@ -133,19 +133,29 @@ rel_journal_refs() {	# journal dir
 # one warrantctl per round, and logs one line per answer to DIR/lat.N:
 # "<epoch ms> <latency ms> <outcome>" with outcome ok, refused, 503, or
 # error; accepted references go to DIR/given.N, those whose acceptance
-# carried a result (a DeliveryObject) also to DIR/delivered.N.
+# carried a result (a DeliveryObject) also to DIR/delivered.N. Its copies
+# of the files are restamped every minute: the daemon refuses a request
+# whose timestamp is more than clock-skew (5 minutes) old, as a replay.
 rel_client() {	# N timeout file...
-	local n=$1 to=$2 o r t0 t1 what
+	local n=$1 to=$2 o r t0 t1 what stamped=0 f
 	shift 2
+	local src=("$@") files=()
+	mkdir -p "$DIR/client.$n"
+	for f in "${src[@]}"; do files+=("$DIR/client.$n/${f##*/}"); done
 	: >"$DIR/lat.$n"
 	: >"$DIR/given.$n"
 	: >"$DIR/delivered.$n"
 	while [ ! -e "$DIR/stop.$n" ] && [ ! -e "$DIR/stop.all" ]; do
+		if [ "$(date +%s)" -ge $((stamped + 60)) ]; then
+			"$TOP_SRCDIR/tests/restamp" -o "$DIR/client.$n" "${src[@]}" ||
+			    echo "restamp failed" >>"$DIR/errors.$n"
+			stamped=$(date +%s)
+		fi
 		t0=$(date +%s%3N)
 		r=0
 		o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
 		    --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --timeout "$to" \
-		    submit "$@" 2>&1) || r=$?
+		    submit "${files[@]}" 2>&1) || r=$?
 		t1=$(date +%s%3N)
 		case $o in
 		*"ACCEPTED (HTTP 200)"*) what=ok ;;
@@ -160,7 +170,7 @@ rel_client() {	# N timeout file...
 		    / DeliveryObject / && r != "" { print r; r = "" }' <<<"$o" \
 		    >>"$DIR/delivered.$n"
 		echo "$t1 $((t1 - t0)) $what" >>"$DIR/lat.$n"
-		[ "$what" = error ] && echo "$o" >>"$DIR/errors.$n"
+		case $what in error|refused) echo "$o" >>"$DIR/errors.$n" ;; esac
 		[ "$r" = 0 ] || sleep 0.05
 	done
 }

@@ -98,13 +98,18 @@ rel_client 2 30 "${files[@]:3:3}" &
 REL_PIDS="$REL_PIDS $!"
 
 refuser() {	# who submits with certificates the registry refuses
-	local who o
+	local who o stamped=0
 	: >"$DIR/refused.log"
+	mkdir -p "$DIR/refuser"
 	while [ ! -e "$DIR/stop.all" ]; do
+		if [ "$(date +%s)" -ge $((stamped + 60)) ]; then
+			"$TOP_SRCDIR/tests/restamp" -o "$DIR/refuser" "$GOOD"
+			stamped=$(date +%s)
+		fi
 		for who in unregistered suspended; do
 			o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
 			    --cert "$DIR/$who.pem" --key "$DIR/$who.key" --timeout 30 \
-			    submit "$GOOD" 2>&1)
+			    submit "$DIR/refuser/${GOOD##*/}" 2>&1)
 			case $o in
 			*"REFUSED (HTTP 403)"*) echo "$(date +%s%3N) refused" ;;
 			*"HTTP 503"*) echo "$(date +%s%3N) 503" ;;
@@ -162,7 +167,7 @@ count() {	# what: cumulative answers of that kind so far
 	503) { cat "$DIR"/lat.[12] | grep -c ' 503$'; grep -c ' 503$' "$DIR/refused.log"; } |
 	    awk '{ s += $1 } END { print s + 0 }' ;;
 	refused) grep -c ' refused$' "$DIR/refused.log" ;;
-	errors) { cat "$DIR"/lat.[12] | grep -c ' error$'; grep -c ' error ' "$DIR/refused.log"; } |
+	errors) { cat "$DIR"/lat.[12] | grep -c -e ' error$' -e ' refused$'; grep -c ' error ' "$DIR/refused.log"; } |
 	    awk '{ s += $1 } END { print s + 0 }' ;;
 	attacks) awk '{ s += $2 } END { print s + 0 }' "$DIR/attacks.log" ;;
 	esac
@@ -224,7 +229,7 @@ for f in "$DIR"/lat.1 "$DIR"/lat.2; do
 	while read -r t _ what; do
 		case $what in
 		503) in_window "$t" || fail "a 503 outside the fault windows at $t ms ($(cat "$DIR/windows"))" ;;
-		error) fail "a valid client failed: $(head -n 5 "$DIR"/errors.*)" ;;
+		error|refused) fail "a valid client's request was not accepted: $(head -n 5 "$DIR"/errors.*)" ;;
 		esac
 	done <"$f"
 done
