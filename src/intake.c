@@ -24,7 +24,7 @@
 #include "server.h"
 #include "dispatch.h"
 #include "hi1_delivery.h"
-#include "results.h"
+#include "purge.h"
 #include "tls.h"
 
 /* One request in flight; owned by intake from intake_request to the answer. */
@@ -243,9 +243,8 @@ intake_finish(struct intake_job *j)
 	}
 	intake_answer(j);
 	/* Delivered and recorded as such: the stored copies are not needed. */
-	for (size_t i = 0; j->deliver && srv->results && i < j->ndeliveries; i++)
-		if (j->deliveries[i].result_name[0] != '\0')
-			results_delete(srv->results, j->deliveries[i].result_name);
+	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
+		purge_queue(srv->purge, j->deliveries[i].result_name);
 	intake_job_free(j);
 }
 

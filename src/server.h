@@ -21,6 +21,7 @@ struct bufferevent;
 struct journal;
 struct backend_set;
 struct results;
+struct purge;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
@@ -94,6 +95,7 @@ struct server {
 	struct journal		*journal;
 	struct backend_set	*backends;	/* NULL: no back end configured */
 	struct results		*results;	/* NULL: no results key */
+	struct purge		*purge;		/* deletes delivered results */
 	struct evconnlistener	*listener;
 	bool			 listener_paused;
 	bool			 stopping;

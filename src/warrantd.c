@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "hi1.h"
 #include "journal.h"
 #include "log.h"
+#include "purge.h"
 #include "results.h"
 #include "server.h"
 #include "tls.h"
@@ -129,6 +131,12 @@ watchdog_tick(evutil_socket_t fd, short what, void *arg)
 	/* Runs on the loop: if the loop is stuck, systemd notices. */
 	sd_notify(0, "WATCHDOG=1");
 	server_notify_status(srv);
+	/*
+	 * Give freed memory back to the system: after a burst of connections
+	 * glibc keeps its peak, which looks like growth to whoever watches
+	 * RSS. Cheap at this interval.
+	 */
+	malloc_trim(0);
 }
 
 static struct event *
@@ -207,6 +215,8 @@ warrantd_open_backends(struct server *srv)
 	if (conf->results.key != NULL &&
 	    (srv->results = results_open(conf->state_dir, conf->results.key,
 	    conf->results.keep_s)) == NULL)
+		return -1;
+	if (srv->results != NULL && (srv->purge = purge_start(srv->results)) == NULL)
 		return -1;
 	if (TAILQ_EMPTY(&conf->backends))
 		return 0;
@@ -292,6 +302,7 @@ main(int argc, char *argv[])
 	/* Pending back-end calls report (cancelled) while the journal is open. */
 	backend_set_free(srv.backends);
 	journal_close(srv.journal);	/* flushes the stop record */
+	purge_stop(srv.purge);
 	results_close(srv.results);
 	evconnlistener_free(srv.listener);
 	server_close_all(&srv);

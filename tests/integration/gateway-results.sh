@@ -41,6 +41,7 @@ delivered() {	# FILE -> result document on stdout
 }
 
 doc=$(delivered "$work/subscriber-msisdn.xml")
+sub_ref=$(grep -o '<CarrierReference>[^<]*' <<<"$doc" | cut -d'>' -f2)
 grep -q "<CURP>$curp</CURP>" <<<"$doc" || fail "CURP is not $curp: $doc"
 grep -q "<GivenNames>$given</GivenNames>" <<<"$doc" || fail "given names are not $given: $doc"
 grep -q "<IMSI>$imsi</IMSI>" <<<"$doc" || fail "IMSI is not $imsi: $doc"
@@ -79,6 +80,17 @@ while read -r line; do
 	*) fail "records count is not the database's $want: $line" ;;
 	esac
 done <"$DIR/records.out"
+# Delivered results leave the store; streamed ones wait there, encrypted.
+for i in $(seq 1 20); do
+	ls "$DIR/state/results/$sub_ref".* >/dev/null 2>&1 || break
+	sleep 0.1
+done
+ls "$DIR/state/results/$sub_ref".* >/dev/null 2>&1 &&
+    fail "the delivered result of $sub_ref is still in the results store"
+[ "$(ls "$DIR/state/results/$ref".* 2>/dev/null | wc -l)" = 3 ] ||
+    fail "the 3 records results of $ref are not in the results store: $(ls "$DIR/state/results")"
+grep -q -a -e "$msisdn" "$DIR"/state/results/* && fail "a stored result holds its MSISDN in clear: not encrypted"
+
 # And the data itself never reached the journal or the log.
 if "$WARRANT_AUDIT" show --journal "$DIR/state/journal" --json | grep -q -e "$curp" -e "$given"; then
 	fail "subscriber data found in the journal"
