@@ -8,7 +8,7 @@
  *                   (--duration S | --requests N) [--warmup S] [--seed N]
  *   bclient records --socket PATH --msisdns FILE [-c CONNS] [-n INFLIGHT]
  *                   [--kind comm|location] (--start-us U --end-us U | --days D)
- *                   [--repeat N] [--full-decode]
+ *                   [--repeat N] [--batch N] [--full-decode]
  *   common: [--timeout S] [--kv]
  *
  * lookup: a closed loop of SubscriberQuery by MSISDN, each picked at random
@@ -18,7 +18,9 @@
  * (bench/hist.c, the one bench/loadgen uses).
  *
  * records: one RecordsQuery per line of FILE (times --repeat), INFLIGHT at
- * a time; every stream is checked against its summary (record count and
+ * a time (with --batch N, in batches of N lines, each begun when the one
+ * before is wholly answered: what the gateway does with the identifiers of
+ * one HI-1 request submitted after another); every stream is checked against its summary (record count and
  * the SHA-256 of the protocol's RECORD DIGEST). By default chunks are
  * scanned at the wire level (records counted and hashed as the bytes they
  * arrived as, which for a canonical sender are the canonical encoding);
@@ -77,6 +79,7 @@ struct opts {
 	int64_t		 start_us, end_us;
 	unsigned	 days;
 	unsigned	 repeat;
+	unsigned	 batch;		/* records: lines per batch, 0 = none */
 	bool		 full_decode;
 	double		 timeout;
 	bool		 kv;
@@ -170,7 +173,7 @@ usage(void)
 	    "               (--duration S | --requests N) [--warmup S] [--seed N]\n"
 	    "       bclient records --socket PATH --msisdns FILE [-c CONNS] [-n INFLIGHT]\n"
 	    "               [--kind comm|location] (--start-us U --end-us U | --days D)\n"
-	    "               [--repeat N] [--full-decode]\n"
+	    "               [--repeat N] [--batch N] [--full-decode]\n"
 	    "       common: [--timeout S] [--kv]\n");
 	exit(2);
 }
@@ -300,6 +303,9 @@ next_target(struct bclient *bc)
 	}
 	if (bc->next_work >= bc->nwork)
 		return NULL;
+	/* A batch starts when the previous one is wholly answered. */
+	if (bc->o.batch && bc->next_work % bc->o.batch == 0 && bc->outstanding > 0)
+		return NULL;
 	return bc->msisdn[bc->next_work++ % bc->nmsisdn];
 }
 
@@ -392,7 +398,11 @@ slot_done(struct bconn *c, struct slot *s, int code, bool ok)
 	s->used = false;
 	c->busy--;
 	bc->outstanding--;
-	conn_fill(c);
+	if (bc->o.batch && bc->outstanding == 0)
+		for (unsigned i = 0; i < bc->o.conns; i++)
+			conn_fill(&bc->conns[i]);
+	else
+		conn_fill(c);
 	maybe_finish(bc);
 }
 
@@ -828,13 +838,14 @@ report(struct bclient *bc, double elapsed, double cpu)
 		printf(" start_us=%" PRId64 " end_us=%" PRId64 " records=%" PRIu64
 		    " chunks=%" PRIu64 " records_per_s=%.0f mib_per_s=%.2f"
 		    " stream_records_min=%" PRIu64 " stream_records_max=%" PRIu64
-		    " first_p50_us=%" PRIu64 " first_p99_us=%" PRIu64 " decode=%s",
+		    " first_p50_us=%" PRIu64 " first_p99_us=%" PRIu64 " decode=%s"
+		    " batch=%u",
 		    bc->o.start_us, bc->o.end_us, s->records, s->chunks,
 		    elapsed > 0 ? s->records / elapsed : 0.0,
 		    elapsed > 0 ? s->bytes_in / elapsed / 1048576.0 : 0.0,
 		    s->ok + s->mismatches ? s->rec_min : 0, s->rec_max,
 		    hist_percentile(&s->first, 50), hist_percentile(&s->first, 99),
-		    bc->o.full_decode ? "full" : "wire");
+		    bc->o.full_decode ? "full" : "wire", bc->o.batch);
 	printf(" bytes_in=%" PRIu64 " client_cpu_ms=%.0f codes=", s->bytes_in, cpu);
 	for (int i = 0, sep = 0; i < NCODES; i++)
 		if (s->by_code[i]) {
@@ -855,9 +866,12 @@ report_human(struct bclient *bc, double elapsed, double cpu)
 
 	printf("server      %s, %" PRIu64 " subscribers\n",
 	    bc->hello ? bc->hello->name : "?", bc->subscribers);
-	printf("load        %s, %u connections, %u in flight\n",
+	printf("load        %s, %u connections, %u in flight",
 	    bc->o.mode == MODE_LOOKUP ? "subscriber lookups" : "records streams",
 	    bc->o.conns, bc->o.inflight);
+	if (bc->o.batch)
+		printf(", in batches of %u", bc->o.batch);
+	printf("\n");
 	printf("answers     %" PRIu64 " in %.3f s: %.1f/s (ok %" PRIu64
 	    ", not found %" PRIu64 ", errors %" PRIu64 ", mismatches %" PRIu64 ")\n",
 	    answered, elapsed, elapsed > 0 ? answered / elapsed : 0.0, s->ok,
@@ -909,7 +923,7 @@ num64(const char *s, const char *what)
 }
 
 enum { O_SOCKET = 256, O_MSISDNS, O_DURATION, O_REQUESTS, O_WARMUP, O_SEED,
-	O_KIND, O_START, O_END, O_DAYS, O_REPEAT, O_FULL, O_TIMEOUT, O_KV };
+	O_KIND, O_START, O_END, O_DAYS, O_REPEAT, O_BATCH, O_FULL, O_TIMEOUT, O_KV };
 
 static void
 parse_opts(struct opts *o, int argc, char **argv)
@@ -926,6 +940,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		{ "end-us", required_argument, NULL, O_END },
 		{ "days", required_argument, NULL, O_DAYS },
 		{ "repeat", required_argument, NULL, O_REPEAT },
+		{ "batch", required_argument, NULL, O_BATCH },
 		{ "full-decode", no_argument, NULL, O_FULL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "kv", no_argument, NULL, O_KV },
@@ -970,6 +985,7 @@ parse_opts(struct opts *o, int argc, char **argv)
 		case O_END: o->end_us = num64(optarg, "--end-us"); break;
 		case O_DAYS: o->days = (unsigned)num(optarg, "--days", 1, 10000); break;
 		case O_REPEAT: o->repeat = (unsigned)num(optarg, "--repeat", 1, 1e6); break;
+		case O_BATCH: o->batch = (unsigned)num(optarg, "--batch", 1, 1e6); break;
 		case O_FULL: o->full_decode = true; break;
 		case O_TIMEOUT: o->timeout = num(optarg, "--timeout", 0.1, 3600); break;
 		case O_KV: o->kv = true; break;
