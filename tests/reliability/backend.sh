@@ -243,8 +243,8 @@ echo down >"$DIR/evil.mode"
 evil_pid=$!
 REL_PIDS="$REL_PIDS $evil_pid"
 
-WARRANT_NO_BACKEND=1 "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null ||
-    fail "warrantd does not start against the fake back end"
+rel_start WARRANT_NO_BACKEND=1 ||
+    fail "warrantd does not start against the fake back end: $(cat "$DIR/start.err")"
 PID=$(rel_pid)
 sleep 0.5
 fd_base=$(rel_fds)

@@ -64,8 +64,8 @@ n=$(((target - $(seg_size)) / per))
 while [ "$(seg_size)" -lt "$target" ]; do jgen 3; done
 [ "$(ls "$J"/seg-*.wj | wc -l)" = 1 ] || fail "jgen rolled the segment over: $(ls "$J")"
 n_req_fill=$("$AUDIT" show --journal "$J" --json | grep -c '"event":"EVENT_REQUEST_')
-WARRANTD=$DIR/warrantd-faulty "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null ||
-    fail "warrantd does not start with the fault shims preloaded"
+rel_start WARRANTD="$DIR/warrantd-faulty" ||
+    fail "warrantd does not start with the fault shims preloaded: $(cat "$DIR/start.err")"
 rel_note "segment at $(seg_size) bytes of 1048576"
 
 acked=		# references the client was given
@@ -195,8 +195,7 @@ if [ "$REL_SCALE" = full ]; then
 	# must say why, and must serve once the disk recovers.
 	"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
 	echo "write ENOSPC" >"$DIR/fault.flag"
-	if WARRANTD=$DIR/warrantd-faulty "$TOP_SRCDIR/tests/stack" start "$DIR" \
-	    >/dev/null 2>"$DIR/start.err"; then
+	if rel_start WARRANTD="$DIR/warrantd-faulty"; then
 		submit_one "$GOOD"
 		expect_output_contains "HTTP 503"
 		alive "start on a full disk"
@@ -207,8 +206,8 @@ if [ "$REL_SCALE" = full ]; then
 		grep -q -i -e 'space' "$DIR/warrantd.log" ||
 		    fail "start on a full disk: refused without saying why: $(tail -n 5 "$DIR/warrantd.log")"
 		rm -f "$DIR/fault.flag"
-		WARRANTD=$DIR/warrantd-faulty "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null ||
-		    fail "does not start after the disk recovered"
+		rel_start WARRANTD="$DIR/warrantd-faulty" ||
+		    fail "does not start after the disk recovered: $(cat "$DIR/start.err")"
 		echo "start on a full disk: refused to start ($(grep -i space "$DIR/warrantd.log" | tail -n 1)); started once the disk recovered"
 	fi
 fi
@@ -227,6 +226,6 @@ n_req=$(($(grep -c '"event":"EVENT_REQUEST_' "$DIR/show.json") - n_req_fill))
     fail "warrant-audit verify after the faults: $(cat "$DIR/verify.out")"
 echo "$n_answers answers journaled, $n_503 answered 503 (none journaled); $n_seg_faults segment creations refused"
 cat "$DIR/verify.out"
-"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "warrantd does not start again"
+rel_start || fail "warrantd does not start again: $(cat "$DIR/start.err")"
 grep -q 'torn tail' "$DIR/warrantd.log" && fail "a fault left a torn tail: $(grep 'torn tail' "$DIR/warrantd.log")"
 pass

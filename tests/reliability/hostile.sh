@@ -62,7 +62,7 @@ rel_samples
 rel_conf limits connections "$LIMIT"
 rel_conf request-timeout "${DEADLINE}s"
 rel_conf idle-timeout "${DEADLINE}s"
-"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart failed"
+rel_start || fail "restart failed: $(cat "$DIR/start.err")"
 PID=$(rel_pid)
 J=$DIR/state/journal
 build=$(rel_sanitized "$WARRANTD" && echo "ASan+UBSan" || echo "no sanitizers")
@@ -268,5 +268,5 @@ expect_exit 0
 rel_sanitizer_check "stop"
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "verify: $(cat "$DIR/verify.out")"
-"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "warrantd does not start again"
+rel_start || fail "warrantd does not start again: $(cat "$DIR/start.err")"
 pass

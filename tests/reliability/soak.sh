@@ -74,8 +74,8 @@ deadline=$(( secs <= 60 ? 2 : 10 ))
 rel_conf request-timeout "${deadline}s"
 rel_conf idle-timeout "${deadline}s"
 rel_conf limits connections 500
-WARRANTD=$DIR/warrantd-soak "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null ||
-    fail "warrantd does not start with the fault shim"
+rel_start WARRANTD="$DIR/warrantd-soak" ||
+    fail "warrantd does not start with the fault shim: $(cat "$DIR/start.err")"
 PID=$(rel_pid)
 for i in 1 2 3; do submit_as fgr "$GOOD"; expect_exit 0; done
 sleep 0.5
@@ -268,5 +268,5 @@ missing=$(comm -23 "$DIR/given" "$DIR/journal.refs")
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "verify: $(cat "$DIR/verify.out")"
 cat "$DIR/verify.out"
-"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "warrantd does not start again"
+rel_start || fail "warrantd does not start again: $(cat "$DIR/start.err")"
 pass
