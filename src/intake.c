@@ -455,19 +455,49 @@ intake_event_done(int status, const struct journal_receipt *rcpt, void *arg)
 		log_warnx("journal: could not record an event (error %d)", status);
 }
 
+/*
+ * TLS refusals are journaled (who tried, when, why), but at most
+ * INTAKE_TLS_RECORDS_PER_S a second: anyone can make certificates, and one
+ * record per handshake would let a stranger fill the disk and so stop all
+ * intake. Refusals beyond the rate are counted, logged, and the count goes
+ * into the next record.
+ */
+#define INTAKE_TLS_RECORDS_PER_S	10
+
 void
 intake_tls_refused(struct server *srv, const struct conn *c)
 {
-	Warrant__Record rec = WARRANT__RECORD__INIT;
+	Warrant__Record	rec = WARRANT__RECORD__INIT;
+	time_t		now = time(NULL);
+	char		detail[128];
 
+	if (now != srv->tls_window) {
+		srv->tls_window = now;
+		srv->tls_in_window = 0;
+	}
+	if (srv->tls_in_window >= INTAKE_TLS_RECORDS_PER_S) {
+		srv->tls_suppressed++;
+		return;
+	}
+	srv->tls_in_window++;
 	rec.event = WARRANT__EVENT_TYPE__EVENT_TLS_REFUSED;
 	rec.official_id = (char *)c->refusal.fingerprint;
 	rec.official_subject = (char *)c->refusal.subject;
 	rec.error_code = WD_ERR_UNKNOWN_OFFICIAL;
 	rec.error_text = (char *)c->refusal.reason;
 	rec.peer = (char *)c->peer;
-	if (journal_healthy(srv->journal))
-		journal_append(srv->journal, &rec, intake_event_done, NULL);
+	if (srv->tls_suppressed > 0) {
+		snprintf(detail, sizeof(detail), "%llu earlier TLS refusals "
+		    "counted but not recorded one by one (rate limit)",
+		    (unsigned long long)srv->tls_suppressed);
+		rec.detail = detail;
+	}
+	if (journal_healthy(srv->journal) &&
+	    journal_append(srv->journal, &rec, intake_event_done, NULL) == 0)
+		srv->tls_suppressed = 0;
+	else
+		log_warnx("journal unavailable: TLS refusal of %s not recorded",
+		    c->peer);
 }
 
 void
@@ -477,8 +507,12 @@ intake_record_event(struct server *srv, int event, const char *detail)
 
 	rec.event = event;
 	rec.detail = (char *)detail;
-	if (srv->journal && journal_healthy(srv->journal))
-		journal_append(srv->journal, &rec, intake_event_done, NULL);
+	if (srv->journal && journal_healthy(srv->journal) &&
+	    journal_append(srv->journal, &rec, intake_event_done, NULL) == 0)
+		return;
+	/* Never silently: the log keeps what the journal could not. */
+	log_warnx("journal unavailable: event %d not recorded (%s)", event,
+	    detail ? detail : "");
 }
 
 static int

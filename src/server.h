@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -104,6 +105,9 @@ struct server {
 	unsigned		 nbusy;
 	uint64_t		 next_conn_id;
 	uint64_t		 next_ref;	/* carrier reference counter */
+	time_t			 tls_window;	/* TLS refusal records: this second */
+	unsigned		 tls_in_window;
+	uint64_t		 tls_suppressed;	/* refusals not recorded one by one */
 	struct server_stats	 stats;
 	TAILQ_HEAD(, conn)	 conns;
 };

@@ -51,4 +51,19 @@ log=$DIR/warrantd.log
 for code in 301 302 304 305 308 406; do
 	grep -q "error $code " "$log" || fail "refusal $code not logged"
 done
+
+# A stranger's certificates cannot fill the journal: TLS refusals are
+# recorded at most 10 a second, the rest counted into the next record.
+hs() { openssl s_client -connect "${WARRANT_URL#https://}" -cert "$DIR/rogue.pem" \
+    -key "$DIR/rogue.key" -CAfile "$WARRANT_CACERT" </dev/null >/dev/null 2>&1 & }
+for i in $(seq 1 40); do hs; done
+wait
+sleep 1.2
+submit_as rogue "$req"; expect_exit 1
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+n=$("$WARRANT_AUDIT" show --journal "$DIR/state/journal" | grep -c EVENT_TLS_REFUSED)
+[ "$n" -lt 40 ] || fail "$n TLS refusal records for 44 refused handshakes: not rate limited"
+"$WARRANT_AUDIT" show --journal "$DIR/state/journal" |
+    grep -q 'earlier TLS refusals counted' || fail "the suppressed refusals were not counted"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart failed"
 pass
