@@ -125,28 +125,42 @@ phase_report trickle "$t0" "$t1"
 # --- idle: more connections than the limit -----------------------------------
 half=$((IDLE / 2))
 logl=$(wc -l <"$DIR/warrantd.log")
+overflows() {	# the kernel's count of handshakes dropped at a full backlog
+	awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) k[i] = $i; n = 1 }
+	    else for (i = 1; i <= NF; i++) if (k[i] == "ListenOverflows") print $i }' /proc/net/netstat
+}
+ovf0=$(overflows)
 t0=$(now_ms)
 sl --idle "$half" --tcp-only --hold "$HOLD" >"$DIR/idle.tcp" &
 p1=$!
 sl --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --idle "$half" --hold "$HOLD" >"$DIR/idle.tls" &
 p2=$!
 fd_peak=0
-while kill -0 "$p1" 2>/dev/null || kill -0 "$p2" 2>/dev/null; do
+est_last=
+while kill -0 "$p1" 2>/dev/null && kill -0 "$p2" 2>/dev/null; do
 	n=$(rel_fds)
 	[ "$n" -gt "$fd_peak" ] && fd_peak=$n
+	# Connections to the port as the server's kernel sees them: the
+	# daemon's and those waiting in the accept queue.
+	est_last=$(ss -Htn state established "sport = :$PORT" | wc -l)
 	sleep 0.2
 done
 wait "$p1" "$p2"
 t1=$(now_ms)
+ovf=$(($(overflows) - ovf0))
 echo "idle (TCP only): $(cat "$DIR/idle.tcp")"
 echo "idle (TLS, silent): $(cat "$DIR/idle.tls")"
-# Every held connection is eventually taken and dropped; a few may still
-# be in SYN retransmission when the hold ends.
-for f in tcp tls; do
-	r=$(cat "$DIR/idle.$f")
-	[ "$(rel_kv "$r" closed_by_server)" -ge $((half * 9 / 10)) ] ||
-	    fail "idle ($f): only $(rel_kv "$r" closed_by_server) of $half held connections were dropped by the daemon in $HOLD s: $r"
-done
+# By the end of the hold every connection the server side ever had is
+# gone, dropped by the daemon at its deadline (the valid client's may be
+# there). A TCP-only client may still believe in connections whose final
+# ACK the server's kernel dropped while the accept queue was full (it
+# counted them in ListenOverflows): those never reached the daemon.
+[ "${est_last:-99}" -le 3 ] ||
+    fail "idle: $est_last connections still established server-side at the end of the $HOLD s hold"
+r=$(cat "$DIR/idle.tls")
+[ $(($(rel_kv "$r" closed_by_server) + $(rel_kv "$r" failed))) -ge "$half" ] ||
+    fail "idle (tls): TLS connections neither dropped by the daemon nor refused: $r"
+echo "idle: server-side connections at the end of the hold: $est_last; the kernel dropped $ovf handshakes at the full backlog (ListenOverflows)"
 conns_peak=$((fd_peak - fd_base))
 echo "idle: $IDLE held, limit $LIMIT: the daemon held at most $conns_peak connections ($fd_peak descriptors, $fd_base at rest)"
 [ "$conns_peak" -le $((LIMIT + 2)) ] ||

@@ -147,6 +147,6 @@ if [ "$REL_SCALE" = full ]; then
 	[ -z "$bad" ] || fail "testssl.sh:$bad"
 	echo "testssl.sh $("$ts" --version 2>/dev/null | grep -o 'testssl *[0-9.]*' | head -n 1):" \
 	    "$(finding TLS1_2 | head -c 20) TLS 1.2, $(finding TLS1_3 | head -c 30) TLS 1.3," \
-	    "$n_ciphers ciphers, all AEAD: $(grep '^cipher_x' "$DIR/testssl.tsv" | awk '{ print $2 }' | tr '\n' ' ')"
+	    "$n_ciphers ciphers, all AEAD: $(grep '^cipher_x' "$DIR/testssl.tsv" | awk '{ print $3 }' | tr '\n' ' ')"
 fi
 pass
