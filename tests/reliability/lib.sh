@@ -66,12 +66,12 @@ rel_stack_up() {
 	HOSTPORT=127.0.0.1:$PORT
 }
 
-# tests/stack start DIR, with env assignments. tests/stack can take the
-# forked shell, before it execs the daemon, for a daemon that already
-# exited (the pid's command line does not name DIR yet): "exited during
-# start-up" although the daemon said nothing fatal (it logs "crit" before
-# it exits, and ASan its report). That one case is retried once, and said;
-# any other failure is returned (the message in DIR/start.err).
+# tests/stack start DIR, with env assignments. tests/stack before 26e6714
+# could take the forked shell, before it execs the daemon, for a daemon
+# that already exited (the pid's command line did not name DIR yet):
+# "exited during start-up" although the daemon said nothing fatal (it logs
+# "crit" before it exits, and ASan its report). That one case is retried
+# once, and said; any other failure is returned (message in DIR/start.err).
 rel_start() {	# [VAR=value...]
 	env "$@" "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null 2>"$DIR/start.err" &&
 	    return 0
@@ -93,13 +93,6 @@ rel_start() {	# [VAR=value...]
 		    return 0
 	fi
 	return 1
-}
-
-# Restart the daemon of DIR after changing its configuration (or binary).
-rel_restart() {	# [env assignments for tests/stack]
-	"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
-	rel_start "$@" ||
-	    fail "warrantd did not start again: $(cat "$DIR/start.err"; tail -n 5 "$DIR/warrantd.log")"
 }
 
 # Set "keyword value" inside DIR/warrantd.conf; with a block name, only
