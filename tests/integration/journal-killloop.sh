@@ -16,60 +16,8 @@ KILLS=${WD_KILLS:-50}
 CLIENTS=${WD_CLIENTS:-4}
 case $KILLS$CLIENTS in *[!0-9]*) fail "WD_KILLS and WD_CLIENTS are numbers" ;; esac
 
-# stack_up, but listening below the ephemeral port range: under load (other
-# tests, benchmarks) a random port inside it is often held by a client
-# socket in TIME_WAIT, which SO_REUSEADDR does not override, and a client
-# reconnecting while the daemon is down may even connect to itself.
-jstack_up() {
-	local low p port= env line i
-
-	command -v openssl >/dev/null || skip "no openssl command"
-	[ -x "$WARRANTD" ] || skip "$WARRANTD not built"
-	[ -x "$WARRANTCTL" ] || skip "$WARRANTCTL not built"
-	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	for i in $(seq 1 50); do
-		[ "$low" -gt 10100 ] || break
-		p=$((10000 + RANDOM % (low - 10000)))
-		if ! ss -Hatn "sport = :$p" 2>/dev/null | grep -q .; then port=$p; break; fi
-	done
-	DIR=$(mktemp -d "${TMPDIR:-/tmp}/wd-it.XXXXXX") || fail "mktemp failed"
-	trap stack_down EXIT
-	trap 'exit 1' INT TERM
-	env=$("$TOP_SRCDIR/tests/stack" start "$DIR" ${port:+-p "$port"}) ||
-	    fail "tests/stack start failed"
-	while IFS= read -r line; do
-		case $line in
-		WARRANT_[A-Z_]*=*) eval "export $line" ;;
-		esac
-	done <<EOF
-$env
-EOF
-	[ -n "${WARRANT_URL:-}" ] || fail "tests/stack printed no WARRANT_URL"
-}
-
-# This test runs for a minute or more while others may relink the shared
-# build tree: run private copies of the binaries, checked once.
-snapshot_bins() {
-	local b i
-
-	mkdir -p "$DIR/bin"
-	for b in "$WARRANTD" "$WARRANTCTL" "$AUDIT"; do
-		for i in 1 2 3 4 5 6 7 8 9 10; do
-			cp "$b" "$DIR/bin/" 2>/dev/null && [ -x "$DIR/bin/${b##*/}" ] &&
-			    cmp -s "$b" "$DIR/bin/${b##*/}" && break
-			sleep 1
-		done
-		cmp -s "$b" "$DIR/bin/${b##*/}" || fail "cannot copy $b"
-	done
-	"$DIR/bin/warrantctl" --version >/dev/null 2>&1 || fail "$WARRANTCTL does not run"
-	WARRANTD=$DIR/bin/${WARRANTD##*/}
-	WARRANTCTL=$DIR/bin/${WARRANTCTL##*/}
-	AUDIT=$DIR/bin/${AUDIT##*/}
-	export WARRANTD
-}
-
-jstack_up
-snapshot_bins
+stack_up
+stack_private_bins
 
 J=$DIR/state/journal
 work=$DIR/samples
