@@ -83,11 +83,15 @@ setup(void **state)
 	return 0;
 }
 
+static int	fail_gate;	/* see wait_gate() */
+
 static int
 teardown(void **state)
 {
 	struct fixture	*f = *state;
 
+	/* A failed assertion may have left the failing I/O hooks closed. */
+	__atomic_store_n(&fail_gate, 1, __ATOMIC_SEQ_CST);
 	journal_close(f->j);
 	journal_test_set_io(NULL, NULL);
 	event_base_free(f->base);
@@ -551,6 +555,19 @@ test_group_commit(void **state)
 }
 
 static int	fail_errno;
+/*
+ * Closed while the test queues its appends, so that the writer thread
+ * cannot fail the first one before the others are queued (they would then
+ * be refused at once, without a callback: a race, not the behaviour tested).
+ */
+static int	fail_gate = 1;
+
+static void
+wait_gate(void)
+{
+	while (!__atomic_load_n(&fail_gate, __ATOMIC_SEQ_CST))
+		usleep(100);
+}
 
 static ssize_t
 failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
@@ -559,6 +576,7 @@ failing_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 	(void)iov;
 	(void)n;
 	(void)off;
+	wait_gate();
 	errno = fail_errno;
 	return -1;
 }
@@ -570,6 +588,7 @@ short_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 	static int	calls;
 
 	(void)n;
+	wait_gate();
 	if (calls++ % 2 == 0)
 		return pwrite(fd, iov[0].iov_base, iov[0].iov_len / 2, off);
 	errno = fail_errno;
@@ -580,6 +599,7 @@ static int
 failing_fdatasync(int fd)
 {
 	(void)fd;
+	wait_gate();
 	errno = fail_errno;
 	return -1;
 }
@@ -605,9 +625,11 @@ check_failure(struct fixture *f, journal_pwritev_fn w, journal_fdatasync_fn s,
 	jopen(f);
 	append_n(f, 0, 10);
 	fail_errno = err;
+	__atomic_store_n(&fail_gate, 0, __ATOMIC_SEQ_CST);
 	journal_test_set_io(w, s);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(append_ref(f, 1000 + i), 0);
+	__atomic_store_n(&fail_gate, 1, __ATOMIC_SEQ_CST);
 	run_until(f, 15);
 	for (i = 10; i < 15; i++)
 		assert_int_equal(done.status[i], err);
