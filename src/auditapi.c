@@ -20,27 +20,6 @@
 #include "log.h"
 #include "server.h"
 
-static void
-auditapi_text(struct conn *c, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-auditapi_text(struct conn *c, int status, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*body = NULL;
-	int	 len;
-
-	va_start(ap, fmt);
-	len = vasprintf(&body, fmt, ap);
-	va_end(ap);
-	if (len < 0) {
-		body = NULL;
-		len = 0;
-	}
-	conn_respond_type(c, status, "text/plain; charset=utf-8", body, (size_t)len);
-}
-
 /* Auditors only, and only while their registration is in force. */
 static int
 auditapi_allowed(struct conn *c)
@@ -65,7 +44,7 @@ auditapi_checkpoint(struct conn *c)
 	char		*note = journal_checkpoint_note(c->srv->journal, &size);
 
 	if (note == NULL) {
-		auditapi_text(c, 404, "no checkpoint has been signed yet\n");
+		conn_respond_text(c, 404, "no checkpoint has been signed yet\n");
 		return;
 	}
 	log_info("conn %llu from %s: auditor %s fetched checkpoint %llu",
@@ -94,11 +73,11 @@ auditapi_request(struct conn *c)
 	if (conn_release_if_dead(c))
 		return;
 	if (!allowed) {
-		auditapi_text(c, 403, "journal access is for registered auditors\n");
+		conn_respond_text(c, 403, "journal access is for registered auditors\n");
 		return;
 	}
 	if (strcmp(c->req.path, "/journal/checkpoint") == 0)
 		auditapi_checkpoint(c);
 	else
-		auditapi_text(c, 404, "unknown journal resource\n");
+		conn_respond_text(c, 404, "unknown journal resource\n");
 }

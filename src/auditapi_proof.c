@@ -83,20 +83,13 @@ proof_answer(struct conn *c, int status, const char *fmt, ...)
 static void
 proof_answer(struct conn *c, int status, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*body = NULL;
-	int	 len;
+	va_list	ap;
 
 	if (conn_release_if_dead(c))
 		return;
 	va_start(ap, fmt);
-	len = vasprintf(&body, fmt, ap);
+	conn_vrespond_text(c, status, fmt, ap);
 	va_end(ap);
-	if (len < 0) {
-		body = NULL;
-		len = 0;
-	}
-	conn_respond_type(c, status, PROOF_TYPE, body, (size_t)len);
 }
 
 /* "seq=N", N decimal digits only, within uint64_t; nothing else. */

@@ -75,13 +75,13 @@ dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
 	Warrant__Identifier	 pi = WARRANT__IDENTIFIER__INIT, *pip = &pi;
 	char			 detail[256];
 
-	pi.type = (Warrant__IdentifierType)(t->ids[k->id].type + 1);
+	pi.type = intake_pb_idtype(t->ids[k->id].type);
 	pi.value = (char *)t->ids[k->id].value;
 	pi.observed_us = t->has_observed ? t->observed_us : 0;
 	pt.action_id = t->action_id;
 	pt.object_id = (char *)t->object_id;
 	pt.reference = (char *)t->reference;
-	pt.type = (Warrant__RequestType)(t->type + 1);
+	pt.type = intake_pb_reqtype(t->type);
 	pt.n_identifiers = 1;
 	pt.identifiers = &pip;
 	rec.event = WARRANT__EVENT_TYPE__EVENT_BACKEND_RESULT;

@@ -74,6 +74,20 @@ static const Warrant__IdentifierType idtype_pb[WD_ID__COUNT] = {
 	[WD_ID_IPPORT] = WARRANT__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT,
 };
 
+Warrant__RequestType
+intake_pb_reqtype(enum wd_reqtype t)
+{
+	return (unsigned)t < WD_REQ__COUNT ? reqtype_pb[t] :
+	    WARRANT__REQUEST_TYPE__REQUEST_TYPE_UNSPECIFIED;
+}
+
+Warrant__IdentifierType
+intake_pb_idtype(enum wd_idtype t)
+{
+	return (unsigned)t < WD_ID__COUNT ? idtype_pb[t] :
+	    WARRANT__IDENTIFIER_TYPE__IDENTIFIER_UNSPECIFIED;
+}
+
 /* What was asked, under which authorisation: never any subscriber data. */
 static void
 intake_record_request(struct intake_job *j, const struct wd_conf *conf,
@@ -104,14 +118,14 @@ intake_record_request(struct intake_job *j, const struct wd_conf *conf,
 		pt->action_id = t->action_id;
 		pt->object_id = (char *)t->object_id;
 		pt->reference = (char *)t->reference;
-		pt->type = reqtype_pb[t->type];
+		pt->type = intake_pb_reqtype(t->type);
 		pt->window_start_us = t->has_window ? t->window_start_us : 0;
 		pt->window_end_us = t->has_window ? t->window_end_us : 0;
 		for (size_t k = 0; k < t->nids; k++) {
 			Warrant__Identifier *pi = &j->pb_id[i][k];
 
 			warrant__identifier__init(pi);
-			pi->type = idtype_pb[t->ids[k].type];
+			pi->type = intake_pb_idtype(t->ids[k].type);
 			pi->value = (char *)t->ids[k].value;
 			pi->observed_us = t->has_observed ? t->observed_us : 0;
 			j->pb_idp[i][k] = pi;

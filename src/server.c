@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -519,6 +520,29 @@ conn_respond_type(struct conn *c, int status, const char *type, char *body,
 	bufferevent_disable(c->bev, EV_READ);
 	/* A client that does not read its answer is dropped too. */
 	conn_arm(c, c->gen->conf->limits.request_timeout_ms);
+}
+
+void
+conn_vrespond_text(struct conn *c, int status, const char *fmt, va_list ap)
+{
+	char	*body = NULL;
+	int	 len = vasprintf(&body, fmt, ap);
+
+	if (len < 0) {
+		body = NULL;
+		len = 0;
+	}
+	conn_respond_type(c, status, "text/plain; charset=utf-8", body, (size_t)len);
+}
+
+void
+conn_respond_text(struct conn *c, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_vrespond_text(c, status, fmt, ap);
+	va_end(ap);
 }
 
 static void

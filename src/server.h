@@ -6,6 +6,7 @@
 #define WD_SERVER_H
 
 #include <sys/queue.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -13,7 +14,9 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "journal.pb-c.h"
 #include "tls.h"
+#include "wd.h"
 
 struct event_base;
 struct evconnlistener;
@@ -121,6 +124,11 @@ void	server_close_all(struct server *);	/* at exit */
 void	conn_respond(struct conn *, int status, char *body, size_t len);
 void	conn_respond_type(struct conn *, int status, const char *content_type,
 	    char *body, size_t len);
+/* A text/plain answer, for the auditors' resources. */
+void	conn_respond_text(struct conn *, int status, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	conn_vrespond_text(struct conn *, int status, const char *fmt, va_list)
+	    __attribute__((format(printf, 3, 0)));
 /* Intake finished with a request: free a connection that died meanwhile. */
 bool	conn_release_if_dead(struct conn *);
 
@@ -141,5 +149,8 @@ int	intake_recover(struct server *);		/* replay the journal */
 void	intake_request(struct conn *, char *body, size_t len);	/* owns body */
 void	intake_tls_refused(struct server *, const struct conn *);
 void	intake_record_event(struct server *, int event, const char *detail);
+/* The journal's names for request and identifier types. */
+Warrant__RequestType	 intake_pb_reqtype(enum wd_reqtype);
+Warrant__IdentifierType	 intake_pb_idtype(enum wd_idtype);
 
 #endif
