@@ -47,6 +47,22 @@ as() {	# NAME FILE... : submit as the holder of DIR/NAME.pem
 	"$ctl" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
 	    --cert "$dir/$who.pem" --key "$dir/$who.key" submit "$@"
 }
+fgr() {	# the federal prosecutor's follow-up commands (status, fetch...)
+	"$ctl" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$dir/fgr.pem" --key "$dir/fgr.key" --authority FGR \
+	    --carrier MXCARRIER --templates "$top/etc/templates" "$@"
+}
+ref_of() { grep -o 'MXC-[0-9]*-[0-9]*' | head -n 1; }
+# A fresh urgent order, approved now (a copy of the sample with new UUIDs).
+urgent() {
+	local u
+	cp "$dir/samples/location-realtime-urgent.xml" "$dir/urgent.xml"
+	sed -i "s|<common:ApprovalTimestamp>[^<]*|<common:ApprovalTimestamp>$(date -u +%Y-%m-%dT%H:%M:%SZ)|" "$dir/urgent.xml"
+	for u in $(grep -o '[0-9a-f]\{8\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{12\}' "$dir/urgent.xml" | sort -u); do
+		sed -i "s/$u/$(cat /proc/sys/kernel/random/uuid)/g" "$dir/urgent.xml"
+	done
+	as fgr "$dir/urgent.xml" | ref_of
+}
 
 status=0
 echo
@@ -73,10 +89,50 @@ if as fgecdmx "$dir/records-cdmx.xml" | tail -n 1; then
 fi
 
 echo
+echo "== after the acceptance: a records request answered in parts, polled, fetched"
+rec_ref=$(as fgr "$dir/samples/records.xml" | ref_of)	# a repeat: same reference
+echo "   $rec_ref (sent again: the carrier answers a repeated CREATE with the same reference)"
+for i in $(seq 1 60); do
+	fgr status "$rec_ref" >"$dir/status.out" 2>&1 || true
+	[ "$(grep -c 'parts\?, not all fetched yet' "$dir/status.out")" -ge 2 ] && break
+	sleep 0.5
+done
+sed 's/^/   /' "$dir/status.out"
+if fgr fetch "$rec_ref" -o "$dir/results" | sed 's/^/   /'; then
+	ls "$dir/results" | sed 's/^/     /'
+	fgr status "$rec_ref" | sed 's/^/   /'
+else
+	echo "   ^ UNEXPECTED: the results did not verify"; status=1
+fi
+
+echo
+echo "== an urgent order (CNPP art. 303) ratified by a judge, and one that lapses"
+# A shortened ratification clock for the demo (the law says 48 h): 20 s.
+sed -i 's/ratification 48h/ratification 20s/' "$dir/warrantd.conf"
+kill -HUP "$(cat "$dir/warrantd.pid")"
+sleep 1
+ok_ref=$(urgent)
+printf '%s\n' "judge = Mtra. Laura Patricia Hernández Ochoa" "role = Jueza de Control" \
+    "case = CP-201/2026" "time = $(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    "approval-type = Ratificación judicial" "document = CP-201/2026-R" \
+    >"$dir/ratification.txt"
+echo "   $ok_ref: ratified with the judge's resolution:"
+fgr ratify "$ok_ref" --order "$dir/ratification.txt" | sed 's/^/   /' ||
+    { echo "   ^ UNEXPECTED: the ratification was refused"; status=1; }
+lapse_ref=$(urgent)
+echo "   $lapse_ref: not ratified; waiting for its clock (20 s in this demo)..."
+sleep 23
+fgr status "$lapse_ref" | sed 's/^/   /'
+fgr status "$lapse_ref" | grep -q 'Expired (621' ||
+    { echo "   ^ UNEXPECTED: the urgent order did not lapse"; status=1; }
+fgr status "$ok_ref" | grep -q 'Approved' ||
+    { echo "   ^ UNEXPECTED: the ratified order is not Approved"; status=1; }
+
+echo
 echo "== the journal, as an auditor sees it (offline, with only the public key)"
 "$top/tests/stack" stop "$dir" >/dev/null
 audit=$top/build/demo/src/warrant-audit
-"$audit" show --journal "$dir/state/journal" | tail -n 12
+"$audit" show --journal "$dir/state/journal" | tail -n 12 | cut -c1-240
 echo
 echo "== what the back end answered, per task (counts and digests only: the data stays out of the journal)"
 "$audit" show --journal "$dir/state/journal" |

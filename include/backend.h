@@ -67,6 +67,8 @@ enum backend_outcome {
 	BACKEND_CANCELLED,		/* backend_set_free() with the call pending */
 	BACKEND__OUTCOMES
 };
+/* obj.h tells answers from failures by this boundary. */
+_Static_assert(BACKEND_OUTSIDE_RETENTION == 3, "BACKEND_OUTCOME_LAST_ANSWER");
 
 /* What to ask. Copied by backend_call(); nothing is kept by reference. */
 struct backend_query {

@@ -49,6 +49,7 @@ struct wd_authority {
 	char			*name;
 	enum wd_authkind	 kind;
 	struct wd_permission	 perms[WD_REQ__COUNT];
+	char			*deliver_to;	/* DELIVER endpoint, or NULL */
 	int			 line;
 	TAILQ_ENTRY(wd_authority) entry;
 };
@@ -95,6 +96,14 @@ struct wd_conf {
 		size_t	 header_max;		/* bytes of the whole head, default 8 KiB */
 		unsigned request_timeout_ms;	/* absolute, per request, default 30 s */
 		unsigned idle_timeout_ms;	/* keep-alive idle, default 60 s */
+		/* The connection edge: see docs/config.md, "limits". */
+		unsigned handshake_timeout_ms;	/* TLS handshake, from accept, 5 s */
+		unsigned unauth_max;		/* in their handshake at once, 256 */
+		unsigned unauth_per_source;	/* ...from one IPv4 or IPv6 /64, 16 */
+		unsigned per_official;		/* after it, per certificate, 32 */
+		size_t	 body_budget;		/* body bytes in flight, all, 64 MiB */
+		unsigned keepalive_time_ms;	/* a connection's lifetime, 1 h */
+		unsigned keepalive_requests;	/* requests on one connection, 1000 */
 	} limits;
 	struct {
 		unsigned retention_days;	/* default 730 (24 months) */
@@ -111,9 +120,22 @@ struct wd_conf {
 	} journal;
 	struct {
 		char	*key;			/* 32 random bytes, mode 0600 */
-		unsigned keep_s;		/* undelivered results, default 72 h */
+		unsigned keep_s;		/* undelivered results, default 30 d */
 		unsigned answer_within_ms;	/* wait for quick answers, default 5 s */
+		unsigned warn_before_s;		/* of keep_s running out, default 7 d */
+		unsigned keep_delivered_s;	/* re-fetchable after delivery, 24 h */
+		size_t	 part_max;		/* bytes of a delivered part, 1 MiB */
+		unsigned rounds;		/* rounds of back-end calls, 5 */
+		unsigned round_pause_s;		/* first pause between rounds, 60 s */
 	} results;
+	struct {
+		unsigned answer_s[WD_REQ__COUNT];	/* answer deadline by type */
+		unsigned older_records_s;	/* records older than a year */
+	} deadlines;
+	struct {
+		char	*cert, *key, *ca;	/* the carrier as DELIVER client */
+		unsigned timeout_ms;		/* per DELIVER, default 30 s */
+	} delivery;
 	struct wd_authorities	authorities;
 	struct wd_officials	officials;	/* officials and auditors */
 	struct wd_backends	backends;	/* in the order written */

@@ -1,9 +1,7 @@
 /*
- * hi1_delivery — results carried inside HI-1 answers. When the carrier's
- * back end answers a disclosure (LD) task quickly enough, the task's
- * CREATEResponse carries a delivery:DeliveryObject (ETSI TS 103 120
- * Delivery namespace, etc/templates/mx-delivery.xsd) instead of the usual
- * LDTaskObject echo: the result document, base64-encoded with its SHA-256.
+ * hi1_delivery — the result documents that DeliveryObjects carry (the
+ * envelope is src/hi1_object.c's): for a quick lookup in the answer to its
+ * CREATE, and in the parts a task's results are cut into (src/ldpack.c).
  *
  * The result document (namespace urn:warrantd:mx:ld-result:1, schema
  * etc/templates/ld-result.xsd, shaped on TS 102 657's records) is built
@@ -11,7 +9,9 @@
  * answer is untrusted: every string is made valid UTF-8 (U+FFFD for what is
  * not), bounded, and escaped by libxml2's writer; identifiers in a wrong
  * format are left out; each change is named in a Remark, never the data.
- * docs/results.md describes the format for integrators.
+ * docs/results.md describes the format for integrators. Records results
+ * (historical location, communication records) are built here record by
+ * record (hi1_records_*) and cut into parts by src/ldpack.c.
  */
 #ifndef WD_HI1_DELIVERY_H
 #define WD_HI1_DELIVERY_H
@@ -52,22 +52,43 @@ char	*hi1_result_location(const char *carrier_ref, const struct hi1_task *t,
 char	*hi1_result_none(const char *carrier_ref, const struct hi1_task *t,
 	    enum hi1_result_reason reason, size_t *len);
 
-/* One task's result document, for hi1_build_accepted_results. */
-struct hi1_task_result {
-	uint32_t	 action_id;	/* the task's ActionIdentifier */
-	const char	*doc;		/* from hi1_result_*(); not kept */
-	size_t		 doc_len;	/* 1 .. HI1_RESULT_MAX */
-};
+/*
+ * Whether carrier_ref and t can head a result document (the checks the
+ * builders above log about), without logging.
+ */
+int	hi1_result_task_ok(const char *carrier_ref, const struct hi1_task *t);
 
 /*
- * hi1_build_accepted, where each task named in results (a disclosing LD
- * task of req, at most once) gets a DeliveryObject carrying its document;
- * every other action is answered exactly as hi1_build_accepted does. NULL
- * (logged) if a result names no such task, repeats one, or is empty or too
- * large, or if memory runs out. Caller frees with free().
+ * A records document (LocationRecords for t->type WD_REQ_LOCATION_HIST,
+ * CommunicationRecords for WD_REQ_RECORDS), written one back-end Record at
+ * a time and never more than max bytes once finished: what results
+ * delivered in parts are made of (src/ldpack.c). The same rules as above
+ * apply to each record; a record whose required elements are not in their
+ * format (Time; Service, StartTime) is left out whole, with the Remark
+ * "<container>/Record" Omitted. Memory: the document so far, plus one
+ * record. None of these log: *why says what failed (never data).
+ *
+ * _new: NULL if t or carrier_ref cannot head a result document, or out of
+ *   memory. max must leave room for the header and one record with its
+ *   Remarks (LDPACK_PART_MIN, 16 KiB, does).
+ * _add: 1 if the record is in (written, or left out with its Remark); 0 if
+ *   it would take the document over max: nothing changed, finish this one
+ *   and add the record to a new document; -1 on a record of the wrong kind,
+ *   out of memory, or a first record that does not fit.
+ * _finish: the document, malloc'd and NUL-terminated (length in *len), or
+ *   NULL; frees h either way. Without a written record it says NoResult,
+ *   NotRetained (an empty window, or every record left out).
  */
-char	*hi1_build_accepted_results(const struct hi1_response_header *h,
-	    const struct hi1_request *req, const char *carrier_ref,
-	    const struct hi1_task_result *results, size_t nresults, size_t *len);
+struct hi1_records;
+
+struct hi1_records	*hi1_records_new(const char *carrier_ref,
+			    const struct hi1_task *t, size_t max, const char **why);
+int			 hi1_records_add(struct hi1_records *,
+			    const Warrant__Backend__Record *, const char **why);
+uint64_t		 hi1_records_count(const struct hi1_records *);	/* written */
+uint64_t		 hi1_records_omitted(const struct hi1_records *);
+char			*hi1_records_finish(struct hi1_records *, size_t *len,
+			    const char **why);
+void			 hi1_records_free(struct hi1_records *);
 
 #endif

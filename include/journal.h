@@ -55,6 +55,13 @@ int	journal_open(const struct journal_config *cfg, struct event_base *base,
  */
 int	journal_append(struct journal *, Warrant__Record *rec,
 	    journal_done_cb cb, void *arg);
+/*
+ * fn sees every record as it becomes durable, decoded, on the loop, before
+ * the append's own callback runs (so that the object store holds what an
+ * answer reports). Set once, after journal_replay().
+ */
+typedef void (*journal_observer_cb)(const Warrant__Record *, void *arg);
+void	journal_set_observer(struct journal *, journal_observer_cb fn, void *arg);
 /* Visit every record in order (after open, before appends), for recovery. */
 int	journal_replay(struct journal *,
 	    int (*fn)(const Warrant__Record *, void *), void *arg);

@@ -39,6 +39,8 @@ struct results_reader;
 struct results		*results_open(const char *state_dir, const char *key_path,
 			    unsigned keep_s);
 void			 results_close(struct results *);	/* wipes the key */
+/* Read the key file with the same checks (for keys derived from it). */
+int			 results_read_key(const char *key_path, uint8_t key[32]);
 /* The key file's checks alone (for warrantd -t): 0 if usable, else logged. */
 int			 results_key_check(const char *key_path);
 

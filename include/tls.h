@@ -9,6 +9,7 @@
 #define WD_TLS_H
 
 #include <stdint.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 struct wd_conf;
@@ -30,7 +31,24 @@ void	 tls_track_refusal(SSL *, struct tls_refusal *);
 int	 tls_peer_fingerprints(SSL *, uint8_t cert_sha256[32], uint8_t spki_sha256[32]);
 void	 tls_hex(const uint8_t *in, size_t len, char *out);	/* out: 2*len+1 */
 void	 tls_peer_subject(SSL *, char *buf, size_t len);
+/*
+ * The earliest notAfter of a chain (of the verified chain of the peer): a
+ * connection kept alive past it is no longer authenticated. 0 if unknown.
+ */
+time_t	 tls_chain_not_after(STACK_OF(X509) *);
+time_t	 tls_peer_not_after(SSL *);
+/* The earliest nextUpdate of the CRLs in force, 0 if none. */
+time_t	 tls_crl_next_update(SSL_CTX *);
 /* A private key file must be readable by its owner only; logs if not. */
 int	 tls_key_file_private(const char *path);
+
+/*
+ * Client side, same policy (src/tls.c): our certificate and key, the CAs
+ * the peer must chain to, and an optional CRL file. NULL (logged) on error.
+ */
+SSL_CTX	*tls_client_ctx(const char *cert, const char *key, const char *ca,
+	    const char *crl);
+/* The peer must be host: a DNS name (also sent as SNI) or an IP literal. */
+int	 tls_client_expect(SSL *, const char *host);
 
 #endif

@@ -62,7 +62,7 @@ enum wd_errcode {
 	WD_ERR_AUTH_NOT_VALID = 307,	/* authorisation outside its validity */
 	WD_ERR_WRONG_RECEIVER = 308,
 	WD_ERR_DUPLICATE_ACTION = 401,
-	WD_ERR_DICTIONARY = 402,
+	/* 402 (unknown dictionary value) retired: see docs/errors.md */
 	WD_ERR_AUTH_LINK = 403,		/* task not linked to an authorisation */
 	WD_ERR_WINDOW_ORDER = 404,	/* end before start */
 	WD_ERR_WINDOW_RETENTION = 405,	/* older than the retention period */
@@ -71,10 +71,40 @@ enum wd_errcode {
 	WD_ERR_MISSING_FIELD = 408,
 	WD_ERR_DUPLICATE_OBJECT = 409,
 	WD_ERR_ACTION_NOT_DONE = 410,	/* another action in the message failed */
+	WD_ERR_OBJECT_EXISTS = 411,	/* CREATE of a held object, other content */
+	WD_ERR_NO_SUCH_OBJECT = 412,	/* not held for this authority */
+	WD_ERR_GENERATION = 413,	/* UPDATE quotes another Generation */
+	WD_ERR_NOT_CHANGEABLE = 414,	/* field or verb the authority cannot use */
+	WD_ERR_STATE = 415,		/* not possible in the object's state */
+	WD_ERR_EXTENSION_LIMIT = 416,	/* beyond the longest extension allowed */
+	WD_ERR_MIXED = 417,		/* reads and changes in one message */
+	WD_ERR_TOO_MUCH = 418,		/* answer would exceed its data cap */
+	WD_ERR_IN_PROGRESS = 419,	/* the same objects are being created now */
+	WD_ERR_CHECKSUM = 420,		/* delivered data does not match its Checksum */
 	WD_ERR_OVERLOADED = 501,
 	WD_ERR_STORAGE = 502,
 	WD_ERR_INTERNAL = 503
 };
+
+/*
+ * Why a task or order ended as it did: the ErrorCode of a StatusReason or
+ * InvalidReason the authority reads with GET (docs/errors.md, 6xx).
+ */
+enum wd_reason {
+	WD_REASON_NONE = 0,
+	WD_REASON_NOT_FOUND = 601,	/* no data for any identifier */
+	WD_REASON_NOT_RETAINED = 602,
+	WD_REASON_OUTSIDE_RETENTION = 603,
+	WD_REASON_BACKEND_FAILED = 610,	/* retries could not get an answer */
+	WD_REASON_BACKEND_REFUSED = 611,	/* the back end cannot do it */
+	WD_REASON_CANCELLED = 620,	/* the authority's UPDATE */
+	WD_REASON_LAPSED = 621,		/* urgent order not ratified in time */
+	WD_REASON_REJECTED = 622,	/* the carrier's desk */
+	WD_REASON_PRESERVATION_ENDED = 630,	/* freeze released at its end */
+	WD_REASON_RESULTS_EXPIRED = 631,	/* kept undelivered too long */
+	WD_REASON_ORDER_ENDED = 640	/* the order's EndTime passed */
+};
+const char	*wd_reason_text(enum wd_reason);
 
 /* A validation or policy failure: code, optional action, human text. */
 struct wd_error {

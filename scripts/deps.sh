@@ -9,12 +9,28 @@ WD_PACKAGES=(
 	libevent-dev libssl-dev openssl libxml2-dev libxml2-utils
 	libprotobuf-c-dev protobuf-c-compiler libsystemd-dev systemd
 	libcmocka-dev clang libclang-rt-14-dev libsqlite3-dev
-	curl iproute2 procps sqlite3
+	curl iproute2 procps sqlite3 mandoc
 )
+# The release checks of .ci/run (make distcheck, make check-package): the
+# Debian package's build, lintian, a Debian 12 made by debootstrap and
+# booted with systemd-nspawn. Installed by wd_install_pkg_deps only.
+WD_PKG_PACKAGES=(
+	dpkg-dev debhelper lintian debootstrap systemd-container
+)
+# tests/integration/http-edges.py (raw HTTP over mutual TLS, issue 14).
+WD_PACKAGES+=(python3)
 
 wd_install_deps() {
+	wd_apt_install "${WD_PACKAGES[@]}"
+}
+
+wd_install_pkg_deps() {
+	wd_apt_install "${WD_PACKAGES[@]}" "${WD_PKG_PACKAGES[@]}"
+}
+
+wd_apt_install() {
 	local missing=() p sudo=
-	for p in "${WD_PACKAGES[@]}"; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing+=("$p")
 	done

@@ -33,6 +33,7 @@
 #include <openssl/evp.h>
 
 #include "checkpoint.h"
+#include "http.h"
 #include "journal_audit.h"
 #include "journal_segment.h"
 #include "log.h"
@@ -48,14 +49,17 @@ fmt_time(int64_t us, char *out, size_t len)
 {
 	struct tm	tm;
 	time_t		t = (time_t)(us / 1000000);
+	int		n;
 
 	if (gmtime_r(&t, &tm) == NULL) {
 		snprintf(out, len, "%" PRId64, us);
 		return;
 	}
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+	n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+	if (n < 0 || (size_t)n >= len)	/* a year that does not fit */
+		snprintf(out, len, "%" PRId64, us);
 }
 
 /* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC) to µs since the epoch. */
@@ -319,6 +323,51 @@ show_json_tasks(const Warrant__Record *r)
 }
 
 static void
+show_json_lifecycle(const Warrant__Record *r)
+{
+	char	 h[65];
+
+	printf(",\"transitions\":[");
+	for (size_t i = 0; i < r->n_transitions; i++) {
+		const Warrant__Transition *t = r->transitions[i];
+
+		printf("%s{\"kind\":\"%s\",\"generation\":%u,\"reason_code\":%u",
+		    i ? "," : "", enum_name(&warrant__object_kind__descriptor,
+		    t->kind), t->generation, t->reason_code);
+		json_str(stdout, "object_id", t->object_id);
+		json_str(stdout, "from", t->previous_status);
+		json_str(stdout, "to", t->status);
+		json_str(stdout, "reason", t->reason_text);
+		json_str(stdout, "cause", enum_name(&warrant__cause__descriptor,
+		    t->cause));
+		printf("}");
+	}
+	printf("],\"parts\":[");
+	for (size_t i = 0; i < r->n_parts; i++) {
+		const Warrant__DeliveryPart *p = r->parts[i];
+
+		h[0] = '\0';
+		if (p->sha256.len == 32)
+			hex(p->sha256.data, 32, h);
+		printf("%s{\"sequence\":%u,\"parts\":%u,\"count\":%" PRIu64
+		    ",\"size\":%" PRIu64, i ? "," : "", p->sequence, p->parts,
+		    p->count, p->size);
+		json_str(stdout, "object_id", p->object_id);
+		json_str(stdout, "task_id", p->task_id);
+		json_str(stdout, "delivery_id", p->delivery_id);
+		json_str(stdout, "sha256", h);
+		printf("}");
+	}
+	printf("],\"objects\":[");
+	for (size_t i = 0; i < r->n_objects; i++) {
+		printf("%s{\"n\":%zu", i ? "," : "", i);
+		json_str(stdout, "object_id", r->objects[i]);
+		printf("}");
+	}
+	printf("]");
+}
+
+static void
 show_json(const Warrant__Record *r, const char *when)
 {
 	char	h[65] = "";
@@ -340,7 +389,43 @@ show_json(const Warrant__Record *r, const char *when)
 	json_str(stdout, "request_sha256", h);
 	printf(",\"result_count\":%" PRIu64, r->result_count);
 	show_json_tasks(r);
+	show_json_lifecycle(r);
 	printf("}\n");
+}
+
+/*
+ * The lifecycle's part of a record, on the same line (show prints one line
+ * per record): which objects changed, how and why; parts with digests.
+ */
+static void
+show_lifecycle(const Warrant__Record *r)
+{
+	char	 h[65];
+
+	for (size_t i = 0; i < r->n_transitions; i++) {
+		const Warrant__Transition *t = r->transitions[i];
+
+		printf(" change=%s:%s:%u:%s->%s", enum_name(
+		    &warrant__object_kind__descriptor, t->kind) + 7, t->object_id,
+		    t->generation, *t->previous_status ? t->previous_status : "-",
+		    t->status);
+		if (t->reason_code != 0)
+			printf(":%u", t->reason_code);
+		printf(":%s", enum_name(&warrant__cause__descriptor, t->cause) + 6);
+	}
+	for (size_t i = 0; i < r->n_parts; i++) {
+		const Warrant__DeliveryPart *p = r->parts[i];
+
+		h[0] = '\0';
+		if (p->sha256.len == 32)
+			hex(p->sha256.data, 32, h);
+		printf(" part=%s:%u/%u:%" PRIu64 ":%.16s", p->object_id,
+		    p->sequence, p->parts, p->count, h);
+	}
+	for (size_t i = 0; i < r->n_objects; i++)
+		printf(" object=%s", r->objects[i]);
+	for (size_t i = 0; i < r->n_notifications; i++)
+		printf(" notification=%s", r->notifications[i]->object_id);
 }
 
 static int
@@ -383,6 +468,7 @@ show_one(const struct jseg_rec *jr, void *arg)
 		hex(r->result_sha256.data, 32, h);
 		printf(" count=%" PRIu64 " sha256=%.16s", r->result_count, h);
 	}
+	show_lifecycle(r);
 	if (*r->detail)
 		printf(" detail=\"%s\"", r->detail);
 	printf("\n");
@@ -821,15 +907,13 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		usage();
 }
 
+/* Canonical decimal only, as the daemon's GET /journal/proof?seq=N. */
 static uint64_t
 parse_seq(const char *s)
 {
-	char			*end;
-	unsigned long long	 v;
+	uint64_t	v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0)
+	if (http_parse_decimal(s, strlen(s), UINT64_MAX, &v) == -1)
 		usage();
 	return v;
 }

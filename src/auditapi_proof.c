@@ -92,25 +92,17 @@ proof_answer(struct conn *c, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "seq=N", N decimal digits only, within uint64_t; nothing else. */
+/*
+ * "seq=N", N a canonical decimal (http_parse_decimal: no sign, no leading
+ * zero) within uint64_t; nothing else. "seq=01" names no record: a number
+ * is written one way only, as in Content-Length and the receipts.
+ */
 static int
 proof_parse_query(const char *q, uint64_t *seq)
 {
-	uint64_t	v = 0;
-	unsigned	d;
-
-	if (strncmp(q, "seq=", 4) != 0 || q[4] == '\0')
+	if (strncmp(q, "seq=", 4) != 0)
 		return -1;
-	for (q += 4; *q != '\0'; q++) {
-		if (*q < '0' || *q > '9')
-			return -1;
-		d = (unsigned)(*q - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*seq = v;
-	return 0;
+	return http_parse_decimal(q + 4, strlen(q + 4), UINT64_MAX, seq);
 }
 
 /* ---- the worker --------------------------------------------------------- */
@@ -260,7 +252,7 @@ auditapi_proof(struct conn *c)
 
 	if (proof_parse_query(c->req.query, &seq) == -1) {
 		proof_answer(c, 400, "usage: GET /journal/proof?seq=N, N a "
-		    "record's sequence number in decimal\n");
+		    "record's sequence number in decimal without leading zeros\n");
 		return;
 	}
 	have = journal_size(c->srv->journal);

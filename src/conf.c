@@ -27,6 +27,7 @@ conf_free_authority(struct wd_authority *a)
 {
 	free(a->id);
 	free(a->name);
+	free(a->deliver_to);
 	free(a);
 }
 
@@ -76,6 +77,9 @@ conf_free(struct wd_conf *conf)
 	free(conf->journal.signing_key);
 	free(conf->journal.origin);
 	free(conf->results.key);
+	free(conf->delivery.cert);
+	free(conf->delivery.key);
+	free(conf->delivery.ca);
 	free(conf);
 }
 

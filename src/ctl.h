@@ -82,5 +82,19 @@ void	ctl_response_free(struct ctl_response *);
 void	ctl_resp_init(void);
 enum ctl_result ctl_resp_report(FILE *, const char *file, int status,
 	    const char *body, size_t bodylen, const char *req, size_t reqlen);
+/* Printable, one line, cut with "..." to fit len: text from the server. */
+void	ctl_clean(const char *in, char *out, size_t len);
+
+/* warrantctl.c: the session every command uses, and one exchange on it. */
+struct ctl_state {
+	SSL_CTX		*ctx;
+	struct ctl_url	 url;
+	struct ctl_conn	*conn;		/* kept between requests if possible */
+	int		 timeout;
+	int		 xml;		/* --xml: raw answers on stdout */
+};
+
+int	ctl_exchange(struct ctl_state *, const char *body, size_t len,
+	    struct ctl_response *, struct ctl_err *);
 
 #endif

@@ -34,6 +34,7 @@
 #define RESULT_MAX	(1024 * 1024)	/* hi1_delivery.h HI1_RESULT_MAX */
 #define RESP_MAX_ACTIONS 1024	/* warrantd allows 16: more is junk */
 #define RESP_TEXT_LEN	 512
+#define RESP_MAX_ATTRS	 64	/* per element; warrantd accepts 16 */
 
 struct resp_action {
 	char		id[24];		/* nonNegativeInteger, as sent */
@@ -84,11 +85,14 @@ sanitize(const char *in, char *out, size_t len)
 	size_t			 n = 0;
 	int			 space = 0;
 
-	for (; *p != '\0' && n + 4 < len; p++) {
+	for (; *p != '\0'; p++) {
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
 			space = n > 0;
 			continue;
 		}
+		/* Room for the blank, this byte and "...": n <= len - 4. */
+		if (n + (space ? 5 : 4) >= len)
+			break;
 		if (space) {
 			out[n++] = ' ';
 			space = 0;
@@ -101,7 +105,7 @@ sanitize(const char *in, char *out, size_t len)
 		} else
 			out[n++] = (char)*p;
 	}
-	if (*p != '\0' && n + 4 >= len) {
+	if (*p != '\0') {
 		while (n > 0 && ((unsigned char)out[n - 1] & 0xc0) == 0x80)
 			n--;
 		if (n > 0 && (unsigned char)out[n - 1] >= 0xc0)
@@ -110,6 +114,12 @@ sanitize(const char *in, char *out, size_t len)
 		n += 3;
 	}
 	out[n] = '\0';
+}
+
+void
+ctl_clean(const char *in, char *out, size_t len)
+{
+	sanitize(in, out, len);
 }
 
 static int
@@ -195,6 +205,44 @@ no_dtd(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
 }
 
 /*
+ * Whether no start tag has more than RESP_MAX_ATTRS attributes (namespace
+ * declarations included), counting '=' outside quotes between '<' and '>'
+ * in one linear pass. libxml2 2.9 spends time quadratic in the attributes
+ * of one element (its duplicate check, and appending each to the tree's
+ * list): a 1.5 MB file with 100,000 attributes on one element kept us busy
+ * for minutes before printing anything. Every '<' starts a new count, as
+ * no real tag contains one (not even in a quoted value), so text, comments
+ * or stray quotes can only make the count stricter, never hide a real tag.
+ */
+static int
+attrs_bounded(const char *buf, size_t len)
+{
+	size_t	 i, nattr;
+	char	 quote;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] != '<')
+			continue;
+		nattr = 0;
+		quote = 0;
+		for (i++; i < len && buf[i] != '<'; i++) {
+			if (quote) {
+				if (buf[i] == quote)
+					quote = 0;
+			} else if (buf[i] == '"' || buf[i] == '\'')
+				quote = buf[i];
+			else if (buf[i] == '=' && ++nattr > RESP_MAX_ATTRS)
+				return 0;
+			else if (buf[i] == '>')
+				break;
+		}
+		if (i < len && buf[i] == '<')
+			i--;	/* the outer loop looks at this '<' */
+	}
+	return 1;
+}
+
+/*
  * The DOCTYPE callbacks stop the parse before any declaration is read, so
  * no entity can be defined, let alone expanded; NONET and the loader above
  * keep everything local.
@@ -206,6 +254,11 @@ parse_xml(const char *buf, size_t len, char *why, size_t whylen)
 	xmlDoc			*doc;
 	const xmlError		*e;
 
+	if (!attrs_bounded(buf, len)) {
+		snprintf(why, whylen, "an element has more than %d attributes",
+		    RESP_MAX_ATTRS);
+		return NULL;
+	}
 	if (len > CTL_MAX_BODY || (ctxt = xmlNewParserCtxt()) == NULL) {
 		snprintf(why, whylen, "too large or out of memory");
 		return NULL;
@@ -631,7 +684,9 @@ ctl_resp_report(FILE *out, const char *file, int status, const char *body,
 	    (doc = parse_xml(body, bodylen, why, sizeof(why))) != NULL) {
 		ok = parse_response(doc, &s, why, sizeof(why)) == 0;
 		xmlFreeDoc(doc);
-		nmap = parse_request(req, reqlen, map);
+		/* The request only names actions: read it if there are some. */
+		if (ok && s.nactions > 0)
+			nmap = parse_request(req, reqlen, map);
 	}
 	if (!ok)
 		rc = report_unreadable(out, file, status, body, bodylen, why);

@@ -8,7 +8,9 @@
  * stays in the encrypted results store for delivery.
  *
  * A dispatch outlives the answer when calls are still running: it frees
- * itself when its last call has reported and ready has run.
+ * itself when its last call has reported and ready has run. Each outcome
+ * goes to the lifecycle (lifecycle_call_reported) once its record is
+ * durable, so that what the lifecycle decides rests on the journal.
  */
 #include "config.h"
 
@@ -23,8 +25,8 @@
 #include "dispatch.h"
 #include "hi1_delivery.h"
 #include "journal.h"
+#include "lifecycle.h"
 #include "log.h"
-#include "server.h"
 
 #define DISPATCH_MAX_CALLS	(HI1_MAX_ACTIONS * HI1_MAX_IDS)
 
@@ -32,7 +34,7 @@ struct dispatch;
 
 struct dispatch_call {
 	struct dispatch		*d;
-	size_t			 task;		/* index in d->req.tasks */
+	size_t			 task;		/* index in d->tasks */
 	size_t			 id;		/* index in the task's ids */
 	bool			 awaited;
 	bool			 done;
@@ -40,8 +42,15 @@ struct dispatch_call {
 };
 
 struct dispatch {
-	struct server		*srv;
-	struct hi1_request	 req;
+	struct lifecycle	*lc;
+	struct lifecycle_env	 env;
+	char			 owner[HI1_ID_LEN + 1];
+	char			 transaction_id[HI1_UUID_LEN + 1];
+	struct hi1_task		 tasks[HI1_MAX_ACTIONS];	/* not the whole
+							   request: it is big */
+	size_t			 ntasks;
+	bool			 release;	/* preservation: unfreeze */
+	int64_t			 until_us[HI1_MAX_ACTIONS];	/* freeze until */
 	char			 ref[40];
 	char			 official[65];
 	struct event		*timer;
@@ -54,14 +63,24 @@ struct dispatch {
 	struct dispatch_call	 calls[DISPATCH_MAX_CALLS];
 };
 
+/* Who is told once an outcome's record is durable. */
+struct dispatch_report {
+	struct lifecycle	*lc;
+	char			 owner[HI1_ID_LEN + 1];
+	char			 task[HI1_UUID_LEN + 1];
+};
+
 static void
 dispatch_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 {
+	struct dispatch_report *r = arg;
+
 	(void)rcpt;
-	(void)arg;
 	if (status != 0)
 		log_warnx("journal: could not record a back-end outcome (error %d)",
 		    status);
+	lifecycle_call_reported(r->lc, r->owner, r->task, status == 0);
+	free(r);
 }
 
 /* One record per call: what was asked of whom, and how it went. */
@@ -69,28 +88,30 @@ static void
 dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
     const struct backend_result *r)
 {
-	const struct hi1_task	*t = &d->req.tasks[k->task];
+	const struct hi1_task	*t = &d->tasks[k->task];
 	Warrant__Record		 rec = WARRANT__RECORD__INIT;
 	Warrant__Task		 pt = WARRANT__TASK__INIT, *ptp = &pt;
 	Warrant__Identifier	 pi = WARRANT__IDENTIFIER__INIT, *pip = &pi;
+	struct dispatch_report	*rep;
 	char			 detail[256];
 
-	pi.type = intake_pb_idtype(t->ids[k->id].type);
+	pi.type = (Warrant__IdentifierType)(t->ids[k->id].type + 1);
 	pi.value = (char *)t->ids[k->id].value;
 	pi.observed_us = t->has_observed ? t->observed_us : 0;
 	pt.action_id = t->action_id;
 	pt.object_id = (char *)t->object_id;
 	pt.reference = (char *)t->reference;
-	pt.type = intake_pb_reqtype(t->type);
+	pt.type = (Warrant__RequestType)(t->type + 1);
 	pt.n_identifiers = 1;
 	pt.identifiers = &pip;
 	rec.event = WARRANT__EVENT_TYPE__EVENT_BACKEND_RESULT;
 	rec.carrier_ref = d->ref;
-	rec.transaction_id = d->req.transaction_id;
-	rec.authority_id = d->req.sender_id;
+	rec.transaction_id = d->transaction_id;
+	rec.authority_id = d->owner;
 	rec.official_id = d->official;
 	rec.n_tasks = 1;
 	rec.tasks = &ptp;
+	rec.identifier_index = (uint32_t)k->id;
 	rec.error_code = r->outcome;
 	rec.error_text = (char *)backend_outcome_name(r->outcome);
 	if (r->outcome == BACKEND_OK) {
@@ -104,8 +125,18 @@ dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
 	    (unsigned long long)(r->duration_us / 1000),
 	    r->detail && r->detail[0] ? ": " : "", r->detail ? r->detail : "");
 	rec.detail = detail;
-	if (journal_append(d->srv->journal, &rec, dispatch_journaled, NULL) == -1)
+	if ((rep = calloc(1, sizeof(*rep))) != NULL) {
+		rep->lc = d->lc;
+		snprintf(rep->owner, sizeof(rep->owner), "%s", d->owner);
+		snprintf(rep->task, sizeof(rep->task), "%s", t->object_id);
+	}
+	if (rep == NULL || journal_append(d->env.journal, &rec,
+	    dispatch_journaled, rep) == -1) {
 		log_warnx("journal: back-end outcome of %s not recorded", d->ref);
+		/* The task stays pending; the lifecycle asks again later. */
+		lifecycle_call_reported(d->lc, d->owner, t->object_id, false);
+		free(rep);
+	}
 }
 
 /* The result document for an awaited call, if its outcome has one. */
@@ -113,7 +144,7 @@ static void
 dispatch_document(struct dispatch *d, struct dispatch_call *k,
     const struct backend_result *r)
 {
-	const struct hi1_task	*t = &d->req.tasks[k->task];
+	const struct hi1_task	*t = &d->tasks[k->task];
 	char			*doc = NULL;
 	size_t			 len = 0;
 
@@ -139,6 +170,8 @@ dispatch_document(struct dispatch *d, struct dispatch_call *k,
 	if (doc == NULL)
 		return;
 	k->out.action_id = t->action_id;
+	snprintf(k->out.task_oid, sizeof(k->out.task_oid), "%s", t->object_id);
+	snprintf(k->out.ldid, sizeof(k->out.ldid), "%s", t->reference);
 	k->out.doc = doc;
 	k->out.doc_len = len;
 	EVP_Digest(doc, len, k->out.sha256, NULL, EVP_sha256(), NULL);
@@ -170,13 +203,17 @@ dispatch_fire(struct dispatch *d)
 	if (d->timer)
 		evtimer_del(d->timer);
 	out = calloc(d->ncalls ? d->ncalls : 1, sizeof(*out));
-	for (size_t i = 0; out != NULL && i < d->ncalls; i++) {
+	for (size_t i = 0; i < d->ncalls; i++) {
 		struct dispatch_call *k = &d->calls[i];
 
-		if (k->awaited && k->out.doc != NULL) {
+		if (!k->awaited)
+			continue;
+		if (out != NULL && k->out.doc != NULL) {
 			out[n++] = k->out;
 			memset(&k->out, 0, sizeof(k->out));	/* moved */
-		}
+		} else	/* nothing to carry: the lifecycle takes it over */
+			lifecycle_unclaim(d->lc, d->owner,
+			    d->tasks[k->task].object_id);
 	}
 	d->ready(out, n, d->arg);
 }
@@ -202,6 +239,7 @@ dispatch_called(const struct backend_result *r, void *arg)
 	k->done = true;
 	d->pending--;
 	dispatch_journal(d, k, r);
+	lifecycle_calls(d->lc, d->owner, d->tasks[k->task].object_id, -1);
 	if (k->awaited) {
 		if (!d->ready_called)
 			dispatch_document(d, k, r);
@@ -216,8 +254,6 @@ static void
 dispatch_query(const struct dispatch *d, const struct hi1_task *t, size_t id,
     struct backend_query *q)
 {
-	const struct hi1_authorisation *a = &d->req.auths[t->auth_index];
-
 	memset(q, 0, sizeof(*q));
 	q->type = t->type;
 	q->id = t->ids[id];
@@ -230,72 +266,174 @@ dispatch_query(const struct dispatch *d, const struct hi1_task *t, size_t id,
 	}
 	if (t->has_observed)
 		q->at_us = t->observed_us;
-	if (t->type == WD_REQ_PRESERVATION)
-		q->until_us = a->valid_until_us;
+	if (t->type == WD_REQ_PRESERVATION) {
+		q->until_us = d->until_us[t - d->tasks];
+		q->release = d->release;
+	}
 }
 
-/* Plan the calls: one per identifier of every served task. */
+/*
+ * Plan the calls: one per identifier whose outcome is pending in mask (NULL:
+ * all), for every disclosure task. Interception is provisioned over X1,
+ * not here.
+ */
 static void
-dispatch_plan(struct dispatch *d, struct backend_set *set)
+dispatch_plan(struct dispatch *d, const uint8_t (*mask)[HI1_MAX_IDS],
+    bool await)
 {
-	for (size_t i = 0; i < d->req.ntasks; i++) {
-		const struct hi1_task *t = &d->req.tasks[i];
-		bool quick = t->type == WD_REQ_SUBSCRIBER ||
-		    t->type == WD_REQ_LOCATION_RT;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		const struct hi1_task *t = &d->tasks[i];
+		bool quick = await && (t->type == WD_REQ_SUBSCRIBER ||
+		    t->type == WD_REQ_LOCATION_RT) && t->nids == 1;
 
-		if (t->type == WD_REQ_INTERCEPTION || !backend_serves(set, t->type))
-			continue;	/* provisioning is X1's, later */
+		if (t->type == WD_REQ_INTERCEPTION)
+			continue;
 		for (size_t k = 0; k < t->nids && d->ncalls < DISPATCH_MAX_CALLS; k++) {
-			struct dispatch_call *c = &d->calls[d->ncalls++];
+			struct dispatch_call *c;
 
+			if (mask != NULL && mask[i][k] != OBJ_OUTCOME_PENDING)
+				continue;
+			c = &d->calls[d->ncalls++];
 			c->d = d;
 			c->task = i;
 			c->id = k;
 			/* One result document per task: single-identifier ones. */
-			c->awaited = quick && t->nids == 1;
+			c->awaited = quick;
 		}
+		if (quick)
+			lifecycle_claim(d->lc, d->owner, t->object_id);
 	}
 }
 
-void
-dispatch_start(struct server *srv, const struct hi1_request *req,
-    const char *carrier_ref, const char *official_fp, unsigned wait_ms,
-    dispatch_ready_cb ready, void *arg)
+/* Start every planned call; the caller then waits or fires. */
+static void
+dispatch_run(struct dispatch *d)
 {
-	struct dispatch		*d;
 	struct backend_query	 q;
-	struct timeval		 tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
 
-	if (srv->backends == NULL || (d = calloc(1, sizeof(*d))) == NULL) {
-		ready(NULL, 0, arg);
-		return;
-	}
-	d->srv = srv;
-	d->req = *req;
-	d->ready = ready;
-	d->arg = arg;
-	snprintf(d->ref, sizeof(d->ref), "%s", carrier_ref);
-	snprintf(d->official, sizeof(d->official), "%s", official_fp);
-	dispatch_plan(d, srv->backends);
+	d->pending++;	/* held: no report may free d during the loop */
 	for (size_t i = 0; i < d->ncalls; i++) {
 		struct dispatch_call *k = &d->calls[i];
+		const struct hi1_task *t = &d->tasks[k->task];
 
-		dispatch_query(d, &d->req.tasks[k->task], k->id, &q);
-		if (backend_call(srv->backends, &q, dispatch_called, k) == -1) {
+		dispatch_query(d, t, k->id, &q);
+		lifecycle_calls(d->lc, d->owner, t->object_id, +1);
+		if (d->env.backends == NULL) {
+			struct backend_result r;
+
+			memset(&r, 0, sizeof(r));
+			r.outcome = BACKEND_UNAVAILABLE;
+			r.query = &q;
+			r.backend = "";
+			r.detail = "no back end is configured";
+			d->pending++;
+			if (k->awaited)
+				d->awaited++;
+			dispatch_called(&r, k);
+			continue;
+		}
+		if (backend_call(d->env.backends, &q, dispatch_called, k) == -1) {
 			log_warnx("%s: back-end call not started (out of memory)",
 			    d->ref);
+			lifecycle_calls(d->lc, d->owner, t->object_id, -1);
 			continue;
 		}
 		d->pending++;
 		if (k->awaited)
 			d->awaited++;
 	}
+	d->pending--;
+}
+
+static struct dispatch *
+dispatch_new(struct lifecycle *lc, const struct lifecycle_env *env,
+    const char *owner, const char *ref, const char *official)
+{
+	struct dispatch *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->lc = lc;
+	d->env = *env;
+	snprintf(d->owner, sizeof(d->owner), "%s", owner);
+	snprintf(d->ref, sizeof(d->ref), "%s", ref);
+	snprintf(d->official, sizeof(d->official), "%s", official ? official : "");
+	return d;
+}
+
+void
+dispatch_start(struct lifecycle *lc, const struct lifecycle_env *env,
+    const char *owner, const struct hi1_request *req, const char *carrier_ref,
+    const char *official_fp, unsigned wait_ms, dispatch_ready_cb ready,
+    void *arg)
+{
+	struct dispatch		*d;
+	struct timeval		 tv = { wait_ms / 1000, (wait_ms % 1000) * 1000 };
+
+	if ((d = dispatch_new(lc, env, owner, carrier_ref, official_fp)) == NULL) {
+		log_warnx("%s: back-end calls not started (out of memory); the "
+		    "lifecycle will start them", carrier_ref);
+		ready(NULL, 0, arg);
+		return;
+	}
+	snprintf(d->transaction_id, sizeof(d->transaction_id), "%s",
+	    req->transaction_id);
+	for (size_t i = 0; i < req->ntasks && i < HI1_MAX_ACTIONS; i++) {
+		const struct hi1_task *t = &req->tasks[i];
+
+		d->tasks[d->ntasks] = *t;
+		if (t->auth_index >= 0 && (size_t)t->auth_index < req->nauths)
+			d->until_us[d->ntasks] = req->auths[t->auth_index].valid_until_us;
+		d->ntasks++;
+	}
+	d->ready = ready;
+	d->arg = arg;
+	dispatch_plan(d, NULL, wait_ms > 0);
+	dispatch_run(d);
 	if (d->awaited == 0 || wait_ms == 0 ||
-	    (d->timer = evtimer_new(srv->base, dispatch_timeout, d)) == NULL ||
+	    (d->timer = evtimer_new(env->base, dispatch_timeout, d)) == NULL ||
 	    evtimer_add(d->timer, &tv) == -1)
 		dispatch_fire(d);
 	if (d->pending == 0)
 		dispatch_free(d);
+}
+
+static void
+dispatch_nobody(struct dispatch_delivery *v, size_t n, void *arg)
+{
+	(void)arg;
+	dispatch_free_deliveries(v, n);
+}
+
+int
+dispatch_task(struct lifecycle *lc, const struct lifecycle_env *env,
+    const struct obj *task, bool release)
+{
+	struct dispatch		*d;
+	uint8_t			 mask[HI1_MAX_ACTIONS][HI1_MAX_IDS];
+
+	if ((d = dispatch_new(lc, env, task->owner, task->ref, NULL)) == NULL)
+		return -1;
+	/* A request of one task, rebuilt from what the store holds. */
+	d->tasks[0] = task->u.task.t;
+	d->tasks[0].auth_index = -1;
+	d->ntasks = 1;
+	d->release = release;
+	d->until_us[0] = task->u.task.freeze_until_us;
+	memset(mask, 0, sizeof(mask));
+	if (!release)
+		memcpy(mask[0], task->u.task.outcome, sizeof(mask[0]));
+	d->ready = dispatch_nobody;
+	dispatch_plan(d, mask, false);
+	if (d->ncalls == 0) {
+		dispatch_free(d);
+		return -1;
+	}
+	dispatch_run(d);
+	dispatch_fire(d);
+	if (d->pending == 0)
+		dispatch_free(d);
+	return 0;
 }
 
 void

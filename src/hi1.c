@@ -49,14 +49,19 @@
 #include <libxml/xmlversion.h>
 
 #include "hi1.h"
+#include "hi1_parse.h"
 #include "log.h"
 
 #define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
 #define NS_COMMON	"http://uri.etsi.org/03120/common/2016/02/Common"
 #define NS_TASK		"http://uri.etsi.org/03120/common/2020/09/Task"
 #define NS_AUTH		"http://uri.etsi.org/03120/common/2020/09/Authorisation"
+#define NS_DOC		"http://uri.etsi.org/03120/common/2020/09/Document"
+#define NS_DELIVERY	"http://uri.etsi.org/03120/common/2019/10/Delivery"
+#define NS_NOTIF	"http://uri.etsi.org/03120/common/2016/02/Notification"
 #define NS_XSI		"http://www.w3.org/2001/XMLSchema-instance"
 #define NS_DICT		"http://uri.etsi.org/03280/common/2019/10/Dictionaries"
+#define NS_XSD		"http://www.w3.org/2001/XMLSchema"
 
 /*
  * Absolute ceiling on a body, whatever the configured HTTP body cap (256 KiB
@@ -115,6 +120,11 @@ static const struct {
 	{ "AuthorisationFlag", { "IsEmergency", "IsConsensual", "IsTest" } },
 	{ "LDTaskDesiredStatus", { "AwaitingApproval", "AwaitingDisclosure",
 	    "Disclosed", "Rejected", "Cancelled" } },
+	{ "AuthorisationDesiredStatus", { "AwaitingApproval", "EmergencyApproval",
+	    "Approved", "Rejected", "Suspended", "Cancelled", "Expired" } },
+	{ "ObjectType", { "Authorisation", "Document", "Notification", "Task",
+	    "LDTask", "Delivery" } },
+	{ "DocumentType", { "Warrant" } },
 	{ "TaskDesiredStatus", { "AwaitingApproval", "AwaitingProvisioning",
 	    "Active", "Rejected", "Suspended", "Cancelled", "Expired" } },
 	{ "TaskDeliveryType", { "IRIOnly", "CCOnly", "IRIandCC" } },
@@ -142,6 +152,9 @@ static int			 hi1_initialised;
 
 static int	hi1_file_has_doctype(const char *);
 static const char *hi1_printable(const char *, char *, size_t);
+static int	hi1_dict_known(const struct hi1_schema *, const char *,
+		    const char *, const char *);
+static xmlNodePtr hi1_next_element(xmlNodePtr, xmlNodePtr);
 
 static int
 hi1_loader_allowed(const char *url)
@@ -178,6 +191,7 @@ struct hi1_errcap {
 	int	set;
 	int	code;
 	int	line;
+	void	*node;		/* validation: the element at fault */
 	char	file[96];
 	char	msg[200];
 };
@@ -207,6 +221,7 @@ hi1_errcap_fn(void *arg, hi1_xmlerr e)
 	cap->set = 1;
 	cap->code = e->code;
 	cap->line = e->line;
+	cap->node = e->node;
 	snprintf(cap->file, sizeof(cap->file), "%s", e->file ? e->file : "");
 	snprintf(cap->msg, sizeof(cap->msg), "%s",
 	    e->message ? e->message : "unknown XML error");
@@ -639,13 +654,17 @@ hi1_is_space(char c)
 
 /*
  * Copy the text of a simple-content element, trimmed of XML white space,
- * into dst. Returns 0, or -1 if absent (dst = "") or -2 if too long.
+ * into dst. Only the trimmed value must fit: white space around a value is
+ * insignificant for the types that collapse it (xs:dateTime, xs:integer,
+ * xs:boolean), and pretty-printing clients indent those values with as
+ * much as they like (the profile's string types refuse it in the schema).
+ * Returns 0, or -1 if absent (dst = "") or -2 if too long.
  */
 static int
 hi1_text(xmlNodePtr n, char *dst, size_t len)
 {
 	xmlNodePtr	 t;
-	size_t		 off = 0, k;
+	size_t		 off = 0, keep = 0, k;
 	const char	*s;
 
 	dst[0] = '\0';
@@ -659,15 +678,18 @@ hi1_text(xmlNodePtr n, char *dst, size_t len)
 			if (off == 0 && hi1_is_space(s[k]))
 				continue;
 			if (off + 1 >= len) {
+				/* Past the room: trailing, unless text follows. */
+				if (hi1_is_space(s[k]))
+					continue;
 				dst[0] = '\0';
 				return -2;
 			}
 			dst[off++] = s[k];
+			if (!hi1_is_space(s[k]))
+				keep = off;
 		}
 	}
-	while (off > 0 && hi1_is_space(dst[off - 1]))
-		off--;
-	dst[off] = '\0';
+	dst[keep] = '\0';
 	return 0;
 }
 
@@ -792,6 +814,88 @@ hi1_dict_load(struct hi1_schema *hs, const char *path)
 	return rv;
 }
 
+/*
+ * The xs:enumeration values of the element named name inside an xs:group
+ * of dictionary entries, one by one: *it is where the search goes on.
+ */
+static xmlChar *
+hi1_xsd_enum_next(xmlNodePtr group, const char *name, xmlNodePtr *it)
+{
+	xmlNodePtr	 el = NULL, n;
+	xmlChar		*v;
+
+	for (n = group; n != NULL && el == NULL; n = hi1_next_element(n, group))
+		if (hi1_is(n, NS_XSD, "element") && (v = xmlGetProp(n,
+		    BAD_CAST "name")) != NULL) {
+			if (strcmp((const char *)v, name) == 0)
+				el = n;
+			xmlFree(v);
+		}
+	if (el == NULL)
+		return NULL;
+	for (n = *it != NULL ? hi1_next_element(*it, el) : el; n != NULL;
+	    n = hi1_next_element(n, el))
+		if (hi1_is(n, NS_XSD, "enumeration")) {
+			*it = n;
+			return xmlGetProp(n, BAD_CAST "value");
+		}
+	return NULL;
+}
+
+/*
+ * Every value the schema accepts for an MX dictionary must be in the
+ * dictionary file: each xs:group of dictionary entries in mx-common.xsd
+ * whose Owner is MX is compared with it, so that a carrier who edits one
+ * file and not the other finds out at start or reload (the templates are
+ * refused), not from an authority's request.
+ */
+static int
+hi1_dict_check_xsd(const struct hi1_schema *hs, const char *path)
+{
+	struct wd_error	 err;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root, g, it;
+	xmlChar		*owner, *name, *value;
+	char		*buf;
+	size_t		 len;
+	int		 rv = 0, mx;
+
+	if ((buf = hi1_read_file(path, &len)) == NULL) {
+		log_warn("%s", path);
+		return -1;
+	}
+	memset(&err, 0, sizeof(err));
+	doc = hi1_xml_parse(buf, len, &err);
+	free(buf);
+	if (doc == NULL) {
+		log_warnx("%s: %s", path, err.text);
+		return -1;
+	}
+	root = xmlDocGetRootElement(doc);
+	for (g = root; rv == 0 && g != NULL; g = hi1_next_element(g, root)) {
+		if (!hi1_is(g, NS_XSD, "group"))
+			continue;
+		for (mx = 0, it = NULL; (owner = hi1_xsd_enum_next(g, "Owner",
+		    &it)) != NULL; xmlFree(owner))
+			mx |= strcmp((const char *)owner, "MX") == 0;
+		it = NULL;
+		if (!mx || (name = hi1_xsd_enum_next(g, "Name", &it)) == NULL)
+			continue;
+		for (it = NULL; rv == 0 && (value = hi1_xsd_enum_next(g, "Value",
+		    &it)) != NULL; xmlFree(value))
+			if (!hi1_dict_known(hs, "MX", (const char *)name,
+			    (const char *)value)) {
+				log_warnx("%s:%ld: MX/%s value %s is accepted by "
+				    "the schema but not in the dictionaries",
+				    path, xmlGetLineNo(it), name, value);
+				rv = -1;
+			}
+		xmlFree(name);
+	}
+	xmlFreeDoc(doc);
+	return rv;
+}
+
 static xmlSchemaPtr
 hi1_xsd_compile(const char *dir, const char *path)
 {
@@ -844,6 +948,9 @@ hi1_schema_load(const char *templates_dir)
 	snprintf(path, sizeof(path), "%s/mx-dictionaries.xml", dir);
 	if (hi1_dict_load(hs, path) == -1)
 		goto fail;
+	snprintf(path, sizeof(path), "%s/mx-common.xsd", dir);
+	if (hi1_dict_check_xsd(hs, path) == -1)
+		goto fail;
 	return hs;
 fail:
 	hi1_schema_free(hs);
@@ -861,7 +968,9 @@ hi1_schema_free(struct hi1_schema *hs)
 	free(hs);
 }
 
-static int
+static int	hi1_value_error(const struct hi1_errcap *, struct wd_error *);
+
+int
 hi1_validate(const struct hi1_schema *hs, xmlDocPtr doc, struct wd_error *err)
 {
 	struct hi1_errcap	 cap;
@@ -884,7 +993,7 @@ hi1_validate(const struct hi1_schema *hs, xmlDocPtr doc, struct wd_error *err)
 		return 0;
 	if (rc < 0)
 		wd_error_set(err, WD_ERR_INTERNAL, "schema validator failed");
-	else
+	else if (!cap.set || hi1_value_error(&cap, err) == -1)
 		wd_error_set(err, WD_ERR_SCHEMA, "line %d: %s", cap.line,
 		    cap.set ? cap.msg : "invalid");
 	return -1;
@@ -1089,15 +1198,28 @@ hi1_parse_ipport(const char *s, struct hi1_identifier *id)
 	return hi1_parse_port(colon + 1, &id->port);
 }
 
-/* Untrusted text in our messages: printable, bounded, one line. */
+/*
+ * Untrusted text in our messages: printable, bounded, one line. A value
+ * too long for out is cut on a character boundary and ends with "...", so
+ * that a message quoting it stays valid UTF-8 (the input is: libxml2 and
+ * our own check made sure of it).
+ */
 static const char *
 hi1_printable(const char *in, char *out, size_t len)
 {
 	size_t	 i;
 
+	if (len == 0)
+		return out;
 	for (i = 0; in[i] != '\0' && i + 1 < len; i++)
 		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ?
 		    '?' : in[i];
+	if (in[i] != '\0' && len > 4) {
+		for (i = len - 4; i > 0 && ((unsigned char)out[i] & 0xc0) == 0x80;)
+			i--;	/* out[i] starts a character: cut before it */
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
 	out[i] = '\0';
 	return out;
 }
@@ -1117,15 +1239,20 @@ struct hi1_ctx {
 /* One action as found in the first pass. */
 struct hi1_slot {
 	uint32_t	 action;
-	xmlNodePtr	 obj;
-	int		 is_task;
-	const char	*type;		/* xsi:type, resolved */
-	size_t		 index;		/* into auths[] or tasks[] */
+	enum hi1_verb	 verb;
+	enum hi1_kind	 kind;		/* CREATE, UPDATE: xsi:type, resolved */
+	xmlNodePtr	 obj;		/* CREATE, UPDATE: the HI1Object */
+	size_t		 index;		/* into auths, tasks, docs, updates, reads */
+	bool		 found;		/* the first pass got this far */
 };
 
 static int
 hi1_fail(struct hi1_ctx *c, enum wd_errcode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int	hi1_forbid(struct hi1_ctx *, xmlNodePtr, const char *,
+		    const char *const *);
+static int	hi1_assoc_list(struct hi1_ctx *, xmlNodePtr,
+		    char [][HI1_UUID_LEN + 1], size_t *);
 
 static int
 hi1_fail(struct hi1_ctx *c, enum wd_errcode code, const char *fmt, ...)
@@ -1225,15 +1352,21 @@ hi1_dict_entry(struct hi1_ctx *c, xmlNodePtr n, const char *owner,
 	    hi1_field(c, n, NS_COMMON, "Name", nm, sizeof(nm), 1) == -1 ||
 	    hi1_field(c, n, NS_COMMON, "Value", value, len, 1) == -1)
 		return -1;
+	/*
+	 * The schema enumerates owner, name and values of every dictionary
+	 * element, and hi1_schema_load() checked them against the
+	 * dictionaries: getting here is a fault of the carrier's templates.
+	 */
 	if (strcmp(o, owner) != 0 || strcmp(nm, name) != 0)
-		return hi1_fail(c, WD_ERR_DICTIONARY, "%s must be a value of "
-		    "dictionary %s/%s, not %s/%s", (const char *)n->name, owner,
-		    name, hi1_printable(o, p1, sizeof(p1)),
-		    hi1_printable(nm, p2, sizeof(p2)));
-	if (!hi1_dict_known(c->hs, o, nm, value))
-		return hi1_fail(c, WD_ERR_DICTIONARY, "%s is not a value of "
-		    "dictionary %s/%s", hi1_printable(value, p3, sizeof(p3)),
+		return hi1_fail(c, WD_ERR_INTERNAL, "the carrier's schema "
+		    "accepts %s/%s in %s, which warrantd reads as %s/%s",
+		    hi1_printable(o, p1, sizeof(p1)),
+		    hi1_printable(nm, p2, sizeof(p2)), (const char *)n->name,
 		    owner, name);
+	if (!hi1_dict_known(c->hs, o, nm, value))
+		return hi1_fail(c, WD_ERR_INTERNAL, "the carrier's schema "
+		    "accepts %s, which is not in its dictionary %s/%s",
+		    hi1_printable(value, p3, sizeof(p3)), owner, name);
 	return 0;
 }
 
@@ -1258,7 +1391,10 @@ hi1_next_element(xmlNodePtr n, xmlNodePtr root)
 /*
  * Every DictionaryEntry anywhere in the object (priority, desired status,
  * flags, handover formats...) must name a known dictionary and value, so
- * that nothing we do not understand is silently accepted.
+ * that nothing we do not understand is silently accepted. The shipped
+ * schema only lets known values through; a value it accepts that warrantd
+ * does not know is a fault of the carrier's templates (503), not of the
+ * authority's message.
  */
 static int
 hi1_check_all_dicts(struct hi1_ctx *c, xmlNodePtr obj)
@@ -1277,12 +1413,85 @@ hi1_check_all_dicts(struct hi1_ctx *c, xmlNodePtr obj)
 		    hi1_field(c, n, NS_COMMON, "Value", v, sizeof(v), 1) == -1)
 			return -1;
 		if (!hi1_dict_known(c->hs, o, nm, v))
-			return hi1_fail(c, WD_ERR_DICTIONARY, "%s: %s is not a "
-			    "value of dictionary %s/%s", (const char *)n->name,
+			return hi1_fail(c, WD_ERR_INTERNAL, "%s: the carrier's "
+			    "schema accepts %s, which warrantd does not know "
+			    "in dictionary %s/%s", (const char *)n->name,
 			    hi1_printable(v, p1, sizeof(p1)),
 			    hi1_printable(o, p2, sizeof(p2)),
 			    hi1_printable(nm, p3, sizeof(p3)));
 	}
+	return 0;
+}
+
+/* The profile's rule for each FormatName, in words (docs/profile.md 7). */
+static const char *
+hi1_id_rule(enum wd_idtype t)
+{
+	switch (t) {
+	case WD_ID_MSISDN:
+		return "52 and 10 digits (a Mexican number, E.164 without '+')";
+	case WD_ID_IMSI:
+		return "334 and 12 digits (a Mexican IMSI)";
+	case WD_ID_IMEI:
+		return "15 digits, the last a Luhn check digit";
+	case WD_ID_IPPORT:
+		return "a.b.c.d:port or [v6]:port (lowercase hex, no embedded "
+		    "IPv4) with port 1-65535, without leading zeros";
+	default:
+		return "a supported format";
+	}
+}
+
+/*
+ * Validation failed first on a RequestValue's or TargetIdentifierValue's
+ * Value: a value with none of the shapes the schema allows. The schema's
+ * message would quote the last of its patterns (an IPv6 regular
+ * expression, whatever the FormatName beside it); say instead what that
+ * FormatName needs, with the same code (407) as a Value of another
+ * format's shape gets from hi1_check_identifier(). The actions are not
+ * extracted yet, so the error is for the message, naming the action in its
+ * text. Returns -1 (err untouched) for any other error.
+ */
+static int
+hi1_value_error(const struct hi1_errcap *cap, struct wd_error *err)
+{
+	xmlNodePtr	 v = cap->node, ft, ar;
+	xmlChar		*raw;
+	char		 owner[16], name[32], num[16], act[32], p[48];
+	int		 i;
+
+	if (cap->code != XML_SCHEMAV_CVC_PATTERN_VALID &&
+	    cap->code != XML_SCHEMAV_CVC_MAXLENGTH_VALID)
+		return -1;
+	if (!hi1_is(v, NS_TASK, "Value") ||
+	    (!hi1_is(v->parent, NS_TASK, "RequestValue") &&
+	    !hi1_is(v->parent, NS_TASK, "TargetIdentifierValue")))
+		return -1;
+	ft = hi1_child(v->parent, NS_TASK, "FormatType");
+	if (hi1_text(hi1_child(ft, NS_TASK, "FormatOwner"), owner,
+	    sizeof(owner)) != 0 || strcmp(owner, "ETSI") != 0 ||
+	    hi1_text(hi1_child(ft, NS_TASK, "FormatName"), name,
+	    sizeof(name)) != 0)
+		return -1;
+	for (i = 0; i < WD_ID__COUNT; i++)
+		if (strcmp(name, wd_idtype_name((enum wd_idtype)i)) == 0)
+			break;
+	if (i == WD_ID__COUNT)
+		return -1;
+	for (ar = v->parent; ar != NULL && !hi1_is(ar, NS_CORE,
+	    "ActionRequest"); ar = ar->parent)
+		;
+	act[0] = '\0';
+	if (ar != NULL && hi1_text(hi1_child(ar, NS_CORE, "ActionIdentifier"),
+	    num, sizeof(num)) == 0 && num[0] != '\0' &&
+	    hi1_all_digits(num, strlen(num)))
+		snprintf(act, sizeof(act), "action %s: ", num);
+	raw = xmlNodeGetContent(v);
+	wd_error_set(err, WD_ERR_IDENTIFIER, "%sline %d: %s \"%s\" is not %s",
+	    act, cap->line, name, hi1_printable(raw != NULL ?
+	    (const char *)raw : "", p, sizeof(p)),
+	    hi1_id_rule((enum wd_idtype)i));
+	xmlFree(raw);
 	return 0;
 }
 
@@ -1297,17 +1506,17 @@ hi1_check_identifier(struct hi1_ctx *c, struct hi1_identifier *id)
 	case WD_ID_MSISDN:
 		if (!hi1_all_digits(id->value, 12) || strncmp(id->value, "52", 2))
 			return hi1_fail(c, WD_ERR_IDENTIFIER, "InternationalE164 "
-			    "%s is not 52 and 10 digits", p);
+			    "%s is not %s", p, hi1_id_rule(id->type));
 		return 0;
 	case WD_ID_IMSI:
 		if (!hi1_all_digits(id->value, 15) || strncmp(id->value, "334", 3))
-			return hi1_fail(c, WD_ERR_IDENTIFIER, "IMSI %s is not "
-			    "334 and 12 digits", p);
+			return hi1_fail(c, WD_ERR_IDENTIFIER, "IMSI %s is not %s",
+			    p, hi1_id_rule(id->type));
 		return 0;
 	case WD_ID_IMEI:
 		if (!hi1_all_digits(id->value, 15))
-			return hi1_fail(c, WD_ERR_IDENTIFIER, "IMEI %s is not "
-			    "15 digits", p);
+			return hi1_fail(c, WD_ERR_IDENTIFIER, "IMEI %s is not %s",
+			    p, hi1_id_rule(id->type));
 		if (!hi1_imei_luhn_ok(id->value))
 			return hi1_fail(c, WD_ERR_IDENTIFIER, "IMEI %s has a "
 			    "wrong check digit", p);
@@ -1315,13 +1524,24 @@ hi1_check_identifier(struct hi1_ctx *c, struct hi1_identifier *id)
 	case WD_ID_IPPORT:
 		if (hi1_parse_ipport(id->value, id) == -1)
 			return hi1_fail(c, WD_ERR_IDENTIFIER, "IPAddressPort %s "
-			    "is not a.b.c.d:port or [v6]:port with port "
-			    "1-65535", p);
+			    "is not %s", p, hi1_id_rule(id->type));
 		return 0;
 	default:
 		return hi1_fail(c, WD_ERR_INTERNAL, "identifier type %d",
 		    (int)id->type);
 	}
+}
+
+/* For identifiers read back from our own store: the same rules. */
+int
+hi1_identifier_valid(struct hi1_identifier *id)
+{
+	struct hi1_ctx	 c;
+	struct wd_error	 e;
+
+	memset(&c, 0, sizeof(c));
+	c.err = &e;
+	return hi1_check_identifier(&c, id);
 }
 
 /* RequestValue or TargetIdentifierValue: FormatType and Value. */
@@ -1402,27 +1622,6 @@ hi1_window(struct hi1_ctx *c, xmlNodePtr parent, const char *ns,
 	return 0;
 }
 
-/* AssociatedObjects of the HI1Object base, for tasks. */
-static int
-hi1_assoc(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_task *t)
-{
-	xmlNodePtr	 list, n;
-
-	list = hi1_child(obj, NS_CORE, "AssociatedObjects");
-	for (n = list ? list->children : NULL; n != NULL; n = n->next) {
-		if (!hi1_is(n, NS_CORE, "AssociatedObject"))
-			continue;
-		if (t->nassoc >= HI1_MAX_ASSOC)
-			return hi1_fail(c, WD_ERR_LIMITS, "more than %d "
-			    "associated objects", HI1_MAX_ASSOC);
-		if (hi1_text(n, t->assoc[t->nassoc], sizeof(t->assoc[0])) != 0)
-			return hi1_fail(c, WD_ERR_AUTH_LINK, "an AssociatedObject "
-			    "is not an object identifier");
-		t->nassoc++;
-	}
-	return 0;
-}
-
 static int
 hi1_extract_ldtask(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_task *t)
 {
@@ -1444,7 +1643,7 @@ hi1_extract_ldtask(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_task *t)
 		return -1;
 	if (wd_reqtype_from_name(type, &t->type) == -1 ||
 	    t->type == WD_REQ_INTERCEPTION)
-		return hi1_fail(c, WD_ERR_DICTIONARY, "RequestType %s is not a "
+		return hi1_fail(c, WD_ERR_INTERNAL, "RequestType %s is not a "
 		    "disclosure type", type);
 	if (hi1_window(c, rd, NS_TASK, t) == -1 ||
 	    hi1_time_field(c, rd, NS_TASK, "ObservedTime", &t->observed_us,
@@ -1484,45 +1683,130 @@ hi1_extract_litask(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_task *t)
 	    "TargetIdentifierValues"), "TargetIdentifierValue", t);
 }
 
+/*
+ * DeliveryDetails: where the authority wants results. The first https URL
+ * is kept: the gateway DELIVERs there (docs/lifecycle.md); other address
+ * kinds are accepted as the standard allows and recorded only in the request.
+ */
+static int
+hi1_delivery_url(struct hi1_ctx *c, xmlNodePtr obj, const char *dest,
+    struct hi1_task *t)
+{
+	xmlNodePtr	 dd, k;
+
+	dd = hi1_child(obj, NS_TASK, "DeliveryDetails");
+	for (k = dd ? dd->children : NULL; k != NULL; k = k->next) {
+		if (!hi1_is(k, NS_TASK, dest))
+			continue;
+		if (hi1_field(c, hi1_child(k, NS_TASK, "DeliveryAddress"),
+		    NS_TASK, "URL", t->delivery_url, sizeof(t->delivery_url),
+		    0) == -1)
+			return -1;
+		if (t->delivery_url[0] != '\0')
+			break;
+	}
+	return 0;
+}
+
+/* DesiredStatus of a CREATE: the one value that starts the task. */
+static int
+hi1_create_desired(struct hi1_ctx *c, xmlNodePtr obj, const char *dict,
+    const char *want)
+{
+	xmlNodePtr	 ds = hi1_child(obj, NS_TASK, "DesiredStatus");
+	char		 v[64];
+
+	if (ds == NULL)
+		return 0;
+	if (hi1_dict_entry(c, ds, "ETSI", dict, v, sizeof(v)) == -1)
+		return -1;
+	if (strcmp(v, want) != 0)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "a CREATE asks for "
+		    "DesiredStatus %s, not %s", want, v);
+	return 0;
+}
+
 static int
 hi1_extract_task(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_task *t,
-    const char *type)
+    enum hi1_kind kind)
 {
-	if (hi1_field(c, obj, NS_CORE, "OwnerIdentifier", t->owner,
-	    sizeof(t->owner), 1) == -1 || hi1_assoc(c, obj, t) == -1)
+	static const char *const carrier[] = { "Status", "StatusReason",
+	    "InvalidReason", NULL };
+	xmlNodePtr	 fl;
+	char		 v[64];
+
+	if (hi1_forbid(c, obj, NS_TASK, carrier) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "OwnerIdentifier", t->owner,
+	    sizeof(t->owner), 1) == -1 ||
+	    hi1_assoc_list(c, obj, t->assoc, &t->nassoc) == -1)
 		return -1;
-	if (strcmp(type, "LITaskObject") == 0) {
-		if (hi1_extract_litask(c, obj, t) == -1)
+	if (kind == HI1_OBJ_LITASK) {
+		if (hi1_create_desired(c, obj, "TaskDesiredStatus", "Active") ||
+		    hi1_extract_litask(c, obj, t) == -1 ||
+		    hi1_delivery_url(c, obj, "DeliveryDestination", t) == -1)
 			return -1;
-	} else if (hi1_extract_ldtask(c, obj, t) == -1)
+	} else if (hi1_create_desired(c, obj, "LDTaskDesiredStatus",
+	    "AwaitingDisclosure") == -1 ||
+	    hi1_extract_ldtask(c, obj, t) == -1 ||
+	    hi1_delivery_url(c, obj, "LDDeliveryDestination", t) == -1)
 		return -1;
+	fl = hi1_child(hi1_child(obj, NS_TASK, "Flags"), NS_TASK, "LDTaskFlag");
+	if (fl != NULL) {
+		if (hi1_dict_entry(c, fl, "ETSI", "LDTaskFlag", v, sizeof(v)) == -1)
+			return -1;
+		t->emergency = strcmp(v, "IsEmergency") == 0;
+	}
 	/* After the specific fields, whose errors say more. */
 	return hi1_check_all_dicts(c, obj);
 }
 
-/* The first AuthorisationApprovalDetails: who approved, when, reference. */
+/* One ApprovalDetails (an order's approval, a document's signature). */
 static int
-hi1_extract_approval(struct hi1_ctx *c, xmlNodePtr obj,
-    struct hi1_authorisation *a, bool *has)
+hi1_approval(struct hi1_ctx *c, xmlNodePtr ad, struct hi1_approval *ap)
 {
-	xmlNodePtr	 ad;
+	xmlNodePtr	 who = hi1_child(ad, NS_COMMON, "ApproverDetails");
 	char		 emerg[16];
+	bool		 has;
 
-	*has = false;
-	if ((ad = hi1_child(obj, NS_AUTH, "AuthorisationApprovalDetails")) == NULL)
-		return 0;
-	if (hi1_field(c, ad, NS_COMMON, "ApprovalReference", a->case_number,
-	    sizeof(a->case_number), 0) == -1 ||
-	    hi1_field(c, hi1_child(ad, NS_COMMON, "ApproverDetails"), NS_COMMON,
-	    "ApproverName", a->approver, sizeof(a->approver), 0) == -1 ||
+	memset(ap, 0, sizeof(*ap));
+	if (hi1_field(c, ad, NS_COMMON, "ApprovalType", ap->type,
+	    sizeof(ap->type), 0) == -1 ||
+	    hi1_field(c, ad, NS_COMMON, "ApprovalReference", ap->reference,
+	    sizeof(ap->reference), 1) == -1 ||
+	    hi1_field(c, who, NS_COMMON, "ApproverName", ap->approver,
+	    sizeof(ap->approver), 1) == -1 ||
+	    hi1_field(c, who, NS_COMMON, "ApproverRole", ap->role,
+	    sizeof(ap->role), 1) == -1 ||
 	    hi1_time_field(c, ad, NS_COMMON, "ApprovalTimestamp",
-	    &a->approved_us, has) == -1 ||
+	    &ap->approved_us, &has) == -1 ||
 	    hi1_field(c, ad, NS_COMMON, "ApprovalIsEmergency", emerg,
 	    sizeof(emerg), 0) == -1)
 		return -1;
+	if (!has)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "ApprovalTimestamp is "
+		    "missing");
 	/* xs:boolean: "true" or "1". */
-	if (strcmp(emerg, "true") == 0 || strcmp(emerg, "1") == 0)
-		a->emergency = true;
+	ap->emergency = strcmp(emerg, "true") == 0 || strcmp(emerg, "1") == 0;
+	return 0;
+}
+
+/* Every ns:name child of obj that is an ApprovalDetails, at most max. */
+static int
+hi1_approvals(struct hi1_ctx *c, xmlNodePtr obj, const char *ns,
+    const char *name, struct hi1_approval *v, size_t *n, size_t max)
+{
+	xmlNodePtr	 k;
+
+	*n = 0;
+	for (k = obj->children; k != NULL; k = k->next) {
+		if (!hi1_is(k, ns, name))
+			continue;
+		if (*n == max)
+			return hi1_fail(c, WD_ERR_LIMITS, "more than %zu %s",
+			    max, name);
+		if (hi1_approval(c, k, &v[(*n)++]) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1540,41 +1824,88 @@ hi1_extract_flags(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_authorisation *a
 		    sizeof(v)) == -1)
 			return -1;
 		if (strcmp(v, "IsEmergency") == 0)
-			a->emergency = true;
+			a->emergency = a->emergency_flag = true;
 	}
 	return 0;
 }
 
+/* StartTime and EndTime under ts, both required, end after start. */
 static int
-hi1_extract_auth_times(struct hi1_ctx *c, xmlNodePtr obj,
-    struct hi1_authorisation *a)
+hi1_timespan(struct hi1_ctx *c, xmlNodePtr ts, const char *ns,
+    const char *what, const char *whose, int64_t *from, int64_t *until)
 {
-	xmlNodePtr	 ts = hi1_child(obj, NS_AUTH, "AuthorisationTimespan");
-	bool		 has_start, has_end;
+	bool	 has_start, has_end;
 
-	if (hi1_time_field(c, ts, NS_AUTH, "StartTime", &a->valid_from_us,
-	    &has_start) == -1 ||
-	    hi1_time_field(c, ts, NS_AUTH, "EndTime", &a->valid_until_us,
-	    &has_end) == -1)
+	if (hi1_time_field(c, ts, ns, "StartTime", from, &has_start) == -1 ||
+	    hi1_time_field(c, ts, ns, "EndTime", until, &has_end) == -1)
 		return -1;
 	/* Policy checks the order is in force now: it needs both ends. */
 	if (!has_start || !has_end)
-		return hi1_fail(c, WD_ERR_MISSING_FIELD, "AuthorisationTimespan "
-		    "needs StartTime and EndTime");
-	if (a->valid_until_us <= a->valid_from_us)
-		return hi1_fail(c, WD_ERR_WINDOW_ORDER, "authorisation EndTime "
-		    "is not after its StartTime");
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "%s needs StartTime "
+		    "and EndTime", what);
+	if (*until <= *from)
+		return hi1_fail(c, WD_ERR_WINDOW_ORDER, "%s EndTime is not "
+		    "after its StartTime", whose);
+	return 0;
+}
+
+/* AssociatedObjects: identifiers into v (at most HI1_MAX_ASSOC). */
+static int
+hi1_assoc_list(struct hi1_ctx *c, xmlNodePtr obj,
+    char v[][HI1_UUID_LEN + 1], size_t *n)
+{
+	xmlNodePtr	 list, k;
+
+	*n = 0;
+	list = hi1_child(obj, NS_CORE, "AssociatedObjects");
+	for (k = list ? list->children : NULL; k != NULL; k = k->next) {
+		if (!hi1_is(k, NS_CORE, "AssociatedObject"))
+			continue;
+		if (*n >= HI1_MAX_ASSOC)
+			return hi1_fail(c, WD_ERR_LIMITS, "more than %d "
+			    "associated objects", HI1_MAX_ASSOC);
+		if (hi1_text(k, v[*n], HI1_UUID_LEN + 1) != 0)
+			return hi1_fail(c, WD_ERR_AUTH_LINK, "an AssociatedObject "
+			    "is not an object identifier");
+		(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * Elements only the carrier writes (status, reasons, Generation and
+ * LastChanged of an object being created): an authority's CREATE carrying
+ * one is refused rather than silently ignored.
+ */
+static int
+hi1_forbid(struct hi1_ctx *c, xmlNodePtr obj, const char *ns,
+    const char *const *names)
+{
+	static const char *const base[] = { "Generation", "LastChanged", NULL };
+
+	for (size_t i = 0; base[i] != NULL; i++)
+		if (hi1_child(obj, NS_CORE, base[i]) != NULL)
+			return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "%s is the "
+			    "carrier's to set; a CREATE does not carry it",
+			    base[i]);
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		if (hi1_child(obj, ns, names[i]) != NULL)
+			return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "%s is the "
+			    "carrier's to set; a CREATE does not carry it",
+			    names[i]);
 	return 0;
 }
 
 static int
 hi1_extract_auth(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_authorisation *a)
 {
-	xmlNodePtr	 lt;
+	static const char *const carrier[] = { "AuthorisationStatus",
+	    "AuthorisationDesiredStatus", "AuthorisationInvalidReason", NULL };
+	xmlNodePtr	 lt, pr;
 	char		 legal[64];
-	bool		 approved;
 
-	if (hi1_field(c, obj, NS_CORE, "OwnerIdentifier", a->owner,
+	if (hi1_forbid(c, obj, NS_AUTH, carrier) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "OwnerIdentifier", a->owner,
 	    sizeof(a->owner), 1) == -1 ||
 	    hi1_field(c, obj, NS_AUTH, "AuthorisationReference", a->reference,
 	    sizeof(a->reference), 1) == -1)
@@ -1587,19 +1918,205 @@ hi1_extract_auth(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_authorisation *a)
 	    sizeof(legal)) == -1)
 		return -1;
 	a->urgent = strcmp(legal, "UrgentOrder") == 0;
-	if (hi1_extract_auth_times(c, obj, a) == -1 ||
-	    hi1_extract_approval(c, obj, a, &approved) == -1 ||
+	if ((pr = hi1_child(obj, NS_AUTH, "AuthorisationPriority")) != NULL &&
+	    hi1_dict_entry(c, pr, "ETSI", "AuthorisationPriority", a->priority,
+	    sizeof(a->priority)) == -1)
+		return -1;
+	if (hi1_timespan(c, hi1_child(obj, NS_AUTH, "AuthorisationTimespan"),
+	    NS_AUTH, "AuthorisationTimespan", "authorisation", &a->valid_from_us,
+	    &a->valid_until_us) == -1 ||
+	    hi1_approvals(c, obj, NS_AUTH, "AuthorisationApprovalDetails",
+	    a->approvals, &a->napprovals, HI1_MAX_APPROVALS - 1) == -1 ||
 	    hi1_extract_flags(c, obj, a) == -1 ||
+	    hi1_assoc_list(c, obj, a->docs, &a->ndocs) == -1 ||
 	    hi1_field(c, obj, NS_AUTH, "AuthorisationJurisdiction", a->court,
 	    sizeof(a->court), 0) == -1)
 		return -1;
+	if (a->napprovals == 0)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "an authorisation needs "
+		    "AuthorisationApprovalDetails (who approved it, when)");
+	a->approved_us = a->approvals[0].approved_us;
+	if (a->approvals[0].emergency)
+		a->emergency = true;
 	if (!a->urgent && a->court[0] == '\0')
 		return hi1_fail(c, WD_ERR_MISSING_FIELD, "a JudicialOrder needs "
 		    "AuthorisationJurisdiction (the issuing court)");
-	/* The ratification deadline of an urgent order runs from its approval. */
-	if (a->urgent && !approved)
-		return hi1_fail(c, WD_ERR_MISSING_FIELD, "an UrgentOrder needs "
-		    "AuthorisationApprovalDetails/ApprovalTimestamp");
+	return hi1_check_all_dicts(c, obj);
+}
+
+static int
+hi1_extract_document(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_document *d)
+{
+	static const char *const carrier[] = { "DocumentStatus", NULL };
+	xmlNodePtr	 ty, ts;
+	char		 type[64];
+
+	if (hi1_forbid(c, obj, NS_DOC, carrier) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "OwnerIdentifier", d->owner,
+	    sizeof(d->owner), 1) == -1 ||
+	    hi1_field(c, obj, NS_DOC, "DocumentReference", d->reference,
+	    sizeof(d->reference), 1) == -1 ||
+	    hi1_field(c, obj, NS_DOC, "DocumentName", d->name,
+	    sizeof(d->name), 0) == -1)
+		return -1;
+	if ((ty = hi1_child(obj, NS_DOC, "DocumentType")) == NULL)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "DocumentType is "
+		    "missing");
+	if (hi1_dict_entry(c, ty, "ETSI", "DocumentType", type,
+	    sizeof(type)) == -1)
+		return -1;
+	if ((ts = hi1_child(obj, NS_DOC, "DocumentTimespan")) != NULL) {
+		if (hi1_timespan(c, ts, NS_DOC, "DocumentTimespan", "document",
+		    &d->valid_from_us, &d->valid_until_us) == -1)
+			return -1;
+		d->has_timespan = true;
+	}
+	if (hi1_approvals(c, obj, NS_DOC, "DocumentSignature", d->signatures,
+	    &d->nsignatures, HI1_MAX_APPROVALS - 1) == -1)
+		return -1;
+	if (d->nsignatures == 0)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "a DocumentObject needs "
+		    "a DocumentSignature (who signed it, when)");
+	return hi1_check_all_dicts(c, obj);
+}
+
+/*
+ * What an UPDATE may carry besides the object's identity: for each type,
+ * the elements of the one change the profile allows. Anything else is
+ * refused by name, never ignored.
+ */
+static int
+hi1_update_only(struct hi1_ctx *c, xmlNodePtr obj, const char *ns,
+    const char *const *allowed)
+{
+	static const char *const base[] = { "ObjectIdentifier", "CountryCode",
+	    "OwnerIdentifier", "Generation", "AssociatedObjects", NULL };
+	xmlNodePtr	 k;
+	char		 p[64];
+	size_t		 i;
+
+	for (k = obj->children; k != NULL; k = k->next) {
+		if (k->type != XML_ELEMENT_NODE)
+			continue;
+		for (i = 0; base[i] != NULL && !hi1_is(k, NS_CORE, base[i]); i++)
+			;
+		if (base[i] != NULL)
+			continue;
+		for (i = 0; allowed[i] != NULL && !hi1_is(k, ns, allowed[i]); i++)
+			;
+		if (allowed[i] == NULL)
+			return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "an UPDATE "
+			    "cannot change %s", hi1_printable((const char *)
+			    k->name, p, sizeof(p)));
+	}
+	return 0;
+}
+
+static int
+hi1_update_generation(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_update *u)
+{
+	char		 buf[16];
+	char		*end;
+	unsigned long	 v;
+
+	if (hi1_field(c, obj, NS_CORE, "Generation", buf, sizeof(buf), 0) == -1)
+		return -1;
+	if (buf[0] == '\0')
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "an UPDATE must quote "
+		    "the Generation it changes");
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+		return hi1_fail(c, WD_ERR_SCHEMA, "Generation is not 1-%u",
+		    UINT32_MAX);
+	u->generation = (uint32_t)v;
+	return 0;
+}
+
+static int
+hi1_extract_update_task(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_update *u)
+{
+	static const char *const allowed[] = { "DesiredStatus", NULL };
+	xmlNodePtr	 ds;
+	char		 v[64];
+
+	if (hi1_child(obj, NS_CORE, "AssociatedObjects") != NULL)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "an UPDATE cannot "
+		    "change a task's AssociatedObjects");
+	if (hi1_update_only(c, obj, NS_TASK, allowed) == -1)
+		return -1;
+	if ((ds = hi1_child(obj, NS_TASK, "DesiredStatus")) == NULL)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "a task UPDATE needs "
+		    "DesiredStatus Cancelled");
+	if (hi1_dict_entry(c, ds, "ETSI", u->kind == HI1_OBJ_LDTASK ?
+	    "LDTaskDesiredStatus" : "TaskDesiredStatus", v, sizeof(v)) == -1)
+		return -1;
+	if (strcmp(v, "Cancelled") != 0)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "an UPDATE can only "
+		    "ask for DesiredStatus Cancelled, not %s", v);
+	u->cancel = true;
+	return 0;
+}
+
+static int
+hi1_extract_update_auth(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_update *u)
+{
+	static const char *const allowed[] = { "AuthorisationDesiredStatus",
+	    "AuthorisationTimespan", "AuthorisationApprovalDetails", NULL };
+	struct hi1_approval	 v[2];
+	xmlNodePtr		 ds, ts;
+	size_t			 n;
+	char			 val[64];
+
+	if (hi1_update_only(c, obj, NS_AUTH, allowed) == -1 ||
+	    hi1_approvals(c, obj, NS_AUTH, "AuthorisationApprovalDetails", v,
+	    &n, 1) == -1 ||
+	    hi1_assoc_list(c, obj, u->docs, &u->ndocs) == -1)
+		return -1;
+	if (n == 1) {
+		u->ratify = true;
+		u->approval = v[0];
+	}
+	if ((ds = hi1_child(obj, NS_AUTH, "AuthorisationDesiredStatus")) != NULL) {
+		if (hi1_dict_entry(c, ds, "ETSI", "AuthorisationDesiredStatus",
+		    val, sizeof(val)) == -1)
+			return -1;
+		u->desired_approved = strcmp(val, "Approved") == 0;
+		if (!u->desired_approved || !u->ratify)
+			return hi1_fail(c, WD_ERR_MISSING_FIELD, "Authorisation"
+			    "DesiredStatus Approved comes with the judge's "
+			    "AuthorisationApprovalDetails");
+	}
+	if ((ts = hi1_child(obj, NS_AUTH, "AuthorisationTimespan")) != NULL) {
+		if (hi1_timespan(c, ts, NS_AUTH, "AuthorisationTimespan",
+		    "authorisation", &u->valid_from_us, &u->valid_until_us) == -1)
+			return -1;
+		u->extend = true;
+	}
+	if (u->ndocs > 0 && !u->ratify)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "an UPDATE links a "
+		    "DocumentObject only with the ratification it supports");
+	if (!u->ratify && !u->extend)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "the UPDATE changes "
+		    "nothing: it ratifies (AuthorisationApprovalDetails) or "
+		    "extends (AuthorisationTimespan)");
+	return 0;
+}
+
+static int
+hi1_extract_update(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_update *u)
+{
+	if (hi1_field(c, obj, NS_CORE, "OwnerIdentifier", u->owner,
+	    sizeof(u->owner), 1) == -1 ||
+	    hi1_update_generation(c, obj, u) == -1)
+		return -1;
+	if (hi1_child(obj, NS_CORE, "LastChanged") != NULL)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "LastChanged is the "
+		    "carrier's to set");
+	if ((u->kind == HI1_OBJ_AUTHORISATION ?
+	    hi1_extract_update_auth(c, obj, u) :
+	    hi1_extract_update_task(c, obj, u)) == -1)
+		return -1;
 	return hi1_check_all_dicts(c, obj);
 }
 
@@ -1625,7 +2142,7 @@ hi1_extract_header(struct hi1_ctx *c, xmlNodePtr root)
 {
 	struct hi1_request	*r = c->req;
 	xmlNodePtr		 hdr, ver;
-	char			 etsi[32], owner[16], version[16];
+	char			 etsi[256], owner[16], version[16];
 	bool			 has;
 
 	hdr = hi1_child(root, NS_CORE, "Header");
@@ -1680,20 +2197,30 @@ hi1_action_id(struct hi1_ctx *c, xmlNodePtr ar, uint32_t *out)
 	return 0;
 }
 
+/* Object types the profile knows, by xsi:type local name and namespace. */
+static const struct {
+	const char	*name;
+	const char	*ns;
+	enum hi1_kind	 kind;
+} hi1_types[] = {
+	{ "AuthorisationObject", NS_AUTH, HI1_OBJ_AUTHORISATION },
+	{ "LDTaskObject", NS_TASK, HI1_OBJ_LDTASK },
+	{ "LITaskObject", NS_TASK, HI1_OBJ_LITASK },
+	{ "DocumentObject", NS_DOC, HI1_OBJ_DOCUMENT },
+	{ "DeliveryObject", NS_DELIVERY, HI1_OBJ_DELIVERY },
+	{ "NotificationObject", NS_NOTIF, HI1_OBJ_NOTIFICATION },
+};
+
 /*
  * xsi:type is a QName: its prefix means whatever namespace is in scope at
  * this element (xmlSearchNs), not the string "auth" or "task".
  */
 static int
-hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, int *is_task,
-    const char **local)
+hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, enum hi1_kind *kind)
 {
-	static const char	*types[] = { "AuthorisationObject",
-	    "LDTaskObject", "LITaskObject" };
 	xmlChar			*val;
 	char			 qn[128], p[64], *colon, *name;
 	xmlNsPtr		 ns;
-	int			 rv = -1;
 
 	if ((val = xmlGetNsProp(obj, BAD_CAST "type", BAD_CAST NS_XSI)) == NULL)
 		return hi1_fail(c, WD_ERR_SCHEMA, "HI1Object has no xsi:type");
@@ -1706,78 +2233,224 @@ hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, int *is_task,
 	} else
 		name = qn;
 	ns = xmlSearchNs(obj->doc, obj, colon ? BAD_CAST qn : NULL);
-	for (int i = 0; ns != NULL && i < 3; i++) {
-		if (strcmp(name, types[i]) != 0 || strcmp((const char *)ns->href,
-		    i == 0 ? NS_AUTH : NS_TASK) != 0)
-			continue;
-		*is_task = i != 0;
-		*local = types[i];
-		rv = 0;
+	for (size_t i = 0; ns != NULL &&
+	    i < sizeof(hi1_types) / sizeof(hi1_types[0]); i++) {
+		if (strcmp(name, hi1_types[i].name) == 0 &&
+		    strcmp((const char *)ns->href, hi1_types[i].ns) == 0) {
+			*kind = hi1_types[i].kind;
+			return 0;
+		}
 	}
-	if (rv == -1)
-		return hi1_fail(c, WD_ERR_SCHEMA, "object type %s is not "
-		    "supported", hi1_printable(name, p, sizeof(p)));
-	return 0;
+	return hi1_fail(c, WD_ERR_SCHEMA, "object type %s is not supported",
+	    hi1_printable(name, p, sizeof(p)));
 }
 
-/* First pass over one ActionRequest: id, object type, object id. */
+const char *
+hi1_kind_type(enum hi1_kind k)
+{
+	static const char *const names[HI1_OBJ__COUNT] = {
+		[HI1_OBJ_AUTHORISATION] = "Authorisation",
+		[HI1_OBJ_LDTASK] = "LDTask",
+		[HI1_OBJ_LITASK] = "Task",
+		[HI1_OBJ_DOCUMENT] = "Document",
+		[HI1_OBJ_DELIVERY] = "Delivery",
+		[HI1_OBJ_NOTIFICATION] = "Notification",
+	};
+
+	return (unsigned)k < HI1_OBJ__COUNT && names[k] ? names[k] : "?";
+}
+
+const char *
+hi1_verb_name(enum hi1_verb v)
+{
+	static const char *const names[] = { "CREATE", "GET", "UPDATE", "LIST",
+	    "DELIVER" };
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
+/* ObjectType of a LIST: the ETSI dictionary value to our kind. */
+static int
+hi1_list_type(struct hi1_ctx *c, xmlNodePtr ot, enum hi1_kind *kind)
+{
+	char	 v[64];
+
+	if (hi1_dict_entry(c, ot, "ETSI", "ObjectType", v, sizeof(v)) == -1)
+		return -1;
+	for (int k = HI1_OBJ_AUTHORISATION; k < HI1_OBJ__COUNT; k++)
+		if (strcmp(v, hi1_kind_type((enum hi1_kind)k)) == 0) {
+			*kind = (enum hi1_kind)k;
+			return 0;
+		}
+	/* The templates enumerate ObjectType: only a schema out of step. */
+	return hi1_fail(c, WD_ERR_INTERNAL, "ObjectType %s is not known here",
+	    v);
+}
+
+static int
+hi1_skeleton_read(struct hi1_ctx *c, xmlNodePtr v, struct hi1_slot *slot)
+{
+	struct hi1_request	*r = c->req;
+	struct hi1_read		*rd = &r->reads[r->nreads];
+	xmlNodePtr		 ot;
+
+	slot->index = r->nreads++;
+	rd->action_id = slot->action;
+	rd->verb = slot->verb;
+	if (slot->verb == HI1_VERB_GET)
+		return hi1_field(c, v, NS_CORE, "Identifier", rd->object_id,
+		    sizeof(rd->object_id), 1);
+	if ((ot = hi1_child(v, NS_CORE, "ObjectType")) != NULL &&
+	    hi1_list_type(c, ot, &rd->type) == -1)
+		return -1;
+	return hi1_time_field(c, v, NS_CORE, "LastChanged", &rd->since_us,
+	    &rd->has_since);
+}
+
+/* Where a created or updated object's identifier goes. */
+static char *
+hi1_skeleton_slot(struct hi1_ctx *c, struct hi1_slot *slot)
+{
+	struct hi1_request	*r = c->req;
+
+	if ((slot->verb == HI1_VERB_UPDATE && r->nupdates == HI1_MAX_UPDATES) ||
+	    (slot->verb == HI1_VERB_CREATE && slot->kind == HI1_OBJ_DOCUMENT &&
+	    r->ndocs == HI1_MAX_DOCS) ||
+	    (slot->verb == HI1_VERB_CREATE && slot->kind ==
+	    HI1_OBJ_AUTHORISATION && r->nauths == HI1_MAX_AUTHS)) {
+		hi1_fail(c, WD_ERR_LIMITS, "more than %d %s in one message",
+		    slot->verb == HI1_VERB_UPDATE ? HI1_MAX_UPDATES :
+		    slot->kind == HI1_OBJ_DOCUMENT ? HI1_MAX_DOCS : HI1_MAX_AUTHS,
+		    slot->verb == HI1_VERB_UPDATE ? "UPDATEs" :
+		    slot->kind == HI1_OBJ_DOCUMENT ? "DocumentObjects" :
+		    "AuthorisationObjects");
+		return NULL;
+	}
+	if (slot->verb == HI1_VERB_UPDATE) {
+		slot->index = r->nupdates++;
+		r->updates[slot->index].action_id = slot->action;
+		r->updates[slot->index].kind = slot->kind;
+		return r->updates[slot->index].object_id;
+	}
+	switch (slot->kind) {
+	case HI1_OBJ_LDTASK:
+	case HI1_OBJ_LITASK:
+		slot->index = r->ntasks++;
+		r->tasks[slot->index].action_id = slot->action;
+		r->tasks[slot->index].auth_index = -1;
+		return r->tasks[slot->index].object_id;
+	case HI1_OBJ_DOCUMENT:
+		slot->index = r->ndocs++;
+		r->docs[slot->index].action_id = slot->action;
+		return r->docs[slot->index].object_id;
+	default:
+		slot->index = r->nauths++;
+		r->auths[slot->index].action_id = slot->action;
+		return r->auths[slot->index].object_id;
+	}
+}
+
+/* Which of the five verbs an ActionRequest carries, and its element. */
+static xmlNodePtr
+hi1_verb(xmlNodePtr ar, enum hi1_verb *verb)
+{
+	static const char *const names[] = { "CREATE", "GET", "UPDATE", "LIST",
+	    "DELIVER" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		xmlNodePtr v = hi1_child(ar, NS_CORE, names[i]);
+
+		if (v != NULL) {
+			*verb = (enum hi1_verb)i;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* First pass over one ActionRequest: id, verb, object type, object id. */
 static int
 hi1_skeleton(struct hi1_ctx *c, xmlNodePtr ar, struct hi1_slot *slot)
 {
-	struct hi1_request	*r = c->req;
-	char			*oid;
-	xmlNodePtr		 obj;
+	xmlNodePtr	 v, obj;
+	char		*oid;
 
 	c->in_action = 0;
 	if (hi1_action_id(c, ar, &slot->action) == -1)
 		return -1;
 	c->in_action = 1;
 	c->action = slot->action;
-	obj = hi1_child(hi1_child(ar, NS_CORE, "CREATE"), NS_CORE, "HI1Object");
-	if (obj == NULL)
-		return hi1_fail(c, WD_ERR_SCHEMA, "only CREATE of an HI1Object "
-		    "is supported");
-	if (hi1_object_type(c, obj, &slot->is_task, &slot->type) == -1)
+	if ((v = hi1_verb(ar, &slot->verb)) == NULL)
+		return hi1_fail(c, WD_ERR_SCHEMA, "no GET, CREATE, UPDATE or "
+		    "LIST in the action");
+	slot->found = true;
+	if (slot->verb == HI1_VERB_DELIVER)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "DELIVER is sent by "
+		    "the carrier to an authority, not to the carrier");
+	if (slot->verb == HI1_VERB_GET || slot->verb == HI1_VERB_LIST)
+		return hi1_skeleton_read(c, v, slot);
+	if ((obj = hi1_child(v, NS_CORE, "HI1Object")) == NULL)
+		return hi1_fail(c, WD_ERR_SCHEMA, "%s has no HI1Object",
+		    hi1_verb_name(slot->verb));
+	if (hi1_object_type(c, obj, &slot->kind) == -1)
+		return -1;
+	if (slot->kind == HI1_OBJ_DELIVERY || slot->kind == HI1_OBJ_NOTIFICATION ||
+	    (slot->verb == HI1_VERB_UPDATE && slot->kind == HI1_OBJ_DOCUMENT))
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "object type %sObject "
+		    "cannot be %s by an authority", hi1_kind_type(slot->kind),
+		    slot->verb == HI1_VERB_CREATE ? "created" : "changed");
+	if ((oid = hi1_skeleton_slot(c, slot)) == NULL)
 		return -1;
 	slot->obj = obj;
-	if (slot->is_task) {
-		slot->index = r->ntasks++;
-		r->tasks[slot->index].action_id = slot->action;
-		r->tasks[slot->index].auth_index = -1;
-		oid = r->tasks[slot->index].object_id;
-	} else {
-		slot->index = r->nauths++;
-		r->auths[slot->index].action_id = slot->action;
-		oid = r->auths[slot->index].object_id;
-	}
 	return hi1_field(c, obj, NS_CORE, "ObjectIdentifier", oid,
 	    HI1_UUID_LEN + 1, 1);
 }
 
-static const char *
-hi1_slot_oid(const struct hi1_request *r, const struct hi1_slot *s)
+const char *
+hi1_action_object(const struct hi1_request *r, const struct hi1_action *a)
 {
-	return s->is_task ? r->tasks[s->index].object_id :
-	    r->auths[s->index].object_id;
+	if (a->verb == HI1_VERB_GET || a->verb == HI1_VERB_LIST)
+		return r->reads[a->index].object_id;
+	if (a->verb == HI1_VERB_UPDATE)
+		return r->updates[a->index].object_id;
+	switch (a->kind) {
+	case HI1_OBJ_LDTASK:
+	case HI1_OBJ_LITASK:
+		return r->tasks[a->index].object_id;
+	case HI1_OBJ_DOCUMENT:
+		return r->docs[a->index].object_id;
+	case HI1_OBJ_AUTHORISATION:
+		return r->auths[a->index].object_id;
+	default:
+		return "";
+	}
 }
 
 static int
-hi1_check_unique(struct hi1_ctx *c, const struct hi1_slot *slots, size_t n)
+hi1_check_unique(struct hi1_ctx *c)
 {
-	for (size_t i = 0; i < n; i++) {
+	const struct hi1_request *r = c->req;
+
+	for (size_t i = 0; i < r->nactions; i++) {
+		const struct hi1_action *a = &r->actions[i];
+		const char *oid = hi1_action_object(r, a);
+
+		c->in_action = 1;
+		c->action = a->action_id;
 		for (size_t k = 0; k < i; k++) {
-			c->in_action = 1;
-			c->action = slots[i].action;
-			if (slots[i].action == slots[k].action)
+			const struct hi1_action *b = &r->actions[k];
+
+			if (a->action_id == b->action_id)
 				return hi1_fail(c, WD_ERR_DUPLICATE_ACTION,
 				    "ActionIdentifier %u is used twice",
-				    slots[i].action);
-			if (strcmp(hi1_slot_oid(c->req, &slots[i]),
-			    hi1_slot_oid(c->req, &slots[k])) == 0)
+				    a->action_id);
+			/* Reads may name one object twice; changes may not. */
+			if (a->verb != HI1_VERB_LIST && b->verb != HI1_VERB_LIST &&
+			    a->verb != HI1_VERB_GET && b->verb != HI1_VERB_GET &&
+			    oid[0] != '\0' && strcmp(oid, hi1_action_object(r, b)) == 0)
 				return hi1_fail(c, WD_ERR_DUPLICATE_OBJECT,
 				    "ObjectIdentifier %s is already used by "
-				    "action %u", hi1_slot_oid(c->req, &slots[i]),
-				    slots[k].action);
+				    "action %u", oid, b->action_id);
 		}
 	}
 	return 0;
@@ -1785,7 +2458,7 @@ hi1_check_unique(struct hi1_ctx *c, const struct hi1_slot *slots, size_t n)
 
 /*
  * Each task names exactly one AuthorisationObject of this message, and
- * nothing else: the profile has no stored objects to refer to.
+ * nothing else: a task is created with its legal basis.
  */
 static int
 hi1_link(struct hi1_ctx *c, struct hi1_task *t)
@@ -1818,10 +2491,100 @@ hi1_link(struct hi1_ctx *c, struct hi1_task *t)
 	return 0;
 }
 
+/* Does some authorisation or ratification of the message link this document? */
+static bool
+hi1_doc_linked(const struct hi1_request *r, const char *oid)
+{
+	for (size_t i = 0; i < r->nauths; i++)
+		for (size_t k = 0; k < r->auths[i].ndocs; k++)
+			if (strcmp(r->auths[i].docs[k], oid) == 0)
+				return true;
+	for (size_t i = 0; i < r->nupdates; i++)
+		for (size_t k = 0; k < r->updates[i].ndocs; k++)
+			if (strcmp(r->updates[i].docs[k], oid) == 0)
+				return true;
+	return false;
+}
+
+static bool
+hi1_doc_created(const struct hi1_request *r, const char *oid)
+{
+	for (size_t i = 0; i < r->ndocs; i++)
+		if (strcmp(r->docs[i].object_id, oid) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Two passes. The first records every action's id and object id even when
- * one of them is wrong, so that hi1_build_error() can answer each action;
- * the second extracts details and stops at the first error.
+ * Links between the objects of a changing message: tasks to their order,
+ * orders (and ratifications) to documents of the message, every document
+ * to an order, every order created with at least one task.
+ */
+static int
+hi1_links(struct hi1_ctx *c)
+{
+	struct hi1_request *r = c->req;
+
+	for (size_t i = 0; i < r->ntasks; i++)
+		if (hi1_link(c, &r->tasks[i]) == -1)
+			return -1;
+	c->in_action = 1;
+	for (size_t i = 0; i < r->nauths; i++) {
+		const struct hi1_authorisation *a = &r->auths[i];
+
+		c->action = a->action_id;
+		for (size_t k = 0; k < a->ndocs; k++)
+			if (!hi1_doc_created(r, a->docs[k]))
+				return hi1_fail(c, WD_ERR_AUTH_LINK, "associated "
+				    "object %s is not a DocumentObject of this "
+				    "message", a->docs[k]);
+	}
+	for (size_t i = 0; i < r->nupdates; i++) {
+		c->action = r->updates[i].action_id;
+		for (size_t k = 0; k < r->updates[i].ndocs; k++)
+			if (!hi1_doc_created(r, r->updates[i].docs[k]))
+				return hi1_fail(c, WD_ERR_AUTH_LINK, "associated "
+				    "object %s is not a DocumentObject of this "
+				    "message", r->updates[i].docs[k]);
+	}
+	for (size_t i = 0; i < r->ndocs; i++) {
+		c->action = r->docs[i].action_id;
+		if (!hi1_doc_linked(r, r->docs[i].object_id))
+			return hi1_fail(c, WD_ERR_AUTH_LINK, "no authorisation "
+			    "of the message links this DocumentObject");
+	}
+	c->in_action = 0;
+	/* Orders come with their tasks: an order alone asks for nothing. */
+	if (r->nauths > 0 && r->ntasks == 0)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "the message has no task");
+	return 0;
+}
+
+/* Second pass: the details of one CREATE or UPDATE. */
+static int
+hi1_extract_object(struct hi1_ctx *c, const struct hi1_slot *sl)
+{
+	struct hi1_request *r = c->req;
+
+	c->in_action = 1;
+	c->action = sl->action;
+	if (sl->verb == HI1_VERB_UPDATE)
+		return hi1_extract_update(c, sl->obj, &r->updates[sl->index]);
+	switch (sl->kind) {
+	case HI1_OBJ_LDTASK:
+	case HI1_OBJ_LITASK:
+		return hi1_extract_task(c, sl->obj, &r->tasks[sl->index], sl->kind);
+	case HI1_OBJ_DOCUMENT:
+		return hi1_extract_document(c, sl->obj, &r->docs[sl->index]);
+	default:
+		return hi1_extract_auth(c, sl->obj, &r->auths[sl->index]);
+	}
+}
+
+/*
+ * Two passes. The first records every action's id, verb and object id even
+ * when one of them is wrong, so that hi1_build_error() can answer each
+ * action; the second extracts details and stops at the first error.
  */
 static int
 hi1_extract_actions(struct hi1_ctx *c, xmlNodePtr root)
@@ -1829,7 +2592,7 @@ hi1_extract_actions(struct hi1_ctx *c, xmlNodePtr root)
 	struct hi1_slot		 slots[HI1_MAX_ACTIONS];
 	struct hi1_request	*r = c->req;
 	xmlNodePtr		 ars, n;
-	size_t			 nslots = 0, i;
+	size_t			 nslots = 0, nreads = 0, i;
 
 	ars = hi1_child(hi1_child(hi1_child(root, NS_CORE, "Payload"), NS_CORE,
 	    "RequestPayload"), NS_CORE, "ActionRequests");
@@ -1844,29 +2607,30 @@ hi1_extract_actions(struct hi1_ctx *c, xmlNodePtr root)
 			    HI1_MAX_ACTIONS);
 		}
 		memset(&slots[nslots], 0, sizeof(slots[0]));
-		if (hi1_skeleton(c, n, &slots[nslots]) == 0 ||
-		    slots[nslots].obj != NULL)
+		if (hi1_skeleton(c, n, &slots[nslots]) == 0 || slots[nslots].found) {
+			struct hi1_action *a = &r->actions[r->nactions++];
+
+			a->action_id = slots[nslots].action;
+			a->verb = slots[nslots].verb;
+			a->kind = slots[nslots].kind;
+			a->index = slots[nslots].index;
+			nreads += a->verb == HI1_VERB_GET || a->verb == HI1_VERB_LIST;
 			nslots++;
+		}
 	}
-	if (c->failed || hi1_check_unique(c, slots, nslots) == -1)
+	if (c->failed)
 		return -1;
-	for (i = 0; i < nslots; i++) {
-		c->action = slots[i].action;
-		if (slots[i].is_task) {
-			if (hi1_extract_task(c, slots[i].obj,
-			    &r->tasks[slots[i].index], slots[i].type) == -1)
-				return -1;
-		} else if (hi1_extract_auth(c, slots[i].obj,
-		    &r->auths[slots[i].index]) == -1)
-			return -1;
-	}
-	for (i = 0; i < r->ntasks; i++)
-		if (hi1_link(c, &r->tasks[i]) == -1)
-			return -1;
 	c->in_action = 0;
-	if (r->ntasks == 0)
-		return hi1_fail(c, WD_ERR_MISSING_FIELD, "the message has no task");
-	return 0;
+	r->reading = nreads > 0;
+	if (nreads > 0 && nreads != nslots)
+		return hi1_fail(c, WD_ERR_MIXED, "a message either reads (GET, "
+		    "LIST) or changes (CREATE, UPDATE), not both");
+	if (hi1_check_unique(c) == -1)
+		return -1;
+	for (i = 0; i < nslots; i++)
+		if (slots[i].obj != NULL && hi1_extract_object(c, &slots[i]) == -1)
+			return -1;
+	return r->reading ? 0 : hi1_links(c);
 }
 
 static int
@@ -1912,4 +2676,520 @@ hi1_parse_request(const struct hi1_schema *hs, const char *body, size_t len,
 	}
 	xmlFreeDoc(doc);
 	return rv;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Responses and DELIVER requests (include/hi1_parse.h)                      */
+
+/*
+ * Text of n, at most len - 1 bytes cut at a character boundary (the body
+ * is valid UTF-8 by now), trimmed, line breaks and tabs made spaces and
+ * other controls '?': for texts from the other side that we only report.
+ */
+static size_t
+hi1_text_cut(xmlNodePtr n, char *dst, size_t len)
+{
+	xmlChar			*s = n != NULL ? xmlNodeGetContent(n) : NULL;
+	const unsigned char	*p = s;
+	size_t			 k = 0, cl;
+
+	dst[0] = '\0';
+	if (s == NULL)
+		return 0;
+	while (*p != '\0' && hi1_is_space((char)*p))
+		p++;
+	for (; *p != '\0'; p += cl) {
+		cl = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+		if (k + cl >= len)
+			break;
+		if (cl == 1 && hi1_is_space((char)*p))
+			dst[k++] = ' ';
+		else if (cl == 1 && (*p < 0x20 || *p == 0x7f))
+			dst[k++] = '?';
+		else {
+			memcpy(dst + k, p, cl);
+			k += cl;
+		}
+	}
+	while (k > 0 && dst[k - 1] == ' ')
+		k--;
+	dst[k] = '\0';
+	xmlFree(s);
+	return k;
+}
+
+/* A validated xs:nonNegativeInteger ("+7", "007"), capped at UINT32_MAX. */
+static uint32_t
+hi1_uint_capped(const char *s)
+{
+	uint64_t	 v = 0;
+
+	if (*s == '+')
+		s++;
+	for (; isdigit((unsigned char)*s); s++)
+		if ((v = v * 10 + (uint64_t)(*s - '0')) > UINT32_MAX)
+			return UINT32_MAX;
+	return (uint32_t)v;
+}
+
+/* ErrorCode and ErrorDescription of an ErrorInformation. */
+static int
+hi1_error_read(struct hi1_ctx *c, xmlNodePtr ei, uint32_t *code, char *text,
+    size_t len)
+{
+	char	 buf[32];
+
+	if (hi1_field(c, ei, NS_CORE, "ErrorCode", buf, sizeof(buf), 1) == -1)
+		return -1;
+	*code = hi1_uint_capped(buf);
+	hi1_text_cut(hi1_child(ei, NS_CORE, "ErrorDescription"), text, len);
+	return 0;
+}
+
+static int
+hi1_msg_header(struct hi1_ctx *c, xmlNodePtr root, struct hi1_msg_header *h)
+{
+	xmlNodePtr	 hdr = hi1_child(root, NS_CORE, "Header");
+	char		 cc[3], etsi[32];
+	bool		 has;
+
+	if (hi1_endpoint(c, hdr, "SenderIdentifier", cc, sizeof(cc),
+	    h->sender_id, sizeof(h->sender_id)) == -1 ||
+	    hi1_endpoint(c, hdr, "ReceiverIdentifier", cc, sizeof(cc),
+	    h->receiver_id, sizeof(h->receiver_id)) == -1 ||
+	    hi1_field(c, hdr, NS_CORE, "TransactionIdentifier", h->transaction_id,
+	    sizeof(h->transaction_id), 1) == -1 ||
+	    hi1_time_field(c, hdr, NS_CORE, "Timestamp", &h->timestamp_us,
+	    &has) == -1 ||
+	    hi1_field(c, hi1_child(hdr, NS_CORE, "Version"), NS_CORE,
+	    "ETSIVersion", etsi, sizeof(etsi), 1) == -1)
+		return -1;
+	if (!has)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "Timestamp is missing");
+	if (strncmp(etsi, "V1.", 3) != 0)
+		return hi1_fail(c, WD_ERR_SCHEMA, "version %.16s is not V1.x.y",
+		    etsi);
+	return 0;
+}
+
+/* The element a response action carries, and which verb it answers. */
+static xmlNodePtr
+hi1_response_verb(xmlNodePtr ar, enum hi1_verb *verb)
+{
+	static const char *const names[] = { "CREATEResponse", "GETResponse",
+	    "UPDATEResponse", "LISTResponse", "DELIVERResponse" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		xmlNodePtr v = hi1_child(ar, NS_CORE, names[i]);
+
+		if (v != NULL) {
+			*verb = (enum hi1_verb)i;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+static int
+hi1_outcome(struct hi1_ctx *c, xmlNodePtr ar, struct hi1_outcome *o)
+{
+	xmlNodePtr	 v, obj, ei;
+
+	c->in_action = 0;
+	if (hi1_action_id(c, ar, &o->action_id) == -1)
+		return -1;
+	c->in_action = 1;
+	c->action = o->action_id;
+	if ((ei = hi1_child(ar, NS_CORE, "ErrorInformation")) != NULL) {
+		o->error = true;
+		return hi1_error_read(c, ei, &o->error_code, o->error_text,
+		    sizeof(o->error_text));
+	}
+	if ((v = hi1_response_verb(ar, &o->verb)) == NULL)
+		return hi1_fail(c, WD_ERR_SCHEMA, "no response in the action");
+	if (o->verb == HI1_VERB_LIST) {
+		for (xmlNodePtr r = v->children; r != NULL; r = r->next)
+			o->nrecords += hi1_is(r, NS_CORE, "ListResponseRecord");
+		return 0;
+	}
+	if (o->verb != HI1_VERB_GET && hi1_field(c, v, NS_CORE, "Identifier",
+	    o->identifier, sizeof(o->identifier), 1) == -1)
+		return -1;
+	if ((obj = hi1_child(v, NS_CORE, "HI1Object")) == NULL)
+		return 0;
+	if (hi1_object_type(c, obj, &o->kind) == -1)
+		return -1;
+	if (o->verb == HI1_VERB_GET)
+		return hi1_field(c, obj, NS_CORE, "ObjectIdentifier",
+		    o->identifier, sizeof(o->identifier), 1);
+	return 0;
+}
+
+static int
+hi1_outcomes(struct hi1_ctx *c, xmlNodePtr payload, struct hi1_response *r)
+{
+	xmlNodePtr	 ars, n, ei;
+
+	if ((ei = hi1_child(payload, NS_CORE, "ErrorInformation")) != NULL) {
+		r->error = true;
+		return hi1_error_read(c, ei, &r->error_code, r->error_text,
+		    sizeof(r->error_text));
+	}
+	ars = hi1_child(payload, NS_CORE, "ActionResponses");
+	for (n = ars != NULL ? ars->children : NULL; n != NULL; n = n->next) {
+		if (!hi1_is(n, NS_CORE, "ActionResponse"))
+			continue;
+		if (r->nactions == HI1_MAX_ACTIONS)
+			return hi1_fail(c, WD_ERR_LIMITS, "more than %d actions",
+			    HI1_MAX_ACTIONS);
+		if (hi1_outcome(c, n, &r->actions[r->nactions]) == -1)
+			return -1;
+		for (size_t k = 0; k < r->nactions; k++)
+			if (r->actions[k].action_id ==
+			    r->actions[r->nactions].action_id)
+				return hi1_fail(c, WD_ERR_DUPLICATE_ACTION,
+				    "ActionIdentifier %u is answered twice",
+				    r->actions[k].action_id);
+		r->nactions++;
+	}
+	c->in_action = 0;
+	if (r->nactions == 0)
+		return hi1_fail(c, WD_ERR_SCHEMA, "no ActionResponse");
+	return 0;
+}
+
+/* Parse, check the root, validate: the tree of a message, or NULL. */
+static xmlDocPtr
+hi1_message(const struct hi1_schema *hs, const char *body, size_t len,
+    struct wd_error *err)
+{
+	xmlDocPtr	 doc;
+
+	if (hs == NULL || hs->xsd == NULL) {
+		wd_error_set(err, WD_ERR_INTERNAL, "no schema loaded");
+		return NULL;
+	}
+	if ((doc = hi1_xml_parse(body, len, err)) == NULL)
+		return NULL;
+	if (hi1_check_root(xmlDocGetRootElement(doc), err) == -1 ||
+	    hi1_validate(hs, doc, err) == -1) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int
+hi1_parse_response(const struct hi1_schema *hs, const char *body, size_t len,
+    struct hi1_response *resp, struct wd_error *err)
+{
+	struct hi1_ctx	 c;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root, payload;
+	int		 rv = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(err, 0, sizeof(*err));
+	if ((doc = hi1_message(hs, body, len, err)) == NULL)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.hs = hs;
+	c.err = err;
+	root = xmlDocGetRootElement(doc);
+	payload = hi1_child(hi1_child(root, NS_CORE, "Payload"), NS_CORE,
+	    "ResponsePayload");
+	if (hi1_msg_header(&c, root, &resp->h) == 0) {
+		if (payload == NULL)
+			hi1_fail(&c, WD_ERR_SCHEMA, "the message is not a response");
+		else if (hi1_outcomes(&c, payload, resp) == 0)
+			rv = 0;
+	}
+	xmlFreeDoc(doc);
+	return rv;
+}
+
+/* One base64 sextet, -1 for anything else. */
+static int
+hi1_b64_value(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/*
+ * xs:base64Binary: the standard alphabet, XML white space anywhere,
+ * padding only at the end. out is malloc'd; -1 if not base64, empty, or
+ * decoded longer than max.
+ */
+static int
+hi1_b64_decode(const char *s, size_t max, uint8_t **out, size_t *outlen)
+{
+	size_t		 n = strlen(s), k = 0, pad = 0, q = 0;
+	uint32_t	 acc = 0;
+	uint8_t		*buf;
+	int		 v;
+
+	/* n is bounded by the message's ceiling (HI1_MAX_BODY). */
+	if ((buf = malloc(n / 4 * 3 + 3)) == NULL)
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (hi1_is_space(*s))
+			continue;
+		if (*s == '=' && q >= 2 && ++pad <= 2) {
+			q++;
+		} else if (pad > 0 || (v = hi1_b64_value((unsigned char)*s)) < 0)
+			goto bad;
+		else {
+			acc = acc << 6 | (uint32_t)v;
+			q++;
+		}
+		if (q < 4)
+			continue;
+		acc <<= 6 * pad;
+		buf[k++] = (uint8_t)(acc >> 16);
+		if (pad < 2)
+			buf[k++] = (uint8_t)(acc >> 8);
+		if (pad < 1)
+			buf[k++] = (uint8_t)acc;
+		acc = 0;
+		q = 0;
+	}
+	if (q != 0 || k > max || k == 0)
+		goto bad;
+	*out = buf;
+	*outlen = k;
+	return 0;
+ bad:
+	free(buf);
+	return -1;
+}
+
+/* BinaryData: Data decoded, Checksum as declared. */
+static int
+hi1_binary(struct hi1_ctx *c, xmlNodePtr bd, struct hi1_binary *b)
+{
+	xmlChar	*s;
+	int	 rc;
+
+	if (hi1_field(c, bd, NS_DELIVERY, "Checksum", b->checksum,
+	    sizeof(b->checksum), 1) == -1)
+		return -1;
+	if ((s = xmlNodeGetContent(hi1_child(bd, NS_DELIVERY, "Data"))) == NULL)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "Data is missing");
+	rc = hi1_b64_decode((const char *)s, HI1_BINARY_MAX, &b->data, &b->len);
+	xmlFree(s);
+	if (rc == -1)
+		return hi1_fail(c, WD_ERR_SCHEMA, "Data is not base64 of 1 to "
+		    "%d bytes", HI1_BINARY_MAX);
+	return 0;
+}
+
+static int
+hi1_deliver_part(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_delivered *it)
+{
+	xmlNodePtr	 bd, m;
+	char		 seq[16], last[8];
+	unsigned long	 v;
+	char		*end;
+
+	if (hi1_field(c, hi1_child(obj, NS_DELIVERY, "Reference"), NS_DELIVERY,
+	    "LDID", it->ldid, sizeof(it->ldid), 1) == -1 ||
+	    hi1_field(c, obj, NS_DELIVERY, "DeliveryID", it->delivery_id,
+	    sizeof(it->delivery_id), 1) == -1 ||
+	    hi1_field(c, obj, NS_DELIVERY, "SequenceNumber", seq, sizeof(seq),
+	    1) == -1 ||
+	    hi1_field(c, obj, NS_DELIVERY, "LastSequence", last, sizeof(last),
+	    1) == -1)
+		return -1;
+	errno = 0;
+	v = strtoul(seq, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+		return hi1_fail(c, WD_ERR_SCHEMA, "SequenceNumber is not 1-%u",
+		    UINT32_MAX);
+	it->seq = (uint32_t)v;
+	it->last = strcmp(last, "true") == 0 || strcmp(last, "1") == 0;
+	bd = hi1_child(hi1_child(obj, NS_DELIVERY, "Delivery"), NS_DELIVERY,
+	    "BinaryData");
+	if (bd != NULL) {
+		it->has_data = true;
+		if (hi1_binary(c, bd, &it->data) == -1)
+			return -1;
+	}
+	m = hi1_child(hi1_child(hi1_child(obj, NS_DELIVERY, "Manifest"),
+	    NS_DELIVERY, "ExternalSchema"), NS_DELIVERY, "ManifestContents");
+	if ((bd = hi1_child(m, NS_DELIVERY, "BinaryData")) != NULL) {
+		it->has_manifest = true;
+		return hi1_binary(c, bd, &it->manifest);
+	}
+	return 0;
+}
+
+static int
+hi1_deliver_note(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_delivered *it)
+{
+	char	 flag[8];
+	bool	 has;
+
+	if ((it->details = malloc(HI1_NOTE_MAX + 1)) == NULL)
+		return hi1_fail(c, WD_ERR_INTERNAL, "out of memory");
+	if (hi1_text_cut(hi1_child(obj, NS_NOTIF, "NotificationDetails"),
+	    it->details, HI1_NOTE_MAX + 1) == 0)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "NotificationDetails "
+		    "is missing");
+	if (hi1_field(c, hi1_child(obj, NS_NOTIF, "NotificationType"),
+	    NS_COMMON, "Value", it->note_type, sizeof(it->note_type), 1) == -1 ||
+	    hi1_field(c, obj, NS_NOTIF, "NewNotification", flag, sizeof(flag),
+	    1) == -1 ||
+	    hi1_time_field(c, obj, NS_NOTIF, "NotificationTimestamp",
+	    &it->noted_us, &has) == -1)
+		return -1;
+	if (!has)
+		return hi1_fail(c, WD_ERR_MISSING_FIELD, "NotificationTimestamp "
+		    "is missing");
+	it->new_note = strcmp(flag, "true") == 0 || strcmp(flag, "1") == 0;
+	return 0;
+}
+
+/* The HI1Object base of a delivered object. */
+static int
+hi1_deliver_base(struct hi1_ctx *c, xmlNodePtr obj, struct hi1_delivered *it)
+{
+	xmlNodePtr	 list, k;
+	char		 gen[16];
+
+	if (hi1_object_type(c, obj, &it->kind) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "ObjectIdentifier", it->object_id,
+	    sizeof(it->object_id), 1) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "OwnerIdentifier", it->owner,
+	    sizeof(it->owner), 1) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "Generation", gen, sizeof(gen), 0) == -1 ||
+	    hi1_field(c, obj, NS_CORE, "ExternalIdentifier", it->external_id,
+	    sizeof(it->external_id), 0) == -1)
+		return -1;
+	it->generation = hi1_uint_capped(gen);
+	list = hi1_child(obj, NS_CORE, "AssociatedObjects");
+	for (k = list ? list->children : NULL; k != NULL; k = k->next)
+		if (hi1_is(k, NS_CORE, "AssociatedObject") &&
+		    it->nassoc < HI1_MAX_ASSOC &&
+		    hi1_text(k, it->assoc[it->nassoc], HI1_UUID_LEN + 1) == 0)
+			it->nassoc++;
+	return 0;
+}
+
+static int
+hi1_deliver_action(struct hi1_ctx *c, xmlNodePtr ar, struct hi1_delivered *it)
+{
+	xmlNodePtr	 dv, obj;
+	char		 id[HI1_UUID_LEN + 1];
+
+	c->in_action = 0;
+	if (hi1_action_id(c, ar, &it->action_id) == -1)
+		return -1;
+	c->in_action = 1;
+	c->action = it->action_id;
+	if ((dv = hi1_child(ar, NS_CORE, "DELIVER")) == NULL)
+		return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "only DELIVER is "
+		    "accepted by a delivery endpoint");
+	if ((obj = hi1_child(dv, NS_CORE, "HI1Object")) == NULL)
+		return hi1_fail(c, WD_ERR_SCHEMA, "DELIVER has no HI1Object");
+	if (hi1_field(c, dv, NS_CORE, "Identifier", id, sizeof(id), 1) == -1 ||
+	    hi1_deliver_base(c, obj, it) == -1)
+		return -1;
+	if (strcmp(id, it->object_id) != 0)
+		return hi1_fail(c, WD_ERR_SCHEMA, "Identifier %s is not the "
+		    "delivered object's ObjectIdentifier", id);
+	if (it->kind == HI1_OBJ_DELIVERY)
+		return hi1_deliver_part(c, obj, it);
+	if (it->kind == HI1_OBJ_NOTIFICATION)
+		return hi1_deliver_note(c, obj, it);
+	return hi1_fail(c, WD_ERR_NOT_CHANGEABLE, "a %sObject is not "
+	    "delivered", hi1_kind_type(it->kind));
+}
+
+/* The last item against those before it. */
+static int
+hi1_deliver_unique(struct hi1_ctx *c, const struct hi1_deliver *d)
+{
+	const struct hi1_delivered *a = &d->items[d->n - 1];
+
+	for (size_t k = 0; k + 1 < d->n; k++) {
+		if (d->items[k].action_id == a->action_id)
+			return hi1_fail(c, WD_ERR_DUPLICATE_ACTION,
+			    "ActionIdentifier %u is used twice", a->action_id);
+		if (strcmp(d->items[k].object_id, a->object_id) == 0)
+			return hi1_fail(c, WD_ERR_DUPLICATE_OBJECT,
+			    "ObjectIdentifier %s is delivered twice",
+			    a->object_id);
+	}
+	return 0;
+}
+
+static int
+hi1_deliver_actions(struct hi1_ctx *c, xmlNodePtr root, struct hi1_deliver *d)
+{
+	xmlNodePtr	 ars, n;
+
+	ars = hi1_child(hi1_child(hi1_child(root, NS_CORE, "Payload"), NS_CORE,
+	    "RequestPayload"), NS_CORE, "ActionRequests");
+	if (ars == NULL)
+		return hi1_fail(c, WD_ERR_SCHEMA, "the message is not a request");
+	for (n = ars->children; n != NULL; n = n->next) {
+		if (!hi1_is(n, NS_CORE, "ActionRequest"))
+			continue;
+		if (d->n == HI1_MAX_ACTIONS) {
+			c->in_action = 0;
+			return hi1_fail(c, WD_ERR_LIMITS, "more than %d actions",
+			    HI1_MAX_ACTIONS);
+		}
+		/* Counted first, so that hi1_deliver_free() sees its data. */
+		d->n++;
+		if (hi1_deliver_action(c, n, &d->items[d->n - 1]) == -1 ||
+		    hi1_deliver_unique(c, d) == -1)
+			return -1;
+	}
+	c->in_action = 0;
+	return 0;
+}
+
+int
+hi1_parse_deliver(const struct hi1_schema *hs, const char *body, size_t len,
+    struct hi1_deliver *d, struct wd_error *err)
+{
+	struct hi1_ctx	 c;
+	xmlDocPtr	 doc;
+	xmlNodePtr	 root;
+	int		 rv = -1;
+
+	memset(d, 0, sizeof(*d));
+	memset(err, 0, sizeof(*err));
+	if ((doc = hi1_message(hs, body, len, err)) == NULL)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.hs = hs;
+	c.err = err;
+	root = xmlDocGetRootElement(doc);
+	if (hi1_msg_header(&c, root, &d->h) == 0 &&
+	    hi1_deliver_actions(&c, root, d) == 0)
+		rv = 0;
+	xmlFreeDoc(doc);
+	if (rv == -1)
+		hi1_deliver_free(d);
+	return rv;
+}
+
+void
+hi1_deliver_free(struct hi1_deliver *d)
+{
+	for (size_t i = 0; i < d->n && i < HI1_MAX_ACTIONS; i++) {
+		free(d->items[i].data.data);
+		free(d->items[i].manifest.data);
+		free(d->items[i].details);
+		memset(&d->items[i], 0, sizeof(d->items[i]));
+	}
+	d->n = 0;
 }

@@ -12,11 +12,19 @@
  * had to be changed or left out is named in a Remark (the field, never the
  * value), so that the authority knows the document is not the raw record.
  *
+ * Records (historical location, communication records) are written one at
+ * a time into a document that must stay under a bound (hi1_records_*): the
+ * writer's output lands in a buffer of ours, so that a record that would
+ * take the document over the bound is cut off again and goes to the next
+ * part (src/ldpack.c).
+ *
  * The document travels as base64 (BinaryData) with its SHA-256, not as
  * XMLData: XMLData's xs:any is strict, and an official ETSI validator does
  * not know our result schema.
  */
 #include "config.h"
+
+#include <arpa/inet.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +55,10 @@
 enum res_issue { RES_OMITTED, RES_TRUNCATED, RES_REPAIRED };
 
 static const char *res_issue_names[] = { "Omitted", "Truncated", "Repaired" };
+
+/* LocationSource, by the protocol's numbers. */
+static const char *const res_sources[] = { NULL, "Network", "GNSS" };
+#define RES_NSOURCES	(sizeof(res_sources) / sizeof(res_sources[0]))
 
 /* A result document being written; any writer error sets failed. */
 struct res_writer {
@@ -387,6 +399,17 @@ res_position(struct res_writer *rw, const char *name, const char *field,
 	return 1;
 }
 
+/* An enumeration by its names: nothing for 0 (unset), Omitted if unknown. */
+static void
+res_enum(struct res_writer *rw, const char *name, const char *field,
+    const char *const *names, size_t n, int v)
+{
+	if (v >= 0 && (size_t)v < n)
+		res_elem(rw, name, names[v]);
+	else
+		res_remark(rw, field, RES_OMITTED);
+}
+
 static void
 res_cell(struct res_writer *rw, const char *name, const char *field,
     const Warrant__Backend__Cell *c)
@@ -436,27 +459,33 @@ res_type_ok(const struct hi1_task *t)
 	    t->type == WD_REQ_LOCATION_HIST || t->type == WD_REQ_RECORDS;
 }
 
-/* Writer, XML declaration and the LDResult header; -1 if unusable. */
+int
+hi1_result_task_ok(const char *carrier_ref, const struct hi1_task *t)
+{
+	return t != NULL && res_type_ok(t) && res_ldid_ok(t->reference) &&
+	    res_carrier_ref_ok(carrier_ref);
+}
+
+/* The task and carrier reference a result document can name; logged if not. */
 static int
-res_begin(struct res_writer *rw, const char *carrier_ref,
-    const struct hi1_task *t, const char *fn)
+res_args_ok(const char *carrier_ref, const struct hi1_task *t, const char *fn)
+{
+	if (!hi1_result_task_ok(carrier_ref, t)) {
+		log_warnx("%s: not a disclosing LD task with an LDID, or the "
+		    "carrier reference is not 1-128 printable characters", fn);
+		return 0;
+	}
+	return 1;
+}
+
+/* XML declaration and the LDResult header, into rw's writer. */
+static void
+res_header(struct res_writer *rw, const char *carrier_ref,
+    const struct hi1_task *t)
 {
 	struct timespec	 now;
 	char		 ts[40];
 
-	memset(rw, 0, sizeof(*rw));
-	if (t == NULL || !res_type_ok(t) || !res_ldid_ok(t->reference) ||
-	    !res_carrier_ref_ok(carrier_ref)) {
-		log_warnx("%s: not a disclosing LD task with an LDID, or the "
-		    "carrier reference is not 1-128 printable characters", fn);
-		return -1;
-	}
-	if ((rw->buf = xmlBufferCreate()) == NULL ||
-	    (rw->w = xmlNewTextWriterMemory(rw->buf, 0)) == NULL) {
-		xmlBufferFree(rw->buf);
-		log_warnx("%s: out of memory", fn);
-		return -1;
-	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	hi1_format_time((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
 	    ts, sizeof(ts));
@@ -470,16 +499,30 @@ res_begin(struct res_writer *rw, const char *carrier_ref,
 	res_elem(rw, "TaskReference", t->reference);
 	res_elem(rw, "RequestType", wd_reqtype_name(t->type));
 	res_elem(rw, "GeneratedAt", ts);
+}
+
+/* Writer, XML declaration and the LDResult header; -1 if unusable. */
+static int
+res_begin(struct res_writer *rw, const char *carrier_ref,
+    const struct hi1_task *t, const char *fn)
+{
+	memset(rw, 0, sizeof(*rw));
+	if (!res_args_ok(carrier_ref, t, fn))
+		return -1;
+	if ((rw->buf = xmlBufferCreate()) == NULL ||
+	    (rw->w = xmlNewTextWriterMemory(rw->buf, 0)) == NULL) {
+		xmlBufferFree(rw->buf);
+		log_warnx("%s: out of memory", fn);
+		return -1;
+	}
+	res_header(rw, carrier_ref, t);
 	return 0;
 }
 
-/* Remarks, end of document, and a malloc'd copy of it; NULL if it failed. */
-static char *
-res_finish(struct res_writer *rw, size_t *len, const char *fn)
+/* Remarks and the end of the document (the writer is then flushed). */
+static void
+res_tail(struct res_writer *rw)
 {
-	char	*out = NULL;
-	int	 n;
-
 	if (rw->nremarks > 0) {
 		res_start(rw, "Remarks");
 		for (size_t i = 0; i < rw->nremarks; i++) {
@@ -492,6 +535,16 @@ res_finish(struct res_writer *rw, size_t *len, const char *fn)
 	}
 	if (!rw->failed)
 		res_rc(rw, xmlTextWriterEndDocument(rw->w));
+}
+
+/* Remarks, end of document, and a malloc'd copy of it; NULL if it failed. */
+static char *
+res_finish(struct res_writer *rw, size_t *len, const char *fn)
+{
+	char	*out = NULL;
+	int	 n;
+
+	res_tail(rw);
 	xmlFreeTextWriter(rw->w);	/* flushes into buf */
 	n = xmlBufferLength(rw->buf);
 	if (!rw->failed && n > 0 && (size_t)n <= HI1_RESULT_MAX &&
@@ -573,7 +626,7 @@ char *
 hi1_result_subscriber(const char *carrier_ref, const struct hi1_task *t,
     const Warrant__Backend__Subscriber *s, size_t *len)
 {
-	static const char	*contracts[] = { NULL, "Prepaid", "Postpaid",
+	static const char *const contracts[] = { NULL, "Prepaid", "Postpaid",
 	    "Corporate" };
 	struct res_writer	 rw;
 
@@ -597,10 +650,8 @@ hi1_result_subscriber(const char *carrier_ref, const struct hi1_task *t,
 	    res_imsi_ok));
 	res_elem(&rw, "IMEI", res_ident(&rw, "Subscriber/IMEI", s->imei,
 	    res_imei_ok));
-	if ((unsigned)s->contract < sizeof(contracts) / sizeof(contracts[0]))
-		res_elem(&rw, "Contract", contracts[s->contract]);
-	else
-		res_remark(&rw, "Subscriber/Contract", RES_OMITTED);
+	res_enum(&rw, "Contract", "Subscriber/Contract", contracts,
+	    sizeof(contracts) / sizeof(contracts[0]), s->contract);
 	res_elem(&rw, "ActivationDate", res_ident(&rw,
 	    "Subscriber/ActivationDate", s->activation_date, res_date_ok));
 	res_time(&rw, "ActivationTime", "Subscriber/ActivationTime",
@@ -613,7 +664,6 @@ char *
 hi1_result_location(const char *carrier_ref, const struct hi1_task *t,
     const Warrant__Backend__Location *l, size_t *len)
 {
-	static const char	*sources[] = { NULL, "Network", "GNSS" };
 	struct res_writer	 rw;
 
 	if (l == NULL || t == NULL || t->type != WD_REQ_LOCATION_RT) {
@@ -629,10 +679,8 @@ hi1_result_location(const char *carrier_ref, const struct hi1_task *t,
 	    l->longitude, l->accuracy_m);
 	res_time(&rw, "FixTime", "Location/FixTime", l->fix_us);
 	res_uint(&rw, "AgeSeconds", l->age_s);
-	if ((unsigned)l->source < sizeof(sources) / sizeof(sources[0]))
-		res_elem(&rw, "Source", sources[l->source]);
-	else
-		res_remark(&rw, "Location/Source", RES_OMITTED);
+	res_enum(&rw, "Source", "Location/Source", res_sources, RES_NSOURCES,
+	    l->source);
 	res_end(&rw);
 	return res_finish(&rw, len, __func__);
 }
@@ -658,140 +706,365 @@ hi1_result_none(const char *carrier_ref, const struct hi1_task *t,
 }
 
 /* ------------------------------------------------------------------------ */
-/* the accepted answer with deliveries                                       */
+/* records documents, one record at a time (results delivered in parts)      */
 
-struct res_answer {
-	const struct hi1_response_header	*h;
-	const char				*carrier_ref;
-	const struct hi1_task_result		*results;
-	size_t					 nresults;
-	xmlNsPtr				 dns;	/* delivery:, once used */
+#define RES_PARTY_MAX	64		/* characters of ld-result.xsd's Party */
+#define RES_IP_MAX	45		/* ld-result.xsd's IPAddress */
+#define RES_PORT_MAX	65535U
+#define RES_SLACK	(64 * 1024)	/* over the bound: one record being tried */
+#define RES_LREC	"LocationRecords/Record/"
+#define RES_CREC	"CommunicationRecords/Record/"
+#define RES_DATA	RES_CREC "DataSession/"
+#define RES_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const res_services[] = { NULL, "Voice", "SMS", "Data" };
+static const char *const res_directions[] = { NULL, "Originating",
+    "Terminating" };
+
+/* The document's bytes: the writer's output lands here, and can be cut. */
+struct res_bytes {
+	char	*p;
+	size_t	 len, cap;
+	size_t	 limit;		/* capacity the doubling stops at */
 };
 
-/* BinaryData: the document as base64, with its SHA-256 in hex. */
-static void
-res_binary(struct hi1_out *o, xmlNsPtr dns, xmlNodePtr parent,
-    const struct hi1_task_result *r)
-{
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
-	unsigned char	*b64;
-	xmlNodePtr	 bd;
+struct hi1_records {
+	struct res_writer	 rw;		/* rw.buf unused: output in out */
+	struct res_bytes	 out;
+	size_t			 max;		/* bytes of the finished document */
+	const char		*container;	/* LocationRecords, CommunicationRecords */
+	Warrant__Backend__Record__KindCase kind;
+	char			 omitted_field[RES_FIELD_LEN];	/* <container>/Record */
+	uint64_t		 written, omitted;
+};
 
-	if (EVP_Digest(r->doc, r->doc_len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    (b64 = malloc(4 * ((r->doc_len + 2) / 3) + 1)) == NULL) {
-		log_warnx("%s: cannot digest or encode a result", __func__);
-		o->oom = 1;
-		return;
-	}
-	EVP_EncodeBlock(b64, (const unsigned char *)r->doc, (int)r->doc_len);
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[2 * mdlen] = '\0';
-	bd = hi1_add(o, parent, dns, "BinaryData", NULL);
-	/* Not hi1_add: the base64 text is long, and needs no escaping. */
-	if (bd != NULL && xmlNewTextChild(bd, dns, BAD_CAST "Data", b64) == NULL)
-		o->oom = 1;
-	free(b64);
-	hi1_add(o, bd, dns, "ContentType", HI1_RESULT_CONTENT_TYPE);
-	hi1_add(o, bd, dns, "Checksum", hex);
-	hi1_add(o, bd, dns, "ChecksumType", "SHA-256");
+/* An address as the protocol writes it: dotted quad, or lowercase IPv6. */
+static int
+res_ip_ok(const char *s)
+{
+	unsigned char	 bin[16];
+	size_t		 n = strnlen(s, RES_IP_MAX + 1);
+
+	if (n == 0 || n > RES_IP_MAX)
+		return 0;
+	if (inet_pton(AF_INET, s, bin) == 1)
+		return 1;
+	return strspn(s, "0123456789abcdef:.") == n &&
+	    inet_pton(AF_INET6, s, bin) == 1;
 }
 
-/* hi1_object_fn: a DeliveryObject for a task with a result, else the echo. */
 static int
-res_delivery_object(struct hi1_out *o, xmlNodePtr cr, const struct hi1_task *t,
-    void *arg)
+res_when_ok(int64_t us)
 {
-	struct res_answer		*a = arg;
-	const struct hi1_task_result	*r = NULL;
-	xmlNodePtr			 obj, n;
-	char				 uuid[HI1_UUID_LEN + 1];
+	return us > 0 && us <= RES_TIME_MAX;
+}
 
-	for (size_t i = 0; i < a->nresults && r == NULL; i++)
-		if (a->results[i].action_id == t->action_id)
-			r = &a->results[i];
-	if (r == NULL)
-		return 0;
-	if (a->dns == NULL && (a->dns = xmlNewNs(o->root, BAD_CAST NS_DELIVERY,
-	    BAD_CAST "delivery")) == NULL) {
-		o->oom = 1;
+/* A port of a CGNAT block: absent if 0 (unset), Omitted if over 65535. */
+static void
+res_port(struct res_writer *rw, const char *name, const char *field,
+    uint32_t v)
+{
+	if (v > RES_PORT_MAX)
+		res_remark(rw, field, RES_OMITTED);
+	else if (v > 0)
+		res_uint(rw, name, v);
+}
+
+/* Its required elements (Time; Service and StartTime) can be written. */
+static int
+res_record_ok(const Warrant__Backend__Record *r)
+{
+	const Warrant__Backend__CommRecord	*c = r->comm;
+
+	if (r->kind_case == WARRANT__BACKEND__RECORD__KIND_LOCATION)
+		return r->location != NULL && res_when_ok(r->location->time_us);
+	return c != NULL && c->service > 0 &&
+	    (size_t)c->service < RES_NELEM(res_services) &&
+	    res_when_ok(c->start_us);
+}
+
+static void
+res_location_record(struct res_writer *rw,
+    const Warrant__Backend__LocationRecord *l)
+{
+	res_start(rw, "Record");
+	res_time(rw, "Time", RES_LREC "Time", l->time_us);
+	res_cell(rw, "Cell", RES_LREC "Cell", l->cell);
+	res_position(rw, "Position", RES_LREC "Position", l->latitude,
+	    l->longitude, l->accuracy_m);
+	res_enum(rw, "Source", RES_LREC "Source", res_sources, RES_NSOURCES,
+	    l->source);
+	res_elem(rw, "IMSI", res_ident(rw, RES_LREC "IMSI", l->imsi,
+	    res_imsi_ok));
+	res_elem(rw, "IMEI", res_ident(rw, RES_LREC "IMEI", l->imei,
+	    res_imei_ok));
+	res_end(rw);
+}
+
+/*
+ * A data session's addresses, port block and volume: written for a Data
+ * record, or any record that carries one of them. The volume is written as
+ * given (0 is a plausible count; proto3 cannot tell it from "unset").
+ */
+static void
+res_data_session(struct res_writer *rw, const Warrant__Backend__CommRecord *c)
+{
+	if (c->service != WARRANT__BACKEND__SERVICE_TYPE__SERVICE_DATA &&
+	    (c->private_ip == NULL || c->private_ip[0] == '\0') &&
+	    (c->public_ip == NULL || c->public_ip[0] == '\0') &&
+	    c->public_port_first == 0 && c->public_port_last == 0 &&
+	    c->bytes_up == 0 && c->bytes_down == 0)
+		return;
+	res_start(rw, "DataSession");
+	res_elem(rw, "PrivateIP", res_ident(rw, RES_DATA "PrivateIP",
+	    c->private_ip, res_ip_ok));
+	res_elem(rw, "PublicIP", res_ident(rw, RES_DATA "PublicIP",
+	    c->public_ip, res_ip_ok));
+	res_port(rw, "PublicPortFirst", RES_DATA "PublicPortFirst",
+	    c->public_port_first);
+	res_port(rw, "PublicPortLast", RES_DATA "PublicPortLast",
+	    c->public_port_last);
+	res_uint(rw, "BytesUp", c->bytes_up);
+	res_uint(rw, "BytesDown", c->bytes_down);
+	res_end(rw);
+}
+
+static void
+res_comm_record(struct res_writer *rw, const Warrant__Backend__CommRecord *c)
+{
+	char	 a[RES_BUF], b[RES_BUF];
+
+	res_start(rw, "Record");
+	res_elem(rw, "Service", res_services[c->service]);
+	res_enum(rw, "Direction", RES_CREC "Direction", res_directions,
+	    RES_NELEM(res_directions), c->direction);
+	res_elem(rw, "CallingParty", res_clean(rw, RES_CREC "CallingParty",
+	    c->a_party, RES_PARTY_MAX, a));
+	res_elem(rw, "CalledParty", res_clean(rw, RES_CREC "CalledParty",
+	    c->b_party, RES_PARTY_MAX, b));
+	res_time(rw, "StartTime", RES_CREC "StartTime", c->start_us);
+	res_uint(rw, "DurationSeconds", c->duration_s);
+	res_elem(rw, "IMSI", res_ident(rw, RES_CREC "IMSI", c->imsi,
+	    res_imsi_ok));
+	res_elem(rw, "IMEI", res_ident(rw, RES_CREC "IMEI", c->imei,
+	    res_imei_ok));
+	res_cell(rw, "StartCell", RES_CREC "StartCell", c->cell_start);
+	res_cell(rw, "EndCell", RES_CREC "EndCell", c->cell_end);
+	res_data_session(rw, c);
+	res_end(rw);
+}
+
+/* xmlOutputBuffer's write callback: append to the document's bytes. */
+static int
+res_bytes_write(void *ctx, const char *data, int n)
+{
+	struct res_bytes	*b = ctx;
+	size_t			 need, ncap;
+	char			*p;
+
+	if (n <= 0)
+		return n;
+	need = b->len + (size_t)n + 1;		/* and the final NUL */
+	if (need > b->cap) {
+		ncap = b->cap > 0 ? b->cap : 16384;
+		while (ncap < need)
+			ncap *= 2;
+		if (ncap > b->limit && need <= b->limit)
+			ncap = b->limit;
+		if ((p = realloc(b->p, ncap)) == NULL)
+			return -1;
+		b->p = p;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, data, (size_t)n);
+	b->len += (size_t)n;
+	return n;
+}
+
+/* Everything the writer holds, into out; -1 if the writer failed. */
+static int
+res_flush(struct hi1_records *h)
+{
+	if (!h->rw.failed && xmlTextWriterFlush(h->rw.w) < 0)
+		h->rw.failed = 1;
+	return h->rw.failed ? -1 : 0;
+}
+
+static size_t
+res_remark_len(const char *field, enum res_issue issue)
+{
+	return sizeof("    <Remark>\n      <Field></Field>\n"
+	    "      <Issue></Issue>\n    </Remark>\n") - 1 + strlen(field) +
+	    strlen(res_issue_names[issue]);
+}
+
+/*
+ * Bytes the document still needs once its last record is written: the
+ * container's end tag, the Remarks and the document's end, exactly as the
+ * writer indents them (tests/unit/test_ldpack.c checks parts cut at the
+ * bound), with room for the omitted-record remark if it is not in yet, so
+ * that an omitted record always fits.
+ */
+static size_t
+res_tail_len(const struct hi1_records *h)
+{
+	const struct res_writer	*rw = &h->rw;
+	size_t			 n, k, remarks = 0;
+	int			 have = 0;
+
+	n = sizeof("  </>\n</LDResult>\n") - 1 + strlen(h->container);
+	for (k = 0; k < rw->nremarks; k++) {
+		remarks += res_remark_len(rw->field[k], rw->issue[k]);
+		have |= rw->issue[k] == RES_OMITTED &&
+		    strcmp(rw->field[k], h->omitted_field) == 0;
+	}
+	if (!have && k < RES_MAX_REMARKS) {
+		remarks += res_remark_len(h->omitted_field, RES_OMITTED);
+		k++;
+	}
+	if (k > 0)
+		remarks += sizeof("  <Remarks>\n  </Remarks>\n") - 1;
+	return n + remarks;
+}
+
+struct hi1_records *
+hi1_records_new(const char *carrier_ref, const struct hi1_task *t, size_t max,
+    const char **why)
+{
+	struct hi1_records	*h;
+	xmlOutputBufferPtr	 o;
+
+	if (!hi1_result_task_ok(carrier_ref, t) ||
+	    (t->type != WD_REQ_LOCATION_HIST && t->type != WD_REQ_RECORDS)) {
+		*why = "not a HistoricalLocation or CommunicationRecords task "
+		    "with an LDID, or a bad carrier reference";
+		return NULL;
+	}
+	*why = "out of memory";
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->max = max;
+	h->out.limit = max + RES_SLACK;
+	if (t->type == WD_REQ_LOCATION_HIST) {
+		h->container = "LocationRecords";
+		h->kind = WARRANT__BACKEND__RECORD__KIND_LOCATION;
+	} else {
+		h->container = "CommunicationRecords";
+		h->kind = WARRANT__BACKEND__RECORD__KIND_COMM;
+	}
+	snprintf(h->omitted_field, sizeof(h->omitted_field), "%s/Record",
+	    h->container);
+	if ((o = xmlOutputBufferCreateIO(res_bytes_write, NULL, &h->out,
+	    NULL)) == NULL) {
+		free(h);
+		return NULL;
+	}
+	if ((h->rw.w = xmlNewTextWriter(o)) == NULL) {
+		xmlOutputBufferClose(o);
+		free(h);
+		return NULL;
+	}
+	res_header(&h->rw, carrier_ref, t);
+	if (res_flush(h) == -1) {
+		hi1_records_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int
+hi1_records_add(struct hi1_records *h, const Warrant__Backend__Record *r,
+    const char **why)
+{
+	struct res_writer	*rw = &h->rw;
+	size_t			 mark = h->out.len, nremarks = rw->nremarks;
+	int			 first = h->written == 0;
+
+	*why = "out of memory";
+	if (rw->failed)
+		return -1;
+	if (r == NULL || r->kind_case != h->kind) {
+		*why = "a record of the wrong kind for the task";
+		return -1;
+	}
+	if (!res_record_ok(r)) {
+		res_remark(rw, h->omitted_field, RES_OMITTED);
+		h->omitted++;
 		return 1;
 	}
-	obj = hi1_add(o, cr, o->core, "HI1Object", NULL);
-	if (obj != NULL && xmlNewNsProp(obj, o->xsi, BAD_CAST "type",
-	    BAD_CAST "delivery:DeliveryObject") == NULL)
-		o->oom = 1;
-	hi1_uuid(uuid, sizeof(uuid));
-	hi1_add(o, obj, o->core, "ObjectIdentifier", uuid);
-	hi1_add(o, obj, o->core, "CountryCode", "MX");
-	hi1_add(o, obj, o->core, "OwnerIdentifier",
-	    hi1_endpoint_ok(a->h->authority_id) ? a->h->authority_id : "UNKNOWN");
-	if (hi1_ref_ok(a->carrier_ref))
-		hi1_add(o, obj, o->core, "ExternalIdentifier", a->carrier_ref);
-	n = hi1_add(o, obj, o->core, "AssociatedObjects", NULL);
-	hi1_add(o, n, o->core, "AssociatedObject", t->object_id);
-	n = hi1_add(o, obj, a->dns, "Reference", NULL);
-	hi1_add(o, n, a->dns, "LDID", t->reference);
-	hi1_uuid(uuid, sizeof(uuid));
-	hi1_add(o, obj, a->dns, "DeliveryID", uuid);
-	hi1_add(o, obj, a->dns, "SequenceNumber", "0");
-	hi1_add(o, obj, a->dns, "LastSequence", "true");
-	n = hi1_add(o, hi1_add(o, obj, a->dns, "Manifest", NULL), a->dns,
-	    "Specification", NULL);
-	hi1_add(o, n, o->common, "Owner", "ETSI");
-	hi1_add(o, n, o->common, "Name", "ManifestSpecification");
-	hi1_add(o, n, o->common, "Value", "TS102657-XML");
-	res_binary(o, a->dns, hi1_add(o, obj, a->dns, "Delivery", NULL), r);
-	return 1;
+	if (first)
+		res_start(rw, h->container);
+	if (h->kind == WARRANT__BACKEND__RECORD__KIND_LOCATION)
+		res_location_record(rw, r->location);
+	else
+		res_comm_record(rw, r->comm);
+	if (res_flush(h) == -1)
+		return -1;
+	if (h->out.len + res_tail_len(h) <= h->max) {
+		h->written++;
+		return 1;
+	}
+	if (first) {
+		/* The container is open: nothing to go back to. */
+		rw->failed = 1;
+		*why = "one record does not fit in a document of the bound";
+		return -1;
+	}
+	/* Back to the end of the previous record: the writer is there too. */
+	h->out.len = mark;
+	rw->nremarks = nremarks;
+	return 0;
 }
 
-/* Each result names a distinct disclosing LD task of req, with a document. */
-static int
-res_results_ok(const struct hi1_request *req,
-    const struct hi1_task_result *results, size_t n)
+uint64_t
+hi1_records_count(const struct hi1_records *h)
 {
-	size_t	 i, k;
-	int	 found;
+	return h->written;
+}
 
-	if (n > 0 && results == NULL)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (results[i].doc == NULL || results[i].doc_len == 0 ||
-		    results[i].doc_len > HI1_RESULT_MAX)
-			return 0;
-		for (k = 0; k < i; k++)
-			if (results[k].action_id == results[i].action_id)
-				return 0;
-		for (k = 0, found = 0; k < req->ntasks && !found; k++)
-			found = req->tasks[k].action_id == results[i].action_id &&
-			    res_type_ok(&req->tasks[k]);
-		if (!found)
-			return 0;
-	}
-	return 1;
+uint64_t
+hi1_records_omitted(const struct hi1_records *h)
+{
+	return h->omitted;
 }
 
 char *
-hi1_build_accepted_results(const struct hi1_response_header *h,
-    const struct hi1_request *req, const char *carrier_ref,
-    const struct hi1_task_result *results, size_t nresults, size_t *len)
+hi1_records_finish(struct hi1_records *h, size_t *len, const char **why)
 {
-	struct res_answer	 a;
+	struct res_writer	*rw = &h->rw;
+	char			*doc = NULL;
 
-	if (h == NULL || req == NULL ||
-	    !res_results_ok(req, results, nresults)) {
-		log_warnx("%s: a result names no disclosing task of the request, "
-		    "repeats one, or is empty or over %d bytes", __func__,
-		    HI1_RESULT_MAX);
-		return NULL;
+	*why = "out of memory";
+	if (h->written == 0) {
+		res_start(rw, "NoResult");
+		res_elem(rw, "Reason", "NotRetained");
 	}
-	memset(&a, 0, sizeof(a));
-	a.h = h;
-	a.carrier_ref = carrier_ref;
-	a.results = results;
-	a.nresults = nresults;
-	return hi1_build_accepted_with(h, req, carrier_ref, res_delivery_object,
-	    &a, len);
+	res_end(rw);		/* the container, or NoResult */
+	res_tail(rw);
+	res_flush(h);
+	xmlFreeTextWriter(rw->w);	/* closes the output buffer */
+	rw->w = NULL;
+	if (!rw->failed && (h->out.p == NULL || h->out.len > h->max)) {
+		*why = "the document is over its bound";
+		rw->failed = 1;
+	}
+	if (!rw->failed) {
+		h->out.p[h->out.len] = '\0';	/* room kept by res_bytes_write */
+		doc = h->out.p;
+		*len = h->out.len;
+		h->out.p = NULL;
+	}
+	hi1_records_free(h);
+	return doc;
 }
+
+void
+hi1_records_free(struct hi1_records *h)
+{
+	if (h == NULL)
+		return;
+	xmlFreeTextWriter(h->rw.w);	/* closes the output buffer */
+	free(h->out.p);
+	free(h);
+}
+

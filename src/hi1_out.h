@@ -19,17 +19,9 @@
 struct hi1_out {
 	xmlDocPtr	 doc;
 	xmlNodePtr	 root;
-	xmlNsPtr	 core, xsi, common, task;
+	xmlNsPtr	 core, xsi, common, task, auth;
 	int		 oom;
 };
-
-/*
- * Writes the HI1Object of task t into its CREATEResponse cr (after the
- * Identifier) and returns 1, or returns 0 to let the usual echo be written.
- * On failure it sets o->oom (the whole answer then fails) and returns 1.
- */
-typedef int (*hi1_object_fn)(struct hi1_out *o, xmlNodePtr cr,
-    const struct hi1_task *t, void *arg);
 
 /* Add ns:name under parent with text (made valid UTF-8, at most ~1 KiB). */
 xmlNodePtr	 hi1_add(struct hi1_out *, xmlNodePtr parent, xmlNsPtr ns,
@@ -41,9 +33,17 @@ int		 hi1_endpoint_ok(const char *);
 /* ExternalIdentifier: 1-128 characters, one line, no surrounding blanks. */
 int		 hi1_ref_ok(const char *);
 
-/* hi1_build_accepted, with obj choosing each task's HI1Object. */
-char		*hi1_build_accepted_with(const struct hi1_response_header *,
-		    const struct hi1_request *, const char *carrier_ref,
-		    hi1_object_fn obj, void *arg, size_t *len);
+/* A message being built: declares the namespaces on the root. 0 or -1. */
+int		 hi1_out_init(struct hi1_out *);
+/* Header and an empty payload ("ResponsePayload", "RequestPayload"). */
+xmlNodePtr	 hi1_out_header(struct hi1_out *, const struct hi1_response_header *,
+		    const char *payload_kind);
+/* Serialise (frees the tree): a malloc'd NUL-terminated message or NULL. */
+char		*hi1_out_finish(struct hi1_out *, size_t *len);
+/* An ActionResponse with its ActionIdentifier under list. */
+xmlNodePtr	 hi1_action_response(struct hi1_out *, xmlNodePtr list, uint32_t action);
+/* ErrorInformation under parent: the code and "<short name>: <detail>". */
+void		 hi1_error_info(struct hi1_out *, xmlNodePtr parent,
+		    enum wd_errcode code, const char *detail);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * hi1_response — the carrier's HI-1 answers (see include/hi1.h): accepted
- * (one CREATEResponse per action, tasks echoed with the carrier's
- * reference and status) and refused (per action, or for the whole message),
- * plus fresh UUIDs.
+ * hi1_response — the carrier's HI-1 messages (see include/hi1.h): the
+ * building blocks (header, escaping, ActionResponses) every answer uses,
+ * and refusals (per action, or for the whole message), plus fresh UUIDs.
+ * Answers about objects (GET, CREATE, UPDATE, LIST, DELIVER) are built in
+ * src/hi1_object.c on these blocks.
  *
  * Built with libxml2's tree API, never by printf: every string that came
  * from the request or from an error text is escaped by the serialiser, and
@@ -39,15 +40,6 @@
 #define HI1_PROFILE_OWNER	"MX"
 #define HI1_PROFILE_VERSION	"1.0"
 #define HI1_COUNTRY		"MX"
-
-/*
- * Echo LI tasks (HI1Object with Reference and TaskStatus) in their
- * CREATEResponse, as LD tasks are: the templates' LITaskObject has an echo
- * branch (Reference + Status) beside the request shape.
- */
-#ifndef HI1_ECHO_LITASK
-#define HI1_ECHO_LITASK		1
-#endif
 
 /* One ActionResponse to write, in ActionIdentifier order. */
 struct hi1_entry {
@@ -197,7 +189,7 @@ hi1_add(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns, const char *name,
 	return n;
 }
 
-static int
+int
 hi1_out_init(struct hi1_out *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -211,10 +203,9 @@ hi1_out_init(struct hi1_out *o)
 	o->xsi = xmlNewNs(o->root, BAD_CAST NS_XSI, BAD_CAST "xsi");
 	o->common = xmlNewNs(o->root, BAD_CAST NS_COMMON, BAD_CAST "common");
 	o->task = xmlNewNs(o->root, BAD_CAST NS_TASK, BAD_CAST "task");
-	/* Declared like the ETSI examples, though no response uses it. */
+	o->auth = xmlNewNs(o->root, BAD_CAST NS_AUTH, BAD_CAST "auth");
 	if (o->core == NULL || o->xsi == NULL || o->common == NULL ||
-	    o->task == NULL || xmlNewNs(o->root, BAD_CAST NS_AUTH,
-	    BAD_CAST "auth") == NULL) {
+	    o->task == NULL || o->auth == NULL) {
 		xmlFreeDoc(o->doc);
 		return -1;
 	}
@@ -236,6 +227,14 @@ hi1_endpoint(struct hi1_out *o, xmlNodePtr hdr, const char *name,
 static xmlNodePtr
 hi1_header(struct hi1_out *o, const struct hi1_response_header *h)
 {
+	return hi1_out_header(o, h, "ResponsePayload");
+}
+
+/* Header and an empty payload of the given kind; returns the payload. */
+xmlNodePtr
+hi1_out_header(struct hi1_out *o, const struct hi1_response_header *h,
+    const char *payload_kind)
+{
 	xmlNodePtr	 hdr, ver, payload;
 	char		 tid[HI1_UUID_LEN + 1], ts[32];
 
@@ -256,11 +255,11 @@ hi1_header(struct hi1_out *o, const struct hi1_response_header *h)
 	hi1_add(o, ver, o->core, "NationalProfileOwner", HI1_PROFILE_OWNER);
 	hi1_add(o, ver, o->core, "NationalProfileVersion", HI1_PROFILE_VERSION);
 	payload = hi1_add(o, o->root, o->core, "Payload", NULL);
-	return hi1_add(o, payload, o->core, "ResponsePayload", NULL);
+	return hi1_add(o, payload, o->core, payload_kind, NULL);
 }
 
 /* Serialise and hand over a malloc'd, NUL-terminated copy. */
-static char *
+char *
 hi1_out_finish(struct hi1_out *o, size_t *len)
 {
 	xmlChar		*mem = NULL;
@@ -282,47 +281,6 @@ hi1_out_finish(struct hi1_out *o, size_t *len)
 	return out;
 }
 
-static void
-hi1_status(struct hi1_out *o, xmlNodePtr obj, const char *dict,
-    const char *value)
-{
-	xmlNodePtr	 st = hi1_add(o, obj, o->task, "Status", NULL);
-
-	hi1_add(o, st, o->common, "Owner", "ETSI");
-	hi1_add(o, st, o->common, "Name", dict);
-	hi1_add(o, st, o->common, "Value", value);
-}
-
-/*
- * The task echoed in its CREATEResponse: identity, the carrier's own
- * reference for follow-up, and the status the carrier puts it in.
- */
-static void
-hi1_task_echo(struct hi1_out *o, xmlNodePtr cr, const struct hi1_task *t,
-    const struct hi1_response_header *h, const char *carrier_ref)
-{
-	int		 li = t->type == WD_REQ_INTERCEPTION;
-	xmlNodePtr	 obj = hi1_add(o, cr, o->core, "HI1Object", NULL);
-
-	if (obj != NULL && xmlNewNsProp(obj, o->xsi, BAD_CAST "type", li ?
-	    BAD_CAST "task:LITaskObject" : BAD_CAST "task:LDTaskObject") == NULL)
-		o->oom = 1;
-	hi1_add(o, obj, o->core, "ObjectIdentifier", t->object_id);
-	hi1_add(o, obj, o->core, "CountryCode", HI1_COUNTRY);
-	hi1_add(o, obj, o->core, "OwnerIdentifier",
-	    hi1_endpoint_ok(h->authority_id) ? h->authority_id : "UNKNOWN");
-	if (hi1_ref_ok(carrier_ref))
-		hi1_add(o, obj, o->core, "ExternalIdentifier", carrier_ref);
-	else if (carrier_ref != NULL)
-		log_warnx("%s: carrier reference not echoed: not 1-128 "
-		    "characters on one line", __func__);
-	hi1_add(o, obj, o->task, "Reference", t->reference);
-	if (li)
-		hi1_status(o, obj, "TaskStatus", "AwaitingProvisioning");
-	else
-		hi1_status(o, obj, "LDTaskStatus", "AwaitingDisclosure");
-}
-
 /* Every action of req, plus extra (if not already there), by action id. */
 static size_t
 hi1_entries(const struct hi1_request *req, struct hi1_entry *e, size_t max,
@@ -332,10 +290,17 @@ hi1_entries(const struct hi1_request *req, struct hi1_entry *e, size_t max,
 	size_t			 n = 0, i, k;
 	int			 seen = 0;
 
-	for (i = 0; i < req->nauths && n < max; i++, n++)
-		e[n] = (struct hi1_entry){ req->auths[i].action_id, &req->auths[i], NULL };
-	for (i = 0; i < req->ntasks && n < max; i++, n++)
-		e[n] = (struct hi1_entry){ req->tasks[i].action_id, NULL, &req->tasks[i] };
+	for (i = 0; i < req->nactions && n < max; i++) {
+		const struct hi1_action *a = &req->actions[i];
+
+		e[n] = (struct hi1_entry){ a->action_id, NULL, NULL };
+		if (a->verb == HI1_VERB_CREATE && a->kind == HI1_OBJ_AUTHORISATION)
+			e[n].auth = &req->auths[a->index];
+		else if (a->verb == HI1_VERB_CREATE && (a->kind == HI1_OBJ_LDTASK ||
+		    a->kind == HI1_OBJ_LITASK))
+			e[n].task = &req->tasks[a->index];
+		n++;
+	}
 	for (i = 0; extra != NULL && i < n; i++)
 		seen |= e[i].action == *extra;
 	if (extra != NULL && !seen && n < max)
@@ -349,7 +314,7 @@ hi1_entries(const struct hi1_request *req, struct hi1_entry *e, size_t max,
 	return n;
 }
 
-static xmlNodePtr
+xmlNodePtr
 hi1_action_response(struct hi1_out *o, xmlNodePtr list, uint32_t action)
 {
 	xmlNodePtr	 ar = hi1_add(o, list, o->core, "ActionResponse", NULL);
@@ -360,52 +325,8 @@ hi1_action_response(struct hi1_out *o, xmlNodePtr list, uint32_t action)
 	return ar;
 }
 
-char *
-hi1_build_accepted(const struct hi1_response_header *h,
-    const struct hi1_request *req, const char *carrier_ref, size_t *len)
-{
-	return hi1_build_accepted_with(h, req, carrier_ref, NULL, NULL, len);
-}
-
-/*
- * hi1_build_accepted, where obj (if not NULL) may write a task's HI1Object
- * instead of the echo: it returns 1 if it did, 0 to leave the echo.
- */
-char *
-hi1_build_accepted_with(const struct hi1_response_header *h,
-    const struct hi1_request *req, const char *carrier_ref,
-    hi1_object_fn obj, void *arg, size_t *len)
-{
-	struct hi1_entry	 e[2 * HI1_MAX_ACTIONS];
-	struct hi1_out		 o;
-	xmlNodePtr		 list, cr;
-	size_t			 n;
-
-	if (h == NULL || req == NULL ||
-	    (n = hi1_entries(req, e, 2 * HI1_MAX_ACTIONS, NULL)) == 0) {
-		log_warnx("%s: nothing to answer", __func__);
-		return NULL;
-	}
-	if (hi1_out_init(&o) == -1) {
-		log_warnx("%s: out of memory", __func__);
-		return NULL;
-	}
-	list = hi1_add(&o, hi1_header(&o, h), o.core, "ActionResponses", NULL);
-	for (size_t i = 0; i < n; i++) {
-		cr = hi1_add(&o, hi1_action_response(&o, list, e[i].action),
-		    o.core, "CREATEResponse", NULL);
-		hi1_add(&o, cr, o.core, "Identifier", e[i].task ?
-		    e[i].task->object_id : e[i].auth->object_id);
-		if (e[i].task != NULL && (HI1_ECHO_LITASK ||
-		    e[i].task->type != WD_REQ_INTERCEPTION) &&
-		    (obj == NULL || obj(&o, cr, e[i].task, arg) == 0))
-			hi1_task_echo(&o, cr, e[i].task, h, carrier_ref);
-	}
-	return hi1_out_finish(&o, len);
-}
-
 /* ErrorInformation: ErrorCode and "<short name>: <detail>". */
-static void
+void
 hi1_error_info(struct hi1_out *o, xmlNodePtr parent, enum wd_errcode code,
     const char *detail)
 {

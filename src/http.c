@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/types.h>
 
 #include "http.h"
 
@@ -20,14 +21,25 @@ http_is_tchar(unsigned char c)
 	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* Find "\r\n\r\n"; returns the head length including it, or 0. */
-static size_t
+/*
+ * Find "\r\n\r\n" within len bytes: returns the head length including it,
+ * 0 if it is not there yet, or -1 at a bare LF or a CR followed by anything
+ * but LF. Such a head can never become valid, so it is refused at once
+ * rather than left to wait for an end that will not come.
+ */
+static ssize_t
 http_head_end(const char *buf, size_t len)
 {
-	for (size_t i = 3; i < len; i++)
-		if (buf[i] == '\n' && buf[i - 1] == '\r' && buf[i - 2] == '\n' &&
-		    buf[i - 3] == '\r')
-			return i + 1;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\r' && i + 1 < len && buf[i + 1] != '\n')
+			return -1;
+		if (buf[i] != '\n')
+			continue;
+		if (i == 0 || buf[i - 1] != '\r')
+			return -1;
+		if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r')
+			return (ssize_t)i + 1;
+	}
 	return 0;
 }
 
@@ -92,19 +104,34 @@ http_parse_request_line(const char *line, size_t len, struct http_request *req)
 	return 0;
 }
 
+int
+http_parse_decimal(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t	v = 0;
+	unsigned	d;
+
+	if (len == 0 || (s[0] == '0' && len > 1))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
 static int
 http_parse_length(const char *v, size_t len, const struct http_limits *lim,
     struct http_request *req)
 {
 	uint64_t n = 0;
 
-	if (len == 0 || len > 19)
+	if (http_parse_decimal(v, len, UINT64_MAX, &n) == -1)
 		return 400;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return 400;
-		n = n * 10 + (uint64_t)(v[i] - '0');
-	}
 	if (req->has_length && req->content_length != n)
 		return 400;
 	if (n > lim->body_max)
@@ -153,6 +180,21 @@ http_header(const char *name, size_t nlen, const char *v, size_t vlen,
 		http_connection_options(v, vlen, req);
 		return 0;
 	}
+	if (http_token_eq(name, nlen, "host")) {
+		if (req->has_host)
+			return 400;
+		req->has_host = true;
+		return 0;
+	}
+	/* 100-continue is the only expectation; HTTP/1.0 has none. */
+	if (http_token_eq(name, nlen, "expect")) {
+		if (req->minor == 0)
+			return 0;
+		if (!http_token_eq(v, vlen, "100-continue"))
+			return 417;
+		req->expect_continue = true;
+		return 0;
+	}
 	if (http_token_eq(name, nlen, "content-type")) {
 		if (vlen >= sizeof(req->content_type))
 			return 400;
@@ -194,12 +236,16 @@ http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
     struct http_request *req, int *status)
 {
 	const char	*line, *eol, *end;
-	size_t		 head;
+	ssize_t		 head;
 	unsigned	 nfields = 0;
 	int		 rc;
 
 	memset(req, 0, sizeof(*req));
 	head = http_head_end(buf, len > lim->head_max ? lim->head_max : len);
+	if (head == -1) {
+		*status = 400;
+		return HTTP_PARSE_ERROR;
+	}
 	if (head == 0) {
 		if (len >= lim->head_max) {
 			*status = 431;
@@ -226,7 +272,7 @@ http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
 			return HTTP_PARSE_ERROR;
 		}
 	}
-	req->head_len = head;
+	req->head_len = (size_t)head;
 	return HTTP_PARSE_OK;
 }
 
@@ -234,6 +280,7 @@ const char *
 http_status_text(int status)
 {
 	switch (status) {
+	case 100: return "Continue";
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
@@ -243,6 +290,7 @@ http_status_text(int status)
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";

@@ -17,36 +17,45 @@
 #include <openssl/evp.h>
 
 #include "conf.h"
-#include "hi1.h"
-#include "journal.h"
-#include "log.h"
-#include "policy.h"
-#include "server.h"
 #include "dispatch.h"
-#include "hi1_delivery.h"
+#include "hi1.h"
+#include "hi1_object.h"
+#include "journal.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "obj.h"
+#include "policy.h"
 #include "purge.h"
+#include "server.h"
+#include "store.h"
 #include "tls.h"
 
 /* One request in flight; owned by intake from intake_request to the answer. */
 struct intake_job {
 	struct conn		*c;
 	struct hi1_request	 req;
+	char			 owner[HI1_ID_LEN + 1];
 	bool			 parsed;
 	bool			 extracted;	/* failed a per-action check: actions known */
 	struct wd_error		 err;
 	Warrant__EventType	 event;
 	char			 ref[40];
 	uint8_t			 body_sha256[32];
+	/* A changing message: what the lifecycle planned (reserved objects). */
+	struct lc_plan		*plan;
+	/* A reading message: the answers and the parts they hand over. */
+	struct lc_read		 read;
 	/* Quick answers from the back ends, carried in the acceptance. */
 	struct dispatch_delivery *deliveries;
 	size_t			 ndeliveries;
-	size_t			 unrecorded;	/* delivery records not yet durable */
-	bool			 deliver;	/* all recorded: carry them */
+	bool			 deliver;	/* recorded: carry them */
 	/* Storage for the journal record's repeated fields. */
-	Warrant__Authorisation	 pb_auth[HI1_MAX_ACTIONS], *pb_authp[HI1_MAX_ACTIONS];
-	Warrant__Task		 pb_task[HI1_MAX_ACTIONS], *pb_taskp[HI1_MAX_ACTIONS];
-	Warrant__Identifier	 pb_id[HI1_MAX_ACTIONS][HI1_MAX_IDS];
-	Warrant__Identifier	*pb_idp[HI1_MAX_ACTIONS][HI1_MAX_IDS];
+	struct obj_pb_auth	 pb_auth[HI1_MAX_AUTHS];
+	Warrant__Authorisation	*pb_authp[HI1_MAX_AUTHS];
+	struct obj_pb_task	 pb_task[HI1_MAX_ACTIONS];
+	Warrant__Task		*pb_taskp[HI1_MAX_ACTIONS];
+	struct obj_pb_doc	 pb_doc[HI1_MAX_DOCS];
+	Warrant__Document	*pb_docp[HI1_MAX_DOCS];
 };
 
 static int64_t
@@ -58,86 +67,49 @@ intake_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static const Warrant__RequestType reqtype_pb[WD_REQ__COUNT] = {
-	[WD_REQ_SUBSCRIBER] = WARRANT__REQUEST_TYPE__REQUEST_SUBSCRIBER_IDENTITY,
-	[WD_REQ_LOCATION_RT] = WARRANT__REQUEST_TYPE__REQUEST_REALTIME_LOCATION,
-	[WD_REQ_LOCATION_HIST] = WARRANT__REQUEST_TYPE__REQUEST_HISTORICAL_LOCATION,
-	[WD_REQ_RECORDS] = WARRANT__REQUEST_TYPE__REQUEST_COMMUNICATION_RECORDS,
-	[WD_REQ_PRESERVATION] = WARRANT__REQUEST_TYPE__REQUEST_PRESERVATION,
-	[WD_REQ_INTERCEPTION] = WARRANT__REQUEST_TYPE__REQUEST_INTERCEPTION,
-};
-
-static const Warrant__IdentifierType idtype_pb[WD_ID__COUNT] = {
-	[WD_ID_MSISDN] = WARRANT__IDENTIFIER_TYPE__IDENTIFIER_MSISDN,
-	[WD_ID_IMSI] = WARRANT__IDENTIFIER_TYPE__IDENTIFIER_IMSI,
-	[WD_ID_IMEI] = WARRANT__IDENTIFIER_TYPE__IDENTIFIER_IMEI,
-	[WD_ID_IPPORT] = WARRANT__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT,
-};
-
 Warrant__RequestType
 intake_pb_reqtype(enum wd_reqtype t)
 {
-	return (unsigned)t < WD_REQ__COUNT ? reqtype_pb[t] :
+	return (unsigned)t < WD_REQ__COUNT ? (Warrant__RequestType)(t + 1) :
 	    WARRANT__REQUEST_TYPE__REQUEST_TYPE_UNSPECIFIED;
 }
 
 Warrant__IdentifierType
 intake_pb_idtype(enum wd_idtype t)
 {
-	return (unsigned)t < WD_ID__COUNT ? idtype_pb[t] :
+	return (unsigned)t < WD_ID__COUNT ? (Warrant__IdentifierType)(t + 1) :
 	    WARRANT__IDENTIFIER_TYPE__IDENTIFIER_UNSPECIFIED;
 }
 
 /* What was asked, under which authorisation: never any subscriber data. */
 static void
-intake_record_request(struct intake_job *j, const struct wd_conf *conf,
-    Warrant__Record *rec)
+intake_record_request(struct intake_job *j, Warrant__Record *rec)
 {
 	const struct hi1_request *r = &j->req;
 
 	for (size_t i = 0; i < r->nauths; i++) {
-		const struct hi1_authorisation *a = &r->auths[i];
-		Warrant__Authorisation *pa = &j->pb_auth[i];
-
-		warrant__authorisation__init(pa);
-		pa->object_id = (char *)a->object_id;
-		pa->reference = (char *)a->reference;
-		pa->urgent = a->urgent;
-		pa->court = (char *)a->court;
-		pa->valid_from_us = a->valid_from_us;
-		pa->valid_until_us = a->valid_until_us;
-		if (a->urgent)
-			pa->ratify_by_us = policy_ratify_deadline(conf, a);
-		j->pb_authp[i] = pa;
+		obj_auth_pb(&r->auths[i], j->plan->ratify_by_us[i], &j->pb_auth[i]);
+		j->pb_authp[i] = &j->pb_auth[i].auth;
 	}
 	for (size_t i = 0; i < r->ntasks; i++) {
 		const struct hi1_task *t = &r->tasks[i];
-		Warrant__Task *pt = &j->pb_task[i];
 
-		warrant__task__init(pt);
-		pt->action_id = t->action_id;
-		pt->object_id = (char *)t->object_id;
-		pt->reference = (char *)t->reference;
-		pt->type = intake_pb_reqtype(t->type);
-		pt->window_start_us = t->has_window ? t->window_start_us : 0;
-		pt->window_end_us = t->has_window ? t->window_end_us : 0;
-		for (size_t k = 0; k < t->nids; k++) {
-			Warrant__Identifier *pi = &j->pb_id[i][k];
-
-			warrant__identifier__init(pi);
-			pi->type = intake_pb_idtype(t->ids[k].type);
-			pi->value = (char *)t->ids[k].value;
-			pi->observed_us = t->has_observed ? t->observed_us : 0;
-			j->pb_idp[i][k] = pi;
-		}
-		pt->n_identifiers = t->nids;
-		pt->identifiers = j->pb_idp[i];
-		j->pb_taskp[i] = pt;
+		obj_task_pb(t, r->auths[t->auth_index].object_id,
+		    j->plan->answer_by_us[i], &j->pb_task[i]);
+		j->pb_taskp[i] = &j->pb_task[i].task;
+	}
+	for (size_t i = 0; i < r->ndocs; i++) {
+		obj_doc_pb(&r->docs[i], &j->pb_doc[i]);
+		j->pb_docp[i] = &j->pb_doc[i].doc;
 	}
 	rec->n_authorisations = r->nauths;
 	rec->authorisations = j->pb_authp;
 	rec->n_tasks = r->ntasks;
 	rec->tasks = j->pb_taskp;
+	rec->n_documents = r->ndocs;
+	rec->documents = j->pb_docp;
+	rec->n_transitions = j->plan->ntr;
+	rec->transitions = j->plan->trp;
 }
 
 static void
@@ -151,27 +123,83 @@ intake_log(const struct intake_job *j, const char *what)
 		.official = c->official ? c->official->id : c->fingerprint,
 	};
 
-	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
+	switch (j->event) {
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED:
 		log_ctx_info(&ctx, "%s: %s accepted (%zu tasks)", c->peer, j->ref,
 		    j->req.ntasks);
-	else
+		break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED:
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_REPEATED:
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_READ:
+		log_ctx_info(&ctx, "%s: %s %s", c->peer, j->ref[0] ? j->ref : "",
+		    what);
+		break;
+	default:
 		log_ctx_warnx(&ctx, "%s: request %s: error %d %s: %s", c->peer, what,
 		    j->err.code, wd_error_text(j->err.code), j->err.text);
+	}
 }
 
-static char *
-intake_build_with_results(struct intake_job *j,
-    const struct hi1_response_header *h, size_t *len)
+static bool
+intake_is_write_outcome(const struct intake_job *j)
 {
-	struct hi1_task_result	 r[HI1_MAX_ACTIONS];
-	size_t			 n = 0;
+	return j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ||
+	    j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED ||
+	    j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REPEATED;
+}
 
-	for (size_t i = 0; i < j->ndeliveries && n < HI1_MAX_ACTIONS; i++, n++) {
-		r[n].action_id = j->deliveries[i].action_id;
-		r[n].doc = j->deliveries[i].doc;
-		r[n].doc_len = j->deliveries[i].doc_len;
+/* The quick result of a task, if the answer carries one. */
+static const struct dispatch_delivery *
+intake_delivery_of(const struct intake_job *j, const char *task_oid)
+{
+	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
+		if (j->deliveries[i].recorded &&
+		    strcmp(j->deliveries[i].task_oid, task_oid) == 0)
+			return &j->deliveries[i];
+	return NULL;
+}
+
+/*
+ * A changing message's answer: for each action, in order, its CREATE or
+ * UPDATE response with the object as it now is (tasks echoed, or their
+ * quick result as a DeliveryObject; orders and documents by identifier).
+ */
+static char *
+intake_build_changed(struct intake_job *j, const struct hi1_response_header *h,
+    size_t *len)
+{
+	struct hi1_answer		 a[HI1_MAX_ACTIONS];
+	struct obj			*o;
+	const struct dispatch_delivery	*dv;
+	char				*body;
+	size_t				 n = j->req.nactions;
+
+	if ((o = calloc(n ? n : 1, sizeof(*o))) == NULL)
+		return NULL;
+	memset(a, 0, sizeof(a));
+	for (size_t i = 0; i < n; i++) {
+		const struct hi1_action *act = &j->req.actions[i];
+		const char *oid = hi1_action_object(&j->req, act);
+		bool task = act->kind == HI1_OBJ_LDTASK || act->kind == HI1_OBJ_LITASK;
+
+		a[i].action_id = act->action_id;
+		a[i].verb = act->verb;
+		a[i].identifier = oid;
+		if (act->verb == HI1_VERB_CREATE && !task)
+			continue;
+		dv = task ? intake_delivery_of(j, oid) : NULL;
+		if (store_get(j->c->srv->store, j->owner, dv ? dv->part_oid :
+		    oid, &o[i]) != 1)
+			continue;	/* answered by identifier alone */
+		a[i].obj = &o[i];
+		if (dv != NULL) {
+			a[i].data = (const uint8_t *)dv->doc;
+			a[i].data_len = dv->doc_len;
+		}
 	}
-	return hi1_build_accepted_results(h, &j->req, j->ref, r, n, len);
+	body = hi1_build_answer(h, a, n, len);
+	free(o);
+	return body;
 }
 
 static void
@@ -195,14 +223,12 @@ intake_answer(struct intake_job *j)
 		h.transaction_id = tid;
 	}
 	h.timestamp_us = intake_now_us();
-	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED &&
-	    j->deliver && j->ndeliveries > 0) {
-		body = intake_build_with_results(j, &h, &len);
-		status = 200;
-	} else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED) {
-		body = hi1_build_accepted(&h, &j->req, j->ref, &len);
-		status = 200;
-	} else {
+	status = 200;
+	if (intake_is_write_outcome(j))
+		body = intake_build_changed(j, &h, &len);
+	else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ)
+		body = hi1_build_answer(&h, j->read.answers, j->read.nanswers, &len);
+	else {
 		body = hi1_build_error(&h, j->parsed || j->extracted ? &j->req : NULL,
 		    &j->err, &len);
 		status = wd_error_http_status(j->err.code);
@@ -241,6 +267,13 @@ intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
 static void
 intake_job_free(struct intake_job *j)
 {
+	struct lifecycle *lc = j->c->srv->lifecycle;
+
+	if (j->plan != NULL) {
+		lifecycle_plan_done(lc, j->plan);
+		free(j->plan);
+	}
+	lifecycle_read_free(&j->read);
 	dispatch_free_deliveries(j->deliveries, j->ndeliveries);
 	free(j);
 }
@@ -249,16 +282,17 @@ intake_job_free(struct intake_job *j)
 static void
 intake_finish(struct intake_job *j)
 {
-	struct server *srv = j->c->srv;
+	struct server	*srv = j->c->srv;
+	bool		 dead = conn_release_if_dead(j->c);
 
-	if (conn_release_if_dead(j->c)) {
-		intake_job_free(j);	/* undelivered results stay stored */
-		return;
-	}
-	intake_answer(j);
+	if (!dead)
+		intake_answer(j);
 	/* Delivered and recorded as such: the stored copies are not needed. */
 	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
-		purge_queue(srv->purge, j->deliveries[i].result_name);
+		if (j->deliveries[i].recorded)
+			purge_queue(srv->purge, j->deliveries[i].result_name);
+	/* Claims end: whatever was not delivered, the lifecycle delivers. */
+	lifecycle_release(srv->lifecycle, j->owner, j->deliveries, j->ndeliveries);
 	intake_job_free(j);
 }
 
@@ -269,37 +303,37 @@ intake_delivery_recorded(int status, const struct journal_receipt *rcpt,
 	struct intake_job *j = arg;
 
 	(void)rcpt;
-	if (status != 0)
+	if (status != 0) {
 		j->deliver = false;	/* never hand over what is not recorded */
-	if (--j->unrecorded == 0)
-		intake_finish(j);
+		for (size_t i = 0; i < j->ndeliveries; i++)
+			j->deliveries[i].recorded = false;
+	}
+	intake_finish(j);
 }
 
-/* Record each result about to be delivered (its digest, not its data). */
+/* Record the results about to be delivered (digests, not data): one record. */
 static void
 intake_record_deliveries(struct intake_job *j)
 {
-	Warrant__Record	rec = WARRANT__RECORD__INIT;
+	struct server	*srv = j->c->srv;
+	Warrant__Record	 rec = WARRANT__RECORD__INIT;
+	void		*storage = NULL;
 
-	j->deliver = true;
-	j->unrecorded = 1;	/* held until every append is queued */
-	for (size_t i = 0; i < j->ndeliveries; i++) {
-		rec.event = WARRANT__EVENT_TYPE__EVENT_RESULT_DELIVERED;
-		rec.carrier_ref = j->ref;
-		rec.transaction_id = j->req.transaction_id;
-		rec.authority_id = j->req.sender_id;
-		rec.official_id = j->c->fingerprint;
-		rec.result_sha256.data = j->deliveries[i].sha256;
-		rec.result_sha256.len = sizeof(j->deliveries[i].sha256);
-		rec.result_count = 1;
-		rec.detail = "carried in the acceptance";
-		if (journal_append(j->c->srv->journal, &rec,
-		    intake_delivery_recorded, j) == 0)
-			j->unrecorded++;
-		else
-			j->deliver = false;
+	if (lifecycle_delivered_record(srv->lifecycle, j->owner, j->ref,
+	    j->deliveries, j->ndeliveries, &rec, &storage) == 0) {
+		lifecycle_record_free(storage);
+		intake_finish(j);
+		return;
 	}
-	intake_delivery_recorded(0, NULL, j);
+	rec.transaction_id = j->req.transaction_id;
+	rec.official_id = j->c->fingerprint;
+	j->deliver = true;
+	if (journal_append(srv->journal, &rec, intake_delivery_recorded, j) == -1) {
+		lifecycle_record_free(storage);
+		intake_delivery_recorded(-1, NULL, j);
+		return;
+	}
+	lifecycle_record_free(storage);
 }
 
 static void
@@ -315,44 +349,108 @@ intake_results_ready(struct dispatch_delivery *v, size_t n, void *arg)
 		intake_record_deliveries(j);
 }
 
+/* The request's record is durable (and the store holds its objects). */
+static void
+intake_journaled_ok(struct intake_job *j, const struct journal_receipt *rcpt)
+{
+	struct server	*srv = j->c->srv;
+	struct conn	*c = j->c;
+
+	switch (j->event) {
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED:
+		srv->stats.accepted++;
+		if (!c->dead)
+			intake_receipt(c, rcpt);
+		intake_log(j, "accepted");
+		lifecycle_updated(srv->lifecycle, j->owner, &j->req, j->plan);
+		/* Accepted is accepted: carried out even if the client left. */
+		lifecycle_accepted(srv->lifecycle, j->owner, j->ref, &j->req,
+		    c->fingerprint, c->gen->conf->results.answer_within_ms,
+		    intake_results_ready, j);
+		return;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED:
+		srv->stats.accepted++;
+		if (!c->dead)
+			intake_receipt(c, rcpt);
+		intake_log(j, "updated");
+		lifecycle_updated(srv->lifecycle, j->owner, &j->req, j->plan);
+		break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_REPEATED:
+		srv->stats.repeated++;
+		intake_log(j, "repeated: answered with the objects held");
+		break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_READ:
+		srv->stats.read++;
+		intake_log(j, "read");
+		lifecycle_read_done(srv->lifecycle, j->owner, &j->read);
+		break;
+	case WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED:
+		srv->stats.refused++;
+		intake_log(j, "refused");
+		break;
+	default:
+		srv->stats.invalid++;
+		intake_log(j, "invalid");
+	}
+	intake_finish(j);
+}
+
 static void
 intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 {
 	struct intake_job	*j = arg;
 	struct server		*srv = j->c->srv;
-	struct conn		*c = j->c;
 
-	if (status == 0 && j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED) {
-		srv->stats.accepted++;
-		if (!c->dead)
-			intake_receipt(c, rcpt);
-		intake_log(j, "accepted");
-		/* Accepted is accepted: carried out even if the client left. */
-		if (srv->backends != NULL) {
-			dispatch_start(srv, &j->req, j->ref, c->fingerprint,
-			    c->gen->conf->results.answer_within_ms,
-			    intake_results_ready, j);
-			return;
-		}
-		intake_finish(j);
+	if (status == 0) {
+		intake_journaled_ok(j, rcpt);
 		return;
 	}
-	if (status != 0) {
-		srv->stats.unavailable++;
-		wd_error_set(&j->err, WD_ERR_STORAGE, "%s", journal_status(srv->journal));
-		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;	/* not accepted */
-		j->parsed = j->extracted = false;
-		intake_log(j, "not recorded");
-	} else {
-		if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED)
-			srv->stats.refused++;
-		else
-			srv->stats.invalid++;
-		log_debug("journal seq %llu for refusal", (unsigned long long)rcpt->seq);
-		intake_log(j, j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED ?
-		    "refused" : "invalid");
-	}
+	srv->stats.unavailable++;
+	wd_error_set(&j->err, WD_ERR_STORAGE, "%s", journal_status(srv->journal));
+	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;	/* not accepted */
+	j->parsed = j->extracted = false;
+	intake_log(j, "not recorded");
 	intake_finish(j);
+}
+
+/* A carrier reference: MXC-YYYYMMDD-NNNNNNNN, never reused. */
+static void
+intake_new_ref(struct intake_job *j, int64_t now)
+{
+	time_t		 day = (time_t)(now / 1000000);
+	struct tm	 tm;
+
+	gmtime_r(&day, &tm);
+	snprintf(j->ref, sizeof(j->ref), "MXC-%04d%02d%02d-%08llu",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	    (unsigned long long)j->c->srv->next_ref++);
+}
+
+/* A changing message against what is held: new, repeated, or refused. */
+static void
+intake_decide_change(struct intake_job *j, int64_t now)
+{
+	struct lifecycle *lc = j->c->srv->lifecycle;
+
+	if ((j->plan = calloc(1, sizeof(*j->plan))) == NULL) {
+		wd_error_set(&j->err, WD_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	if (lifecycle_plan(lc, j->owner, &j->req, j->plan, &j->err) == -1) {
+		free(j->plan);
+		j->plan = NULL;
+		return;
+	}
+	if (j->plan->repeat) {
+		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_REPEATED;
+		snprintf(j->ref, sizeof(j->ref), "%s", j->plan->ref);
+	} else if (j->req.ntasks > 0 || j->req.nauths > 0) {
+		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED;
+		intake_new_ref(j, now);
+	} else {
+		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED;
+		snprintf(j->ref, sizeof(j->ref), "%s", j->plan->ref);
+	}
 }
 
 /* Decide the outcome; fills j->event, j->err, j->ref. */
@@ -363,8 +461,6 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 	struct server_gen	*gen = c->gen;
 	const char		*ct = c->req.content_type;
 	int64_t			 now = intake_now_us();
-	time_t			 day = (time_t)(now / 1000000);
-	struct tm		 tm;
 
 	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED;
 	if (c->refusal.failed) {
@@ -374,6 +470,7 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 	}
 	if (policy_check_official(c->official, now, &j->err) == -1)
 		return;
+	snprintf(j->owner, sizeof(j->owner), "%s", c->official->authority->id);
 	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
 	if (strncasecmp(ct, "application/xml", 15) != 0 ||
 	    (ct[15] != '\0' && ct[15] != ';' && ct[15] != ' ')) {
@@ -392,11 +489,46 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 			j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED;
 		return;
 	}
-	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED;
-	gmtime_r(&day, &tm);
-	snprintf(j->ref, sizeof(j->ref), "MXC-%04d%02d%02d-%08llu",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    (unsigned long long)c->srv->next_ref++);
+	if (j->req.reading) {
+		if (lifecycle_read(c->srv->lifecycle, j->owner, &j->req,
+		    &j->read) == -1)
+			wd_error_set(&j->err, WD_ERR_INTERNAL, "out of memory");
+		else
+			j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_READ;
+		return;
+	}
+	intake_decide_change(j, now);
+}
+
+/* The request's record: who, what, and the outcome. */
+static void
+intake_fill_record(struct intake_job *j, Warrant__Record *rec)
+{
+	struct conn *c = j->c;
+
+	rec->event = j->event;
+	rec->carrier_ref = j->ref;
+	rec->transaction_id = j->parsed ? j->req.transaction_id : "";
+	rec->authority_id = c->official && c->official->authority ?
+	    (char *)c->official->authority->id : (j->parsed ? j->req.sender_id : "");
+	rec->official_id = c->fingerprint;
+	rec->official_subject = c->subject;
+	rec->error_code = intake_is_write_outcome(j) ||
+	    j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ ? 0 : j->err.code;
+	rec->error_text = rec->error_code == 0 ? "" : j->err.text;
+	rec->request_sha256.data = j->body_sha256;
+	rec->request_sha256.len = sizeof(j->body_sha256);
+	rec->peer = c->peer;
+	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ||
+	    j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED)
+		intake_record_request(j, rec);
+	if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ) {
+		/* What was asked, and which parts' data it hands over. */
+		rec->n_objects = j->read.nobjects;
+		rec->objects = j->read.objects;
+		rec->n_parts = j->read.nparts;
+		rec->parts = j->read.partp;
+	}
 }
 
 void
@@ -421,28 +553,12 @@ intake_request(struct conn *c, char *body, size_t len)
 		wd_error_set(&j->err, WD_ERR_STORAGE, "%s", journal_status(srv->journal));
 		if (!conn_release_if_dead(c))
 			intake_answer(j);
-		free(j);
+		intake_job_free(j);
 		return;
 	}
 	intake_decide(j, body, len);
 	free(body);
-
-	rec.event = j->event;
-	rec.carrier_ref = j->ref;
-	rec.transaction_id = j->parsed ? j->req.transaction_id : "";
-	rec.authority_id = c->official && c->official->authority ?
-	    (char *)c->official->authority->id : (j->parsed ? j->req.sender_id : "");
-	rec.official_id = c->fingerprint;
-	rec.official_subject = c->subject;
-	rec.error_code = j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ?
-	    0 : j->err.code;
-	rec.error_text = j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ?
-	    "" : j->err.text;
-	rec.request_sha256.data = j->body_sha256;
-	rec.request_sha256.len = sizeof(j->body_sha256);
-	rec.peer = c->peer;
-	if (j->parsed)
-		intake_record_request(j, c->gen->conf, &rec);
+	intake_fill_record(j, &rec);
 	if (journal_append(srv->journal, &rec, intake_journaled, j) == -1) {
 		/* Queue full or journal failed: the callback will not run. */
 		srv->stats.unavailable++;
@@ -456,7 +572,7 @@ intake_request(struct conn *c, char *body, size_t len)
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
 		if (!conn_release_if_dead(c))
 			intake_answer(j);
-		free(j);
+		intake_job_free(j);
 	}
 }
 
@@ -535,6 +651,11 @@ intake_replay_one(const Warrant__Record *rec, void *arg)
 	struct server		*srv = arg;
 	const char		*dash;
 	unsigned long long	 n;
+
+	/* The object store catches up with what it missed (store.h). */
+	if (srv->store != NULL && rec->seq >= store_applied(srv->store) &&
+	    store_apply(srv->store, rec) == -1)
+		return -1;
 
 	if (rec->event != WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ||
 	    rec->carrier_ref == NULL || (dash = strrchr(rec->carrier_ref, '-')) == NULL)

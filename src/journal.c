@@ -109,6 +109,9 @@ struct journal {
 	char			*cp_note;
 	uint64_t		 cp_note_size;
 	bool			 cp_at_open;	/* a checkpoint existed at open (fixed) */
+	/* Told of every durable record, on the loop, before its callback. */
+	journal_observer_cb	 observer;
+	void			*observer_arg;
 };
 
 static journal_pwritev_fn	journal_pwritev = pwritev;
@@ -541,6 +544,30 @@ journal_notify(struct journal *j)
 		log_warn("journal: completion pipe");
 }
 
+/* The durable record, decoded for the observer (the object store). */
+static void
+journal_observe(struct journal *j, const struct jentry *e)
+{
+	Warrant__Record	*rec;
+
+	rec = warrant__record__unpack(NULL, e->len - JSEG_FRAME_HDR,
+	    e->frame + JSEG_FRAME_HDR);
+	if (rec == NULL) {
+		log_warnx("journal: record %llu cannot be decoded for the store",
+		    (unsigned long long)e->rc.seq);
+		return;
+	}
+	j->observer(rec, j->observer_arg);
+	warrant__record__free_unpacked(rec, NULL);
+}
+
+void
+journal_set_observer(struct journal *j, journal_observer_cb fn, void *arg)
+{
+	j->observer = fn;
+	j->observer_arg = arg;
+}
+
 static void
 journal_run_done(struct journal *j)
 {
@@ -555,6 +582,8 @@ journal_run_done(struct journal *j)
 	pthread_mutex_unlock(&j->mu);
 	for (; e != NULL; e = next) {
 		next = e->next;
+		if (e->status == 0 && j->observer != NULL)
+			journal_observe(j, e);
 		if (e->cb != NULL)
 			e->cb(e->status, &e->rc, e->arg);
 		free(e);

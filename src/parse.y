@@ -94,9 +94,15 @@ enum seen {
 	S_TLS_CERT, S_TLS_KEY, S_TLS_CA, S_TLS_CRL,
 	S_BODY, S_CONNECTIONS, S_HEADERS, S_HEADER_SIZE, S_REQUEST_TIMEOUT,
 	S_IDLE_TIMEOUT,
+	S_HANDSHAKE_TIMEOUT, S_UNAUTH, S_UNAUTH_PER_SOURCE, S_PER_OFFICIAL,
+	S_BODY_BUDGET, S_KEEPALIVE_TIME, S_KEEPALIVE_REQUESTS,
 	S_RETENTION, S_CLOCK_SKEW, S_RATIFICATION, S_PRESERVATION_MAX,
 	S_SIGNING_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
 	S_RESULTS_KEY, S_RESULTS_KEEP, S_ANSWER_WITHIN,
+	/* the request lifecycle (docs/lifecycle.md) */
+	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
+	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
+	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
 	S__COUNT
 };
 
@@ -160,6 +166,8 @@ static void	 file_pop(void);
 static void	 auth_begin(int, const char *);
 static void	 auth_end(void);
 static void	 auth_set_name(int, const char *);
+static void	 auth_set_deliver_to(int, const char *);
+static void	 set_deadline(int, const char *, int64_t);
 static void	 auth_set_kind(int, const char *);
 static void	 auth_allow(int, const char *, int64_t);
 static void	 person_begin(int, const char *, enum wd_role);
@@ -190,7 +198,13 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	ANSWERWITHIN JUDICIALORDER KEEP KEY KIND LIMITS LISTEN NAME OFFICIAL ON ORIGIN POLICY
 %token	PORT POSITION PRESERVATIONMAX PUBLICKEY RATIFICATION REQUESTTIMEOUT
 %token	RESULTS RETENTION RETRIES SEGMENTSIZE SERVES SHA256 SIGNINGKEY STATE
-%token	SUSPENDED TEMPLATES TLS TO URGENT VALID
+%token	SUSPENDED TEMPLATES TLS TO URGENT
+%token	DEADLINES DELIVERY DELIVERTO KEEPDELIVERED OLDERRECORDS PARTSIZE
+%token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
+%token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
+%token	UNAUTH UNAUTHPERSOURCE
+/* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
+%token	VALID
 %token	ERROR
 %token	<v.string>	STRING WORD
 %token	<v.number>	NUMBER
@@ -230,6 +244,8 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| auditor
 		| backend
 		| RESULTS resultsblock
+		| DEADLINES deadlinesblock
+		| DELIVERY deliveryblock
 		;
 
 address		: WORD
@@ -311,6 +327,40 @@ limitsopt	: BODY size {
 			set_duration(S_IDLE_TIMEOUT, "idle-timeout",
 			    $<lineno>1, $2, 1, "milliseconds", 1, DAY_MS,
 			    "1ms..24h", &ps.conf->limits.idle_timeout_ms);
+		}
+		/* The connection edge under attack (issue 14 sections 1, 3). */
+		| HANDSHAKETIMEOUT duration {
+			set_duration(S_HANDSHAKE_TIMEOUT, "handshake-timeout",
+			    $<lineno>1, $2, 1, "milliseconds", 1, 10 * MIN_MS,
+			    "1ms..10m", &ps.conf->limits.handshake_timeout_ms);
+		}
+		| UNAUTH count {
+			set_count(S_UNAUTH, "unauthenticated", $<lineno>1, $2,
+			    1, 100000, "1..100000", &ps.conf->limits.unauth_max);
+		}
+		| UNAUTHPERSOURCE count {
+			set_count(S_UNAUTH_PER_SOURCE, "unauthenticated-per-source",
+			    $<lineno>1, $2, 1, 1000, "1..1000",
+			    &ps.conf->limits.unauth_per_source);
+		}
+		| PEROFFICIAL count {
+			set_count(S_PER_OFFICIAL, "connections-per-official",
+			    $<lineno>1, $2, 1, 100000, "1..100000",
+			    &ps.conf->limits.per_official);
+		}
+		| BODYBUDGET size {
+			set_size(S_BODY_BUDGET, "body-budget", $<lineno>1, $2,
+			    MIB, 16 * GIB, "1M..16G", &ps.conf->limits.body_budget);
+		}
+		| KEEPALIVETIME duration {
+			set_duration(S_KEEPALIVE_TIME, "keepalive-time",
+			    $<lineno>1, $2, 1, "milliseconds", 1, DAY_MS,
+			    "1ms..24h", &ps.conf->limits.keepalive_time_ms);
+		}
+		| KEEPALIVEREQUESTS count {
+			set_count(S_KEEPALIVE_REQUESTS, "keepalive-requests",
+			    $<lineno>1, $2, 1, 1000000, "1..1000000",
+			    &ps.conf->limits.keepalive_requests);
 		}
 		;
 
@@ -400,6 +450,7 @@ authbody	: /* empty */
 		;
 
 authopt		: NAME STRING		{ auth_set_name($<lineno>1, $2); }
+		| DELIVERTO STRING	{ auth_set_deliver_to($<lineno>1, $2); }
 		| KIND WORD		{ auth_set_kind($<lineno>1, $2); }
 		| ALLOW WORD allowopts	{ auth_allow($<lineno>1, $2, $3); }
 		| official
@@ -559,6 +610,80 @@ resultsopt	: KEY STRING {
 			    $2, 1, "milliseconds", 0, 60000, "0ms..60s",
 			    &ps.conf->results.answer_within_ms);
 		}
+		| WARNBEFORE duration {
+			set_duration(S_WARN_BEFORE, "warn-before", $<lineno>1, $2,
+			    SEC_MS, "seconds", 60, 30 * 86400, "1m..30d",
+			    &ps.conf->results.warn_before_s);
+		}
+		| KEEPDELIVERED duration {
+			set_duration(S_KEEP_DELIVERED, "keep-delivered", $<lineno>1,
+			    $2, SEC_MS, "seconds", 0, 30 * 86400, "0s..30d",
+			    &ps.conf->results.keep_delivered_s);
+		}
+		| PARTSIZE size {
+			set_size(S_PART_SIZE, "part-size", $<lineno>1, $2,
+			    16 * KIB, MIB, "16K..1M", &ps.conf->results.part_max);
+		}
+		| ROUNDS count {
+			set_count(S_ROUNDS, "rounds", $<lineno>1, $2, 1, 20,
+			    "1..20", &ps.conf->results.rounds);
+		}
+		| ROUNDPAUSE duration {
+			set_duration(S_ROUND_PAUSE, "round-pause", $<lineno>1, $2,
+			    SEC_MS, "seconds", 1, 86400, "1s..1d",
+			    &ps.conf->results.round_pause_s);
+		}
+		;
+
+/* Answer deadlines by request type (LFTR art. 190), docs/lifecycle.md. */
+deadlinesblock	: '{' deadlinesbody '}'
+		| '{' deadlinesbody deadlinesopt '}'
+		| '{' deadlinesbody error '}'	{ yyerrok; }
+		;
+
+deadlinesbody	: /* empty */
+		| deadlinesbody sep
+		| deadlinesbody deadlinesopt sep
+		| deadlinesbody error sep	{ yyerrok; }
+		;
+
+deadlinesopt	: WORD duration		{ set_deadline($<lineno>1, $1, $2); }
+		| OLDERRECORDS duration {
+			set_duration(S_DEADLINE_OLDER, "older-records", $<lineno>1,
+			    $2, SEC_MS, "seconds", 0, 30 * 86400, "0s..30d",
+			    &ps.conf->deadlines.older_records_s);
+		}
+		;
+
+/* The carrier as a client of authorities' DELIVER endpoints. */
+deliveryblock	: '{' deliverybody '}'
+		| '{' deliverybody deliveryopt '}'
+		| '{' deliverybody error '}'	{ yyerrok; }
+		;
+
+deliverybody	: /* empty */
+		| deliverybody sep
+		| deliverybody deliveryopt sep
+		| deliverybody error sep	{ yyerrok; }
+		;
+
+deliveryopt	: CERTIFICATE STRING {
+			set_str(S_DELIVERY_CERT, "certificate", $<lineno>1,
+			    &ps.conf->delivery.cert, $2);
+		}
+		| KEY STRING {
+			set_str(S_DELIVERY_KEY, "key", $<lineno>1,
+			    &ps.conf->delivery.key, $2);
+		}
+		| CA STRING {
+			set_str(S_DELIVERY_CA, "ca", $<lineno>1,
+			    &ps.conf->delivery.ca, $2);
+		}
+		| TIMEOUT duration {
+			set_duration(S_DELIVERY_TIMEOUT, "timeout", $<lineno>1, $2,
+			    1, "milliseconds", 1000, 600000, "1s..10m",
+			    &ps.conf->delivery.timeout_ms);
+		}
 		;
 
 size		: NUMBER		{ $$ = $1; }
@@ -665,6 +790,9 @@ static const struct keyword {
 	{ "connections",	CONNECTIONS },
 	{ "crl",		CRL },
 	{ "deadline",		DEADLINE },
+	{ "deadlines",		DEADLINES },
+	{ "deliver-to",		DELIVERTO },
+	{ "delivery",		DELIVERY },
 	{ "designation",	DESIGNATION },
 	{ "failures",		FAILURES },
 	{ "header-size",	HEADERSIZE },
@@ -674,14 +802,17 @@ static const struct keyword {
 	{ "journal",		JOURNAL },
 	{ "judicial-order",	JUDICIALORDER },
 	{ "keep",		KEEP },
+	{ "keep-delivered",	KEEPDELIVERED },
 	{ "key",		KEY },
 	{ "kind",		KIND },
 	{ "limits",		LIMITS },
 	{ "listen",		LISTEN },
 	{ "name",		NAME },
 	{ "official",		OFFICIAL },
+	{ "older-records",		OLDERRECORDS },
 	{ "on",			ON },
 	{ "origin",		ORIGIN },
+	{ "part-size",		PARTSIZE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
 	{ "position",		POSITION },
@@ -692,6 +823,8 @@ static const struct keyword {
 	{ "results",		RESULTS },
 	{ "retention",		RETENTION },
 	{ "retries",		RETRIES },
+	{ "round-pause",		ROUNDPAUSE },
+	{ "rounds",		ROUNDS },
 	{ "segment-size",	SEGMENTSIZE },
 	{ "serves",		SERVES },
 	{ "sha256",		SHA256 },
@@ -699,10 +832,20 @@ static const struct keyword {
 	{ "state",		STATE },
 	{ "suspended",		SUSPENDED },
 	{ "templates",		TEMPLATES },
+	{ "timeout",		TIMEOUT },
 	{ "tls",		TLS },
 	{ "to",			TO },
 	{ "urgent",		URGENT },
 	{ "valid",		VALID },
+	{ "warn-before",		WARNBEFORE },
+	/* limits of the connection edge */
+	{ "body-budget",	BODYBUDGET },
+	{ "connections-per-official", PEROFFICIAL },
+	{ "handshake-timeout",	HANDSHAKETIMEOUT },
+	{ "keepalive-requests",	KEEPALIVEREQUESTS },
+	{ "keepalive-time",	KEEPALIVETIME },
+	{ "unauthenticated",	UNAUTH },
+	{ "unauthenticated-per-source", UNAUTHPERSOURCE },
 };
 
 static const struct keyword *
@@ -1490,6 +1633,39 @@ auth_end(void)
 		conf_errx(a->line, "authority \"%s\": kind is required", a->id);
 }
 
+/* The authority's DELIVER endpoint: an https URL (docs/lifecycle.md). */
+static void
+auth_set_deliver_to(int line, const char *url)
+{
+	if (ps.auth == NULL)
+		return;
+	if (ps.auth->deliver_to != NULL) {
+		conf_errx(line, "deliver-to given more than once");
+		return;
+	}
+	if (strncmp(url, "https://", 8) != 0 || url[8] == '\0' ||
+	    url[8] == '/' || strlen(url) > 512 || strpbrk(url, " \t\r\n") != NULL) {
+		conf_errx(line, "deliver-to \"%s\" is not an https:// URL of at "
+		    "most 512 characters", url);
+		return;
+	}
+	ps.auth->deliver_to = xstrdup(line, url);
+}
+
+/* "subscriber-identity 24h" in a deadlines block. */
+static void
+set_deadline(int line, const char *type, int64_t ms)
+{
+	enum wd_reqtype t;
+
+	if (wd_reqtype_from_confname(type, &t) == -1) {
+		conf_errx(line, "deadlines: \"%s\" is not a request type", type);
+		return;
+	}
+	set_duration(S_DEADLINE_FIRST + t, type, line, ms, SEC_MS, "seconds",
+	    0, 30 * 86400, "0s..30d", &ps.conf->deadlines.answer_s[t]);
+}
+
 static void
 auth_set_name(int line, const char *name)
 {
@@ -2019,6 +2195,13 @@ conf_new(const char *path)
 	c->limits.header_max = 8 * KIB;
 	c->limits.request_timeout_ms = 30 * SEC_MS;
 	c->limits.idle_timeout_ms = 60 * SEC_MS;
+	c->limits.handshake_timeout_ms = 5 * SEC_MS;
+	c->limits.unauth_max = 256;
+	c->limits.unauth_per_source = 16;
+	c->limits.per_official = 32;
+	c->limits.body_budget = 64 * MIB;
+	c->limits.keepalive_time_ms = 3600 * SEC_MS;
+	c->limits.keepalive_requests = 1000;
 	c->policy.retention_days = 730;
 	c->policy.clock_skew_s = 300;
 	c->policy.ratify_s = 48 * 3600;
@@ -2026,8 +2209,23 @@ conf_new(const char *path)
 	c->journal.checkpoint_records = 1000;
 	c->journal.checkpoint_interval_s = 60;
 	c->journal.segment_max = 64 * MIB;
-	c->results.keep_s = 72 * 3600;
+	c->results.keep_s = 30 * 86400;
 	c->results.answer_within_ms = 5000;
+	c->results.warn_before_s = 7 * 86400;
+	c->results.keep_delivered_s = 86400;
+	c->results.part_max = MIB;
+	c->results.rounds = 5;
+	c->results.round_pause_s = 60;
+	/* LFTR art. 190: real-time location at once (alert after 60 s), the
+	   rest within 24 h, records older than a year within 48 h. */
+	c->deadlines.answer_s[WD_REQ_SUBSCRIBER] = 86400;
+	c->deadlines.answer_s[WD_REQ_LOCATION_RT] = 60;
+	c->deadlines.answer_s[WD_REQ_LOCATION_HIST] = 86400;
+	c->deadlines.answer_s[WD_REQ_RECORDS] = 86400;
+	c->deadlines.answer_s[WD_REQ_PRESERVATION] = 86400;
+	c->deadlines.answer_s[WD_REQ_INTERCEPTION] = 86400;
+	c->deadlines.older_records_s = 2 * 86400;
+	c->delivery.timeout_ms = 30 * SEC_MS;
 	return c;
 }
 
@@ -2055,6 +2253,11 @@ conf_check_required(const struct wd_conf *c)
 	if (!TAILQ_EMPTY(&c->backends) && ps.seen[S_RESULTS_KEY] == 0)
 		file_errx(c->path, 0, "results key is required when back ends "
 		    "are configured");
+	/* A body the budget cannot hold could never be received. */
+	if (c->limits.body_budget < c->limits.body_max)
+		file_errx(c->path, 0, "limits body-budget (%zu bytes) is "
+		    "smaller than body (%zu bytes)", c->limits.body_budget,
+		    c->limits.body_max);
 }
 
 struct wd_conf *

@@ -213,5 +213,14 @@ policy_check_request(const struct wd_conf *conf, const struct wd_official *o,
 		    policy_check_preservation(conf, t, a, now_us, err) == -1)
 			return -1;
 	}
+	for (size_t i = 0; i < req->ndocs; i++)
+		if (policy_check_owner(req->docs[i].owner, req->docs[i].action_id,
+		    req, err) == -1)
+			return -1;
+	/* UPDATE: the lifecycle checks the object is held for the sender. */
+	for (size_t i = 0; i < req->nupdates; i++)
+		if (policy_check_owner(req->updates[i].owner,
+		    req->updates[i].action_id, req, err) == -1)
+			return -1;
 	return 0;
 }

@@ -229,7 +229,7 @@ frame_aad(uint8_t aad[45], const uint8_t hhash[32], uint8_t kind,
 
 /* --- the store ---------------------------------------------------------------- */
 
-static int
+int
 results_read_key(const char *path, uint8_t key[32])
 {
 	struct stat	st;

@@ -8,6 +8,15 @@
  * bounded by head_max + body_max and pipelining cannot pile up work.
  * Deadlines are absolute: the request timer starts at the first byte of a
  * request and is never extended by more bytes, so trickling does not help.
+ *
+ * Admission: a connection that has not finished its TLS handshake is a
+ * stranger, held under budgets of its own (unauthenticated, per source
+ * address, handshake-timeout) so that strangers can never take the slots
+ * of authenticated clients, whose budget is `connections`, at most
+ * connections-per-official of them per certificate, and body-budget bytes
+ * of bodies being received over all of them. The listener is never paused
+ * for a budget: every connection is accepted at once and, when the budget
+ * of strangers is full, a stranger is shed (see server_make_room).
  */
 #include "config.h"
 
@@ -16,9 +25,11 @@
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,15 +39,19 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <systemd/sd-daemon.h>
 
 #include "backend.h"
 #include "conf.h"
+#include "edge.h"
 #include "hi1.h"
 #include "http.h"
 #include "journal.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "push.h"
 #include "server.h"
 #include "tls.h"
 
@@ -44,6 +59,29 @@ static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
+static void	conn_error_response(struct conn *, int, enum wd_errcode,
+		    const char *);
+
+#define conn_of(m)	((struct conn *)(void *)((char *)(m) - \
+			    offsetof(struct conn, group)))
+#define EDGE_LOG_PER_S	10	/* lines about strangers, and about 503s */
+#define LINGER_SHORT_MS	1000	/* after a 408 (the sender is slow already) or
+				   a 503 at admission (none may pile up) */
+#define FD_RESERVE	256	/* descriptors beside the connections */
+#define ACCEPT_BATCH	64	/* accepts before the loop's other work */
+/*
+ * Event priorities (0 first): authenticated connections, and what existed
+ * before the listener (journal, back ends), 0; the listener, strangers and
+ * everything else 1. Under a flood of handshakes the requests of
+ * authenticated clients are never queued behind the strangers' work. The
+ * listener shares the strangers' level on purpose: libevent runs a lower
+ * level only in turns when no higher one has work, so a listener above
+ * the strangers would starve every handshake (the officials' too) and the
+ * closing of the strangers shed.
+ */
+#define PRI_LEVELS	2
+#define PRI_AUTH	0
+#define PRI_STRANGER	1
 
 /* --- generations ------------------------------------------------------- */
 
@@ -64,6 +102,7 @@ server_gen_load(const char *path, unsigned number)
 		server_gen_unref(gen);
 		return NULL;
 	}
+	gen->crl_next_update = tls_crl_next_update(gen->ssl);
 	return gen;
 }
 
@@ -78,7 +117,16 @@ server_gen_unref(struct server_gen *gen)
 	free(gen);
 }
 
-/* --- timers -------------------------------------------------------------- */
+/* --- timers and logs ------------------------------------------------------ */
+
+static uint64_t
+server_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void
 conn_arm(struct conn *c, unsigned ms)
@@ -88,6 +136,81 @@ conn_arm(struct conn *c, unsigned ms)
 	evtimer_add(c->timer, &tv);
 }
 
+/* Lines held back by a rate limit are counted, then said in one line. */
+static void
+server_log_held(struct edge_rate *r, const char *what)
+{
+	uint64_t held = edge_rate_take(r);
+
+	if (held > 0)
+		log_warnx("%llu more lines about %s not logged (at most %d a "
+		    "second)", (unsigned long long)held, what, EDGE_LOG_PER_S);
+}
+
+static void server_vlog(struct edge_rate *, const char *, const struct conn *,
+    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
+static void
+server_vlog(struct edge_rate *r, const char *what, const struct conn *c,
+    const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	if (!edge_rate_allow(r, time(NULL), EDGE_LOG_PER_S))
+		return;
+	server_log_held(r, what);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_info("conn %llu from %s: %s", (unsigned long long)c->id, c->peer, msg);
+}
+
+/*
+ * Anyone can make strangers by the thousand: what they cause is counted in
+ * the stats, and logged at most EDGE_LOG_PER_S lines a second.
+ */
+static void conn_log_stranger(const struct conn *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+conn_log_stranger(const struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	server_vlog(&c->srv->log_strangers, "unauthenticated peers", c, fmt, ap);
+	va_end(ap);
+}
+
+static void conn_log_busy(const struct conn *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+conn_log_busy(const struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	server_vlog(&c->srv->log_busy, "connections refused as busy", c, fmt, ap);
+	va_end(ap);
+}
+
+/* A request begun and not received in time is answered 408, then closed. */
+static void
+conn_request_timeout(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	srv->stats.timeouts_408++;
+	log_info("conn %llu from %s: request deadline passed, answered 408",
+	    (unsigned long long)c->id, c->peer);
+	if (c->body_held) {
+		srv->body_inflight -= c->body_held;
+		c->body_held = 0;
+	}
+	c->short_linger = true;
+	conn_error_response(c, 408, WD_ERR_BAD_HTTP,
+	    "the request was not received within the request deadline");
+}
+
 static void
 conn_timeoutcb(evutil_socket_t fd, short what, void *arg)
 {
@@ -95,35 +218,72 @@ conn_timeoutcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->state == CONN_LINGER) {
-		conn_free(c);
-		return;
-	}
-	log_info("conn %llu from %s: deadline passed in state %d, dropped",
-	    (unsigned long long)c->id, c->peer, c->state);
-	if (c->state == CONN_BUSY) {
+	switch (c->state) {
+	case CONN_LINGER:
+		break;
+	case CONN_HANDSHAKE:
+		c->srv->stats.handshake_timeouts++;
+		conn_log_stranger(c, "TLS handshake not done within "
+		    "handshake-timeout, dropped");
+		break;
+	case CONN_BUSY:
 		/* intake owns the request; it will free us when it returns. */
+		log_info("conn %llu from %s: deadline passed while busy",
+		    (unsigned long long)c->id, c->peer);
 		c->dead = true;
 		return;
+	case CONN_HEAD:
+	case CONN_BODY:
+		if (c->state == CONN_BODY || c->saw_bytes) {
+			conn_request_timeout(c);
+			return;
+		}
+		/* FALLTHROUGH */
+	default:
+		log_info("conn %llu from %s: deadline passed in state %d, dropped",
+		    (unsigned long long)c->id, c->peer, c->state);
+		break;
 	}
 	conn_free(c);
 }
 
 /* --- accept -------------------------------------------------------------- */
 
+/* A stranger shed to make room: counted, logged within the rate limit. */
 static void
-server_pause_if_full(struct server *srv)
+conn_shed(struct conn *c, uint64_t *counter, const char *why)
 {
-	unsigned max = srv->gen->conf->limits.max_connections;
+	(*counter)++;
+	conn_log_stranger(c, "not authenticated after %llu ms, shed: %s",
+	    (unsigned long long)(server_now_ms() - c->born_ms), why);
+	conn_free(c);
+}
 
-	if (!srv->listener_paused && srv->nconns >= max) {
-		evconnlistener_disable(srv->listener);
-		srv->listener_paused = true;
-		log_warnx("connection limit %u reached: not accepting until one closes", max);
-	} else if (srv->listener_paused && srv->nconns < max && !srv->stopping) {
-		evconnlistener_enable(srv->listener);
-		srv->listener_paused = false;
-	}
+/*
+ * Admission of a new connection from key's address. A stranger costs the
+ * attacker nothing but a socket, so refusing newcomers at a cap would let
+ * whoever holds the slots keep everyone else out. Instead the newcomer is
+ * always taken and, at a cap, the oldest stranger of its own address is
+ * shed or, at the global cap, the oldest stranger of the address holding
+ * the most. A real client's handshake takes milliseconds: to shed it an
+ * attacker must open unauthenticated-per-source connections from the
+ * client's own address within that time, or hold the global budget from
+ * more addresses than it has slots, each holding as few as the client.
+ */
+static void
+server_make_room(struct server *srv, const struct edge_key *key)
+{
+	const struct wd_conf	*conf = srv->gen->conf;
+	struct edge_member	*m;
+
+	while (edge_count(srv->sources, key) >= conf->limits.unauth_per_source &&
+	    (m = edge_oldest(srv->sources, key)) != NULL)
+		conn_shed(conn_of(m), &srv->stats.shed_source,
+		    "its address holds unauthenticated-per-source connections");
+	while (edge_members(srv->sources) >= conf->limits.unauth_max &&
+	    (m = edge_greediest(srv->sources)) != NULL)
+		conn_shed(conn_of(m), &srv->stats.shed_unauth,
+		    "unauthenticated connections at their limit");
 }
 
 static void
@@ -144,12 +304,80 @@ conn_peer_name(const struct sockaddr *sa, char *buf, size_t len)
 	snprintf(buf, len, "%s:%d", addr, port);
 }
 
+/*
+ * A stranger's first byte: only now does it get TLS state (an SSL and its
+ * bufferevent, some 10 KiB and a few system calls), so that strangers that
+ * never speak, the cheapest attack there is, cost a socket and this struct.
+ */
+static void
+conn_firstbytecb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
+
+	(void)what;
+	event_free(c->wait);
+	c->wait = NULL;
+	if ((c->ssl = SSL_new(c->gen->ssl)) == NULL) {
+		log_warnx("conn %llu from %s: out of memory, dropped",
+		    (unsigned long long)c->id, c->peer);
+		conn_free(c);
+		return;
+	}
+	tls_track_refusal(c->ssl, &c->refusal);
+	c->bev = bufferevent_openssl_socket_new(srv->base, fd, c->ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		/* libevent has freed the SSL (BEV_OPT_CLOSE_ON_FREE), not fd. */
+		c->ssl = NULL;
+		log_warnx("conn %llu from %s: cannot create TLS bufferevent",
+		    (unsigned long long)c->id, c->peer);
+		conn_free(c);
+		return;
+	}
+	/* Tear TLS down without waiting for the peer's close_notify. */
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	bufferevent_priority_set(c->bev, PRI_STRANGER);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static struct conn *
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->timer = evtimer_new(srv->base, conn_timeoutcb, c)) == NULL ||
+	    (c->wait = event_new(srv->base, fd, EV_READ, conn_firstbytecb,
+	    c)) == NULL) {
+		log_warnx("conn: out of memory, dropping connection");
+		if (c && c->timer)
+			event_free(c->timer);
+		free(c);
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	c->id = ++srv->next_conn_id;
+	c->gen = srv->gen;
+	c->gen->refs++;
+	c->state = CONN_HANDSHAKE;
+	c->born_ms = server_now_ms();
+	conn_peer_name(sa, c->peer, sizeof(c->peer));
+	event_priority_set(c->wait, PRI_STRANGER);
+	event_add(c->wait, NULL);
+	return c;
+}
+
 static void
 server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct server	*srv = arg;
 	struct conn	*c;
+	struct edge_key	 key;
 	int		 one = 1;
 
 	(void)l;
@@ -160,52 +388,106 @@ server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
 	 * ACK, adding ~40 ms to every request on a kept-alive connection.
 	 */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->ssl = SSL_new(srv->gen->ssl)) == NULL ||
-	    (c->timer = evtimer_new(srv->base, conn_timeoutcb, c)) == NULL) {
-		log_warnx("conn: out of memory, dropping connection");
-		if (c) {
-			SSL_free(c->ssl);
-			free(c);
-		}
-		evutil_closesocket(fd);
+	edge_key_addr(&key, sa);
+	server_make_room(srv, &key);
+	if ((c = conn_new(srv, fd, sa)) == NULL)
 		return;
-	}
-	c->srv = srv;
-	c->id = ++srv->next_conn_id;
-	c->gen = srv->gen;
-	c->gen->refs++;
-	c->state = CONN_HANDSHAKE;
-	conn_peer_name(sa, c->peer, sizeof(c->peer));
-	tls_track_refusal(c->ssl, &c->refusal);
-	c->bev = bufferevent_openssl_socket_new(srv->base, fd, c->ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warnx("conn: cannot create TLS bufferevent");
-		SSL_free(c->ssl);
-		evutil_closesocket(fd);
-		server_gen_unref(c->gen);
-		event_free(c->timer);
-		free(c);
-		return;
-	}
-	/* Tear TLS down without waiting for the peer's close_notify. */
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
-	conn_arm(c, srv->gen->conf->limits.request_timeout_ms);
-	server_pause_if_full(srv);
+	if (edge_join(srv->sources, &key, &c->group) == -1) {
+		log_warnx("conn %llu from %s: out of memory, dropped",
+		    (unsigned long long)c->id, c->peer);
+		conn_free(c);
+		return;
+	}
+	conn_arm(c, srv->gen->conf->limits.handshake_timeout_ms);
+	/*
+	 * libevent accepts until the backlog is empty: under a flood that
+	 * starves the handshakes in progress, and the connections shed on
+	 * the way are only closed (their descriptors freed) once the callback
+	 * returns. So, every ACCEPT_BATCH, let the loop turn first.
+	 */
+	if (++srv->accepts_batch >= ACCEPT_BATCH && !srv->listener_paused) {
+		evconnlistener_disable(srv->listener);
+		srv->listener_paused = true;
+		event_active(srv->ev_accept, EV_TIMEOUT, 0);
+	}
 }
 
 static void
+server_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->accepts_batch = 0;
+	if (srv->listener_paused && !srv->stopping) {
+		evconnlistener_enable(srv->listener);
+		srv->listener_paused = false;
+	}
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE), the pending connection stays in the
+ * backlog and the listener would be woken for it again at once: shed the
+ * stranger accept would shed anyway, or, with none, pause for 100 ms.
+ */
+static void
 server_accept_errorcb(struct evconnlistener *l, void *arg)
 {
+	struct server		*srv = arg;
+	int			 err = EVUTIL_SOCKET_ERROR();
+	struct edge_member	*m;
+	struct timeval		 tv = { 0, 100000 };
+
 	(void)l;
-	(void)arg;
-	/* EMFILE and friends: log, the listener keeps going. */
-	log_warn("accept");
+	if (edge_rate_allow(&srv->log_busy, time(NULL), EDGE_LOG_PER_S))
+		log_warnx("accept: %s", evutil_socket_error_to_string(err));
+	if (err != EMFILE && err != ENFILE)
+		return;
+	if ((m = edge_greediest(srv->sources)) != NULL) {
+		conn_shed(conn_of(m), &srv->stats.shed_unauth,
+		    "out of file descriptors");
+		return;
+	}
+	if (!srv->listener_paused && srv->ev_accept != NULL) {
+		evconnlistener_disable(srv->listener);
+		srv->listener_paused = true;
+		evtimer_add(srv->ev_accept, &tv);
+	}
+}
+
+/*
+ * Every connection costs a descriptor: make room for both budgets, or say
+ * how far short the limit falls (past it, strangers are shed to make room).
+ */
+static void
+server_fd_limit(const struct wd_conf *conf)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)conf->limits.max_connections +
+			    conf->limits.unauth_max + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warnx("descriptor limit %llu is below connections + "
+		    "unauthenticated + %d = %llu: raise LimitNOFILE",
+		    (unsigned long long)rl.rlim_cur, FD_RESERVE,
+		    (unsigned long long)want);
+}
+
+static uint64_t
+server_seed(void)
+{
+	uint64_t seed = 0;
+
+	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+		fatalx("RAND_bytes failed");
+	return seed;
 }
 
 int
@@ -216,6 +498,18 @@ server_listen(struct server *srv)
 	int			 sslen = sizeof(ss);
 	char			 addr[128];
 
+	TAILQ_INIT(&srv->idle);
+	if (event_base_priority_init(srv->base, PRI_LEVELS) == -1)
+		log_warnx("cannot set event priorities: strangers are not "
+		    "served last");
+	if ((srv->sources = edge_table_new(server_seed())) == NULL ||
+	    (srv->identities = edge_table_new(server_seed())) == NULL ||
+	    (srv->ev_accept = evtimer_new(srv->base, server_accept_resume,
+	    srv)) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
+	server_fd_limit(conf);
 	snprintf(addr, sizeof(addr), strchr(conf->listen_addr, ':') ?
 	    "[%s]:%u" : "%s:%u", strcmp(conf->listen_addr, "localhost") == 0 ?
 	    "127.0.0.1" : conf->listen_addr, conf->listen_port);
@@ -224,9 +518,14 @@ server_listen(struct server *srv)
 		log_warnx("cannot parse listen address %s", addr);
 		return -1;
 	}
+	/*
+	 * A deep backlog (the kernel caps it at net.core.somaxconn) holds a
+	 * burst that arrives while the loop is busy with handshakes; it is
+	 * emptied at every turn of the loop, whatever the budgets.
+	 */
 	srv->listener = evconnlistener_new_bind(srv->base, server_acceptcb, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    511, (struct sockaddr *)&ss, sslen);
+	    4096, (struct sockaddr *)&ss, sslen);
 	if (srv->listener == NULL) {
 		log_warn("cannot listen on %s", addr);
 		return -1;
@@ -238,6 +537,25 @@ server_listen(struct server *srv)
 
 /* --- the connection's life ----------------------------------------------- */
 
+/* Kept alive with no request begun: the first to go when slots run out. */
+static void
+conn_idle_enter(struct conn *c)
+{
+	if (!c->in_idle) {
+		TAILQ_INSERT_TAIL(&c->srv->idle, c, idle_entry);
+		c->in_idle = true;
+	}
+}
+
+static void
+conn_idle_leave(struct conn *c)
+{
+	if (c->in_idle) {
+		TAILQ_REMOVE(&c->srv->idle, c, idle_entry);
+		c->in_idle = false;
+	}
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -245,12 +563,21 @@ conn_free(struct conn *c)
 
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
+	edge_leave(c->state == CONN_HANDSHAKE ? srv->sources : srv->identities,
+	    &c->group);
+	conn_idle_leave(c);
+	srv->body_inflight -= c->body_held;
 	event_free(c->timer);
 	/* BEV_OPT_CLOSE_ON_FREE frees the SSL and closes the socket. */
-	bufferevent_free(c->bev);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	else {
+		if (c->wait != NULL)
+			event_free(c->wait);
+		evutil_closesocket(c->fd);
+	}
 	server_gen_unref(c->gen);
 	free(c);
-	server_pause_if_full(srv);
 }
 
 bool
@@ -284,7 +611,10 @@ conn_reverify(struct conn *c)
 		    SSL_get_peer_cert_chain(c->ssl)) == 1) {
 			X509_STORE_CTX_set_purpose(xctx, X509_PURPOSE_SSL_CLIENT);
 			ok = X509_verify_cert(xctx) == 1;
-			if (!ok)
+			if (ok)
+				c->not_after = tls_chain_not_after(
+				    X509_STORE_CTX_get0_chain(xctx));
+			else
 				snprintf(c->refusal.reason, sizeof(c->refusal.reason),
 				    "%s", X509_verify_cert_error_string(
 				    X509_STORE_CTX_get_error(xctx)));
@@ -303,22 +633,87 @@ conn_reverify(struct conn *c)
 	return 0;
 }
 
+/* The budget of a certificate: its official's, or its own if unknown. */
+static void
+conn_identity_key(const struct conn *c, struct edge_key *key)
+{
+	edge_key_str(key, c->official ? c->official->id : c->fingerprint);
+}
+
+/*
+ * 503 at once, with a hint to retry; the connection closes after it, and
+ * lingers only briefly: it holds a descriptor outside every budget.
+ */
+static void
+conn_refuse_busy(struct conn *c, uint64_t *counter, const char *why)
+{
+	(*counter)++;
+	c->short_linger = true;
+	conn_log_busy(c, "%s: answered 503", why);
+	snprintf(c->receipt, sizeof(c->receipt), "Retry-After: 1\r\n");
+	conn_error_response(c, 503, WD_ERR_OVERLOADED, why);
+}
+
+/*
+ * Admission after the handshake, into the authenticated budget: at most
+ * connections-per-official per certificate, and `connections` in all; when
+ * those are taken the longest-idle kept-alive connection gives its slot up,
+ * and with none idle the newcomer is answered 503. Returns -1 if refused.
+ */
+static int
+conn_admit(struct conn *c)
+{
+	struct server		*srv = c->srv;
+	const struct wd_conf	*conf = srv->gen->conf;
+	struct edge_key		 key;
+	struct conn		*idle;
+
+	conn_identity_key(c, &key);
+	if (edge_count(srv->identities, &key) >= conf->limits.per_official) {
+		conn_refuse_busy(c, &srv->stats.refused_official, "this "
+		    "certificate holds connections-per-official connections");
+		return -1;
+	}
+	if (edge_members(srv->identities) >= conf->limits.max_connections) {
+		if ((idle = TAILQ_FIRST(&srv->idle)) == NULL) {
+			conn_refuse_busy(c, &srv->stats.refused_full, "every "
+			    "connection slot is busy");
+			return -1;
+		}
+		srv->stats.idle_shed++;
+		conn_log_busy(idle, "idle kept-alive connection closed to make "
+		    "room for a new one");
+		conn_free(idle);
+	}
+	if (edge_join(srv->identities, &key, &c->group) == -1) {
+		conn_refuse_busy(c, &srv->stats.refused_full, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 conn_handshake_done(struct conn *c)
 {
 	struct server_gen *gen = c->gen;
 
+	edge_leave(c->srv->sources, &c->group);
+	bufferevent_priority_set(c->bev, PRI_AUTH);
+	c->state = CONN_HEAD;
 	tls_peer_subject(c->ssl, c->subject, sizeof(c->subject));
 	if (tls_peer_fingerprints(c->ssl, c->cert_sha256, c->spki_sha256) == 0) {
 		tls_hex(c->cert_sha256, 32, c->fingerprint);
 		c->official = conf_find_official(gen->conf, c->cert_sha256,
 		    c->spki_sha256);
 	}
+	c->not_after = tls_peer_not_after(c->ssl);
 	log_debug("conn %llu from %s: TLS %s %s, subject %s, official %s",
 	    (unsigned long long)c->id, c->peer, SSL_get_version(c->ssl),
 	    SSL_get_cipher_name(c->ssl), c->subject,
 	    c->official ? c->official->id : "(not registered)");
-	c->state = CONN_HEAD;
+	if (conn_admit(c) == -1)
+		return;
+	conn_idle_enter(c);
 	conn_arm(c, gen->conf->limits.idle_timeout_ms);
 }
 
@@ -348,6 +743,33 @@ conn_error_response(struct conn *c, int status, enum wd_errcode code,
 }
 
 /*
+ * What the handshake checked and time can undo, checked again before every
+ * request on a kept-alive connection: the chain's validity (its earliest
+ * notAfter) and the CRLs' (their earliest nextUpdate, as OpenSSL refuses
+ * new handshakes past it). Revocation itself changes only by reload, and
+ * a reload re-verifies the chain (conn_reverify).
+ */
+static void
+conn_recheck_dates(struct conn *c)
+{
+	time_t	now = time(NULL);
+	int	err;
+
+	if (c->not_after != 0 && now > c->not_after)
+		err = X509_V_ERR_CERT_HAS_EXPIRED;
+	else if (c->gen->crl_next_update != 0 && now > c->gen->crl_next_update)
+		err = X509_V_ERR_CRL_HAS_EXPIRED;
+	else
+		return;
+	c->refusal.failed = 1;
+	c->refusal.verify_error = err;
+	snprintf(c->refusal.reason, sizeof(c->refusal.reason), "%s",
+	    X509_verify_cert_error_string(err));
+	log_info("conn %llu from %s: %s, on a kept-alive connection",
+	    (unsigned long long)c->id, c->peer, c->refusal.reason);
+}
+
+/*
  * A complete request goes to intake or auditapi: reading pauses (one request
  * at a time), the deadline stops (the wait is ours now), and a connection
  * from before a reload has its certificate checked again.
@@ -364,6 +786,11 @@ conn_begin_busy(struct conn *c)
 		log_info("conn %llu from %s: certificate no longer accepted after "
 		    "reload: %s", (unsigned long long)c->id, c->peer,
 		    c->refusal.reason);
+	else if (!c->refusal.failed)
+		conn_recheck_dates(c);
+	/* Refused once, refused for good: answer, then close. */
+	if (c->refusal.failed)
+		c->close_after = true;
 }
 
 /*
@@ -401,6 +828,30 @@ conn_route(struct conn *c)
 	return 0;
 }
 
+/*
+ * Bodies are received into memory whole, so their bytes in flight over all
+ * connections are reserved from body-budget as soon as the head announces
+ * them; past it the request is answered 503 before its body is read (and
+ * with Expect: 100-continue, before it is even sent).
+ */
+static int
+conn_body_reserve(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	size_t		 len = c->req.content_length;
+	size_t		 budget = srv->gen->conf->limits.body_budget;
+
+	/* (A reload may have lowered the budget below what is in flight.) */
+	if (srv->body_inflight > budget || len > budget - srv->body_inflight) {
+		conn_refuse_busy(c, &srv->stats.refused_body, "request bodies "
+		    "being received fill body-budget");
+		return -1;
+	}
+	srv->body_inflight += len;
+	c->body_held = len;
+	return 0;
+}
+
 static void
 conn_read_head(struct conn *c, struct evbuffer *in)
 {
@@ -427,9 +878,20 @@ conn_read_head(struct conn *c, struct evbuffer *in)
 		break;
 	}
 	evbuffer_drain(in, c->req.head_len);
-	if (conn_route(c) != 0)
+	if (c->req.minor == 1 && !c->req.has_host) {
+		log_info("conn %llu from %s: HTTP/1.1 request without Host (HTTP 400)",
+		    (unsigned long long)c->id, c->peer);
+		conn_error_response(c, 400, WD_ERR_BAD_HTTP,
+		    "exactly one Host header is required");
+		return;
+	}
+	if (conn_route(c) != 0 || conn_body_reserve(c) == -1)
 		return;
 	c->state = CONN_BODY;
+	/* Asked to, say "go on" unless the body is on its way already. */
+	if (c->req.expect_continue && evbuffer_get_length(in) < c->req.content_length)
+		evbuffer_add_printf(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
 static void
@@ -440,6 +902,9 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 
 	if (evbuffer_get_length(in) < len)
 		return;
+	/* Leaving the buffer, the body leaves the budget: intake frees it. */
+	c->srv->body_inflight -= c->body_held;
+	c->body_held = 0;
 	if ((body = malloc(len + 1)) == NULL) {
 		conn_error_response(c, 503, WD_ERR_OVERLOADED, "out of memory");
 		return;
@@ -480,6 +945,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	}
 	if (c->state == CONN_HEAD && evbuffer_get_length(in) > 0 && !c->saw_bytes) {
 		c->saw_bytes = true;
+		conn_idle_leave(c);
 		conn_arm(c, c->gen->conf->limits.request_timeout_ms);
 	}
 	if (c->state == CONN_HEAD)
@@ -498,11 +964,16 @@ void
 conn_respond_type(struct conn *c, int status, const char *type, char *body,
     size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	const struct wd_conf	*conf = c->gen->conf;
 
 	if (c->srv->stopping)
 		c->close_after = true;
 	if (!c->req.keep_alive)
+		c->close_after = true;
+	/* keepalive-requests and keepalive-time bound a connection's life. */
+	if (c->requests >= conf->limits.keepalive_requests ||
+	    server_now_ms() - c->born_ms >= conf->limits.keepalive_time_ms)
 		c->close_after = true;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Server: warrantd\r\n"
@@ -556,7 +1027,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		return;
 	if (c->close_after && c->linger) {
 		c->state = CONN_LINGER;
-		conn_arm(c, LINGER_MS);
+		conn_arm(c, c->short_linger ? LINGER_SHORT_MS : LINGER_MS);
 		bufferevent_enable(c->bev, EV_READ);
 		conn_linger_read(c, bufferevent_get_input(c->bev));
 		return;
@@ -568,6 +1039,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	/* Keep-alive: wait for the next request under the idle deadline. */
 	c->state = CONN_HEAD;
 	c->saw_bytes = false;
+	conn_idle_enter(c);
 	conn_arm(c, c->gen->conf->limits.idle_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -600,14 +1072,15 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (c->state == CONN_HANDSHAKE) {
 		if (c->refusal.failed) {
 			c->srv->stats.tls_refused++;
-			log_warnx("conn %llu from %s: client certificate refused: %s "
-			    "(subject %s, sha256 %s)", (unsigned long long)c->id,
-			    c->peer, c->refusal.reason, c->refusal.subject,
-			    c->refusal.fingerprint[0] ? c->refusal.fingerprint : "-");
+			conn_log_stranger(c, "client certificate refused: %s "
+			    "(subject %s, sha256 %s)", c->refusal.reason,
+			    c->refusal.subject, c->refusal.fingerprint[0] ?
+			    c->refusal.fingerprint : "-");
 			intake_tls_refused(c->srv, c);
-		} else
-			log_info("conn %llu from %s: TLS handshake failed",
-			    (unsigned long long)c->id, c->peer);
+		} else {
+			c->srv->stats.handshake_failed++;
+			conn_log_stranger(c, "TLS handshake failed");
+		}
 	}
 	conn_log_tls_errors(c);
 	if (c->state == CONN_BUSY) {
@@ -669,13 +1142,61 @@ server_reload(struct server *srv)
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
+	/* push reads answers with the templates of the generation in force. */
+	push_set_schema(srv->push, gen->schema);
 	server_gen_unref(srv->gen);
 	srv->gen = gen;
+	if (srv->lifecycle != NULL) {
+		struct lifecycle_config lc;
+
+		/* New durations apply to what starts from now on. */
+		server_lifecycle_config(srv, &lc);
+		lifecycle_configure(srv->lifecycle, &lc);
+	}
+	server_fd_limit(gen->conf);
 	log_info("configuration generation %u in force", gen->number);
 	intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
 	    "configuration reloaded");
 	sd_notify(0, "READY=1");
 	server_notify_status(srv);
+}
+
+/* The registry's DELIVER endpoint of an authority (lifecycle_config). */
+static const char *
+server_endpoint(void *arg, const char *authority)
+{
+	struct server		*srv = arg;
+	struct wd_authority	*a;
+
+	a = conf_find_authority(srv->gen->conf, authority);
+	return a ? a->deliver_to : NULL;
+}
+
+/* Durations of the configuration, as the lifecycle takes them. */
+void
+server_lifecycle_config(struct server *srv, struct lifecycle_config *lc)
+{
+	const struct wd_conf *c = srv->gen->conf;
+
+	memset(lc, 0, sizeof(*lc));
+	for (int t = 0; t < WD_REQ__COUNT; t++)
+		lc->answer_us[t] = (int64_t)c->deadlines.answer_s[t] * 1000000;
+	lc->answer_old_records_us = (int64_t)c->deadlines.older_records_s * 1000000;
+	lc->keep_us = (int64_t)c->results.keep_s * 1000000;
+	lc->keep_warn_us = (int64_t)c->results.warn_before_s * 1000000;
+	/* A warning "well before": never later than three quarters in. */
+	if (lc->keep_warn_us > lc->keep_us / 4)
+		lc->keep_warn_us = lc->keep_us / 4;
+	lc->kept_after_us = (int64_t)c->results.keep_delivered_s * 1000000;
+	lc->ratify_us = (int64_t)c->policy.ratify_s * 1000000;
+	lc->preservation_max_us = (int64_t)c->policy.preservation_max_days *
+	    86400 * 1000000;
+	lc->retry_rounds = c->results.rounds;
+	lc->retry_base_us = (int64_t)c->results.round_pause_s * 1000000;
+	lc->part_max = c->results.part_max;
+	lc->carrier_id = c->carrier_id;
+	lc->endpoint = server_endpoint;
+	lc->endpoint_arg = srv;
 }
 
 void
@@ -687,10 +1208,11 @@ server_shutdown(struct server *srv)
 	if (srv->listener && !srv->listener_paused)
 		evconnlistener_disable(srv->listener);
 	srv->listener_paused = true;
-	/* Idle connections go now; busy ones close after their answer. */
+	/* Idle connections and strangers go now; busy ones after their answer. */
 	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_HEAD && !c->saw_bytes)
+		if ((c->state == CONN_HEAD && !c->saw_bytes) ||
+		    c->state == CONN_HANDSHAKE)
 			conn_free(c);
 		else
 			c->close_after = true;
@@ -704,9 +1226,15 @@ server_notify_status(struct server *srv)
 
 	if (srv->backends)
 		backend_status(srv->backends, backends, sizeof(backends));
-	sd_notifyf(0, "STATUS=%s; %u connections; accepted %llu, refused %llu, "
+	server_log_held(&srv->log_strangers, "unauthenticated peers");
+	server_log_held(&srv->log_busy, "connections refused as busy");
+	sd_notifyf(0, "STATUS=%s; %u connections (%zu in handshake); shed %llu "
+	    "strangers; accepted %llu, refused %llu, "
 	    "invalid %llu, TLS refused %llu; journal: %s; back ends: %s",
 	    srv->stopping ? "stopping" : "serving", srv->nconns,
+	    srv->sources ? edge_members(srv->sources) : 0,
+	    (unsigned long long)(srv->stats.shed_source + srv->stats.shed_unauth +
+	    srv->stats.handshake_timeouts),
 	    (unsigned long long)srv->stats.accepted,
 	    (unsigned long long)srv->stats.refused,
 	    (unsigned long long)srv->stats.invalid,
@@ -719,4 +1247,10 @@ server_close_all(struct server *srv)
 {
 	while (!TAILQ_EMPTY(&srv->conns))
 		conn_free(TAILQ_FIRST(&srv->conns));
+	edge_table_free(srv->sources);
+	edge_table_free(srv->identities);
+	srv->sources = srv->identities = NULL;
+	if (srv->ev_accept)
+		event_free(srv->ev_accept);
+	srv->ev_accept = NULL;
 }

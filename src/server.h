@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <event2/util.h>
 #include <openssl/ssl.h>
 
+#include "edge.h"
 #include "http.h"
 #include "journal.pb-c.h"
 #include "tls.h"
@@ -26,6 +28,9 @@ struct journal;
 struct backend_set;
 struct results;
 struct purge;
+struct store;
+struct lifecycle;
+struct push;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
@@ -41,13 +46,14 @@ struct server_gen {
 	struct wd_conf		*conf;
 	SSL_CTX			*ssl;
 	struct hi1_schema	*schema;
+	time_t			 crl_next_update;	/* earliest, 0: none */
 };
 
 struct server_gen	*server_gen_load(const char *path, unsigned number);
 void			 server_gen_unref(struct server_gen *);
 
 enum conn_state {
-	CONN_HANDSHAKE = 0,
+	CONN_HANDSHAKE = 0,	/* not authenticated yet */
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
 	CONN_BODY,		/* waiting for Content-Length bytes */
 	CONN_BUSY,		/* request handed to intake, reading paused */
@@ -61,7 +67,9 @@ struct conn {
 	uint64_t		 id;
 	struct server		*srv;
 	struct server_gen	*gen;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* NULL until the first byte */
+	struct event		*wait;		/* ...which this waits for */
+	evutil_socket_t		 fd;
 	SSL			*ssl;
 	enum conn_state		 state;
 	bool			 close_after;	/* answer, then close */
@@ -69,7 +77,19 @@ struct conn {
 	bool			 saw_bytes;	/* request timer started */
 	bool			 linger;	/* body left unread: drain before close */
 	size_t			 lingered;	/* bytes discarded while lingering */
+	bool			 short_linger;	/* answered 408 or 503 at once: linger 1 s */
 	char			 peer[64];
+	/*
+	 * The edge's budgets (server.c, "admission"): in srv->sources by
+	 * address during the handshake, then in srv->identities by
+	 * certificate; in srv->idle while kept alive with no request begun.
+	 */
+	struct edge_member	 group;
+	bool			 in_idle;
+	TAILQ_ENTRY(conn)	 idle_entry;
+	uint64_t		 born_ms;	/* accepted, CLOCK_MONOTONIC */
+	time_t			 not_after;	/* the chain's earliest notAfter */
+	size_t			 body_held;	/* of srv->body_inflight */
 	struct tls_refusal	 refusal;
 	struct http_request	 req;
 	struct event		*timer;		/* handshake, request and write deadline */
@@ -85,11 +105,23 @@ struct conn {
 };
 
 struct server_stats {
-	uint64_t	accepted;
+	uint64_t	accepted;	/* CREATEs and UPDATEs carried out */
+	uint64_t	repeated;	/* CREATEs of objects already held */
+	uint64_t	read;		/* GETs and LISTs answered */
 	uint64_t	refused;
 	uint64_t	invalid;
 	uint64_t	tls_refused;
 	uint64_t	unavailable;
+	/* the edge (counted, logged at most 10 a second) */
+	uint64_t	shed_source;		/* unauthenticated-per-source */
+	uint64_t	shed_unauth;		/* unauthenticated, or no descriptor */
+	uint64_t	handshake_timeouts;
+	uint64_t	handshake_failed;
+	uint64_t	refused_official;	/* connections-per-official: 503 */
+	uint64_t	refused_full;		/* connections, none idle: 503 */
+	uint64_t	idle_shed;		/* kept-alive, shed for a newcomer */
+	uint64_t	refused_body;		/* body-budget: 503 */
+	uint64_t	timeouts_408;
 };
 
 struct server {
@@ -100,12 +132,23 @@ struct server {
 	struct backend_set	*backends;	/* NULL: no back end configured */
 	struct results		*results;	/* NULL: no results key */
 	struct purge		*purge;		/* deletes delivered results */
+	struct store		*store;		/* the HI-1 objects held */
+	struct lifecycle	*lifecycle;	/* what happens after acceptance */
+	struct push		*push;		/* DELIVER to authorities; NULL: none */
 	struct evconnlistener	*listener;
 	bool			 listener_paused;
 	bool			 stopping;
 	struct event		*ev_drain;	/* waits for answers in flight at stop */
-	unsigned		 nconns;
+	unsigned		 nconns;		/* all, including the shed ones lingering */
 	unsigned		 nbusy;
+	struct edge_table	*sources;	/* in their handshake, by address */
+	struct edge_table	*identities;	/* past it, by certificate */
+	TAILQ_HEAD(, conn)	 idle;		/* kept alive, waiting; oldest first */
+	size_t			 body_inflight;	/* bytes reserved for bodies */
+	struct edge_rate	 log_strangers;	/* lines about unauthenticated peers */
+	struct edge_rate	 log_busy;	/* lines about 503s at the edge */
+	struct event		*ev_accept;	/* resumes the listener paused below */
+	unsigned		 accepts_batch;	/* accepted since the loop last turned */
 	uint64_t		 next_conn_id;
 	uint64_t		 next_ref;	/* carrier reference counter */
 	time_t			 tls_window;	/* TLS refusal records: this second */
@@ -115,6 +158,9 @@ struct server {
 	TAILQ_HEAD(, conn)	 conns;
 };
 
+struct lifecycle_config;
+/* The lifecycle's durations from the configuration in force. */
+void	server_lifecycle_config(struct server *, struct lifecycle_config *);
 int	server_listen(struct server *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */

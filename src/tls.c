@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -300,4 +301,134 @@ tls_server_ctx(const struct wd_conf *conf)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/*
+ * The client side (the gateway pushing to an authority's endpoint) under
+ * the same policy: TLS 1.2+, the same AEAD suites and groups, no tickets,
+ * no resumption, no renegotiation, no compression. The peer must present a
+ * chain to ca (the system store is never used) issued for server
+ * authentication, checked against crl if one is given; its name or
+ * address is checked per connection (tls_client_expect).
+ */
+SSL_CTX *
+tls_client_ctx(const char *cert, const char *key, const char *ca,
+    const char *crl)
+{
+	SSL_CTX		*ctx;
+	X509_STORE	*store;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_log_errors("cannot create TLS context", "");
+		return NULL;
+	}
+	if (tls_set_policy(ctx) == -1) {
+		tls_log_errors("cannot set TLS policy", "");
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_log_errors("cannot load certificate", cert);
+		goto fail;
+	}
+	if (tls_key_file_private(key) == -1)
+		goto fail;
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_log_errors("cannot use private key", key);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_file(ctx, ca) != 1) {
+		tls_log_errors("cannot load CA bundle", ca);
+		goto fail;
+	}
+	store = SSL_CTX_get_cert_store(ctx);
+	if (crl != NULL) {
+		if (tls_load_crls(store, crl) == -1)
+			goto fail;
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK |
+		    X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	X509_STORE_set_purpose(store, X509_PURPOSE_SSL_SERVER);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+int
+tls_client_expect(SSL *ssl, const char *host)
+{
+	unsigned char	 addr[16];
+
+	if (inet_pton(AF_INET, host, addr) == 1 ||
+	    inet_pton(AF_INET6, host, addr) == 1)
+		/* RFC 6066: no SNI for an address; its IP SAN is checked. */
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    host) == 1 ? 0 : -1;
+	if (SSL_set1_host(ssl, host) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, host) != 1)
+		return -1;
+	/* A DNS subjectAltName only (RFC 6125), no partial wildcards. */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+	return 0;
+}
+
+/*
+ * The earliest notAfter of a certificate chain, as a time_t: the moment the
+ * chain stops verifying. 0 if there is no chain or a date cannot be read.
+ */
+time_t
+tls_chain_not_after(STACK_OF(X509) *chain)
+{
+	time_t		 min = 0, t;
+	struct tm	 tm;
+
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)),
+		    &tm) != 1)
+			return 0;
+		t = timegm(&tm);
+		if (min == 0 || t < min)
+			min = t;
+	}
+	return min;
+}
+
+time_t
+tls_peer_not_after(SSL *ssl)
+{
+	return tls_chain_not_after(SSL_get0_verified_chain(ssl));
+}
+
+/*
+ * The earliest nextUpdate of the CRLs in ctx's store: past it OpenSSL
+ * refuses every new handshake ("CRL has expired"), and the server refuses
+ * requests on connections kept alive from before. 0 if there is none.
+ */
+time_t
+tls_crl_next_update(SSL_CTX *ctx)
+{
+	STACK_OF(X509_OBJECT)	*objs;
+	const ASN1_TIME		*next;
+	X509_OBJECT		*o;
+	time_t			 min = 0, t;
+	struct tm		 tm;
+
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+	for (int i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		o = sk_X509_OBJECT_value(objs, i);
+		if (X509_OBJECT_get_type(o) != X509_LU_CRL ||
+		    (next = X509_CRL_get0_nextUpdate(X509_OBJECT_get0_X509_CRL(o))) == NULL)
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		if (ASN1_TIME_to_tm(next, &tm) != 1)
+			continue;
+		t = timegm(&tm);
+		if (min == 0 || t < min)
+			min = t;
+	}
+	return min;
 }

@@ -8,7 +8,9 @@
  * Exit status: 0 all accepted, 1 something refused (4xx or our certificate
  * refused), 2 anything else (usage, files, network, 5xx, nonsense answers).
  * The transport lives in ctl_net.c, HTTP in ctl_http.c, the reading of the
- * answer in ctl_resp.c; this file is the command line and the loop.
+ * answer in ctl_resp.c; this file is the command line and the loop. The
+ * commands that follow a request afterwards (status, list, fetch, cancel,
+ * ratify, extend) are in ctl_life.c, on the same connection handling.
  */
 #include "config.h"
 
@@ -27,24 +29,24 @@
 #include <libxml/parser.h>
 
 #include "ctl.h"
+#include "ctl_life.h"
+#include "ctl_receive.h"
 
 #define CTL_DEFAULT_TIMEOUT	30
 #define CTL_MAX_TIMEOUT		3600
-
-struct ctl_state {
-	SSL_CTX		*ctx;
-	struct ctl_url	 url;
-	struct ctl_conn	*conn;		/* kept between files if possible */
-	int		 timeout;
-	int		 xml;		/* --xml: raw answers on stdout */
-};
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: warrantctl [--url URL] --cert FILE --key FILE "
 	    "--cacert FILE\n"
-	    "                  [--xml] [--timeout SECONDS] submit FILE...\n");
+	    "                  [--xml] [--timeout SECONDS] submit FILE...\n"
+	    "       warrantctl [options] --authority ID --carrier ID "
+	    "[--templates DIR] [--json]\n"
+	    "                  status REF|UUID | list [--since T] [--type T] |\n"
+	    "                  fetch REF|UUID -o DIR | cancel REF|UUID |\n"
+	    "                  ratify REF|UUID --order FILE | "
+	    "extend REF|UUID --until T\n");
 }
 
 static void
@@ -58,9 +60,16 @@ help(void)
 	    "  --cacert FILE      CA certificate(s) of the server\n"
 	    "  --xml              print the server's XML, not a summary\n"
 	    "  --timeout SECONDS  connect and inactivity limit (default %d)\n"
+	    "  --authority ID     your authority's HI-1 identifier (status...)\n"
+	    "  --carrier ID       the carrier's HI-1 identifier (status...)\n"
+	    "  --templates DIR    the profile's templates (answers are "
+	    "validated)\n"
+	    "  --json             status, list: JSON instead of lines\n"
 	    "  --help, --version\n\n"
-	    "Exit status: 0 all accepted, 1 one or more refused, "
-	    "2 other failures.\n",
+	    "Commands: submit, status, list, fetch, cancel, ratify, extend "
+	    "(docs/warrantctl.md).\n"
+	    "Exit status: 0 all accepted, 1 one or more refused (or a "
+	    "delivery that does\nnot verify), 2 other failures.\n",
 	    CTL_DEFAULT_URL, CTL_DEFAULT_TIMEOUT);
 }
 
@@ -133,8 +142,8 @@ drop_conn(struct ctl_state *st)
  * more on a fresh one, once, and never after any byte of an answer:
  * warrantd answers every request it reads, so silence means not taken.
  */
-static int
-exchange(struct ctl_state *st, const char *body, size_t len,
+int
+ctl_exchange(struct ctl_state *st, const char *body, size_t len,
     struct ctl_response *resp, struct ctl_err *err)
 {
 	int	attempt, reused;
@@ -187,7 +196,7 @@ submit(struct ctl_state *st, const char *file)
 	memset(&resp, 0, sizeof(resp));
 	if (read_file(file, &body, &len) == -1)
 		return CTL_FAILED;
-	if (exchange(st, body, len, &resp, &err) == -1)
+	if (ctl_exchange(st, body, len, &resp, &err) == -1)
 		rc = report_failure(st, file, &err);
 	else if (st->xml) {
 		fwrite(resp.body, 1, resp.bodylen, stdout);
@@ -219,7 +228,7 @@ parse_timeout(const char *s, int *out)
 
 static int
 run(struct ctl_state *st, const char *cert, const char *key, const char *cacert,
-    char **files, int nfiles)
+    const struct ctl_life_opts *lo, char **argv, int argc)
 {
 	struct ctl_err	err;
 	enum ctl_result	rc, worst = CTL_ACCEPTED;
@@ -228,10 +237,13 @@ run(struct ctl_state *st, const char *cert, const char *key, const char *cacert,
 		fprintf(stderr, "warrantctl: %s\n", err.msg);
 		return CTL_FAILED;
 	}
-	ctl_resp_init();
-	for (int i = 0; i < nfiles; i++)
-		if ((rc = submit(st, files[i])) > worst)
-			worst = rc;
+	if (strcmp(argv[0], "submit") == 0) {
+		ctl_resp_init();
+		for (int i = 1; i < argc; i++)
+			if ((rc = submit(st, argv[i])) > worst)
+				worst = rc;
+	} else
+		worst = ctl_life_run(st, lo, argc, argv);
 	drop_conn(st);
 	SSL_CTX_free(st->ctx);
 	xmlCleanupParser();
@@ -248,11 +260,21 @@ main(int argc, char *argv[])
 		{ "cacert",	required_argument,	NULL, 'a' },
 		{ "xml",	no_argument,		NULL, 'x' },
 		{ "timeout",	required_argument,	NULL, 't' },
+		{ "authority",	required_argument,	NULL, 'A' },
+		{ "carrier",	required_argument,	NULL, 'C' },
+		{ "templates",	required_argument,	NULL, 'T' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "since",	required_argument,	NULL, 's' },
+		{ "type",	required_argument,	NULL, 'y' },
+		{ "order",	required_argument,	NULL, 'O' },
+		{ "until",	required_argument,	NULL, 'U' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct ctl_state st = { .timeout = CTL_DEFAULT_TIMEOUT };
+	struct ctl_life_opts lo = { .authority = getenv("WARRANTCTL_AUTHORITY"),
+	    .carrier = getenv("WARRANTCTL_CARRIER") };
 	struct ctl_err	 err;
 	const char	*url = CTL_DEFAULT_URL, *cert = NULL, *key = NULL;
 	const char	*cacert = NULL;
@@ -260,7 +282,10 @@ main(int argc, char *argv[])
 
 	/* A server hanging up must be an error return, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	/* The authority's own endpoint: its options follow the command. */
+	if (argc >= 2 && strcmp(argv[1], "receive") == 0)
+		return ctl_receive_main(argc - 1, argv + 1);
+	while ((ch = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			url = optarg;
@@ -285,6 +310,33 @@ main(int argc, char *argv[])
 				return CTL_FAILED;
 			}
 			break;
+		case 'A':
+			lo.authority = optarg;
+			break;
+		case 'C':
+			lo.carrier = optarg;
+			break;
+		case 'T':
+			lo.templates = optarg;
+			break;
+		case 'j':
+			lo.json = 1;
+			break;
+		case 'o':
+			lo.outdir = optarg;
+			break;
+		case 's':
+			lo.since = optarg;
+			break;
+		case 'y':
+			lo.type = optarg;
+			break;
+		case 'O':
+			lo.order = optarg;
+			break;
+		case 'U':
+			lo.until = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -298,13 +350,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc >= 1 && strcmp(argv[0], "submit") != 0)
+	if (argc >= 1 && strcmp(argv[0], "submit") != 0 &&
+	    !ctl_life_command(argv[0]))
 		fprintf(stderr, "warrantctl: unknown command: %s\n", argv[0]);
 	else if (cert == NULL || key == NULL || cacert == NULL)
 		fprintf(stderr, "warrantctl: --cert, --key and --cacert are "
 		    "required\n");
-	if (argc < 2 || strcmp(argv[0], "submit") != 0 || cert == NULL ||
-	    key == NULL || cacert == NULL) {
+	if (argc < 1 || (strcmp(argv[0], "submit") == 0 ? argc < 2 :
+	    !ctl_life_command(argv[0])) || cert == NULL || key == NULL ||
+	    cacert == NULL) {
 		usage(stderr);
 		return CTL_FAILED;
 	}
@@ -312,7 +366,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "warrantctl: %s\n", err.msg);
 		return CTL_FAILED;
 	}
-	rc = run(&st, cert, key, cacert, argv + 1, argc - 1);
+	rc = run(&st, cert, key, cacert, &lo, argv, argc);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "warrantctl: writing the results: %s\n",
 		    strerror(errno));

@@ -25,10 +25,13 @@
 #include "conf.h"
 #include "hi1.h"
 #include "journal.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "purge.h"
+#include "push.h"
 #include "results.h"
 #include "server.h"
+#include "store.h"
 #include "tls.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/warrantd/warrantd.conf"
@@ -97,9 +100,9 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* Answers in flight and back-end calls (whose outcomes are journaled). */
-	if ((srv->nbusy == 0 && backend_pending(srv->backends) == 0) ||
-	    ++ticks > DRAIN_SECONDS * 10)
+	/* Answers in flight, back-end calls, the lifecycle's records. */
+	if ((srv->nbusy == 0 && backend_pending(srv->backends) == 0 &&
+	    lifecycle_idle(srv->lifecycle)) || ++ticks > DRAIN_SECONDS * 10)
 		event_base_loopexit(srv->base, NULL);
 }
 
@@ -178,9 +181,97 @@ warrantd_open_journal(struct server *srv)
 	jc.checkpoint_interval_s = conf->journal.checkpoint_interval_s;
 	if (jc.signing_key != NULL && tls_key_file_private(jc.signing_key) == -1)
 		return -1;
-	if (journal_open(&jc, srv->base, &srv->journal) == -1)
+	return journal_open(&jc, srv->base, &srv->journal);
+}
+
+/* Each durable record, as the object store must hold it (store.h). */
+static void
+warrantd_observe(const Warrant__Record *rec, void *arg)
+{
+	struct server *srv = arg;
+
+	if (store_apply(srv->store, rec) == -1)
+		log_warnx("object store: record %llu not applied; objects read "
+		    "before a restart may be stale", (unsigned long long)rec->seq);
+}
+
+/*
+ * The object store, caught up with the journal. One that holds more than
+ * the journal (restored from elsewhere) is moved aside, never trusted nor
+ * deleted, and rebuilt from the journal.
+ */
+static int
+warrantd_open_store(struct server *srv)
+{
+	const struct wd_conf	*conf = srv->gen->conf;
+	uint8_t			 key[32], *kp = NULL;
+	char			 path[4096], aside[4200];
+
+	snprintf(path, sizeof(path), "%s/objects.db", conf->state_dir);
+	if (conf->results.key != NULL) {
+		if (results_read_key(conf->results.key, key) == -1)
+			return -1;
+		kp = key;
+	}
+	if ((srv->store = store_open(path, kp)) == NULL)
 		return -1;
-	return intake_recover(srv);
+	if (store_applied(srv->store) > journal_size(srv->journal)) {
+		snprintf(aside, sizeof(aside), "%s.ahead-of-journal.%lld", path,
+		    (long long)time(NULL));
+		log_warnx("object store %s holds records the journal does not "
+		    "(%llu > %llu): moved to %s, rebuilding from the journal",
+		    path, (unsigned long long)store_applied(srv->store),
+		    (unsigned long long)journal_size(srv->journal), aside);
+		store_close(srv->store);
+		if (rename(path, aside) == -1 ||
+		    (srv->store = store_open(path, kp)) == NULL) {
+			OPENSSL_cleanse(key, sizeof(key));
+			return -1;
+		}
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	if (intake_recover(srv) == -1)
+		return -1;
+	if (store_applied(srv->store) != journal_size(srv->journal)) {
+		log_warnx("object store at %llu of %llu journal records",
+		    (unsigned long long)store_applied(srv->store),
+		    (unsigned long long)journal_size(srv->journal));
+		return -1;
+	}
+	journal_set_observer(srv->journal, warrantd_observe, srv);
+	return 0;
+}
+
+static int
+warrantd_open_lifecycle(struct server *srv)
+{
+	const struct wd_conf	*conf = srv->gen->conf;
+	struct lifecycle_env	 env;
+	struct lifecycle_config	 cfg;
+	struct push_config	 pc;
+
+	if (conf->delivery.cert != NULL) {
+		memset(&pc, 0, sizeof(pc));
+		pc.cert = conf->delivery.cert;
+		pc.key = conf->delivery.key;
+		pc.ca = conf->delivery.ca;
+		pc.timeout_ms = conf->delivery.timeout_ms;
+		pc.carrier_id = conf->carrier_id;
+		if ((srv->push = push_new(srv->base, &pc, srv->gen->schema)) == NULL)
+			return -1;
+	}
+	memset(&env, 0, sizeof(env));
+	env.base = srv->base;
+	env.journal = srv->journal;
+	env.store = srv->store;
+	env.results = srv->results;
+	env.purge = srv->purge;
+	env.backends = srv->backends;
+	env.push = srv->push;
+	server_lifecycle_config(srv, &cfg);
+	if ((srv->lifecycle = lifecycle_new(&env, &cfg)) == NULL)
+		return -1;
+	return lifecycle_start(srv->lifecycle);
 }
 
 static void
@@ -206,18 +297,28 @@ sweep_tick(evutil_socket_t fd, short what, void *arg)
 		log_warnx("results: expiry sweep failed");
 }
 
-/* The results store and the back ends, when the configuration has them. */
+/* The results store, when the configuration has a key. */
+static int
+warrantd_open_results(struct server *srv)
+{
+	const struct wd_conf *conf = srv->gen->conf;
+
+	/* Orphans only: the lifecycle destroys results; this catches leftovers. */
+	if (conf->results.key != NULL &&
+	    (srv->results = results_open(conf->state_dir, conf->results.key,
+	    conf->results.keep_s + 86400)) == NULL)
+		return -1;
+	if (srv->results != NULL && (srv->purge = purge_start(srv->results)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The back ends, when the configuration has them. */
 static int
 warrantd_open_backends(struct server *srv)
 {
 	const struct wd_conf *conf = srv->gen->conf;
 
-	if (conf->results.key != NULL &&
-	    (srv->results = results_open(conf->state_dir, conf->results.key,
-	    conf->results.keep_s)) == NULL)
-		return -1;
-	if (srv->results != NULL && (srv->purge = purge_start(srv->results)) == NULL)
-		return -1;
 	if (TAILQ_EMPTY(&conf->backends))
 		return 0;
 	if (srv->results == NULL)
@@ -291,17 +392,28 @@ main(int argc, char *argv[])
 		fatalx("configuration %s is not usable; nothing started", path);
 	if (warrantd_open_journal(&srv) == -1)
 		fatalx("journal is not usable; refusing to start");
+	if (warrantd_open_results(&srv) == -1)
+		fatalx("results store not usable; refusing to start");
+	if (warrantd_open_store(&srv) == -1)
+		fatalx("object store not usable; refusing to start");
 	if (warrantd_open_backends(&srv) == -1)
-		fatalx("back ends or results store not usable; refusing to start");
+		fatalx("back ends not usable; refusing to start");
+	if (warrantd_open_lifecycle(&srv) == -1)
+		fatalx("request lifecycle not usable; refusing to start");
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
 
 	intake_record_event(&srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_STOP,
 	    "warrantd stopped");
+	/* From here on the lifecycle records what reports, and starts nothing. */
+	lifecycle_stop(srv.lifecycle);
 	/* Pending back-end calls report (cancelled) while the journal is open. */
 	backend_set_free(srv.backends);
+	push_free(srv.push);
 	journal_close(srv.journal);	/* flushes the stop record */
+	lifecycle_free(srv.lifecycle);
+	store_close(srv.store);
 	purge_stop(srv.purge);
 	results_close(srv.results);
 	evconnlistener_free(srv.listener);

@@ -60,8 +60,7 @@ static const struct {
 	{ WD_ERR_AUTH_NOT_VALID, 403, "authorisation not valid at the time of the request" },
 	{ WD_ERR_WRONG_RECEIVER, 400, "message is addressed to another carrier" },
 	{ WD_ERR_DUPLICATE_ACTION, 400, "duplicate action identifier" },
-	{ WD_ERR_DICTIONARY, 400, "unknown dictionary value" },
-	{ WD_ERR_AUTH_LINK, 400, "task is not linked to an authorisation in the message" },
+	{ WD_ERR_AUTH_LINK, 400, "object is not linked as the profile requires" },
 	{ WD_ERR_WINDOW_ORDER, 400, "time window ends before it starts" },
 	{ WD_ERR_WINDOW_RETENTION, 400, "time window reaches beyond the retention period" },
 	{ WD_ERR_CLOCK_SKEW, 400, "timestamp outside the allowed clock skew" },
@@ -69,6 +68,16 @@ static const struct {
 	{ WD_ERR_MISSING_FIELD, 400, "required field missing" },
 	{ WD_ERR_DUPLICATE_OBJECT, 400, "duplicate object identifier" },
 	{ WD_ERR_ACTION_NOT_DONE, 400, "not carried out: another action in the message failed" },
+	{ WD_ERR_OBJECT_EXISTS, 409, "object already exists with other content" },
+	{ WD_ERR_NO_SUCH_OBJECT, 404, "no such object" },
+	{ WD_ERR_GENERATION, 409, "object has changed: Generation does not match" },
+	{ WD_ERR_NOT_CHANGEABLE, 400, "not something the authority can set or change" },
+	{ WD_ERR_STATE, 409, "not possible in the object's current state" },
+	{ WD_ERR_EXTENSION_LIMIT, 400, "extension beyond the longest allowed" },
+	{ WD_ERR_MIXED, 400, "a message either reads or changes" },
+	{ WD_ERR_TOO_MUCH, 400, "too much data for one answer" },
+	{ WD_ERR_IN_PROGRESS, 503, "the same objects are being created now, retry" },
+	{ WD_ERR_CHECKSUM, 400, "delivered data does not match its checksum" },
 	{ WD_ERR_OVERLOADED, 503, "service overloaded, retry later" },
 	{ WD_ERR_STORAGE, 503, "journal unavailable, retry later" },
 	{ WD_ERR_INTERNAL, 500, "internal error" },
@@ -183,4 +192,35 @@ wd_error_set_action(struct wd_error *e, enum wd_errcode code, uint32_t action,
 	va_start(ap, fmt);
 	wd_error_vset(e, code, fmt, ap);
 	va_end(ap);
+}
+
+const char *
+wd_reason_text(enum wd_reason r)
+{
+	switch (r) {
+	case WD_REASON_NOT_FOUND:
+		return "no data found for the identifiers";
+	case WD_REASON_NOT_RETAINED:
+		return "data of this kind is not retained";
+	case WD_REASON_OUTSIDE_RETENTION:
+		return "the window is older than the data retained";
+	case WD_REASON_BACKEND_FAILED:
+		return "the carrier's system could not answer after retries";
+	case WD_REASON_BACKEND_REFUSED:
+		return "the carrier's system cannot carry out this request";
+	case WD_REASON_CANCELLED:
+		return "cancelled by the authority";
+	case WD_REASON_LAPSED:
+		return "urgent order not ratified in time: lapsed";
+	case WD_REASON_REJECTED:
+		return "rejected by the carrier's compliance desk";
+	case WD_REASON_PRESERVATION_ENDED:
+		return "preservation ended: the data was released";
+	case WD_REASON_RESULTS_EXPIRED:
+		return "results kept undelivered too long: destroyed";
+	case WD_REASON_ORDER_ENDED:
+		return "the order's period ended";
+	default:
+		return "";
+	}
 }

@@ -1,8 +1,10 @@
 /*
  * fuzz_hi1 — libFuzzer target for the whole untrusted path of a request
  * body: hi1_parse_request() (byte checks, hardened parse, limits, schema,
- * extraction, semantics) and, when a body is accepted or refused, both
- * response builders on what was extracted. The schema is loaded once from
+ * extraction, semantics) and, when a body is accepted or refused, the
+ * answers built on what was extracted: a CREATE's acceptance as intake
+ * builds it (tests/unit/accepted.c, with a quick result for its first
+ * task), and the refusal. The schema is loaded once from
  * the source tree's templates. Run: tests/fuzz/run.sh BUILDDIR [SECONDS].
  */
 #include "config.h"
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accepted.h"
 #include "hi1.h"
 
 #ifndef TOP_SRCDIR
@@ -46,13 +49,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &err) == 0) {
 		h = (struct hi1_response_header){ "MXCARRIER", req.sender_id,
 		    req.transaction_id, req.timestamp_us };
-		out = hi1_build_accepted(&h, &req, "MXC-FUZZ-1", &len);
-		if (out == NULL || strlen(out) != len)
-			abort();
-		free(out);
-		/* The per-action refusal of the first task, as policy would. */
+		/* Only a CREATE is accepted with new objects. */
+		if (req.ntasks > 0 && !req.reading && req.nupdates == 0) {
+			out = test_accepted(&h, &req, "MXC-FUZZ-1",
+			    req.tasks[0].action_id, "<r/>", 4, &len);
+			if (out == NULL || strlen(out) != len)
+				abort();
+			free(out);
+		}
+		/* The per-action refusal of the first action, as policy would. */
 		wd_error_set_action(&err, WD_ERR_TYPE_NOT_ALLOWED,
-		    req.tasks[0].action_id, "fuzz");
+		    req.ntasks > 0 ? req.tasks[0].action_id : 0, "fuzz");
 	}
 	/* Whatever was extracted, refused: must always build. */
 	h = (struct hi1_response_header){ "MXCARRIER", req.sender_id,

@@ -6,7 +6,9 @@
  * sanitizer reports, any broken promise of the parser aborts:
  *
  *  - an error carries one of the documented statuses;
- *  - "more" only when no end of head lies within head_max;
+ *  - "more" only when no end of head lies within head_max, and no bare LF
+ *    (nor a CR followed by anything but LF) has arrived: those are refused
+ *    at once, never left waiting;
  *  - a parsed head ends in CRLFCRLF within len and head_max, its strings are
  *    terminated, its path starts with '/', its length is within body_max;
  *  - the same bytes parse the same way again, cut at head_len or not, and
@@ -48,6 +50,18 @@ first_end(const char *buf, size_t len)
 	for (size_t i = 3; i < len; i++)
 		if (memcmp(buf + i - 3, "\r\n\r\n", 4) == 0)
 			return i + 1;
+	return 0;
+}
+
+static int
+has_bare_lf(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return 1;
+		if (buf[i] == '\r' && i + 1 < len && buf[i + 1] != '\n')
+			return 1;
+	}
 	return 0;
 }
 
@@ -111,10 +125,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case HTTP_PARSE_MORE:
 		CHECK(len < lim->head_max);
 		CHECK(first_end(buf, len) == 0);
+		CHECK(!has_bare_lf(buf, len));
 		break;
 	case HTTP_PARSE_ERROR:
-		CHECK(status == 400 || status == 413 || status == 431 ||
-		    status == 501 || status == 505);
+		CHECK(status == 400 || status == 413 || status == 417 ||
+		    status == 431 || status == 501 || status == 505);
 		CHECK(strcmp(http_status_text(status), "Unknown") != 0);
 		break;
 	default:

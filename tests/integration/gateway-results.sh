@@ -80,16 +80,36 @@ while read -r line; do
 	*) fail "records count is not the database's $want: $line" ;;
 	esac
 done <"$DIR/records.out"
-# Delivered results leave the store; streamed ones wait there, encrypted.
+# Delivered results leave the store; streamed ones are packaged into parts
+# (docs/lifecycle.md) that wait there, encrypted, and the back end's raw
+# answers go once the parts are recorded.
 for i in $(seq 1 20); do
 	ls "$DIR/state/results/$sub_ref".* >/dev/null 2>&1 || break
 	sleep 0.1
 done
 ls "$DIR/state/results/$sub_ref".* >/dev/null 2>&1 &&
     fail "the delivered result of $sub_ref is still in the results store"
-[ "$(ls "$DIR/state/results/$ref".* 2>/dev/null | wc -l)" = 3 ] ||
-    fail "the 3 records results of $ref are not in the results store: $(ls "$DIR/state/results")"
+for i in $(seq 1 100); do
+	"$WARRANT_AUDIT" show --journal "$DIR/state/journal" 2>/dev/null |
+	    grep "EVENT_DELIVERY_READY ref=$ref" >"$DIR/ready.out"
+	[ "$(wc -l <"$DIR/ready.out")" -ge 2 ] && break
+	sleep 0.2
+done
+[ "$(wc -l <"$DIR/ready.out")" = 2 ] ||
+    fail "expected both records tasks of $ref packaged: $(cat "$DIR/ready.out")"
+packed=$(sed 's/.* \([0-9]*\) records.*/\1/' "$DIR/ready.out" | paste -sd+ | bc)
+[ "$packed" = $((3 * want)) ] ||
+    fail "the parts of $ref hold $packed records, not the database's 3 x $want"
+ls "$DIR/state/results/$ref".*.d.p1.res >/dev/null 2>&1 ||
+    fail "the parts of $ref are not in the results store: $(ls "$DIR/state/results")"
+for i in $(seq 1 20); do
+	ls "$DIR/state/results/$ref".[0-9]*.[0-9]*.res >/dev/null 2>&1 || break
+	sleep 0.1
+done
+ls "$DIR/state/results/$ref".[0-9]*.[0-9]*.res >/dev/null 2>&1 &&
+    fail "the back end's raw answers stayed after packaging: $(ls "$DIR/state/results")"
 grep -q -a -e "$msisdn" "$DIR"/state/results/* && fail "a stored result holds its MSISDN in clear: not encrypted"
+grep -q -a -e "$msisdn" "$DIR"/state/objects.db* && fail "the object store holds an MSISDN in clear: not encrypted"
 
 # And the data itself never reached the journal or the log.
 if "$WARRANT_AUDIT" show --journal "$DIR/state/journal" --json | grep -q -e "$curp" -e "$given"; then

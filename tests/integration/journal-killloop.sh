@@ -32,16 +32,25 @@ grep -q 'checkpoint-records 25' "$DIR/warrantd.conf" &&
     grep -q 'segment-size 1M' "$DIR/warrantd.conf" || fail "cannot adjust warrantd.conf"
 
 # One client: submit the samples over and over, 4 files per connection,
-# and keep every reference it was given (and only those).
+# and keep every reference it was given (and only those). Each round sends
+# new requests (fresh identifiers, stamped now): the same message again
+# would be a repeat answered with the objects it created (docs/lifecycle.md),
+# not a new acceptance, and a run longer than the allowed clock skew would
+# otherwise send stale timestamps.
 client() {	# id
-	local o r files
+	local o r files mine=$DIR/c.$1
 	files=("$work"/*.xml)
+	mkdir -p "$mine"
 	: >"$DIR/given.$1"
 	while [ ! -e "$DIR/stop" ]; do
 		r=0
+		rm -f "$mine"/*.xml
+		"$TOP_SRCDIR/tests/restamp" -o "$mine" \
+		    "${files[@]:$((RANDOM % 5)):4}" || fail "restamp failed"
+		fresh_uuids "$mine"/*.xml
 		o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
 		    --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --timeout 10 \
-		    submit "${files[@]:$((RANDOM % 5)):4}" 2>&1) || r=$?
+		    submit "$mine"/*.xml 2>&1) || r=$?
 		grep 'ACCEPTED (HTTP 200) carrier reference' <<<"$o" |
 		    grep -o 'MXC-[0-9]*-[0-9]*$' >>"$DIR/given.$1"
 		# The daemon going away mid-request is expected (kept in

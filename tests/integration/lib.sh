@@ -148,3 +148,16 @@ stack_private_bins() {
 	AUDIT=$DIR/bin/${AUDIT##*/}
 	export WARRANTD
 }
+
+# fresh_uuids FILE...: give every UUID in each file (object identifiers, the
+# links between them, the transaction) a new value, the same new value for
+# the same old one within a file: the message becomes new objects, not a
+# repeat of the old ones (a repeated CREATE is answered, not carried out).
+fresh_uuids() {
+	local f u
+	for f in "$@"; do
+		for u in $(grep -o '[0-9a-f]\{8\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{12\}' "$f" | sort -u); do
+			sed -i "s/$u/$(cat /proc/sys/kernel/random/uuid)/g" "$f"
+		done
+	done
+}

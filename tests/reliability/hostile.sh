@@ -6,15 +6,19 @@
 #
 #  trickle    slowloris with a valid client certificate: a well-formed
 #             request one byte per second on each of N connections; each
-#             must be dropped at the request deadline counted from its
-#             first byte (more bytes never extend it), without an answer.
-#  idle       far more connections than `connections` allows, held open:
-#             half bare TCP (no TLS handshake), half TLS with the handshake
-#             done and then silence. The daemon never holds more than the
-#             limit (its descriptors are counted), pauses its listener
-#             (logged) so that new connections wait in the kernel's
-#             backlog instead of being refused, drops the idle ones at
-#             their deadlines, and serves the valid client meanwhile.
+#             must be answered 408 at the request deadline counted from its
+#             first byte (more bytes never extend it), and closed.
+#  strangers  the attack of issue 14 §1: thousands of connections that
+#             never start TLS, from many addresses, each opened again a
+#             second after the daemon sheds it, and beside them handshake
+#             floods (no certificate, and an untrusted one). The daemon
+#             holds at most `unauthenticated` of them (its descriptors are
+#             counted), never pauses its listener, and serves the valid
+#             client meanwhile; its latency (the goal: p99 under 1 s) and
+#             the daemon's RSS are measured.
+#  idle       one official holding far more idle TLS connections than
+#             connections-per-official: the rest are answered 503 at once;
+#             those held are dropped at the idle deadline.
 #  handshake  floods of full handshakes with no client certificate and
 #             with a certificate from a CA the daemon does not trust: all
 #             refused; how much journal each refusal costs is measured.
@@ -44,16 +48,24 @@ rel_snapshot
 DEADLINE=$(rel_pick 2 5)		# request-timeout and idle-timeout, s
 TRICKLERS=$(rel_pick 8 50)
 LIMIT=$(rel_pick 100 1000)		# limits { connections }
-IDLE=$(rel_pick 200 3000)		# held connections (half TCP, half TLS)
-# Held long enough for the daemon to take and drop all of them, LIMIT at
-# a time, plus the kernel's SYN retransmissions (1 s, 3 s) for those that
-# found the backlog full.
-HOLD=$(((IDLE / LIMIT + $(rel_pick 1 2)) * DEADLINE + $(rel_pick 2 3)))
+PER_OFFICIAL=$(rel_pick 20 64)		# limits { connections-per-official }: above the tricklers (50) and the valid client
+IDLE=$(rel_pick 100 200)		# idle TLS connections of one official (under unauthenticated: they open at once)
+HOLD=$((DEADLINE + 8))	# past the idle deadline and a 503's 5-s linger
+STRANGERS=${WD_REL_STRANGERS:-$(rel_pick 400 5000)}	# never start TLS
+SOURCES=$(rel_pick 20 40)		# addresses they come from
+STRANGE_S=$(rel_pick 10 60)		# how long they press
+STRANGE_C=$(rel_pick 5 25)		# handshakes of each flood at a time
+UNAUTH=256				# limits { unauthenticated } (the default)
+# The goal of issue 14 §1 (full scale, without sanitizers): reported, not
+# asserted, as latencies on a shared machine are the machine's; the RSS
+# bound is asserted.
+GOAL_P99_MS=1000
+RSS_MAX_MIB=${WD_REL_RSS_MAX_MIB:-96}
 FLOOD=$(rel_pick 200 3000)		# handshakes per flood
 ATTACK_S=$(rel_pick 3 30)		# oversize and xml loops, s
 hard=$(ulimit -Hn)
-[ "$hard" = unlimited ] || [ "$hard" -ge $((IDLE / 2 + 64)) ] ||
-    skip "ulimit -Hn $hard is too low for $IDLE connections"
+[ "$hard" = unlimited ] || [ "$hard" -ge $((STRANGERS + 64)) ] ||
+    skip "ulimit -Hn $hard is too low for $STRANGERS connections"
 ulimit -n "$hard" 2>/dev/null || true
 
 rel_stack_up
@@ -62,6 +74,14 @@ rel_samples
 rel_conf limits connections "$LIMIT"
 rel_conf request-timeout "${DEADLINE}s"
 rel_conf idle-timeout "${DEADLINE}s"
+# handshake-timeout 15s: on a machine loaded past its cores (load average
+# 40 on 2 seen here) the valid client's own handshake can take longer than
+# the default 5 s, and this test is about budgets, not that deadline
+# (edge-strangers.sh tests it).
+sed -i "s/^\tidle-timeout ${DEADLINE}s\$/&\n\tconnections-per-official $PER_OFFICIAL\n\tunauthenticated $UNAUTH\n\thandshake-timeout 15s/" \
+    "$DIR/warrantd.conf"
+grep -q "connections-per-official $PER_OFFICIAL" "$DIR/warrantd.conf" ||
+    fail "cannot set connections-per-official"
 rel_start || fail "restart failed: $(cat "$DIR/start.err")"
 PID=$(rel_pid)
 J=$DIR/state/journal
@@ -109,68 +129,108 @@ phase_report() {	# name from_ms to_ms
 
 # --- trickle --------------------------------------------------------------
 t0=$(now_ms)
+# (From 10 addresses: 50 handshakes at once from one would meet
+# unauthenticated-per-source, which is the strangers' phase's business.)
 r=$(sl --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --body "$GOOD" \
-    --trickle "$TRICKLERS" --interval 1000 --max-time $((DEADLINE + 15)))
+    --trickle "$TRICKLERS" --interval 1000 --max-time $((DEADLINE + 15)) \
+    --from 127.0.8.1 --sources 10)
 t1=$(now_ms)
 echo "trickle: $r"
 [ "$(rel_kv "$r" handshakes)" = "$TRICKLERS" ] || fail "trickle: not every handshake succeeded: $r"
 [ "$(rel_kv "$r" closed_by_server)" = "$TRICKLERS" ] ||
     fail "trickle: not every slow sender was dropped: $r"
-[ "$(rel_kv "$r" answered)" = 0 ] || fail "trickle: a trickled request got an answer: $r"
+# Each is answered 408, then closed after at most 1 s of lingering.
+[ "$(rel_kv "$r" answered)" = "$TRICKLERS" ] || fail "trickle: not every trickled request got its 408: $r"
 awk -v lo="$(rel_kv "$r" drop_min)" -v hi="$(rel_kv "$r" drop_max)" -v d="$DEADLINE" \
-    'BEGIN { exit !(lo >= d - 0.5 && hi <= d + 1.5) }' ||
+    'BEGIN { exit !(lo >= d - 0.5 && hi <= d + 2.5) }' ||
     fail "trickle: dropped between $(rel_kv "$r" drop_min) and $(rel_kv "$r" drop_max) s after the first byte, deadline $DEADLINE s"
 phase_report trickle "$t0" "$t1"
 
-# --- idle: more connections than the limit -----------------------------------
-half=$((IDLE / 2))
+# --- strangers: the attack of issue 14 §1 --------------------------------------
+# Strangers that never start TLS, from SOURCES addresses of 127/8, each
+# opened again a second after the daemon sheds it; beside them, floods of
+# handshakes without a certificate and with an untrusted one (each from 10
+# addresses). Defaults for unauthenticated-per-source and handshake-timeout.
 logl=$(wc -l <"$DIR/warrantd.log")
-overflows() {	# the kernel's count of handshakes dropped at a full backlog
-	awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) k[i] = $i; n = 1 }
-	    else for (i = 1; i <= NF; i++) if (k[i] == "ListenOverflows") print $i }' /proc/net/netstat
-}
-ovf0=$(overflows)
 t0=$(now_ms)
-sl --idle "$half" --tcp-only --hold "$HOLD" >"$DIR/idle.tcp" &
+sl --idle "$STRANGERS" --tcp-only --from 127.0.1.1 --sources "$SOURCES" \
+    --reconnect 1000 --hold "$STRANGE_S" >"$DIR/strangers.out" &
 p1=$!
-sl --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --idle "$half" --hold "$HOLD" >"$DIR/idle.tls" &
+sl --from 127.0.2.1 --sources 10 --handshakes 10000000 --concurrency "$STRANGE_C" \
+    --max-time "$STRANGE_S" >"$DIR/strangers.nocert" &
 p2=$!
+sl --cert "$DIR/rogue.pem" --key "$DIR/rogue.key" --from 127.0.3.1 --sources 10 \
+    --handshakes 10000000 --concurrency "$STRANGE_C" --max-time "$STRANGE_S" \
+    >"$DIR/strangers.rogue" &
+p3=$!
 fd_peak=0
-est_last=
-while kill -0 "$p1" 2>/dev/null && kill -0 "$p2" 2>/dev/null; do
-	n=$(rel_fds)
-	[ "$n" -gt "$fd_peak" ] && fd_peak=$n
-	# Connections to the port as the server's kernel sees them: the
-	# daemon's and those waiting in the accept queue.
-	est_last=$(ss -Htn state established "sport = :$PORT" | wc -l)
+rss_peak=0
+while kill -0 "$p1" 2>/dev/null; do
+	n=$(rel_fds); [ "$n" -gt "$fd_peak" ] && fd_peak=$n
+	n=$(rel_rss); [ "${n:-0}" -gt "$rss_peak" ] && rss_peak=$n
 	sleep 0.2
 done
-wait "$p1" "$p2"
+wait "$p1" "$p2" "$p3"
 t1=$(now_ms)
-ovf=$(($(overflows) - ovf0))
-echo "idle (TCP only): $(cat "$DIR/idle.tcp")"
-echo "idle (TLS, silent): $(cat "$DIR/idle.tls")"
-# By the end of the hold every connection the server side ever had is
-# gone, dropped by the daemon at its deadline (the valid client's may be
-# there). A TCP-only client may still believe in connections whose final
-# ACK the server's kernel dropped while the accept queue was full (it
-# counted them in ListenOverflows): those never reached the daemon.
-[ "${est_last:-99}" -le 3 ] ||
-    fail "idle: $est_last connections still established server-side at the end of the $HOLD s hold"
+r=$(cat "$DIR/strangers.out")
+echo "strangers: $r"
+echo "strangers: handshakes without a certificate: $(cat "$DIR/strangers.nocert")"
+echo "strangers: handshakes with an untrusted certificate: $(cat "$DIR/strangers.rogue")"
+[ "$(rel_kv "$r" reopened)" -ge 1 ] || fail "strangers: none was shed and came back: $r"
+for f in nocert rogue; do
+	[ "$(rel_kv "$(cat "$DIR/strangers.$f")" ok)" = 0 ] ||
+	    fail "strangers: an unauthenticated client was served: $(cat "$DIR/strangers.$f")"
+done
+held=$((fd_peak - fd_base))
+echo "strangers: $STRANGERS pressing from $SOURCES addresses and 2 floods: the daemon held at most $held descriptors more than at rest (unauthenticated $UNAUTH)"
+# Strangers, one accept batch being closed (64), and the valid client's.
+[ "$held" -le $((UNAUTH + 64 + 8)) ] || fail "strangers: the daemon held $held connections"
+tail -n +"$((logl + 1))" "$DIR/warrantd.log" >"$DIR/log.strangers"
+! grep -q 'connection limit' "$DIR/log.strangers" || fail "strangers: the listener paused"
+worst=$(grep -e ': not authenticated after' -e ': TLS handshake' -e ': client certificate refused' \
+    "$DIR/log.strangers" | cut -c1-19 | sort | uniq -c | sort -rn | awk 'NR == 1 { print $1 }')
+echo "strangers: log lines about them: at most ${worst:-0} a second, $(wc -l <"$DIR/log.strangers") lines in all"
+# 10 a second; a line let through at the end of a second may be stamped
+# in the next, so twice that at most.
+[ "${worst:-0}" -le 20 ] || fail "strangers: $worst lines about strangers in one second"
+phase_report strangers "$t0" "$t1"
+s=$(rel_lat_summary 1 "$t0" "$((t1 + 1000))")
+echo "strangers: RSS peak $((rss_peak / 1024)) MiB ($build)"
+if [ "$REL_SCALE" = full ] && ! rel_sanitized "$WARRANTD"; then
+	[ "$rss_peak" -le $((RSS_MAX_MIB * 1024)) ] ||
+	    fail "strangers: RSS reached $((rss_peak / 1024)) MiB (bound $RSS_MAX_MIB)"
+	if [ "$(rel_kv "$s" p99)" -lt "$GOAL_P99_MS" ]; then
+		echo "strangers: goal met: p99 $(rel_kv "$s" p99) ms < $GOAL_P99_MS ms"
+	else
+		echo "strangers: goal NOT met: p99 $(rel_kv "$s" p99) ms (goal under $GOAL_P99_MS ms; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	fi
+	echo "strangers: RSS $((rss_peak / 1024)) MiB <= $RSS_MAX_MIB MiB"
+fi
+for i in $(seq 1 100); do [ "$(rel_fds)" -le $((fd_base + 2)) ] && break; sleep 0.2; done
+[ "$(rel_fds)" -le $((fd_base + 2)) ] || fail "strangers: $(rel_fds) descriptors 20 s after, $fd_base before"
+
+# --- idle: one official holding more than connections-per-official ------------------
+logl=$(wc -l <"$DIR/warrantd.log")
+t0=$(now_ms)
+# (From 100 addresses: this is about connections-per-official, not per
+# source; fgecdmx's, so that the valid client, fgr, keeps its own budget.)
+sl --cert "$DIR/fgecdmx.pem" --key "$DIR/fgecdmx.key" --idle "$IDLE" --hold "$HOLD" \
+    --from 127.0.4.1 --sources 100 >"$DIR/idle.tls"
+t1=$(now_ms)
 r=$(cat "$DIR/idle.tls")
-[ $(($(rel_kv "$r" closed_by_server) + $(rel_kv "$r" failed))) -ge "$half" ] ||
-    fail "idle (tls): TLS connections neither dropped by the daemon nor refused: $r"
-echo "idle: server-side connections at the end of the hold: $est_last; the kernel dropped $ovf handshakes at the full backlog (ListenOverflows)"
-conns_peak=$((fd_peak - fd_base))
-echo "idle: $IDLE held, limit $LIMIT: the daemon held at most $conns_peak connections ($fd_peak descriptors, $fd_base at rest)"
-[ "$conns_peak" -le $((LIMIT + 2)) ] ||
-    fail "idle: the daemon held $conns_peak connections, limit $LIMIT"
+echo "idle (TLS, silent, one official): $r"
 tail -n +"$((logl + 1))" "$DIR/warrantd.log" >"$DIR/log.idle"
-grep -q "connection limit $LIMIT reached: not accepting until one closes" "$DIR/log.idle" ||
-    fail "idle: the listener never paused at the limit"
+refused=$(grep -c 'connections-per-official connections: answered 503' "$DIR/log.idle")
 dropped=$(grep -c 'deadline passed' "$DIR/log.idle")
-echo "idle: $dropped connections dropped at their deadline, listener paused $(grep -c 'connection limit' "$DIR/log.idle") times"
-[ "$dropped" -ge "$LIMIT" ] || fail "idle: only $dropped idle connections dropped at their deadline"
+echo "idle: $IDLE held by one official, connections-per-official $PER_OFFICIAL (at most $(grep -c 'answered 503' "$DIR/log.idle") 503s logged, 10 a second), $dropped dropped at their idle deadline"
+# How many are held at once is edge-officials.sh's to assert exactly; here,
+# on a loaded machine, handshakes finish over seconds and slots freed at the
+# idle deadline are taken again: some were refused, some held and dropped.
+[ "$(rel_kv "$r" handshakes)" -ge "$PER_OFFICIAL" ] ||
+    fail "idle: fewer than connections-per-official handshakes: $r"
+[ "$(rel_kv "$r" answered)" -ge 1 ] && [ "$refused" -ge 1 ] ||
+    fail "idle: no connection over connections-per-official was answered 503: $r"
+[ "$dropped" -ge 1 ] || fail "idle: no connection was dropped at the idle deadline"
 phase_report idle "$t0" "$t1"
 for i in $(seq 1 50); do [ "$(rel_fds)" -le $((fd_base + 2)) ] && break; sleep 0.2; done
 [ "$(rel_fds)" -le $((fd_base + 2)) ] || fail "idle: $(rel_fds) descriptors 10 s after, $fd_base before"
@@ -179,8 +239,13 @@ for i in $(seq 1 50); do [ "$(rel_fds)" -le $((fd_base + 2)) ] && break; sleep 0
 refused_before=$("$AUDIT" show --journal "$J" --json 2>/dev/null | grep -c '"event":"EVENT_TLS_REFUSED"')
 jbytes_before=$(du -sb "$J" | cut -f1)
 t0=$(now_ms)
-r1=$(sl --handshakes "$FLOOD" --concurrency 50)
-r2=$(sl --cert "$DIR/rogue.pem" --key "$DIR/rogue.key" --handshakes "$FLOOD" --concurrency 50)
+# From 10 addresses: 50 at a time from one would be shed by
+# unauthenticated-per-source (16), which is another test's business.
+# (Up to 10 minutes each: on a loaded machine 3,000 take long.)
+r1=$(sl --handshakes "$FLOOD" --concurrency 50 --from 127.0.5.1 --sources 10 \
+    --max-time 600)
+r2=$(sl --cert "$DIR/rogue.pem" --key "$DIR/rogue.key" --handshakes "$FLOOD" \
+    --concurrency 50 --from 127.0.6.1 --sources 10 --max-time 600)
 t1=$(now_ms)
 echo "handshakes without a certificate: $r1"
 echo "handshakes with a rogue certificate: $r2"

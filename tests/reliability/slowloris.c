@@ -13,11 +13,17 @@
  *                   TCP (--tcp-only: the TLS handshake never starts) or
  *                   TLS with the handshake done and then silence. Reports
  *                   how many the kernel and the daemon took, and when the
- *                   daemon dropped them.
+ *                   daemon dropped them. With --reconnect MS, a connection
+ *                   the daemon closes is opened again MS later, so that N
+ *                   stay pressed on it for the whole hold.
  *   --handshakes N  N full handshakes, --concurrency at a time, with the
  *                   given certificate or none (a rogue or missing one is
  *                   the point): how many the daemon accepted (answered an
  *                   HTTP request afterwards) or refused, and the rate.
+ *
+ * --from ADDR --sources K spreads the connections over K consecutive IPv4
+ * source addresses from ADDR (127.0.0.2 and up: every 127/8 address is
+ * loopback on Linux), as attackers on K hosts would be.
  *
  * One thread, non-blocking sockets and poll(2); OpenSSL directly (no
  * session reuse: each connection costs the daemon a full handshake). The
@@ -69,6 +75,7 @@ struct sl_conn {
 	double		 t_first;	/* first request byte sent */
 	double		 t_next;	/* next trickle byte due */
 	double		 t_end;		/* closed */
+	double		 t_reopen;	/* --reconnect: open again then */
 	size_t		 sent;
 	size_t		 got;		/* answer bytes received */
 	int		 closed_by_peer;
@@ -84,13 +91,18 @@ static struct {
 	unsigned	 interval_ms;
 	double		 hold_s, max_time_s;
 	int		 tcp_only;
+	int		 reconnect_ms;	/* -1: never */
+	struct in_addr	 from;		/* source addresses; 0: the kernel's */
+	unsigned	 sources;
 } opt = { .interval_ms = 1000, .hold_s = 10, .max_time_s = 120,
-    .concurrency = 32 };
+    .concurrency = 32, .reconnect_ms = -1, .sources = 1 };
 
 static SSL_CTX		*ctx;
 static char		*request;
 static size_t		 request_len;
 static volatile sig_atomic_t stop;
+static unsigned		 opened;	/* connections opened, for --sources */
+static unsigned		 reopened, shed_total, failed_total;
 
 static double
 now(void)
@@ -114,9 +126,10 @@ usage(void)
 	fprintf(stderr,
 "usage: slowloris --connect HOST:PORT [--cert F --key F] [--cacert F]\n"
 "                 (--trickle N [--interval MS] [--body FILE] |\n"
-"                  --idle N [--tcp-only] [--hold S] [--ready-file F] |\n"
+"                  --idle N [--tcp-only] [--hold S] [--ready-file F]\n"
+"                         [--reconnect MS] |\n"
 "                  --handshakes N [--concurrency C])\n"
-"                 [--max-time S]\n");
+"                 [--max-time S] [--from IPV4 [--sources K]]\n");
 	exit(2);
 }
 
@@ -167,6 +180,9 @@ parse_args(int argc, char *argv[])
 		{ "handshakes", required_argument, NULL, 'H' },
 		{ "concurrency", required_argument, NULL, 'n' },
 		{ "max-time", required_argument, NULL, 'm' },
+		{ "reconnect", required_argument, NULL, 'R' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "sources", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	ch, have_addr = 0;
@@ -187,6 +203,12 @@ parse_args(int argc, char *argv[])
 		case 'H': opt.mode = SL_HANDSHAKES; opt.n = num(optarg, 1, 10000000); break;
 		case 'n': opt.concurrency = num(optarg, 1, 10000); break;
 		case 'm': opt.max_time_s = num(optarg, 1, 86400); break;
+		case 'R': opt.reconnect_ms = (int)num(optarg, 0, 3600000); break;
+		case 'f':
+			if (inet_pton(AF_INET, optarg, &opt.from) != 1)
+				errx(2, "%s: expected an IPv4 address", optarg);
+			break;
+		case 's': opt.sources = num(optarg, 1, 65536); break;
 		default: usage();
 		}
 	}
@@ -290,6 +312,20 @@ conn_open(struct sl_conn *c)
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (opt.from.s_addr != 0) {
+		struct sockaddr_in src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr.s_addr = htonl(ntohl(opt.from.s_addr) +
+		    opened % opt.sources);
+		if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+			c->failed = 1;
+			conn_close(c, 0);
+			return;
+		}
+	}
+	opened++;
 	if (connect(c->fd, (struct sockaddr *)&opt.addr, sizeof(opt.addr)) ==
 	    -1 && errno != EINPROGRESS) {
 		c->failed = 1;
@@ -477,6 +513,21 @@ write_ready(void)
 		fclose(f);
 }
 
+/* --reconnect: count a closed connection, and open it again in time. */
+static void
+reconnect(struct sl_conn *c, double t)
+{
+	if (c->t_reopen == 0)
+		c->t_reopen = t + opt.reconnect_ms / 1000.0;
+	if (t < c->t_reopen)
+		return;
+	/* Counted as it goes; those still closed at the end, by report_all. */
+	shed_total += c->closed_by_peer && !c->failed;
+	failed_total += c->failed;
+	reopened++;
+	conn_open(c);
+}
+
 /* Trickle and idle: all connections at once, until done or time is up. */
 static void
 run_all(struct sl_conn *cs)
@@ -494,6 +545,8 @@ run_all(struct sl_conn *cs)
 	until = t0 + (opt.mode == SL_IDLE ? opt.hold_s : opt.max_time_s);
 	while (!stop && (t = now()) < until) {
 		for (i = 0, k = 0, live = 0; i < opt.n; i++) {
+			if (cs[i].state == ST_CLOSED && opt.reconnect_ms >= 0)
+				reconnect(&cs[i], t);
 			if (cs[i].state == ST_CLOSED)
 				continue;
 			live++;
@@ -560,9 +613,11 @@ report_all(struct sl_conn *cs)
 	stats(drop, nd, st);
 	printf("mode=%s conns=%u connected=%u handshakes=%u failed=%u "
 	    "closed_by_server=%u still_open=%u answered=%u max_bytes_sent=%zu "
-	    "request_bytes=%zu drop_min=%.2f drop_median=%.2f drop_max=%.2f\n",
+	    "request_bytes=%zu drop_min=%.2f drop_median=%.2f drop_max=%.2f "
+	    "opened=%u reopened=%u closed_by_server_total=%u failed_total=%u\n",
 	    opt.mode == SL_TRICKLE ? "trickle" : "idle", opt.n, up, hs, failed,
-	    byp, open, ans, maxsent, request_len, st[0], st[1], st[2]);
+	    byp, open, ans, maxsent, request_len, st[0], st[1], st[2], opened,
+	    reopened, shed_total + byp, failed_total + failed);
 	free(drop);
 }
 

@@ -143,12 +143,18 @@ idler() {	# waves of held connections, and a trickler now and then
 	: >"$DIR/idle.log"
 	while [ ! -e "$DIR/stop.all" ]; do
 		k=$((k + 1))
+		# From addresses of their own (127.0.7.x): 100 at once from
+		# the valid clients' address would be shed by
+		# unauthenticated-per-source, and 100 of fgr's by
+		# connections-per-official (the hostile test's business).
 		if [ $((k % 2)) = 0 ]; then
 			"$SLOWLORIS" --connect "$HOSTPORT" --idle 100 --tcp-only \
+			    --from 127.0.7.1 --sources 10 \
 			    --hold $((deadline * 2 + 2)) >>"$DIR/idle.log" 2>&1
 		else
 			"$SLOWLORIS" --connect "$HOSTPORT" --cacert "$WARRANT_CACERT" \
-			    --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --idle 100 \
+			    --cert "$DIR/auditor.pem" --key "$DIR/auditor.key" --idle 100 \
+			    --from 127.0.7.1 --sources 10 \
 			    --hold $((deadline * 2 + 2)) >>"$DIR/idle.log" 2>&1
 		fi
 		[ $((k % 3)) = 0 ] && "$SLOWLORIS" --connect "$HOSTPORT" \

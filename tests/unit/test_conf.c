@@ -597,11 +597,11 @@ test_backends(void **state)
 	assert_int_equal(c->results.keep_s, 90 * 86400);
 	conf_free(c);
 
-	/* No back end: no results block needed; keep defaults to 72 h. */
+	/* No back end: no results block needed; keep defaults to 30 days. */
 	assert_non_null(c = load_text(PREFIX));
 	assert_true(TAILQ_EMPTY(&c->backends));
 	assert_null(c->results.key);
-	assert_int_equal(c->results.keep_s, 72 * 3600);
+	assert_int_equal(c->results.keep_s, 30 * 86400);
 	conf_free(c);
 }
 
@@ -1061,6 +1061,53 @@ test_reload_after_error(void **state)
 	conf_free(NULL);
 }
 
+/* The connection edge's limits (issue 14): defaults, values, ranges. */
+static void
+test_edge_limits(void **state)
+{
+	struct wd_conf	*c;
+
+	(void)state;
+	assert_non_null(c = load_text(PREFIX));
+	assert_int_equal(c->limits.handshake_timeout_ms, 5000);
+	assert_int_equal(c->limits.unauth_max, 256);
+	assert_int_equal(c->limits.unauth_per_source, 16);
+	assert_int_equal(c->limits.per_official, 32);
+	assert_int_equal(c->limits.body_budget, 64 * 1024 * 1024);
+	assert_int_equal(c->limits.keepalive_time_ms, 3600 * 1000);
+	assert_int_equal(c->limits.keepalive_requests, 1000);
+	conf_free(c);
+	assert_non_null(c = load_text(PREFIX "limits {\n"
+	    "\thandshake-timeout 1500ms\n\tunauthenticated 10\n"
+	    "\tunauthenticated-per-source 2\n\tconnections-per-official 3\n"
+	    "\tbody-budget 2M\n\tkeepalive-time 10m\n"
+	    "\tkeepalive-requests 5\n}\n"));
+	assert_int_equal(c->limits.handshake_timeout_ms, 1500);
+	assert_int_equal(c->limits.unauth_max, 10);
+	assert_int_equal(c->limits.unauth_per_source, 2);
+	assert_int_equal(c->limits.per_official, 3);
+	assert_int_equal(c->limits.body_budget, 2 * 1024 * 1024);
+	assert_int_equal(c->limits.keepalive_time_ms, 600 * 1000);
+	assert_int_equal(c->limits.keepalive_requests, 5);
+	conf_free(c);
+	assert_null(load_text(PREFIX "limits {\n\thandshake-timeout 11m\n}\n"));
+	assert_logged("warrantd.conf", 10, "handshake-timeout out of range");
+	assert_null(load_text(PREFIX "limits {\n\tunauthenticated-per-source 1001\n}\n"));
+	assert_logged("warrantd.conf", 10, "unauthenticated-per-source out of range");
+	assert_null(load_text(PREFIX "limits {\n\tunauthenticated 0\n}\n"));
+	assert_logged("warrantd.conf", 10, "unauthenticated out of range");
+	assert_null(load_text(PREFIX "limits {\n\tkeepalive-requests 5\n"
+	    "\tkeepalive-requests 6\n}\n"));
+	assert_logged("warrantd.conf", 11, "keepalive-requests given more than once");
+	/* A body larger than the budget could never be received. */
+	assert_null(load_text(PREFIX "limits {\n\tbody 4M\n\tbody-budget 2M\n}\n"));
+	assert_logged("warrantd.conf", 0, "body-budget (2097152 bytes) is smaller "
+	    "than body (4194304 bytes)");
+	/* Not outside limits. */
+	assert_null(load_text(PREFIX "unauthenticated 10\n"));
+	assert_logged("warrantd.conf", 9, "\"unauthenticated\" is not valid here");
+}
+
 int
 main(void)
 {
@@ -1086,6 +1133,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reload_after_error, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edge_limits, setup, teardown),
 	};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]),
 	    NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };

@@ -28,6 +28,7 @@
 #include <libxml/xmlschemas.h>
 
 #include "hi1.h"
+#include "accepted.h"
 
 #ifndef TOP_SRCDIR
 #define TOP_SRCDIR "."
@@ -179,7 +180,8 @@ templates_copy(char *dir, size_t len)
 {
 	const char	*names[] = { "hi1-mx.xsd", "mx-authorisation.xsd",
 	    "mx-common.xsd", "mx-core.xsd", "mx-etsi280.xsd", "mx-task.xsd",
-	    "mx-delivery.xsd", "mx-dictionaries.xml" };
+	    "mx-delivery.xsd", "mx-document.xsd", "mx-notification.xsd",
+	    "mx-dictionaries.xml" };
 	char		 from[512], to[512], *data;
 	size_t		 n;
 
@@ -332,8 +334,8 @@ test_extract_msisdn(void **state)
 	assert_false(a->emergency);
 	assert_string_equal(a->court, "Juzgado Tercero de Distrito en Materia "
 	    "Penal, Ciudad de México");
-	assert_string_equal(a->approver, "Mtra. Laura Patricia Hernández Ochoa");
-	assert_string_equal(a->case_number, "CP-123/2026");
+	assert_string_equal(a->approvals[0].approver, "Mtra. Laura Patricia Hernández Ochoa");
+	assert_string_equal(a->approvals[0].reference, "CP-123/2026");
 	assert_int_equal(a->valid_from_us, 1793512800LL * US);
 	assert_int_equal(a->valid_until_us, 1803880799LL * US);
 	assert_int_equal(a->approved_us, 1795030200LL * US);
@@ -374,7 +376,7 @@ test_extract_ip(void **state)
 	assert_true(t->has_observed);
 	assert_int_equal(t->observed_us, 1794782467LL * US);
 	assert_string_equal(t->reference, "MX-FGR-000126");
-	assert_string_equal(req.auths[0].case_number, "CP-131/2026");
+	assert_string_equal(req.auths[0].approvals[0].reference, "CP-131/2026");
 
 	/* IPv6, with the address stored in its canonical form. */
 	body = subst(body, "201.141.23.7:40123", "[2001:db8:0:0:0:0:0:1]:443");
@@ -409,7 +411,7 @@ test_extract_interception(void **state)
 	assert_string_equal(t->ids[1].value, "334020000000001");
 	assert_int_equal(t->auth_index, 0);
 	assert_string_equal(req.auths[0].reference, "CI-FED/CDMX/0004620/2026");
-	assert_string_equal(req.auths[0].approver, "Mtro. Sergio Iván Castañeda Luna");
+	assert_string_equal(req.auths[0].approvals[0].approver, "Mtro. Sergio Iván Castañeda Luna");
 	assert_string_equal(req.transaction_id, "2742bbed-feca-4366-b2a4-ad26fc9e36ec");
 	free(body);
 }
@@ -427,8 +429,8 @@ test_extract_urgent(void **state)
 	assert_true(a->urgent);
 	assert_true(a->emergency);
 	assert_string_equal(a->reference, "FGR/FEIDT/URG/0088/2026");
-	assert_string_equal(a->case_number, "ACU-URG-0088/2026");
-	assert_string_equal(a->approver, "Lic. Andrea Villanueva Robles");
+	assert_string_equal(a->approvals[0].reference, "ACU-URG-0088/2026");
+	assert_string_equal(a->approvals[0].approver, "Lic. Andrea Villanueva Robles");
 	assert_int_equal(a->approved_us, 1795187100LL * US);
 	assert_int_equal(req.tasks[0].type, WD_REQ_LOCATION_RT);
 	assert_string_equal(req.tasks[0].ids[0].value, "525598765432");
@@ -666,7 +668,7 @@ test_missing_fields(void **state)
 	body = subst(body, "</task:Reference>", "</task:Reference><task:Status>"
 	    "<common:Owner>ETSI</common:Owner><common:Name>LDTaskStatus"
 	    "</common:Name><common:Value>Disclosed</common:Value></task:Status>");
-	expect_refused(body, WD_ERR_MISSING_FIELD, 1, "RequestDetails");
+	expect_refused(body, WD_ERR_NOT_CHANGEABLE, 1, "Status is the carrier's");
 }
 
 static void
@@ -692,7 +694,14 @@ test_window_order(void **state)
 	expect_refused(body, WD_ERR_WINDOW_ORDER, 1, NULL);
 }
 
-/* Dictionary values come from the loaded file, not from the schema. */
+/*
+ * The schema and the dictionaries must agree: a value the schema accepts
+ * for an MX dictionary but the dictionary file lacks refuses the templates
+ * at load (it used to refuse the authority's request with 402, the only
+ * way to reach that code). Withdrawn from both, the value is the schema's
+ * refusal; a value warrantd does not know that the carrier's schema lets
+ * through anyway is the carrier's fault (503), not the authority's.
+ */
 static void
 test_dictionary(void **state)
 {
@@ -703,12 +712,44 @@ test_dictionary(void **state)
 	templates_copy(dir, sizeof(dir));
 	templates_edit(dir, "mx-dictionaries.xml", "<Value>Preservation</Value>",
 	    "<Value>RealTimeLocation</Value>");
-	hs = hi1_schema_load(dir);
-	assert_non_null(hs);
+	assert_null(hi1_schema_load(dir));
+	/* The other way round: a value in the schema only. */
+	templates_edit(dir, "mx-dictionaries.xml", "<Value>RealTimeLocation"
+	    "</Value>", "<Value>Preservation</Value>");
+	assert_non_null(hs = hi1_schema_load(dir));
+	hi1_schema_free(hs);
+	templates_edit(dir, "mx-common.xsd", "<xs:enumeration value=\"UrgentOrder\"/>",
+	    "<xs:enumeration value=\"UrgentOrder\"/><xs:enumeration value=\"Other\"/>");
+	assert_null(hi1_schema_load(dir));
+	rm_tree(dir);
+
+	/* Withdrawn from both: the schema refuses it. */
+	templates_copy(dir, sizeof(dir));
+	templates_edit(dir, "mx-dictionaries.xml", "<Value>Preservation</Value>",
+	    "<Value>RealTimeLocation</Value>");
+	templates_edit(dir, "mx-common.xsd", "<xs:enumeration value=\"Preservation\"/>",
+	    "");
+	assert_non_null(hs = hi1_schema_load(dir));
 	schema = hs;
-	body = sample("preservation.xml");
-	expect_refused(body, WD_ERR_DICTIONARY, 1, "Preservation is not a value "
-	    "of dictionary MX/RequestType");
+	expect_refused(sample("preservation.xml"), WD_ERR_SCHEMA, -1,
+	    "Preservation");
+	schema = saved;
+	hi1_schema_free(hs);
+	rm_tree(dir);
+
+	/* An ETSI value warrantd does not know, let through by the schema. */
+	templates_copy(dir, sizeof(dir));
+	templates_edit(dir, "mx-common.xsd", "<xs:enumeration value=\"AwaitingDisclosure\"/>\n"
+	    "        <xs:enumeration value=\"Cancelled\"/>",
+	    "<xs:enumeration value=\"AwaitingDisclosure\"/>"
+	    "<xs:enumeration value=\"Whenever\"/>\n"
+	    "        <xs:enumeration value=\"Cancelled\"/>");
+	assert_non_null(hs = hi1_schema_load(dir));
+	schema = hs;
+	body = subst(sample("subscriber-msisdn.xml"), "<common:Value>AwaitingDisclosure<",
+	    "<common:Value>Whenever<");
+	expect_refused(body, WD_ERR_INTERNAL, 1, "the carrier's schema accepts "
+	    "Whenever");
 	schema = saved;
 	hi1_schema_free(hs);
 	rm_tree(dir);
@@ -730,9 +771,16 @@ test_semantic_fixtures(void **state)
 		{ "imsi-foreign-15-digits.xml", WD_ERR_IDENTIFIER },
 		{ "ip-lookup-without-observedtime.xml", WD_ERR_MISSING_FIELD },
 		{ "judicial-order-without-jurisdiction.xml", WD_ERR_MISSING_FIELD },
-		{ "ldtask-echo-shape-in-request.xml", WD_ERR_MISSING_FIELD },
+		{ "ldtask-echo-shape-in-request.xml", WD_ERR_NOT_CHANGEABLE },
 		{ "task-without-associated-objects.xml", WD_ERR_AUTH_LINK },
 		{ "window-reversed.xml", WD_ERR_WINDOW_ORDER },
+		{ "li-without-target.xml", WD_ERR_MISSING_FIELD },
+		{ "missing-authorisation-reference.xml", WD_ERR_MISSING_FIELD },
+		{ "xsi-type-document.xml", WD_ERR_MISSING_FIELD },
+		{ "update-without-generation.xml", WD_ERR_MISSING_FIELD },
+		{ "create-with-generation.xml", WD_ERR_NOT_CHANGEABLE },
+		{ "update-task-reference.xml", WD_ERR_NOT_CHANGEABLE },
+		{ "deliver-to-carrier.xml", WD_ERR_NOT_CHANGEABLE },
 	};
 	struct hi1_request	 req;
 	struct wd_error		 err;
@@ -1226,6 +1274,305 @@ test_uuid(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* conformance: what an integrator's ordinary, valid messages look like     */
+
+/* n copies of the (UTF-8) character ch; the caller frees. */
+static char *
+repeat(const char *ch, size_t n)
+{
+	size_t	 k = strlen(ch);
+	char	*s = malloc(n * k + 1);
+
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * k, ch, k);
+	s[n * k] = '\0';
+	return s;
+}
+
+/* body with the text of the first <tag>...</...> replaced by value. */
+static char *
+set_text(char *body, const char *tag, const char *value)
+{
+	char	*p, *q, *out;
+	size_t	 a, b;
+
+	if ((p = strstr(body, tag)) == NULL ||
+	    (q = strstr(p + strlen(tag), "</")) == NULL)
+		fail_msg("test fixture: %s not found", tag);
+	a = (size_t)(p - body) + strlen(tag);
+	b = strlen(value);
+	assert_non_null(out = malloc(a + b + strlen(q) + 1));
+	memcpy(out, body, a);
+	memcpy(out + a, value, b);
+	strcpy(out + a + b, q);
+	free(body);
+	return out;
+}
+
+/*
+ * XSD maxLength counts characters: names, courts and references at exactly
+ * the profile's limit are accepted and extracted whole in any script
+ * (2-byte "é", 3-byte "€", 4-byte U+1D538); one character more is the
+ * schema's refusal (203, maxLength), never a 205 from our buffers.
+ */
+static void
+test_text_limits_count_characters(void **state)
+{
+	static const struct {
+		const char	*tag;
+		const char	*ch;
+		size_t		 limit;
+	} f[] = {
+		{ "<common:ApproverName>", "\xc3\xa9", 255 },
+		{ "<auth:AuthorisationJurisdiction>", "\xf0\x9d\x94\xb8", 255 },
+		{ "<auth:AuthorisationReference>", "\xe2\x82\xac", 128 },
+		{ "<common:ApprovalReference>", "\xf0\x9d\x94\xb8", 128 },
+		{ "<common:ApproverRole>", "\xc3\xb1", 255 },
+		{ "<common:ApprovalType>", "\xf0\x9d\x94\xb8", 255 },
+	};
+	struct hi1_request	 req;
+	char			*body, *at, *over;
+	const char		*got;
+
+	(void)state;
+	/* All at their limit at once, in the realistic and the worst case. */
+	body = sample("subscriber-msisdn.xml");
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		at = repeat(f[i].ch, f[i].limit);
+		body = set_text(body, f[i].tag, at);
+		free(at);
+	}
+	expect_ok(body, &req);
+	free(body);
+	for (size_t i = 0; i < 4; i++) {
+		at = repeat(f[i].ch, f[i].limit);
+		got = i == 0 ? req.auths[0].approvals[0].approver : i == 1 ? req.auths[0].court :
+		    i == 2 ? req.auths[0].reference : req.auths[0].approvals[0].reference;
+		assert_string_equal(got, at);
+		free(at);
+	}
+
+	/* One character over: the schema's refusal, saying so. */
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		over = repeat(f[i].ch, f[i].limit + 1);
+		body = set_text(sample("subscriber-msisdn.xml"), f[i].tag, over);
+		free(over);
+		expect_refused(body, WD_ERR_SCHEMA, -1, "maxLength");
+	}
+
+	/* An accented court of ordinary words, exactly 255 characters. */
+	at = repeat("Juzgado Décimo de Distrito en Materia Penal, Ciudad de "
+	    "México; ", 4);
+	at[strlen(at) - 1] = '\0';		/* 4 x 63 - 1 = 251 characters */
+	over = malloc(strlen(at) + 8);
+	snprintf(over, strlen(at) + 8, "%s Ñuñ", at);	/* 255 */
+	body = set_text(sample("subscriber-msisdn.xml"),
+	    "<auth:AuthorisationJurisdiction>", over);
+	expect_ok(body, &req);
+	assert_string_equal(req.auths[0].court, over);
+	free(body);
+	free(at);
+	free(over);
+}
+
+/*
+ * body with every <tag> value wrapped in indentation, as pretty-printing
+ * clients write them: the value on a line of its own, far indented.
+ */
+static char *
+indent_values(char *body, const char *tag)
+{
+	static const char	 pad[] = "\n                                   "
+	    "                                                            "
+	    "                                                            ";
+	char			*p = body, *q, *out, *val;
+	size_t			 a;
+
+	while ((p = strstr(p, tag)) != NULL) {
+		p += strlen(tag);
+		assert_non_null(q = strstr(p, "</"));
+		assert_non_null(val = strndup(p, (size_t)(q - p)));
+		a = (size_t)(p - body);
+		assert_non_null(out = malloc(strlen(body) + 2 * sizeof(pad) + 1));
+		memcpy(out, body, a);
+		snprintf(out + a, strlen(body) + 2 * sizeof(pad) + 1 - a,
+		    "%s%s%s\t %s", pad, val, pad, q);
+		free(val);
+		p = out + a + 1;
+		free(body);
+		body = out;
+	}
+	return body;
+}
+
+/*
+ * xs:dateTime, xs:integer and xs:boolean collapse white space: a message
+ * whose times, action identifiers and flags are indented on lines of their
+ * own is valid, and is read exactly as the compact one.
+ */
+static void
+test_pretty_printed(void **state)
+{
+	static const char	*tags[] = { "<ActionIdentifier>", "<Timestamp>",
+	    "<auth:StartTime>", "<auth:EndTime>", "<task:StartTime>",
+	    "<task:EndTime>", "<common:ApprovalTimestamp>",
+	    "<task:ObservedTime>", "<common:ApprovalIsEmergency>",
+	    "<auth:AuthorisationCreationTimestamp>" };
+	static const char	*files[] = { "records.xml", "subscriber-ip.xml",
+	    "location-realtime-urgent.xml", "interception.xml" };
+	struct hi1_request	 want, got;
+	char			*body;
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		body = sample(files[f]);
+		expect_ok(body, &want);
+		for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+			body = indent_values(body, tags[i]);
+		assert_non_null(strstr(body, "<ActionIdentifier>\n   "));
+		expect_ok(body, &got);
+		if (memcmp(&want, &got, sizeof(want)) != 0)
+			fail_msg("%s: read differently once indented", files[f]);
+		free(body);
+	}
+	/* The flag, which the compact sample sets, is still read. */
+	body = indent_values(sample("location-realtime-urgent.xml"),
+	    "<common:ApprovalIsEmergency>");
+	expect_ok(body, &got);
+	assert_true(got.auths[0].emergency);
+	free(body);
+}
+
+/*
+ * An identifier with none of the profile's shapes is refused with 407 and
+ * the rule of its FormatName in words, never with 203 quoting the schema's
+ * regular expressions (the last of which is for IPv6 addresses).
+ */
+static void
+test_malformed_identifiers(void **state)
+{
+	static const struct {
+		const char	*file;
+		const char	*from;
+		const char	*to;
+		const char	*text;
+	} c[] = {
+		{ "subscriber-msisdn.xml", ">525512345678<", ">5255123456<",
+		  "action 1: line 99: InternationalE164 \"5255123456\" is not 52 "
+		  "and 10 digits (a Mexican number, E.164 without '+')" },
+		{ "subscriber-msisdn.xml", ">525512345678<", ">+525512345678<",
+		  "InternationalE164 \"+525512345678\" is not 52 and 10 digits" },
+		{ "subscriber-msisdn.xml", ">525512345678<", "> 525512345678<",
+		  "InternationalE164 \" 525512345678\" is not 52" },
+		{ "subscriber-msisdn.xml", ">525512345678<", "><",
+		  "InternationalE164 \"\" is not 52" },
+		{ "subscriber-imsi.xml", "<task:Value>334020000000001<",
+		  "<task:Value>33402000000000<",
+		  "IMSI \"33402000000000\" is not 334 and 12 digits" },
+		{ "subscriber-imei.xml", "<task:Value>352099001761481<",
+		  "<task:Value>35209900176148X<",
+		  "IMEICheckDigit \"35209900176148X\" is not 15 digits, the last "
+		  "a Luhn check digit" },
+		{ "subscriber-ip.xml", "201.141.23.7:40123",
+		  "[2806:10AE:7:1::23]:40123", "IPAddressPort "
+		  "\"[2806:10AE:7:1::23]:40123\" is not a.b.c.d:port or [v6]:port "
+		  "(lowercase hex" },
+		{ "subscriber-ip.xml", "201.141.23.7:40123", "201.141.23.7:040123",
+		  "with port 1-65535, without leading zeros" },
+		{ "interception.xml", "<task:Value>525512345678<",
+		  "<task:Value>52 55 1234 5678<",
+		  "action 1: line " },
+	};
+	char	*body, *big;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		body = subst(sample(c[i].file), c[i].from, c[i].to);
+		expect_refused(body, WD_ERR_IDENTIFIER, -1, c[i].text);
+	}
+	/* The schema's own words never reach the authority for these. */
+	body = subst(sample("subscriber-msisdn.xml"), ">525512345678<",
+	    ">5255123456<");
+	{
+		struct hi1_request	 req;
+		struct wd_error		 err;
+
+		assert_int_equal(parse(body, &req, &err), -1);
+		assert_null(strstr(err.text, "pattern"));
+		assert_null(strstr(err.text, "[0-9a-f]"));
+	}
+	free(body);
+
+	/* Longer than LongString (65535): cut in the message, on a character. */
+	big = repeat("\xc3\xa9", 70000);
+	body = set_text(sample("subscriber-msisdn.xml"), "<task:Value>", big);
+	free(big);
+	{
+		struct hi1_request	 req;
+		struct wd_error		 err;
+		const char		*e;
+
+		assert_int_equal(parse(body, &req, &err), -1);
+		assert_int_equal(err.code, WD_ERR_IDENTIFIER);
+		assert_non_null(e = strstr(err.text, "...\" is not 52"));
+		assert_true(e[-1] == '\xa9' && e[-2] == '\xc3');
+	}
+	free(body);
+
+	/* Other schema errors are still the schema's (203). */
+	body = subst(sample("subscriber-msisdn.xml"), "<task:Reference>MX-FGR-",
+	    "<task:Reference>XX-FGR-");
+	expect_refused(body, WD_ERR_SCHEMA, -1, "Reference");
+	body = subst(sample("subscriber-msisdn.xml"), "<task:FormatName>"
+	    "InternationalE164<", "<task:FormatName>E164<");
+	expect_refused(body, WD_ERR_SCHEMA, -1, "FormatName");
+}
+
+/*
+ * docs/errors.md is what authorities read: every code warrantd can send is
+ * in its tables with the name and HTTP status of wd_error_text() and
+ * wd_error_http_status(), and every code there is one warrantd knows.
+ */
+static void
+test_errors_documented(void **state)
+{
+	char		 path[512], line[2048], name[256];
+	int		 seen[600] = { 0 }, code, http, n = 0;
+	FILE		*f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/docs/errors.md", TOP_SRCDIR);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "| %d | %255[^|]| %d |", &code, name, &http) != 3 ||
+		    code < 100 || code > 599)
+			continue;
+		for (size_t k = strlen(name); k > 0 && name[k - 1] == ' '; k--)
+			name[k - 1] = '\0';
+		if (strcmp(wd_error_text((enum wd_errcode)code), name) != 0)
+			fail_msg("docs/errors.md: %d is \"%s\", wd_error_text() "
+			    "says \"%s\"", code, name,
+			    wd_error_text((enum wd_errcode)code));
+		if (wd_error_http_status((enum wd_errcode)code) != http)
+			fail_msg("docs/errors.md: %d is HTTP %d, the code says "
+			    "%d", code, http,
+			    wd_error_http_status((enum wd_errcode)code));
+		seen[code] = 1;
+		n++;
+	}
+	fclose(f);
+	assert_true(n >= 25);
+	for (code = 100; code < 600; code++)
+		if (strcmp(wd_error_text((enum wd_errcode)code),
+		    "unknown error") != 0 && !seen[code])
+			fail_msg("code %d (%s) is not in docs/errors.md", code,
+			    wd_error_text((enum wd_errcode)code));
+	assert_string_equal(wd_error_text((enum wd_errcode)402),
+	    "unknown error");
+}
+
+/* ------------------------------------------------------------------------ */
 /* responses                                                                 */
 
 /*
@@ -1297,7 +1644,8 @@ test_responses_for_every_sample(void **state)
 		expect_ok(body, &req);
 		free(body);
 
-		xml = hi1_build_accepted(header(&req), &req, "MXC-20261120-000042", &len);
+		xml = test_accepted(header(&req), &req, "MXC-20261120-000042",
+		    UINT32_MAX, NULL, 0, &len);
 		snprintf(tag, sizeof(tag), "accepted-%s", e->d_name);
 		check_response(xml, len, tag);
 		assert_non_null(strstr(xml, req.transaction_id));
@@ -1337,7 +1685,8 @@ test_accepted_content(void **state)
 	(void)state;
 	expect_ok(body, &req);
 	free(body);
-	xml = hi1_build_accepted(header(&req), &req, "MXC-20261120-000042", &len);
+	xml = test_accepted(header(&req), &req, "MXC-20261120-000042",
+		    UINT32_MAX, NULL, 0, &len);
 	check_response(xml, len, "accepted-content");
 	assert_non_null(strstr(xml, "<ReceiverIdentifier>\n      <CountryCode>MX"
 	    "</CountryCode>\n      <UniqueIdentifier>FGR</UniqueIdentifier>"));
@@ -1352,10 +1701,10 @@ test_accepted_content(void **state)
 	assert_true(strstr(xml, "<ActionIdentifier>0<") <
 	    strstr(xml, "<ActionIdentifier>1<"));
 	free(xml);
-	assert_null(hi1_build_accepted(header(&req), NULL, "x", &len));
 
 	/* A carrier reference the profile would refuse is left out, not sent. */
-	xml = hi1_build_accepted(header(&req), &req, " two\nlines", &len);
+	xml = test_accepted(header(&req), &req, " two\nlines", UINT32_MAX,
+	    NULL, 0, &len);
 	check_response(xml, len, "accepted-bad-ref");
 	assert_null(strstr(xml, "ExternalIdentifier"));
 	free(xml);
@@ -1517,6 +1866,10 @@ main(void)
 		cmocka_unit_test(test_depth_limits),
 		cmocka_unit_test(test_attribute_limits),
 		cmocka_unit_test(test_element_count_and_size),
+		cmocka_unit_test(test_text_limits_count_characters),
+		cmocka_unit_test(test_pretty_printed),
+		cmocka_unit_test(test_malformed_identifiers),
+		cmocka_unit_test(test_errors_documented),
 		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_error_text_has_line),
 		cmocka_unit_test(test_nothing_on_stderr),

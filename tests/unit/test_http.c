@@ -4,7 +4,9 @@
  * fields, body size), and everything it must refuse rather than guess:
  * Transfer-Encoding, other versions, bare LF or CR, obsolete folding,
  * conflicting or malformed Content-Length, control bytes in the target or in
- * field values. Then the query split, keep-alive and Content-Type.
+ * field values. Then the query split, keep-alive and Content-Type; the
+ * edges of issue 14: a bare LF refused at once (not when the deadline
+ * passes), Host at most once, Expect, and canonical numbers.
  *
  * Every input is copied into a heap buffer of exactly its length, so that
  * AddressSanitizer reports any read past what the parser was given.
@@ -311,9 +313,28 @@ test_bare_lf(void **state)
 	expect_status("GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost: a\n\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost: a\r\n\n\r\n\r\n", 400);
-	/* A head with LF only has no end: never accepted, never read past. */
+	/* A head with LF only is refused at once, not left to wait. */
 	r = parse("GET / HTTP/1.1\nHost: a\n\n");
-	assert_true(r == HTTP_PARSE_MORE || (r == HTTP_PARSE_ERROR && status == 400));
+	assert_int_equal(r, HTTP_PARSE_ERROR);
+	assert_int_equal(status, 400);
+}
+
+/*
+ * A bare LF or CR anywhere in what has arrived is refused before the head
+ * is complete: the sender of an LF-only head would otherwise wait for the
+ * request deadline.
+ */
+static void
+test_bare_lf_at_once(void **state)
+{
+	(void)state;
+	expect_status("GET / HTTP/1.1\n", 400);
+	expect_status("GET / HTTP/1.1\r\nHost: a\n", 400);
+	expect_status("\n", 400);
+	expect_status("GET / HTTP/1.1\rX", 400);
+	/* A CR at the very end may still be followed by its LF. */
+	assert_int_equal(parse("GET / HTTP/1.1\r"), HTTP_PARSE_MORE);
+	assert_int_equal(parse("GET / HTTP/1.1\r\nHost: a\r"), HTTP_PARSE_MORE);
 }
 
 static void
@@ -557,11 +578,75 @@ test_content_type(void **state)
 	free(s);
 }
 
+/* RFC 9112 3.2: at most one Host (a missing one is the caller's call). */
+static void
+test_host(void **state)
+{
+	(void)state;
+	expect_ok("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_true(req.has_host);
+	expect_ok("GET / HTTP/1.1\r\n\r\n");
+	assert_false(req.has_host);
+	expect_ok("GET / HTTP/1.0\r\n\r\n");
+	assert_false(req.has_host);
+	expect_status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+	expect_status("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400);
+	expect_status("GET / HTTP/1.0\r\nHOST: a\r\nHost: b\r\n\r\n", 400);
+}
+
+static void
+test_expect(void **state)
+{
+	(void)state;
+	expect_ok("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 5\r\n\r\n");
+	assert_true(req.expect_continue);
+	expect_ok("POST / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n");
+	assert_true(req.expect_continue);
+	expect_ok("POST / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_false(req.expect_continue);
+	/* Any other expectation cannot be met. */
+	expect_status("POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n", 417);
+	expect_status("POST / HTTP/1.1\r\nExpect: 100-continue, x\r\n\r\n", 417);
+	/* HTTP/1.0 has no expectations: ignored (RFC 9110 10.1.1). */
+	expect_ok("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n");
+	assert_false(req.expect_continue);
+}
+
+/* One way to write a number: "007" and "00" are not Content-Lengths. */
+static void
+test_canonical_numbers(void **state)
+{
+	uint64_t v = 99;
+
+	(void)state;
+	expect_status("POST / HTTP/1.1\r\nContent-Length: 007\r\n\r\n", 400);
+	expect_status("POST / HTTP/1.1\r\nContent-Length: 00\r\n\r\n", 400);
+	expect_ok("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	assert_true(req.has_length);
+	assert_int_equal(req.content_length, 0);
+	assert_int_equal(http_parse_decimal("0", 1, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(http_parse_decimal("10", 2, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(http_parse_decimal("11", 2, 10, &v), -1);
+	assert_int_equal(http_parse_decimal("01", 2, UINT64_MAX, &v), -1);
+	assert_int_equal(http_parse_decimal("", 0, UINT64_MAX, &v), -1);
+	assert_int_equal(http_parse_decimal("+1", 2, UINT64_MAX, &v), -1);
+	assert_int_equal(http_parse_decimal(" 1", 2, UINT64_MAX, &v), -1);
+	assert_int_equal(http_parse_decimal("18446744073709551615", 20,
+	    UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(http_parse_decimal("18446744073709551616", 20,
+	    UINT64_MAX, &v), -1);
+	assert_true(v == UINT64_MAX);	/* untouched on error */
+}
+
 static void
 test_status_text(void **state)
 {
-	static const int codes[] = { 200, 400, 403, 404, 405, 408, 411, 413,
-	    415, 431, 500, 501, 503, 505 };
+	static const int codes[] = { 100, 200, 400, 403, 404, 405, 408, 411,
+	    413, 415, 417, 431, 500, 501, 503, 505 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -586,6 +671,10 @@ main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_version_2),
 		cmocka_unit_test(test_bare_lf),
+		cmocka_unit_test(test_bare_lf_at_once),
+		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_expect),
+		cmocka_unit_test(test_canonical_numbers),
 		cmocka_unit_test(test_bare_cr),
 		cmocka_unit_test(test_obs_fold),
 		cmocka_unit_test(test_duplicate_length),

@@ -1,0 +1,83 @@
+/*
+ * store — the persistent object store: every HI-1 object the gateway holds
+ * (include/obj.h), per owning authority, on SQLite (src/store.c).
+ *
+ * The store is DERIVED from the journal, which stays the source of truth:
+ * store_apply() takes each record once it is durable, in journal order, and
+ * records in the same SQLite transaction the next sequence number it
+ * expects; at start the daemon replays the journal from store_applied()
+ * on, so a store that missed records (kill -9, power cut: SQLite runs with
+ * synchronous=NORMAL) catches up, and a lost or damaged store can be
+ * deleted and rebuilt from the journal alone. Nothing else writes objects.
+ *
+ * The interface is narrow on purpose — apply a record, get one object, list
+ * an authority's objects, find due clocks and open work — so that a
+ * high-availability deployment can put the same operations on PostgreSQL.
+ * Every operation is short and indexed (one B-tree lookup or range scan);
+ * the loop never waits on a disk sync: commits write the WAL without
+ * fsync, and a background thread checkpoints it.
+ *
+ * Objects are keyed by (owner, object id): an authority reaches only its
+ * own, and another authority's object with the same identifier is, to it,
+ * an object that does not exist. Bodies are encrypted (AES-256-GCM, a key
+ * derived from the results key, the key bound to owner and id) because they
+ * hold target identifiers: a copied disk or backup reveals no target.
+ */
+#ifndef WD_STORE_H
+#define WD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal.pb-c.h"
+#include "obj.h"
+
+struct store;
+
+/* Return non-zero from a visitor to stop early (the call then returns it). */
+typedef int (*store_visit_cb)(const struct obj *, void *arg);
+
+/*
+ * Open (or create) the store at path (mode 0600). key: 32 bytes that
+ * encrypt bodies (NULL: stored in clear, logged as a warning; tests only).
+ * NULL on error, logged.
+ */
+struct store	*store_open(const char *path, const uint8_t key[32]);
+void		 store_close(struct store *);
+/* The next journal sequence the store expects (0 for a new store). */
+uint64_t	 store_applied(const struct store *);
+/*
+ * Apply one durable record (obj.h's rule). Records below store_applied()
+ * are skipped (replay after a partial catch-up). 0, or -1 if the database
+ * cannot be written (logged; the daemon must not go on acknowledging).
+ */
+int		 store_apply(struct store *, const Warrant__Record *rec);
+
+/* One object: 1 found, 0 not held for this owner, -1 error. */
+int		 store_get(struct store *, const char *owner, const char *oid,
+		    struct obj *out);
+/*
+ * An owner's objects of a kind (HI1_OBJ_NONE: all) changed at or after
+ * since_us, oldest change first (then by id), at most max.
+ */
+int		 store_list(struct store *, const char *owner, enum hi1_kind kind,
+		    int64_t since_us, size_t max, store_visit_cb, void *arg);
+/* Parts of a task (DeliveryObjects), in sequence order. */
+int		 store_parts(struct store *, const char *owner, const char *task_oid,
+		    store_visit_cb, void *arg);
+/* Objects of one carrier reference (the request's objects). */
+int		 store_by_ref(struct store *, const char *owner, const char *ref,
+		    store_visit_cb, void *arg);
+/* Objects with a clock due at or before now_us (obj_next_due), at most max. */
+int		 store_due(struct store *, int64_t now_us, size_t max,
+		    store_visit_cb, void *arg);
+/*
+ * Work left open: tasks not final, parts neither delivered nor destroyed,
+ * notifications not delivered. For recovery at start.
+ */
+int		 store_open_work(struct store *, store_visit_cb, void *arg);
+/* Objects held, for status lines. */
+uint64_t	 store_count(struct store *);
+
+#endif

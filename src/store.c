@@ -1,0 +1,664 @@
+/*
+ * store — the object store on SQLite; see include/store.h for what it
+ * guarantees and why it is derived from the journal.
+ *
+ * One table: objects keyed by (owner, oid), with the few columns the
+ * queries need (kind, carrier reference, parent task of a part, when it
+ * last changed, its next clock, whether it is open work) and the object
+ * itself as an encrypted protobuf body (obj_encode). The next journal
+ * sequence to apply lives in the meta table and moves in the same
+ * transaction as the objects, so a crash leaves the store at a record
+ * boundary and replay resumes exactly there.
+ *
+ * Durability: WAL with synchronous=NORMAL: a commit is a write() to the WAL,
+ * never an fsync on the loop; the checkpoint thread syncs and folds the WAL
+ * into the database every few seconds. After a power cut the last
+ * transactions may be gone: the journal has them and replay re-applies them.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "obj.h"
+#include "store.h"
+
+#define STORE_NONCE		12
+#define STORE_TAG		16
+#define STORE_CHECKPOINT_S	5
+#define STORE_BODY_MAX		(256 * 1024)	/* far above any object */
+#define STORE_TARGETS_MAX	256
+
+static const char store_schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "PRAGMA wal_autocheckpoint=0;"	/* the checkpoint thread does it */
+    "CREATE TABLE IF NOT EXISTS meta ("
+    "  key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS objects ("
+    "  owner TEXT NOT NULL, oid TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  ref TEXT NOT NULL, parent TEXT NOT NULL, changed_us INTEGER NOT NULL,"
+    "  due_us INTEGER NOT NULL, open INTEGER NOT NULL, body BLOB NOT NULL,"
+    "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS objects_changed ON objects(owner, changed_us, oid);"
+    "CREATE INDEX IF NOT EXISTS objects_due ON objects(due_us) WHERE due_us > 0;"
+    "CREATE INDEX IF NOT EXISTS objects_parent ON objects(owner, parent) "
+    "  WHERE parent <> '';"
+    "CREATE INDEX IF NOT EXISTS objects_ref ON objects(owner, ref);"
+    "CREATE INDEX IF NOT EXISTS objects_open ON objects(open) WHERE open = 1;"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
+
+enum store_stmt {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_APPLIED_SET,
+	ST_GET, ST_INSERT, ST_UPDATE,
+	ST_LIST_ALL, ST_LIST_KIND, ST_PARTS, ST_BY_REF, ST_DUE, ST_OPEN, ST_COUNT,
+	ST__COUNT
+};
+
+static const char *const store_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_APPLIED_SET] = "UPDATE meta SET value = ?1 WHERE key = 'applied'",
+	[ST_GET] = "SELECT owner, oid, body FROM objects WHERE owner = ?1 AND oid = ?2",
+	[ST_INSERT] = "INSERT OR IGNORE INTO objects(owner, oid, kind, ref, "
+	    "parent, changed_us, due_us, open, body) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_UPDATE] = "UPDATE objects SET changed_us = ?3, due_us = ?4, "
+	    "open = ?5, body = ?6 WHERE owner = ?1 AND oid = ?2",
+	[ST_LIST_ALL] = "SELECT owner, oid, body FROM objects WHERE owner = ?1 AND "
+	    "changed_us >= ?2 ORDER BY changed_us, oid LIMIT ?3",
+	[ST_LIST_KIND] = "SELECT owner, oid, body FROM objects WHERE owner = ?1 AND "
+	    "changed_us >= ?2 AND kind = ?4 ORDER BY changed_us, oid LIMIT ?3",
+	[ST_PARTS] = "SELECT owner, oid, body FROM objects WHERE owner = ?1 AND parent = ?2",
+	[ST_BY_REF] = "SELECT owner, oid, body FROM objects WHERE owner = ?1 AND ref = ?2",
+	[ST_DUE] = "SELECT owner, oid, body FROM objects WHERE due_us > 0 AND due_us <= ?1 "
+	    "ORDER BY due_us LIMIT ?2",
+	[ST_OPEN] = "SELECT owner, oid, body FROM objects WHERE open = 1",
+	[ST_COUNT] = "SELECT count(*) FROM objects",
+};
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*st[ST__COUNT];
+	uint64_t	 applied;
+	bool		 encrypt;
+	uint8_t		 key[32];
+	char		*path;
+	/* The checkpoint thread, with its own connection. */
+	pthread_t	 thread;
+	bool		 thread_started;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	bool		 stopping;
+};
+
+/* ---- bodies at rest ------------------------------------------------------ */
+
+static int
+store_derive_key(const uint8_t in[32], uint8_t out[32])
+{
+	static const char	 info[] = "warrantd object store v1";
+	EVP_PKEY_CTX		*pc;
+	size_t			 len = 32;
+	int			 ok;
+
+	if ((pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL)) == NULL)
+		return -1;
+	ok = EVP_PKEY_derive_init(pc) > 0 &&
+	    EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()) > 0 &&
+	    EVP_PKEY_CTX_set1_hkdf_key(pc, in, 32) > 0 &&
+	    EVP_PKEY_CTX_add1_hkdf_info(pc, (const unsigned char *)info,
+	    sizeof(info) - 1) > 0 &&
+	    EVP_PKEY_derive(pc, out, &len) > 0 && len == 32;
+	EVP_PKEY_CTX_free(pc);
+	return ok ? 0 : -1;
+}
+
+/* AAD: the row's key, so a body cannot be moved to another row. */
+static int
+store_aad(EVP_CIPHER_CTX *c, const char *owner, const char *oid)
+{
+	int n;
+
+	return EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)owner,
+	    (int)strlen(owner) + 1) > 0 &&
+	    EVP_CipherUpdate(c, NULL, &n, (const unsigned char *)oid,
+	    (int)strlen(oid)) > 0 ? 0 : -1;
+}
+
+/* nonce || ciphertext || tag; malloc'ed. */
+static uint8_t *
+store_seal(const struct store *s, const struct obj *o, const uint8_t *in,
+    size_t len, size_t *outlen)
+{
+	EVP_CIPHER_CTX	*c;
+	uint8_t		*out;
+	int		 n, ok;
+
+	if (!s->encrypt) {
+		if ((out = malloc(len ? len : 1)) != NULL)
+			memcpy(out, in, len);
+		*outlen = len;
+		return out;
+	}
+	if ((out = malloc(STORE_NONCE + len + STORE_TAG)) == NULL)
+		return NULL;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL) {
+		free(out);
+		return NULL;
+	}
+	ok = RAND_bytes(out, STORE_NONCE) == 1 &&
+	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, s->key, out) > 0 &&
+	    store_aad(c, o->owner, o->oid) == 0 &&
+	    EVP_EncryptUpdate(c, out + STORE_NONCE, &n, in, (int)len) > 0 &&
+	    EVP_EncryptFinal_ex(c, out + STORE_NONCE + n, &n) > 0 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, STORE_TAG,
+	    out + STORE_NONCE + len) > 0;
+	EVP_CIPHER_CTX_free(c);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	*outlen = STORE_NONCE + len + STORE_TAG;
+	return out;
+}
+
+/* Decrypt and decode one row's body; -1 if it fails authentication. */
+static int
+store_open_body(const struct store *s, const char *owner, const char *oid,
+    const uint8_t *in, size_t len, struct obj *o)
+{
+	EVP_CIPHER_CTX	*c;
+	uint8_t		*plain;
+	size_t		 plen;
+	int		 n, ok, rc;
+
+	if (!s->encrypt)
+		return obj_decode(in, len, o);
+	if (len < STORE_NONCE + STORE_TAG || len > STORE_BODY_MAX)
+		return -1;
+	plen = len - STORE_NONCE - STORE_TAG;
+	if ((plain = malloc(plen ? plen : 1)) == NULL)
+		return -1;
+	if ((c = EVP_CIPHER_CTX_new()) == NULL) {
+		free(plain);
+		return -1;
+	}
+	ok = EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, s->key, in) > 0 &&
+	    store_aad(c, owner, oid) == 0 &&
+	    EVP_DecryptUpdate(c, plain, &n, in + STORE_NONCE, (int)plen) > 0 &&
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, STORE_TAG,
+	    (void *)(in + len - STORE_TAG)) > 0 &&
+	    EVP_DecryptFinal_ex(c, plain + n, &n) > 0;
+	EVP_CIPHER_CTX_free(c);
+	rc = ok ? obj_decode(plain, plen, o) : -1;
+	OPENSSL_cleanse(plain, plen);
+	free(plain);
+	/* The row's key must be the object's own. */
+	if (rc == 0 && (strcmp(o->owner, owner) != 0 || strcmp(o->oid, oid) != 0))
+		rc = -1;
+	return rc;
+}
+
+/* ---- checkpoints, off the loop ------------------------------------------ */
+
+static void *
+store_checkpointer(void *arg)
+{
+	struct store	*s = arg;
+	sqlite3		*db = NULL;
+	struct timespec	 ts;
+
+	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("store: checkpoint connection: %s", db ?
+		    sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 1000);
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += STORE_CHECKPOINT_S;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		pthread_mutex_unlock(&s->mu);
+		/* PASSIVE: never waits for the loop's connection. */
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+		    NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* ---- open and close ------------------------------------------------------ */
+
+static int
+store_prepare(struct store *s)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(s->db, store_schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_warnx("store %s: %s", s->path, err ? err : "schema");
+		sqlite3_free(err);
+		return -1;
+	}
+	for (int i = 0; i < ST__COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+			return -1;
+		}
+	return 0;
+}
+
+static int
+store_read_applied(struct store *s)
+{
+	sqlite3_stmt	*q;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = "
+	    "'applied'", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) >= 0) {
+		s->applied = (uint64_t)sqlite3_column_int64(q, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+struct store *
+store_open(const char *path, const uint8_t key[32])
+{
+	struct store	*s;
+	int		 fd;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		log_warnx("store: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	/* Created 0600 before SQLite sees it (it would use the umask). */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("store %s", path);
+		goto fail;
+	}
+	close(fd);
+	if (key == NULL)
+		log_warnx("store %s: no results key: objects are kept in clear",
+		    path);
+	else if (store_derive_key(key, s->key) == -1) {
+		log_warnx("store %s: cannot derive the store key", path);
+		goto fail;
+	} else
+		s->encrypt = true;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_warnx("store %s: %s", path, s->db ? sqlite3_errmsg(s->db) :
+		    "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	if (store_prepare(s) == -1 || store_read_applied(s) == -1)
+		goto fail;
+	if (pthread_create(&s->thread, NULL, store_checkpointer, s) != 0) {
+		log_warnx("store %s: cannot start the checkpoint thread", path);
+		goto fail;
+	}
+	s->thread_started = true;
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s->path);
+	free(s);
+}
+
+uint64_t
+store_applied(const struct store *s)
+{
+	return s->applied;
+}
+
+/* ---- applying records ---------------------------------------------------- */
+
+static int
+store_step_done(struct store *s, sqlite3_stmt *q)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+store_is_open(const struct obj *o)
+{
+	switch (o->kind) {
+	case HI1_OBJ_LDTASK:
+	case HI1_OBJ_LITASK:
+		return !obj_final(o);
+	case HI1_OBJ_DELIVERY:
+		return !o->u.part.delivered && !o->u.part.destroyed;
+	case HI1_OBJ_NOTIFICATION:
+		return !o->u.note.delivered;
+	default:
+		return false;
+	}
+}
+
+/* Write o: insert (if new; an existing row is kept) or update. */
+static int
+store_put(struct store *s, const struct obj *o, bool insert)
+{
+	sqlite3_stmt	*q = s->st[insert ? ST_INSERT : ST_UPDATE];
+	uint8_t		*plain, *body;
+	size_t		 plen, blen;
+	int		 rc;
+
+	if ((plain = obj_encode(o, &plen)) == NULL)
+		return -1;
+	body = store_seal(s, o, plain, plen, &blen);
+	OPENSSL_cleanse(plain, plen);
+	free(plain);
+	if (body == NULL)
+		return -1;
+	sqlite3_bind_text(q, 1, o->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, o->oid, -1, SQLITE_STATIC);
+	if (insert) {
+		sqlite3_bind_int(q, 3, o->kind);
+		sqlite3_bind_text(q, 4, o->ref, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, o->kind == HI1_OBJ_DELIVERY ?
+		    o->u.part.task_id : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 6, o->changed_us);
+		sqlite3_bind_int64(q, 7, obj_next_due(o));
+		sqlite3_bind_int(q, 8, store_is_open(o));
+		sqlite3_bind_blob(q, 9, body, (int)blen, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(q, 3, o->changed_us);
+		sqlite3_bind_int64(q, 4, obj_next_due(o));
+		sqlite3_bind_int(q, 5, store_is_open(o));
+		sqlite3_bind_blob(q, 6, body, (int)blen, SQLITE_STATIC);
+	}
+	rc = store_step_done(s, q);
+	free(body);
+	return rc;
+}
+
+/* Apply the record's changes to the objects it names. */
+static int
+store_apply_changes(struct store *s, const Warrant__Record *rec)
+{
+	const char	*ids[STORE_TARGETS_MAX];
+	const char	*owner = rec->authority_id ? rec->authority_id : "";
+	struct obj	*o;
+	size_t		 n;
+	int		 rc = 0, r;
+
+	n = obj_record_targets(rec, ids, STORE_TARGETS_MAX);
+	if (n == 0)
+		return 0;
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if ((r = store_get(s, owner, ids[i], o)) == -1)
+			rc = -1;
+		else if (r == 0 && rec->event !=
+		    WARRANT__EVENT_TYPE__EVENT_REQUEST_READ)	/* a GET may miss */
+			log_warnx("journal record %llu names %s, which the store "
+			    "does not hold for %s", (unsigned long long)rec->seq,
+			    ids[i], owner);
+		else if ((r = obj_apply(o, rec)) == 1)
+			rc = store_put(s, o, false);
+		else if (r == -1)
+			log_warnx("journal record %llu: change of %s not applied",
+			    (unsigned long long)rec->seq, ids[i]);
+	}
+	free(o);
+	return rc;
+}
+
+int
+store_apply(struct store *s, const Warrant__Record *rec)
+{
+	struct obj	*v;
+	size_t		 n = 0;
+	int		 rc = 0;
+
+	if (rec->seq < s->applied)
+		return 0;
+	if (store_step_done(s, s->st[ST_BEGIN]) == -1)
+		return -1;
+	v = obj_from_record(rec, &n);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = store_put(s, &v[i], true);
+	free(v);
+	if (rc == 0)
+		rc = store_apply_changes(s, rec);
+	if (rc == 0) {
+		sqlite3_bind_int64(s->st[ST_APPLIED_SET], 1, (int64_t)rec->seq + 1);
+		rc = store_step_done(s, s->st[ST_APPLIED_SET]);
+	}
+	if (rc == 0 && store_step_done(s, s->st[ST_COMMIT]) == 0) {
+		s->applied = rec->seq + 1;
+		return 0;
+	}
+	store_step_done(s, s->st[ST_ROLLBACK]);
+	log_warnx("store %s: record %llu not applied", s->path,
+	    (unsigned long long)rec->seq);
+	return -1;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/*
+ * Visit the rows a bound statement returns (owner, oid, body). A row that
+ * fails to decrypt or decode is logged and skipped: one damaged row must
+ * not hide the others.
+ */
+static int
+store_visit(struct store *s, sqlite3_stmt *q, store_visit_cb cb, void *arg)
+{
+	struct obj	*o;
+	int		 rc = 0, step;
+
+	if ((o = malloc(sizeof(*o))) == NULL) {
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return -1;
+	}
+	while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char	*owner = (const char *)sqlite3_column_text(q, 0);
+		const char	*oid = (const char *)sqlite3_column_text(q, 1);
+		const uint8_t	*b = sqlite3_column_blob(q, 2);
+		int		 len = sqlite3_column_bytes(q, 2);
+
+		if (owner == NULL || oid == NULL || b == NULL ||
+		    store_open_body(s, owner, oid, b, (size_t)len, o) == -1) {
+			log_warnx("store %s: object %s of %s is damaged and was "
+			    "skipped", s->path, oid ? oid : "?",
+			    owner ? owner : "?");
+			continue;
+		}
+		rc = cb(o, arg);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		rc = -1;
+	}
+	free(o);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+static int
+store_copy_one(const struct obj *o, void *arg)
+{
+	memcpy(arg, o, sizeof(*o));
+	return 1;
+}
+
+int
+store_get(struct store *s, const char *owner, const char *oid, struct obj *out)
+{
+	sqlite3_stmt	*q = s->st[ST_GET];
+	int		 rc;
+
+	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, oid, -1, SQLITE_STATIC);
+	rc = store_visit(s, q, store_copy_one, out);
+	return rc == 1 ? 1 : rc;
+}
+
+int
+store_list(struct store *s, const char *owner, enum hi1_kind kind,
+    int64_t since_us, size_t max, store_visit_cb cb, void *arg)
+{
+	sqlite3_stmt *q = s->st[kind == HI1_OBJ_NONE ? ST_LIST_ALL : ST_LIST_KIND];
+
+	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, since_us);
+	sqlite3_bind_int64(q, 3, (int64_t)max);
+	if (kind != HI1_OBJ_NONE)
+		sqlite3_bind_int(q, 4, kind);
+	return store_visit(s, q, cb, arg);
+}
+
+/* Parts come back in sequence order whatever the index returns. */
+struct store_parts_ctx {
+	struct obj	*v;
+	size_t		 n, cap;
+};
+
+static int
+store_collect(const struct obj *o, void *arg)
+{
+	struct store_parts_ctx	*c = arg;
+	struct obj		*nv;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
+
+		if ((nv = reallocarray(c->v, ncap, sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = *o;
+	return 0;
+}
+
+static int
+store_part_cmp(const void *a, const void *b)
+{
+	const struct obj *x = a, *y = b;
+
+	return x->u.part.seq < y->u.part.seq ? -1 : x->u.part.seq > y->u.part.seq;
+}
+
+int
+store_parts(struct store *s, const char *owner, const char *task_oid,
+    store_visit_cb cb, void *arg)
+{
+	sqlite3_stmt		*q = s->st[ST_PARTS];
+	struct store_parts_ctx	 c = { NULL, 0, 0 };
+	int			 rc;
+
+	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, task_oid, -1, SQLITE_STATIC);
+	if ((rc = store_visit(s, q, store_collect, &c)) == 0 && c.n > 0) {
+		qsort(c.v, c.n, sizeof(*c.v), store_part_cmp);
+		for (size_t i = 0; i < c.n && rc == 0; i++)
+			rc = cb(&c.v[i], arg);
+	}
+	free(c.v);
+	return rc;
+}
+
+int
+store_by_ref(struct store *s, const char *owner, const char *ref,
+    store_visit_cb cb, void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_BY_REF];
+
+	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+	return store_visit(s, q, cb, arg);
+}
+
+int
+store_due(struct store *s, int64_t now_us, size_t max, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_DUE];
+
+	sqlite3_bind_int64(q, 1, now_us);
+	sqlite3_bind_int64(q, 2, (int64_t)max);
+	return store_visit(s, q, cb, arg);
+}
+
+int
+store_open_work(struct store *s, store_visit_cb cb, void *arg)
+{
+	return store_visit(s, s->st[ST_OPEN], cb, arg);
+}
+
+uint64_t
+store_count(struct store *s)
+{
+	sqlite3_stmt	*q = s->st[ST_COUNT];
+	uint64_t	 n = 0;
+
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return n;
+}
