@@ -235,6 +235,12 @@ class NE:
                           "family": addr.tag.split("}")[1],
                           "address": addr.text, "port": int(port.text)}
             return self.ok(req)
+        if t == "GetDestinationDetailsRequest":
+            did = m.findtext(q("dId"))
+            if did not in dests:
+                return self.error(req, E_UNKNOWN_DID, "no such dId")
+            return (self.head("GetDestinationDetailsResponse", req) +
+                    self.dest_xml(did, dests[did]) + self.TAIL)
         if t == "RemoveDestinationRequest":
             did = m.findtext(q("dId"))
             if did not in dests:
