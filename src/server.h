@@ -135,6 +135,7 @@ struct server {
 	struct store		*store;		/* the HI-1 objects held */
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
+	struct x1prov		*x1;		/* X1 elements; NULL: none */
 	struct evconnlistener	*listener;
 	bool			 listener_paused;
 	bool			 stopping;

@@ -33,6 +33,7 @@
 #include "server.h"
 #include "store.h"
 #include "tls.h"
+#include "x1_prov.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/warrantd/warrantd.conf"
 #define DRAIN_SECONDS	10
@@ -268,6 +269,10 @@ warrantd_open_lifecycle(struct server *srv)
 	env.purge = srv->purge;
 	env.backends = srv->backends;
 	env.push = srv->push;
+	if (!TAILQ_EMPTY(&conf->nes) &&
+	    (srv->x1 = x1prov_new(srv->base, srv->journal, conf)) == NULL)
+		return -1;
+	env.x1 = srv->x1;
 	server_lifecycle_config(srv, &cfg);
 	if ((srv->lifecycle = lifecycle_new(&env, &cfg)) == NULL)
 		return -1;
@@ -411,6 +416,7 @@ main(int argc, char *argv[])
 	/* Pending back-end calls report (cancelled) while the journal is open. */
 	backend_set_free(srv.backends);
 	push_free(srv.push);
+	x1prov_free(srv.x1);	/* exchanges cut short: reconciled at start */
 	journal_close(srv.journal);	/* flushes the stop record */
 	lifecycle_free(srv.lifecycle);
 	store_close(srv.store);
