@@ -155,11 +155,15 @@ main(int argc, char **argv)
 	if (print) {
 		m.admf = conf->carrier_id;
 		m.ne = ne->name;
-		if (x1_build(&m, &body, &len) == -1)
-			return 1;
-		fwrite(body, 1, len, stdout);
-		free(body);
-		return 0;
+		if (x1_build(&m, &body, &len) == 0) {
+			fwrite(body, 1, len, stdout);
+			free(body);
+			result = 0;
+		} else
+			result = 1;
+		conf_free(conf);
+		hi1_cleanup();
+		return result;
 	}
 	if ((base = event_base_new()) == NULL ||
 	    (c = x1c_new(base, ne, conf->carrier_id)) == NULL)
