@@ -193,6 +193,8 @@ const char	*conf_ne_number(struct wd_ne *, const char *kw, int line,
 		    int64_t value);
 const char	*conf_ne_end(struct wd_ne *);
 void		 conf_ne_free(struct wd_ne *);
+/* Do two configurations name the same elements, the same way? */
+bool		 conf_nes_same(const struct wd_conf *, const struct wd_conf *);
 const char	*conf_ne_target_name(enum wd_ne_target);
 
 enum wd_official_status {

@@ -291,3 +291,36 @@ conf_ne_end(struct wd_ne *n)
 		}
 	return NULL;
 }
+
+static bool
+ne_str_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * Elements are set up once, at start: a reload that changes them must say
+ * so (the running ones stay in use), never drop one silently.
+ */
+bool
+conf_nes_same(const struct wd_conf *a, const struct wd_conf *b)
+{
+	const struct wd_ne *x = TAILQ_FIRST(&a->nes);
+	const struct wd_ne *y = TAILQ_FIRST(&b->nes);
+
+	for (; x != NULL && y != NULL; x = TAILQ_NEXT(x, entry),
+	    y = TAILQ_NEXT(y, entry))
+		if (!ne_str_same(x->name, y->name) ||
+		    !ne_str_same(x->url, y->url) ||
+		    !ne_str_same(x->cert, y->cert) ||
+		    !ne_str_same(x->key, y->key) || !ne_str_same(x->ca, y->ca) ||
+		    !ne_str_same(x->crl, y->crl) ||
+		    !ne_str_same(x->dest_addr, y->dest_addr) ||
+		    x->dest_port != y->dest_port ||
+		    memcmp(x->serves, y->serves, sizeof(x->serves)) != 0 ||
+		    x->deadline_ms != y->deadline_ms ||
+		    x->retries != y->retries || x->reconcile_s != y->reconcile_s)
+			return false;
+	return x == NULL && y == NULL;
+}

@@ -1142,6 +1142,9 @@ server_reload(struct server *srv)
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
+	if (!conf_nes_same(gen->conf, srv->gen->conf))
+		log_warnx("ne (X1 network element) changes need a restart; the "
+		    "running elements stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
 	server_gen_unref(srv->gen);

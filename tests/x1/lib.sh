@@ -45,7 +45,7 @@ ne_down() {
 	eval "d=\$NE_DIR_$name"
 	pid=$(cat "$d/spawned" 2>/dev/null) || return 0
 	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	rm -f "$d/spawned"
 	return 0
 }
@@ -54,7 +54,7 @@ ne_down_all() {
 	local pid
 	for pid in "${NE_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
 	done
 	NE_PIDS=()
 	return 0

@@ -119,6 +119,15 @@ grep -q "EVENT_X1_DIFFERENCE.*object=$t3.*ne=b xid=$x3 is missing" <<<"$j" ||
 ctl status "$t3"
 case $out in *Active*) ;; *) fail "t3 is not Active after its re-provisioning: $out" ;; esac
 
+# --- a reload that changes the elements says so, and keeps them ------------
+sed -i 's/reconcile 1h/reconcile 2h/' "$DIR/warrantd.conf"
+kill -HUP "$(cat "$DIR/warrantd.pid")"
+wait_until 30 grep -q 'ne (X1 network element) changes need a restart' "$DIR/warrantd.log" ||
+    fail "a reload changing the elements did not say so"
+ctl cancel "$t3"
+expect_exit 0
+wait_until 30 ne_lacks b "$x3" || fail "the elements are no longer used after the reload"
+
 ne_all_valid a || fail "invalid X1 at a: $(head -c 3000 "$DIR/ne-a/invalid.log")"
 ne_all_valid b || fail "invalid X1 at b: $(head -c 3000 "$DIR/ne-b/invalid.log")"
 # The journal, signed at the stop, verifies with everything above in it.
