@@ -8,6 +8,7 @@
 #    other rolled back
 #  - an element down, then up: retried, then Active, one activation
 #  - the order's end time: Expired and deactivated
+#  - an urgent order not ratified in time: its interception deactivated
 #  - kill -9 of the gateway after one element acknowledged: after the
 #    restart the task is Active with still one activation at each element,
 #    and the start's reconciliation removes a rogue task and re-provisions
@@ -118,6 +119,24 @@ grep -q "EVENT_X1_DIFFERENCE.*object=$t3.*ne=b xid=$x3 is missing" <<<"$j" ||
     fail "the lost task is not journaled as a difference"
 ctl status "$t3"
 case $out in *Active*) ;; *) fail "t3 is not Active after its re-provisioning: $out" ;; esac
+
+# --- an urgent order that lapses: its interception is removed ------------
+# (The registry and the ratification clock, shortened for the test: the law
+# says 48 h; urgent interceptions are allowed here only to exercise it.)
+sed -i 's/allow interception judicial-order$/allow interception judicial-order urgent/' "$DIR/registry.conf"
+sed -i 's/ratification 48h/ratification 15s/' "$DIR/warrantd.conf"
+kill -HUP "$(cat "$DIR/warrantd.pid")"
+wait_until 30 grep -q 'configuration generation 2 in force' "$DIR/warrantd.log" ||
+    fail "the reload did not happen"
+x1_request "$DIR/i6.xml" 's|<common:Value>JudicialOrder</common:Value>|<common:Value>UrgentOrder</common:Value>|' \
+    "s|<common:ApprovalTimestamp>[^<]*|<common:ApprovalTimestamp>$(date -u +%Y-%m-%dT%H:%M:%SZ)|"
+x1_submit "$DIR/i6.xml"
+t6=$task; x6=$(xid_of "$t6")
+wait_status "$t6" "Active"
+ne_holds a "$x6" || fail "a does not hold the urgent order's task"
+wait_status "$t6" "Cancelled (621" 60
+wait_until 30 ne_lacks a "$x6" || fail "a still holds $x6 after the lapse"
+wait_until 30 ne_lacks b "$x6" || fail "b still holds $x6 after the lapse"
 
 # --- a reload that changes the elements says so, and keeps them ------------
 sed -i 's/reconcile 1h/reconcile 2h/' "$DIR/warrantd.conf"
