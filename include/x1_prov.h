@@ -85,6 +85,10 @@ void		 x1prov_deactivate(struct x1prov *, const struct x1prov_task *t);
 void		 x1prov_reconcile(struct x1prov *);
 /* Exchanges in flight or waiting for a retry. */
 bool		 x1prov_idle(const struct x1prov *);
+/* Each element's health, for the daemon's status line. */
+void		 x1prov_status(const struct x1prov *, char *buf, size_t len);
+/* warrantd -t: TLS files usable (else -1), and a Ping to each element. */
+int		 x1prov_check(const struct wd_conf *);
 /* The XID of a task (x1_derive_uuid of owner and oid). */
 void		 x1prov_xid(const char *owner, const char *oid, char out[37]);
 

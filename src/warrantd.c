@@ -79,6 +79,8 @@ warrantd_check(const char *path)
 	}
 	if (backend_check(gen->conf) == -1)
 		ok = 0;
+	if (x1prov_check(gen->conf) == -1)
+		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
 		fprintf(stderr, "configuration OK\n");

@@ -35,6 +35,7 @@
 #define X1P_PAUSE_MS		2000	/* first pause after a failed exchange */
 #define X1P_PAUSE_MAX_MS	300000
 #define X1P_DETAIL_LEN		768
+#define X1P_PING_S		60	/* keep-alive when nothing else is sent */
 
 enum x1p_state { XS_UNKNOWN = 0, XS_ACTIVE, XS_GONE, XS_REFUSED };
 
@@ -49,6 +50,10 @@ struct x1p_ne {
 	unsigned		 reconcile_s;
 	struct event		*tick;		/* next reconciliation */
 	bool			 reconciling;
+	struct event		*ping;		/* keep-alive */
+	bool			 pinging;
+	bool			 known, up;	/* health, from the last exchange */
+	char			 why[160];	/* ... when down */
 };
 
 struct x1p_job;
@@ -182,6 +187,54 @@ x1p_record_exchange(struct x1prov *p, const struct x1p_job *job,
 		snprintf(d + k, sizeof(d) - k, " outcome=%s", why);
 	x1p_record(p, WARRANT__EVENT_TYPE__EVENT_X1_EXCHANGE,
 	    job ? job->owner : "", job ? job->ref : "", job ? job->oid : "", d);
+}
+
+/* ---- element health ------------------------------------------------------------- */
+
+/* Every exchange says whether the element answers; changes are logged. */
+static void
+x1p_health(struct x1p_ne *ne, const struct x1c_result *res)
+{
+	bool up = res->answered;
+
+	if (!up)
+		snprintf(ne->why, sizeof(ne->why), "%s", res->why);
+	if (ne->known && ne->up == up)
+		return;
+	if (up)
+		log_info("x1 %s: the element answers%s", ne->name,
+		    ne->known ? " again" : "");
+	else
+		log_warnx("x1 %s: the element does not answer: %s", ne->name,
+		    ne->why);
+	ne->known = true;
+	ne->up = up;
+}
+
+static void
+x1p_pinged(const struct x1c_result *res, void *arg)
+{
+	struct x1p_ne *ne = arg;
+
+	ne->pinging = false;
+	if (!ne->p->freeing)
+		x1p_health(ne, res);
+}
+
+static void
+x1p_pingcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct x1p_ne	*ne = arg;
+	struct x1_msg	 m = { 0 };
+
+	(void)fd;
+	(void)what;
+	if (ne->pinging || ne->p->stopping)
+		return;
+	m.op = X1_PING;
+	ne->pinging = true;
+	if (x1c_send(ne->c, &m, "", x1p_pinged, ne) == -1)
+		ne->pinging = false;
 }
 
 /* ---- jobs --------------------------------------------------------------------- */
@@ -550,6 +603,7 @@ x1p_answered(const struct x1c_result *res, void *arg)
 	at->inflight = false;
 	if (p->freeing)		/* no answer, and nothing more will be sent */
 		return;
+	x1p_health(at->ne, res);
 	x1p_record_exchange(p, j, at->ne->name, at->op, id, res);
 	if (!res->answered) {
 		if (at->op == X1_CREATE_DESTINATION)
@@ -761,6 +815,7 @@ x1p_reconciled(const struct x1c_result *res, void *arg)
 	ne->reconciling = false;
 	if (p->freeing)
 		return;
+	x1p_health(ne, res);
 	x1p_record_exchange(p, NULL, ne->name, X1_GET_ALL, NULL, res);
 	if (p->stopping)
 		return;
@@ -853,6 +908,8 @@ x1p_ne_init(struct x1prov *p, struct x1p_ne *ne, const struct wd_ne *c,
 	if ((ne->c = x1c_new(p->base, c, admf)) == NULL)
 		return -1;
 	if ((ne->tick = event_new(p->base, -1, EV_PERSIST, x1p_tickcb,
+	    ne)) == NULL ||
+	    (ne->ping = event_new(p->base, -1, EV_PERSIST, x1p_pingcb,
 	    ne)) == NULL)
 		return -1;
 	return 0;
@@ -896,8 +953,10 @@ x1prov_start(struct x1prov *p, x1prov_each_fn each, void *src, x1prov_cb cb,
 	p->started = true;
 	for (size_t i = 0; i < p->nne; i++) {
 		struct timeval tv = { p->nes[i].reconcile_s, 0 };
+		struct timeval ping = { X1P_PING_S, 0 };
 
-		if (event_add(p->nes[i].tick, &tv) == -1)
+		if (event_add(p->nes[i].tick, &tv) == -1 ||
+		    event_add(p->nes[i].ping, &ping) == -1)
 			return -1;
 	}
 	/* After every start: the elements may hold what a crash left. */
@@ -911,9 +970,12 @@ x1prov_stop(struct x1prov *p)
 	if (p == NULL)
 		return;
 	p->stopping = true;
-	for (size_t i = 0; i < p->nne; i++)
+	for (size_t i = 0; i < p->nne; i++) {
 		if (p->nes[i].tick != NULL)
 			event_del(p->nes[i].tick);
+		if (p->nes[i].ping != NULL)
+			event_del(p->nes[i].ping);
+	}
 }
 
 bool
@@ -946,9 +1008,99 @@ x1prov_free(struct x1prov *p)
 		x1c_free(p->nes[i].c);
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL)
 		x1p_job_free(j);
-	for (size_t i = 0; i < p->nne; i++)
+	for (size_t i = 0; i < p->nne; i++) {
 		if (p->nes[i].tick != NULL)
 			event_free(p->nes[i].tick);
+		if (p->nes[i].ping != NULL)
+			event_free(p->nes[i].ping);
+	}
 	free(p->nes);
 	free(p);
+}
+
+/* "msc up, pgw DOWN (2 tasks waiting)": for sd_notify's STATUS. */
+void
+x1prov_status(const struct x1prov *p, char *buf, size_t len)
+{
+	const struct x1p_job	*j;
+	size_t			 off = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; p != NULL && i < p->nne && off < len; i++) {
+		const struct x1p_ne	*ne = &p->nes[i];
+		unsigned		 waiting = 0;
+
+		TAILQ_FOREACH(j, &p->jobs, entry)
+			for (size_t k = 0; k < j->nat; k++)
+				waiting += j->at[k].ne == ne &&
+				    j->at[k].failures > 0;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %s", i ? ", " :
+		    "", ne->name, !ne->known ? "unknown" : ne->up ? "up" : "DOWN");
+		if (waiting > 0 && off < len)
+			off += (size_t)snprintf(buf + off, len - off,
+			    " (%u task%s waiting)", waiting, waiting == 1 ? "" : "s");
+	}
+	if (buf[0] == '\0')
+		snprintf(buf, len, "none");
+}
+
+struct x1p_check {
+	const char	*name;
+	bool		 done, up;
+	char		 why[320];
+};
+
+static void
+x1p_checked(const struct x1c_result *res, void *arg)
+{
+	struct x1p_check *c = arg;
+
+	c->done = true;
+	c->up = res->answered && !res->answer->error;
+	snprintf(c->why, sizeof(c->why), "%s", !res->answered ? res->why :
+	    res->answer->error ? res->answer->text : "Ping acknowledged");
+}
+
+/*
+ * warrantd -t: every element's TLS files and URL must be usable (else -1);
+ * each is sent one Ping, and whether it answered is said, but an element
+ * that does not answer does not fail the check: the daemon must start to
+ * keep deactivating what it can.
+ */
+int
+x1prov_check(const struct wd_conf *conf)
+{
+	struct event_base	*base;
+	const struct wd_ne	*n;
+	int			 rc = 0;
+
+	if (TAILQ_EMPTY(&conf->nes))
+		return 0;
+	if ((base = event_base_new()) == NULL)
+		return -1;
+	TAILQ_FOREACH(n, &conf->nes, entry) {
+		struct wd_ne		 once = *n;
+		struct x1c		*c;
+		struct x1_msg		 m = { 0 };
+		struct x1p_check	 chk = { n->name, false, false, "" };
+
+		once.retries = 0;
+		if ((c = x1c_new(base, &once, conf->carrier_id)) == NULL) {
+			rc = -1;
+			continue;
+		}
+		m.op = X1_PING;
+		if (x1c_send(c, &m, "", x1p_checked, &chk) == 0)
+			event_base_dispatch(base);
+		x1c_free(c);
+		if (chk.up)
+			log_info("ne \"%s\": reachable (%s)", n->name, chk.why);
+		else
+			log_warnx("ne \"%s\": NOT reachable: %s", n->name,
+			    chk.done ? chk.why : "not sent");
+	}
+	event_base_free(base);
+	return rc;
 }

@@ -74,6 +74,20 @@ x1 ping;				expect "failed: "
 expect "attempts 3"
 ne_ctl a clear
 
+# warrantd -t: the element's files are usable, and whether it answers is
+# said; one that does not answer does not fail the check.
+WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd}
+if [ -x "$WARRANTD" ]; then
+	out=$("$WARRANTD" -t -f "$conf" 2>&1) || fail "warrantd -t failed: $out"
+	case $out in *'ne "a": reachable (Ping acknowledged)'*) ;; *) fail "-t: $out" ;; esac
+	ne_ctl a down on
+	out=$("$WARRANTD" -t -f "$conf" 2>&1) || fail "warrantd -t failed on a down element: $out"
+	case $out in *'ne "a": NOT reachable'*) ;; *) fail "-t, element down: $out" ;; esac
+	ne_ctl a clear
+	sed "s|key \"$DIR/pki/carrier.key\"|key \"$DIR/pki/no-such.key\"|" "$conf" >"$DIR/bad.conf"
+	"$WARRANTD" -t -f "$DIR/bad.conf" >/dev/null 2>&1 && fail "-t accepted an element without its key"
+fi
+
 # Every message on the wire was valid under the official schemas.
 ne_all_valid a || fail "invalid X1 on the wire: $(head -c 2000 "$DIR/ne-a/invalid.log")"
 # And what --print builds validates too (the same builder).

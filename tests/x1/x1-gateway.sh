@@ -77,6 +77,7 @@ wait_until 30 grep -q "x1 a: task $t3 (xid $x3) not provisioned yet" "$DIR/warra
     fail "no retry of the element that is down"
 ctl status "$t3"
 case $out in *AwaitingProvisioning*) ;; *) fail "Active while an element is down: $out" ;; esac
+grep -q "x1 a: the element does not answer" "$DIR/warrantd.log" || fail "the element's health change is not logged"
 ne_ctl a clear
 wait_status "$t3" "Active" 60
 [ "$(activations a "$x3")" = 1 ] && [ "$(activations b "$x3")" = 1 ] ||
