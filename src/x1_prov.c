@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,10 @@ struct x1p_ne {
 	unsigned		 reconcile_s;
 	struct event		*tick;		/* next reconciliation */
 	bool			 reconciling;
+	/* XIDs whose exchanges ended while a GetAllDetails was on its way:
+	   its answer may predate them, so they are not judged from it. */
+	char			(*touched)[X1_UUID_LEN + 1];
+	size_t			 ntouched, maxtouched;
 	struct event		*ping;		/* keep-alive */
 	bool			 pinging;
 	bool			 known, up;	/* health, from the last exchange */
@@ -92,6 +97,7 @@ struct x1prov {
 	struct x1p_ne		*nes;
 	size_t			 nne;
 	struct x1p_jobs		 jobs;
+	TAILQ_HEAD(, x1p_report) reports;	/* outcomes not yet delivered */
 	x1prov_each_fn		 each;
 	void			*src;
 	x1prov_cb		 cb;
@@ -190,6 +196,40 @@ x1p_record_exchange(struct x1prov *p, const struct x1p_job *job,
 }
 
 /* ---- element health ------------------------------------------------------------- */
+
+static void
+x1p_touch(struct x1p_ne *ne, const char *xid)
+{
+	void *v;
+
+	if (!ne->reconciling)
+		return;
+	if (ne->ntouched == ne->maxtouched) {
+		size_t n = ne->maxtouched ? ne->maxtouched * 2 : 16;
+
+		if ((v = reallocarray(ne->touched, n,
+		    sizeof(*ne->touched))) == NULL) {
+			/* Cannot remember: judge nothing from this answer. */
+			ne->ntouched = SIZE_MAX;
+			return;
+		}
+		ne->touched = v;
+		ne->maxtouched = n;
+	}
+	if (ne->ntouched != SIZE_MAX)
+		snprintf(ne->touched[ne->ntouched++], X1_UUID_LEN + 1, "%s", xid);
+}
+
+static bool
+x1p_touched(const struct x1p_ne *ne, const char *xid)
+{
+	if (ne->ntouched == SIZE_MAX)
+		return true;
+	for (size_t i = 0; i < ne->ntouched; i++)
+		if (strcmp(ne->touched[i], xid) == 0)
+			return true;
+	return false;
+}
 
 /* Every exchange says whether the element answers; changes are logged. */
 static void
@@ -306,6 +346,8 @@ x1p_job_at(struct x1p_job *j, struct x1p_ne *ne)
 
 /* The lifecycle hears once; deferred to the loop, never inside a call. */
 struct x1p_report {
+	TAILQ_ENTRY(x1p_report)	 entry;
+	struct event	*ev;
 	struct x1prov	*p;
 	char		 owner[HI1_ID_LEN + 1];
 	char		 oid[HI1_UUID_LEN + 1];
@@ -321,6 +363,8 @@ x1p_reportcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	TAILQ_REMOVE(&r->p->reports, r, entry);
+	event_free(r->ev);
 	if (!r->p->stopping && r->p->cb != NULL)
 		r->p->cb(r->owner, r->oid, r->ok, r->reason, r->text,
 		    r->p->cbarg);
@@ -332,7 +376,6 @@ x1p_report(struct x1p_job *j, bool ok, enum wd_reason reason,
     const char *text)
 {
 	struct x1p_report	*r;
-	struct timeval		 now = { 0, 0 };
 
 	if (!j->report || j->oid[0] == '\0')
 		return;
@@ -347,11 +390,14 @@ x1p_report(struct x1p_job *j, bool ok, enum wd_reason reason,
 	r->ok = ok;
 	r->reason = reason;
 	snprintf(r->text, sizeof(r->text), "%s", text ? text : "");
-	if (event_base_once(j->p->base, -1, EV_TIMEOUT, x1p_reportcb, r,
-	    &now) == -1) {
+	if ((r->ev = event_new(j->p->base, -1, 0, x1p_reportcb, r)) == NULL) {
+		/* The next start's open work asks again. */
 		log_warnx("x1: cannot report the outcome of %s", j->oid);
 		free(r);
+		return;
 	}
+	TAILQ_INSERT_TAIL(&j->p->reports, r, entry);
+	event_active(r->ev, EV_TIMEOUT, 0);
 }
 
 /*
@@ -604,6 +650,7 @@ x1p_answered(const struct x1c_result *res, void *arg)
 	if (p->freeing)		/* no answer, and nothing more will be sent */
 		return;
 	x1p_health(at->ne, res);
+	x1p_touch(at->ne, j->xid);
 	x1p_record_exchange(p, j, at->ne->name, at->op, id, res);
 	if (!res->answered) {
 		if (at->op == X1_CREATE_DESTINATION)
@@ -778,7 +825,8 @@ x1p_rec_task(const struct x1prov_task *t, bool active, void *arg)
 			r->seen[i] = true;
 			held = !r->a->held[i].failed;
 		}
-	if (held || !active || x1p_find(p, xid) != NULL) {
+	if (held || !active || x1p_find(p, xid) != NULL ||
+	    x1p_touched(r->ne, xid)) {
 		r->tolerated += !active;
 		return 0;
 	}
@@ -841,7 +889,8 @@ x1p_reconciled(const struct x1c_result *res, void *arg)
 		struct x1p_job	*j;
 		struct x1p_at	*at;
 
-		if (r.seen[i] || x1p_find(p, xid) != NULL)
+		if (r.seen[i] || x1p_find(p, xid) != NULL ||
+		    x1p_touched(ne, xid))
 			continue;
 		/* Held without an open order behind it: remove it. */
 		rogue++;
@@ -870,6 +919,7 @@ x1p_reconcile_ne(struct x1p_ne *ne)
 		return;
 	m.op = X1_GET_ALL;
 	ne->reconciling = true;
+	ne->ntouched = 0;
 	if (x1c_send(ne->c, &m, "", x1p_reconciled, ne) == -1) {
 		ne->reconciling = false;
 		log_warnx("x1 %s: GetAllDetails cannot be sent", ne->name);
@@ -934,6 +984,7 @@ x1prov_new(struct event_base *base, struct journal *journal,
 	p->base = base;
 	p->journal = journal;
 	TAILQ_INIT(&p->jobs);
+	TAILQ_INIT(&p->reports);
 	TAILQ_FOREACH(c, &conf->nes, entry)
 		if (x1p_ne_init(p, &p->nes[p->nne++], c, conf->carrier_id) == -1) {
 			x1prov_free(p);
@@ -997,7 +1048,8 @@ x1prov_idle(const struct x1prov *p)
 void
 x1prov_free(struct x1prov *p)
 {
-	struct x1p_job *j;
+	struct x1p_job		*j;
+	struct x1p_report	*r;
 
 	if (p == NULL)
 		return;
@@ -1008,11 +1060,17 @@ x1prov_free(struct x1prov *p)
 		x1c_free(p->nes[i].c);
 	while ((j = TAILQ_FIRST(&p->jobs)) != NULL)
 		x1p_job_free(j);
+	while ((r = TAILQ_FIRST(&p->reports)) != NULL) {
+		TAILQ_REMOVE(&p->reports, r, entry);
+		event_free(r->ev);
+		free(r);
+	}
 	for (size_t i = 0; i < p->nne; i++) {
 		if (p->nes[i].tick != NULL)
 			event_free(p->nes[i].tick);
 		if (p->nes[i].ping != NULL)
 			event_free(p->nes[i].ping);
+		free(p->nes[i].touched);
 	}
 	free(p->nes);
 	free(p);
