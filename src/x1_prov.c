@@ -35,7 +35,7 @@
 #define X1P_NE_MAX		32	/* elements one task can concern */
 #define X1P_PAUSE_MS		2000	/* first pause after a failed exchange */
 #define X1P_PAUSE_MAX_MS	300000
-#define X1P_DETAIL_LEN		768
+#define X1P_DETAIL_LEN		1024
 #define X1P_PING_S		60	/* keep-alive when nothing else is sent */
 
 enum x1p_state { XS_UNKNOWN = 0, XS_ACTIVE, XS_GONE, XS_REFUSED };
@@ -445,6 +445,7 @@ x1p_settle(struct x1p_job *j)
 /* ---- exchanges ---------------------------------------------------------------- */
 
 static void	x1p_answered(const struct x1c_result *, void *);
+static void	x1p_later(struct x1p_at *, const char *);
 
 static void
 x1p_send(struct x1p_at *at, enum x1_op op)
@@ -478,8 +479,8 @@ x1p_send(struct x1p_at *at, enum x1_op op)
 		at->inflight = false;
 		if (op == X1_CREATE_DESTINATION)
 			at->ne->dest_busy = false;
-		log_warnx("x1 %s: %s for xid %s cannot be sent", at->ne->name,
-		    x1_op_name(op), at->job->xid);
+		/* Out of memory: never left hanging, tried again later. */
+		x1p_later(at, "the request could not be queued");
 	}
 }
 
