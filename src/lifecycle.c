@@ -55,6 +55,7 @@ struct lc_mark {
 	bool			 packing;	/* results being packaged */
 	bool			 pushing;	/* a DELIVER is on its way */
 	int64_t			 retry_at;	/* next round of calls, 0 = none */
+	bool			 push_wait;	/* a push failed: next at retry_at */
 	TAILQ_ENTRY(lc_mark)	 entry;
 };
 TAILQ_HEAD(lc_marks, lc_mark);
@@ -954,7 +955,14 @@ lc_progress_task(struct lifecycle *lc, const struct obj *o, struct lc_mark *m)
 		return;
 	}
 	if (o->u.task.parts > 0) {
-		lc_deliver(lc, o);
+		/*
+		 * A failed push booked the next one (lc_push_failed): it comes
+		 * when lc_retries says so, not whenever a record about the task
+		 * or its parts lands, or an endpoint that is down would be
+		 * pushed to as fast as records can be written.
+		 */
+		if (m == NULL || !m->push_wait)
+			lc_deliver(lc, o);
 		return;
 	}
 	if (!obj_task_outcomes_done(o)) {
@@ -986,7 +994,8 @@ lc_progress_obj(struct lifecycle *lc, const struct obj *o)
 		lc_progress(lc, o->owner, o->u.part.task_id);
 		break;
 	case HI1_OBJ_NOTIFICATION:
-		lc_progress_note(lc, o);
+		if (m == NULL || !m->push_wait)	/* as for parts */
+			lc_progress_note(lc, o);
 		break;
 	default:
 		break;
@@ -1483,8 +1492,10 @@ lc_push_failed(struct lifecycle *lc, struct lc_push *p, const char *why)
 	if (pause > 600000000)
 		pause = 600000000;
 	if ((m = lc_mark_find(lc, p->obj.owner, p->task[0] ? p->task :
-	    p->obj.oid, true)) != NULL)
+	    p->obj.oid, true)) != NULL) {
 		m->retry_at = lifecycle_now(lc) + pause;
+		m->push_wait = true;
+	}
 }
 
 static void
@@ -1860,6 +1871,7 @@ lc_retries(struct lifecycle *lc, int64_t now)
 		if (m->retry_at != 0 && m->retry_at <= now && n < LC_DUE_BATCH) {
 			memcpy(keys[n++], m->key, LC_KEY_LEN);
 			m->retry_at = 0;
+			m->push_wait = false;
 		}
 	for (size_t i = 0; i < n; i++) {
 		char *slash = strchr(keys[i], '/');
