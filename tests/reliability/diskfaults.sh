@@ -73,7 +73,7 @@ n_answers=0	# answers that carry a journal record (200 and 4xx)
 n_503=0
 
 submit_one() {	# file
-	submit_as fgr "$1"
+	submit_new fgr "$1"
 	case $out in
 	*"ACCEPTED (HTTP 200)"*)
 		acked="$acked $(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out")"
