@@ -267,6 +267,7 @@ lc_rec_note(struct lc_rec *r, const char *text, const char *const *assoc,
 
 typedef void (*lc_done_fn)(struct lifecycle *, int status, void *arg);
 static void	lc_progress(struct lifecycle *, const char *owner, const char *oid);
+static void	lc_progress_obj(struct lifecycle *, const struct obj *);
 struct lc_key;
 static struct lc_key *lc_key_of(const char *owner, const char *oid);
 
@@ -806,6 +807,39 @@ lifecycle_calls(struct lifecycle *lc, const char *owner, const char *oid,
 	lc_mark_gc(lc, m);
 }
 
+/*
+ * A call's outcome is recorded: look at its task again. If, its last call
+ * reported, the task still lacks an outcome (the record did not apply to
+ * it: a store that refused it, a record naming another object), asking
+ * again at once would call the back end in a loop as fast as records can
+ * be written; a round is booked instead, and the fault said.
+ */
+static void
+lc_progress_reported(struct lifecycle *lc, const char *owner, const char *oid)
+{
+	struct obj	*o;
+	struct lc_mark	*m;
+
+	if (lc->stopping || (o = malloc(sizeof(*o))) == NULL)
+		return;
+	if (store_get(lc->env.store, owner, oid, o) != 1) {
+		free(o);
+		return;
+	}
+	m = lc_mark_find(lc, owner, oid, false);
+	if (o->kind == HI1_OBJ_LDTASK && !obj_final(o) && o->u.task.parts == 0 &&
+	    !obj_task_outcomes_done(o) && (m == NULL || m->calls == 0)) {
+		if ((m = lc_mark_find(lc, owner, oid, true)) != NULL &&
+		    m->retry_at == 0) {
+			m->retry_at = lifecycle_now(lc) + lc->cfg.retry_base_us;
+			log_warnx("%s: task %s: a recorded outcome did not reach "
+			    "the task; calls again in a round", o->ref, oid);
+		}
+	} else
+		lc_progress_obj(lc, o);
+	free(o);
+}
+
 void
 lifecycle_call_reported(struct lifecycle *lc, const char *owner,
     const char *oid, bool ok)
@@ -819,7 +853,7 @@ lifecycle_call_reported(struct lifecycle *lc, const char *owner,
 			m->retry_at = lifecycle_now(lc) + lc->cfg.retry_base_us;
 		return;
 	}
-	lc_progress(lc, owner, oid);
+	lc_progress_reported(lc, owner, oid);
 }
 
 /* ---- what a task's outcomes make of it ------------------------------------ */
