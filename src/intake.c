@@ -468,6 +468,16 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 		    "client certificate no longer accepted: %s", c->refusal.reason);
 		return;
 	}
+	if (c->identity == WD_IDENTITY_AMBIGUOUS ||
+	    c->identity == WD_IDENTITY_INCONSISTENT) {
+		/* Which entries is the carrier's business: its log says. */
+		wd_error_set(&j->err, WD_ERR_UNKNOWN_OFFICIAL, "the client "
+		    "certificate matches %s; the carrier must correct its "
+		    "registry", c->identity == WD_IDENTITY_AMBIGUOUS ?
+		    "more than one registered person" :
+		    "a registry entry that names another public key");
+		return;
+	}
 	if (policy_check_official(c->official, now, &j->err) == -1)
 		return;
 	snprintf(j->owner, sizeof(j->owner), "%s", c->official->authority->id);

@@ -591,6 +591,43 @@ conn_release_if_dead(struct conn *c)
 }
 
 /*
+ * One certificate, one person (issue 14 section 2): the loader refuses
+ * registries where two entries can match one certificate, and this refuses
+ * the certificate should one still match two (or an entry that is wrong about
+ * its own certificate's key) instead of letting the first in file order act.
+ * c->official stays NULL, and intake answers with c->identity.
+ */
+static void
+conn_identify(struct conn *c, const struct wd_conf *conf)
+{
+	const struct wd_official *who, *other;
+
+	c->official = NULL;
+	c->identity = conf_identify(conf, c->cert_sha256, c->spki_sha256,
+	    &who, &other);
+	switch (c->identity) {
+	case WD_IDENTITY_ONE:
+		c->official = who;
+		break;
+	case WD_IDENTITY_AMBIGUOUS:
+		log_warnx("conn %llu from %s: certificate %s matches registry "
+		    "entries \"%s\" (line %d) and \"%s\" (line %d): refused; "
+		    "correct the registry", (unsigned long long)c->id, c->peer,
+		    c->fingerprint, who->id, who->line, other->id, other->line);
+		break;
+	case WD_IDENTITY_INCONSISTENT:
+		log_warnx("conn %llu from %s: certificate %s matches the "
+		    "certificate sha256 of \"%s\" (line %d) but not its "
+		    "public-key sha256: refused; correct the registry",
+		    (unsigned long long)c->id, c->peer, c->fingerprint, who->id,
+		    who->line);
+		break;
+	case WD_IDENTITY_NONE:
+		break;
+	}
+}
+
+/*
  * After a reload, a kept-alive connection was authenticated against the old
  * CA store and registry. Check its certificate again against the current
  * generation, so that a revocation or suspension applies on its very next
@@ -625,7 +662,7 @@ conn_reverify(struct conn *c)
 	server_gen_unref(c->gen);
 	c->gen = cur;
 	cur->refs++;
-	c->official = conf_find_official(cur->conf, c->cert_sha256, c->spki_sha256);
+	conn_identify(c, cur->conf);
 	if (!ok) {
 		c->refusal.failed = 1;
 		return -1;
@@ -703,8 +740,7 @@ conn_handshake_done(struct conn *c)
 	tls_peer_subject(c->ssl, c->subject, sizeof(c->subject));
 	if (tls_peer_fingerprints(c->ssl, c->cert_sha256, c->spki_sha256) == 0) {
 		tls_hex(c->cert_sha256, 32, c->fingerprint);
-		c->official = conf_find_official(gen->conf, c->cert_sha256,
-		    c->spki_sha256);
+		conn_identify(c, gen->conf);
 	}
 	c->not_after = tls_peer_not_after(c->ssl);
 	log_debug("conn %llu from %s: TLS %s %s, subject %s, official %s",

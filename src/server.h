@@ -99,6 +99,7 @@ struct conn {
 	char			 fingerprint[65];
 	char			 subject[256];
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
+	int			 identity;	/* enum wd_identity (conf_identify) */
 	uint64_t		 requests;
 	char			 receipt[256];	/* extra header line for the next answer */
 	TAILQ_ENTRY(conn)	 entry;
