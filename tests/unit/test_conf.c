@@ -1029,6 +1029,7 @@ static void
 test_identify(void **state)
 {
 	const struct wd_official	*who, *other;
+	struct wd_official		*o;
 	struct wd_conf			*c;
 	uint8_t				 a[32], b[32], cc[32], d[32], e[32], none[32];
 
@@ -1089,6 +1090,17 @@ test_identify(void **state)
 	assert_int_equal(conf_identify(c, none, b, &who, &other),
 	    WD_IDENTITY_ONE);
 	assert_string_equal(who->id, "x");
+	/*
+	 * The loader lets no two entries share a key; should a registry ever
+	 * hold two anyway, the certificate is nobody's, not the first one's.
+	 */
+	o = TAILQ_LAST(&c->officials, wd_officials);
+	o->has_cert_fp = false;
+	memcpy(o->spki_sha256, b, 32);
+	assert_int_equal(conf_identify(c, none, b, &who, &other),
+	    WD_IDENTITY_AMBIGUOUS);
+	assert_string_equal(who->id, "x");
+	assert_string_equal(other->id, "y");
 	conf_free(c);
 }
 
