@@ -88,6 +88,7 @@ struct wd_conf {
 	char		*templates_dir;		/* etc/templates */
 	struct {
 		char	*cert, *key, *ca, *crl;
+		bool	 crl_none;		/* `crl none`: revocation off, on purpose */
 	} tls;
 	struct {
 		size_t	 body_max;		/* default 256 KiB */

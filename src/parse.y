@@ -288,6 +288,14 @@ tlsopt		: CERTIFICATE STRING {
 			set_str(S_TLS_CRL, "crl", $<lineno>1,
 			    &ps.conf->tls.crl, $2);
 		}
+		| CRL WORD {
+			/* Revocation off, said in so many words (issue 14 §7). */
+			if (strcmp($2, "none") != 0)
+				conf_errx($<lineno>1, "crl: expected a file name "
+				    "in quotes, or none");
+			else if (once(S_TLS_CRL, "crl", $<lineno>1))
+				ps.conf->tls.crl_none = true;
+		}
 		;
 
 limitsblock	: '{' limitsbody '}'

@@ -47,6 +47,8 @@ struct server_gen {
 	SSL_CTX			*ssl;
 	struct hi1_schema	*schema;
 	time_t			 crl_next_update;	/* earliest, 0: none */
+	time_t			 crl_warned;		/* last "nextUpdate soon" */
+	bool			 crl_expired_said;	/* logged and journaled */
 };
 
 struct server_gen	*server_gen_load(const char *path, unsigned number);
@@ -166,6 +168,8 @@ int	server_listen(struct server *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */
 void	server_notify_status(struct server *);
+/* Periodic: warn ahead of the CRL's nextUpdate, say "CRL expired" past it. */
+void	server_check_crl(struct server *, time_t now);
 void	server_close_all(struct server *);	/* at exit */
 /* Queue a response; takes ownership of body (malloc'ed, may be NULL). */
 void	conn_respond(struct conn *, int status, char *body, size_t len);

@@ -134,6 +134,7 @@ watchdog_tick(evutil_socket_t fd, short what, void *arg)
 	/* Runs on the loop: if the loop is stuck, systemd notices. */
 	sd_notify(0, "WATCHDOG=1");
 	server_notify_status(srv);
+	server_check_crl(srv, time(NULL));
 	/*
 	 * Give freed memory back to the system: after a burst of connections
 	 * glibc keeps its peak, which looks like growth to whoever watches
