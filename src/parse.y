@@ -36,6 +36,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 #include "wd.h"
 
 #define CONF_FILE_MAX		(4 * 1024 * 1024)	/* bytes of one file */
@@ -138,6 +139,7 @@ static struct {
 	bool			 tok_at_start;
 	bool			 stmt_start;
 	char			 toktext[48];
+	char			 strict_why[8192];	/* file_read's refusal */
 } ps;
 
 static int	 yylex(void);
@@ -1232,6 +1234,12 @@ file_read(struct file *f, const char **why)
 		goto fail;
 	if (!S_ISREG(st.st_mode)) {
 		*why = "not a regular file";
+		goto fail;
+	}
+	/* Who can write the registry decides who may ask: strict modes. */
+	if (strict_check(f->path, &st, STRICT_CONF, ps.strict_why,
+	    sizeof(ps.strict_why)) == -1) {
+		*why = ps.strict_why;
 		goto fail;
 	}
 	if (st.st_size > CONF_FILE_MAX) {

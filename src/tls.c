@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 #include "tls.h"
 
 /*
@@ -326,20 +327,21 @@ tls_load_trust(SSL_CTX *ctx, const struct wd_conf *conf)
 	return 0;
 }
 
+/* Readable by its owner only, the service user (strict modes). */
 int
 tls_key_file_private(const char *path)
 {
-	struct stat st;
+	return strict_check_log(path, STRICT_KEY);
+}
 
-	if (stat(path, &st) == -1) {
-		log_warn("private key %s", path);
+/* Whoever can write these chooses whom we trust (strict modes). */
+static int
+tls_files_strict(const char *cert, const char *ca, const char *crl)
+{
+	if (strict_check_log(cert, STRICT_CONF) == -1 ||
+	    strict_check_log(ca, STRICT_CONF) == -1 ||
+	    (crl != NULL && strict_check_log(crl, STRICT_CONF) == -1))
 		return -1;
-	}
-	if (st.st_mode & 077) {
-		log_warnx("private key %s must not be readable by group or "
-		    "others (mode %03o; chmod 600)", path, st.st_mode & 0777);
-		return -1;
-	}
 	return 0;
 }
 
@@ -358,6 +360,8 @@ tls_server_ctx(const struct wd_conf *conf)
 		tls_log_errors("cannot set TLS policy", "");
 		goto fail;
 	}
+	if (tls_files_strict(conf->tls.cert, conf->tls.ca, conf->tls.crl) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls.cert) != 1) {
 		tls_log_errors("cannot load certificate", conf->tls.cert);
 		goto fail;
@@ -406,6 +410,8 @@ tls_client_ctx(const char *cert, const char *key, const char *ca,
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (tls_files_strict(cert, ca, crl) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_log_errors("cannot load certificate", cert);
 		goto fail;
