@@ -158,6 +158,9 @@ rel_journal_refs() {	# journal dir
 # carried a result (a DeliveryObject) also to DIR/delivered.N. Its copies
 # of the files are restamped every minute: the daemon refuses a request
 # whose timestamp is more than clock-skew (5 minutes) old, as a replay.
+# With REL_CLIENT_FRESH=1 every round is new requests (fresh_uuids): the
+# same message again is a repeat, answered with the reference it was given
+# before (docs/lifecycle.md), which a test counting references must not see.
 rel_client() {	# N timeout file...
 	local n=$1 to=$2 o r t0 t1 what stamped=0 f
 	shift 2
@@ -168,9 +171,11 @@ rel_client() {	# N timeout file...
 	: >"$DIR/given.$n"
 	: >"$DIR/delivered.$n"
 	while [ ! -e "$DIR/stop.$n" ] && [ ! -e "$DIR/stop.all" ]; do
-		if [ "$(date +%s)" -ge $((stamped + 60)) ]; then
+		if [ "$(date +%s)" -ge $((stamped + 60)) ] ||
+		    [ -n "${REL_CLIENT_FRESH:-}" ]; then
 			"$TOP_SRCDIR/tests/restamp" -o "$DIR/client.$n" "${src[@]}" ||
 			    echo "restamp failed" >>"$DIR/errors.$n"
+			[ -z "${REL_CLIENT_FRESH:-}" ] || fresh_uuids "${files[@]}"
 			stamped=$(date +%s)
 		fi
 		t0=$(date +%s%3N)
