@@ -1042,15 +1042,15 @@ journal_cp_load(struct journal *j)
 
 /* The journal must extend its newest checkpoint: no rollback, no rewrite. */
 static int
-journal_cp_check(struct journal *j)
+journal_cp_check(struct journal *j, const char *where)
 {
 	if (!j->cp_have)
 		return 0;
 	if (j->cp_found.size > j->tree.size) {
 		log_warnx("journal: %s: refusing to run: %" PRIu64 " records "
 		    "but a signed checkpoint covers %" PRIu64 ": records were "
-		    "removed (rollback or truncation)", j->dir, j->tree.size,
-		    j->cp_found.size);
+		    "removed (rollback or truncation)%s", j->dir, j->tree.size,
+		    j->cp_found.size, where);
 		return -1;
 	}
 	if (memcmp(j->cp_prefix_root, j->cp_found.root, MERKLE_HASH_LEN)) {
@@ -1070,6 +1070,7 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 	struct jseg_scan	 s;
 	size_t			 i, n;
 	uint64_t		 size = 0, prev_size = 0;
+	char			 where[768] = "";
 	int			 rv = -1;
 
 	if (jseg_list(j->dirfd, &segs, &n) == -1) {
@@ -1099,17 +1100,14 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 	 * A signed checkpoint covers only records that were durable: damage
 	 * before its end is damage to acknowledged records, not a torn tail.
 	 */
-	if (s.torn && j->cp_have && j->cp_found.size > j->tree.size) {
-		log_warnx("journal: %s: damaged, refusing to run: %s: offset %"
-		    PRIu64 ", seq %" PRIu64 ": %s, inside the %" PRIu64
-		    " records a signed checkpoint covers: acknowledged records "
-		    "are damaged and nothing was changed; run warrant-audit "
-		    "verify --journal %s and restore the segment from a backup "
-		    "(docs/journal.md)", j->dir, segs[n - 1].name, s.torn_off,
-		    s.next_seq, s.torn_why, j->cp_found.size, j->dir);
-		goto out;
-	}
-	if (journal_cp_check(j) == -1)
+	if (s.torn)
+		snprintf(where, sizeof(where), " (damage at offset %" PRIu64
+		    " of %s, seq %" PRIu64 ": %s; acknowledged records are at "
+		    "stake and nothing was changed: run warrant-audit verify "
+		    "--journal %s and restore the segment from a backup, "
+		    "docs/journal.md)", s.torn_off, segs[n - 1].name,
+		    s.next_seq, s.torn_why, j->dir);
+	if (journal_cp_check(j, where) == -1)
 		goto out;
 	if (n == 0) {
 		if ((rv = journal_roll(j, 0)) == -1)

@@ -14,6 +14,8 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+#include "ref.h"
+
 #include "edge.h"
 #include "http.h"
 #include "journal.pb-c.h"
@@ -153,7 +155,7 @@ struct server {
 	struct event		*ev_accept;	/* resumes the listener paused below */
 	unsigned		 accepts_batch;	/* accepted since the loop last turned */
 	uint64_t		 next_conn_id;
-	uint64_t		 next_ref;	/* carrier reference counter */
+	struct ref_gen		 refs;		/* carrier references (ref.h) */
 	time_t			 tls_window;	/* TLS refusal records: this second */
 	unsigned		 tls_in_window;
 	uint64_t		 tls_suppressed;	/* refusals not recorded one by one */
