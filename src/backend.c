@@ -32,6 +32,7 @@
 #include "backend_impl.h"
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 
 /* TLS to a back end: the same policy as towards authorities (tls.c). */
 #define BE_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
@@ -539,9 +540,13 @@ call_attempt(struct backend_call *call)
 	struct backend	*be = call->be;
 
 	if (!breaker_admit(be, call)) {
+		char last[sizeof(call->detail)];
+
+		/* call_complete writes call->detail: never its own source. */
+		memcpy(last, call->detail, sizeof(last));
 		call_complete(call, BACKEND_UNAVAILABLE, "breaker %s%s%s",
-		    breaker_name(be->breaker), call->detail[0] ?
-		    "; last failure: " : "", call->detail);
+		    breaker_name(be->breaker), last[0] ?
+		    "; last failure: " : "", last);
 		return;
 	}
 	if (be->nwaiting >= BACKEND_WAIT_MAX) {
@@ -929,6 +934,11 @@ backend_tls(const struct wd_backend *wb)
 	unsigned long	 e;
 	char		 buf[256];
 
+	/* Strict modes, as for our own TLS files (src/strict.c). */
+	if (strict_check_log(wb->tls.cert, STRICT_CONF) == -1 ||
+	    strict_check_log(wb->tls.ca, STRICT_CONF) == -1 ||
+	    strict_check_log(wb->tls.key, STRICT_KEY) == -1)
+		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

@@ -36,6 +36,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 #include "wd.h"
 
 #define CONF_FILE_MAX		(4 * 1024 * 1024)	/* bytes of one file */
@@ -103,6 +104,7 @@ enum seen {
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
 	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
+	S_DELIVERY_CRL,
 	S__COUNT
 };
 
@@ -139,6 +141,7 @@ static struct {
 	bool			 tok_at_start;
 	bool			 stmt_start;
 	char			 toktext[48];
+	char			 strict_why[8192];	/* file_read's refusal */
 } ps;
 
 static int	 yylex(void);
@@ -294,6 +297,14 @@ tlsopt		: CERTIFICATE STRING {
 		| CRL STRING {
 			set_str(S_TLS_CRL, "crl", $<lineno>1,
 			    &ps.conf->tls.crl, $2);
+		}
+		| CRL WORD {
+			/* Revocation off, said in so many words (issue 14 §7). */
+			if (strcmp($2, "none") != 0)
+				conf_errx($<lineno>1, "crl: expected a file name "
+				    "in quotes, or none");
+			else if (once(S_TLS_CRL, "crl", $<lineno>1))
+				ps.conf->tls.crl_none = true;
 		}
 		;
 
@@ -716,6 +727,10 @@ deliveryopt	: CERTIFICATE STRING {
 		| CA STRING {
 			set_str(S_DELIVERY_CA, "ca", $<lineno>1,
 			    &ps.conf->delivery.ca, $2);
+		}
+		| CRL STRING {
+			set_str(S_DELIVERY_CRL, "crl", $<lineno>1,
+			    &ps.conf->delivery.crl, $2);
 		}
 		| TIMEOUT duration {
 			set_duration(S_DELIVERY_TIMEOUT, "timeout", $<lineno>1, $2,
@@ -1268,6 +1283,12 @@ file_read(struct file *f, const char **why)
 		*why = "not a regular file";
 		goto fail;
 	}
+	/* Who can write the registry decides who may ask: strict modes. */
+	if (strict_check(f->path, &st, STRICT_CONF, ps.strict_why,
+	    sizeof(ps.strict_why)) == -1) {
+		*why = ps.strict_why;
+		goto fail;
+	}
 	if (st.st_size > CONF_FILE_MAX) {
 		*why = "file larger than 4 MiB";
 		goto fail;
@@ -1801,6 +1822,42 @@ person_begin(int line, const char *id, enum wd_role role)
 	ps.person = o;
 }
 
+/*
+ * One certificate, one person, across kinds of fingerprint (issue 14
+ * section 2). A certificate hash and a public-key hash cannot be compared:
+ * whether the certificate of one entry carries the key of another is
+ * unknowable from the hashes. So an entry named by its certificate alone
+ * and another named by a public key can match one certificate, and are
+ * refused together. An entry that gives both hashes states which key its
+ * certificate carries (checked at every connection, conf_identify), which
+ * makes it comparable with public-key entries: equal keys are caught as
+ * duplicates by person_set_fp.
+ */
+static void
+person_check_kinds(const struct wd_official *o)
+{
+	const struct wd_official	*p;
+	bool				 cert_only = o->has_cert_fp && !o->has_spki_fp;
+
+	TAILQ_FOREACH(p, &ps.conf->officials, entry) {
+		if (p == o)
+			continue;
+		if (cert_only && p->has_spki_fp)
+			break;
+		if (o->has_spki_fp && p->has_cert_fp && !p->has_spki_fp)
+			break;
+	}
+	if (p == NULL)
+		return;
+	conf_errx(o->line, "\"%s\" and \"%s\" (line %d) can match one "
+	    "certificate: \"%s\" is named by its certificate sha256 only and "
+	    "\"%s\" by a public-key sha256; add to \"%s\" the public-key "
+	    "sha256 of its certificate (openssl x509 -in CERT -noout -pubkey "
+	    "| openssl pkey -pubin -outform DER | sha256sum)", o->id, p->id,
+	    p->line, cert_only ? o->id : p->id, cert_only ? p->id : o->id,
+	    cert_only ? o->id : p->id);
+}
+
 static void
 person_end(void)
 {
@@ -1816,6 +1873,8 @@ person_end(void)
 		    "sha256 is required", o->id);
 	if (!ps.person_valid)
 		conf_errx(o->line, "\"%s\": valid is required", o->id);
+	if (ps.errors == ps.person_errors)
+		person_check_kinds(o);
 }
 
 static void
@@ -2336,6 +2395,16 @@ conf_check_required(const struct wd_conf *c)
 	if (!TAILQ_EMPTY(&c->backends) && ps.seen[S_RESULTS_KEY] == 0)
 		file_errx(c->path, 0, "results key is required when back ends "
 		    "are configured");
+	/*
+	 * The carrier as DELIVER client proves who it is and checks whom it
+	 * talks to: a block without its certificate, key or CAs is refused
+	 * rather than left to fail at the first push.
+	 */
+	if ((ps.seen[S_DELIVERY_CERT] | ps.seen[S_DELIVERY_KEY] |
+	    ps.seen[S_DELIVERY_CA] | ps.seen[S_DELIVERY_CRL] |
+	    ps.seen[S_DELIVERY_TIMEOUT]) != 0 && (ps.seen[S_DELIVERY_CERT] == 0 ||
+	    ps.seen[S_DELIVERY_KEY] == 0 || ps.seen[S_DELIVERY_CA] == 0))
+		file_errx(c->path, 0, "delivery needs certificate, key and ca");
 	/* A body the budget cannot hold could never be received. */
 	if (c->limits.body_budget < c->limits.body_max)
 		file_errx(c->path, 0, "limits body-budget (%zu bytes) is "

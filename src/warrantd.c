@@ -10,8 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +31,7 @@
 #include "push.h"
 #include "results.h"
 #include "server.h"
+#include "strict.h"
 #include "store.h"
 #include "tls.h"
 #include "x1_prov.h"
@@ -50,6 +51,21 @@ usage(void)
 }
 
 /* -t: everything start-up would load, without listening. */
+static int warrantd_state_strict(const char *, const char *);
+
+/* -t on a host where the daemon has not run yet: no state directory. */
+static int
+warrantd_check_state(const struct wd_conf *conf)
+{
+	char		 dir[4096];
+	struct stat	 st;
+
+	if (stat(conf->state_dir, &st) == -1 && errno == ENOENT)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
+	return warrantd_state_strict(conf->state_dir, dir);
+}
+
 static int
 warrantd_check(const char *path)
 {
@@ -80,6 +96,11 @@ warrantd_check(const char *path)
 	if (backend_check(gen->conf) == -1)
 		ok = 0;
 	if (x1prov_check(gen->conf) == -1)
+		ok = 0;
+	if (warrantd_check_state(gen->conf) == -1)
+		ok = 0;
+	if (gen->conf->results.key != NULL &&
+	    strict_check_log(gen->conf->results.key, STRICT_KEY) == -1)
 		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
@@ -137,6 +158,7 @@ watchdog_tick(evutil_socket_t fd, short what, void *arg)
 	/* Runs on the loop: if the loop is stuck, systemd notices. */
 	sd_notify(0, "WATCHDOG=1");
 	server_notify_status(srv);
+	server_check_crl(srv, time(NULL));
 	/*
 	 * Give freed memory back to the system: after a burst of connections
 	 * glibc keeps its peak, which looks like growth to whoever watches
@@ -162,6 +184,23 @@ watchdog_start(struct server *srv)
 	return ev;
 }
 
+/*
+ * Whoever can write the state or the journal directory can replace the
+ * journal or the object store (strict modes). The journal directory is
+ * checked only if it exists: journal_open makes it, mode 0700.
+ */
+static int
+warrantd_state_strict(const char *state, const char *journal)
+{
+	struct stat st;
+
+	if (strict_check_log(state, STRICT_DIR) == -1)
+		return -1;
+	if (stat(journal, &st) == -1 && errno == ENOENT)
+		return 0;
+	return strict_check_log(journal, STRICT_DIR);
+}
+
 static int
 warrantd_open_journal(struct server *srv)
 {
@@ -174,6 +213,8 @@ warrantd_open_journal(struct server *srv)
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
+	if (warrantd_state_strict(conf->state_dir, dir) == -1)
+		return -1;
 	memset(&jc, 0, sizeof(jc));
 	jc.dir = dir;
 	jc.segment_max = conf->journal.segment_max;
@@ -258,6 +299,7 @@ warrantd_open_lifecycle(struct server *srv)
 		pc.cert = conf->delivery.cert;
 		pc.key = conf->delivery.key;
 		pc.ca = conf->delivery.ca;
+		pc.crl = conf->delivery.crl;
 		pc.timeout_ms = conf->delivery.timeout_ms;
 		pc.carrier_id = conf->carrier_id;
 		if ((srv->push = push_new(srv->base, &pc, srv->gen->schema)) == NULL)

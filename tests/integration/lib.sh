@@ -15,6 +15,9 @@
 # is $srcdir (set by automake), the build tree the current directory;
 # WARRANTD and WARRANTCTL name other binaries if set.
 
+# The daemon refuses group- or world-writable configuration (strict modes):
+# files the tests write must not depend on the caller's umask.
+umask 022
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 TOP_SRCDIR=${TOP_SRCDIR:-$srcdir}
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
@@ -160,4 +163,24 @@ fresh_uuids() {
 			sed -i "s/$u/$(cat /proc/sys/kernel/random/uuid)/g" "$f"
 		done
 	done
+}
+
+# fresh_copy FILE: print the path of a copy of FILE (under $DIR) with
+# fresh UUIDs, for a test that means "a new request": submitting the same
+# file twice is a repeat, answered from the store and not carried out again.
+fresh_copy() {
+	local d
+
+	d=$(mktemp -d "$DIR/fresh.XXXXXX") || fail "mktemp failed"
+	cp "$1" "$d/" || fail "cannot copy $1"
+	fresh_uuids "$d/${1##*/}"
+	printf '%s\n' "$d/${1##*/}"
+}
+
+
+# submit_new NAME FILE: submit_as NAME a fresh copy of FILE (a new request,
+# never a repeat of an earlier submission of FILE).
+submit_new() {
+	[ $# -eq 2 ] || fail "usage: submit_new NAME FILE"
+	submit_as "$1" "$(fresh_copy "$2")"
 }
