@@ -90,7 +90,7 @@ struct x1_answer {
 	long			 code;		/* its errorCode */
 	char			 text[X1_TEXT_LEN + 1];	/* printable, cut */
 	char			 txid[X1_UUID_LEN + 1];
-	struct x1_held		*held;		/* GET_TASK, GET_ALL */
+	struct x1_held		*held;		/* GET_TASK, GET_ALL (sorted) */
 	size_t			 nheld;
 	char			(*dids)[X1_UUID_LEN + 1];	/* GET_ALL */
 	size_t			 ndids;

@@ -514,6 +514,13 @@ x1_read_held(struct x1_read *r, xmlNodePtr trd, struct x1_held *h)
 }
 
 static int
+x1_held_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct x1_held *)a)->xid,
+	    ((const struct x1_held *)b)->xid);
+}
+
+static int
 x1_read_get_all(struct x1_read *r, xmlNodePtr msg, struct x1_answer *a)
 {
 	xmlNodePtr	 lt = x1_child(msg, "listOfTaskResponseDetails");
@@ -537,12 +544,15 @@ x1_read_get_all(struct x1_read *r, xmlNodePtr msg, struct x1_answer *a)
 			return x1_bad(r, "unexpected element in the task list");
 		if (x1_read_held(r, c, &a->held[a->nheld]) == -1)
 			return -1;
-		for (size_t i = 0; i < a->nheld; i++)
-			if (strcmp(a->held[i].xid, a->held[a->nheld].xid) == 0)
-				return x1_bad(r, "xId %s listed twice",
-				    a->held[i].xid);
 		a->nheld++;
 	}
+	/* Sorted (callers bsearch), and a task listed twice is refused:
+	   n log n, since an element may list up to X1_HELD_MAX. */
+	if (a->nheld > 1)
+		qsort(a->held, a->nheld, sizeof(*a->held), x1_held_cmp);
+	for (size_t i = 1; i < a->nheld; i++)
+		if (strcmp(a->held[i - 1].xid, a->held[i].xid) == 0)
+			return x1_bad(r, "xId %s listed twice", a->held[i].xid);
 	for (xmlNodePtr c = x1_next(ld->children); c; c = x1_next(c->next)) {
 		if (!x1_is(c, "destinationResponseDetails") ||
 		    x1_child_text(r, x1_child(c, "destinationDetails"), "dId",

@@ -800,6 +800,12 @@ x1p_difference(struct x1prov *p, const struct x1p_ne *ne, const char *owner,
 	    d);
 }
 
+static int
+x1p_held_cmp(const void *key, const void *h)
+{
+	return strcmp(key, ((const struct x1_held *)h)->xid);
+}
+
 /* One open task: is it at ne as it should be? */
 static int
 x1p_rec_task(const struct x1prov_task *t, bool active, void *arg)
@@ -808,6 +814,7 @@ x1p_rec_task(const struct x1prov_task *t, bool active, void *arg)
 	struct x1prov	*p = r->ne->p;
 	struct x1p_job	*j;
 	struct x1p_at	*at;
+	const struct x1_held *h;
 	char		 xid[X1_UUID_LEN + 1], why[160];
 	bool		 held = false, serves = false;
 
@@ -821,11 +828,11 @@ x1p_rec_task(const struct x1prov_task *t, bool active, void *arg)
 	if (!serves)
 		return 0;
 	x1prov_xid(t->owner, t->oid, xid);
-	for (size_t i = 0; i < r->a->nheld; i++)
-		if (strcmp(r->a->held[i].xid, xid) == 0) {
-			r->seen[i] = true;
-			held = !r->a->held[i].failed;
-		}
+	if ((h = bsearch(xid, r->a->held, r->a->nheld, sizeof(*h),
+	    x1p_held_cmp)) != NULL) {
+		r->seen[h - r->a->held] = true;
+		held = !h->failed;
+	}
 	if (held || !active || x1p_find(p, xid) != NULL ||
 	    x1p_touched(r->ne, xid)) {
 		r->tolerated += !active;
