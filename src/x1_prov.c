@@ -828,8 +828,8 @@ x1p_rec_task(const struct x1prov_task *t, bool active, void *arg)
 	if (!serves)
 		return 0;
 	x1prov_xid(t->owner, t->oid, xid);
-	if ((h = bsearch(xid, r->a->held, r->a->nheld, sizeof(*h),
-	    x1p_held_cmp)) != NULL) {
+	if (r->a->nheld > 0 && (h = bsearch(xid, r->a->held, r->a->nheld,
+	    sizeof(*h), x1p_held_cmp)) != NULL) {
 		r->seen[h - r->a->held] = true;
 		held = !h->failed;
 	}
