@@ -672,7 +672,9 @@ int
 intake_recover(struct server *srv)
 {
 	srv->next_ref = 1;
-	if (journal_replay(srv->journal, intake_replay_one, srv) == -1)
+	/* Only the records the store has not applied need their sealed fields. */
+	if (journal_replay_unsealed_from(srv->journal, srv->store != NULL ?
+	    store_applied(srv->store) : UINT64_MAX, intake_replay_one, srv) == -1)
 		return -1;
 	log_info("journal holds %llu records, %llu accepted requests; next "
 	    "reference number %llu", (unsigned long long)journal_size(srv->journal),
