@@ -487,7 +487,7 @@ seal_env_open(const struct seal *s, const uint8_t *env, size_t envlen,
  * "+52 55 1234-5678" and "525512345678" are one), lower case without
  * blanks for addresses, references trimmed.
  */
-static int
+int
 seal_normalise(unsigned kind, const char *v, char *out, size_t outlen)
 {
 	size_t	n = 0, len;
