@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The target list at rest (issue 14 §4), against the real daemon: after a
+# request naming a line, neither the line nor the order reference is in
+# any file of the state directory (journal, object store, results) nor in
+# the daemon's log; the auditor finds the request with the audit private
+# key; and the object store, deleted, is rebuilt from the sealed journal
+# (the daemon opens its own records with its data key) and still answers
+# with the order's reference. A daemon whose data key is not the one that
+# sealed the journal refuses to rebuild rather than serve blank targets.
+srcdir=${srcdir:-$(dirname "$0")/../..}
+. "$srcdir/tests/integration/lib.sh"
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+stack_up
+grep -q 'audit-key' "$DIR/warrantd.conf" || fail "tests/pki/mkpki wrote no audit-key"
+
+work=$DIR/samples
+mkdir -p "$work"
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/subscriber-msisdn.xml"
+fresh_uuids "$work/subscriber-msisdn.xml"
+# A line and an order of this run only, so that a match means a leak.
+msisdn=52$(printf '%010d' $((RANDOM * 32768 + RANDOM)))
+order="CI-SEAL/$RANDOM$RANDOM/2026"
+sed -i -e "s/>52[0-9]\{10\}</>$msisdn</g" \
+    -e "s|<auth:AuthorisationReference>[^<]*<|<auth:AuthorisationReference>$order<|" \
+    "$work/subscriber-msisdn.xml"
+grep -q "$msisdn" "$work/subscriber-msisdn.xml" && grep -qF "$order" "$work/subscriber-msisdn.xml" ||
+    fail "the sample has no MSISDN or AuthorisationReference to replace"
+
+submit_as fgr "$work/subscriber-msisdn.xml"
+expect_exit 0
+ref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
+[ -n "$ref" ] || fail "no carrier reference: $out"
+
+ctl() {
+	rc=0
+	out=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --timeout 20 \
+	    --authority FGR --carrier MXCARRIER \
+	    --templates "$TOP_SRCDIR/etc/templates" "$@" 2>&1) || rc=$?
+}
+# The object store answers with the order (the authority's own request).
+ctl --json status "$ref"
+expect_exit 0
+expect_output_contains "\"reference\": \"$order\""
+
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+leaks=$(grep -rlaF -e "$msisdn" -e "$order" "$DIR/state" "$DIR/warrantd.log")
+[ -z "$leaks" ] || fail "line or order in clear in: $leaks"
+[ -f "$DIR/state/data.key" ] && [ "$(stat -c %a "$DIR/state/data.key")" = 600 ] ||
+    fail "no data key 0600 in the state directory"
+ls "$DIR/state/journal"/index-*.sealed >/dev/null 2>&1 || fail "no sealed index key for the auditor"
+
+"$AUDIT" verify --journal "$DIR/state/journal" --pubkey "$DIR/journal.pub" >"$DIR/v.out" ||
+    fail "verify without the audit key: $(cat "$DIR/v.out")"
+"$AUDIT" search --journal "$DIR/state/journal" --key "$DIR/audit.key" \
+    --identifier "msisdn:$msisdn" >"$DIR/s.out" || fail "search failed: $(cat "$DIR/s.out")"
+grep -q "EVENT_REQUEST_ACCEPTED ref=$ref .*order=\"$order\"" "$DIR/s.out" ||
+    fail "search did not find $ref under $order: $(cat "$DIR/s.out")"
+
+# The store lost: rebuilt from the sealed journal with the data key.
+rm -f "$DIR/state/objects.db" "$DIR/state/objects.db-wal" "$DIR/state/objects.db-shm"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart without the object store failed"
+ctl --json status "$ref"
+expect_exit 0
+expect_output_contains "\"reference\": \"$order\""
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+
+# Another data key: the sealed records do not open; the daemon refuses to
+# rebuild its store with blank targets, and says why.
+rm -f "$DIR/state/objects.db" "$DIR/state/objects.db-wal" "$DIR/state/objects.db-shm"
+mv "$DIR/state/data.key" "$DIR/data.key.saved"
+head -c 32 /dev/urandom >"$DIR/state/data.key"; chmod 600 "$DIR/state/data.key"
+if "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null 2>&1; then
+	fail "the daemon started with a data key that does not open its journal"
+fi
+grep -q "is this daemon's data key the one that wrote it" "$DIR/warrantd.log" ||
+    fail "the refusal does not say why"
+mv "$DIR/data.key.saved" "$DIR/state/data.key"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart with the right data key failed"
+pass
