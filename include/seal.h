@@ -88,6 +88,13 @@ int		 seal_open(const struct seal *, Warrant__Record *r, char *err,
 		    size_t errlen);
 
 /*
+ * A value of kind as the index sees it: digits only for MSISDN, IMSI and
+ * IMEI, lower case without blanks for IP addresses, references trimmed.
+ * -1 if nothing is left or it does not fit.
+ */
+int		 seal_normalise(unsigned kind, const char *v, char *out,
+		    size_t outlen);
+/*
  * The blind index token of a value of kind (an IdentifierType, or
  * SEAL_KIND_*) in a record of time_us, under index key k. -1 if the value
  * is empty or too long.

@@ -135,8 +135,12 @@ intake_log(const struct intake_job *j, const char *what)
 		    what);
 		break;
 	default:
+		/* That text quotes the identifier: the journal seals it, the
+		 * log never holds it (issue 14 §4). */
 		log_ctx_warnx(&ctx, "%s: request %s: error %d %s: %s", c->peer, what,
-		    j->err.code, wd_error_text(j->err.code), j->err.text);
+		    j->err.code, wd_error_text(j->err.code),
+		    j->err.code == WD_ERR_IDENTIFIER ? "(the identifier is not "
+		    "logged; see the journal)" : j->err.text);
 	}
 }
 

@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "seal.h"
+#include "wd.h"
 #include "wd_bytes.h"
 
 #define SEAL_E_OFF	(1 + SEAL_AUDIT_ID_LEN + SEAL_DATA_ID_LEN)
@@ -642,12 +643,21 @@ seal_index_match(const struct seal *s, const Warrant__Record *r,
 
 /* ---- records --------------------------------------------------------------- */
 
+/* An identifier error's text quotes the identifier (hi1.c): sealed too. */
+static bool
+seal_error_text(const Warrant__Record *r)
+{
+	return r->error_code == WD_ERR_IDENTIFIER && r->error_text != NULL &&
+	    *r->error_text != '\0';
+}
+
 static bool
 seal_sensitive(const Warrant__Record *r)
 {
 	size_t	i;
 
-	if (r->n_tasks > 0 || r->n_authorisations > 0 || r->n_documents > 0)
+	if (r->n_tasks > 0 || r->n_authorisations > 0 || r->n_documents > 0 ||
+	    seal_error_text(r))
 		return true;
 	for (i = 0; i < r->n_parts; i++)
 		if (*r->parts[i]->ldid != '\0')
@@ -708,6 +718,8 @@ seal_redact(Warrant__Record *c)
 		seal_blank(c->parts[i]->ldid);
 	for (i = 0; i < c->n_transitions; i++)
 		seal_blank_approval(c->transitions[i]->approval);
+	if (seal_error_text(c))
+		seal_blank(c->error_text);
 }
 
 /* The plaintext: r's sensitive subtrees, borrowed, packed. */
@@ -737,6 +749,8 @@ seal_plaintext(const Warrant__Record *r, size_t *len)
 		if (r->transitions[i]->approval != NULL)
 			apps[s.n_approvals++] = r->transitions[i]->approval;
 	s.approvals = apps;
+	if (seal_error_text(r))
+		s.error_text = r->error_text;
 	*len = warrant__sealed__get_packed_size(&s);
 	if ((out = malloc(*len ? *len : 1)) != NULL)
 		warrant__sealed__pack(&s, out);
@@ -877,6 +891,9 @@ seal_swap(Warrant__Record *r, Warrant__Sealed *x)
 			SWAP(r->transitions[i]->approval, x->approvals[n]);
 			n++;
 		}
+	if (*x->error_text != '\0') {
+		SWAP(r->error_text, x->error_text);
+	}
 #undef SWAP
 }
 

@@ -43,7 +43,21 @@ ctl --json status "$ref"
 expect_exit 0
 expect_output_contains "\"reference\": \"$order\""
 
+# An invalid line (not +52): the refusal quotes it to the authority, but
+# the journal seals that text and the log leaves it out.
+bad=53$(printf '%010d' $((RANDOM * 32768 + RANDOM)))
+cp "$work/subscriber-msisdn.xml" "$work/bad.xml"
+fresh_uuids "$work/bad.xml"
+sed -i -e "s/>$msisdn</>$bad</g" "$work/bad.xml"
+submit_as fgr "$work/bad.xml"
+[ "$rc" != 0 ] || fail "an MSISDN $bad was accepted"
+
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+leaks=$(grep -rlaF -e "$bad" "$DIR/state" "$DIR/warrantd.log")
+[ -z "$leaks" ] || fail "the invalid line in clear in: $leaks"
+"$AUDIT" show --journal "$DIR/state/journal" --key "$DIR/audit.key" |
+    grep -q "EVENT_REQUEST_INVALID .*error=407 .*$bad" ||
+    fail "the invalid request's error text is not in the journal for the auditor"
 leaks=$(grep -rlaF -e "$msisdn" -e "$order" "$DIR/state" "$DIR/warrantd.log")
 [ -z "$leaks" ] || fail "line or order in clear in: $leaks"
 [ -f "$DIR/state/data.key" ] && [ "$(stat -c %a "$DIR/state/data.key")" = 600 ] ||

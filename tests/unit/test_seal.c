@@ -373,6 +373,40 @@ test_plain_records_stay_plain(void **state)
 	seal_free(s);
 }
 
+/* An invalid identifier's error text quotes it: sealed like the rest. */
+static void
+test_identifier_error_text(void **state)
+{
+	struct seal	*s = daemon_seal(), *a = auditor_seal(priv);
+	Warrant__Record	 r = WARRANT__RECORD__INIT, *u;
+	uint8_t		*b;
+	size_t		 len;
+	char		 err[200];
+
+	(void)state;
+	r.version = 2;
+	r.event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
+	r.error_code = 407;
+	r.error_text = "IMEI 356938035643808 has a wrong check digit";
+	assert_int_equal(seal_pack(s, &r, &b, &len), 0);
+	assert_false(contains(b, len, "356938035643808"));
+	assert_non_null(u = warrant__record__unpack(NULL, len, b));
+	assert_true(seal_is_sealed(u));
+	assert_string_equal(u->error_text, "");
+	assert_int_equal(seal_open(a, u, err, sizeof(err)), 0);
+	assert_string_equal(u->error_text, r.error_text);
+	warrant__record__free_unpacked(u, NULL);
+	free(b);
+	/* Other errors' texts name no identifier: they stay readable. */
+	r.error_code = 403;
+	r.error_text = "authority not registered";
+	assert_int_equal(seal_pack(s, &r, &b, &len), 0);
+	assert_true(contains(b, len, "authority not registered"));
+	free(b);
+	seal_free(a);
+	seal_free(s);
+}
+
 static void
 test_data_key_file(void **state)
 {
@@ -400,6 +434,7 @@ main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_blind_index),
 		cmocka_unit_test(test_plain_records_stay_plain),
+		cmocka_unit_test(test_identifier_error_text),
 		cmocka_unit_test(test_data_key_file),
 	};
 
