@@ -286,6 +286,20 @@ warrantd_open_store(struct server *srv)
 	kp = key;
 	if ((srv->store = store_open(path, kp)) == NULL)
 		return -1;
+	if (!store_readable(srv->store)) {
+		snprintf(aside, sizeof(aside), "%s.other-key.%lld", path,
+		    (long long)time(NULL));
+		log_warnx("object store %s does not open with its key (written "
+		    "in clear, or under another key): moved to %s, rebuilding "
+		    "from the journal; it may hold targets in clear: destroy "
+		    "it once the rebuilt store is checked", path, aside);
+		store_close(srv->store);
+		if (rename(path, aside) == -1 ||
+		    (srv->store = store_open(path, kp)) == NULL) {
+			OPENSSL_cleanse(key, sizeof(key));
+			return -1;
+		}
+	}
 	if (store_applied(srv->store) > journal_size(srv->journal)) {
 		snprintf(aside, sizeof(aside), "%s.ahead-of-journal.%lld", path,
 		    (long long)time(NULL));

@@ -5,8 +5,9 @@
 # the daemon's log; the auditor finds the request with the audit private
 # key; and the object store, deleted, is rebuilt from the sealed journal
 # (the daemon opens its own records with its data key) and still answers
-# with the order's reference. A daemon whose data key is not the one that
-# sealed the journal refuses to rebuild rather than serve blank targets.
+# with the order's reference; so it is when the store's key changed. A
+# daemon whose data key is not the one that sealed the journal refuses to
+# rebuild rather than serve blank targets.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
 AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
@@ -74,6 +75,20 @@ grep -q "EVENT_REQUEST_ACCEPTED ref=$ref .*order=\"$order\"" "$DIR/s.out" ||
 # The store lost: rebuilt from the sealed journal with the data key.
 rm -f "$DIR/state/objects.db" "$DIR/state/objects.db-wal" "$DIR/state/objects.db-shm"
 "$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart without the object store failed"
+ctl --json status "$ref"
+expect_exit 0
+expect_output_contains "\"reference\": \"$order\""
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+
+# The store under another key (the results key replaced): it is moved
+# aside and rebuilt from the journal, not served blank.
+grep -q '^results' "$DIR/warrantd.conf" && [ -f "$DIR/results.key" ] ||
+    fail "the stack has no results key to replace"
+head -c 32 /dev/urandom >"$DIR/results.key"; chmod 600 "$DIR/results.key"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "restart under another results key failed"
+grep -q "does not open with its key" "$DIR/warrantd.log" ||
+    fail "the store under another key was not noticed"
+ls "$DIR/state"/objects.db.other-key.* >/dev/null 2>&1 || fail "the old store was not moved aside"
 ctl --json status "$ref"
 expect_exit 0
 expect_output_contains "\"reference\": \"$order\""
