@@ -26,6 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -64,6 +66,31 @@ struct seal {
 
 static const uint8_t	seal_zero_nonce[12];
 
+/*
+ * Algorithms fetched once: OpenSSL 3 looks every implicit fetch up in its
+ * provider tables under a lock, which was most of the cost of a record.
+ * Shared read-only by every thread, kept for the process's life.
+ */
+static pthread_once_t	 seal_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER	*seal_aes;
+static EVP_MAC		*seal_hmac;
+static EVP_KDF		*seal_kdf;
+
+static void
+seal_fetch(void)
+{
+	seal_aes = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	seal_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	seal_kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
+
+static bool
+seal_algs(void)
+{
+	pthread_once(&seal_once, seal_fetch);
+	return seal_aes != NULL && seal_hmac != NULL && seal_kdf != NULL;
+}
+
 /* ---- keys ------------------------------------------------------------------ */
 
 struct seal *
@@ -86,21 +113,24 @@ static int
 seal_hkdf(const uint8_t *ikm, size_t ikmlen, const uint8_t *salt,
     size_t saltlen, const char *info, uint8_t out[SEAL_KEY_LEN])
 {
-	EVP_PKEY_CTX	*pc;
-	size_t		 len = SEAL_KEY_LEN;
+	EVP_KDF_CTX	*kc;
+	OSSL_PARAM	 p[5], *q = p;
 	int		 ok;
 
-	if ((pc = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL)) == NULL)
+	if (!seal_algs() || (kc = EVP_KDF_CTX_new(seal_kdf)) == NULL)
 		return -1;
-	ok = EVP_PKEY_derive_init(pc) > 0 &&
-	    EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()) > 0 &&
-	    EVP_PKEY_CTX_set1_hkdf_key(pc, ikm, (int)ikmlen) > 0 &&
-	    (saltlen == 0 || EVP_PKEY_CTX_set1_hkdf_salt(pc, salt,
-	    (int)saltlen) > 0) &&
-	    EVP_PKEY_CTX_add1_hkdf_info(pc, (const unsigned char *)info,
-	    (int)strlen(info)) > 0 &&
-	    EVP_PKEY_derive(pc, out, &len) > 0 && len == SEAL_KEY_LEN;
-	EVP_PKEY_CTX_free(pc);
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)(uintptr_t)ikm, ikmlen);
+	if (saltlen > 0)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+		    (void *)(uintptr_t)salt, saltlen);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)(uintptr_t)info, strlen(info));
+	*q = OSSL_PARAM_construct_end();
+	ok = EVP_KDF_derive(kc, out, SEAL_KEY_LEN, p) > 0;
+	EVP_KDF_CTX_free(kc);
 	return ok ? 0 : -1;
 }
 
@@ -285,10 +315,11 @@ seal_gcm(bool enc, const uint8_t key[SEAL_KEY_LEN], const uint8_t *aad,
 	EVP_CIPHER_CTX	*c;
 	int		 n, ok;
 
-	if (len > INT32_MAX || (c = EVP_CIPHER_CTX_new()) == NULL)
+	if (len > INT32_MAX || !seal_algs() ||
+	    (c = EVP_CIPHER_CTX_new()) == NULL)
 		return -1;
-	ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key,
-	    seal_zero_nonce, enc) > 0 &&
+	ok = EVP_CipherInit_ex2(c, seal_aes, key, seal_zero_nonce, enc,
+	    NULL) > 0 &&
 	    EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) > 0 &&
 	    (aad2len == 0 || EVP_CipherUpdate(c, NULL, &n, aad2,
 	    (int)aad2len) > 0) &&
@@ -369,8 +400,11 @@ seal_env_make(const struct seal *s, uint64_t seq, int64_t time_us,
 	memcpy(h + 1, s->audit_id, SEAL_AUDIT_ID_LEN);
 	memcpy(h + 1 + SEAL_AUDIT_ID_LEN, s->idx[0].id, SEAL_DATA_ID_LEN);
 	seal_body_aad(seq, time_us, aad);
+	/* A raw X25519 private key is 32 random bytes (clamped by X25519). */
 	ok = RAND_bytes(cek, sizeof(cek)) == 1 &&
-	    (eph = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) != NULL &&
+	    RAND_bytes(kek, sizeof(kek)) == 1 &&
+	    (eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, kek,
+	    sizeof(kek))) != NULL &&
 	    EVP_PKEY_get_raw_public_key(eph, h + SEAL_E_OFF, &elen) == 1 &&
 	    elen == 32 &&
 	    seal_audit_kek(eph, s->audit_raw, h + SEAL_E_OFF, s->audit_raw,
@@ -546,8 +580,9 @@ seal_token(const uint8_t k[SEAL_KEY_LEN], int64_t time_us, unsigned kind,
 	hdr[6] = 0;
 	hdr[7] = (uint8_t)kind;
 	hdr[8] = 0;
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+	if (!seal_algs())
 		return -1;
+	mac = seal_hmac;
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	ok = (mc = EVP_MAC_CTX_new(mac)) != NULL &&
@@ -556,7 +591,6 @@ seal_token(const uint8_t k[SEAL_KEY_LEN], int64_t time_us, unsigned kind,
 	    EVP_MAC_update(mc, (const uint8_t *)norm, strlen(norm)) > 0 &&
 	    EVP_MAC_final(mc, h, &ml, sizeof(h)) > 0;
 	EVP_MAC_CTX_free(mc);
-	EVP_MAC_free(mac);
 	memcpy(out, h, SEAL_TOKEN_LEN);
 	return ok ? 0 : -1;
 }
