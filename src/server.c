@@ -1120,6 +1120,13 @@ server_backends_changed(const struct wd_conf *a, const struct wd_conf *b)
 	return x != NULL || y != NULL;
 }
 
+/* Two optional settings differ (NULL = not set). */
+static bool
+server_str_changed(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -1139,6 +1146,12 @@ server_reload(struct server *srv)
 	    gen->conf->listen_port != srv->gen->conf->listen_port ||
 	    strcmp(gen->conf->state_dir, srv->gen->conf->state_dir) != 0)
 		log_warnx("listen address and state directory changes need a restart");
+	if (server_str_changed(gen->conf->journal.audit_key,
+	    srv->gen->conf->journal.audit_key) ||
+	    server_str_changed(gen->conf->journal.data_key,
+	    srv->gen->conf->journal.data_key))
+		log_warnx("journal audit-key and data-key changes need a restart; "
+		    "records are sealed with the keys read at start");
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
