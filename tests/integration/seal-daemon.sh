@@ -14,6 +14,20 @@ AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
 stack_up
 grep -q 'audit-key' "$DIR/warrantd.conf" || fail "tests/pki/mkpki wrote no audit-key"
 
+# warrantd -t: the audit key is checked; without one, it warns.
+"$WARRANTD" -t -f "$DIR/warrantd.conf" >"$DIR/t.out" 2>&1 ||
+    fail "-t refused the stack's configuration: $(cat "$DIR/t.out")"
+sed "s|audit-key \"$DIR/audit.pub\"|audit-key \"$DIR/journal.pub\"|" \
+    "$DIR/warrantd.conf" >"$DIR/bad-audit.conf"
+if "$WARRANTD" -t -f "$DIR/bad-audit.conf" >"$DIR/t.out" 2>&1; then
+	fail "-t took an Ed25519 key as the audit key"
+fi
+grep -q "not an X25519 key" "$DIR/t.out" || fail "-t does not say why: $(cat "$DIR/t.out")"
+grep -v 'audit-key' "$DIR/warrantd.conf" >"$DIR/no-audit.conf"
+"$WARRANTD" -t -f "$DIR/no-audit.conf" >"$DIR/t.out" 2>&1 ||
+    fail "-t refused a configuration without audit-key: $(cat "$DIR/t.out")"
+grep -q "journaled in clear" "$DIR/t.out" || fail "-t does not warn about clear targets"
+
 work=$DIR/samples
 mkdir -p "$work"
 "$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/subscriber-msisdn.xml"
