@@ -95,6 +95,14 @@ int		 seal_open(const struct seal *, Warrant__Record *r, char *err,
 int		 seal_normalise(unsigned kind, const char *v, char *out,
 		    size_t outlen);
 /*
+ * Mask in place what looks like an identifier in free text that did not
+ * come from us (a back end's error message): every run of hex digits, dots
+ * and colons holding 4 or more decimal digits (MSISDN, IMSI, IMEI, IPv4,
+ * dates) or 2 or more colons (IPv6) becomes '#'s, so that such text may
+ * go to the journal and the log.
+ */
+void		 seal_mask_identifiers(char *s);
+/*
  * The blind index token of a value of kind (an IdentifierType, or
  * SEAL_KIND_*) in a record of time_us, under index key k. -1 if the value
  * is empty or too long.

@@ -555,6 +555,33 @@ seal_normalise(unsigned kind, const char *v, char *out, size_t outlen)
 	return n > 0 ? 0 : -1;
 }
 
+static bool
+seal_runchar(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F') || c == '.' || c == ':';
+}
+
+void
+seal_mask_identifiers(char *s)
+{
+	char	*p, *start;
+	int	 digits, colons;
+
+	for (p = s; *p != '\0';) {
+		if (!seal_runchar(*p)) {
+			p++;
+			continue;
+		}
+		for (start = p, digits = colons = 0; seal_runchar(*p); p++) {
+			digits += *p >= '0' && *p <= '9';
+			colons += *p == ':';
+		}
+		if (digits >= 4 || colons >= 2)
+			memset(start, '#', (size_t)(p - start));
+	}
+}
+
 int
 seal_token(const uint8_t k[SEAL_KEY_LEN], int64_t time_us, unsigned kind,
     const char *value, uint8_t out[SEAL_TOKEN_LEN])

@@ -424,6 +424,30 @@ test_data_key_file(void **state)
 	assert_int_equal(seal_read_data_key(path, false, k2), -1);
 }
 
+static void
+test_mask_identifiers(void **state)
+{
+	static const struct {
+		const char	*in, *out;
+	} t[] = {
+		{ "no subscriber 525512345678", "no subscriber ############" },
+		{ "IMSI 334020123456789 unknown", "IMSI ############### unknown" },
+		{ "no lease for 10.20.30.40:5060", "no lease for ################" },
+		{ "no lease for 2001:db8::1", "no lease for ###########" },
+		{ "database locked, retry", "database locked, retry" },
+		{ "cafe dead beef 12", "cafe dead beef 12" },
+		{ "", "" },
+	};
+	char	buf[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", t[i].in);
+		seal_mask_identifiers(buf);
+		assert_string_equal(buf, t[i].out);
+	}
+}
+
 int
 main(void)
 {
@@ -435,6 +459,7 @@ main(void)
 		cmocka_unit_test(test_blind_index),
 		cmocka_unit_test(test_plain_records_stay_plain),
 		cmocka_unit_test(test_identifier_error_text),
+		cmocka_unit_test(test_mask_identifiers),
 		cmocka_unit_test(test_data_key_file),
 	};
 
