@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "seal.h"
 #include "obj.h"
 #include "policy.h"
 #include "purge.h"
@@ -112,6 +113,27 @@ intake_record_request(struct intake_job *j, Warrant__Record *rec)
 	rec->transitions = j->plan->trp;
 }
 
+/*
+ * An identifier error quotes the identifier, a schema error libxml2's
+ * message quotes the value that failed: the journal seals both texts
+ * (seal.c), the log holds none of the first and the second masked
+ * (issue 14 §4).
+ */
+static void
+intake_log_error(const struct intake_job *j, const struct log_ctx *ctx,
+    const char *what)
+{
+	char	text[sizeof(j->err.text)];
+
+	snprintf(text, sizeof(text), "%s", j->err.code == WD_ERR_IDENTIFIER ?
+	    "(the identifier is not logged; the journal has it, sealed)" :
+	    j->err.text);
+	if (j->err.code == WD_ERR_SCHEMA)
+		seal_mask_identifiers(text);
+	log_ctx_warnx(ctx, "%s: request %s: error %d %s: %s", j->c->peer, what,
+	    j->err.code, wd_error_text(j->err.code), text);
+}
+
 static void
 intake_log(const struct intake_job *j, const char *what)
 {
@@ -135,12 +157,7 @@ intake_log(const struct intake_job *j, const char *what)
 		    what);
 		break;
 	default:
-		/* That text quotes the identifier: the journal seals it, the
-		 * log never holds it (issue 14 §4). */
-		log_ctx_warnx(&ctx, "%s: request %s: error %d %s: %s", c->peer, what,
-		    j->err.code, wd_error_text(j->err.code),
-		    j->err.code == WD_ERR_IDENTIFIER ? "(the identifier is not "
-		    "logged; see the journal)" : j->err.text);
+		intake_log_error(j, &ctx, what);
 	}
 }
 

@@ -704,11 +704,16 @@ seal_index_match(const struct seal *s, const Warrant__Record *r,
 
 /* ---- records --------------------------------------------------------------- */
 
-/* An identifier error's text quotes the identifier (hi1.c): sealed too. */
+/*
+ * Error texts that quote the request's values are sealed too: an
+ * identifier error quotes the identifier (hi1.c), a schema error libxml2's
+ * message, which quotes whatever value failed (an order reference...).
+ */
 static bool
 seal_error_text(const Warrant__Record *r)
 {
-	return r->error_code == WD_ERR_IDENTIFIER && r->error_text != NULL &&
+	return (r->error_code == WD_ERR_IDENTIFIER ||
+	    r->error_code == WD_ERR_SCHEMA) && r->error_text != NULL &&
 	    *r->error_text != '\0';
 }
 
