@@ -96,10 +96,10 @@ int		 seal_normalise(unsigned kind, const char *v, char *out,
 		    size_t outlen);
 /*
  * Mask in place what looks like an identifier in free text that did not
- * come from us (a back end's error message): every run of hex digits, dots
- * and colons holding 4 or more decimal digits (MSISDN, IMSI, IMEI, IPv4,
- * dates) or 2 or more colons (IPv6) becomes '#'s, so that such text may
- * go to the journal and the log.
+ * come from us (a back end's error message, libxml2's): every run of hex
+ * digits, dots and colons holding 7 or more decimal digits (MSISDN, IMSI,
+ * IMEI), 2 or more colons (IPv6), or 3 dots and 4 digits (IPv4) becomes
+ * '#'s, so that such text may go to the journal and the log.
  */
 void		 seal_mask_identifiers(char *s);
 /*

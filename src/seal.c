@@ -566,18 +566,21 @@ void
 seal_mask_identifiers(char *s)
 {
 	char	*p, *start;
-	int	 digits, colons;
+	int	 digits, colons, dots;
 
 	for (p = s; *p != '\0';) {
 		if (!seal_runchar(*p)) {
 			p++;
 			continue;
 		}
-		for (start = p, digits = colons = 0; seal_runchar(*p); p++) {
+		for (start = p, digits = colons = dots = 0; seal_runchar(*p);
+		    p++) {
 			digits += *p >= '0' && *p <= '9';
 			colons += *p == ':';
+			dots += *p == '.';
 		}
-		if (digits >= 4 || colons >= 2)
+		/* Lines and devices, IPv6, IPv4; not years or short numbers. */
+		if (digits >= 7 || colons >= 2 || (dots >= 3 && digits >= 4))
 			memset(start, '#', (size_t)(p - start));
 	}
 }

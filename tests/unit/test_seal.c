@@ -443,6 +443,9 @@ test_mask_identifiers(void **state)
 		{ "no lease for 2001:db8::1", "no lease for ###########" },
 		{ "database locked, retry", "database locked, retry" },
 		{ "cafe dead beef 12", "cafe dead beef 12" },
+		{ "uri.etsi.org/103120/common/2019/10/Core line 60",
+		    "uri.etsi.org/103120/common/2019/10/Core line 60" },
+		{ "no IMEI 3569380 here", "no IMEI ####### here" },
 		{ "", "" },
 	};
 	char	buf[128];
