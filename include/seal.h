@@ -121,6 +121,13 @@ int		 seal_index_publish(const struct seal *, int dirfd);
  * skipped), -1 on a file that is ours but does not open (logged).
  */
 int		 seal_index_load(struct seal *, int dirfd);
+/*
+ * The auditor's check that search can be trusted: r, opened, carries
+ * exactly the tokens of its identifiers and references under the index key
+ * its envelope names. 0 yes, -1 no (a daemon hiding records from search
+ * would show here), 1 no index key loaded for it.
+ */
+int		 seal_check_tokens(const struct seal *, const Warrant__Record *r);
 /* Does r carry the token of (kind, value) under any loaded index key? */
 bool		 seal_index_match(const struct seal *, const Warrant__Record *r,
 		    unsigned kind, const char *value);

@@ -225,30 +225,69 @@ acp_check(struct jaudit_journal *aj, struct jaudit_cp *v, size_t n,
 
 /* ---- verify -------------------------------------------------------------------- */
 
-/* Sealed records are verified like any other: their bytes are the leaves. */
+/*
+ * Sealed records are verified like any other: their bytes are the leaves.
+ * With the audit key, verify also opens each one and checks its blind
+ * index tokens, so that search's answers can be trusted.
+ */
+struct vseal {
+	struct seal	*seal;		/* NULL: count only */
+	uint64_t	 sealed, unchecked;
+	char		 bad[400];	/* the first record that fails */
+};
+
 static int
 count_sealed(const struct jseg_rec *jr, void *arg)
 {
-	if (seal_is_sealed(jr->rec))
-		++*(uint64_t *)arg;
+	struct vseal	*v = arg;
+	Warrant__Record	*r;
+	const char	*why;
+	int		 t;
+
+	if (!seal_is_sealed(jr->rec))
+		return 0;
+	v->sealed++;
+	if (v->seal == NULL || v->bad[0] != '\0')
+		return 0;
+	if ((r = audit_seal_open(v->seal, jr, &why)) == NULL) {
+		snprintf(v->bad, sizeof(v->bad), "%s offset %" PRIu64 ", seq %"
+		    PRIu64 ": sealed fields do not open: %s", jr->segment,
+		    jr->offset, jr->seq, why);
+		return 0;
+	}
+	if ((t = seal_check_tokens(v->seal, r)) == 1)
+		v->unchecked++;
+	else if (t == -1)
+		snprintf(v->bad, sizeof(v->bad), "%s offset %" PRIu64 ", seq %"
+		    PRIu64 ": blind index tokens do not match the sealed "
+		    "identifiers (search would miss this record)", jr->segment,
+		    jr->offset, jr->seq);
+	warrant__record__free_unpacked(r, NULL);
 	return 0;
 }
 
 static int
-cmd_verify(const char *dir, const char *pubfile, const char *extra)
+cmd_verify(const char *dir, const char *pubfile, const char *extra,
+    const char *keyfile)
 {
 	struct jaudit_journal	 aj;
 	struct jaudit_cp	*cps = NULL;
 	size_t		 ncp = 0;
 	EVP_PKEY	*pub;
 	char		 err[1024] = "", t1[40], t2[40];
-	uint64_t	 sealed = 0;
+	struct vseal	 vs;
 	int		 rv = EXIT_BAD;
 
+	memset(&vs, 0, sizeof(vs));
 	if ((pub = checkpoint_load_public(pubfile)) == NULL)
 		return EXIT_USAGE;
-	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, count_sealed, &sealed) == -1) {
+	if (keyfile != NULL && (vs.seal = audit_seal_load(keyfile, dir)) == NULL) {
 		EVP_PKEY_free(pub);
+		return EXIT_USAGE;
+	}
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, count_sealed, &vs) == -1) {
+		EVP_PKEY_free(pub);
+		seal_free(vs.seal);
 		jaudit_free(&aj);
 		return EXIT_USAGE;
 	}
@@ -262,8 +301,13 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 	} else if (ncp == 0)
 		snprintf(err, sizeof(err), "no signed checkpoint: nothing to "
 		    "verify the records against");
-	else if (acp_check(&aj, cps, ncp, err, sizeof(err)) == 0)
+	else if (acp_check(&aj, cps, ncp, err, sizeof(err)) == 0) {
 		rv = 0;
+		if (vs.bad[0] != '\0') {
+			snprintf(err, sizeof(err), "%s", vs.bad);
+			rv = EXIT_BAD;
+		}
+	}
 	if (rv != 0)
 		printf("FAIL: %s: %s\n", dir, err);
 	else {
@@ -278,9 +322,16 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 			    "signed yet\n", aj.n - cps[ncp - 1].cp.size);
 		printf("sealed: %" PRIu64 " records hold sealed targets and "
 		    "references (verified as they are; show --key opens "
-		    "them)\n", sealed);
+		    "them)\n", vs.sealed);
+		if (vs.seal != NULL)
+			printf("sealed: all %" PRIu64 " open with the audit key; "
+			    "blind index tokens checked on %" PRIu64 "%s\n",
+			    vs.sealed, vs.sealed - vs.unchecked, vs.unchecked ?
+			    " (the others' index keys are not sealed for this "
+			    "audit key)" : "");
 	}
 	free(cps);
+	seal_free(vs.seal);
 	EVP_PKEY_free(pub);
 	jaudit_free(&aj);
 	return rv;
@@ -889,7 +940,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: warrant-audit verify --journal DIR --pubkey FILE "
-	    "[--checkpoint FILE]\n"
+	    "[--checkpoint FILE] [--key FILE]\n"
 	    "       warrant-audit show --journal DIR [--since T] [--until T] "
 	    "[--authority ID]\n"
 	    "                     [--request REF] [--json]\n"
@@ -1025,7 +1076,7 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "verify") == 0) {
 		if (!o.journal || !o.pubkey)
 			usage();
-		return cmd_verify(o.journal, o.pubkey, o.checkpoint);
+		return cmd_verify(o.journal, o.pubkey, o.checkpoint, o.key);
 	}
 	if (strcmp(cmd, "show") == 0) {
 		memset(&sh, 0, sizeof(sh));

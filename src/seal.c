@@ -632,7 +632,7 @@ struct seal_tokens {
 };
 
 static void
-seal_tokens_add(const struct seal *s, const Warrant__Record *r, unsigned kind,
+seal_tokens_add(const uint8_t *key, const Warrant__Record *r, unsigned kind,
     const char *v, struct seal_tokens *tk)
 {
 	if (tk->err != 0 || v == NULL || *v == '\0')
@@ -641,7 +641,7 @@ seal_tokens_add(const struct seal *s, const Warrant__Record *r, unsigned kind,
 		tk->err = EMSGSIZE;
 		return;
 	}
-	if (seal_token(s->idx[0].key, r->time_us, kind, v, tk->t[tk->n]) == 0)
+	if (seal_token(key, r->time_us, kind, v, tk->t[tk->n]) == 0)
 		tk->n++;
 }
 
@@ -653,7 +653,7 @@ seal_token_cmp(const void *a, const void *b)
 
 /* Tokens of every identifier and reference of r, sorted, without repeats. */
 static int
-seal_tokens(const struct seal *s, const Warrant__Record *r,
+seal_tokens(const uint8_t *key, const Warrant__Record *r,
     struct seal_tokens *tk)
 {
 	size_t	i, k, n;
@@ -664,12 +664,12 @@ seal_tokens(const struct seal *s, const Warrant__Record *r,
 		const Warrant__Task *t = r->tasks[i];
 
 		for (k = 0; k < t->n_identifiers; k++)
-			seal_tokens_add(s, r, (unsigned)t->identifiers[k]->type,
+			seal_tokens_add(key, r, (unsigned)t->identifiers[k]->type,
 			    t->identifiers[k]->value, tk);
-		seal_tokens_add(s, r, SEAL_KIND_TASKREF, t->reference, tk);
+		seal_tokens_add(key, r, SEAL_KIND_TASKREF, t->reference, tk);
 	}
 	for (i = 0; i < r->n_authorisations; i++)
-		seal_tokens_add(s, r, SEAL_KIND_ORDER,
+		seal_tokens_add(key, r, SEAL_KIND_ORDER,
 		    r->authorisations[i]->reference, tk);
 	if (tk->err != 0) {
 		free(tk->t);
@@ -684,6 +684,33 @@ seal_tokens(const struct seal *s, const Warrant__Record *r,
 		tk->n = n;
 	}
 	return 0;
+}
+
+int
+seal_check_tokens(const struct seal *s, const Warrant__Record *r)
+{
+	struct seal_tokens	 tk = { NULL, 0, 0 };
+	const uint8_t		*id;
+	size_t			 i;
+	int			 rc;
+
+	if (r->sealed.len < SEAL_ENV_MIN)
+		return -1;
+	id = r->sealed.data + 1 + SEAL_AUDIT_ID_LEN;
+	for (i = 0; i < s->nidx; i++)
+		if (memcmp(s->idx[i].id, id, SEAL_DATA_ID_LEN) == 0)
+			break;
+	if (i == s->nidx)
+		return 1;
+	if (seal_tokens(s->idx[i].key, r, &tk) == -1)
+		return -1;
+	rc = tk.n == r->n_blind ? 0 : -1;
+	for (i = 0; rc == 0 && i < tk.n; i++)
+		if (r->blind[i].len != SEAL_TOKEN_LEN ||
+		    memcmp(r->blind[i].data, tk.t[i], SEAL_TOKEN_LEN) != 0)
+			rc = -1;
+	free(tk.t);
+	return rc;
 }
 
 bool
@@ -894,7 +921,7 @@ seal_pack(const struct seal *s, const Warrant__Record *r, uint8_t **out,
 		return seal_plain_pack(r, out, len);
 	if ((plain = seal_plaintext(r, &plen)) == NULL)
 		return -1;
-	if (seal_tokens(s, r, &tk) == 0 &&
+	if (seal_tokens(s->idx[0].key, r, &tk) == 0 &&
 	    seal_env_make(s, r->seq, r->time_us, plain, plen, &env,
 	    &envlen) == 0)
 		rc = seal_pack_clear(r, env, envlen, &tk, out, len);

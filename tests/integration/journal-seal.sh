@@ -27,7 +27,8 @@ openssl genpkey -algorithm ed25519 -out "$T/sign.pem" 2>/dev/null &&
 openssl pkey -in "$T/sign.pem" -pubout -out "$T/sign.pub" &&
 openssl genpkey -algorithm X25519 -out "$T/audit.key" 2>/dev/null &&
 openssl pkey -in "$T/audit.key" -pubout -out "$T/audit.pub" &&
-openssl genpkey -algorithm X25519 -out "$T/other.key" 2>/dev/null || exit 1
+openssl genpkey -algorithm X25519 -out "$T/other.key" 2>/dev/null &&
+openssl pkey -in "$T/other.key" -pubout -out "$T/other.pub" || exit 1
 J=$T/j
 fails=0
 
@@ -125,6 +126,33 @@ audit search --journal "$J" --key "$T/audit.key" --order CAUSA-77/2026 --json
 expect "search by order, JSON" 0 $? '"court":"Juzgado Primero de Control"'
 audit search --journal "$J" --key "$T/other.key" --identifier msisdn:525512345678
 expect "search with another audit key" 0 $? "not searched" "0 records name it"
+
+# With the audit key, verify also opens every sealed record and checks
+# its blind index tokens (what makes search's answers trustworthy).
+audit verify --journal "$J" --pubkey "$T/sign.pub" --key "$T/audit.key"
+expect "verify --key opens and checks every sealed record" 0 $? "OK:" \
+    "all 5 open with the audit key; blind index tokens checked on 5"
+# A daemon that writes wrong tokens and signs them: the signatures hold,
+# the token check does not.
+fresh
+"$JGEN" --forge --blind-byte "$J" seg-0000000000000000.wj 2>/dev/null ||
+    { echo "FAIL: jgen --blind-byte"; fails=$((fails + 1)); }
+rm -f "$J"/checkpoint*
+"$JGEN" --key "$T/sign.pem" --origin test.example/journal --segment-max 1024 \
+    "$J" 0 2>/dev/null || { echo "FAIL: jgen re-signing"; fails=$((fails + 1)); }
+audit verify --journal "$J" --pubkey "$T/sign.pub"
+expect "re-signed wrong tokens verify without the key" 0 $? "OK:"
+audit verify --journal "$J" --pubkey "$T/sign.pub" --key "$T/audit.key"
+expect "verify --key finds the wrong tokens" 1 $? "FAIL" "seq 0" \
+    "blind index tokens do not match"
+# A daemon sealing for another audit key: verify --key says so.
+fresh
+"$JGEN" --key "$T/sign.pem" --origin test.example/journal --every 5 \
+    --segment-max 1024 --audit-key "$T/other.pub" \
+    --data-key "$T/data.key" "$J" 4 2>/dev/null || { echo "FAIL: jgen other key"; fails=$((fails + 1)); }
+audit verify --journal "$J" --pubkey "$T/sign.pub" --key "$T/audit.key"
+expect "records sealed for another key fail verify --key" 1 $? "FAIL" \
+    "seq 20" "sealed fields do not open" "no such key given"
 
 # Tampering with the new format.
 fresh

@@ -10,6 +10,9 @@
  *	jgen --forge --sealed-byte DIR SEGMENT
  *					flip one byte of the first sealed
  *					envelope in SEGMENT, CRC recomputed
+ *	jgen --forge --blind-byte DIR SEGMENT
+ *					the same in the first blind index
+ *					token
  *
  * With --audit-key PUB and --data-key FILE (created if missing) records
  * are sealed as warrantd seals them, and accepted requests name an order.
@@ -138,6 +141,7 @@ struct forge {
 	FILE	*out;
 	int	 err;
 	int	 sealed_byte;	/* flip a byte of the first envelope instead */
+	int	 blind_byte;	/* ... or of the first blind index token */
 	int	 done;
 };
 
@@ -147,9 +151,23 @@ forge_one(const struct jseg_rec *jr, void *arg)
 	struct forge	*f = arg;
 	Warrant__Record	 r = *jr->rec;
 	uint8_t		 fh[JSEG_FRAME_HDR], *buf, *flipped = NULL;
+	ProtobufCBinaryData *blind = NULL;
+	uint8_t		 tok[64];
 	size_t		 len;
 
-	if (!f->sealed_byte)
+	if (f->blind_byte) {
+		/* The scan's bytes are read-only: a copy of the token list. */
+		if (!f->done && r.n_blind > 0 && r.blind[0].len <= sizeof(tok)) {
+			if ((blind = calloc(r.n_blind, sizeof(*blind))) == NULL)
+				return f->err = 1;
+			memcpy(blind, r.blind, r.n_blind * sizeof(*blind));
+			memcpy(tok, r.blind[0].data, r.blind[0].len);
+			tok[0] ^= 0x01;
+			blind[0].data = tok;
+			r.blind = blind;
+			f->done = 1;
+		}
+	} else if (!f->sealed_byte)
 		r.authority_id = "FORGED";
 	else if (!f->done && r.sealed.len > 0) {
 		/* The envelope's bytes are the scan's: flip in a copy. */
@@ -163,10 +181,12 @@ forge_one(const struct jseg_rec *jr, void *arg)
 	len = warrant__record__get_packed_size(&r);
 	if ((buf = malloc(len)) == NULL) {
 		free(flipped);
+		free(blind);
 		return f->err = 1;
 	}
 	warrant__record__pack(&r, buf);
 	free(flipped);
+	free(blind);
 	jseg_frame_header(fh, buf, len);
 	if (fwrite(fh, 1, sizeof(fh), f->out) != sizeof(fh) ||
 	    fwrite(buf, 1, len, f->out) != len)
@@ -176,11 +196,11 @@ forge_one(const struct jseg_rec *jr, void *arg)
 }
 
 static int
-forge(const char *dir, const char *name, int sealed_byte)
+forge(const char *dir, const char *name, int sealed_byte, int blind_byte)
 {
 	struct jseg_file	 seg;
 	struct jseg_scan	 s;
-	struct forge		 f = { NULL, 0, sealed_byte, 0 };
+	struct forge		 f = { NULL, 0, sealed_byte, blind_byte, 0 };
 	uint8_t			 hdr[JSEG_HDR_LEN];
 	char			 tmp[1024], path[1024];
 	int			 dirfd;
@@ -202,7 +222,8 @@ forge(const char *dir, const char *name, int sealed_byte)
 	s.arg = &f;
 	if (jseg_scan_file(dirfd, &seg, 1, &s, NULL) == -1)
 		log_warnx("%s", s.err);
-	if (fclose(f.out) != 0 || f.err || (sealed_byte && !f.done) ||
+	if (fclose(f.out) != 0 || f.err || ((sealed_byte || blind_byte) &&
+	    !f.done) ||
 	    rename(tmp, path) == -1)
 		return 1;
 	close(dirfd);
@@ -220,6 +241,7 @@ main(int argc, char *argv[])
 		{ "tag", required_argument, NULL, 't' },
 		{ "forge", no_argument, NULL, 'F' },
 		{ "sealed-byte", no_argument, NULL, 'B' },
+		{ "blind-byte", no_argument, NULL, 'I' },
 		{ "audit-key", required_argument, NULL, 'A' },
 		{ "data-key", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
@@ -229,6 +251,7 @@ main(int argc, char *argv[])
 	struct seal		*seal = NULL;
 	uint8_t			 dk[SEAL_KEY_LEN];
 	int			 ch, forging = 0, sealed_byte = 0, rc;
+	int			 blind_byte = 0;
 
 	log_init("jgen", 1, 0);
 	memset(&cfg, 0, sizeof(cfg));
@@ -241,6 +264,7 @@ main(int argc, char *argv[])
 		case 't': tag = optarg; break;
 		case 'F': forging = 1; break;
 		case 'B': sealed_byte = 1; break;
+		case 'I': blind_byte = 1; break;
 		case 'A': audit = optarg; break;
 		case 'D': data = optarg; break;
 		default: return 2;
@@ -252,7 +276,8 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	if (forging)
-		return forge(argv[optind], argv[optind + 1], sealed_byte);
+		return forge(argv[optind], argv[optind + 1], sealed_byte,
+		    blind_byte);
 	if (audit != NULL) {
 		if (data == NULL || (seal = seal_new()) == NULL ||
 		    seal_set_audit_public(seal, audit) == -1 ||
