@@ -81,6 +81,10 @@ ls "$DIR/state/journal"/index-*.sealed >/dev/null 2>&1 || fail "no sealed index 
 
 "$AUDIT" verify --journal "$DIR/state/journal" --pubkey "$DIR/journal.pub" >"$DIR/v.out" ||
     fail "verify without the audit key: $(cat "$DIR/v.out")"
+"$AUDIT" verify --journal "$DIR/state/journal" --pubkey "$DIR/journal.pub" \
+    --key "$DIR/audit.key" >"$DIR/v.out" || fail "verify --key: $(cat "$DIR/v.out")"
+grep -q "sealed: all [1-9][0-9]* open with the audit key; blind index tokens checked on [1-9]" "$DIR/v.out" ||
+    fail "verify --key checked nothing: $(cat "$DIR/v.out")"
 "$AUDIT" search --journal "$DIR/state/journal" --key "$DIR/audit.key" \
     --identifier "msisdn:$msisdn" >"$DIR/s.out" || fail "search failed: $(cat "$DIR/s.out")"
 grep -q "EVENT_REQUEST_ACCEPTED ref=$ref .*order=\"$order\"" "$DIR/s.out" ||
