@@ -391,6 +391,7 @@ seal_env_make(const struct seal *s, uint64_t seq, int64_t time_us,
 {
 	EVP_PKEY	*eph = NULL;
 	uint8_t		 cek[SEAL_KEY_LEN], kek[SEAL_KEY_LEN], aad[32], *h;
+	uint8_t		 e_priv[32];
 	size_t		 elen = 32;
 	int		 ok;
 
@@ -402,9 +403,9 @@ seal_env_make(const struct seal *s, uint64_t seq, int64_t time_us,
 	seal_body_aad(seq, time_us, aad);
 	/* A raw X25519 private key is 32 random bytes (clamped by X25519). */
 	ok = RAND_bytes(cek, sizeof(cek)) == 1 &&
-	    RAND_bytes(kek, sizeof(kek)) == 1 &&
-	    (eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, kek,
-	    sizeof(kek))) != NULL &&
+	    RAND_bytes(e_priv, sizeof(e_priv)) == 1 &&
+	    (eph = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, e_priv,
+	    sizeof(e_priv))) != NULL &&
 	    EVP_PKEY_get_raw_public_key(eph, h + SEAL_E_OFF, &elen) == 1 &&
 	    elen == 32 &&
 	    seal_audit_kek(eph, s->audit_raw, h + SEAL_E_OFF, s->audit_raw,
@@ -419,6 +420,7 @@ seal_env_make(const struct seal *s, uint64_t seq, int64_t time_us,
 	EVP_PKEY_free(eph);
 	OPENSSL_cleanse(cek, sizeof(cek));
 	OPENSSL_cleanse(kek, sizeof(kek));
+	OPENSSL_cleanse(e_priv, sizeof(e_priv));
 	if (!ok) {
 		free(h);
 		errno = EIO;
