@@ -128,6 +128,8 @@ int		 seal_index_load(struct seal *, int dirfd);
  * would show here), 1 no index key loaded for it.
  */
 int		 seal_check_tokens(const struct seal *, const Warrant__Record *r);
+/* Is the index key r's tokens were made with loaded? */
+bool		 seal_index_has(const struct seal *, const Warrant__Record *r);
 /* Does r carry the token of (kind, value) under any loaded index key? */
 bool		 seal_index_match(const struct seal *, const Warrant__Record *r,
 		    unsigned kind, const char *value);

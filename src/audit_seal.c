@@ -114,6 +114,7 @@ struct search_run {
 	const struct seal		*seal;
 	char				 want[SEAL_VALUE_MAX];
 	uint64_t			 matched, sealed, opened, unreadable;
+	uint64_t			 unindexed;	/* no index key for them */
 };
 
 static bool
@@ -252,6 +253,10 @@ search_one(const struct jseg_rec *jr, void *arg)
 		return 0;
 	}
 	sr->sealed++;
+	if (!seal_index_has(sr->seal, jr->rec)) {
+		sr->unindexed++;
+		return 0;
+	}
 	if (!seal_index_match(sr->seal, jr->rec, sr->q->kind, sr->q->value))
 		return 0;
 	sr->opened++;
@@ -295,6 +300,14 @@ audit_search(const char *dir, const char *keyfile, const struct audit_search *q)
 		printf("%" PRIu64 " records name it; %" PRIu64 " of %" PRIu64
 		    " sealed records in the period opened (index matches)\n",
 		    sr.matched, sr.opened, sr.sealed);
+	/* A missing or replaced index file must not look like "no match". */
+	if (sr.unindexed > 0) {
+		fprintf(stderr, "warrant-audit: %" PRIu64 " sealed records in "
+		    "the period were NOT searched: their index key "
+		    "(index-*.sealed) is missing for this audit key; "
+		    "show --key reads them one by one\n", sr.unindexed);
+		rv = EXIT_BAD;
+	}
 	if (sr.unreadable > 0) {
 		fprintf(stderr, "warrant-audit: %" PRIu64 " matching records "
 		    "did not open\n", sr.unreadable);

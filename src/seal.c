@@ -688,6 +688,16 @@ seal_tokens(const uint8_t *key, const Warrant__Record *r,
 	return 0;
 }
 
+bool
+seal_index_has(const struct seal *s, const Warrant__Record *r)
+{
+	for (size_t i = 0; r->sealed.len >= SEAL_ENV_MIN && i < s->nidx; i++)
+		if (memcmp(s->idx[i].id, r->sealed.data + 1 + SEAL_AUDIT_ID_LEN,
+		    SEAL_DATA_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
 int
 seal_check_tokens(const struct seal *s, const Warrant__Record *r)
 {

@@ -125,7 +125,13 @@ expect "search outside the dates" 0 $? "0 records name it" "0 of 0"
 audit search --journal "$J" --key "$T/audit.key" --order CAUSA-77/2026 --json
 expect "search by order, JSON" 0 $? '"court":"Juzgado Primero de Control"'
 audit search --journal "$J" --key "$T/other.key" --identifier msisdn:525512345678
-expect "search with another audit key" 0 $? "not searched" "0 records name it"
+expect "search with another audit key: incomplete, and says so" 1 $? \
+    "but not searched" "5 sealed records in the period were NOT searched"
+mv "$J"/index-*.sealed "$T/"
+audit search --journal "$J" --key "$T/audit.key" --identifier msisdn:525512345678
+expect "search without the index file: incomplete, and says so" 1 $? \
+    "were NOT searched"
+mv "$T"/index-*.sealed "$J/"
 
 # With the audit key, verify also opens every sealed record and checks
 # its blind index tokens (what makes search's answers trustworthy).
