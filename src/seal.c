@@ -773,6 +773,9 @@ seal_sensitive(const Warrant__Record *r)
 	for (i = 0; i < r->n_transitions; i++)
 		if (r->transitions[i]->approval != NULL)
 			return true;
+	for (i = 0; i < r->n_notifications; i++)
+		if (*r->notifications[i]->text != '\0')
+			return true;
 	return false;
 }
 
@@ -828,6 +831,8 @@ seal_redact(Warrant__Record *c)
 		seal_blank_approval(c->transitions[i]->approval);
 	if (seal_error_text(c))
 		seal_blank(c->error_text);
+	for (i = 0; i < c->n_notifications; i++)
+		seal_blank(c->notifications[i]->text);
 }
 
 /* The plaintext: r's sensitive subtrees, borrowed, packed. */
@@ -835,7 +840,7 @@ static uint8_t *
 seal_plaintext(const Warrant__Record *r, size_t *len)
 {
 	Warrant__Sealed		  s = WARRANT__SEALED__INIT;
-	char			**ldids = NULL;
+	char			**ldids = NULL, **notes = NULL;
 	Warrant__Approval	**apps = NULL;
 	uint8_t			 *out = NULL;
 	size_t			  i;
@@ -848,8 +853,13 @@ seal_plaintext(const Warrant__Record *r, size_t *len)
 	s.documents = r->documents;
 	if ((r->n_parts > 0 && (ldids = calloc(r->n_parts,
 	    sizeof(*ldids))) == NULL) || (r->n_transitions > 0 &&
-	    (apps = calloc(r->n_transitions, sizeof(*apps))) == NULL))
+	    (apps = calloc(r->n_transitions, sizeof(*apps))) == NULL) ||
+	    (r->n_notifications > 0 && (notes = calloc(r->n_notifications,
+	    sizeof(*notes))) == NULL))
 		goto out;
+	for (i = 0; i < r->n_notifications; i++)
+		notes[s.n_notification_texts++] = r->notifications[i]->text;
+	s.notification_texts = notes;
 	for (i = 0; i < r->n_parts; i++)
 		ldids[s.n_part_ldids++] = r->parts[i]->ldid;
 	s.part_ldids = ldids;
@@ -865,6 +875,7 @@ seal_plaintext(const Warrant__Record *r, size_t *len)
 out:
 	free(ldids);
 	free(apps);
+	free(notes);
 	return out;
 }
 
@@ -952,7 +963,8 @@ seal_shape(const Warrant__Record *r, const Warrant__Sealed *x)
 
 	if (x->n_tasks != r->n_tasks ||
 	    x->n_authorisations != r->n_authorisations ||
-	    x->n_documents != r->n_documents || x->n_part_ldids != r->n_parts)
+	    x->n_documents != r->n_documents || x->n_part_ldids != r->n_parts ||
+	    x->n_notification_texts != r->n_notifications)
 		return "sealed fields do not match the record (counts)";
 	for (i = 0; i < r->n_tasks; i++)
 		if (x->tasks[i]->type != r->tasks[i]->type ||
@@ -993,6 +1005,12 @@ seal_swap(Warrant__Record *r, Warrant__Sealed *x)
 			free(r->parts[i]->ldid);
 		r->parts[i]->ldid = x->part_ldids[i];
 		x->part_ldids[i] = NULL;
+	}
+	for (i = 0; i < r->n_notifications; i++) {
+		if (*r->notifications[i]->text != '\0')
+			free(r->notifications[i]->text);
+		r->notifications[i]->text = x->notification_texts[i];
+		x->notification_texts[i] = NULL;
 	}
 	for (i = 0; i < r->n_transitions; i++)
 		if (r->transitions[i]->approval != NULL) {

@@ -102,6 +102,7 @@ struct req {
 	Warrant__Authorisation	a, *ap[1];
 	Warrant__Approval	ap0, *app[1];
 	Warrant__DeliveryPart	p, *pp[1];
+	Warrant__Notification	n, *np[1];
 };
 
 static void
@@ -150,6 +151,12 @@ req_init(struct req *q)
 	q->pp[0] = &q->p;
 	q->r.n_parts = 1;
 	q->r.parts = q->pp;
+	warrant__notification__init(&q->n);
+	q->n.object_id = "7b0c3d2e-0000-4000-8000-000000000004";
+	q->n.text = "Interception LIID-SECRET-9 (MXC-20261207-00000007): lapsed";
+	q->np[0] = &q->n;
+	q->r.n_notifications = 1;
+	q->r.notifications = q->np;
 }
 
 static bool
@@ -213,6 +220,8 @@ check_opened(const Warrant__Record *r)
 	assert_string_equal(r->authorisations[0]->approvals[0]->reference,
 	    "CAUSA-123/2026");
 	assert_string_equal(r->parts[0]->ldid, "LDID-HIDDEN-4");
+	assert_string_equal(r->notifications[0]->text,
+	    "Interception LIID-SECRET-9 (MXC-20261207-00000007): lapsed");
 }
 
 static void
