@@ -67,7 +67,29 @@ sed -i -e "s/>$msisdn</>$bad</g" "$work/bad.xml"
 submit_as fgr "$work/bad.xml"
 [ "$rc" != 0 ] || fail "an MSISDN $bad was accepted"
 
+# Every sample (every request type, both authorities): afterwards none of
+# their lines, devices, addresses, orders, courts, approvals or task
+# references is in clear on disk or in the log.
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES"/*.xml
+for f in "$work"/*.xml; do
+	case $f in */bad.xml|*/subscriber-msisdn.xml) continue ;; esac
+	fresh_uuids "$f"
+	case $(grep -m1 -A2 '<SenderIdentifier>' "$f") in
+	*FGJCDMX*) who=fgecdmx ;;
+	*) who=fgr ;;
+	esac
+	submit_as "$who" "$f"
+	expect_exit 0
+done
+grep -ho -e '<task:Value>[^<]*' -e '<auth:AuthorisationReference>[^<]*' \
+    -e '<task:Reference>[^<]*' -e '<common:ApprovalReference>[^<]*' \
+    -e '<auth:AuthorisationJurisdiction>[^<]*' "$SAMPLES"/*.xml |
+    cut -d'>' -f2 | sort -u >"$DIR/secrets"
+[ "$(wc -l <"$DIR/secrets")" -ge 30 ] || fail "too few values taken from the samples: $(cat "$DIR/secrets")"
+
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+leaks=$(grep -rlaF -f "$DIR/secrets" "$DIR/state" "$DIR/warrantd.log")
+[ -z "$leaks" ] || fail "sample values in clear in: $leaks: $(grep -rhoaF -f "$DIR/secrets" $leaks | sort -u | head)"
 leaks=$(grep -rlaF -e "$bad" "$DIR/state" "$DIR/warrantd.log")
 [ -z "$leaks" ] || fail "the invalid line in clear in: $leaks"
 "$AUDIT" show --journal "$DIR/state/journal" --key "$DIR/audit.key" |
