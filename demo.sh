@@ -141,4 +141,17 @@ echo "== what the back end answered, per task (counts and digests only: the data
     sed -n 's/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .* task=[0-9]*:REQUEST_\([A-Z_]*\).*count=\([0-9]*\).*/  \1 \2: \3 record(s)/p;
 	s/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .*error=[0-9]* "\([^"]*\)" task=[0-9]*:REQUEST_\([A-Z_]*\).*/  \1 \3: \2/p'
 "$audit" verify --journal "$dir/state/journal" --pubkey "$dir/journal.pub" || status=1
+
+echo
+echo "== the target list at rest: sealed for the auditor's key (issue 14)"
+msisdn=${msisdn:-$(grep -o '>52[0-9]\{10\}<' "$dir/samples/subscriber-msisdn.xml" |
+    head -n 1 | tr -d '<>')}
+if grep -rlaF "$msisdn" "$dir/state" "$dir/warrantd.log" 2>/dev/null; then
+	echo "   ^ UNEXPECTED: MSISDN $msisdn in clear in these files"; status=1
+else
+	echo "   MSISDN $msisdn: in no file of the state directory nor in the logs"
+fi
+echo "   the auditor, with the private key: was $msisdn requested, under which order?"
+"$audit" search --journal "$dir/state/journal" --key "$dir/audit.key" \
+    --identifier "msisdn:$msisdn" | cut -c1-240 | sed 's/^/   /' || status=1
 exit $status

@@ -114,6 +114,8 @@ struct wd_conf {
 	} policy;
 	struct {
 		char	*signing_key;		/* Ed25519 PEM, mode 0600 */
+		char	*audit_key;		/* X25519 public PEM: seal targets */
+		char	*data_key;		/* 32 bytes, 0600; NULL: state/data.key */
 		char	*origin;		/* checkpoint origin line */
 		unsigned checkpoint_records;	/* default 1000 */
 		unsigned checkpoint_interval_s;	/* default 60 */

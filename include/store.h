@@ -48,6 +48,12 @@ void		 store_close(struct store *);
 /* The next journal sequence the store expects (0 for a new store). */
 uint64_t	 store_applied(const struct store *);
 /*
+ * False if the store's objects do not open with its key: written in clear
+ * before it was always encrypted, or under another key. The caller moves
+ * it aside and rebuilds it from the journal rather than serve nothing.
+ */
+bool		 store_readable(struct store *);
+/*
  * Apply one durable record (obj.h's rule). Records below store_applied()
  * are skipped (replay after a partial catch-up). 0, or -1 if the database
  * cannot be written (logged; the daemon must not go on acknowledging).

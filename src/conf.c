@@ -75,6 +75,8 @@ conf_free(struct wd_conf *conf)
 	free(conf->tls.ca);
 	free(conf->tls.crl);
 	free(conf->journal.signing_key);
+	free(conf->journal.audit_key);
+	free(conf->journal.data_key);
 	free(conf->journal.origin);
 	free(conf->results.key);
 	free(conf->delivery.cert);

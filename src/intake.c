@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "seal.h"
 #include "obj.h"
 #include "policy.h"
 #include "purge.h"
@@ -112,6 +113,27 @@ intake_record_request(struct intake_job *j, Warrant__Record *rec)
 	rec->transitions = j->plan->trp;
 }
 
+/*
+ * An identifier error quotes the identifier, a schema error libxml2's
+ * message quotes the value that failed: the journal seals both texts
+ * (seal.c), the log holds none of the first and the second masked
+ * (issue 14 §4).
+ */
+static void
+intake_log_error(const struct intake_job *j, const struct log_ctx *ctx,
+    const char *what)
+{
+	char	text[sizeof(j->err.text)];
+
+	snprintf(text, sizeof(text), "%s", j->err.code == WD_ERR_IDENTIFIER ?
+	    "(the identifier is not logged; the journal has it, sealed)" :
+	    j->err.text);
+	if (j->err.code == WD_ERR_SCHEMA)
+		seal_mask_identifiers(text);
+	log_ctx_warnx(ctx, "%s: request %s: error %d %s: %s", j->c->peer, what,
+	    j->err.code, wd_error_text(j->err.code), text);
+}
+
 static void
 intake_log(const struct intake_job *j, const char *what)
 {
@@ -135,8 +157,7 @@ intake_log(const struct intake_job *j, const char *what)
 		    what);
 		break;
 	default:
-		log_ctx_warnx(&ctx, "%s: request %s: error %d %s: %s", c->peer, what,
-		    j->err.code, wd_error_text(j->err.code), j->err.text);
+		intake_log_error(j, &ctx, what);
 	}
 }
 
@@ -669,7 +690,9 @@ intake_replay_one(const Warrant__Record *rec, void *arg)
 int
 intake_recover(struct server *srv)
 {
-	if (journal_replay(srv->journal, intake_replay_one, srv) == -1)
+	/* Only the records the store has not applied need their sealed fields. */
+	if (journal_replay_unsealed_from(srv->journal, srv->store != NULL ?
+	    store_applied(srv->store) : UINT64_MAX, intake_replay_one, srv) == -1)
 		return -1;
 	log_info("journal holds %llu records, %llu accepted requests",
 	    (unsigned long long)journal_size(srv->journal),

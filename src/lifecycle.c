@@ -613,17 +613,17 @@ lc_plan_ratify(struct lifecycle *lc, struct lc_plan *p,
 	size_t k = p->ntr - 1;
 
 	if (!o->u.auth.a.urgent || o->status != OST_EMERGENCY_APPROVAL) {
-		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "order %s "
+		/* No order reference: this text goes to the journal and log. */
+		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "the order "
 		    "is %s %s: only an urgent order awaiting ratification can be "
-		    "ratified", o->u.auth.a.reference, o->u.auth.a.urgent ?
+		    "ratified", o->u.auth.a.urgent ?
 		    "an urgent order now" : "a judicial order,",
 		    obj_status_name(o->status));
 		return -1;
 	}
 	if (lifecycle_now(lc) >= o->u.auth.ratify_by_us) {
 		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "the "
-		    "ratification deadline of order %s has passed: it lapses",
-		    o->u.auth.a.reference);
+		    "ratification deadline of the order has passed: it lapses");
 		return -1;
 	}
 	obj_approval_pb(&u->approval, &p->approval[k]);
@@ -1693,8 +1693,9 @@ lc_lapse(struct lifecycle *lc, const struct obj *auth)
 
 	if (lc_order_tasks(lc, auth, &c) == -1)
 		return;
+	/* The order's reference is sealed in the journal: not in its detail. */
 	snprintf(detail, sizeof(detail), "urgent order %s not ratified by its "
-	    "deadline", auth->u.auth.a.reference);
+	    "deadline", auth->oid);
 	if ((r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_URGENT_LAPSED, auth->owner,
 	    auth->ref, detail)) == NULL) {
 		free(c.v);

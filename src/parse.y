@@ -98,7 +98,7 @@ enum seen {
 	S_HANDSHAKE_TIMEOUT, S_UNAUTH, S_UNAUTH_PER_SOURCE, S_PER_OFFICIAL,
 	S_BODY_BUDGET, S_KEEPALIVE_TIME, S_KEEPALIVE_REQUESTS,
 	S_RETENTION, S_CLOCK_SKEW, S_RATIFICATION, S_PRESERVATION_MAX,
-	S_SIGNING_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
+	S_SIGNING_KEY, S_AUDIT_KEY, S_DATA_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
 	S_RESULTS_KEY, S_RESULTS_KEEP, S_ANSWER_WITHIN,
 	/* the request lifecycle (docs/lifecycle.md) */
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
@@ -206,6 +206,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
+%token	AUDITKEY DATAKEY
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
 %token	ERROR
@@ -422,6 +423,14 @@ journalbody	: /* empty */
 journalopt	: SIGNINGKEY STRING {
 			set_str(S_SIGNING_KEY, "signing-key", $<lineno>1,
 			    &ps.conf->journal.signing_key, $2);
+		}
+		| AUDITKEY STRING {
+			set_str(S_AUDIT_KEY, "audit-key", $<lineno>1,
+			    &ps.conf->journal.audit_key, $2);
+		}
+		| DATAKEY STRING {
+			set_str(S_DATA_KEY, "data-key", $<lineno>1,
+			    &ps.conf->journal.data_key, $2);
 		}
 		| ORIGIN STRING {
 			set_str(S_ORIGIN, "origin", $<lineno>1,
@@ -791,6 +800,7 @@ static const struct keyword {
 	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
 	{ "answer-within",	ANSWERWITHIN },
+	{ "audit-key",		AUDITKEY },
 	{ "auditor",		AUDITOR },
 	{ "authority",		AUTHORITY },
 	{ "backend",		BACKEND },
@@ -804,6 +814,7 @@ static const struct keyword {
 	{ "clock-skew",		CLOCKSKEW },
 	{ "connections",	CONNECTIONS },
 	{ "crl",		CRL },
+	{ "data-key",		DATAKEY },
 	{ "deadline",		DEADLINE },
 	{ "deadlines",		DEADLINES },
 	{ "deliver-to",		DELIVERTO },

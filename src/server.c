@@ -1268,6 +1268,12 @@ server_reload(struct server *srv)
 	    gen->conf->listen_port != srv->gen->conf->listen_port ||
 	    strcmp(gen->conf->state_dir, srv->gen->conf->state_dir) != 0)
 		log_warnx("listen address and state directory changes need a restart");
+	if (server_str_differs(gen->conf->journal.audit_key,
+	    srv->gen->conf->journal.audit_key) ||
+	    server_str_differs(gen->conf->journal.data_key,
+	    srv->gen->conf->journal.data_key))
+		log_warnx("journal audit-key and data-key changes need a restart; "
+		    "records are sealed with the keys read at start");
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");

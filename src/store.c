@@ -334,6 +334,34 @@ fail:
 	return NULL;
 }
 
+bool
+store_readable(struct store *s)
+{
+	sqlite3_stmt	*q;
+	struct obj	*o;
+	bool		 ok = true;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT owner, oid, body FROM objects "
+	    "LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char	*owner = (const char *)sqlite3_column_text(q, 0);
+		const char	*oid = (const char *)sqlite3_column_text(q, 1);
+		const uint8_t	*b = sqlite3_column_blob(q, 2);
+		int		 len = sqlite3_column_bytes(q, 2);
+
+		ok = owner != NULL && oid != NULL && b != NULL &&
+		    (o = malloc(sizeof(*o))) != NULL;
+		if (ok) {
+			ok = store_open_body(s, owner, oid, b, (size_t)len,
+			    o) == 0;
+			free(o);
+		}
+	}
+	sqlite3_finalize(q);
+	return ok;
+}
+
 void
 store_close(struct store *s)
 {
