@@ -31,6 +31,7 @@ struct purge;
 struct store;
 struct lifecycle;
 struct push;
+struct desk;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
@@ -78,6 +79,7 @@ struct conn {
 	bool			 linger;	/* body left unread: drain before close */
 	size_t			 lingered;	/* bytes discarded while lingering */
 	bool			 short_linger;	/* answered 408 or 503 at once: linger 1 s */
+	bool			 desk;		/* on the desk listener (desk.c) */
 	char			 peer[64];
 	/*
 	 * The edge's budgets (server.c, "admission"): in srv->sources by
@@ -136,6 +138,8 @@ struct server {
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
 	struct evconnlistener	*listener;
+	struct desk		*desk;		/* the compliance desk; NULL: none */
+	struct evconnlistener	*desk_listener;	/* desk listen on, if configured */
 	bool			 listener_paused;
 	bool			 stopping;
 	struct event		*ev_drain;	/* waits for answers in flight at stop */

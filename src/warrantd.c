@@ -30,6 +30,7 @@
 #include "purge.h"
 #include "push.h"
 #include "results.h"
+#include "desk.h"
 #include "server.h"
 #include "store.h"
 #include "tls.h"
@@ -400,6 +401,12 @@ main(int argc, char *argv[])
 		fatalx("back ends not usable; refusing to start");
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
+	if (srv.gen->conf->desk_addr != NULL) {
+		struct desk_env de = { srv.journal, srv.store, srv.lifecycle };
+
+		if ((srv.desk = desk_new(&de)) == NULL)
+			fatalx("out of memory");
+	}
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
@@ -417,7 +424,10 @@ main(int argc, char *argv[])
 	purge_stop(srv.purge);
 	results_close(srv.results);
 	evconnlistener_free(srv.listener);
+	if (srv.desk_listener)
+		evconnlistener_free(srv.desk_listener);
 	server_close_all(&srv);
+	desk_free(srv.desk);
 	server_gen_unref(srv.gen);
 	event_base_free(srv.base);
 	hi1_cleanup();

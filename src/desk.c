@@ -1,0 +1,1015 @@
+/*
+ * desk — the carrier's compliance desk API (issue 10, docs/desk-api.md):
+ *   GET  /desk/api/me                 who the certificate is
+ *   GET  /desk/api/queue?...          open tasks: filter, sort, search
+ *   GET  /desk/api/requests/REF       one request: its objects, the desk's state
+ *   POST /desk/api/{approve,reject,hold,release,assign,note}
+ * Only registered desk operators and supervisors whose registration is in
+ * force get an answer; officials, auditors and unknown certificates get 403.
+ * Every action, and every search by identifier, is one journal record
+ * (EVENT_DESK_ACTION, with the operator's fingerprint and registry id) and
+ * is answered only once that record is durable. State-changing calls must
+ * be POST with Content-Type application/json: a browser sends neither
+ * cross-origin without a CORS preflight we never grant, so a page elsewhere
+ * cannot make an operator's browser act (CSRF).
+ *
+ * Operators see what was asked (types, identifiers, references, clocks) and
+ * results' metadata (parts, counts, digests), never result contents.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "conf.h"
+#include "desk.h"
+#include "journal.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "obj.h"
+#include "review.h"
+#include "store.h"
+
+#define DESK_BODY_MAX		16384
+#define DESK_TEXT_MAX		500	/* characters of a note, hold or reason */
+#define DESK_QUEUE_DEFAULT	100
+#define DESK_QUEUE_MAX		1000
+#define DESK_FIELD_MAX		128	/* a filter's value */
+
+struct desk {
+	struct desk_env	 env;
+	unsigned	 pending;
+};
+
+/* One request while its record is written: everything the reply needs. */
+struct desk_job {
+	struct desk		*d;
+	desk_reply_cb		 cb;
+	void			*arg;
+	json_t			*answer;	/* sent once durable */
+	Warrant__Record		 rec;
+	Warrant__DeskAction	 act;
+	char			 action[16];
+	char			 operator_id[OBJ_DESK_ID_LEN];
+	char			 level[16];
+	char			 fp[65];
+	char			 peer[64];
+	char			 owner[HI1_ID_LEN + 1];
+	char			 ref[OBJ_REF_LEN];
+	char			 oid[HI1_UUID_LEN + 1];
+	char			 text[4 * DESK_TEXT_MAX + 1];
+	char			 assignee[OBJ_DESK_ID_LEN];
+	char			 query_kind[16];
+	char			 query[DESK_FIELD_MAX + 1];
+	uint8_t			 query_sha[32];
+};
+
+struct desk *
+desk_new(const struct desk_env *env)
+{
+	struct desk *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->env = *env;
+	return d;
+}
+
+void
+desk_free(struct desk *d)
+{
+	free(d);
+}
+
+unsigned
+desk_pending(const struct desk *d)
+{
+	return d->pending;
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void
+desk_reply_json(desk_reply_cb cb, void *arg, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	if (s == NULL) {
+		cb(500, "application/json", NULL, 0, arg);
+		return;
+	}
+	cb(status, "application/json", s, strlen(s), arg);
+}
+
+static void
+desk_error(desk_reply_cb cb, void *arg, int status, const char *code,
+    const char *msg)
+{
+	desk_reply_json(cb, arg, status, json_pack("{s:s, s:s}", "error", code,
+	    "message", msg));
+}
+
+static const char *
+desk_level(const struct wd_official *o)
+{
+	return o->role == WD_ROLE_SUPERVISOR ? "supervisor" : "operator";
+}
+
+/* ISO 8601 UTC of µs since the epoch, or JSON null for 0. */
+static json_t *
+desk_time(int64_t us)
+{
+	char		 buf[32];
+	time_t		 t = (time_t)(us / 1000000);
+	struct tm	 tm;
+
+	if (us == 0 || gmtime_r(&t, &tm) == NULL)
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static int64_t
+desk_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- untrusted text ----------------------------------------------------- */
+
+/*
+ * Valid UTF-8 without control characters, 1..max characters: what an
+ * operator may write into the journal and the authority may read.
+ */
+static bool
+desk_text_ok(const char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 chars = 0;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	while (*p) {
+		size_t	 n;
+		uint32_t cp;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 || *p == 0x7f)
+				return false;
+			n = 1;
+			cp = *p;
+		} else if ((*p & 0xe0) == 0xc0) {
+			n = 2;
+			cp = *p & 0x1f;
+		} else if ((*p & 0xf0) == 0xe0) {
+			n = 3;
+			cp = *p & 0x0f;
+		} else if ((*p & 0xf8) == 0xf0) {
+			n = 4;
+			cp = *p & 0x07;
+		} else
+			return false;
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+			return false;
+		p += n;
+		if (++chars > max)
+			return false;
+	}
+	return true;
+}
+
+/* References, ids, filter words: printable ASCII without spaces. */
+static bool
+desk_word_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int
+desk_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * The value of key in a query string (k=v&k=v, percent-encoded, '+' a
+ * space), decoded into out. 1 found, 0 absent, -1 malformed or too long.
+ */
+static int
+desk_query_get(const char *q, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+
+	while (q != NULL && *q != '\0') {
+		const char	*end = strchr(q, '&');
+		size_t		 len = end ? (size_t)(end - q) : strlen(q);
+
+		if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
+			size_t	 o = 0;
+
+			for (size_t i = klen + 1; i < len; i++) {
+				int c = (unsigned char)q[i], hi, lo;
+
+				if (c == '%') {
+					if (i + 2 >= len ||
+					    (hi = desk_hex(q[i + 1])) == -1 ||
+					    (lo = desk_hex(q[i + 2])) == -1)
+						return -1;
+					c = hi << 4 | lo;
+					i += 2;
+				} else if (c == '+')
+					c = ' ';
+				if (c == 0 || o + 1 >= outlen)
+					return -1;
+				out[o++] = (char)c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		q = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- the queue ---------------------------------------------------------- */
+
+struct desk_filter {
+	char	 state[DESK_FIELD_MAX + 1];
+	char	 type[DESK_FIELD_MAX + 1];
+	char	 authority[DESK_FIELD_MAX + 1];
+	char	 holder[DESK_FIELD_MAX + 1];
+	char	 carrier_ref[DESK_FIELD_MAX + 1];
+	char	 authority_ref[DESK_FIELD_MAX + 1];
+	char	 identifier[DESK_FIELD_MAX + 1];
+	char	 sort[DESK_FIELD_MAX + 1];
+	bool	 desc;
+	size_t	 limit;
+};
+
+struct desk_row {
+	int64_t	 deadline;	/* 0: none */
+	int64_t	 created;
+	json_t	*j;
+	char	 key[OBJ_REF_LEN + 32];	/* ref, authority, type or state */
+};
+
+struct desk_scan {
+	struct desk		*d;
+	const struct desk_filter *f;
+	const struct wd_conf	*conf;
+	struct desk_row		*rows;
+	size_t			 n, cap;
+	int64_t			 now;
+	bool			 oom;
+};
+
+/* The registry id of the official with this certificate fingerprint. */
+static const char *
+desk_official_id(const struct wd_conf *conf, const char *hex)
+{
+	uint8_t	fp[32];
+
+	if (strlen(hex) != 64)
+		return NULL;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = desk_hex(hex[2 * i]), lo = desk_hex(hex[2 * i + 1]);
+
+		if (hi == -1 || lo == -1)
+			return NULL;
+		fp[i] = (uint8_t)(hi << 4 | lo);
+	}
+	const struct wd_official *o = conf_find_official(conf, fp, fp);
+	return o ? o->id : NULL;
+}
+
+static bool
+desk_has_identifier(const struct obj *o, const char *id)
+{
+	for (size_t i = 0; i < o->u.task.t.nids; i++)
+		if (strcmp(o->u.task.t.ids[i].value, id) == 0)
+			return true;
+	return false;
+}
+
+static bool
+desk_match(const struct desk_filter *f, const struct obj *o)
+{
+	const struct obj_task *t = &o->u.task;
+
+	return (!f->state[0] || strcmp(f->state, obj_status_name(o->status)) == 0) &&
+	    (!f->type[0] || strcmp(f->type, wd_reqtype_confname(t->t.type)) == 0) &&
+	    (!f->authority[0] || strcmp(f->authority, o->owner) == 0) &&
+	    (!f->holder[0] || strcmp(f->holder, t->desk.holder) == 0) &&
+	    (!f->carrier_ref[0] || strcmp(f->carrier_ref, o->ref) == 0) &&
+	    (!f->authority_ref[0] || strcmp(f->authority_ref, t->t.reference) == 0) &&
+	    (!f->identifier[0] || desk_has_identifier(o, f->identifier));
+}
+
+/* The urgent order's ratification clock of a task's order, 0 if none. */
+static int64_t
+desk_ratify_by(struct desk *d, const struct obj *o)
+{
+	struct obj	*a;
+	int64_t		 by = 0;
+
+	if ((a = malloc(sizeof(*a))) == NULL)
+		return 0;
+	if (store_get(d->env.store, o->owner, o->u.task.auth_id, a) == 1 &&
+	    a->kind == HI1_OBJ_AUTHORISATION && !a->u.auth.ratified)
+		by = a->u.auth.ratify_by_us;
+	free(a);
+	return by;
+}
+
+/* One task as the queue and the request page show it. */
+static json_t *
+desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
+    int64_t now)
+{
+	const struct obj_task	*t = &o->u.task;
+	const char		*official = desk_official_id(conf, t->desk.official_fp);
+	int64_t			 ratify = desk_ratify_by(d, o);
+	json_t			*j;
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:s,"
+	    " s:b, s:s, s:i, s:s, s:b, s:i}",
+	    "ref", o->ref, "task", o->oid, "authority", o->owner,
+	    "authority_ref", t->t.reference,
+	    "type", wd_reqtype_confname(t->t.type),
+	    "state", obj_status_name(o->status),
+	    "official", official ? json_string(official) : json_null(),
+	    "deadline", desk_time(t->answer_by_us),
+	    "deadline_missed", t->deadline_missed,
+	    "ratify_by", desk_time(ratify),
+	    "holder", t->desk.holder,
+	    "held", t->desk.held,
+	    "review", review_name((enum wd_review)t->desk.review),
+	    "notes", (json_int_t)t->desk.notes,
+	    "decided_by", t->desk.decided_by,
+	    "flagged", t->desk.review == WD_REVIEW_AFTER && !t->desk.reviewed,
+	    "identifiers", (json_int_t)t->t.nids);
+	if (j == NULL)
+		return NULL;
+	if (t->answer_by_us != 0)
+		json_object_set_new(j, "seconds_left",
+		    json_integer((t->answer_by_us - now) / 1000000));
+	if (ratify != 0)
+		json_object_set_new(j, "ratify_seconds_left",
+		    json_integer((ratify - now) / 1000000));
+	if (t->desk.held)
+		json_object_set_new(j, "hold_note", json_string(t->desk.hold_note));
+	if (o->reason_code != 0) {
+		json_object_set_new(j, "reason_code", json_integer(o->reason_code));
+		json_object_set_new(j, "reason", json_string(o->reason));
+	}
+	return j;
+}
+
+static int
+desk_scan_visit(const struct obj *o, void *arg)
+{
+	struct desk_scan	*s = arg;
+	struct desk_row		*r;
+	const char		*key;
+
+	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
+	    obj_final(o) || !desk_match(s->f, o))
+		return 0;
+	if (s->n == s->cap) {
+		size_t	 cap = s->cap ? s->cap * 2 : 64;
+		void	*p = realloc(s->rows, cap * sizeof(*s->rows));
+
+		if (p == NULL) {
+			s->oom = true;
+			return 1;
+		}
+		s->rows = p;
+		s->cap = cap;
+	}
+	r = &s->rows[s->n];
+	if ((r->j = desk_task_json(s->d, s->conf, o, s->now)) == NULL) {
+		s->oom = true;
+		return 1;
+	}
+	r->deadline = o->u.task.answer_by_us;
+	r->created = o->created_us;
+	key = strcmp(s->f->sort, "authority") == 0 ? o->owner :
+	    strcmp(s->f->sort, "type") == 0 ? wd_reqtype_confname(o->u.task.t.type) :
+	    strcmp(s->f->sort, "state") == 0 ? obj_status_name(o->status) : o->ref;
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	s->n++;
+	return 0;
+}
+
+static const char *desk_sort_by;
+
+static int
+desk_row_cmp(const void *a, const void *b)
+{
+	const struct desk_row	*x = a, *y = b;
+	int			 c;
+
+	if (strcmp(desk_sort_by, "deadline") == 0) {
+		/* No deadline sorts last. */
+		int64_t dx = x->deadline ? x->deadline : INT64_MAX;
+		int64_t dy = y->deadline ? y->deadline : INT64_MAX;
+
+		if (dx != dy)
+			return dx < dy ? -1 : 1;
+	} else if (strcmp(desk_sort_by, "created") == 0) {
+		if (x->created != y->created)
+			return x->created < y->created ? -1 : 1;
+	} else if ((c = strcmp(x->key, y->key)) != 0)
+		return c;
+	return x->created < y->created ? -1 : x->created > y->created;
+}
+
+static const char *const desk_filter_keys[] = {
+	"state", "type", "authority", "holder", "carrier_ref", "authority_ref",
+	"identifier", "sort", "order", "limit", NULL
+};
+
+/* Parse and check the queue's parameters; NULL or what is wrong. */
+static const char *
+desk_filter_parse(const char *q, struct desk_filter *f)
+{
+	char	*dst[] = { f->state, f->type, f->authority, f->holder,
+	    f->carrier_ref, f->authority_ref, f->identifier, f->sort };
+	char	 order[DESK_FIELD_MAX + 1] = "", limit[DESK_FIELD_MAX + 1] = "";
+	char	 *p;
+
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; desk_filter_keys[i] != NULL; i++) {
+		char	*out = i < 8 ? dst[i] : i == 8 ? order : limit;
+		int	 rc = desk_query_get(q, desk_filter_keys[i], out,
+		    DESK_FIELD_MAX + 1);
+
+		if (rc == -1 || (rc == 1 && !desk_word_ok(out, DESK_FIELD_MAX)))
+			return desk_filter_keys[i];
+	}
+	if (f->sort[0] == '\0')
+		snprintf(f->sort, sizeof(f->sort), "deadline");
+	if (strcmp(f->sort, "deadline") != 0 && strcmp(f->sort, "created") != 0 &&
+	    strcmp(f->sort, "ref") != 0 && strcmp(f->sort, "authority") != 0 &&
+	    strcmp(f->sort, "type") != 0 && strcmp(f->sort, "state") != 0)
+		return "sort";
+	if (order[0] && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
+		return "order";
+	f->desc = strcmp(order, "desc") == 0;
+	f->limit = DESK_QUEUE_DEFAULT;
+	if (limit[0]) {
+		unsigned long v = strtoul(limit, &p, 10);
+
+		if (*p != '\0' || v == 0 || v > DESK_QUEUE_MAX || limit[0] == '0')
+			return "limit";
+		f->limit = v;
+	}
+	return NULL;
+}
+
+static void	desk_journal(struct desk_job *);
+
+static void
+desk_queue(struct desk *d, const struct desk_request *r,
+    desk_reply_cb cb, void *arg)
+{
+	struct desk_filter	 f;
+	struct desk_scan	 s = { .d = d, .f = &f, .conf = r->conf,
+	    .now = desk_now_us() };
+	const char		*bad;
+	json_t			*tasks, *j;
+	struct desk_job		*job;
+
+	if ((bad = desk_filter_parse(r->query, &f)) != NULL) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "query parameter %s is malformed", bad);
+		desk_error(cb, arg, 400, "bad-parameter", msg);
+		return;
+	}
+	if (store_open_work(d->env.store, desk_scan_visit, &s) == -1 || s.oom) {
+		for (size_t i = 0; i < s.n; i++)
+			json_decref(s.rows[i].j);
+		free(s.rows);
+		desk_error(cb, arg, 503, "store", "the object store cannot be read");
+		return;
+	}
+	desk_sort_by = f.sort;
+	qsort(s.rows, s.n, sizeof(*s.rows), desk_row_cmp);
+	tasks = json_array();
+	for (size_t i = 0; i < s.n; i++) {
+		size_t k = f.desc ? s.n - 1 - i : i;
+
+		if (i < f.limit)
+			json_array_append(tasks, s.rows[k].j);
+		json_decref(s.rows[k].j);
+	}
+	free(s.rows);
+	j = json_pack("{s:I, s:o}", "total", (json_int_t)s.n, "tasks", tasks);
+	if (f.identifier[0] == '\0') {
+		desk_reply_json(cb, arg, 200, j);
+		return;
+	}
+	/* A search by identifier is an action: journaled before answered. */
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		json_decref(j);
+		desk_error(cb, arg, 503, "memory", "out of memory");
+		return;
+	}
+	job->answer = j;
+	snprintf(job->action, sizeof(job->action), "search");
+	snprintf(job->query_kind, sizeof(job->query_kind), "identifier");
+	EVP_Digest(f.identifier, strlen(f.identifier), job->query_sha, NULL,
+	    EVP_sha256(), NULL);
+	job->act.query_sha256.data = job->query_sha;
+	job->act.query_sha256.len = sizeof(job->query_sha);
+	job->act.matches = (uint32_t)s.n;
+	job->d = d;
+	job->cb = cb;
+	job->arg = arg;
+	snprintf(job->operator_id, sizeof(job->operator_id), "%s", r->who->id);
+	snprintf(job->level, sizeof(job->level), "%s", desk_level(r->who));
+	snprintf(job->fp, sizeof(job->fp), "%s", r->fingerprint);
+	snprintf(job->peer, sizeof(job->peer), "%s", r->peer);
+	desk_journal(job);
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+struct desk_show {
+	struct desk		*d;
+	const struct wd_conf	*conf;
+	json_t			*objects;
+	char			 owner[HI1_ID_LEN + 1];
+	int64_t			 now;
+	size_t			 n;
+};
+
+static int
+desk_show_visit(const struct obj *o, void *arg)
+{
+	struct desk_show	*s = arg;
+	json_t			*j = NULL;
+
+	snprintf(s->owner, sizeof(s->owner), "%s", o->owner);
+	s->n++;
+	switch (o->kind) {
+	case HI1_OBJ_LDTASK:
+	case HI1_OBJ_LITASK:
+		if ((j = desk_task_json(s->d, s->conf, o, s->now)) == NULL)
+			return 1;
+		json_object_set_new(j, "kind", json_string(o->kind ==
+		    HI1_OBJ_LDTASK ? "LDTask" : "LITask"));
+		json_object_set_new(j, "parts", json_integer(o->u.task.parts));
+		if (o->u.task.desk.notes > 0)
+			json_object_set_new(j, "last_note",
+			    json_string(o->u.task.desk.last_note));
+		break;
+	case HI1_OBJ_AUTHORISATION:
+		j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:o}",
+		    "kind", "Authorisation", "object", o->oid,
+		    "state", obj_status_name(o->status),
+		    "authority_ref", o->u.auth.a.reference,
+		    "urgent", o->u.auth.a.urgent,
+		    "valid_until", desk_time(o->u.auth.a.valid_until_us),
+		    "ratify_by", desk_time(o->u.auth.ratified ? 0 :
+		    o->u.auth.ratify_by_us));
+		break;
+	case HI1_OBJ_DELIVERY: {
+		char hex[65];
+
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", o->u.part.sha256[i]);
+		/* Metadata, counts and digests: never the results. */
+		j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:s, s:b, s:b}",
+		    "kind", "Delivery", "object", o->oid, "task",
+		    o->u.part.task_id, "sequence", (json_int_t)o->u.part.seq,
+		    "parts", (json_int_t)o->u.part.parts,
+		    "count", (json_int_t)o->u.part.count,
+		    "size", (json_int_t)o->u.part.size, "sha256", hex,
+		    "delivered", o->u.part.delivered,
+		    "destroyed", o->u.part.destroyed);
+		break;
+	}
+	default:
+		j = json_pack("{s:s, s:s, s:s}", "kind",
+		    o->kind == HI1_OBJ_DOCUMENT ? "Document" : "Notification",
+		    "object", o->oid, "state", o->kind == HI1_OBJ_DOCUMENT ?
+		    obj_status_name(o->status) : "");
+		break;
+	}
+	if (j == NULL)
+		return 1;
+	json_object_set_new(j, "generation", json_integer(o->generation));
+	json_object_set_new(j, "changed", desk_time(o->changed_us));
+	json_array_append_new(s->objects, j);
+	return 0;
+}
+
+static void
+desk_show(struct desk *d, const struct desk_request *r, const char *ref,
+    desk_reply_cb cb, void *arg)
+{
+	struct desk_show	 s = { .d = d, .conf = r->conf, .now = desk_now_us() };
+	int			 rc;
+
+	if (!desk_word_ok(ref, OBJ_REF_LEN - 1)) {
+		desk_error(cb, arg, 400, "bad-reference", "malformed reference");
+		return;
+	}
+	if ((s.objects = json_array()) == NULL) {
+		desk_error(cb, arg, 503, "memory", "out of memory");
+		return;
+	}
+	rc = store_by_ref_any(d->env.store, ref, desk_show_visit, &s);
+	if (rc != 0) {
+		json_decref(s.objects);
+		desk_error(cb, arg, 503, "store", "the object store cannot be read");
+		return;
+	}
+	if (s.n == 0) {
+		json_decref(s.objects);
+		desk_error(cb, arg, 404, "not-found", "no request with this reference");
+		return;
+	}
+	desk_reply_json(cb, arg, 200, json_pack("{s:s, s:s, s:o}", "ref", ref,
+	    "authority", s.owner, "objects", s.objects));
+}
+
+/* ---- actions ---------------------------------------------------------- */
+
+static void
+desk_journaled(int status, const struct journal_receipt *rcpt, void *arg)
+{
+	struct desk_job *job = arg;
+
+	job->d->pending--;
+	if (status != 0) {
+		log_warnx("desk: %s by %s not recorded (error %d)", job->action,
+		    job->operator_id, status);
+		json_decref(job->answer);
+		desk_error(job->cb, job->arg, 503, "journal", "the action could "
+		    "not be recorded; nothing was done, try again");
+	} else {
+		if (rcpt != NULL)
+			json_object_set_new(job->answer, "journal_seq",
+			    json_integer((json_int_t)rcpt->seq));
+		log_info("desk: %s %s by %s (%s) from %s", job->action,
+		    job->ref[0] ? job->ref : job->query_kind, job->operator_id,
+		    job->level, job->peer);
+		desk_reply_json(job->cb, job->arg, 200, job->answer);
+	}
+	free(job);
+}
+
+static void
+desk_fill_record(struct desk_job *job)
+{
+	warrant__record__init(&job->rec);
+	warrant__desk_action__init(&job->act);
+	job->act.action = job->action;
+	job->act.operator_id = job->operator_id;
+	job->act.object_id = job->oid;
+	job->act.text = job->text;
+	job->act.assignee = job->assignee;
+	job->act.query_kind = job->query_kind;
+	job->act.query = job->query;
+	job->act.level = job->level;
+	job->rec.event = WARRANT__EVENT_TYPE__EVENT_DESK_ACTION;
+	job->rec.authority_id = job->owner;
+	job->rec.carrier_ref = job->ref;
+	job->rec.official_id = job->fp;
+	job->rec.peer = job->peer;
+	job->rec.desk = &job->act;
+}
+
+/* Journal job's action on its own (no transition), then answer. */
+static void
+desk_journal(struct desk_job *job)
+{
+	ProtobufCBinaryData	sha = job->act.query_sha256;
+	uint32_t		matches = job->act.matches;
+
+	desk_fill_record(job);
+	job->act.query_sha256 = sha;
+	job->act.matches = matches;
+	job->d->pending++;
+	if (journal_append(job->d->env.journal, &job->rec, desk_journaled,
+	    job) == -1) {
+		job->d->pending--;
+		json_decref(job->answer);
+		desk_error(job->cb, job->arg, 503, "journal", "the journal cannot "
+		    "take records now; nothing was done, try again");
+		free(job);
+	}
+}
+
+static void
+desk_decided(int status, void *arg)
+{
+	desk_journaled(status, NULL, arg);
+}
+
+/* The task an action names: "task" if given, else the request's only one. */
+struct desk_find {
+	const char	*task;
+	bool		 awaiting;	/* only tasks in AwaitingApproval */
+	struct obj	 o;
+	size_t		 n;
+};
+
+static int
+desk_find_visit(const struct obj *o, void *arg)
+{
+	struct desk_find *f = arg;
+
+	if (o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK)
+		return 0;
+	if (f->task != NULL ? strcmp(f->task, o->oid) != 0 :
+	    (f->awaiting && o->status != OST_AWAITING_APPROVAL))
+		return 0;
+	if (f->n++ == 0)
+		f->o = *o;
+	return 0;
+}
+
+static const char *
+desk_json_str(json_t *body, const char *key)
+{
+	json_t *v = json_object_get(body, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* A registered desk person in force, by registry id. */
+static const struct wd_official *
+desk_person(const struct wd_conf *conf, const char *id)
+{
+	const struct wd_official *o;
+
+	TAILQ_FOREACH(o, &conf->officials, entry)
+		if (strcmp(o->id, id) == 0 && (o->role == WD_ROLE_OPERATOR ||
+		    o->role == WD_ROLE_SUPERVISOR) &&
+		    conf_official_status(o, time(NULL)) == WD_OFFICIAL_OK)
+			return o;
+	return NULL;
+}
+
+/*
+ * What an action needs besides the task, checked: the text (reason, note)
+ * or the assignee, and who may do it. NULL if allowed, else the refusal's
+ * code, message and status.
+ */
+static const char *
+desk_check(const char *action, json_t *body, const struct desk_request *r,
+    const struct obj *o, struct desk_job *job, const char **msg, int *status)
+{
+	const struct obj_desk	*k = &o->u.task.desk;
+	bool			 sup = r->who->role == WD_ROLE_SUPERVISOR;
+	const char		*s, *key;
+
+	*status = 409;
+	key = strcmp(action, "reject") == 0 ? "reason" :
+	    strcmp(action, "hold") == 0 ? "note" :
+	    strcmp(action, "note") == 0 ? "text" : NULL;
+	if (key != NULL) {
+		if (!desk_text_ok(s = desk_json_str(body, key), DESK_TEXT_MAX) ||
+		    strlen(s) >= sizeof(job->text) ||
+		    (strcmp(action, "reject") == 0 && strlen(s) >= OBJ_REASON_LEN)) {
+			*status = 400;
+			*msg = "the text must be 1 to 500 characters of UTF-8 "
+			    "without control characters (a reason at most 255 bytes)";
+			return "bad-text";
+		}
+		snprintf(job->text, sizeof(job->text), "%s", s);
+	}
+	if (obj_final(o)) {
+		*msg = "the task has ended";
+		return "task-ended";
+	}
+	if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0) {
+		if (o->status != OST_AWAITING_APPROVAL) {
+			*msg = "the task is not awaiting approval";
+			return "not-awaiting-approval";
+		}
+		if (k->held && !sup) {
+			*msg = "the task is on hold: release it first, or a "
+			    "supervisor decides";
+			return "on-hold";
+		}
+	} else if (strcmp(action, "hold") == 0 && k->held) {
+		*msg = "the task is already on hold";
+		return "on-hold";
+	} else if (strcmp(action, "release") == 0) {
+		if (!k->held) {
+			*msg = "the task is not on hold";
+			return "not-held";
+		}
+		if (!sup && strcmp(k->holder, r->who->id) != 0) {
+			*status = 403;
+			*msg = "only the task's holder or a supervisor releases it";
+			return "forbidden";
+		}
+	} else if (strcmp(action, "assign") == 0) {
+		if ((s = desk_json_str(body, "operator")) == NULL ||
+		    !desk_word_ok(s, OBJ_DESK_ID_LEN - 1) ||
+		    desk_person(r->conf, s) == NULL) {
+			*status = 400;
+			*msg = "operator must name a registered desk operator in force";
+			return "bad-operator";
+		}
+		if (!sup && k->holder[0] && strcmp(k->holder, r->who->id) != 0) {
+			*status = 403;
+			*msg = "the task is held by another operator: a supervisor "
+			    "reassigns it";
+			return "forbidden";
+		}
+		snprintf(job->assignee, sizeof(job->assignee), "%s", s);
+	}
+	return NULL;
+}
+
+static void
+desk_action(struct desk *d, const struct desk_request *r, const char *action,
+    desk_reply_cb cb, void *arg)
+{
+	json_t			*body;
+	json_error_t		 jerr;
+	struct desk_find	*f;
+	struct desk_job		*job;
+	const char		*ref, *code, *msg = "";
+	int			 status, rc;
+
+	/* Non-simple requests only: no form or text/plain post from elsewhere. */
+	if (r->method != HTTP_POST) {
+		desk_error(cb, arg, 405, "method", "actions are POST");
+		return;
+	}
+	if (strncasecmp(r->content_type, "application/json", 16) != 0 ||
+	    (r->content_type[16] != '\0' && r->content_type[16] != ';')) {
+		desk_error(cb, arg, 415, "content-type",
+		    "actions need Content-Type: application/json");
+		return;
+	}
+	if (r->body == NULL || r->len == 0 || r->len > DESK_BODY_MAX ||
+	    (body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		desk_error(cb, arg, 400, "bad-json", "the body must be one JSON object");
+		return;
+	}
+	if (!json_is_object(body) || (ref = desk_json_str(body, "ref")) == NULL ||
+	    !desk_word_ok(ref, OBJ_REF_LEN - 1)) {
+		json_decref(body);
+		desk_error(cb, arg, 400, "bad-reference", "ref must be a carrier reference");
+		return;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (job = calloc(1, sizeof(*job))) == NULL) {
+		free(f);
+		json_decref(body);
+		desk_error(cb, arg, 503, "memory", "out of memory");
+		return;
+	}
+	f->task = desk_json_str(body, "task");
+	f->awaiting = strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0;
+	if (f->task != NULL && !desk_word_ok(f->task, HI1_UUID_LEN)) {
+		code = "bad-task", msg = "task must be an object identifier", status = 400;
+		goto refuse;
+	}
+	if (store_by_ref_any(d->env.store, ref, desk_find_visit, f) != 0) {
+		code = "store", msg = "the object store cannot be read", status = 503;
+		goto refuse;
+	}
+	if (f->n != 1) {
+		code = f->n == 0 ? "not-found" : "ambiguous";
+		msg = f->n == 0 ? "no such task in this request" :
+		    "the request has several tasks: name one with \"task\"";
+		status = f->n == 0 ? 404 : 409;
+		goto refuse;
+	}
+	if ((code = desk_check(action, body, r, &f->o, job, &msg, &status)) != NULL)
+		goto refuse;
+	job->d = d;
+	job->cb = cb;
+	job->arg = arg;
+	snprintf(job->action, sizeof(job->action), "%s", action);
+	snprintf(job->operator_id, sizeof(job->operator_id), "%s", r->who->id);
+	snprintf(job->level, sizeof(job->level), "%s", desk_level(r->who));
+	snprintf(job->fp, sizeof(job->fp), "%s", r->fingerprint);
+	snprintf(job->peer, sizeof(job->peer), "%s", r->peer);
+	snprintf(job->owner, sizeof(job->owner), "%s", f->o.owner);
+	snprintf(job->ref, sizeof(job->ref), "%s", f->o.ref);
+	snprintf(job->oid, sizeof(job->oid), "%s", f->o.oid);
+	job->answer = json_pack("{s:s, s:s, s:s, s:s}", "action", action,
+	    "ref", f->o.ref, "task", f->o.oid, "operator", r->who->id);
+	json_decref(body);
+	free(f);
+	if (strcmp(action, "approve") != 0 && strcmp(action, "reject") != 0) {
+		desk_journal(job);
+		return;
+	}
+	desk_fill_record(job);
+	struct lc_desk_decision dd = { job->owner, job->oid,
+	    strcmp(action, "approve") == 0, job->text, job->fp, &job->act };
+	d->pending++;
+	if ((rc = lifecycle_desk_decide(d->env.lifecycle, &dd, desk_decided,
+	    job)) != 0) {
+		d->pending--;
+		json_decref(job->answer);
+		free(job);
+		desk_error(cb, arg, rc == LC_DESK_NOT_FOUND ? 404 :
+		    rc == LC_DESK_ERROR ? 503 : 409, rc == LC_DESK_BUSY ?
+		    "busy" : rc == LC_DESK_STATE ? "not-awaiting-approval" :
+		    "error", rc == LC_DESK_BUSY ? "the task is being changed; "
+		    "try again" : "the decision could not be recorded");
+	}
+	return;
+refuse:
+	json_decref(body);
+	free(f);
+	free(job);
+	desk_error(cb, arg, status, code, msg);
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+static bool
+desk_allowed(const struct desk_request *r)
+{
+	const struct wd_official *o = r->who;
+
+	return o != NULL && (o->role == WD_ROLE_OPERATOR ||
+	    o->role == WD_ROLE_SUPERVISOR) &&
+	    conf_official_status(o, time(NULL)) == WD_OFFICIAL_OK;
+}
+
+static const char *const desk_actions[] = {
+	"approve", "reject", "hold", "release", "assign", "note", NULL
+};
+
+void
+desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
+    void *arg)
+{
+	const char *p = r->path;
+
+	if (!desk_allowed(r)) {
+		log_warnx("desk: %s refused to %s from %s", p, r->who ?
+		    r->who->id : r->fingerprint, r->peer);
+		desk_error(cb, arg, 403, "forbidden", "this certificate is not a "
+		    "desk operator's in force");
+		return;
+	}
+	if (strncmp(p, "/desk/api/", 10) != 0) {
+		desk_error(cb, arg, 404, "not-found", "no such resource");
+		return;
+	}
+	p += 10;
+	for (size_t i = 0; desk_actions[i] != NULL; i++)
+		if (strcmp(p, desk_actions[i]) == 0) {
+			desk_action(d, r, desk_actions[i], cb, arg);
+			return;
+		}
+	if (r->method != HTTP_GET) {
+		desk_error(cb, arg, strcmp(p, "me") == 0 || strcmp(p, "queue") == 0 ||
+		    strncmp(p, "requests/", 9) == 0 ? 405 : 404, "method",
+		    "only GET here");
+		return;
+	}
+	if (strcmp(p, "me") == 0)
+		desk_reply_json(cb, arg, 200, json_pack("{s:s, s:s, s:s}", "id",
+		    r->who->id, "name", r->who->name, "level", desk_level(r->who)));
+	else if (strcmp(p, "queue") == 0)
+		desk_queue(d, r, cb, arg);
+	else if (strncmp(p, "requests/", 9) == 0)
+		desk_show(d, r, p + 9, cb, arg);
+	else
+		desk_error(cb, arg, 404, "not-found", "no such resource");
+}
