@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "desk.h"
+#include "desk_input.h"
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -37,11 +38,6 @@
 #include "review.h"
 #include "store.h"
 
-#define DESK_BODY_MAX		16384
-#define DESK_TEXT_MAX		500	/* characters of a note, hold or reason */
-#define DESK_QUEUE_DEFAULT	100
-#define DESK_QUEUE_MAX		1000
-#define DESK_FIELD_MAX		128	/* a filter's value */
 
 struct desk {
 	struct desk_env	 env;
@@ -146,133 +142,7 @@ desk_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* ---- untrusted text ----------------------------------------------------- */
-
-/*
- * Valid UTF-8 without control characters, 1..max characters: what an
- * operator may write into the journal and the authority may read.
- */
-static bool
-desk_text_ok(const char *s, size_t max)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 chars = 0;
-
-	if (s == NULL || *s == '\0')
-		return false;
-	while (*p) {
-		size_t	 n;
-		uint32_t cp;
-
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				return false;
-			n = 1;
-			cp = *p;
-		} else if ((*p & 0xe0) == 0xc0) {
-			n = 2;
-			cp = *p & 0x1f;
-		} else if ((*p & 0xf0) == 0xe0) {
-			n = 3;
-			cp = *p & 0x0f;
-		} else if ((*p & 0xf8) == 0xf0) {
-			n = 4;
-			cp = *p & 0x07;
-		} else
-			return false;
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-			return false;
-		p += n;
-		if (++chars > max)
-			return false;
-	}
-	return true;
-}
-
-/* References, ids, filter words: printable ASCII without spaces. */
-static bool
-desk_word_ok(const char *s, size_t max)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
-static int
-desk_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/*
- * The value of key in a query string (k=v&k=v, percent-encoded, '+' a
- * space), decoded into out. 1 found, 0 absent, -1 malformed or too long.
- */
-static int
-desk_query_get(const char *q, const char *key, char *out, size_t outlen)
-{
-	size_t klen = strlen(key);
-
-	while (q != NULL && *q != '\0') {
-		const char	*end = strchr(q, '&');
-		size_t		 len = end ? (size_t)(end - q) : strlen(q);
-
-		if (len > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
-			size_t	 o = 0;
-
-			for (size_t i = klen + 1; i < len; i++) {
-				int c = (unsigned char)q[i], hi, lo;
-
-				if (c == '%') {
-					if (i + 2 >= len ||
-					    (hi = desk_hex(q[i + 1])) == -1 ||
-					    (lo = desk_hex(q[i + 2])) == -1)
-						return -1;
-					c = hi << 4 | lo;
-					i += 2;
-				} else if (c == '+')
-					c = ' ';
-				if (c == 0 || o + 1 >= outlen)
-					return -1;
-				out[o++] = (char)c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		q = end ? end + 1 : NULL;
-	}
-	return 0;
-}
-
 /* ---- the queue ---------------------------------------------------------- */
-
-struct desk_filter {
-	char	 state[DESK_FIELD_MAX + 1];
-	char	 type[DESK_FIELD_MAX + 1];
-	char	 authority[DESK_FIELD_MAX + 1];
-	char	 holder[DESK_FIELD_MAX + 1];
-	char	 carrier_ref[DESK_FIELD_MAX + 1];
-	char	 authority_ref[DESK_FIELD_MAX + 1];
-	char	 identifier[DESK_FIELD_MAX + 1];
-	char	 sort[DESK_FIELD_MAX + 1];
-	bool	 desc;
-	size_t	 limit;
-};
 
 struct desk_row {
 	int64_t	 deadline;	/* 0: none */
@@ -450,49 +320,6 @@ desk_row_cmp(const void *a, const void *b)
 	} else if ((c = strcmp(x->key, y->key)) != 0)
 		return c;
 	return x->created < y->created ? -1 : x->created > y->created;
-}
-
-static const char *const desk_filter_keys[] = {
-	"state", "type", "authority", "holder", "carrier_ref", "authority_ref",
-	"identifier", "sort", "order", "limit", NULL
-};
-
-/* Parse and check the queue's parameters; NULL or what is wrong. */
-static const char *
-desk_filter_parse(const char *q, struct desk_filter *f)
-{
-	char	*dst[] = { f->state, f->type, f->authority, f->holder,
-	    f->carrier_ref, f->authority_ref, f->identifier, f->sort };
-	char	 order[DESK_FIELD_MAX + 1] = "", limit[DESK_FIELD_MAX + 1] = "";
-	char	 *p;
-
-	memset(f, 0, sizeof(*f));
-	for (size_t i = 0; desk_filter_keys[i] != NULL; i++) {
-		char	*out = i < 8 ? dst[i] : i == 8 ? order : limit;
-		int	 rc = desk_query_get(q, desk_filter_keys[i], out,
-		    DESK_FIELD_MAX + 1);
-
-		if (rc == -1 || (rc == 1 && !desk_word_ok(out, DESK_FIELD_MAX)))
-			return desk_filter_keys[i];
-	}
-	if (f->sort[0] == '\0')
-		snprintf(f->sort, sizeof(f->sort), "deadline");
-	if (strcmp(f->sort, "deadline") != 0 && strcmp(f->sort, "created") != 0 &&
-	    strcmp(f->sort, "ref") != 0 && strcmp(f->sort, "authority") != 0 &&
-	    strcmp(f->sort, "type") != 0 && strcmp(f->sort, "state") != 0)
-		return "sort";
-	if (order[0] && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
-		return "order";
-	f->desc = strcmp(order, "desc") == 0;
-	f->limit = DESK_QUEUE_DEFAULT;
-	if (limit[0]) {
-		unsigned long v = strtoul(limit, &p, 10);
-
-		if (*p != '\0' || v == 0 || v > DESK_QUEUE_MAX || limit[0] == '0')
-			return "limit";
-		f->limit = v;
-	}
-	return NULL;
 }
 
 static void	desk_journal(struct desk_job *);
@@ -761,14 +588,6 @@ desk_find_visit(const struct obj *o, void *arg)
 	return 0;
 }
 
-static const char *
-desk_json_str(json_t *body, const char *key)
-{
-	json_t *v = json_object_get(body, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* A registered desk person in force, by registry id. */
 static const struct wd_official *
 desk_person(const struct wd_conf *conf, const char *id)
@@ -784,33 +603,18 @@ desk_person(const struct wd_conf *conf, const char *id)
 }
 
 /*
- * What an action needs besides the task, checked: the text (reason, note)
- * or the assignee, and who may do it. NULL if allowed, else the refusal's
- * code, message and status.
+ * Who may do what to this task (the body's fields are checked already).
+ * NULL if allowed, else the refusal's code, with its message and status.
  */
 static const char *
-desk_check(const char *action, json_t *body, const struct desk_request *r,
-    const struct obj *o, struct desk_job *job, const char **msg, int *status)
+desk_check(const char *action, const struct desk_body *b,
+    const struct desk_request *r, const struct obj *o, const char **msg,
+    int *status)
 {
 	const struct obj_desk	*k = &o->u.task.desk;
 	bool			 sup = r->who->role == WD_ROLE_SUPERVISOR;
-	const char		*s, *key;
 
 	*status = 409;
-	key = strcmp(action, "reject") == 0 ? "reason" :
-	    strcmp(action, "hold") == 0 ? "note" :
-	    strcmp(action, "note") == 0 ? "text" : NULL;
-	if (key != NULL) {
-		if (!desk_text_ok(s = desk_json_str(body, key), DESK_TEXT_MAX) ||
-		    strlen(s) >= sizeof(job->text) ||
-		    (strcmp(action, "reject") == 0 && strlen(s) >= OBJ_REASON_LEN)) {
-			*status = 400;
-			*msg = "the text must be 1 to 500 characters of UTF-8 "
-			    "without control characters (a reason at most 255 bytes)";
-			return "bad-text";
-		}
-		snprintf(job->text, sizeof(job->text), "%s", s);
-	}
 	if (obj_final(o)) {
 		*msg = "the task has ended";
 		return "task-ended";
@@ -839,9 +643,7 @@ desk_check(const char *action, json_t *body, const struct desk_request *r,
 			return "forbidden";
 		}
 	} else if (strcmp(action, "assign") == 0) {
-		if ((s = desk_json_str(body, "operator")) == NULL ||
-		    !desk_word_ok(s, OBJ_DESK_ID_LEN - 1) ||
-		    desk_person(r->conf, s) == NULL) {
+		if (desk_person(r->conf, b->operator) == NULL) {
 			*status = 400;
 			*msg = "operator must name a registered desk operator in force";
 			return "bad-operator";
@@ -852,21 +654,95 @@ desk_check(const char *action, json_t *body, const struct desk_request *r,
 			    "reassigns it";
 			return "forbidden";
 		}
-		snprintf(job->assignee, sizeof(job->assignee), "%s", s);
 	}
 	return NULL;
+}
+
+static const char *
+desk_body_message(const char *code)
+{
+	if (strcmp(code, "bad-reference") == 0)
+		return "ref must be a carrier reference";
+	if (strcmp(code, "bad-task") == 0)
+		return "task must be an object identifier";
+	if (strcmp(code, "bad-text") == 0)
+		return "the text must be 1 to 500 characters of UTF-8 without "
+		    "control characters (a reason at most 255 bytes)";
+	if (strcmp(code, "bad-operator") == 0)
+		return "operator must name a registered desk operator";
+	return "the body must be one JSON object";
+}
+
+/* A job for the action, filled from the request, the body and the task. */
+static struct desk_job *
+desk_job_new(struct desk *d, const struct desk_request *r, const char *action,
+    const struct desk_body *b, const struct obj *o, desk_reply_cb cb,
+    void *arg)
+{
+	struct desk_job *job;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->d = d;
+	job->cb = cb;
+	job->arg = arg;
+	snprintf(job->action, sizeof(job->action), "%s", action);
+	snprintf(job->operator_id, sizeof(job->operator_id), "%s", r->who->id);
+	snprintf(job->level, sizeof(job->level), "%s", desk_level(r->who));
+	snprintf(job->fp, sizeof(job->fp), "%s", r->fingerprint);
+	snprintf(job->peer, sizeof(job->peer), "%s", r->peer);
+	snprintf(job->owner, sizeof(job->owner), "%s", o->owner);
+	snprintf(job->ref, sizeof(job->ref), "%s", o->ref);
+	snprintf(job->oid, sizeof(job->oid), "%s", o->oid);
+	snprintf(job->text, sizeof(job->text), "%s", b->text);
+	if (strcmp(action, "assign") == 0)
+		snprintf(job->assignee, sizeof(job->assignee), "%s", b->operator);
+	if ((job->answer = json_pack("{s:s, s:s, s:s, s:s}", "action", action,
+	    "ref", o->ref, "task", o->oid, "operator", r->who->id)) == NULL) {
+		free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* approve and reject: the lifecycle records the transition with the action. */
+static void
+desk_decide(struct desk *d, struct desk_job *job)
+{
+	struct lc_desk_decision	 dd;
+	desk_reply_cb		 cb = job->cb;
+	void			*arg = job->arg;
+	int			 rc;
+
+	desk_fill_record(job);
+	dd.owner = job->owner;
+	dd.oid = job->oid;
+	dd.approve = strcmp(job->action, "approve") == 0;
+	dd.reason = job->text;
+	dd.operator_fp = job->fp;
+	dd.action = &job->act;
+	d->pending++;
+	if ((rc = lifecycle_desk_decide(d->env.lifecycle, &dd, desk_decided,
+	    job)) == 0)
+		return;
+	d->pending--;
+	json_decref(job->answer);
+	free(job);
+	desk_error(cb, arg, rc == LC_DESK_NOT_FOUND ? 404 : rc == LC_DESK_ERROR ?
+	    503 : 409, rc == LC_DESK_BUSY ? "busy" : rc == LC_DESK_STATE ?
+	    "not-awaiting-approval" : "error", rc == LC_DESK_BUSY ? "the task "
+	    "is being changed; try again" : "the decision could not be recorded");
 }
 
 static void
 desk_action(struct desk *d, const struct desk_request *r, const char *action,
     desk_reply_cb cb, void *arg)
 {
-	json_t			*body;
-	json_error_t		 jerr;
+	struct desk_body	 b;
 	struct desk_find	*f;
 	struct desk_job		*job;
-	const char		*ref, *code, *msg = "";
-	int			 status, rc;
+	const char		*code, *msg = "";
+	int			 status;
 
 	/* Non-simple requests only: no form or text/plain post from elsewhere. */
 	if (r->method != HTTP_POST) {
@@ -879,83 +755,38 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 		    "actions need Content-Type: application/json");
 		return;
 	}
-	if (r->body == NULL || r->len == 0 || r->len > DESK_BODY_MAX ||
-	    (body = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		desk_error(cb, arg, 400, "bad-json", "the body must be one JSON object");
+	if ((code = desk_body_parse(action, r->body, r->len, &b)) != NULL) {
+		desk_error(cb, arg, 400, code, desk_body_message(code));
 		return;
 	}
-	if (!json_is_object(body) || (ref = desk_json_str(body, "ref")) == NULL ||
-	    !desk_word_ok(ref, OBJ_REF_LEN - 1)) {
-		json_decref(body);
-		desk_error(cb, arg, 400, "bad-reference", "ref must be a carrier reference");
-		return;
-	}
-	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (job = calloc(1, sizeof(*job))) == NULL) {
-		free(f);
-		json_decref(body);
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		desk_error(cb, arg, 503, "memory", "out of memory");
 		return;
 	}
-	f->task = desk_json_str(body, "task");
+	f->task = b.has_task ? b.task : NULL;
 	f->awaiting = strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0;
-	if (f->task != NULL && !desk_word_ok(f->task, HI1_UUID_LEN)) {
-		code = "bad-task", msg = "task must be an object identifier", status = 400;
-		goto refuse;
-	}
-	if (store_by_ref_any(d->env.store, ref, desk_find_visit, f) != 0) {
+	if (store_by_ref_any(d->env.store, b.ref, desk_find_visit, f) != 0) {
 		code = "store", msg = "the object store cannot be read", status = 503;
-		goto refuse;
-	}
-	if (f->n != 1) {
+	} else if (f->n != 1) {
 		code = f->n == 0 ? "not-found" : "ambiguous";
 		msg = f->n == 0 ? "no such task in this request" :
 		    "the request has several tasks: name one with \"task\"";
 		status = f->n == 0 ? 404 : 409;
-		goto refuse;
-	}
-	if ((code = desk_check(action, body, r, &f->o, job, &msg, &status)) != NULL)
-		goto refuse;
-	job->d = d;
-	job->cb = cb;
-	job->arg = arg;
-	snprintf(job->action, sizeof(job->action), "%s", action);
-	snprintf(job->operator_id, sizeof(job->operator_id), "%s", r->who->id);
-	snprintf(job->level, sizeof(job->level), "%s", desk_level(r->who));
-	snprintf(job->fp, sizeof(job->fp), "%s", r->fingerprint);
-	snprintf(job->peer, sizeof(job->peer), "%s", r->peer);
-	snprintf(job->owner, sizeof(job->owner), "%s", f->o.owner);
-	snprintf(job->ref, sizeof(job->ref), "%s", f->o.ref);
-	snprintf(job->oid, sizeof(job->oid), "%s", f->o.oid);
-	job->answer = json_pack("{s:s, s:s, s:s, s:s}", "action", action,
-	    "ref", f->o.ref, "task", f->o.oid, "operator", r->who->id);
-	json_decref(body);
-	free(f);
-	if (strcmp(action, "approve") != 0 && strcmp(action, "reject") != 0) {
-		desk_journal(job);
+	} else
+		code = desk_check(action, &b, r, &f->o, &msg, &status);
+	if (code != NULL) {
+		free(f);
+		desk_error(cb, arg, status, code, msg);
 		return;
 	}
-	desk_fill_record(job);
-	struct lc_desk_decision dd = { job->owner, job->oid,
-	    strcmp(action, "approve") == 0, job->text, job->fp, &job->act };
-	d->pending++;
-	if ((rc = lifecycle_desk_decide(d->env.lifecycle, &dd, desk_decided,
-	    job)) != 0) {
-		d->pending--;
-		json_decref(job->answer);
-		free(job);
-		desk_error(cb, arg, rc == LC_DESK_NOT_FOUND ? 404 :
-		    rc == LC_DESK_ERROR ? 503 : 409, rc == LC_DESK_BUSY ?
-		    "busy" : rc == LC_DESK_STATE ? "not-awaiting-approval" :
-		    "error", rc == LC_DESK_BUSY ? "the task is being changed; "
-		    "try again" : "the decision could not be recorded");
-	}
-	return;
-refuse:
-	json_decref(body);
+	job = desk_job_new(d, r, action, &b, &f->o, cb, arg);
 	free(f);
-	free(job);
-	desk_error(cb, arg, status, code, msg);
+	if (job == NULL)
+		desk_error(cb, arg, 503, "memory", "out of memory");
+	else if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0)
+		desk_decide(d, job);
+	else
+		desk_journal(job);
 }
 
 /* ---- routing ---------------------------------------------------------- */
