@@ -292,4 +292,48 @@ n=$(journal_show --request "$r2" | grep -c '"event":"EVENT_DESK_ACTION"')
 journal_show --request "$r2" | grep '"action":"assign"' | grep -q '"operator_id":"sup.torres"' ||
     fail "the supervisor's assignment does not name the supervisor"
 
+# --- warrantctl desk ------------------------------------------------------------
+dctl() {
+	local name=$1
+	shift
+	rc=0
+	out=$("$WARRANTCTL" --url "$DESK" --cacert "$WARRANT_CACERT" \
+	    --cert "$DIR/$name.pem" --key "$DIR/$name.key" --timeout 20 \
+	    desk "$@" 2>&1) || rc=$?
+}
+submit_new records.xml
+r3=$ref
+dctl deskop queue "carrier_ref=$r3" "sort=ref"
+expect_exit 0
+expect_output_contains "2 open tasks"
+expect_output_contains "$r3 "
+expect_output_contains " AwaitingApproval "
+dctl deskop --json queue "carrier_ref=$r3"
+expect_exit 0
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["total"] == 2, d' <<<"$out" ||
+    fail "desk --json queue: $out"
+t3=$(python3 -c 'import json,sys; d=json.load(sys.stdin)
+print([t["task"] for t in d["tasks"] if t["authority_ref"] == "MX-FGR-000129"][0])' <<<"$out")
+dctl deskop approve "$r3"
+expect_exit 1
+expect_output_contains "HTTP 409 ambiguous"
+dctl deskop approve "$r3" --task "$t3"
+expect_exit 0
+expect_output_contains "approve $r3: done by op.ramirez (journal record "
+dctl deskop reject "$r3" --reason "Periodo fuera de la orden"
+expect_exit 0
+dctl deskop show "$r3"
+expect_exit 0
+expect_output_contains "Rejected"
+dctl deskop reject "$r3"
+expect_exit 2
+dctl fgr queue
+expect_exit 1
+expect_output_contains "HTTP 403 forbidden"
+dctl deskop note MXC-20990101-00000001 "texto"
+expect_exit 1
+expect_output_contains "HTTP 404"
+dctl deskop queue "nonsense"
+expect_exit 2
+
 pass
