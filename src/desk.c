@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "desk.h"
 #include "desk_input.h"
@@ -39,9 +41,14 @@
 #include "store.h"
 
 
+static const char *const desk_actions[] = {
+	"approve", "reject", "hold", "release", "assign", "note", NULL
+};
+
 struct desk {
 	struct desk_env	 env;
 	unsigned	 pending;
+	uint64_t	 actions[8];	/* by desk_actions[] index; 6: search */
 };
 
 /* One request while its record is written: everything the reply needs. */
@@ -509,6 +516,10 @@ desk_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 		if (rcpt != NULL)
 			json_object_set_new(job->answer, "journal_seq",
 			    json_integer((json_int_t)rcpt->seq));
+		for (size_t i = 0; i < 7; i++)
+			if (strcmp(job->action, i < 6 ? desk_actions[i] :
+			    "search") == 0)
+				job->d->actions[i]++;
 		log_info("desk: %s %s by %s (%s) from %s", job->action,
 		    job->ref[0] ? job->ref : job->query_kind, job->operator_id,
 		    job->level, job->peer);
@@ -789,6 +800,214 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 		desk_journal(job);
 }
 
+/* ---- metrics and health ---------------------------------------------------- */
+
+struct desk_count {
+	uint64_t	 open[WD_REQ__COUNT][OST__COUNT];
+	uint64_t	 missed[WD_REQ__COUNT];
+	uint64_t	 flagged;
+	uint64_t	 held;
+};
+
+static int
+desk_count_visit(const struct obj *o, void *arg)
+{
+	struct desk_count *k = arg;
+
+	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
+	    obj_final(o) || (unsigned)o->u.task.t.type >= WD_REQ__COUNT)
+		return 0;
+	k->open[o->u.task.t.type][o->status]++;
+	k->missed[o->u.task.t.type] += o->u.task.deadline_missed;
+	k->flagged += o->u.task.desk.review == WD_REVIEW_AFTER &&
+	    !o->u.task.desk.reviewed;
+	k->held += o->u.task.desk.held;
+	return 0;
+}
+
+/* A growing text buffer: appends stop (and say so) once memory runs out. */
+struct desk_text {
+	char	*s;
+	size_t	 len, cap;
+	bool	 oom;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+desk_printf(struct desk_text *t, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	for (;;) {
+		if (t->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len :
+		    0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if (t->s != NULL && (size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t	 cap = (t->cap ? t->cap : 4096) * 2 + (size_t)n;
+		char	*p = realloc(t->s, cap);
+
+		if (p == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->s = p;
+		t->cap = cap;
+	}
+}
+
+static void
+desk_metric_head(struct desk_text *t, const char *name, const char *type,
+    const char *help)
+{
+	desk_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+desk_metric_backend(const char *name, unsigned up, unsigned conns,
+    const char *breaker, void *arg)
+{
+	struct desk_text *t = arg;
+
+	desk_printf(t, "warrantd_backend_connections_up{backend=\"%s\"} %u\n"
+	    "warrantd_backend_connections{backend=\"%s\"} %u\n"
+	    "warrantd_backend_breaker_open{backend=\"%s\"} %d\n", name, up,
+	    name, conns, name, strcmp(breaker, "closed") != 0);
+}
+
+/*
+ * GET /metrics, the Prometheus text format (version 0.0.4). Counts only:
+ * no identifier, reference or subscriber datum is ever a label.
+ */
+static void
+desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
+{
+	struct desk_count	*k;
+	struct desk_stats	 st;
+	struct desk_text	 t = { 0 };
+
+	memset(&st, 0, sizeof(st));
+	if (d->env.stats != NULL)
+		d->env.stats(d->env.stats_arg, &st);
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    store_open_work(d->env.store, desk_count_visit, k) == -1) {
+		free(k);
+		cb(503, "text/plain; charset=utf-8", NULL, 0, arg);
+		return;
+	}
+	desk_metric_head(&t, "warrantd_requests_total", "counter",
+	    "HI-1 requests answered since start, by outcome.");
+	desk_printf(&t, "warrantd_requests_total{outcome=\"accepted\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"repeated\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"read\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"refused\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"invalid\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"unavailable\"} %llu\n",
+	    (unsigned long long)st.accepted, (unsigned long long)st.repeated,
+	    (unsigned long long)st.read, (unsigned long long)st.refused,
+	    (unsigned long long)st.invalid, (unsigned long long)st.unavailable);
+	desk_metric_head(&t, "warrantd_tls_refused_total", "counter",
+	    "Client certificates refused in the TLS handshake since start.");
+	desk_printf(&t, "warrantd_tls_refused_total %llu\n",
+	    (unsigned long long)st.tls_refused);
+	desk_metric_head(&t, "warrantd_connections", "gauge",
+	    "Connections open on both listeners.");
+	desk_printf(&t, "warrantd_connections %u\n", st.connections);
+	desk_metric_head(&t, "warrantd_open_tasks", "gauge",
+	    "Tasks not in a final state, by request type and ETSI status.");
+	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
+		for (int s = 0; s < OST__COUNT; s++)
+			if (k->open[ty][s] > 0)
+				desk_printf(&t, "warrantd_open_tasks{type=\"%s\","
+				    "state=\"%s\"} %llu\n", wd_reqtype_confname(ty),
+				    obj_status_name(s),
+				    (unsigned long long)k->open[ty][s]);
+	desk_metric_head(&t, "warrantd_open_tasks_deadline_missed", "gauge",
+	    "Open tasks whose answer deadline has passed, by request type.");
+	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
+		desk_printf(&t, "warrantd_open_tasks_deadline_missed{type=\"%s\"} "
+		    "%llu\n", wd_reqtype_confname(ty),
+		    (unsigned long long)k->missed[ty]);
+	desk_metric_head(&t, "warrantd_open_tasks_flagged", "gauge",
+	    "Tasks carried out under review-after, not yet looked at.");
+	desk_printf(&t, "warrantd_open_tasks_flagged %llu\n",
+	    (unsigned long long)k->flagged);
+	desk_metric_head(&t, "warrantd_open_tasks_held", "gauge",
+	    "Open tasks the desk put on hold.");
+	desk_printf(&t, "warrantd_open_tasks_held %llu\n",
+	    (unsigned long long)k->held);
+	desk_metric_head(&t, "warrantd_desk_actions_total", "counter",
+	    "Desk actions journaled since start, by action.");
+	for (size_t i = 0; desk_actions[i] != NULL; i++)
+		desk_printf(&t, "warrantd_desk_actions_total{action=\"%s\"} %llu\n",
+		    desk_actions[i], (unsigned long long)d->actions[i]);
+	desk_printf(&t, "warrantd_desk_actions_total{action=\"search\"} %llu\n",
+	    (unsigned long long)d->actions[6]);
+	desk_metric_head(&t, "warrantd_journal_records", "gauge",
+	    "Records in the journal.");
+	desk_printf(&t, "warrantd_journal_records %llu\n",
+	    (unsigned long long)journal_size(d->env.journal));
+	desk_metric_head(&t, "warrantd_journal_healthy", "gauge",
+	    "1 while the journal accepts records, else 0.");
+	desk_printf(&t, "warrantd_journal_healthy %d\n",
+	    journal_healthy(d->env.journal) ? 1 : 0);
+	desk_metric_head(&t, "warrantd_backend_connections_up", "gauge",
+	    "Connections of a back end's pool that are ready.");
+	desk_metric_head(&t, "warrantd_backend_connections", "gauge",
+	    "Size of a back end's pool.");
+	desk_metric_head(&t, "warrantd_backend_breaker_open", "gauge",
+	    "1 while a back end's circuit breaker is open or half-open.");
+	backend_each(d->env.backends, desk_metric_backend, &t);
+	free(k);
+	if (t.oom) {
+		free(t.s);
+		cb(503, "text/plain; charset=utf-8", NULL, 0, arg);
+		return;
+	}
+	cb(200, "text/plain; version=0.0.4; charset=utf-8", t.s, t.len, arg);
+}
+
+struct desk_health {
+	json_t	*backends;
+	bool	 ok;
+};
+
+static void
+desk_health_backend(const char *name, unsigned up, unsigned conns,
+    const char *breaker, void *arg)
+{
+	struct desk_health *h = arg;
+
+	if (up == 0 || strcmp(breaker, "closed") != 0)
+		h->ok = false;
+	json_array_append_new(h->backends, json_pack("{s:s, s:i, s:i, s:s}",
+	    "name", name, "up", (json_int_t)up, "connections", (json_int_t)conns,
+	    "breaker", breaker));
+}
+
+/* GET /healthz: listening (it answers), journal writable, back ends reachable. */
+static void
+desk_healthz(struct desk *d, desk_reply_cb cb, void *arg)
+{
+	struct desk_health	 h = { json_array(), true };
+	bool			 journal = journal_healthy(d->env.journal);
+
+	backend_each(d->env.backends, desk_health_backend, &h);
+	desk_reply_json(cb, arg, journal && h.ok ? 200 : 503, json_pack(
+	    "{s:s, s:b, s:s, s:o}", "status", journal && h.ok ? "ok" :
+	    "degraded", "listening", 1, "journal", journal ? "ok" :
+	    journal_status(d->env.journal), "backends", h.backends));
+}
+
 /* ---- routing ---------------------------------------------------------- */
 
 static bool
@@ -801,10 +1020,6 @@ desk_allowed(const struct desk_request *r)
 	    conf_official_status(o, time(NULL)) == WD_OFFICIAL_OK;
 }
 
-static const char *const desk_actions[] = {
-	"approve", "reject", "hold", "release", "assign", "note", NULL
-};
-
 void
 desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
     void *arg)
@@ -816,6 +1031,15 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		    r->who->id : r->fingerprint, r->peer);
 		desk_error(cb, arg, 403, "forbidden", "this certificate is not a "
 		    "desk operator's in force");
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0 || strcmp(p, "/healthz") == 0) {
+		if (r->method != HTTP_GET)
+			desk_error(cb, arg, 405, "method", "only GET here");
+		else if (p[1] == 'm')
+			desk_metrics(d, cb, arg);
+		else
+			desk_healthz(d, cb, arg);
 		return;
 	}
 	if (strncmp(p, "/desk/api/", 10) != 0) {

@@ -10,6 +10,7 @@
 #define WD_DESK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http.h"
 
@@ -17,13 +18,24 @@ struct desk;
 struct journal;
 struct store;
 struct lifecycle;
+struct backend_set;
 struct wd_conf;
 struct wd_official;
+
+/* The connection layer's counters, for /metrics (read through a callback). */
+struct desk_stats {
+	uint64_t	 accepted, repeated, read, refused, invalid, unavailable;
+	uint64_t	 tls_refused;
+	unsigned	 connections;
+};
 
 struct desk_env {
 	struct journal		*journal;
 	struct store		*store;
 	struct lifecycle	*lifecycle;
+	struct backend_set	*backends;	/* NULL: none configured */
+	void			(*stats)(void *arg, struct desk_stats *);
+	void			*stats_arg;
 };
 
 /* One request, as the connection layer parsed it (copied by the desk). */

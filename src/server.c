@@ -845,6 +845,22 @@ conn_begin_busy(struct conn *c)
 		c->close_after = true;
 }
 
+/* The counters /metrics shows (desk.c reads them through desk_env.stats). */
+void
+server_desk_stats(void *arg, struct desk_stats *out)
+{
+	const struct server *srv = arg;
+
+	out->accepted = srv->stats.accepted;
+	out->repeated = srv->stats.repeated;
+	out->read = srv->stats.read;
+	out->refused = srv->stats.refused;
+	out->invalid = srv->stats.invalid;
+	out->unavailable = srv->stats.unavailable;
+	out->tls_refused = srv->stats.tls_refused;
+	out->connections = srv->nconns;
+}
+
 /* The desk's answer, from desk.c (now or once its record is durable). */
 static void
 conn_desk_reply(int status, const char *type, char *body, size_t len,

@@ -166,6 +166,9 @@ struct lifecycle_config;
 /* The lifecycle's durations from the configuration in force. */
 void	server_lifecycle_config(struct server *, struct lifecycle_config *);
 int	server_listen(struct server *);
+struct desk_stats;
+/* For desk_env.stats: the counters of the connection layer. */
+void	server_desk_stats(void *arg, struct desk_stats *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */
 void	server_notify_status(struct server *);

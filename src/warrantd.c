@@ -402,7 +402,8 @@ main(int argc, char *argv[])
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
 	if (srv.gen->conf->desk_addr != NULL) {
-		struct desk_env de = { srv.journal, srv.store, srv.lifecycle };
+		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
+		    srv.backends, server_desk_stats, &srv };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");
