@@ -42,13 +42,14 @@
 
 
 static const char *const desk_actions[] = {
-	"approve", "reject", "hold", "release", "assign", "note", NULL
+	"approve", "reject", "hold", "release", "assign", "note", "reviewed", NULL
 };
+#define DESK_SEARCH	7	/* desk.actions[]: searches by identifier */
 
 struct desk {
 	struct desk_env	 env;
 	unsigned	 pending;
-	uint64_t	 actions[8];	/* by desk_actions[] index; 6: search */
+	uint64_t	 actions[8];	/* by desk_actions[] index, and searches */
 };
 
 /* One request while its record is written: everything the reply needs. */
@@ -516,9 +517,9 @@ desk_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 		if (rcpt != NULL)
 			json_object_set_new(job->answer, "journal_seq",
 			    json_integer((json_int_t)rcpt->seq));
-		for (size_t i = 0; i < 7; i++)
-			if (strcmp(job->action, i < 6 ? desk_actions[i] :
-			    "search") == 0)
+		for (size_t i = 0; i <= DESK_SEARCH; i++)
+			if (strcmp(job->action, i < DESK_SEARCH ?
+			    desk_actions[i] : "search") == 0)
 				job->d->actions[i]++;
 		log_info("desk: %s %s by %s (%s) from %s", job->action,
 		    job->ref[0] ? job->ref : job->query_kind, job->operator_id,
@@ -626,6 +627,14 @@ desk_check(const char *action, const struct desk_body *b,
 	bool			 sup = r->who->role == WD_ROLE_SUPERVISOR;
 
 	*status = 409;
+	/* A second look at a task carried out under review-after, even done. */
+	if (strcmp(action, "reviewed") == 0) {
+		if (k->review != WD_REVIEW_AFTER || k->reviewed) {
+			*msg = "the task is not flagged for review";
+			return "not-flagged";
+		}
+		return NULL;
+	}
 	if (obj_final(o)) {
 		*msg = "the task has ended";
 		return "task-ended";
@@ -951,7 +960,7 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 		desk_printf(&t, "warrantd_desk_actions_total{action=\"%s\"} %llu\n",
 		    desk_actions[i], (unsigned long long)d->actions[i]);
 	desk_printf(&t, "warrantd_desk_actions_total{action=\"search\"} %llu\n",
-	    (unsigned long long)d->actions[6]);
+	    (unsigned long long)d->actions[DESK_SEARCH]);
 	desk_metric_head(&t, "warrantd_journal_records", "gauge",
 	    "Records in the journal.");
 	desk_printf(&t, "warrantd_journal_records %llu\n",

@@ -51,8 +51,8 @@ usage(FILE *out)
 	    "show REF |\n"
 	    "                  approve REF | reject REF --reason TEXT | "
 	    "hold REF --note TEXT |\n"
-	    "                  release REF | assign REF OPERATOR | "
-	    "note REF TEXT   [--task UUID]\n");
+	    "                  release REF | reviewed REF | assign REF "
+	    "OPERATOR |\n                  note REF TEXT   [--task UUID]\n");
 }
 
 static void

@@ -240,6 +240,26 @@ n=$(journal_show --request "$r2" | grep -c '"event":"EVENT_DESK_ACTION"')
 journal_show --request "$r2" | grep '"action":"assign"' | grep -q '"operator_id":"sup.torres"' ||
     fail "the supervisor's assignment does not name the supervisor"
 
+# --- review-after: carried out at once, flagged for a second look ----------------
+submit_new subscriber-msisdn.xml
+ra=$ref
+req deskop GET "$DESK/desk/api/requests/$ra"
+expect_code "show review-after" 200
+[ "$(jget '[o for o in d["objects"] if o.get("type")][0]["review"]')" = review-after ] &&
+    [ "$(jget '[o for o in d["objects"] if o.get("type")][0]["flagged"]')" = True ] ||
+    fail "not flagged review-after: $body"
+[ "$(jget '[o for o in d["objects"] if o.get("type")][0]["state"]')" != AwaitingApproval ] ||
+    fail "a review-after task waits: $body"
+act deskop2 reviewed "{\"ref\":\"$ra\"}"
+expect_code "reviewed" 200
+req deskop GET "$DESK/desk/api/requests/$ra"
+[ "$(jget '[o for o in d["objects"] if o.get("type")][0]["flagged"]')" = False ] ||
+    fail "still flagged after review: $body"
+act deskop reviewed "{\"ref\":\"$ra\"}"
+expect_code "reviewed twice" 409
+act deskop reviewed "{\"ref\":\"$r2\",\"task\":\"$t2\"}"
+expect_code "reviewed on a task not flagged" 409
+
 # --- warrantctl desk ------------------------------------------------------------
 dctl() {
 	local name=$1

@@ -1,6 +1,7 @@
 # desk-lib.sh — sourced after lib.sh by the desk's integration tests: a
 # stack with the desk's listener (DESK=https://127.0.0.1:PORT) and
-# communication records under review for FGR, and helpers to call the API.
+# communication records under review for FGR (subscriber identity
+# review-after), and helpers to call the API.
 
 desk_stack_up() {
 	command -v curl >/dev/null || skip "no curl command"
@@ -14,7 +15,8 @@ desk_stack_up() {
 	desk_port=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
 	echo "desk listen on 127.0.0.1 port $desk_port" >>"$DIR/warrantd.conf"
 	sed -i -e '/^authority "FGR" {$/a\
-	review-policy communication-records review' "$DIR/registry.conf"
+	review-policy communication-records review\
+	review-policy subscriber-identity review-after' "$DIR/registry.conf"
 	env=$("$TOP_SRCDIR/tests/stack" start "$DIR") || fail "tests/stack start failed"
 	while IFS= read -r line; do
 		case $line in WARRANT_[A-Z_]*=*) eval "export $line" ;; esac
