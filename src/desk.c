@@ -740,6 +740,7 @@ desk_decide(struct desk *d, struct desk_job *job)
 	dd.approve = strcmp(job->action, "approve") == 0;
 	dd.reason = job->text;
 	dd.operator_fp = job->fp;
+	dd.peer = job->peer;
 	dd.action = &job->act;
 	d->pending++;
 	if ((rc = lifecycle_desk_decide(d->env.lifecycle, &dd, desk_decided,

@@ -1969,6 +1969,7 @@ lifecycle_desk_decide(struct lifecycle *lc, const struct lc_desk_decision *dd,
 	}
 	free(o);
 	r->rec.official_id = (char *)dd->operator_fp;
+	r->rec.peer = (char *)(dd->peer ? dd->peer : "");
 	r->rec.desk = dd->action;
 	d->cb = cb;
 	d->arg = arg;

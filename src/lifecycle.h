@@ -203,6 +203,7 @@ struct lc_desk_decision {
 	bool			 approve;
 	const char		*reason;	/* rejection */
 	const char		*operator_fp;	/* Record.official_id */
+	const char		*peer;		/* Record.peer */
 	Warrant__DeskAction	*action;
 };
 typedef void (*lifecycle_desk_cb)(int status, void *arg);
