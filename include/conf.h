@@ -100,6 +100,7 @@ struct wd_conf {
 	uint16_t	 listen_port;		/* default 8443 */
 	char		*desk_addr;		/* desk listen on; NULL: no desk */
 	uint16_t	 desk_port;
+	char		*desk_pages;		/* the console's files; NULL: default */
 	char		*state_dir;		/* journal, results */
 	char		*templates_dir;		/* etc/templates */
 	struct {

@@ -69,6 +69,7 @@ conf_free(struct wd_conf *conf)
 	free(conf->carrier_id);
 	free(conf->listen_addr);
 	free(conf->desk_addr);
+	free(conf->desk_pages);
 	free(conf->state_dir);
 	free(conf->templates_dir);
 	free(conf->tls.cert);

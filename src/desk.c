@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +47,29 @@ static const char *const desk_actions[] = {
 };
 #define DESK_SEARCH	7	/* desk.actions[]: searches by identifier */
 
+/* The console's files: fixed names, read once at start (no paths from requests). */
+static const struct desk_page_name {
+	const char	*path;		/* as requested */
+	const char	*file;		/* in desk_env.pages */
+	const char	*type;
+} desk_page_names[] = {
+	{ "/", "index.html", "text/html; charset=utf-8" },
+	{ "/index.html", "index.html", "text/html; charset=utf-8" },
+	{ "/request.html", "request.html", "text/html; charset=utf-8" },
+	{ "/desk.js", "desk.js", "text/javascript; charset=utf-8" },
+	{ "/desk.css", "desk.css", "text/css; charset=utf-8" },
+};
+#define DESK_NPAGES	(sizeof(desk_page_names) / sizeof(desk_page_names[0]))
+#define DESK_PAGE_MAX	(256 * 1024)
+
+struct desk_page {
+	char	*data;		/* NULL: not loaded */
+	size_t	 len;
+};
+
 struct desk {
 	struct desk_env	 env;
+	struct desk_page pages[DESK_NPAGES];
 	unsigned	 pending;
 	uint64_t	 actions[8];	/* by desk_actions[] index, and searches */
 };
@@ -75,27 +97,62 @@ struct desk_job {
 	uint8_t			 query_sha[32];
 };
 
+/* One of the console's files, whole, at most DESK_PAGE_MAX bytes. */
+static int
+desk_page_load(const char *dir, const char *file, struct desk_page *pg)
+{
+	char	 path[PATH_MAX];
+	FILE	*f;
+	size_t	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if ((pg->data = malloc(DESK_PAGE_MAX + 1)) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	n = fread(pg->data, 1, DESK_PAGE_MAX + 1, f);
+	if (ferror(f) || n > DESK_PAGE_MAX) {
+		log_warnx("desk: %s: unreadable or larger than %d bytes", path,
+		    DESK_PAGE_MAX);
+		free(pg->data);
+		pg->data = NULL;
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	pg->len = n;
+	return 0;
+}
+
 struct desk *
 desk_new(const struct desk_env *env)
 {
-	struct desk *d;
+	struct desk	*d;
+	size_t		 loaded = 0;
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	d->env = *env;
+	for (size_t i = 0; env->pages != NULL && i < DESK_NPAGES; i++)
+		loaded += desk_page_load(env->pages, desk_page_names[i].file,
+		    &d->pages[i]) == 0;
+	if (loaded < DESK_NPAGES)
+		log_warnx("desk: the console's files are not all in %s: the "
+		    "console is incomplete (the API works)", env->pages ?
+		    env->pages : "(none)");
 	return d;
 }
 
 void
 desk_free(struct desk *d)
 {
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < DESK_NPAGES; i++)
+		free(d->pages[i].data);
 	free(d);
-}
-
-unsigned
-desk_pending(const struct desk *d)
-{
-	return d->pending;
 }
 
 /* ---- answers ---------------------------------------------------------- */
@@ -810,6 +867,41 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 		desk_journal(job);
 }
 
+/* ---- the console's files ------------------------------------------------ */
+
+/* GET of one of the console's files; 0 if path is not one. */
+static int
+desk_page(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
+    void *arg)
+{
+	for (size_t i = 0; i < DESK_NPAGES; i++) {
+		const struct desk_page *pg = &d->pages[i];
+		char *copy;
+
+		if (strcmp(r->path, desk_page_names[i].path) != 0)
+			continue;
+		if (r->method != HTTP_GET)
+			desk_error(cb, arg, 405, "method", "only GET here");
+		else if (pg->data == NULL)
+			desk_error(cb, arg, 404, "not-found", "the console is "
+			    "not installed");
+		else if ((copy = malloc(pg->len ? pg->len : 1)) == NULL)
+			desk_error(cb, arg, 503, "memory", "out of memory");
+		else {
+			memcpy(copy, pg->data, pg->len);
+			cb(200, desk_page_names[i].type, copy, pg->len, arg);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+unsigned
+desk_pending(const struct desk *d)
+{
+	return d->pending;
+}
+
 /* ---- metrics and health ---------------------------------------------------- */
 
 struct desk_count {
@@ -1043,6 +1135,8 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		    "desk operator's in force");
 		return;
 	}
+	if (desk_page(d, r, cb, arg))
+		return;
 	if (strcmp(p, "/metrics") == 0 || strcmp(p, "/healthz") == 0) {
 		if (r->method != HTTP_GET)
 			desk_error(cb, arg, 405, "method", "only GET here");

@@ -36,7 +36,21 @@ struct desk_env {
 	struct backend_set	*backends;	/* NULL: none configured */
 	void			(*stats)(void *arg, struct desk_stats *);
 	void			*stats_arg;
+	const char		*pages;		/* the console's files (a directory) */
 };
+
+/*
+ * Headers every answer on the desk's listener carries: the console runs
+ * under a CSP without inline scripts or other origins, is never framed,
+ * and nothing is sniffed or cached.
+ */
+#define DESK_SECURITY_HEADERS \
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; " \
+	"style-src 'self'; connect-src 'self'; img-src 'self'; " \
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Referrer-Policy: no-referrer\r\n" \
+	"X-Frame-Options: DENY\r\n"
 
 /* One request, as the connection layer parsed it (copied by the desk). */
 struct desk_request {

@@ -103,7 +103,7 @@ enum seen {
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
 	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
-	S_DESK_LISTEN,
+	S_DESK_LISTEN, S_DESK_PAGES,
 	S__COUNT
 };
 
@@ -207,7 +207,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
-%token	DESK LEVEL OPERATOR REVIEWPOLICY
+%token	DESK LEVEL OPERATOR PAGES REVIEWPOLICY
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
 %token	ERROR
@@ -250,6 +250,10 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| operator
 		| DESK LISTEN ON address port {
 			set_desk_listen($<lineno>1, $4, $5);
+		}
+		| DESK PAGES STRING {
+			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
+			    &ps.conf->desk_pages, $3);
 		}
 		| backend
 		| RESULTS resultsblock
@@ -835,6 +839,7 @@ static const struct keyword {
 	{ "on",			ON },
 	{ "operator",		OPERATOR },
 	{ "origin",		ORIGIN },
+	{ "pages",		PAGES },
 	{ "part-size",		PARTSIZE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },

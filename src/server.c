@@ -872,6 +872,7 @@ conn_desk_reply(int status, const char *type, char *body, size_t len,
 		free(body);
 		return;
 	}
+	snprintf(c->receipt, sizeof(c->receipt), "%s", DESK_SECURITY_HEADERS);
 	conn_respond_type(c, status, type, body, len);
 }
 

@@ -102,7 +102,7 @@ struct conn {
 	char			 subject[256];
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
 	uint64_t		 requests;
-	char			 receipt[256];	/* extra header line for the next answer */
+	char			 receipt[512];	/* extra header lines for the next answer */
 	TAILQ_ENTRY(conn)	 entry;
 };
 

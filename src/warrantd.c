@@ -403,7 +403,9 @@ main(int argc, char *argv[])
 		fatalx("request lifecycle not usable; refusing to start");
 	if (srv.gen->conf->desk_addr != NULL) {
 		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
-		    srv.backends, server_desk_stats, &srv };
+		    srv.backends, server_desk_stats, &srv,
+		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
+		    DATADIR "/desk" };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");

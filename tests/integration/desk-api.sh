@@ -77,6 +77,24 @@ done
 req deskop POST "$DESK/hi1" -H 'Content-Type: application/json' --data-binary '{}'
 expect_code "POST /hi1 on the desk listener" 404
 
+# --- the console's files: desk people only, under a strict CSP ---------------------
+for page in / /request.html /desk.js /desk.css; do
+	req deskop GET "$DESK$page" -D "$work/headers"
+	expect_code "GET $page" 200
+	grep -qi "^Content-Security-Policy: default-src 'none'; script-src 'self';" "$work/headers" ||
+	    fail "GET $page: no CSP: $(cat "$work/headers")"
+	grep -qi '^X-Frame-Options: DENY' "$work/headers" || fail "GET $page: framable"
+	req fgr GET "$DESK$page"
+	expect_code "GET $page as an official" 403
+done
+req deskop GET "$DESK/"
+case $body in *"<script src=\"/desk.js\""*) ;; *) fail "index.html: $body" ;; esac
+# No inline script in any page: the CSP would block it anyway.
+! grep -q -e '<script>' -e ' on[a-z]*=' "$TOP_SRCDIR"/etc/desk/*.html ||
+    fail "an inline script or handler in etc/desk"
+req deskop GET "$DESK/../etc/passwd" --path-as-is
+expect_code "path outside the console" 404
+
 # --- the review gate: approve ---------------------------------------------
 submit_new records.xml
 rec_ref=$ref
