@@ -415,7 +415,8 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		return;
 	}
 	desk_sort_by = f.sort;
-	qsort(s.rows, s.n, sizeof(*s.rows), desk_row_cmp);
+	if (s.n > 1)	/* (qsort must not see a NULL array, even empty) */
+		qsort(s.rows, s.n, sizeof(*s.rows), desk_row_cmp);
 	tasks = json_array();
 	for (size_t i = 0; i < s.n; i++) {
 		size_t k = f.desc ? s.n - 1 - i : i;
