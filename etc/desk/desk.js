@@ -136,7 +136,13 @@ async function act(action, task, refresh) {
 	refresh();
 }
 
+/* ETSI's final states: nothing more can be done to such a task. */
+const FINAL = ["Disclosed", "DisclosureNotAvailable", "Rejected", "Cancelled",
+	"Error", "Invalid", "Expired"];
+
 function actions(td, task, refresh) {
+	if (FINAL.includes(task.state))
+		return;
 	if (task.state === "AwaitingApproval") {
 		button(td, "approve", () => act("approve", task, refresh));
 		button(td, "reject", () => act("reject", task, refresh));
@@ -188,8 +194,7 @@ async function loadQueue() {
 		fetchedAt = Date.now();
 		lastQueue = j.tasks;
 		renderQueue();
-		if (document.getElementById("status").textContent === "")
-			status(t("tasks", j.total));
+		document.getElementById("count").textContent = t("tasks", j.total);
 	} catch (e) {
 		status(t("error", e.message), true);
 	}
@@ -212,7 +217,8 @@ async function loadRequest() {
 			cell(tr, o.state, o.state);
 			cell(tr, o.type || (o.urgent ? "UrgentOrder" : ""));
 			cell(tr, o.authority_ref);
-			cell(tr, o.type ? left(o.seconds_left) : "", "left");
+			cell(tr, o.type && !FINAL.includes(o.state) ?
+			    left(o.seconds_left) : "", "left");
 			cell(tr, o.kind === "Delivery" ? o.count + " · " + o.size +
 			    " B · " + o.sha256.slice(0, 16) : (o.reason || o.last_note || ""));
 			const td = cell(tr, "");
@@ -232,7 +238,7 @@ async function start() {
 		localStorage.setItem("warrantd-desk-lang", lang);
 		translate();
 		if (document.body.dataset.page === "queue")
-			renderQueue();
+			loadQueue();
 	});
 	try {
 		const me = await api("/desk/api/me");
