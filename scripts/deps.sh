@@ -23,6 +23,9 @@ WD_PACKAGES+=(python3)
 # library, rather than hand-written JSON; promtool (prometheus) checks the
 # desk's /metrics in the tests.
 WD_PACKAGES+=(libjansson-dev prometheus)
+# The desk's console tested in a real browser (tests/integration/desk-browser.sh):
+# headless Chromium driven by Selenium, the client certificate in an NSS database.
+WD_PACKAGES+=(chromium chromium-driver python3-selenium libnss3-tools)
 
 wd_install_deps() {
 	wd_apt_install "${WD_PACKAGES[@]}"
