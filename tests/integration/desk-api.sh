@@ -278,6 +278,29 @@ expect_code "reviewed twice" 409
 act deskop reviewed "{\"ref\":\"$r2\",\"task\":\"$t2\"}"
 expect_code "reviewed on a task not flagged" 409
 
+# --- a restart: the desk's state and the gate hold -------------------------------------
+submit_new records.xml
+r4=$ref
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$r4&authority_ref=MX-FGR-000129"
+t4=$(jget 'd["tasks"][0]["task"]')
+act deskop hold "{\"ref\":\"$r4\",\"task\":\"$t4\",\"note\":\"Esperar oficio\"}"
+expect_code "hold before restart" 200
+act deskop2 assign "{\"ref\":\"$r4\",\"task\":\"$t4\",\"operator\":\"op.diaz\"}"
+expect_code "assign before restart" 200
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null 2>&1 || fail "stack stop"
+grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' \
+    "$DIR/warrantd.log" && fail "sanitizer report before the restart"
+"$TOP_SRCDIR/tests/stack" start "$DIR" >/dev/null || fail "stack restart"
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$r4"
+expect_code "queue after restart" 200
+[ "$(jget 'd["total"]')" = 2 ] || fail "after restart: $body"
+[ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0]["held"]')" = True ] &&
+    [ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0]["holder"]')" = op.diaz ] &&
+    [ "$(jget '[t["state"] for t in d["tasks"]] == ["AwaitingApproval"] * 2')" = True ] ||
+    fail "the desk's state or the gate did not survive the restart: $body"
+journal_show --request "$r4" | grep -q '"event":"EVENT_BACKEND_CALL"' &&
+    fail "the restart started calls for tasks under review"
+
 # --- warrantctl desk ------------------------------------------------------------
 dctl() {
 	local name=$1
