@@ -101,6 +101,7 @@ struct wd_conf {
 	char		*desk_addr;		/* desk listen on; NULL: no desk */
 	uint16_t	 desk_port;
 	char		*desk_pages;		/* the console's files; NULL: default */
+	bool		 desk_four_eyes;	/* interceptions: two approvals */
 	char		*state_dir;		/* journal, results */
 	char		*templates_dir;		/* etc/templates */
 	struct {

@@ -77,6 +77,7 @@ struct obj_desk {
 	char		 decided_by[OBJ_DESK_ID_LEN];
 	bool		 reviewed;	/* review-after: looked at */
 	char		 official_fp[65];	/* who asked (hex SHA-256) */
+	char		 first_approver[OBJ_DESK_ID_LEN];	/* four-eyes */
 };
 
 struct obj_task {

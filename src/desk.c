@@ -313,6 +313,9 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 	    "identifiers", (json_int_t)t->t.nids);
 	if (j == NULL)
 		return NULL;
+	if (t->desk.first_approver[0] != '\0')
+		json_object_set_new(j, "first_approval",
+		    json_string(t->desk.first_approver));
 	if (t->answer_by_us != 0)
 		json_object_set_new(j, "seconds_left",
 		    json_integer((t->answer_by_us - now) / 1000000));
@@ -707,6 +710,11 @@ desk_check(const char *action, const struct desk_body *b,
 			    "supervisor decides";
 			return "on-hold";
 		}
+		if (strcmp(action, "approve") == 0 &&
+		    strcmp(k->first_approver, r->who->id) == 0) {
+			*msg = "four eyes: another operator must approve it too";
+			return "four-eyes";
+		}
 	} else if (strcmp(action, "hold") == 0 && k->held) {
 		*msg = "the task is already on hold";
 		return "on-hold";
@@ -858,11 +866,22 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 		desk_error(cb, arg, status, code, msg);
 		return;
 	}
-	job = desk_job_new(d, r, action, &b, &f->o, cb, arg);
+	/*
+	 * Four eyes: an interception's first approval is recorded on its own;
+	 * only a second operator's approval carries the transition.
+	 */
+	bool first = strcmp(action, "approve") == 0 && r->conf->desk_four_eyes &&
+	    f->o.kind == HI1_OBJ_LITASK && f->o.u.task.desk.first_approver[0] == '\0';
+	job = desk_job_new(d, r, first ? "approve-first" : action, &b, &f->o, cb,
+	    arg);
 	free(f);
 	if (job == NULL)
 		desk_error(cb, arg, 503, "memory", "out of memory");
-	else if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0)
+	else if (first) {
+		json_object_set_new(job->answer, "second_approval_needed",
+		    json_true());
+		desk_journal(job);
+	} else if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0)
 		desk_decide(d, job);
 	else
 		desk_journal(job);

@@ -807,7 +807,11 @@ obj_apply_desk(struct obj *o, const Warrant__DeskAction *d)
 		return obj_str(k->decided_by, sizeof(k->decided_by),
 		    d->operator_id) == -1 ? -1 : 1;
 	}
-	if (strcmp(a, "reviewed") == 0)
+	if (strcmp(a, "approve-first") == 0) {
+		if (obj_str(k->first_approver, sizeof(k->first_approver),
+		    d->operator_id) == -1)
+			return -1;
+	} else if (strcmp(a, "reviewed") == 0)
 		k->reviewed = true;
 	else if (strcmp(a, "hold") == 0) {
 		if (obj_str(k->hold_note, sizeof(k->hold_note), d->text) == -1)
@@ -937,6 +941,7 @@ obj_desk_pb(const struct obj_desk *k, Warrant__DeskState *d)
 	d->decided_by = (char *)k->decided_by;
 	d->reviewed = k->reviewed;
 	d->official_fp = (char *)k->official_fp;
+	d->first_approver = (char *)k->first_approver;
 }
 
 /* Absent in stores written before the desk: all empty. */
@@ -951,7 +956,9 @@ obj_desk_from_pb(const Warrant__DeskState *d, struct obj_desk *k)
 	    obj_str(k->hold_note, sizeof(k->hold_note), d->hold_note) == -1 ||
 	    obj_str(k->last_note, sizeof(k->last_note), d->last_note) == -1 ||
 	    obj_str(k->decided_by, sizeof(k->decided_by), d->decided_by) == -1 ||
-	    obj_str(k->official_fp, sizeof(k->official_fp), d->official_fp) == -1)
+	    obj_str(k->official_fp, sizeof(k->official_fp), d->official_fp) == -1 ||
+	    obj_str(k->first_approver, sizeof(k->first_approver),
+	    d->first_approver) == -1)
 		return -1;
 	k->review = (uint8_t)d->review;
 	k->held = d->held;

@@ -207,7 +207,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
-%token	DESK LEVEL OPERATOR PAGES REVIEWPOLICY
+%token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
 %token	ERROR
@@ -250,6 +250,11 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| operator
 		| DESK LISTEN ON address port {
 			set_desk_listen($<lineno>1, $4, $5);
+		}
+		| DESK FOUREYES {
+			if (ps.conf->desk_four_eyes)
+				conf_errx($<lineno>1, "desk four-eyes given twice");
+			ps.conf->desk_four_eyes = true;
 		}
 		| DESK PAGES STRING {
 			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
@@ -819,6 +824,7 @@ static const struct keyword {
 	{ "delivery",		DELIVERY },
 	{ "designation",	DESIGNATION },
 	{ "desk",		DESK },
+	{ "four-eyes",		FOUREYES },
 	{ "failures",		FAILURES },
 	{ "header-size",	HEADERSIZE },
 	{ "headers",		HEADERS },

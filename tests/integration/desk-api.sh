@@ -188,6 +188,26 @@ assert t["status"] == "Rejected" and t["reason_code"] == 622, t' <<<"$out" ||
 act deskop reject "{\"ref\":\"$li_ref\",\"reason\":\"otra vez\"}"
 expect_code "reject a rejected task" 404
 
+# --- four eyes: an interception needs two operators ----------------------------------
+submit_new interception.xml
+li2=$ref
+act deskop approve "{\"ref\":\"$li2\"}"
+expect_code "first approval" 200
+[ "$(jget 'd["second_approval_needed"]')" = True ] || fail "first approval: $body"
+ctl_fgr status "$li2"
+expect_output_contains "AwaitingApproval"
+act deskop approve "{\"ref\":\"$li2\"}"
+expect_code "the same operator approving twice" 409
+[ "$(jget 'd["error"]')" = four-eyes ] || fail "four-eyes: $body"
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$li2"
+[ "$(jget 'd["tasks"][0]["first_approval"]')" = op.ramirez ] || fail "first_approval: $body"
+act deskop2 approve "{\"ref\":\"$li2\"}"
+expect_code "second approval" 200
+ctl_fgr status "$li2"
+expect_output_contains "AwaitingProvisioning"
+journal_show --request "$li2" | grep -c '"action":"approve' | grep -qx 2 ||
+    fail "the two approvals are not both journaled"
+
 # --- CSRF and bad input ---------------------------------------------------------
 submit_new records.xml
 r2=$ref

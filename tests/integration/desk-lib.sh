@@ -13,8 +13,8 @@ desk_stack_up() {
 	trap 'exit 1' INT TERM
 	"$TOP_SRCDIR/tests/pki/mkpki" "$DIR" >/dev/null 2>&1 || fail "mkpki failed"
 	desk_port=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
-	printf 'desk listen on 127.0.0.1 port %s\ndesk pages "%s"\n' "$desk_port" \
-	    "$TOP_SRCDIR/etc/desk" >>"$DIR/warrantd.conf"
+	printf 'desk listen on 127.0.0.1 port %s\ndesk pages "%s"\ndesk four-eyes\n' \
+	    "$desk_port" "$TOP_SRCDIR/etc/desk" >>"$DIR/warrantd.conf"
 	sed -i -e '/^authority "FGR" {$/a\
 	review-policy communication-records review\
 	review-policy subscriber-identity review-after' "$DIR/registry.conf"

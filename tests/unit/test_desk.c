@@ -130,7 +130,7 @@ test_conf_desk(void **state)
 	int			 n = 0;
 
 	(void)state;
-	c = load(PREFIX "desk listen on 127.0.0.1 port 9443\n"
+	c = load(PREFIX "desk listen on 127.0.0.1 port 9443\ndesk four-eyes\n"
 	    "authority \"FGR\" {\n\tname \"F\"\n\tkind federal-prosecutor\n"
 	    "\treview-policy preservation review-after\n"
 	    "\treview-policy interception auto\n}\n"
@@ -141,6 +141,7 @@ test_conf_desk(void **state)
 	assert_non_null(c);
 	assert_string_equal(c->desk_addr, "127.0.0.1");
 	assert_int_equal(c->desk_port, 9443);
+	assert_true(c->desk_four_eyes);
 	assert_non_null(a = conf_find_authority(c, "FGR"));
 	assert_int_equal(a->review[WD_REQ_PRESERVATION], WD_REVIEW_AFTER);
 	assert_int_equal(a->review[WD_REQ_INTERCEPTION], WD_REVIEW_AUTO);
@@ -158,6 +159,7 @@ test_conf_desk(void **state)
 	/* Without desk listen, no desk. */
 	assert_non_null(c = load(PREFIX));
 	assert_null(c->desk_addr);
+	assert_false(c->desk_four_eyes);
 	conf_free(c);
 }
 
@@ -167,6 +169,7 @@ test_conf_desk_errors(void **state)
 	static const char *const bad[] = {
 		PREFIX "desk listen on example.org port 9443\n",
 		PREFIX "desk listen on 127.0.0.1 port 0\n",
+		PREFIX "desk four-eyes\ndesk four-eyes\n",
 		PREFIX "desk listen on 127.0.0.1 port 9443\n"
 		    "desk listen on 127.0.0.1 port 9444\n",
 		PREFIX "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \""
