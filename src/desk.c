@@ -367,12 +367,11 @@ desk_scan_visit(const struct obj *o, void *arg)
 	return 0;
 }
 
-static const char *desk_sort_by;
-
 static int
-desk_row_cmp(const void *a, const void *b)
+desk_row_cmp(const void *a, const void *b, void *arg)
 {
 	const struct desk_row	*x = a, *y = b;
+	const char		*desk_sort_by = arg;
 	int			 c;
 
 	if (strcmp(desk_sort_by, "deadline") == 0) {
@@ -417,9 +416,8 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		desk_error(cb, arg, 503, "store", "the object store cannot be read");
 		return;
 	}
-	desk_sort_by = f.sort;
 	if (s.n > 1)	/* (qsort must not see a NULL array, even empty) */
-		qsort(s.rows, s.n, sizeof(*s.rows), desk_row_cmp);
+		qsort_r(s.rows, s.n, sizeof(*s.rows), desk_row_cmp, f.sort);
 	tasks = json_array();
 	for (size_t i = 0; i < s.n; i++) {
 		size_t k = f.desc ? s.n - 1 - i : i;
@@ -994,16 +992,121 @@ desk_metric_head(struct desk_text *t, const char *name, const char *type,
 	desk_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One family per pass: a family's samples must follow its own TYPE line. */
+struct desk_backend_pass {
+	struct desk_text	*t;
+	int			 which;	/* 0 up, 1 pool size, 2 breaker */
+};
+
 static void
 desk_metric_backend(const char *name, unsigned up, unsigned conns,
     const char *breaker, void *arg)
 {
-	struct desk_text *t = arg;
+	struct desk_backend_pass *p = arg;
 
-	desk_printf(t, "warrantd_backend_connections_up{backend=\"%s\"} %u\n"
-	    "warrantd_backend_connections{backend=\"%s\"} %u\n"
-	    "warrantd_backend_breaker_open{backend=\"%s\"} %d\n", name, up,
-	    name, conns, name, strcmp(breaker, "closed") != 0);
+	if (p->which == 0)
+		desk_printf(p->t, "warrantd_backend_connections_up{backend=\"%s\"} "
+		    "%u\n", name, up);
+	else if (p->which == 1)
+		desk_printf(p->t, "warrantd_backend_connections{backend=\"%s\"} "
+		    "%u\n", name, conns);
+	else
+		desk_printf(p->t, "warrantd_backend_breaker_open{backend=\"%s\"} "
+		    "%d\n", name, strcmp(breaker, "closed") != 0);
+}
+
+/* The connection layer's counters. */
+static void
+desk_metrics_requests(struct desk_text *t, const struct desk_stats *st)
+{
+	desk_metric_head(t, "warrantd_requests_total", "counter",
+	    "HI-1 requests answered since start, by outcome.");
+	desk_printf(t, "warrantd_requests_total{outcome=\"accepted\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"repeated\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"read\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"refused\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"invalid\"} %llu\n"
+	    "warrantd_requests_total{outcome=\"unavailable\"} %llu\n",
+	    (unsigned long long)st->accepted, (unsigned long long)st->repeated,
+	    (unsigned long long)st->read, (unsigned long long)st->refused,
+	    (unsigned long long)st->invalid, (unsigned long long)st->unavailable);
+	desk_metric_head(t, "warrantd_tls_refused_total", "counter",
+	    "Client certificates refused in the TLS handshake since start.");
+	desk_printf(t, "warrantd_tls_refused_total %llu\n",
+	    (unsigned long long)st->tls_refused);
+	desk_metric_head(t, "warrantd_connections", "gauge",
+	    "Connections open on both listeners.");
+	desk_printf(t, "warrantd_connections %u\n", st->connections);
+}
+
+/* Open tasks, from the object store. */
+static void
+desk_metrics_tasks(struct desk_text *t, const struct desk_count *k)
+{
+	desk_metric_head(t, "warrantd_open_tasks", "gauge",
+	    "Tasks not in a final state, by request type and ETSI status.");
+	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
+		for (int s = 0; s < OST__COUNT; s++)
+			if (k->open[ty][s] > 0)
+				desk_printf(t, "warrantd_open_tasks{type=\"%s\","
+				    "state=\"%s\"} %llu\n", wd_reqtype_confname(ty),
+				    obj_status_name(s),
+				    (unsigned long long)k->open[ty][s]);
+	desk_metric_head(t, "warrantd_open_tasks_deadline_missed", "gauge",
+	    "Open tasks whose answer deadline has passed, by request type.");
+	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
+		desk_printf(t, "warrantd_open_tasks_deadline_missed{type=\"%s\"} "
+		    "%llu\n", wd_reqtype_confname(ty),
+		    (unsigned long long)k->missed[ty]);
+	desk_metric_head(t, "warrantd_open_tasks_flagged", "gauge",
+	    "Tasks carried out under review-after, not yet looked at.");
+	desk_printf(t, "warrantd_open_tasks_flagged %llu\n",
+	    (unsigned long long)k->flagged);
+	desk_metric_head(t, "warrantd_open_tasks_held", "gauge",
+	    "Open tasks the desk put on hold.");
+	desk_printf(t, "warrantd_open_tasks_held %llu\n",
+	    (unsigned long long)k->held);
+}
+
+/* The desk's own actions. */
+static void
+desk_metrics_desk(const struct desk *d, struct desk_text *t)
+{
+	desk_metric_head(t, "warrantd_desk_actions_total", "counter",
+	    "Desk actions journaled since start, by action.");
+	for (size_t i = 0; desk_actions[i] != NULL; i++)
+		desk_printf(t, "warrantd_desk_actions_total{action=\"%s\"} %llu\n",
+		    desk_actions[i], (unsigned long long)d->actions[i]);
+	desk_printf(t, "warrantd_desk_actions_total{action=\"search\"} %llu\n",
+	    (unsigned long long)d->actions[DESK_SEARCH]);
+}
+
+/* The journal and the back ends. */
+static void
+desk_metrics_journal(const struct desk *d, struct desk_text *t)
+{
+	desk_metric_head(t, "warrantd_journal_records", "gauge",
+	    "Records in the journal.");
+	desk_printf(t, "warrantd_journal_records %llu\n",
+	    (unsigned long long)journal_size(d->env.journal));
+	desk_metric_head(t, "warrantd_journal_healthy", "gauge",
+	    "1 while the journal accepts records, else 0.");
+	desk_printf(t, "warrantd_journal_healthy %d\n",
+	    journal_healthy(d->env.journal) ? 1 : 0);
+	static const char *const fam[3][2] = {
+		{ "warrantd_backend_connections_up",
+		    "Connections of a back end's pool that are ready." },
+		{ "warrantd_backend_connections", "Size of a back end's pool." },
+		{ "warrantd_backend_breaker_open",
+		    "1 while a back end's circuit breaker is open or half-open." },
+	};
+
+	for (int i = 0; i < 3; i++) {
+		struct desk_backend_pass p = { t, i };
+
+		desk_metric_head(t, fam[i][0], "gauge", fam[i][1]);
+		backend_each(d->env.backends, desk_metric_backend, &p);
+	}
 }
 
 /*
@@ -1026,69 +1129,10 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 		cb(503, "text/plain; charset=utf-8", NULL, 0, arg);
 		return;
 	}
-	desk_metric_head(&t, "warrantd_requests_total", "counter",
-	    "HI-1 requests answered since start, by outcome.");
-	desk_printf(&t, "warrantd_requests_total{outcome=\"accepted\"} %llu\n"
-	    "warrantd_requests_total{outcome=\"repeated\"} %llu\n"
-	    "warrantd_requests_total{outcome=\"read\"} %llu\n"
-	    "warrantd_requests_total{outcome=\"refused\"} %llu\n"
-	    "warrantd_requests_total{outcome=\"invalid\"} %llu\n"
-	    "warrantd_requests_total{outcome=\"unavailable\"} %llu\n",
-	    (unsigned long long)st.accepted, (unsigned long long)st.repeated,
-	    (unsigned long long)st.read, (unsigned long long)st.refused,
-	    (unsigned long long)st.invalid, (unsigned long long)st.unavailable);
-	desk_metric_head(&t, "warrantd_tls_refused_total", "counter",
-	    "Client certificates refused in the TLS handshake since start.");
-	desk_printf(&t, "warrantd_tls_refused_total %llu\n",
-	    (unsigned long long)st.tls_refused);
-	desk_metric_head(&t, "warrantd_connections", "gauge",
-	    "Connections open on both listeners.");
-	desk_printf(&t, "warrantd_connections %u\n", st.connections);
-	desk_metric_head(&t, "warrantd_open_tasks", "gauge",
-	    "Tasks not in a final state, by request type and ETSI status.");
-	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
-		for (int s = 0; s < OST__COUNT; s++)
-			if (k->open[ty][s] > 0)
-				desk_printf(&t, "warrantd_open_tasks{type=\"%s\","
-				    "state=\"%s\"} %llu\n", wd_reqtype_confname(ty),
-				    obj_status_name(s),
-				    (unsigned long long)k->open[ty][s]);
-	desk_metric_head(&t, "warrantd_open_tasks_deadline_missed", "gauge",
-	    "Open tasks whose answer deadline has passed, by request type.");
-	for (int ty = 0; ty < WD_REQ__COUNT; ty++)
-		desk_printf(&t, "warrantd_open_tasks_deadline_missed{type=\"%s\"} "
-		    "%llu\n", wd_reqtype_confname(ty),
-		    (unsigned long long)k->missed[ty]);
-	desk_metric_head(&t, "warrantd_open_tasks_flagged", "gauge",
-	    "Tasks carried out under review-after, not yet looked at.");
-	desk_printf(&t, "warrantd_open_tasks_flagged %llu\n",
-	    (unsigned long long)k->flagged);
-	desk_metric_head(&t, "warrantd_open_tasks_held", "gauge",
-	    "Open tasks the desk put on hold.");
-	desk_printf(&t, "warrantd_open_tasks_held %llu\n",
-	    (unsigned long long)k->held);
-	desk_metric_head(&t, "warrantd_desk_actions_total", "counter",
-	    "Desk actions journaled since start, by action.");
-	for (size_t i = 0; desk_actions[i] != NULL; i++)
-		desk_printf(&t, "warrantd_desk_actions_total{action=\"%s\"} %llu\n",
-		    desk_actions[i], (unsigned long long)d->actions[i]);
-	desk_printf(&t, "warrantd_desk_actions_total{action=\"search\"} %llu\n",
-	    (unsigned long long)d->actions[DESK_SEARCH]);
-	desk_metric_head(&t, "warrantd_journal_records", "gauge",
-	    "Records in the journal.");
-	desk_printf(&t, "warrantd_journal_records %llu\n",
-	    (unsigned long long)journal_size(d->env.journal));
-	desk_metric_head(&t, "warrantd_journal_healthy", "gauge",
-	    "1 while the journal accepts records, else 0.");
-	desk_printf(&t, "warrantd_journal_healthy %d\n",
-	    journal_healthy(d->env.journal) ? 1 : 0);
-	desk_metric_head(&t, "warrantd_backend_connections_up", "gauge",
-	    "Connections of a back end's pool that are ready.");
-	desk_metric_head(&t, "warrantd_backend_connections", "gauge",
-	    "Size of a back end's pool.");
-	desk_metric_head(&t, "warrantd_backend_breaker_open", "gauge",
-	    "1 while a back end's circuit breaker is open or half-open.");
-	backend_each(d->env.backends, desk_metric_backend, &t);
+	desk_metrics_requests(&t, &st);
+	desk_metrics_tasks(&t, k);
+	desk_metrics_desk(d, &t);
+	desk_metrics_journal(d, &t);
 	free(k);
 	if (t.oom) {
 		free(t.s);
