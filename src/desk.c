@@ -307,10 +307,10 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 	    "holder", t->desk.holder,
 	    "held", t->desk.held,
 	    "review", review_name((enum wd_review)t->desk.review),
-	    "notes", (json_int_t)t->desk.notes,
+	    "notes", (int)t->desk.notes,
 	    "decided_by", t->desk.decided_by,
 	    "flagged", t->desk.review == WD_REVIEW_AFTER && !t->desk.reviewed,
-	    "identifiers", (json_int_t)t->t.nids);
+	    "identifiers", (int)t->t.nids);
 	if (j == NULL)
 		return NULL;
 	if (t->desk.first_approver[0] != '\0')
@@ -505,8 +505,8 @@ desk_show_visit(const struct obj *o, void *arg)
 		/* Metadata, counts and digests: never the results. */
 		j = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:s, s:b, s:b}",
 		    "kind", "Delivery", "object", o->oid, "task",
-		    o->u.part.task_id, "sequence", (json_int_t)o->u.part.seq,
-		    "parts", (json_int_t)o->u.part.parts,
+		    o->u.part.task_id, "sequence", (int)o->u.part.seq,
+		    "parts", (int)o->u.part.parts,
 		    "count", (json_int_t)o->u.part.count,
 		    "size", (json_int_t)o->u.part.size, "sha256", hex,
 		    "delivered", o->u.part.delivered,
@@ -1156,7 +1156,7 @@ desk_health_backend(const char *name, unsigned up, unsigned conns,
 	if (up == 0 || strcmp(breaker, "closed") != 0)
 		h->ok = false;
 	json_array_append_new(h->backends, json_pack("{s:s, s:i, s:i, s:s}",
-	    "name", name, "up", (json_int_t)up, "connections", (json_int_t)conns,
+	    "name", name, "up", (int)up, "connections", (int)conns,
 	    "breaker", breaker));
 }
 
