@@ -157,7 +157,8 @@ rel_journal_refs() {	# journal dir
 # error; accepted references go to DIR/given.N, those whose acceptance
 # carried a result (a DeliveryObject) also to DIR/delivered.N. Its copies
 # of the files are restamped every minute: the daemon refuses a request
-# whose timestamp is more than clock-skew (5 minutes) old, as a replay.
+# whose timestamp is more than clock-skew (5 minutes) old, as a replay; and
+# get fresh UUIDs every round (the same objects again would be a repeat).
 rel_client() {	# N timeout file...
 	local n=$1 to=$2 o r t0 t1 what stamped=0 f
 	shift 2
@@ -173,6 +174,8 @@ rel_client() {	# N timeout file...
 			    echo "restamp failed" >>"$DIR/errors.$n"
 			stamped=$(date +%s)
 		fi
+		# Each round is a new request, not a repeat of the last one.
+		fresh_uuids "${files[@]}"
 		t0=$(date +%s%3N)
 		r=0
 		o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
