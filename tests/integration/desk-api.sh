@@ -34,8 +34,8 @@ journal_show() {
 	"$AUDIT" show --journal "$DIR/state/journal" --json "$@"
 }
 
-# submit_new SAMPLE: a fresh copy of a sample, submitted as FGR; $ref.
-submit_new() {
+# desk_submit SAMPLE: a fresh copy of a sample, submitted as FGR; $ref.
+desk_submit() {
 	local f=$work/$1
 	"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/$1" >/dev/null ||
 	    fail "restamp $1"
@@ -96,7 +96,7 @@ req deskop GET "$DESK/../etc/passwd" --path-as-is
 expect_code "path outside the console" 404
 
 # --- the review gate: approve ---------------------------------------------
-submit_new records.xml
+desk_submit records.xml
 rec_ref=$ref
 req deskop GET "$DESK/desk/api/queue?carrier_ref=$rec_ref"
 expect_code "queue by carrier_ref" 200
@@ -173,7 +173,7 @@ journal_show --request "$rec_ref" | grep '"event":"EVENT_DESK_ACTION"' |
     fail "the approval is not journaled with its operator"
 
 # --- reject: the authority sees it ------------------------------------------
-submit_new interception.xml
+desk_submit interception.xml
 li_ref=$ref
 act deskop reject "{\"ref\":\"$li_ref\",\"reason\":\"La orden no ampara la intervención\"}"
 expect_code "reject" 200
@@ -189,7 +189,7 @@ act deskop reject "{\"ref\":\"$li_ref\",\"reason\":\"otra vez\"}"
 expect_code "reject a rejected task" 404
 
 # --- four eyes: an interception needs two operators ----------------------------------
-submit_new interception.xml
+desk_submit interception.xml
 li2=$ref
 act deskop approve "{\"ref\":\"$li2\"}"
 expect_code "first approval" 200
@@ -209,7 +209,7 @@ journal_show --request "$li2" | grep -c '"action":"approve' | grep -qx 2 ||
     fail "the two approvals are not both journaled"
 
 # --- CSRF and bad input ---------------------------------------------------------
-submit_new records.xml
+desk_submit records.xml
 r2=$ref
 req deskop GET "$DESK/desk/api/queue?carrier_ref=$r2&authority_ref=MX-FGR-000129"
 t2=$(jget 'd["tasks"][0]["task"]')
@@ -279,7 +279,7 @@ journal_show --request "$r2" | grep '"action":"assign"' | grep -q '"operator_id"
     fail "the supervisor's assignment does not name the supervisor"
 
 # --- review-after: carried out at once, flagged for a second look ----------------
-submit_new subscriber-msisdn.xml
+desk_submit subscriber-msisdn.xml
 ra=$ref
 req deskop GET "$DESK/desk/api/requests/$ra"
 expect_code "show review-after" 200
@@ -299,7 +299,7 @@ act deskop reviewed "{\"ref\":\"$r2\",\"task\":\"$t2\"}"
 expect_code "reviewed on a task not flagged" 409
 
 # --- a restart: the desk's state and the gate hold -------------------------------------
-submit_new records.xml
+desk_submit records.xml
 r4=$ref
 req deskop GET "$DESK/desk/api/queue?carrier_ref=$r4&authority_ref=MX-FGR-000129"
 t4=$(jget 'd["tasks"][0]["task"]')
@@ -330,7 +330,7 @@ dctl() {
 	    --cert "$DIR/$name.pem" --key "$DIR/$name.key" --timeout 20 \
 	    desk "$@" 2>&1) || rc=$?
 }
-submit_new records.xml
+desk_submit records.xml
 r3=$ref
 dctl deskop queue "carrier_ref=$r3" "sort=ref"
 expect_exit 0
