@@ -26,8 +26,20 @@ cleanup() { "$top/tests/stack" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir
 trap cleanup EXIT
 
 echo "== starting the stack in $dir"
+# The PKI first, so that the compliance desk's listener can be added.
+"$top/tests/pki/mkpki" "$dir" >/dev/null
+desk_port=$("$top/tests/pki/mkpki" --pick-port)
+echo "desk listen on 127.0.0.1 port $desk_port" >>"$dir/warrantd.conf"
 eval "$("$top/tests/stack" start "$dir")"
 echo "   daemon at $WARRANT_URL"
+DESK_URL=https://127.0.0.1:$desk_port
+# For a browser: the operator's certificate and key as PKCS#12 (password "demo").
+openssl pkcs12 -export -in "$dir/deskop.pem" -inkey "$dir/deskop.key" \
+    -certfile "$dir/ca.pem" -name "op.ramirez (warrantd demo)" \
+    -passout pass:demo -out "$dir/deskop.p12"
+echo "   compliance desk console at $DESK_URL/ (API under $DESK_URL/desk/api/)"
+echo "   desk operator op.ramirez: certificate $dir/deskop.pem, key $dir/deskop.key"
+echo "   to import in a browser: $dir/deskop.p12 (password: demo), CA $dir/ca.pem"
 mkdir -p "$dir/samples"
 "$top/tests/restamp" -o "$dir/samples" "$top"/etc/samples/*.xml
 # The samples name made-up lines; point them at lines of the reference back
@@ -129,6 +141,18 @@ fgr status "$lapse_ref" | grep -q 'Expired (621' ||
     { echo "   ^ UNEXPECTED: the urgent order did not lapse"; status=1; }
 fgr status "$ok_ref" | grep -q 'Approved' ||
     { echo "   ^ UNEXPECTED: the ratified order is not Approved"; status=1; }
+
+echo
+echo "== the compliance desk (docs/desk-api.md): the interception waits for review"
+desk() {	# as the desk operator op.ramirez
+	"$ctl" --url "$DESK_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$dir/deskop.pem" --key "$dir/deskop.key" desk "$@"
+}
+desk queue state=AwaitingApproval | sed 's/^/   /'
+desk queue state=AwaitingApproval type=interception | grep -q ' AwaitingApproval ' ||
+    { echo "   ^ UNEXPECTED: no interception waiting for review"; status=1; }
+echo "   (left waiting: approve with 'warrantctl ... desk approve REF', or reject"
+echo "   with 'desk reject REF --reason TEXT'; the authority sees it in its GET)"
 
 echo
 echo "== the journal, as an auditor sees it (offline, with only the public key)"

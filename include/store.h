@@ -75,6 +75,9 @@ int		 store_parts(struct store *, const char *owner, const char *task_oid,
 /* Objects of one carrier reference (the request's objects). */
 int		 store_by_ref(struct store *, const char *owner, const char *ref,
 		    store_visit_cb, void *arg);
+/* The same for the carrier's desk, whoever the owner (references are unique). */
+int		 store_by_ref_any(struct store *, const char *ref,
+		    store_visit_cb, void *arg);
 /* Objects with a clock due at or before now_us (obj_next_due), at most max. */
 int		 store_due(struct store *, int64_t now_us, size_t max,
 		    store_visit_cb, void *arg);

@@ -435,6 +435,30 @@ show_json_lifecycle(const Warrant__Record *r)
 	printf("]");
 }
 
+/* The compliance desk's action: who (registry id, level) did what. */
+static void
+show_json_desk(const Warrant__Record *r)
+{
+	const Warrant__DeskAction	*d = r->desk;
+	char				 h[65] = "";
+
+	if (d == NULL)
+		return;
+	if (d->query_sha256.len == 32)
+		hex(d->query_sha256.data, 32, h);
+	printf(",\"desk\":{\"matches\":%u", d->matches);
+	json_str(stdout, "action", d->action);
+	json_str(stdout, "operator_id", d->operator_id);
+	json_str(stdout, "level", d->level);
+	json_str(stdout, "object_id", d->object_id);
+	json_str(stdout, "text", d->text);
+	json_str(stdout, "assignee", d->assignee);
+	json_str(stdout, "query_kind", d->query_kind);
+	json_str(stdout, "query", d->query);
+	json_str(stdout, "query_sha256", h);
+	printf("}");
+}
+
 static void
 show_json(const Warrant__Record *r, const char *when, const char *sealed)
 {
@@ -459,6 +483,7 @@ show_json(const Warrant__Record *r, const char *when, const char *sealed)
 	json_str(stdout, "sealed", sealed);
 	show_json_tasks(r);
 	show_json_lifecycle(r);
+	show_json_desk(r);
 	printf("}\n");
 }
 
@@ -566,6 +591,9 @@ show_one(const struct jseg_rec *jr, void *arg)
 		show_targets(r);
 	else if (seal_is_sealed(r))
 		printf(" [%s]", sealed);
+	if (r->desk != NULL)
+		printf(" desk=%s:%s%s%s", r->desk->action, r->desk->operator_id,
+		    *r->desk->assignee ? "->" : "", r->desk->assignee);
 	if (*r->detail)
 		printf(" detail=\"%s\"", r->detail);
 	printf("\n");

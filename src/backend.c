@@ -1235,3 +1235,19 @@ backend_status(const struct backend_set *set, char *buf, size_t len)
 		off += (size_t)n;
 	}
 }
+
+void
+backend_each(const struct backend_set *set, backend_each_cb fn, void *arg)
+{
+	struct backend	*be;
+	unsigned	 i, up;
+
+	if (set == NULL)
+		return;
+	TAILQ_FOREACH(be, &set->backends, entry) {
+		breaker_tick(be);
+		for (i = up = 0; i < be->nconns; i++)
+			up += be->conns[i].state == BCONN_READY;
+		fn(be->name, up, be->nconns, breaker_name(be->breaker), arg);
+	}
+}

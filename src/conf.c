@@ -68,6 +68,8 @@ conf_free(struct wd_conf *conf)
 	free(conf->path);
 	free(conf->carrier_id);
 	free(conf->listen_addr);
+	free(conf->desk_addr);
+	free(conf->desk_pages);
 	free(conf->state_dir);
 	free(conf->templates_dir);
 	free(conf->tls.cert);

@@ -27,6 +27,7 @@
 #include "obj.h"
 #include "policy.h"
 #include "purge.h"
+#include "review.h"
 #include "server.h"
 #include "store.h"
 #include "tls.h"
@@ -97,6 +98,10 @@ intake_record_request(struct intake_job *j, Warrant__Record *rec)
 
 		obj_task_pb(t, r->auths[t->auth_index].object_id,
 		    j->plan->answer_by_us[i], &j->pb_task[i]);
+		/* The desk's review gate (src/review.c), decided once, here. */
+		j->pb_task[i].task.review = review_policy(
+		    j->c->official ? j->c->official->authority : NULL, t,
+		    r->auths[t->auth_index].urgent, intake_now_us());
 		j->pb_taskp[i] = &j->pb_task[i].task;
 	}
 	for (size_t i = 0; i < r->ndocs; i++) {

@@ -982,6 +982,8 @@ lc_progress_task(struct lifecycle *lc, const struct obj *o, struct lc_mark *m)
 {
 	if (o->kind == HI1_OBJ_LITASK)
 		return;		/* provisioned over X1 (a later issue) */
+	if (o->status == OST_AWAITING_APPROVAL)
+		return;		/* the desk decides first (lifecycle_desk_decide) */
 	if (obj_final(o)) {
 		if (!o->u.task.results_gone && (o->status != OST_DISCLOSED ||
 		    o->u.task.parts == 0))
@@ -1941,6 +1943,89 @@ lifecycle_accepted(struct lifecycle *lc, const char *owner, const char *ref,
 {
 	dispatch_start(lc, &lc->env, owner, req, ref, official_fp, wait_ms,
 	    ready, arg);
+}
+
+bool
+lifecycle_gated(struct lifecycle *lc, const char *owner, const char *oid)
+{
+	struct obj	*o;
+	bool		 gated = false;
+
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return true;	/* unsure: the desk's approval starts it */
+	if (store_get(lc->env.store, owner, oid, o) == 1)
+		gated = o->status == OST_AWAITING_APPROVAL;
+	free(o);
+	return gated;
+}
+
+struct lc_desk_done {
+	lifecycle_desk_cb	 cb;
+	void			*arg;
+};
+
+static void
+lc_desk_journaled(struct lifecycle *lc, int status, void *arg)
+{
+	struct lc_desk_done *d = arg;
+
+	(void)lc;
+	d->cb(status, d->arg);
+	free(d);
+}
+
+int
+lifecycle_desk_decide(struct lifecycle *lc, const struct lc_desk_decision *dd,
+    lifecycle_desk_cb cb, void *arg)
+{
+	struct obj		*o;
+	struct lc_rec		*r = NULL;
+	struct lc_mark		*m;
+	struct lc_desk_done	*d = NULL;
+	enum obj_status		 st;
+	int			 rc;
+
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return LC_DESK_ERROR;
+	if ((rc = store_get(lc->env.store, dd->owner, dd->oid, o)) != 1) {
+		free(o);
+		return rc == 0 ? LC_DESK_NOT_FOUND : LC_DESK_ERROR;
+	}
+	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
+	    o->status != OST_AWAITING_APPROVAL) {
+		free(o);
+		return LC_DESK_STATE;
+	}
+	m = lc_mark_find(lc, dd->owner, dd->oid, false);
+	if (m != NULL && m->busy > 0) {
+		free(o);
+		return LC_DESK_BUSY;
+	}
+	st = !dd->approve ? OST_REJECTED : o->kind == HI1_OBJ_LITASK ?
+	    OST_AWAITING_PROVISIONING : OST_AWAITING_DISCLOSURE;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_DESK_ACTION, dd->owner,
+	    o->ref, NULL)) == NULL ||
+	    lc_rec_transition(r, o, st, dd->approve ? WD_REASON_NONE :
+	    WD_REASON_REJECTED, dd->approve ? NULL : dd->reason,
+	    WARRANT__CAUSE__CAUSE_DESK) == -1) {
+		free(d);
+		lc_rec_free(r);
+		free(o);
+		return LC_DESK_ERROR;
+	}
+	free(o);
+	r->rec.official_id = (char *)dd->operator_fp;
+	r->rec.peer = (char *)(dd->peer ? dd->peer : "");
+	r->rec.desk = dd->action;
+	d->cb = cb;
+	d->arg = arg;
+	/* Once durable, lc_journaled() looks at the task: an approval starts it. */
+	if (lc_emit(lc, r, lc_desk_journaled, d) == -1) {
+		free(d);
+		return LC_DESK_ERROR;
+	}
+	return 0;
 }
 
 void

@@ -31,6 +31,7 @@
 #include "push.h"
 #include "results.h"
 #include "seal.h"
+#include "desk.h"
 #include "server.h"
 #include "strict.h"
 #include "store.h"
@@ -527,6 +528,15 @@ main(int argc, char *argv[])
 		fatalx("back ends not usable; refusing to start");
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
+	if (srv.gen->conf->desk_addr != NULL) {
+		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
+		    srv.backends, server_desk_stats, &srv,
+		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
+		    DATADIR "/desk" };
+
+		if ((srv.desk = desk_new(&de)) == NULL)
+			fatalx("out of memory");
+	}
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
@@ -546,7 +556,10 @@ main(int argc, char *argv[])
 	purge_stop(srv.purge);
 	results_close(srv.results);
 	evconnlistener_free(srv.listener);
+	if (srv.desk_listener)
+		evconnlistener_free(srv.desk_listener);
 	server_close_all(&srv);
+	desk_free(srv.desk);
 	server_gen_unref(srv.gen);
 	event_base_free(srv.base);
 	hi1_cleanup();
