@@ -22,7 +22,13 @@ ctl=$top/build/demo/src/warrantctl
 # Strict modes: the daemon refuses group-writable files (a umask 002 shell).
 umask 022
 dir=$(mktemp -d /tmp/warrantd-demo.XXXXXX)
-cleanup() { "$top/tests/stack" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+TOP_SRCDIR=$top
+. "$top/tests/x1/lib.sh"	# the X1 network-element simulators
+cleanup() {
+	"$top/tests/stack" stop "$dir" >/dev/null 2>&1 || true
+	ne_down_all
+	rm -rf "$dir"
+}
 trap cleanup EXIT
 
 echo "== starting the stack in $dir"
@@ -30,7 +36,27 @@ echo "== starting the stack in $dir"
 "$top/tests/pki/mkpki" "$dir" >/dev/null
 desk_port=$("$top/tests/pki/mkpki" --pick-port)
 echo "desk listen on 127.0.0.1 port $desk_port" >>"$dir/warrantd.conf"
+# Two simulated network elements (ETSI X1) beside the gateway: "msc" (a
+# switch: E.164 and IMSI) and "pgw" (a packet gateway: E.164 and IMEI).
+ne_up msc "$dir" "$dir" && ne_up pgw "$dir" "$dir" ||
+    { echo "the network-element simulators did not start"; exit 1; }
+for ne in "msc e164 imsi" "pgw e164 imei"; do
+	set -- $ne
+	eval "port=\$NE_PORT_$1"
+	cat >>"$dir/warrantd.conf" <<EOF
+ne "$1" {
+	url "https://127.0.0.1:$port/X1/NE"
+	certificate "$dir/carrier.pem"
+	key "$dir/carrier.key"
+	ca "$dir/ca.pem"
+	serves $2 $3
+	destination "192.0.2.10:4000"
+	reconcile 10s
+}
+EOF
+done
 eval "$("$top/tests/stack" start "$dir")"
+echo "   network elements msc and pgw (simulated) at 127.0.0.1:$NE_PORT_msc and :$NE_PORT_pgw"
 echo "   daemon at $WARRANT_URL"
 DESK_URL=https://127.0.0.1:$desk_port
 # For a browser: the operator's certificate and key as PKCS#12 (password "demo").
@@ -151,14 +177,57 @@ desk() {	# as the desk operator op.ramirez
 desk queue state=AwaitingApproval | sed 's/^/   /'
 desk queue state=AwaitingApproval type=interception | grep -q ' AwaitingApproval ' ||
     { echo "   ^ UNEXPECTED: no interception waiting for review"; status=1; }
-echo "   (left waiting: approve with 'warrantctl ... desk approve REF', or reject"
-echo "   with 'desk reject REF --reason TEXT'; the authority sees it in its GET)"
+li_ref=$(desk queue state=AwaitingApproval type=interception | awk '/ AwaitingApproval / { print $1; exit }')
+echo "   $li_ref: approved by the operator (or 'desk reject REF --reason TEXT';"
+echo "   the authority sees either in its GET):"
+desk approve "$li_ref" | sed 's/^/   /' ||
+    { echo "   ^ UNEXPECTED: the desk could not approve $li_ref"; status=1; }
+
+echo "== an interception provisioned over ETSI X1 at two network elements, cancelled, and a rogue task found"
+li=$(grep -o '<ObjectIdentifier>[0-9a-f-]*' "$dir/samples/interception.xml" | sed -n 2p | cut -d'>' -f2)
+for i in $(seq 1 30); do
+	fgr status "$li" 2>&1 | grep -q ' Active,' && break
+	sleep 0.5
+done
+fgr status "$li" | sed 's/^/   /'
+fgr status "$li" | grep -q ' Active,' ||
+    { echo "   ^ UNEXPECTED: the interception is not Active"; status=1; }
+echo "   tasks held by msc: $(ne_tasks msc | tr '\n' ' ')"
+echo "   tasks held by pgw: $(ne_tasks pgw | tr '\n' ' ')"
+fgr cancel "$li" | sed 's/^/   /'
+for i in $(seq 1 30); do
+	[ -z "$(ne_tasks msc)$(ne_tasks pgw)" ] && break
+	sleep 0.5
+done
+fgr status "$li" | sed 's/^/   /'
+[ -z "$(ne_tasks msc)$(ne_tasks pgw)" ] ||
+    { echo "   ^ UNEXPECTED: an element still holds the cancelled interception"; status=1; }
+echo "   deactivated at both elements; now msc is made to hold a task no order justifies..."
+ne_ctl msc rogue 0badbeef-0000-4000-8000-000000000de0 e164Number 525500000000
+for i in $(seq 1 50); do
+	[ -z "$(ne_tasks msc)" ] && break
+	sleep 0.5
+done
+if [ -z "$(ne_tasks msc)" ]; then
+	echo "   ...and the next reconciliation (every 10 s in this demo) removed it:"
+	grep 'CRITICAL: x1' "$dir/warrantd.log" | tail -n 1 | cut -c1-200 | sed 's/^/   /'
+else
+	echo "   ^ UNEXPECTED: the rogue task is still at msc"; status=1
+fi
+for ne in msc pgw; do
+	ne_all_valid "$ne" || { echo "   ^ UNEXPECTED: $ne received X1 invalid under the official schemas"; status=1; }
+done
 
 echo
 echo "== the journal, as an auditor sees it (offline, with only the public key)"
 "$top/tests/stack" stop "$dir" >/dev/null
 audit=$top/build/demo/src/warrant-audit
-"$audit" show --journal "$dir/state/journal" | tail -n 12 | cut -c1-240
+"$audit" show --journal "$dir/state/journal" | grep -v 'op=GetAllDetails' |
+    tail -n 12 | cut -c1-240
+echo
+echo "== what the network elements were told (X1), and the differences reconciliation found"
+"$audit" show --journal "$dir/state/journal" | grep -e EVENT_X1_DIFFERENCE \
+    -e 'op=ActivateTask' -e 'op=DeactivateTask' | cut -c1-240
 echo
 echo "== what the back end answered, per task (counts and digests only: the data stays out of the journal)"
 "$audit" show --journal "$dir/state/journal" |

@@ -93,6 +93,31 @@ struct wd_backend {
 };
 TAILQ_HEAD(wd_backends, wd_backend);
 
+/*
+ * A network element provisioned over ETSI X1 (src/x1*.c, docs/x1.md): the
+ * gateway is its ADMF and POSTs X1 requests to url with mutual TLS.
+ */
+enum wd_ne_target {			/* X1 TargetIdentifier kinds served */
+	WD_NE_E164 = 0, WD_NE_IMSI, WD_NE_IMEI, WD_NE_IPV4, WD_NE_IPV6,
+	WD_NE__COUNT
+};
+struct wd_ne {
+	char		*name;			/* also its X1 neIdentifier */
+	char		*url;			/* https://host[:port]/path */
+	char		*cert, *key, *ca, *crl;	/* crl optional */
+	bool		 serves[WD_NE__COUNT];
+	char		*dest_addr;		/* X2/X3 delivery (mediation) */
+	uint16_t	 dest_port;
+	bool		 dest_v6;
+	unsigned	 deadline_ms;		/* per request, default 10 s */
+	unsigned	 retries;		/* at once, default 3 */
+	unsigned	 reconcile_s;		/* GetAllDetails period, 5 min */
+	int		 seen[16];		/* src/conf_ne.c: line of each */
+	int		 line;
+	TAILQ_ENTRY(wd_ne) entry;
+};
+TAILQ_HEAD(wd_nes, wd_ne);
+
 struct wd_conf {
 	char		*path;
 	char		*carrier_id;		/* our HI-1 ReceiverIdentifier */
@@ -161,6 +186,7 @@ struct wd_conf {
 	struct wd_authorities	authorities;
 	struct wd_officials	officials;	/* officials and auditors */
 	struct wd_backends	backends;	/* in the order written */
+	struct wd_nes		nes;		/* X1 network elements */
 };
 
 /*
@@ -175,6 +201,23 @@ struct wd_authority	*conf_find_authority(const struct wd_conf *, const char *id)
 struct wd_backend	*conf_find_backend(const struct wd_conf *, const char *name);
 /* The back end that serves a request type, or NULL. */
 struct wd_backend	*conf_backend_for(const struct wd_conf *, enum wd_reqtype);
+
+/*
+ * Network elements (src/conf_ne.c). The setters return NULL or what is
+ * wrong with the value, for parse.y to report with the line.
+ */
+struct wd_ne	*conf_find_ne(const struct wd_conf *, const char *name);
+const char	*conf_ne_new(struct wd_conf *, const char *name, int line,
+		    struct wd_ne **);
+const char	*conf_ne_set(struct wd_ne *, const char *kw, int line,
+		    const char *value);
+const char	*conf_ne_number(struct wd_ne *, const char *kw, int line,
+		    int64_t value);
+const char	*conf_ne_end(struct wd_ne *);
+void		 conf_ne_free(struct wd_ne *);
+/* Do two configurations name the same elements, the same way? */
+bool		 conf_nes_same(const struct wd_conf *, const struct wd_conf *);
+const char	*conf_ne_target_name(enum wd_ne_target);
 
 enum wd_official_status {
 	WD_OFFICIAL_OK = 0,

@@ -197,6 +197,15 @@ struct hi1_schema;
 /* Library set-up: hardening of libxml2 globals. Call once at start. */
 void	hi1_init(void);
 void	hi1_cleanup(void);
+/*
+ * Untrusted XML of another dialect (X1 answers, src/x1.c) through the same
+ * hardened path as requests: UTF-8 only, no DOCTYPE or entity, no network,
+ * attributes, depth and elements bounded. NULL with err on refusal; the
+ * caller frees the document with xmlFreeDoc().
+ */
+struct _xmlDoc;
+struct _xmlDoc	*hi1_xml_read(const char *buf, size_t len, size_t max_body,
+		    size_t max_elements, struct wd_error *err);
 
 /*
  * Compile templates_dir/hi1-mx.xsd and load templates_dir/mx-dictionaries.xml.

@@ -50,9 +50,14 @@ conf_free(struct wd_conf *conf)
 	struct wd_authority	*a;
 	struct wd_official	*o;
 	struct wd_backend	*b;
+	struct wd_ne		*n;
 
 	if (conf == NULL)
 		return;
+	while ((n = TAILQ_FIRST(&conf->nes)) != NULL) {
+		TAILQ_REMOVE(&conf->nes, n, entry);
+		conf_ne_free(n);
+	}
 	while ((o = TAILQ_FIRST(&conf->officials)) != NULL) {
 		TAILQ_REMOVE(&conf->officials, o, entry);
 		conf_free_official(o);

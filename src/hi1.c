@@ -416,7 +416,7 @@ hi1_check_attr_counts(const char *buf, size_t len, struct wd_error *err)
 }
 
 static int
-hi1_precheck(const char *buf, size_t len, struct wd_error *err)
+hi1_precheck(const char *buf, size_t len, size_t max, struct wd_error *err)
 {
 	size_t	 off;
 
@@ -424,10 +424,9 @@ hi1_precheck(const char *buf, size_t len, struct wd_error *err)
 		wd_error_set(err, WD_ERR_NOT_WELL_FORMED, "empty body");
 		return -1;
 	}
-	if (len > HI1_MAX_BODY) {
+	if (len > max) {
 		wd_error_set(err, WD_ERR_BODY_TOO_LARGE,
-		    "body of %zu bytes exceeds the %u-byte ceiling", len,
-		    HI1_MAX_BODY);
+		    "body of %zu bytes exceeds the %zu-byte ceiling", len, max);
 		return -1;
 	}
 	if ((off = hi1_utf8_bad_offset((const unsigned char *)buf, len)) != len) {
@@ -456,7 +455,7 @@ hi1_precheck(const char *buf, size_t len, struct wd_error *err)
  * at depth 256 without XML_PARSE_HUGE, so deeper bodies never get here.
  */
 static int
-hi1_check_tree(xmlNodePtr root, struct wd_error *err)
+hi1_check_tree(xmlNodePtr root, size_t max, struct wd_error *err)
 {
 	xmlNodePtr	 n = root;
 	int		 depth = 1, nattr;
@@ -466,9 +465,9 @@ hi1_check_tree(xmlNodePtr root, struct wd_error *err)
 
 	while (n != NULL) {
 		if (n->type == XML_ELEMENT_NODE) {
-			if (++count > HI1_MAX_ELEMENTS) {
-				wd_error_set(err, WD_ERR_LIMITS, "more than %d "
-				    "elements", HI1_MAX_ELEMENTS);
+			if (++count > max) {
+				wd_error_set(err, WD_ERR_LIMITS, "more than %zu "
+				    "elements", max);
 				return -1;
 			}
 			if (depth > HI1_MAX_DEPTH) {
@@ -530,14 +529,15 @@ hi1_parse_errcode(const struct hi1_errcap *cap)
  * own dictionary file alike.
  */
 static xmlDocPtr
-hi1_xml_parse(const char *buf, size_t len, struct wd_error *err)
+hi1_xml_parse_max(const char *buf, size_t len, size_t max_body,
+    size_t max_elements, struct wd_error *err)
 {
 	struct hi1_errcap	 cap;
 	struct hi1_errsave	 save;
 	xmlParserCtxtPtr	 ctxt;
 	xmlDocPtr		 doc;
 
-	if (hi1_precheck(buf, len, err) == -1)
+	if (hi1_precheck(buf, len, max_body, err) == -1)
 		return NULL;
 	hi1_errcap_push(&cap, &save);
 	if ((ctxt = xmlNewParserCtxt()) == NULL) {
@@ -565,11 +565,25 @@ hi1_xml_parse(const char *buf, size_t len, struct wd_error *err)
 		xmlFreeDoc(doc);
 		return NULL;
 	}
-	if (hi1_check_tree(xmlDocGetRootElement(doc), err) == -1) {
+	if (hi1_check_tree(xmlDocGetRootElement(doc), max_elements, err) == -1) {
 		xmlFreeDoc(doc);
 		return NULL;
 	}
 	return doc;
+}
+
+static xmlDocPtr
+hi1_xml_parse(const char *buf, size_t len, struct wd_error *err)
+{
+	return hi1_xml_parse_max(buf, len, HI1_MAX_BODY, HI1_MAX_ELEMENTS, err);
+}
+
+/* The same hardened path for other XML dialects (X1), with their bounds. */
+struct _xmlDoc *
+hi1_xml_read(const char *buf, size_t len, size_t max_body,
+    size_t max_elements, struct wd_error *err)
+{
+	return hi1_xml_parse_max(buf, len, max_body, max_elements, err);
 }
 
 /* ------------------------------------------------------------------------ */

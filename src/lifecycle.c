@@ -40,6 +40,7 @@
 #include "push.h"
 #include "results.h"
 #include "store.h"
+#include "x1_prov.h"
 
 #define LC_TICK_MS		1000
 #define LC_DUE_BATCH		64	/* objects handled per tick */
@@ -977,13 +978,100 @@ lc_outcomes(struct lifecycle *lc, const struct obj *o)
 	lc_pack(lc, o);
 }
 
+/* ---- interceptions at network elements (src/x1_prov.c) -------------------- */
+
+static void
+lc_x1_task(const struct obj *o, struct x1prov_task *t)
+{
+	t->owner = o->owner;
+	t->oid = o->oid;
+	t->ref = o->ref;
+	t->ids = o->u.task.t.ids;
+	t->nids = o->u.task.t.nids;
+	t->delivery_type = o->u.task.t.delivery_type;
+}
+
+/*
+ * An interception is provisioned while its order is open and removed once
+ * it is final, whatever ended it (cancel, lapse, end time, refusal). With
+ * no element configured it waits in AwaitingProvisioning, as it always did.
+ */
+static void
+lc_x1_progress(struct lifecycle *lc, const struct obj *o)
+{
+	struct x1prov_task t;
+
+	if (lc->env.x1 == NULL)
+		return;
+	lc_x1_task(o, &t);
+	if (obj_final(o))
+		x1prov_deactivate(lc->env.x1, &t);
+	else if (o->status == OST_AWAITING_PROVISIONING)
+		x1prov_activate(lc->env.x1, &t);
+}
+
+/* The elements' verdict on an activation: Active, or Error with why. */
+static void
+lc_x1_outcome(const char *owner, const char *oid, bool ok,
+    enum wd_reason reason, const char *text, void *arg)
+{
+	struct lifecycle	*lc = arg;
+	struct obj		*o;
+
+	/* Busy: a record about it is pending, and brings it back here. */
+	if (lc->stopping || lc_is_busy(lc, owner, oid) ||
+	    (o = malloc(sizeof(*o))) == NULL)
+		return;
+	if (store_get(lc->env.store, owner, oid, o) == 1 &&
+	    o->kind == HI1_OBJ_LITASK && !obj_final(o)) {
+		if (ok && o->status == OST_AWAITING_PROVISIONING)
+			lc_change(lc, o, OST_ACTIVE, WD_REASON_NONE,
+			    "provisioned at every network element serving its "
+			    "targets", WARRANT__CAUSE__CAUSE_NETWORK, false, NULL);
+		else if (!ok)
+			lc_change(lc, o, OST_ERROR, reason, text,
+			    WARRANT__CAUSE__CAUSE_NETWORK, true, NULL);
+	}
+	free(o);
+}
+
+struct lc_x1_each {
+	int	(*fn)(const struct x1prov_task *, bool, void *);
+	void	*arg;
+};
+
+static int
+lc_x1_each_one(const struct obj *o, void *arg)
+{
+	struct lc_x1_each	*e = arg;
+	struct x1prov_task	 t;
+
+	if (o->kind != HI1_OBJ_LITASK || obj_final(o))
+		return 0;
+	lc_x1_task(o, &t);
+	return e->fn(&t, o->status == OST_ACTIVE, e->arg);
+}
+
+/* Every open interception, for the reconciliation. */
+static int
+lc_x1_each(void *src, int (*fn)(const struct x1prov_task *, bool, void *),
+    void *fnarg)
+{
+	struct lifecycle	*lc = src;
+	struct lc_x1_each	 e = { fn, fnarg };
+
+	return store_open_work(lc->env.store, lc_x1_each_one, &e);
+}
+
 static void
 lc_progress_task(struct lifecycle *lc, const struct obj *o, struct lc_mark *m)
 {
-	if (o->kind == HI1_OBJ_LITASK)
-		return;		/* provisioned over X1 (a later issue) */
 	if (o->status == OST_AWAITING_APPROVAL)
 		return;		/* the desk decides first (lifecycle_desk_decide) */
+	if (o->kind == HI1_OBJ_LITASK) {
+		lc_x1_progress(lc, o);
+		return;
+	}
 	if (obj_final(o)) {
 		if (!o->u.task.results_gone && (o->status != OST_DISCLOSED ||
 		    o->u.task.parts == 0))
@@ -2364,6 +2452,10 @@ lifecycle_start(struct lifecycle *lc)
 {
 	struct timeval tv = { LC_TICK_MS / 1000, (LC_TICK_MS % 1000) * 1000 };
 
+	/* Outcomes have somewhere to go before open work asks for any. */
+	if (lc->env.x1 != NULL && x1prov_start(lc->env.x1, lc_x1_each, lc,
+	    lc_x1_outcome, lc) == -1)
+		return -1;
 	if (store_open_work(lc->env.store, lc_open_one, lc) == -1)
 		return -1;
 	if ((lc->tick = event_new(lc->env.base, -1, EV_PERSIST, lc_tick_cb,
@@ -2380,6 +2472,7 @@ lifecycle_stop(struct lifecycle *lc)
 	if (lc == NULL)
 		return;
 	lc->stopping = true;
+	x1prov_stop(lc->env.x1);
 	if (lc->tick != NULL)
 		event_del(lc->tick);
 }

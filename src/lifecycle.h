@@ -35,6 +35,7 @@ struct purge;
 struct backend_set;
 struct lifecycle;
 struct push;
+struct x1prov;
 
 /* Durations, all in microseconds (the configuration's, docs/config.md). */
 struct lifecycle_config {
@@ -63,6 +64,7 @@ struct lifecycle_env {
 	struct purge		*purge;
 	struct backend_set	*backends;
 	struct push		*push;
+	struct x1prov		*x1;	/* interceptions at network elements */
 };
 
 struct lifecycle	*lifecycle_new(const struct lifecycle_env *,

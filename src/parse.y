@@ -135,6 +135,7 @@ static struct {
 	int			 backend_seen[B__COUNT];
 	int			 backend_errors;
 	bool			 backend_tls_dup;
+	struct wd_ne		*ne;		/* ne block being read */
 	/* the token in hand, for syntax error messages */
 	int			 tok;
 	int			 tokline;
@@ -193,6 +194,10 @@ static void	 backend_set_deadline(int, int64_t);
 static void	 backend_set_count(enum bseen, const char *, int, int64_t,
 		    int64_t, int64_t, const char *);
 static void	 backend_set_breaker(int, int64_t, int64_t);
+static void	 ne_begin(int, const char *);
+static void	 ne_set(int, const char *, const char *);
+static void	 ne_number(int, const char *, int64_t);
+static void	 ne_end(void);
 
 #define ALLOW_ORDER	0x1
 #define ALLOW_URGENT	0x2
@@ -212,6 +217,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 %token	UNAUTH UNAUTHPERSOURCE
 %token	AUDITKEY DATAKEY
 %token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
+%token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
 %token	ERROR
@@ -265,6 +271,7 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 			    &ps.conf->desk_pages, $3);
 		}
 		| backend
+		| ne
 		| RESULTS resultsblock
 		| DEADLINES deadlinesblock
 		| DELIVERY deliveryblock
@@ -634,6 +641,37 @@ btlsopt		: CERTIFICATE STRING {
 		}
 		;
 
+/* An X1 network element (src/conf_ne.c checks the values). */
+ne		: NE STRING { ne_begin($<lineno>1, $2); } neblock { ne_end(); }
+		;
+
+neblock		: '{' nebody '}'
+		| '{' nebody neopt '}'
+		| '{' nebody error '}'	{ yyerrok; }
+		;
+
+nebody		: /* empty */
+		| nebody sep
+		| nebody neopt sep
+		| nebody error sep		{ yyerrok; }
+		;
+
+neopt		: URL STRING		{ ne_set($<lineno>1, "url", $2); }
+		| CERTIFICATE STRING	{ ne_set($<lineno>1, "certificate", $2); }
+		| KEY STRING		{ ne_set($<lineno>1, "key", $2); }
+		| CA STRING		{ ne_set($<lineno>1, "ca", $2); }
+		| CRL STRING		{ ne_set($<lineno>1, "crl", $2); }
+		| DESTINATION STRING	{ ne_set($<lineno>1, "destination", $2); }
+		| SERVES neserves
+		| DEADLINE duration	{ ne_number($<lineno>1, "deadline", $2); }
+		| RETRIES count		{ ne_number($<lineno>1, "retries", $2); }
+		| RECONCILE duration	{ ne_number($<lineno>1, "reconcile", $2); }
+		;
+
+neserves	: WORD			{ ne_set($<lineno>1, "serves", $1); }
+		| neserves WORD		{ ne_set($<lineno>2, "serves", $2); }
+		;
+
 resultsblock	: '{' resultsbody '}'
 		| '{' resultsbody resultsopt '}'
 		| '{' resultsbody error '}'	{ yyerrok; }
@@ -847,6 +885,7 @@ static const struct keyword {
 	{ "deadline",		DEADLINE },
 	{ "deadlines",		DEADLINES },
 	{ "deliver-to",		DELIVERTO },
+	{ "destination",	DESTINATION },
 	{ "delivery",		DELIVERY },
 	{ "designation",	DESIGNATION },
 	{ "desk",		DESK },
@@ -866,6 +905,7 @@ static const struct keyword {
 	{ "limits",		LIMITS },
 	{ "listen",		LISTEN },
 	{ "name",		NAME },
+	{ "ne",			NE },
 	{ "official",		OFFICIAL },
 	{ "older-records",		OLDERRECORDS },
 	{ "on",			ON },
@@ -879,6 +919,7 @@ static const struct keyword {
 	{ "preservation-max",	PRESERVATIONMAX },
 	{ "public-key",		PUBLICKEY },
 	{ "ratification",	RATIFICATION },
+	{ "reconcile",		RECONCILE },
 	{ "request-timeout",	REQUESTTIMEOUT },
 	{ "results",		RESULTS },
 	{ "retention",		RETENTION },
@@ -897,6 +938,7 @@ static const struct keyword {
 	{ "tls",		TLS },
 	{ "to",			TO },
 	{ "urgent",		URGENT },
+	{ "url",		URL },
 	{ "valid",		VALID },
 	{ "warn-before",		WARNBEFORE },
 	/* limits of the connection edge */
@@ -2350,6 +2392,46 @@ backend_set_breaker(int line, int64_t failures, int64_t ms)
 	ps.backend->breaker_open_ms = (unsigned)ms;
 }
 
+/* --- network elements (values checked in src/conf_ne.c) --------------------- */
+
+static void
+ne_begin(int line, const char *name)
+{
+	const char *why = conf_ne_new(ps.conf, name, line, &ps.ne);
+
+	if (why != NULL)
+		conf_errx(line, "%s", why);
+}
+
+static void
+ne_set(int line, const char *kw, const char *value)
+{
+	const char *why;
+
+	if (ps.ne != NULL && (why = conf_ne_set(ps.ne, kw, line, value)) != NULL)
+		conf_errx(line, "%s", why);
+}
+
+static void
+ne_number(int line, const char *kw, int64_t value)
+{
+	const char *why;
+
+	if (ps.ne != NULL &&
+	    (why = conf_ne_number(ps.ne, kw, line, value)) != NULL)
+		conf_errx(line, "%s", why);
+}
+
+static void
+ne_end(void)
+{
+	const char *why;
+
+	if (ps.ne != NULL && (why = conf_ne_end(ps.ne)) != NULL)
+		conf_errx(ps.ne->line, "%s", why);
+	ps.ne = NULL;
+}
+
 /* --- loading ------------------------------------------------------------------ */
 
 static struct wd_conf *
@@ -2362,6 +2444,7 @@ conf_new(const char *path)
 	TAILQ_INIT(&c->authorities);
 	TAILQ_INIT(&c->officials);
 	TAILQ_INIT(&c->backends);
+	TAILQ_INIT(&c->nes);
 	if ((c->path = strdup(path)) == NULL ||
 	    (c->listen_addr = strdup("127.0.0.1")) == NULL) {
 		conf_free(c);

@@ -55,6 +55,7 @@
 #include "desk.h"
 #include "server.h"
 #include "tls.h"
+#include "x1_prov.h"
 
 static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
@@ -1421,6 +1422,9 @@ server_reload(struct server *srv)
 	if (server_delivery_changed(gen->conf, srv->gen->conf))
 		log_warnx("delivery changes (certificate, key, ca, crl, timeout) "
 		    "need a restart; the running ones stay in use");
+	if (!conf_nes_same(gen->conf, srv->gen->conf))
+		log_warnx("ne (X1 network element) changes need a restart; the "
+		    "running elements stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
 	server_gen_unref(srv->gen);
@@ -1503,15 +1507,18 @@ server_shutdown(struct server *srv)
 void
 server_notify_status(struct server *srv)
 {
-	char backends[256] = "none";
+	char backends[256] = "none", nes[256] = "none";
 
 	if (srv->backends)
 		backend_status(srv->backends, backends, sizeof(backends));
+	if (srv->x1)
+		x1prov_status(srv->x1, nes, sizeof(nes));
 	server_log_held(&srv->log_strangers, "unauthenticated peers");
 	server_log_held(&srv->log_busy, "connections refused as busy");
 	sd_notifyf(0, "STATUS=%s; %u connections (%zu in handshake); shed %llu "
 	    "strangers; accepted %llu, refused %llu, "
-	    "invalid %llu, TLS refused %llu; journal: %s; back ends: %s",
+	    "invalid %llu, TLS refused %llu; journal: %s; back ends: %s; "
+	    "network elements: %s",
 	    srv->stopping ? "stopping" : "serving", srv->nconns,
 	    srv->sources ? edge_members(srv->sources) : 0,
 	    (unsigned long long)(srv->stats.shed_source + srv->stats.shed_unauth +
@@ -1520,7 +1527,8 @@ server_notify_status(struct server *srv)
 	    (unsigned long long)srv->stats.refused,
 	    (unsigned long long)srv->stats.invalid,
 	    (unsigned long long)srv->stats.tls_refused,
-	    srv->journal ? journal_status(srv->journal) : "closed", backends);
+	    srv->journal ? journal_status(srv->journal) : "closed", backends,
+	    nes);
 }
 
 void

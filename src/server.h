@@ -142,6 +142,7 @@ struct server {
 	struct store		*store;		/* the HI-1 objects held */
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
+	struct x1prov		*x1;		/* X1 elements; NULL: none */
 	struct evconnlistener	*listener;
 	struct desk		*desk;		/* the compliance desk; NULL: none */
 	struct evconnlistener	*desk_listener;	/* desk listen on, if configured */

@@ -36,6 +36,7 @@
 #include "strict.h"
 #include "store.h"
 #include "tls.h"
+#include "x1_prov.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/warrantd/warrantd.conf"
 #define DRAIN_SECONDS	10
@@ -130,6 +131,8 @@ warrantd_check(const char *path)
 		ok = 0;
 	if (gen->conf->results.key != NULL &&
 	    strict_check_log(gen->conf->results.key, STRICT_KEY) == -1)
+		ok = 0;
+	if (x1prov_check(gen->conf) == -1)
 		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
@@ -396,6 +399,10 @@ warrantd_open_lifecycle(struct server *srv)
 	env.purge = srv->purge;
 	env.backends = srv->backends;
 	env.push = srv->push;
+	if (!TAILQ_EMPTY(&conf->nes) &&
+	    (srv->x1 = x1prov_new(srv->base, srv->journal, conf)) == NULL)
+		return -1;
+	env.x1 = srv->x1;
 	server_lifecycle_config(srv, &cfg);
 	if ((srv->lifecycle = lifecycle_new(&env, &cfg)) == NULL)
 		return -1;
@@ -548,6 +555,7 @@ main(int argc, char *argv[])
 	/* Pending back-end calls report (cancelled) while the journal is open. */
 	backend_set_free(srv.backends);
 	push_free(srv.push);
+	x1prov_free(srv.x1);	/* exchanges cut short: reconciled at start */
 	journal_close(srv.journal);	/* flushes the stop record */
 	seal_free(warrantd_seal);
 	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));

@@ -208,6 +208,10 @@ wd_reason_text(enum wd_reason r)
 		return "the carrier's system could not answer after retries";
 	case WD_REASON_BACKEND_REFUSED:
 		return "the carrier's system cannot carry out this request";
+	case WD_REASON_NE_REFUSED:
+		return "a network element refused the interception";
+	case WD_REASON_NE_UNSERVED:
+		return "no network element intercepts this kind of target";
 	case WD_REASON_CANCELLED:
 		return "cancelled by the authority";
 	case WD_REASON_LAPSED:
