@@ -760,6 +760,13 @@ seal_error_text(const Warrant__Record *r)
 }
 
 static bool
+seal_desk_sensitive(const Warrant__DeskAction *d)
+{
+	return d != NULL && (*d->text != '\0' || *d->query != '\0' ||
+	    d->query_sha256.len > 0);
+}
+
+static bool
 seal_sensitive(const Warrant__Record *r)
 {
 	size_t	i;
@@ -776,7 +783,7 @@ seal_sensitive(const Warrant__Record *r)
 	for (i = 0; i < r->n_notifications; i++)
 		if (*r->notifications[i]->text != '\0')
 			return true;
-	return false;
+	return seal_desk_sensitive(r->desk);
 }
 
 bool
@@ -833,6 +840,14 @@ seal_redact(Warrant__Record *c)
 		seal_blank(c->error_text);
 	for (i = 0; i < c->n_notifications; i++)
 		seal_blank(c->notifications[i]->text);
+	if (c->desk != NULL) {
+		seal_blank(c->desk->text);
+		seal_blank(c->desk->query);
+		if (c->desk->query_sha256.len > 0)
+			OPENSSL_cleanse(c->desk->query_sha256.data,
+			    c->desk->query_sha256.len);
+		c->desk->query_sha256.len = 0;	/* still freed with c */
+	}
 }
 
 /* The plaintext: r's sensitive subtrees, borrowed, packed. */
@@ -869,6 +884,11 @@ seal_plaintext(const Warrant__Record *r, size_t *len)
 	s.approvals = apps;
 	if (seal_error_text(r))
 		s.error_text = r->error_text;
+	if (r->desk != NULL) {
+		s.desk_text = r->desk->text;
+		s.desk_query = r->desk->query;
+		s.desk_query_sha256 = r->desk->query_sha256;
+	}
 	*len = warrant__sealed__get_packed_size(&s);
 	if ((out = malloc(*len ? *len : 1)) != NULL)
 		warrant__sealed__pack(&s, out);
@@ -980,6 +1000,9 @@ seal_shape(const Warrant__Record *r, const Warrant__Sealed *x)
 		n += r->transitions[i]->approval != NULL;
 	if (n != x->n_approvals)
 		return "sealed approvals do not match the record's";
+	if (r->desk == NULL && (*x->desk_text != '\0' ||
+	    *x->desk_query != '\0' || x->desk_query_sha256.len > 0))
+		return "sealed desk fields in a record without a desk action";
 	return NULL;
 }
 
@@ -1019,6 +1042,16 @@ seal_swap(Warrant__Record *r, Warrant__Sealed *x)
 		}
 	if (*x->error_text != '\0') {
 		SWAP(r->error_text, x->error_text);
+	}
+	if (r->desk != NULL) {
+		SWAP(r->desk->text, x->desk_text);
+		SWAP(r->desk->query, x->desk_query);
+		{
+			ProtobufCBinaryData b = r->desk->query_sha256;
+
+			r->desk->query_sha256 = x->desk_query_sha256;
+			x->desk_query_sha256 = b;
+		}
 	}
 #undef SWAP
 }

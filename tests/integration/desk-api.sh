@@ -125,9 +125,14 @@ expect_code "queue by identifier" 200
 [ "$(jget 'any(t["task"] == "'"$rec_task"'" for t in d["tasks"])')" = True ] ||
     fail "search by identifier misses $rec_task: $body"
 search_seq=$(jget 'd["journal_seq"]')
-journal_show | python3 -c '
+# Journaled with the identifier's SHA-256, sealed for the audit key (an
+# unkeyed hash of a phone number is found by trying them all): without the
+# key, who searched and how many matched; with it, the hash.
+check_search() {	# sealed|opened
+	python3 -c '
 import hashlib, json, sys
-seq = int(sys.argv[1])
+seq, how = int(sys.argv[1]), sys.argv[2]
+sha = hashlib.sha256(b"528112345678").hexdigest()
 for line in sys.stdin:
     r = json.loads(line)
     if r["seq"] != seq:
@@ -136,12 +141,19 @@ for line in sys.stdin:
     d = r["desk"]
     assert d["action"] == "search" and d["operator_id"] == "op.ramirez", d
     assert d["query_kind"] == "identifier", d
-    assert d["query_sha256"] == hashlib.sha256(b"528112345678").hexdigest(), d
     assert d["matches"] >= 1, d
     assert "528112345678" not in line, "the identifier is in the journal"
+    if how == "sealed":
+        assert sha not in line, "the identifier hash is in clear"
+    else:
+        assert d["query_sha256"] == sha, d
     sys.exit(0)
-sys.exit("no search record " + str(seq))' "$search_seq" ||
-    fail "the search by identifier is not journaled as it should be"
+sys.exit("no search record " + str(seq))' "$search_seq" "$1"
+}
+journal_show | check_search sealed ||
+    fail "the search by identifier is not journaled as it should be (no key)"
+journal_show --key "$DIR/audit.key" | check_search opened ||
+    fail "the search by identifier is not journaled as it should be (audit key)"
 
 act deskop approve "{\"ref\":\"$rec_ref\"}"
 expect_code "approve without naming one of two tasks" 409

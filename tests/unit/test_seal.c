@@ -423,6 +423,54 @@ test_identifier_error_text(void **state)
 	seal_free(s);
 }
 
+/*
+ * A desk action's note, reason and search are sealed (a note may quote an
+ * order; a search's SHA-256 of a phone number is found by trying them
+ * all); the action and the operator stay readable.
+ */
+static void
+test_desk_action(void **state)
+{
+	struct seal		*s = daemon_seal(), *a = auditor_seal(priv);
+	Warrant__Record		 r = WARRANT__RECORD__INIT, *u;
+	Warrant__DeskAction	 d = WARRANT__DESK_ACTION__INIT;
+	uint8_t			*b, sha[32];
+	size_t			 len;
+	char			 err[200];
+
+	(void)state;
+	memset(sha, 0xab, sizeof(sha));
+	d.action = "search";
+	d.operator_id = "op.ramirez";
+	d.text = "orden CAUSA-77/2026";
+	d.query_kind = "identifier";
+	d.query = "LDID-QUERY-5";
+	d.query_sha256.data = sha;
+	d.query_sha256.len = sizeof(sha);
+	r.version = 2;
+	r.event = WARRANT__EVENT_TYPE__EVENT_DESK_ACTION;
+	r.desk = &d;
+	assert_int_equal(seal_pack(s, &r, &b, &len), 0);
+	assert_false(contains(b, len, "CAUSA-77"));
+	assert_false(contains(b, len, "LDID-QUERY"));
+	assert_false(memmem(b, len, sha, sizeof(sha)) != NULL);
+	assert_true(contains(b, len, "op.ramirez"));
+	assert_non_null(u = warrant__record__unpack(NULL, len, b));
+	assert_true(seal_is_sealed(u));
+	assert_string_equal(u->desk->action, "search");
+	assert_string_equal(u->desk->text, "");
+	assert_int_equal(u->desk->query_sha256.len, 0);
+	assert_int_equal(seal_open(a, u, err, sizeof(err)), 0);
+	assert_string_equal(u->desk->text, d.text);
+	assert_string_equal(u->desk->query, d.query);
+	assert_int_equal(u->desk->query_sha256.len, 32);
+	assert_memory_equal(u->desk->query_sha256.data, sha, 32);
+	warrant__record__free_unpacked(u, NULL);
+	free(b);
+	seal_free(a);
+	seal_free(s);
+}
+
 static void
 test_data_key_file(void **state)
 {
@@ -480,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_identifier_error_text),
 		cmocka_unit_test(test_mask_identifiers),
 		cmocka_unit_test(test_data_key_file),
+		cmocka_unit_test(test_desk_action),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
