@@ -19,6 +19,8 @@ mkdir -p build/demo
 export WARRANTD=$top/build/demo/src/warrantd
 ctl=$top/build/demo/src/warrantctl
 
+# Strict modes: the daemon refuses group-writable files (a umask 002 shell).
+umask 022
 dir=$(mktemp -d /tmp/warrantd-demo.XXXXXX)
 cleanup() { "$top/tests/stack" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
 trap cleanup EXIT

@@ -88,6 +88,7 @@ struct wd_conf {
 	char		*templates_dir;		/* etc/templates */
 	struct {
 		char	*cert, *key, *ca, *crl;
+		bool	 crl_none;		/* `crl none`: revocation off, on purpose */
 	} tls;
 	struct {
 		size_t	 body_max;		/* default 256 KiB */
@@ -168,6 +169,21 @@ enum wd_official_status {
 /* Find a registered person by certificate or public-key fingerprint. */
 struct wd_official	*conf_find_official(const struct wd_conf *,
 			    const uint8_t cert_sha256[32], const uint8_t spki_sha256[32]);
+/*
+ * Who a client certificate is (src/conf.c): exactly one entry, none, more
+ * than one (who and other are the first two), or an entry whose certificate
+ * hash matches and whose public-key hash does not (who). Only ONE may act.
+ */
+enum wd_identity {
+	WD_IDENTITY_NONE = 0,
+	WD_IDENTITY_ONE,
+	WD_IDENTITY_AMBIGUOUS,
+	WD_IDENTITY_INCONSISTENT
+};
+enum wd_identity	 conf_identify(const struct wd_conf *,
+			    const uint8_t cert_sha256[32], const uint8_t spki_sha256[32],
+			    const struct wd_official **who,
+			    const struct wd_official **other);
 enum wd_official_status	 conf_official_status(const struct wd_official *, time_t now);
 
 #endif

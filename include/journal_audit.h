@@ -113,6 +113,13 @@ int	jaudit_prove(const char *dir, uint64_t seq, const char *cpfile,
  * signed; its signature is not checked here, the auditor does that), for a
  * journal being appended to: only the records the checkpoint signs are read.
  */
+/*
+ * The seq of the record whose leaf hash is leaf, among the first limit:
+ * authorities hold receipts with the leaf hash only (issue 14 section 5:
+ * the journal's sequence is not theirs to see). JAUDIT_FAIL if none.
+ */
+int	jaudit_find_leaf(const char *dir, const uint8_t leaf[32], uint64_t limit,
+	    uint64_t *seq, char *err, size_t errlen);
 int	jaudit_prove_note(const char *dir, uint64_t seq, const char *note,
 	    size_t notelen, FILE *out, char *err, size_t errlen);
 

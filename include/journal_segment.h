@@ -63,6 +63,7 @@ struct jseg_scan {
 	bool		 torn;		/* torn tail found (last segment only) */
 	uint64_t	 torn_off;	/* where the good data ends */
 	uint64_t	 torn_len;	/* bytes after it */
+	char		 torn_why[128];	/* what made it a torn tail */
 	uint64_t	 end_off;	/* end of the good data */
 	bool		 stopped;	/* fn or limit ended the scan */
 	char		 err[512];	/* why -1 was returned */
@@ -76,9 +77,12 @@ void	jseg_name(char out[JSEG_NAME_LEN], uint64_t first_seq);
 int	jseg_list(int dirfd, struct jseg_file **out, size_t *n);
 /*
  * Check one segment image: header, frames, CRCs, records, dense seq and
- * non-decreasing time. If is_last, damage confined to the last frame (an
- * incomplete frame, or a bad CRC on a frame ending at EOF, or zero fill)
- * is reported as a torn tail rather than an error.
+ * non-decreasing time. If is_last, what a crash or a power cut can leave
+ * after the last synced frame is reported as a torn tail rather than an
+ * error: an incomplete frame, a bad CRC on a frame ending at EOF, zero
+ * fill to EOF, or a bad frame that overlaps a page never written back
+ * (zeros from the frame's start to the end of its 4 KiB page, or a whole
+ * zero page inside the frame), whatever follows it.
  * Returns 0 (ok or torn), -1 with s->err set.
  */
 int	jseg_parse(const char *name, const uint8_t *buf, size_t len,

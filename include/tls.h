@@ -23,6 +23,8 @@ struct tls_refusal {
 	char		fingerprint[65];	/* SHA-256 hex of the leaf, if seen */
 };
 
+/* Why verification failed, in words that do not mislead (src/tls.c). */
+void	 tls_refusal_reason(int verify_error, char *buf, size_t len);
 /* Build the server context; logs what is wrong (file and reason) on error. */
 SSL_CTX	*tls_server_ctx(const struct wd_conf *);
 /* Attach a refusal record to a new SSL, filled by the verify callback. */

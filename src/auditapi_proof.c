@@ -1,6 +1,8 @@
 /*
  * auditapi_proof — GET /journal/proof?seq=N: the RFC 9162 inclusion proof of
- * record N in the newest signed checkpoint, in warrant-audit's text format,
+ * record N in the newest signed checkpoint (or ?leaf-sha256=HEX: of the
+ * record with that leaf hash, the only thing an authority's receipt
+ * holds), in warrant-audit's text format,
  * built by the same code as `warrant-audit prove` (journal_audit.c). The
  * auditor checks it with `warrant-audit check-proof` against the checkpoint
  * from GET /journal/checkpoint and the journal's public key.
@@ -48,6 +50,8 @@ struct proof_job {
 	/* Set on the loop thread before the worker starts, then read-only. */
 	struct conn	*c;		/* the loop thread's only */
 	uint64_t	 seq;
+	bool		 by_leaf;	/* seq is found from leaf by the worker */
+	uint8_t		 leaf[32];
 	char		 dir[PATH_MAX];
 	char		*note;		/* newest checkpoint, signed note */
 	size_t		 notelen;
@@ -56,6 +60,7 @@ struct proof_job {
 	/* Written by the worker, read by the loop once done is set. */
 	int		 done;
 	int		 rv;		/* JAUDIT_* */
+	bool		 not_found;	/* by_leaf: no such record signed */
 	char		*buf;		/* the proof text */
 	size_t		 len;
 	char		 err[PATH_MAX + 1024];
@@ -98,11 +103,28 @@ proof_answer(struct conn *c, int status, const char *fmt, ...)
  * is written one way only, as in Content-Length and the receipts.
  */
 static int
-proof_parse_query(const char *q, uint64_t *seq)
+proof_parse_query(const char *q, uint64_t *seq, bool *by_leaf,
+    uint8_t leaf[32])
 {
-	if (strncmp(q, "seq=", 4) != 0)
+	static const char	hex[] = "0123456789abcdef";
+	const char		*p, *hi, *lo;
+
+	*by_leaf = false;
+	if (strncmp(q, "seq=", 4) == 0)
+		return http_parse_decimal(q + 4, strlen(q + 4), UINT64_MAX, seq);
+	/* 64 lowercase hex digits, as the receipt writes them. */
+	if (strncmp(q, "leaf-sha256=", 12) != 0 || strlen(q + 12) != 64)
 		return -1;
-	return http_parse_decimal(q + 4, strlen(q + 4), UINT64_MAX, seq);
+	for (int i = 0; i < 32; i++) {
+		p = q + 12 + 2 * i;
+		if (p[0] == '\0' || p[1] == '\0' ||
+		    (hi = strchr(hex, p[0])) == NULL ||
+		    (lo = strchr(hex, p[1])) == NULL)
+			return -1;
+		leaf[i] = (uint8_t)((hi - hex) << 4 | (lo - hex));
+	}
+	*by_leaf = true;
+	return 0;
 }
 
 /* ---- the worker --------------------------------------------------------- */
@@ -119,8 +141,16 @@ proof_worker(void *arg)
 		snprintf(job->err, sizeof(job->err), "out of memory");
 		job->rv = JAUDIT_ERROR;
 	} else {
-		job->rv = jaudit_prove_note(job->dir, job->seq, job->note,
-		    job->notelen, out, job->err, sizeof(job->err));
+		if (job->by_leaf) {
+			job->rv = jaudit_find_leaf(job->dir, job->leaf,
+			    job->size, &job->seq, job->err, sizeof(job->err));
+			job->not_found = job->rv == JAUDIT_FAIL &&
+			    strncmp(job->err, "no record", 9) == 0;
+		}
+		if (job->rv == JAUDIT_OK)
+			job->rv = jaudit_prove_note(job->dir, job->seq,
+			    job->note, job->notelen, out, job->err,
+			    sizeof(job->err));
 		if (fclose(out) == EOF && job->rv == JAUDIT_OK) {
 			log_warn("proof of seq %" PRIu64, job->seq);
 			job->rv = JAUDIT_ERROR;
@@ -137,6 +167,19 @@ proof_worker(void *arg)
 }
 
 /* ---- back on the loop ---------------------------------------------------- */
+
+/* ?leaf-sha256= of a record not (yet) under the newest checkpoint. */
+static void
+proof_not_found(struct conn *c, const struct proof_job *job)
+{
+	char *body = NULL;
+
+	if (asprintf(&body, "%s (checkpoint of %" PRIu64 " records): not in the "
+	    "journal, or not signed yet; ask again after the next checkpoint\n",
+	    job->err, job->size) == -1)
+		body = NULL;
+	conn_respond_type(c, 404, PROOF_TYPE, body, body ? strlen(body) : 0);
+}
 
 static void
 proof_done(evutil_socket_t fd, short what, void *arg)
@@ -158,7 +201,9 @@ proof_done(evutil_socket_t fd, short what, void *arg)
 		proof_job_free(job);
 		return;
 	}
-	if (job->rv == JAUDIT_OK) {
+	if (job->not_found) {
+		proof_not_found(c, job);
+	} else if (job->rv == JAUDIT_OK) {
 		log_info("conn %llu from %s: auditor %s fetched the proof of "
 		    "seq %" PRIu64 " at size %" PRIu64, (unsigned long long)c->id,
 		    c->peer, c->official->id, job->seq, job->size);
@@ -247,16 +292,20 @@ void
 auditapi_proof(struct conn *c)
 {
 	struct proof_job	*job;
-	uint64_t		 seq, size = 0, have;
+	uint64_t		 seq = 0, size = 0, have;
+	uint8_t			 leaf[32] = { 0 };
+	bool			 by_leaf;
 	char			*note;
 
-	if (proof_parse_query(c->req.query, &seq) == -1) {
+	if (proof_parse_query(c->req.query, &seq, &by_leaf, leaf) == -1) {
 		proof_answer(c, 400, "usage: GET /journal/proof?seq=N, N a "
-		    "record's sequence number in decimal without leading zeros\n");
+		    "record's sequence number in decimal without leading zeros, "
+		    "or ?leaf-sha256=HEX, the 64 lowercase hex digits of a "
+		    "receipt\n");
 		return;
 	}
 	have = journal_size(c->srv->journal);
-	if (seq >= have) {
+	if (!by_leaf && seq >= have) {
 		proof_answer(c, 404, "no record %" PRIu64 ": the journal holds "
 		    "%" PRIu64 " records\n", seq, have);
 		return;
@@ -265,7 +314,7 @@ auditapi_proof(struct conn *c)
 		proof_answer(c, 404, "no checkpoint has been signed yet\n");
 		return;
 	}
-	if (seq >= size) {
+	if (!by_leaf && seq >= size) {
 		free(note);
 		proof_answer(c, 404, "record %" PRIu64 " is not signed yet: the "
 		    "newest checkpoint covers %" PRIu64 " records; ask again "
@@ -283,6 +332,8 @@ auditapi_proof(struct conn *c)
 	}
 	if ((job = proof_job_new(c, seq, note, size)) == NULL)
 		return;
+	job->by_leaf = by_leaf;
+	memcpy(job->leaf, leaf, sizeof(job->leaf));
 	/* Registered before the worker exists, so its signal cannot be lost. */
 	if (event_base_once(c->srv->base, job->rfd, EV_READ, proof_done, job,
 	    NULL) == -1) {

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "log.h"
 #include "seal.h"
+#include "strict.h"
 
 /* TLS to a back end: the same policy as towards authorities (tls.c). */
 #define BE_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
@@ -936,6 +937,11 @@ backend_tls(const struct wd_backend *wb)
 	unsigned long	 e;
 	char		 buf[256];
 
+	/* Strict modes, as for our own TLS files (src/strict.c). */
+	if (strict_check_log(wb->tls.cert, STRICT_CONF) == -1 ||
+	    strict_check_log(wb->tls.ca, STRICT_CONF) == -1 ||
+	    strict_check_log(wb->tls.key, STRICT_KEY) == -1)
+		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

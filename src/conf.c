@@ -160,6 +160,46 @@ conf_find_official(const struct wd_conf *conf, const uint8_t cert_sha256[32],
 	return NULL;
 }
 
+/*
+ * Who a client certificate is, from the whole registry rather than the first
+ * entry in file order: an entry matches if its certificate hash or its
+ * public-key hash does. An entry that names both but whose certificate hash
+ * matches while its public-key hash does not is wrong about that
+ * certificate (it is also what lets the loader compare entries of different
+ * kinds, src/parse.y), and a certificate two entries match could be either
+ * person: both are refused rather than guessed.
+ */
+enum wd_identity
+conf_identify(const struct wd_conf *conf, const uint8_t cert_sha256[32],
+    const uint8_t spki_sha256[32], const struct wd_official **who,
+    const struct wd_official **other)
+{
+	struct wd_official	*o;
+	bool			 by_cert, by_spki;
+
+	*who = *other = NULL;
+	if (conf == NULL)
+		return WD_IDENTITY_NONE;
+	TAILQ_FOREACH(o, &conf->officials, entry) {
+		by_cert = o->has_cert_fp && fp_equal(o->cert_sha256, cert_sha256);
+		by_spki = o->has_spki_fp && fp_equal(o->spki_sha256, spki_sha256);
+		if (!by_cert && !by_spki)
+			continue;
+		if (by_cert && o->has_spki_fp && !by_spki) {
+			*who = o;
+			*other = NULL;
+			return WD_IDENTITY_INCONSISTENT;
+		}
+		if (*who == NULL)
+			*who = o;
+		else if (*other == NULL)
+			*other = o;
+	}
+	if (*other != NULL)
+		return WD_IDENTITY_AMBIGUOUS;
+	return *who ? WD_IDENTITY_ONE : WD_IDENTITY_NONE;
+}
+
 /* Suspension wins over dates: a suspended person is out whatever the day. */
 enum wd_official_status
 conf_official_status(const struct wd_official *o, time_t now)

@@ -265,24 +265,20 @@ intake_answer(struct intake_job *j)
 
 /*
  * The journal receipt, as an HTTP header of the acceptance: the record's
- * sequence number and RFC 9162 leaf hash, and the signed checkpoint that
- * covers it (or "next" if it will be in the next one). With it an authority
- * can later ask an auditor to prove that its request is in the journal.
+ * RFC 9162 leaf hash, with which an authority can later ask an auditor to
+ * prove that its request is in the journal (GET /journal/proof?leaf-sha256=).
+ * Not the record's sequence number, nor the size of a checkpoint: both
+ * count every authority's requests (issue 14 section 5), and the journal's
+ * sequence is the auditors' business.
  */
 static void
 intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
 {
-	char		 leaf[65], cp[32] = "next";
-	uint64_t	 size = 0;
-	char		*note = journal_checkpoint_note(c->srv->journal, &size);
+	char	leaf[65];
 
-	if (note != NULL && size > rcpt->seq)
-		snprintf(cp, sizeof(cp), "%llu", (unsigned long long)size);
-	free(note);
 	tls_hex(rcpt->leaf_hash, sizeof(rcpt->leaf_hash), leaf);
 	snprintf(c->receipt, sizeof(c->receipt),
-	    "Warrant-Receipt: seq=%llu; leaf-sha256=%s; checkpoint=%s\r\n",
-	    (unsigned long long)rcpt->seq, leaf, cp);
+	    "Warrant-Receipt: leaf-sha256=%s\r\n", leaf);
 }
 
 static void
@@ -434,17 +430,12 @@ intake_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 	intake_finish(j);
 }
 
-/* A carrier reference: MXC-YYYYMMDD-NNNNNNNN, never reused. */
-static void
+/* A carrier reference: opaque, unique, sortable by time (src/ref.c). */
+static int
 intake_new_ref(struct intake_job *j, int64_t now)
 {
-	time_t		 day = (time_t)(now / 1000000);
-	struct tm	 tm;
-
-	gmtime_r(&day, &tm);
-	snprintf(j->ref, sizeof(j->ref), "MXC-%04d%02d%02d-%08llu",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    (unsigned long long)j->c->srv->next_ref++);
+	return ref_new(&j->c->srv->refs, (time_t)(now / 1000000), j->ref,
+	    sizeof(j->ref));
 }
 
 /* A changing message against what is held: new, repeated, or refused. */
@@ -467,7 +458,12 @@ intake_decide_change(struct intake_job *j, int64_t now)
 		snprintf(j->ref, sizeof(j->ref), "%s", j->plan->ref);
 	} else if (j->req.ntasks > 0 || j->req.nauths > 0) {
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED;
-		intake_new_ref(j, now);
+		if (intake_new_ref(j, now) == -1) {
+			/* The plan is released with the job. */
+			j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
+			wd_error_set(&j->err, WD_ERR_INTERNAL, "no carrier "
+			    "reference could be made");
+		}
 	} else {
 		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_UPDATED;
 		snprintf(j->ref, sizeof(j->ref), "%s", j->plan->ref);
@@ -487,6 +483,16 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 	if (c->refusal.failed) {
 		wd_error_set(&j->err, WD_ERR_UNKNOWN_OFFICIAL,
 		    "client certificate no longer accepted: %s", c->refusal.reason);
+		return;
+	}
+	if (c->identity == WD_IDENTITY_AMBIGUOUS ||
+	    c->identity == WD_IDENTITY_INCONSISTENT) {
+		/* Which entries is the carrier's business: its log says. */
+		wd_error_set(&j->err, WD_ERR_UNKNOWN_OFFICIAL, "the client "
+		    "certificate matches %s; the carrier must correct its "
+		    "registry", c->identity == WD_IDENTITY_AMBIGUOUS ?
+		    "more than one registered person" :
+		    "a registry entry that names another public key");
 		return;
 	}
 	if (policy_check_official(c->official, now, &j->err) == -1)
@@ -670,36 +676,26 @@ static int
 intake_replay_one(const Warrant__Record *rec, void *arg)
 {
 	struct server		*srv = arg;
-	const char		*dash;
-	unsigned long long	 n;
 
 	/* The object store catches up with what it missed (store.h). */
 	if (srv->store != NULL && rec->seq >= store_applied(srv->store) &&
 	    store_apply(srv->store, rec) == -1)
 		return -1;
 
-	if (rec->event != WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED ||
-	    rec->carrier_ref == NULL || (dash = strrchr(rec->carrier_ref, '-')) == NULL)
-		return 0;
-	/* References are never reused, even after a gap left by a failed write. */
-	n = strtoull(dash + 1, NULL, 10);
-	if (n >= srv->next_ref)
-		srv->next_ref = n + 1;
-	srv->stats.accepted++;
+	if (rec->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED)
+		srv->stats.accepted++;
 	return 0;
 }
 
 int
 intake_recover(struct server *srv)
 {
-	srv->next_ref = 1;
 	/* Only the records the store has not applied need their sealed fields. */
 	if (journal_replay_unsealed_from(srv->journal, srv->store != NULL ?
 	    store_applied(srv->store) : UINT64_MAX, intake_replay_one, srv) == -1)
 		return -1;
-	log_info("journal holds %llu records, %llu accepted requests; next "
-	    "reference number %llu", (unsigned long long)journal_size(srv->journal),
-	    (unsigned long long)srv->stats.accepted,
-	    (unsigned long long)srv->next_ref);
+	log_info("journal holds %llu records, %llu accepted requests",
+	    (unsigned long long)journal_size(srv->journal),
+	    (unsigned long long)srv->stats.accepted);
 	return 0;
 }

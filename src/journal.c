@@ -885,28 +885,123 @@ journal_open_segment(struct journal *j, const struct jseg_file *f,
 	return 0;
 }
 
+/* A new file in DIR/torn for what is cut, never one already there. */
+static int
+journal_torn_create(struct journal *j, int tdir, const char *seg,
+    uint64_t off, char *name, size_t nlen)
+{
+	int fd;
+
+	for (int i = 0; i < 1000; i++) {
+		if (i == 0)
+			snprintf(name, nlen, "%s.at-%" PRIu64, seg, off);
+		else
+			snprintf(name, nlen, "%s.at-%" PRIu64 ".%d", seg, off, i);
+		fd = openat(tdir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+		if (fd != -1 || errno != EEXIST)
+			return fd;
+	}
+	errno = EEXIST;
+	log_warn("journal: %s/torn: %s", j->dir, name);
+	return -1;
+}
+
+/* Copy [off, off + len) of seg into DIR/torn/name, durably. */
+static int
+journal_torn_copy(struct journal *j, int tdir, const char *seg, uint64_t off,
+    uint64_t len, char *name, size_t nlen)
+{
+	uint8_t		buf[65536];
+	ssize_t		r;
+	size_t		want;
+	int		in, out = -1, rv = -1;
+
+	if ((in = openat(j->dirfd, seg, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (out = journal_torn_create(j, tdir, seg, off, name, nlen)) == -1)
+		goto done;
+	while (len > 0) {
+		want = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+		if ((r = pread(in, buf, want, (off_t)off)) <= 0) {
+			if (r == 0)
+				errno = EIO;	/* the file shrank under us */
+			goto done;
+		}
+		if (write(out, buf, (size_t)r) != r)
+			goto done;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+	}
+	rv = fsync(out);
+done:
+	if (rv == -1)
+		log_warn("journal: %s: cannot move the torn tail of %s aside",
+		    j->dir, seg);
+	if (in != -1)
+		close(in);
+	if (out != -1)
+		close(out);
+	return rv;
+}
+
 /*
- * A crash cut the last append short: drop the partial bytes so the next
- * append starts on a frame boundary. A segment whose header itself is
- * incomplete (a crash while rolling over) is removed.
+ * What is cut goes to DIR/torn, never away: it was never acknowledged, but
+ * it is evidence (of a power cut, or of whatever else wrote there), and an
+ * auditor or the carrier may want it. A whole segment is renamed there;
+ * a tail is copied, synced, and only then cut from the segment.
+ */
+static int
+journal_torn_aside(struct journal *j, const char *seg, uint64_t off,
+    uint64_t len, char *name, size_t nlen)
+{
+	int	tdir, rv;
+
+	if (mkdirat(j->dirfd, "torn", 0700) == -1 && errno != EEXIST) {
+		log_warn("journal: %s/torn", j->dir);
+		return -1;
+	}
+	if ((tdir = openat(j->dirfd, "torn", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		log_warn("journal: %s/torn", j->dir);
+		return -1;
+	}
+	if (off < JSEG_HDR_LEN) {
+		snprintf(name, nlen, "%s.at-0", seg);
+		rv = renameat(j->dirfd, seg, tdir, name);
+		if (rv == -1)
+			log_warn("journal: %s: cannot move %s aside", j->dir, seg);
+	} else
+		rv = journal_torn_copy(j, tdir, seg, off, len, name, nlen);
+	if (rv == 0 && (fsync(tdir) == -1 || fsync(j->dirfd) == -1)) {
+		log_warn("journal: %s: cannot sync %s/torn", j->dir, j->dir);
+		rv = -1;
+	}
+	close(tdir);
+	return rv;
+}
+
+/*
+ * A crash or a power cut left the last append incomplete: the bytes after
+ * the last good frame go to DIR/torn (journal_torn_aside) and are cut, so
+ * the next append starts on a frame boundary. A segment whose header
+ * itself is incomplete (a crash while rolling over) is moved there whole.
  */
 static int
 journal_cut_tail(struct journal *j, struct jseg_file *segs, size_t *n,
     const struct jseg_scan *s, uint64_t prev_size, char *detail, size_t dlen)
 {
 	struct jseg_file	*last = &segs[*n - 1];
+	char			 aside[JSEG_NAME_LEN + 48];
 
+	if (journal_torn_aside(j, last->name, s->torn_off, s->torn_len, aside,
+	    sizeof(aside)) == -1)
+		return -1;
 	snprintf(detail, dlen, "torn tail: cut %" PRIu64 " bytes at offset %"
-	    PRIu64 " of %s (seq %" PRIu64 " onwards)", s->torn_len,
-	    s->torn_off, last->name, s->next_seq);
+	    PRIu64 " of %s (seq %" PRIu64 " onwards): %s; moved to torn/%s",
+	    s->torn_len, s->torn_off, last->name, s->next_seq, s->torn_why,
+	    aside);
 	log_warnx("journal: %s: %s", j->dir, detail);
 	if (s->torn_off < JSEG_HDR_LEN) {
-		if (unlinkat(j->dirfd, last->name, 0) == -1 ||
-		    fsync(j->dirfd) == -1) {
-			log_warn("journal: %s/%s: cannot remove", j->dir,
-			    last->name);
-			return -1;
-		}
 		if (--*n == 0)
 			return journal_roll(j, s->next_seq);
 		return journal_open_segment(j, &segs[*n - 1], prev_size);
@@ -1009,15 +1104,15 @@ journal_cp_load(struct journal *j)
 
 /* The journal must extend its newest checkpoint: no rollback, no rewrite. */
 static int
-journal_cp_check(struct journal *j)
+journal_cp_check(struct journal *j, const char *where)
 {
 	if (!j->cp_have)
 		return 0;
 	if (j->cp_found.size > j->tree.size) {
 		log_warnx("journal: %s: refusing to run: %" PRIu64 " records "
 		    "but a signed checkpoint covers %" PRIu64 ": records were "
-		    "removed (rollback or truncation)", j->dir, j->tree.size,
-		    j->cp_found.size);
+		    "removed (rollback or truncation)%s", j->dir, j->tree.size,
+		    j->cp_found.size, where);
 		return -1;
 	}
 	if (memcmp(j->cp_prefix_root, j->cp_found.root, MERKLE_HASH_LEN)) {
@@ -1066,6 +1161,7 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 	struct jseg_scan	 s;
 	size_t			 i, n;
 	uint64_t		 size = 0, prev_size = 0;
+	char			 where[768] = "";
 	int			 rv = -1;
 
 	if (jseg_list(j->dirfd, &segs, &n) == -1) {
@@ -1081,14 +1177,28 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 		prev_size = size;
 		if (jseg_scan_file(j->dirfd, &segs[i], i + 1 == n, &s,
 		    &size) == -1) {
-			log_warnx("journal: %s: damaged, refusing to run: %s",
-			    j->dir, s.err);
+			log_warnx("journal: %s: damaged, refusing to run: %s; "
+			    "acknowledged records may be at stake, so nothing "
+			    "was changed: run warrant-audit verify --journal %s "
+			    "and restore the segment from a backup "
+			    "(docs/journal.md)", j->dir, s.err, j->dir);
 			goto out;
 		}
 	}
 	j->next_seq = j->durable = s.next_seq;
 	j->last_time_us = s.last_time_us == INT64_MIN ? 0 : s.last_time_us;
-	if (journal_cp_check(j) == -1)
+	/*
+	 * A signed checkpoint covers only records that were durable: damage
+	 * before its end is damage to acknowledged records, not a torn tail.
+	 */
+	if (s.torn)
+		snprintf(where, sizeof(where), " (damage at offset %" PRIu64
+		    " of %s, seq %" PRIu64 ": %s; acknowledged records are at "
+		    "stake and nothing was changed: run warrant-audit verify "
+		    "--journal %s and restore the segment from a backup, "
+		    "docs/journal.md)", s.torn_off, segs[n - 1].name,
+		    s.next_seq, s.torn_why, j->dir);
+	if (journal_cp_check(j, where) == -1)
 		goto out;
 	if (n == 0) {
 		if ((rv = journal_roll(j, 0)) == -1)
@@ -1173,7 +1283,7 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
     struct journal **out)
 {
 	struct journal	*j;
-	char		 detail[256] = "";
+	char		 detail[512] = "";
 
 	*out = NULL;
 	if (cfg->dir == NULL || base == NULL) {

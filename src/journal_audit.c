@@ -308,6 +308,32 @@ jaudit_prove(const char *dir, uint64_t seq, const char *cpfile, FILE *out,
 }
 
 int
+jaudit_find_leaf(const char *dir, const uint8_t leaf[32], uint64_t limit,
+    uint64_t *seq, char *err, size_t errlen)
+{
+	struct jaudit_journal	aj;
+	int			rv = JAUDIT_FAIL;
+
+	if (jaudit_load(&aj, dir, limit, NULL, NULL) == -1) {
+		snprintf(err, errlen, "%s: cannot read the journal", dir);
+		rv = JAUDIT_ERROR;
+	} else if (aj.err[0] != '\0')
+		snprintf(err, errlen, "%s: %s", dir, aj.err);
+	else {
+		snprintf(err, errlen, "no record with this leaf hash among the "
+		    "%" PRIu64 " signed", aj.n);
+		for (uint64_t i = 0; i < aj.n; i++)
+			if (memcmp(aj.leaves[i], leaf, MERKLE_HASH_LEN) == 0) {
+				*seq = i;
+				rv = JAUDIT_OK;
+				break;
+			}
+	}
+	jaudit_free(&aj);
+	return rv;
+}
+
+int
 jaudit_prove_note(const char *dir, uint64_t seq, const char *note,
     size_t notelen, FILE *out, char *err, size_t errlen)
 {

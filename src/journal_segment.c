@@ -145,6 +145,57 @@ all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+/*
+ * Write-back out of order (XFS, ext4 with delayed allocation) can leave,
+ * after a power cut, pages of the unsynced tail as zeros while later pages
+ * hold data. Synced bytes are never zeroed, and a batch always ends on a
+ * frame boundary, so a page that never reached the disk shows as zeros
+ * from the first unsynced frame's start to the end of its page, or as a
+ * whole zero page further on, overlapping the first bad frame. Flipped
+ * bits or rewritten bytes do not look like that: they stay errors.
+ */
+#define JSEG_PAGE	4096
+#define JSEG_ZERO_RUN	32
+
+static bool
+jseg_unwritten(const uint8_t *buf, size_t len, uint64_t off, uint64_t end,
+    struct jseg_scan *s)
+{
+	uint64_t	pg = (off / JSEG_PAGE + 1) * JSEG_PAGE, e;
+
+	if (end > len)
+		end = len;
+	e = pg < len ? pg : len;
+	if (e - off >= 4 && all_zero(buf + off, e - off)) {
+		snprintf(s->torn_why, sizeof(s->torn_why), "zeros from offset "
+		    "%" PRIu64 " to %" PRIu64 " with data after: a page not "
+		    "written back", off, e);
+		return true;
+	}
+	/*
+	 * A page written back early, then appended to in the cache: on disk
+	 * it ends in zeros from where it was then. A run of 32 zero bytes up
+	 * to the page's end is not what a record holds.
+	 */
+	if (e - off > JSEG_ZERO_RUN && e < len && e - JSEG_ZERO_RUN < end &&
+	    all_zero(buf + e - JSEG_ZERO_RUN, JSEG_ZERO_RUN)) {
+		snprintf(s->torn_why, sizeof(s->torn_why), "zeros before "
+		    "offset %" PRIu64 " inside the frame at %" PRIu64 ", data "
+		    "after: a page written back before its last append", e, off);
+		return true;
+	}
+	for (; pg < end; pg += JSEG_PAGE) {
+		e = pg + JSEG_PAGE < len ? pg + JSEG_PAGE : len;
+		if (all_zero(buf + pg, e - pg)) {
+			snprintf(s->torn_why, sizeof(s->torn_why), "zero page "
+			    "at offset %" PRIu64 " inside the frame at %" PRIu64
+			    ": a page not written back", pg, off);
+			return true;
+		}
+	}
+	return false;
+}
+
 static int
 jseg_header_check(const char *name, const uint8_t *buf, struct jseg_scan *s)
 {
@@ -247,7 +298,13 @@ jseg_frame(const char *name, const uint8_t *buf, size_t len, uint64_t off,
 	flen = wd_get_be32(buf + off);
 	fcrc = wd_get_be32(buf + off + 4);
 	if (flen == 0 || flen > s->record_max) {
-		if (is_last && all_zero(buf + off, rem))
+		if (is_last && all_zero(buf + off, rem)) {
+			snprintf(s->torn_why, sizeof(s->torn_why), "zero fill "
+			    "to the end of the file");
+			goto torn_quiet;
+		}
+		if (is_last && jseg_unwritten(buf, len, off, off +
+		    JSEG_FRAME_HDR, s))
 			goto torn_quiet;
 		snprintf(s->err, sizeof(s->err), "%s: offset %" PRIu64 ", seq %"
 		    PRIu64 ": bad frame length %u (max %u)", name, off,
@@ -259,9 +316,13 @@ jseg_frame(const char *name, const uint8_t *buf, size_t len, uint64_t off,
 		goto torn;
 	}
 	if (crc32c(0, buf + off + JSEG_FRAME_HDR, flen) != fcrc) {
-		why = "CRC mismatch";
+		why = "CRC mismatch of the last frame";
 		if (off + JSEG_FRAME_HDR + flen == len)
 			goto torn;
+		why = "CRC mismatch";
+		if (is_last && jseg_unwritten(buf, len, off, off +
+		    JSEG_FRAME_HDR + flen, s))
+			goto torn_quiet;
 		goto bad;
 	}
 	r = warrant__record__unpack(NULL, flen, buf + off + JSEG_FRAME_HDR);
@@ -292,6 +353,7 @@ jseg_frame(const char *name, const uint8_t *buf, size_t len, uint64_t off,
 torn:
 	if (!is_last)
 		goto bad;
+	snprintf(s->torn_why, sizeof(s->torn_why), "%s", why);
 torn_quiet:
 	s->torn = true;
 	s->torn_off = off;
@@ -318,6 +380,8 @@ jseg_parse(const char *name, const uint8_t *buf, size_t len, bool is_last,
 			s->torn = true;
 			s->torn_off = 0;
 			s->torn_len = len;
+			snprintf(s->torn_why, sizeof(s->torn_why), "incomplete "
+			    "segment header");
 			return 0;
 		}
 		snprintf(s->err, sizeof(s->err), "%s: offset 0: short segment "

@@ -36,6 +36,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 #include "wd.h"
 
 #define CONF_FILE_MAX		(4 * 1024 * 1024)	/* bytes of one file */
@@ -139,6 +140,7 @@ static struct {
 	bool			 tok_at_start;
 	bool			 stmt_start;
 	char			 toktext[48];
+	char			 strict_why[8192];	/* file_read's refusal */
 } ps;
 
 static int	 yylex(void);
@@ -289,6 +291,14 @@ tlsopt		: CERTIFICATE STRING {
 		| CRL STRING {
 			set_str(S_TLS_CRL, "crl", $<lineno>1,
 			    &ps.conf->tls.crl, $2);
+		}
+		| CRL WORD {
+			/* Revocation off, said in so many words (issue 14 §7). */
+			if (strcmp($2, "none") != 0)
+				conf_errx($<lineno>1, "crl: expected a file name "
+				    "in quotes, or none");
+			else if (once(S_TLS_CRL, "crl", $<lineno>1))
+				ps.conf->tls.crl_none = true;
 		}
 		;
 
@@ -1242,6 +1252,12 @@ file_read(struct file *f, const char **why)
 		*why = "not a regular file";
 		goto fail;
 	}
+	/* Who can write the registry decides who may ask: strict modes. */
+	if (strict_check(f->path, &st, STRICT_CONF, ps.strict_why,
+	    sizeof(ps.strict_why)) == -1) {
+		*why = ps.strict_why;
+		goto fail;
+	}
 	if (st.st_size > CONF_FILE_MAX) {
 		*why = "file larger than 4 MiB";
 		goto fail;
@@ -1775,6 +1791,42 @@ person_begin(int line, const char *id, enum wd_role role)
 	ps.person = o;
 }
 
+/*
+ * One certificate, one person, across kinds of fingerprint (issue 14
+ * section 2). A certificate hash and a public-key hash cannot be compared:
+ * whether the certificate of one entry carries the key of another is
+ * unknowable from the hashes. So an entry named by its certificate alone
+ * and another named by a public key can match one certificate, and are
+ * refused together. An entry that gives both hashes states which key its
+ * certificate carries (checked at every connection, conf_identify), which
+ * makes it comparable with public-key entries: equal keys are caught as
+ * duplicates by person_set_fp.
+ */
+static void
+person_check_kinds(const struct wd_official *o)
+{
+	const struct wd_official	*p;
+	bool				 cert_only = o->has_cert_fp && !o->has_spki_fp;
+
+	TAILQ_FOREACH(p, &ps.conf->officials, entry) {
+		if (p == o)
+			continue;
+		if (cert_only && p->has_spki_fp)
+			break;
+		if (o->has_spki_fp && p->has_cert_fp && !p->has_spki_fp)
+			break;
+	}
+	if (p == NULL)
+		return;
+	conf_errx(o->line, "\"%s\" and \"%s\" (line %d) can match one "
+	    "certificate: \"%s\" is named by its certificate sha256 only and "
+	    "\"%s\" by a public-key sha256; add to \"%s\" the public-key "
+	    "sha256 of its certificate (openssl x509 -in CERT -noout -pubkey "
+	    "| openssl pkey -pubin -outform DER | sha256sum)", o->id, p->id,
+	    p->line, cert_only ? o->id : p->id, cert_only ? p->id : o->id,
+	    cert_only ? o->id : p->id);
+}
+
 static void
 person_end(void)
 {
@@ -1790,6 +1842,8 @@ person_end(void)
 		    "sha256 is required", o->id);
 	if (!ps.person_valid)
 		conf_errx(o->line, "\"%s\": valid is required", o->id);
+	if (ps.errors == ps.person_errors)
+		person_check_kinds(o);
 }
 
 static void

@@ -47,6 +47,7 @@
 
 #include "log.h"
 #include "results.h"
+#include "strict.h"
 #include "wd_bytes.h"
 
 #define RES_MAGIC	"WDRESLT"	/* and its NUL: 8 bytes */
@@ -234,6 +235,7 @@ results_read_key(const char *path, uint8_t key[32])
 {
 	struct stat	st;
 	uint8_t		zero[32] = { 0 };
+	char		why[8192];
 	int		fd, rc = -1;
 
 	/* A symbolic link is followed (credentials are often linked in). */
@@ -245,9 +247,8 @@ results_read_key(const char *path, uint8_t key[32])
 		log_warn("results key %s", path);
 	else if (!S_ISREG(st.st_mode))
 		log_warnx("results key %s: not a regular file", path);
-	else if (st.st_mode & 077)
-		log_warnx("results key %s: must not be readable by group or "
-		    "others (mode %03o)", path, (unsigned)(st.st_mode & 0777));
+	else if (strict_check(path, &st, STRICT_KEY, why, sizeof(why)) == -1)
+		log_warnx("results key: %s", why);
 	else if (st.st_size != 32)
 		log_warnx("results key %s: must be exactly 32 bytes, not %lld",
 		    path, (long long)st.st_size);

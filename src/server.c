@@ -67,6 +67,8 @@ static void	conn_error_response(struct conn *, int, enum wd_errcode,
 #define EDGE_LOG_PER_S	10	/* lines about strangers, and about 503s */
 #define LINGER_SHORT_MS	1000	/* after a 408 (the sender is slow already) or
 				   a 503 at admission (none may pile up) */
+#define SERVER_CRL_WARN_S	(7 * 86400)	/* warn this long before nextUpdate */
+#define SERVER_CRL_REWARN_S	(6 * 3600)	/* ...every 6 hours */
 #define FD_RESERVE	256	/* descriptors beside the connections */
 #define ACCEPT_BATCH	64	/* accepts before the loop's other work */
 /*
@@ -84,6 +86,19 @@ static void	conn_error_response(struct conn *, int, enum wd_errcode,
 #define PRI_STRANGER	1
 
 /* --- generations ------------------------------------------------------- */
+
+/* What is allowed but weakens the gateway: said at start, -t and reload. */
+static void
+server_gen_warn(const struct wd_conf *conf)
+{
+	if (conf->tls.crl_none)
+		log_warnx("warning: %s: crl none: revocation is not checked, a "
+		    "revoked certificate is accepted", conf->path);
+	else if (conf->tls.crl == NULL)
+		log_warnx("warning: %s: no crl: revocation is not checked; a "
+		    "reload that drops a crl is refused, so write crl none if "
+		    "this is meant", conf->path);
+}
 
 struct server_gen *
 server_gen_load(const char *path, unsigned number)
@@ -103,6 +118,8 @@ server_gen_load(const char *path, unsigned number)
 		return NULL;
 	}
 	gen->crl_next_update = tls_crl_next_update(gen->ssl);
+	gen->crl_warned = time(NULL);	/* tls_load_crls has just warned */
+	server_gen_warn(gen->conf);
 	return gen;
 }
 
@@ -591,6 +608,43 @@ conn_release_if_dead(struct conn *c)
 }
 
 /*
+ * One certificate, one person (issue 14 section 2): the loader refuses
+ * registries where two entries can match one certificate, and this refuses
+ * the certificate should one still match two (or an entry that is wrong about
+ * its own certificate's key) instead of letting the first in file order act.
+ * c->official stays NULL, and intake answers with c->identity.
+ */
+static void
+conn_identify(struct conn *c, const struct wd_conf *conf)
+{
+	const struct wd_official *who, *other;
+
+	c->official = NULL;
+	c->identity = conf_identify(conf, c->cert_sha256, c->spki_sha256,
+	    &who, &other);
+	switch (c->identity) {
+	case WD_IDENTITY_ONE:
+		c->official = who;
+		break;
+	case WD_IDENTITY_AMBIGUOUS:
+		log_warnx("conn %llu from %s: certificate %s matches registry "
+		    "entries \"%s\" (line %d) and \"%s\" (line %d): refused; "
+		    "correct the registry", (unsigned long long)c->id, c->peer,
+		    c->fingerprint, who->id, who->line, other->id, other->line);
+		break;
+	case WD_IDENTITY_INCONSISTENT:
+		log_warnx("conn %llu from %s: certificate %s matches the "
+		    "certificate sha256 of \"%s\" (line %d) but not its "
+		    "public-key sha256: refused; correct the registry",
+		    (unsigned long long)c->id, c->peer, c->fingerprint, who->id,
+		    who->line);
+		break;
+	case WD_IDENTITY_NONE:
+		break;
+	}
+}
+
+/*
  * After a reload, a kept-alive connection was authenticated against the old
  * CA store and registry. Check its certificate again against the current
  * generation, so that a revocation or suspension applies on its very next
@@ -615,9 +669,8 @@ conn_reverify(struct conn *c)
 				c->not_after = tls_chain_not_after(
 				    X509_STORE_CTX_get0_chain(xctx));
 			else
-				snprintf(c->refusal.reason, sizeof(c->refusal.reason),
-				    "%s", X509_verify_cert_error_string(
-				    X509_STORE_CTX_get_error(xctx)));
+				tls_refusal_reason(X509_STORE_CTX_get_error(xctx),
+				    c->refusal.reason, sizeof(c->refusal.reason));
 		}
 		X509_STORE_CTX_free(xctx);
 	}
@@ -625,7 +678,7 @@ conn_reverify(struct conn *c)
 	server_gen_unref(c->gen);
 	c->gen = cur;
 	cur->refs++;
-	c->official = conf_find_official(cur->conf, c->cert_sha256, c->spki_sha256);
+	conn_identify(c, cur->conf);
 	if (!ok) {
 		c->refusal.failed = 1;
 		return -1;
@@ -703,8 +756,7 @@ conn_handshake_done(struct conn *c)
 	tls_peer_subject(c->ssl, c->subject, sizeof(c->subject));
 	if (tls_peer_fingerprints(c->ssl, c->cert_sha256, c->spki_sha256) == 0) {
 		tls_hex(c->cert_sha256, 32, c->fingerprint);
-		c->official = conf_find_official(gen->conf, c->cert_sha256,
-		    c->spki_sha256);
+		conn_identify(c, gen->conf);
 	}
 	c->not_after = tls_peer_not_after(c->ssl);
 	log_debug("conn %llu from %s: TLS %s %s, subject %s, official %s",
@@ -763,8 +815,7 @@ conn_recheck_dates(struct conn *c)
 		return;
 	c->refusal.failed = 1;
 	c->refusal.verify_error = err;
-	snprintf(c->refusal.reason, sizeof(c->refusal.reason), "%s",
-	    X509_verify_cert_error_string(err));
+	tls_refusal_reason(err, c->refusal.reason, sizeof(c->refusal.reason));
 	log_info("conn %llu from %s: %s, on a kept-alive connection",
 	    (unsigned long long)c->id, c->peer, c->refusal.reason);
 }
@@ -1142,6 +1193,65 @@ server_str_changed(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+/*
+ * A reload must not turn revocation checking off by a line deleted or
+ * lost in an edit: revoked officials would be let in without anyone
+ * having decided it (issue 14 section 7). `crl none` says it was decided.
+ */
+static bool
+server_reload_weakens(const struct wd_conf *cur, const struct wd_conf *next)
+{
+	if (cur->tls.crl == NULL || next->tls.crl != NULL || next->tls.crl_none)
+		return false;
+	log_warnx("reload refused: %s has no crl line, and the running "
+	    "configuration checks revocation against %s; write crl none in "
+	    "the tls block to turn revocation checking off on purpose",
+	    next->path, cur->tls.crl);
+	return true;
+}
+
+/*
+ * The CRL in force, against the clock: a warning every few hours in the
+ * week before its nextUpdate, and once past it "CRL expired" in the log
+ * and the journal, since every handshake fails from then on with an alert
+ * that tells the client its certificate expired.
+ */
+void
+server_check_crl(struct server *srv, time_t now)
+{
+	struct server_gen	*gen = srv->gen;
+	char			 when[32], detail[160];
+	struct tm		 tm;
+
+	if (gen->crl_next_update == 0 ||
+	    gmtime_r(&gen->crl_next_update, &tm) == NULL)
+		return;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	if (now > gen->crl_next_update) {
+		if (gen->crl_expired_said)
+			return;
+		gen->crl_expired_said = true;
+		log_warnx("CRL expired: the CRL in force (%s) passed its "
+		    "nextUpdate at %s; every client is refused until a fresh "
+		    "CRL is published and loaded (systemctl reload warrantd)",
+		    gen->conf->tls.crl, when);
+		snprintf(detail, sizeof(detail), "CRL expired: nextUpdate %s "
+		    "passed; every client is refused until a fresh CRL is "
+		    "loaded", when);
+		intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CRL_EXPIRED,
+		    detail);
+		return;
+	}
+	if (gen->crl_next_update - now > SERVER_CRL_WARN_S ||
+	    now - gen->crl_warned < SERVER_CRL_REWARN_S)
+		return;
+	gen->crl_warned = now;
+	log_warnx("the CRL in force (%s) passes its nextUpdate at %s, in %lld "
+	    "hours: publish a fresh CRL and reload before then, or every "
+	    "client will be refused", gen->conf->tls.crl, when,
+	    (long long)((gen->crl_next_update - now) / 3600));
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -1150,6 +1260,10 @@ server_reload(struct server *srv)
 	sd_notify(0, "RELOADING=1\nSTATUS=reloading configuration");
 	log_info("reloading %s", srv->conf_path);
 	gen = server_gen_load(srv->conf_path, srv->gen->number + 1);
+	if (gen != NULL && server_reload_weakens(srv->gen->conf, gen->conf)) {
+		server_gen_unref(gen);
+		gen = NULL;
+	}
 	if (gen == NULL) {
 		log_warnx("reload failed: keeping the running configuration");
 		intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,

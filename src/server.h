@@ -14,6 +14,8 @@
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
+#include "ref.h"
+
 #include "edge.h"
 #include "http.h"
 #include "journal.pb-c.h"
@@ -47,6 +49,8 @@ struct server_gen {
 	SSL_CTX			*ssl;
 	struct hi1_schema	*schema;
 	time_t			 crl_next_update;	/* earliest, 0: none */
+	time_t			 crl_warned;		/* last "nextUpdate soon" */
+	bool			 crl_expired_said;	/* logged and journaled */
 };
 
 struct server_gen	*server_gen_load(const char *path, unsigned number);
@@ -99,6 +103,7 @@ struct conn {
 	char			 fingerprint[65];
 	char			 subject[256];
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
+	int			 identity;	/* enum wd_identity (conf_identify) */
 	uint64_t		 requests;
 	char			 receipt[256];	/* extra header line for the next answer */
 	TAILQ_ENTRY(conn)	 entry;
@@ -150,7 +155,7 @@ struct server {
 	struct event		*ev_accept;	/* resumes the listener paused below */
 	unsigned		 accepts_batch;	/* accepted since the loop last turned */
 	uint64_t		 next_conn_id;
-	uint64_t		 next_ref;	/* carrier reference counter */
+	struct ref_gen		 refs;		/* carrier references (ref.h) */
 	time_t			 tls_window;	/* TLS refusal records: this second */
 	unsigned		 tls_in_window;
 	uint64_t		 tls_suppressed;	/* refusals not recorded one by one */
@@ -165,6 +170,8 @@ int	server_listen(struct server *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */
 void	server_notify_status(struct server *);
+/* Periodic: warn ahead of the CRL's nextUpdate, say "CRL expired" past it. */
+void	server_check_crl(struct server *, time_t now);
 void	server_close_all(struct server *);	/* at exit */
 /* Queue a response; takes ownership of body (malloc'ed, may be NULL). */
 void	conn_respond(struct conn *, int status, char *body, size_t len);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "strict.h"
 #include "tls.h"
 
 /*
@@ -34,6 +36,9 @@
 #define TLS_GROUPS	"X25519:P-256:P-384"
 
 static int tls_refusal_index = -1;
+
+/* How long ahead of a CRL's nextUpdate the log starts warning. */
+#define TLS_CRL_WARN_S	(7 * 86400)
 
 static void
 tls_log_errors(const char *what, const char *path)
@@ -102,6 +107,22 @@ tls_peer_subject(SSL *ssl, char *buf, size_t len)
 }
 
 /*
+ * OpenSSL's words, except where they mislead: past the nextUpdate of our
+ * CRL it says "CRL has expired" and the client's alert says "certificate
+ * expired", though nothing is wrong with the client's certificate.
+ */
+void
+tls_refusal_reason(int verify_error, char *buf, size_t len)
+{
+	if (verify_error == X509_V_ERR_CRL_HAS_EXPIRED)
+		snprintf(buf, len, "CRL expired: the carrier's CRL is past its "
+		    "nextUpdate (the client certificate is not at fault)");
+	else
+		snprintf(buf, len, "%s", X509_verify_cert_error_string(
+		    verify_error));
+}
+
+/*
  * Verification itself is OpenSSL's; this callback only remembers why a
  * chain was refused (revoked, expired, unknown CA...) so that the refusal
  * can be journaled with who tried. It never turns a failure into success.
@@ -122,8 +143,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *xctx)
 		return ok;
 	r->failed = 1;
 	r->verify_error = X509_STORE_CTX_get_error(xctx);
-	strncpy(r->reason, X509_verify_cert_error_string(r->verify_error),
-	    sizeof(r->reason) - 1);
+	tls_refusal_reason(r->verify_error, r->reason, sizeof(r->reason));
 	cert = X509_STORE_CTX_get_current_cert(xctx);
 	if (cert) {
 		X509_NAME_oneline(X509_get_subject_name(cert), r->subject,
@@ -141,12 +161,62 @@ tls_track_refusal(SSL *ssl, struct tls_refusal *r)
 	SSL_set_ex_data(ssl, tls_refusal_index, r);
 }
 
+/*
+ * A CRL must be signed by one of the CAs we trust: another CA's CRL covers
+ * none of our clients, and OpenSSL, finding no CRL of their issuer, would
+ * refuse every one of them ("unable to get certificate CRL"). Checked by
+ * name and by signature, against the CA certificates already in store.
+ */
+static int
+tls_crl_issued_here(X509_STORE *store, X509_CRL *crl)
+{
+	STACK_OF(X509_OBJECT)	*objs = X509_STORE_get0_objects(store);
+	X509			*ca;
+	EVP_PKEY		*pub;
+
+	for (int i = 0; objs != NULL && i < sk_X509_OBJECT_num(objs); i++) {
+		ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+		if (ca == NULL || X509_NAME_cmp(X509_get_subject_name(ca),
+		    X509_CRL_get_issuer(crl)) != 0)
+			continue;
+		if ((pub = X509_get0_pubkey(ca)) != NULL &&
+		    X509_CRL_verify(crl, pub) == 1)
+			return 1;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/*
+ * Ahead of a CRL's nextUpdate the desk has days to publish a fresh one;
+ * past it OpenSSL refuses every client. Say so at start and at reload.
+ */
+static void
+tls_crl_warn_soon(const char *path, X509_CRL *crl)
+{
+	const ASN1_TIME	*next = X509_CRL_get0_nextUpdate(crl);
+	struct tm	 tm;
+	time_t		 t, now = time(NULL);
+
+	memset(&tm, 0, sizeof(tm));
+	if (next == NULL || ASN1_TIME_to_tm(next, &tm) != 1)
+		return;
+	t = timegm(&tm);
+	if (t - now < TLS_CRL_WARN_S)
+		log_warnx("CRL file %s: nextUpdate %04d-%02d-%02d %02d:%02d UTC "
+		    "is in %lld hours; publish a fresh CRL and reload before "
+		    "then, or every client will be refused (CRL expired)", path,
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, (long long)((t - now) / 3600));
+}
+
 static int
 tls_load_crls(X509_STORE *store, const char *path)
 {
 	STACK_OF(X509_INFO)	*infos;
 	X509_INFO		*xi;
 	BIO			*bio;
+	char			 issuer[256];
 	int			 n = 0;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
@@ -175,6 +245,16 @@ tls_load_crls(X509_STORE *store, const char *path)
 			sk_X509_INFO_pop_free(infos, X509_INFO_free);
 			return -1;
 		}
+		if (!tls_crl_issued_here(store, xi->crl)) {
+			X509_NAME_oneline(X509_CRL_get_issuer(xi->crl), issuer,
+			    sizeof(issuer));
+			log_warnx("CRL file %s: a CRL issued by %s, which is not "
+			    "a configured CA: refused (with it every client "
+			    "would be refused)", path, issuer);
+			sk_X509_INFO_pop_free(infos, X509_INFO_free);
+			return -1;
+		}
+		tls_crl_warn_soon(path, xi->crl);
 		if (X509_STORE_add_crl(store, xi->crl))
 			n++;
 	}
@@ -247,20 +327,21 @@ tls_load_trust(SSL_CTX *ctx, const struct wd_conf *conf)
 	return 0;
 }
 
+/* Readable by its owner only, the service user (strict modes). */
 int
 tls_key_file_private(const char *path)
 {
-	struct stat st;
+	return strict_check_log(path, STRICT_KEY);
+}
 
-	if (stat(path, &st) == -1) {
-		log_warn("private key %s", path);
+/* Whoever can write these chooses whom we trust (strict modes). */
+static int
+tls_files_strict(const char *cert, const char *ca, const char *crl)
+{
+	if (strict_check_log(cert, STRICT_CONF) == -1 ||
+	    strict_check_log(ca, STRICT_CONF) == -1 ||
+	    (crl != NULL && strict_check_log(crl, STRICT_CONF) == -1))
 		return -1;
-	}
-	if (st.st_mode & 077) {
-		log_warnx("private key %s must not be readable by group or "
-		    "others (mode %03o; chmod 600)", path, st.st_mode & 0777);
-		return -1;
-	}
 	return 0;
 }
 
@@ -279,6 +360,8 @@ tls_server_ctx(const struct wd_conf *conf)
 		tls_log_errors("cannot set TLS policy", "");
 		goto fail;
 	}
+	if (tls_files_strict(conf->tls.cert, conf->tls.ca, conf->tls.crl) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls.cert) != 1) {
 		tls_log_errors("cannot load certificate", conf->tls.cert);
 		goto fail;
@@ -327,6 +410,8 @@ tls_client_ctx(const char *cert, const char *key, const char *ca,
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (tls_files_strict(cert, ca, crl) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_log_errors("cannot load certificate", cert);
 		goto fail;

@@ -10,8 +10,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +32,7 @@
 #include "results.h"
 #include "seal.h"
 #include "server.h"
+#include "strict.h"
 #include "store.h"
 #include "tls.h"
 
@@ -67,10 +68,12 @@ warrantd_check_seal(const struct wd_conf *conf)
 	if (conf->journal.audit_key == NULL)
 		log_warnx("warning: no journal audit-key: target identifiers and "
 		    "order references would be journaled in clear");
-	else if (seal_set_audit_public(s, conf->journal.audit_key) == -1)
+	else if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1 ||
+	    seal_set_audit_public(s, conf->journal.audit_key) == -1)
 		rc = -1;
 	if ((conf->journal.data_key != NULL || access(p, F_OK) == 0) &&
-	    seal_read_data_key(p, false, k) == -1)
+	    (seal_read_data_key(p, false, k) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1))
 		rc = -1;
 	OPENSSL_cleanse(k, sizeof(k));
 	seal_free(s);
@@ -78,6 +81,21 @@ warrantd_check_seal(const struct wd_conf *conf)
 }
 
 /* -t: everything start-up would load, without listening. */
+static int warrantd_state_strict(const char *, const char *);
+
+/* -t on a host where the daemon has not run yet: no state directory. */
+static int
+warrantd_check_state(const struct wd_conf *conf)
+{
+	char		 dir[4096];
+	struct stat	 st;
+
+	if (stat(conf->state_dir, &st) == -1 && errno == ENOENT)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
+	return warrantd_state_strict(conf->state_dir, dir);
+}
+
 static int
 warrantd_check(const char *path)
 {
@@ -108,6 +126,11 @@ warrantd_check(const char *path)
 	if (warrantd_check_seal(gen->conf) == -1)
 		ok = 0;
 	if (backend_check(gen->conf) == -1)
+		ok = 0;
+	if (warrantd_check_state(gen->conf) == -1)
+		ok = 0;
+	if (gen->conf->results.key != NULL &&
+	    strict_check_log(gen->conf->results.key, STRICT_KEY) == -1)
 		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
@@ -165,6 +188,7 @@ watchdog_tick(evutil_socket_t fd, short what, void *arg)
 	/* Runs on the loop: if the loop is stuck, systemd notices. */
 	sd_notify(0, "WATCHDOG=1");
 	server_notify_status(srv);
+	server_check_crl(srv, time(NULL));
 	/*
 	 * Give freed memory back to the system: after a burst of connections
 	 * glibc keeps its peak, which looks like growth to whoever watches
@@ -212,9 +236,12 @@ warrantd_open_seal(const struct wd_conf *conf)
 {
 	char	path[4096];
 
+	const char	*p = warrantd_data_key_path(conf, path, sizeof(path));
+
 	if ((warrantd_seal = seal_new()) == NULL ||
-	    seal_read_data_key(warrantd_data_key_path(conf, path, sizeof(path)),
-	    conf->journal.data_key == NULL, warrantd_data_key) == -1 ||
+	    seal_read_data_key(p, conf->journal.data_key == NULL,
+	    warrantd_data_key) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1 ||
 	    seal_set_data_key(warrantd_seal, warrantd_data_key) == -1)
 		return -1;
 	if (conf->journal.audit_key == NULL) {
@@ -222,7 +249,27 @@ warrantd_open_seal(const struct wd_conf *conf)
 		    "references are journaled IN CLEAR (docs/journal.md)");
 		return 0;
 	}
+	/* Whoever could replace it would read every record from then on. */
+	if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1)
+		return -1;
 	return seal_set_audit_public(warrantd_seal, conf->journal.audit_key);
+}
+
+/*
+ * Whoever can write the state or the journal directory can replace the
+ * journal or the object store (strict modes). The journal directory is
+ * checked only if it exists: journal_open makes it, mode 0700.
+ */
+static int
+warrantd_state_strict(const char *state, const char *journal)
+{
+	struct stat st;
+
+	if (strict_check_log(state, STRICT_DIR) == -1)
+		return -1;
+	if (stat(journal, &st) == -1 && errno == ENOENT)
+		return 0;
+	return strict_check_log(journal, STRICT_DIR);
 }
 
 static int
@@ -236,9 +283,10 @@ warrantd_open_journal(struct server *srv)
 		log_warn("cannot create state directory %s", conf->state_dir);
 		return -1;
 	}
-	if (warrantd_open_seal(conf) == -1)
-		return -1;
 	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
+	if (warrantd_state_strict(conf->state_dir, dir) == -1 ||
+	    warrantd_open_seal(conf) == -1)
+		return -1;
 	memset(&jc, 0, sizeof(jc));
 	jc.dir = dir;
 	jc.segment_max = conf->journal.segment_max;

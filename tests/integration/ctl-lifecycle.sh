@@ -75,7 +75,7 @@ sed -i -e "s/>52[0-9]\{10\}</>$msisdn</g" "$work"/*.xml
 submitted() {	# FILE: submit as fgr; $ref its carrier reference ($out kept)
 	submit_as fgr "$1"
 	expect_exit 0
-	ref=$(grep -o 'MXC-[0-9]\{8\}-[0-9]\{8\}' <<<"$out" | head -n 1)
+	ref=$(grep -o 'MXC-[0-9]\{8\}-[0-9]\{22\}' <<<"$out" | head -n 1)
 }
 
 # --- status, list -------------------------------------------------------------

@@ -315,7 +315,7 @@ def check_expiry(name, good, what):
     except EOFError:
         fail("after notAfter: closed without an answer")
     expect_status("after notAfter, same connection", st, 403)
-    want = "CRL has expired" if what == "crl" else "certificate has expired"
+    want = "CRL expired" if what == "crl" else "certificate has expired"
     if want not in text:
         fail("the 403 does not say \"%s\": %s" % (want, text[:400]))
     if not c.closed():

@@ -70,14 +70,16 @@ rc=$(curl_as fgr "$work/accept2" -i -H 'Content-Type: application/xml' \
 [ "$rc" = 200 ] || fail "sample not accepted (HTTP $rc): $(cat "$work/accept2")"
 receipt=$(tr -d '\r' <"$work/accept1" | grep -i '^Warrant-Receipt:') ||
     fail "no Warrant-Receipt header: $(cat "$work/accept1")"
-seq=$(sed -n 's/.*[ ;]seq=\([0-9][0-9]*\);.*/\1/p' <<<"$receipt")
-leaf=$(sed -n 's/.*leaf-sha256=\([0-9a-f]\{64\}\);.*/\1/p' <<<"$receipt")
-[ -n "$seq" ] && [ -n "$leaf" ] || fail "unreadable receipt: $receipt"
-case $receipt in *checkpoint=next*) ;; *) fail "signed already? $receipt" ;; esac
+# The leaf hash only: no sequence number, no checkpoint size, nothing that
+# counts other authorities' requests (issue 14 section 5).
+leaf=$(sed -n 's/^Warrant-Receipt: leaf-sha256=\([0-9a-f]\{64\}\)$/\1/ip' <<<"$receipt")
+[ -n "$leaf" ] || fail "receipt is not the leaf hash alone: $receipt"
+receipt2=$(tr -d '\r' <"$work/accept2" | grep -i '^Warrant-Receipt:')
+case "$receipt $receipt2" in *seq*|*checkpoint*|*size*) fail "a receipt tells a count: $receipt / $receipt2" ;; esac
 
 # Nothing signed yet (checkpoints every 1000 records or 60 s, and at stop).
 expect_get auditor /journal/checkpoint 404 "no checkpoint"
-expect_get auditor "/journal/proof?seq=$seq" 404 "no checkpoint"
+expect_get auditor "/journal/proof?leaf-sha256=$leaf" 404 "no checkpoint"
 
 restart		# the stop signs everything so far
 
@@ -86,7 +88,8 @@ restart		# the stop signs everything so far
 for try in 1 2 3; do
 	expect_get auditor /journal/checkpoint 200
 	cp "$work/body" "$work/checkpoint"
-	expect_get auditor "/journal/proof?seq=$seq" 200
+	# The auditor asks by the receipt's leaf hash; the proof names the seq.
+	expect_get auditor "/journal/proof?leaf-sha256=$leaf" 200
 	cp "$work/body" "$work/proof"
 	size=$(sed -n 2p "$work/checkpoint")
 	grep -qx "tree-size $size" "$work/proof" && break
@@ -97,7 +100,13 @@ grep -qx "tree-size $size" "$work/proof" ||
     fail "checkpoint origin: $(cat "$work/checkpoint")"
 [ "$(head -n1 "$work/proof")" = "warrant-audit inclusion proof v1" ] ||
     fail "not a proof: $(cat "$work/proof")"
-grep -qx "seq $seq" "$work/proof" || fail "proof of another record: $(cat "$work/proof")"
+seq=$(sed -n 's/^seq \([0-9][0-9]*\)$/\1/p' "$work/proof")
+[ -n "$seq" ] || fail "proof without a seq: $(cat "$work/proof")"
+# By seq, the same proof.
+expect_get auditor "/journal/proof?seq=$seq" 200
+cmp -s "$work/body" "$work/proof" || fail "proofs by seq and by leaf differ"
+# A leaf hash of no record: 404, saying so.
+expect_get auditor "/journal/proof?leaf-sha256=$(printf '%064d' 0)" 404 "no record with this leaf hash"
 grep -q '^path ' "$work/proof" || fail "proof without a path: $(cat "$work/proof")"
 
 out=$("$AUDIT" check-proof --proof "$work/proof" --checkpoint "$work/checkpoint" \

@@ -15,6 +15,9 @@
 # is $srcdir (set by automake), the build tree the current directory;
 # WARRANTD and WARRANTCTL name other binaries if set.
 
+# The daemon refuses group- or world-writable configuration (strict modes):
+# files the tests write must not depend on the caller's umask.
+umask 022
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 TOP_SRCDIR=${TOP_SRCDIR:-$srcdir}
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}

@@ -9,12 +9,15 @@
 # powercut-apply puts the state directory in what the disk would hold after
 # a power cut at that instant: unsynced bytes dropped (mode "lose"), or a
 # random prefix of them kept ("prefix"), or pages of them left as zeros
-# ("pages", only with WD_REL_PC_PAGES=1: warrantd then refuses to start,
-# see docs/reliability.md), and file creations, renames
+# ("pages": out-of-order write-back), and file creations, renames
 # and unlinks no directory fsync covered undone. Then the daemon starts on
 # it: every reference a client was given must be in the journal, none given
 # twice, every result delivered in an acceptance journaled as delivered, the daemon must never refuse to open its journal, and
-# warrant-audit verify must pass at the end.
+# warrant-audit verify must pass at the end. Every torn tail the daemon cut
+# must be in the journal's torn/ directory, byte count as recorded.
+# Last, the case of issue 14 section 9, made on purpose so that every run
+# has it: the last segment's unsynced tail holding a zero page followed by
+# written data. The daemon must start, move the bytes aside and journal it.
 #
 # Needs a warrantd without sanitizers (rel_plain builds one); the shim must
 # be the only object preloaded. WD_REL_CUTS overrides the number of cuts
@@ -101,10 +104,8 @@ for k in 1 2 3 4; do
 	REL_PIDS="$REL_PIDS $!"
 done
 
-# "pages" is opt-in: the journal refuses to start on zeros followed by
-# data in its last segment (docs/reliability.md, findings).
-modes=(lose prefix)
-[ -z "${WD_REL_PC_PAGES:-}" ] || modes+=(pages)
+# All three in turn (WD_REL_PC_MODES="lose prefix" leaves pages out).
+read -r -a modes <<<"${WD_REL_PC_MODES:-lose prefix pages}"
 t0=$(date +%s)
 : >"$DIR/cuts.log"
 for i in $(seq 1 "$CUTS"); do
@@ -166,11 +167,58 @@ missing=$(comm -23 "$DIR/delivered" "$DIR/journal.delivered")
 n_deliv=$(wc -l <"$DIR/delivered")
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "verify after $CUTS power cuts: $(cat "$DIR/verify.out")"
+check_torn_aside() {	# show.json: each torn tail's bytes are in J/torn
+	local line n name size
+	grep -o '"event":"EVENT_JOURNAL_TORN_TAIL"[^}]*' "$1" |
+	    grep -o 'torn tail: cut [0-9]* bytes[^"]*' >"$DIR/torn.list" || true
+	while IFS= read -r line; do
+		n=$(sed 's/^torn tail: cut \([0-9]*\) bytes.*/\1/' <<<"$line")
+		case $line in *"moved to torn/"*) ;; *) fail "torn tail not moved aside: $line" ;; esac
+		name=${line##*moved to torn/}
+		[ -f "$J/torn/$name" ] || fail "torn tail recorded as moved to torn/$name, which is not there"
+		size=$(stat -c %s "$J/torn/$name")
+		[ "$size" = "$n" ] || fail "torn/$name holds $size bytes, the record says $n were cut"
+	done <"$DIR/torn.list"
+}
+check_torn_aside "$DIR/show.json"
 echo "$CUTS power cuts (modes ${modes[*]}) in $((t1 - t0)) s: $n_given references given," \
     "all in the journal ($(wc -l <"$DIR/journal.refs") acceptances);" \
     "$n_deliv carried a result, every delivery journaled;" \
     "$dropped unsynced bytes dropped in $cut_files files, $undone directory entries undone," \
     "$n_torn torn tails cut at start"
 cat "$DIR/verify.out"
+
+# --- issue 14 section 9: a zero page before written data ----------------------
+# What a power cut leaves when write-back of the last, unsynced batch went
+# out of order: the rest of the last page as zeros, one more zero page,
+# then a page that was written (here: bytes of real frames, which would
+# parse, but follow the hole). Before the fix: "damaged, refusing to run:
+# ... bad frame length 0", and the gateway stayed down.
+seg=$(ls "$J"/seg-*.wj | tail -n 1)
+end=$(stat -c %s "$seg")
+hole=$(( (end / 4096 + 2) * 4096 - end ))
+dd if="$seg" bs=1 skip=24 count=4096 of="$DIR/written-page" 2>/dev/null
+head -c "$hole" /dev/zero >>"$seg"
+cat "$DIR/written-page" >>"$seg"
+tail_bytes=$(( $(stat -c %s "$seg") - end ))
+rel_start || fail "the daemon does not start on a zero page before written data: $(cat "$DIR/start.err"; grep -e refusing -e damaged "$DIR/warrantd.log" | tail -n 3)"
+grep -q "torn tail: cut $tail_bytes bytes at offset $end of ${seg##*/} .*not written back; moved to torn/" "$DIR/warrantd.log" ||
+    fail "the cut is not logged as a page not written back: $(grep 'torn tail' "$DIR/warrantd.log" | tail -n 2)"
+aside=$J/torn/${seg##*/}.at-$end
+[ -f "$aside" ] || fail "the cut bytes are not in $aside"
+cmp -s "$aside" <(head -c "$hole" /dev/zero; cat "$DIR/written-page") ||
+    fail "$aside is not the zero page and the written page that were cut"
+[ "$(stat -c %s "$seg")" -gt "$end" ] || fail "the torn-tail record was not appended"
+mkdir -p "$DIR/s9"
+"$TOP_SRCDIR/tests/restamp" -o "$DIR/s9" "$SAMPLES/subscriber-msisdn.xml"
+submit_as fgr "$DIR/s9/subscriber-msisdn.xml"; expect_exit 0	# and it answers
+"$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
+"$AUDIT" show --journal "$J" --json >"$DIR/show.json" 2>/dev/null
+grep '"event":"EVENT_JOURNAL_TORN_TAIL"' "$DIR/show.json" | grep -q "at offset $end of ${seg##*/}" ||
+    fail "the cut is not in the journal"
+check_torn_aside "$DIR/show.json"
+"$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
+    fail "verify after the zero-page case: $(cat "$DIR/verify.out")"
+echo "zero page before written data: started, $tail_bytes bytes moved to torn/, journaled"
 rel_start || fail "final start failed: $(cat "$DIR/start.err")"
 pass

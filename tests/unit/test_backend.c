@@ -1667,6 +1667,8 @@ pki_write(const char *name, const struct pki_id *id, bool with_key)
 		assert_int_equal(PEM_write_PrivateKey(f, id->key, NULL, NULL, 0,
 		    NULL, NULL), 1);
 		fclose(f);
+		/* The daemon refuses keys others can read (strict modes). */
+		assert_int_equal(chmod(path, 0600), 0);
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
 	}
 	return strdup(path);

@@ -34,6 +34,7 @@
 #define FP_B	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define FP_C	"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 #define FP_D	"0101010101010101010101010101010101010101010101010101010101010101"
+#define FP_E	"0202020202020202020202020202020202020202020202020202020202020202"
 
 /* Eight lines: errors in the cases below are on line 9 or later. */
 #define PREFIX \
@@ -268,6 +269,7 @@ static const char full_conf[] =
     "auditor \"aud.perez\" {\n"
     "\tname \"C.P. Laura Pérez\"\n"
     "\tcertificate sha256 \"" FP_D "\"\n"
+    "\tpublic-key sha256 \"" FP_E "\"\n"
     "\tvalid 2026-01-01 to 2027-12-31\n"
     "}\n";
 
@@ -370,7 +372,7 @@ test_full_config(void **state)
 	assert_int_equal(o->role, WD_ROLE_AUDITOR);
 	assert_null(o->authority);
 	assert_true(o->has_cert_fp);
-	assert_false(o->has_spki_fp);
+	assert_true(o->has_spki_fp);	/* comparable with key entries */
 	assert_null(TAILQ_NEXT(o, entry));
 	conf_free(c);
 }
@@ -747,6 +749,19 @@ static const struct bad_case bad_cases[] = {
 	    "\t\tpublic-key sha256 \"" FP_A "\"\n"
 	    "\t\tvalid 2026-01-01 to 2026-12-31\n\t}\n}\n",
 	    19, "fingerprint already registered for \"aud\"", 0 },
+	/* Issue 14 section 2: a certificate hash and a public-key hash of one
+	   certificate, for two people, in either order and across roles. */
+	{ "certificate-only entry after a public-key entry", PREFIX
+	    AUDITOR("aud", FP_A) "authority \"FGR\" {\n\tname \"n\"\n"
+	    "\tkind federal-police\n\tofficial \"x\" {\n\t\tname \"x\"\n"
+	    "\t\tpublic-key sha256 \"" FP_B "\"\n"
+	    "\t\tvalid 2026-01-01 to 2026-12-31\n\t}\n}\n",
+	    17, "\"x\" and \"aud\" (line 9) can match one certificate", 0 },
+	{ "public-key entry after a certificate-only entry", PREFIX
+	    "auditor \"k\" {\n\tname \"K\"\n\tpublic-key sha256 \"" FP_B "\"\n"
+	    "\tvalid 2026-01-01 to 2026-12-31\n}\n"
+	    AUTHORITY("FGR", OFFICIAL("ana", FP_A)),
+	    17, "add to \"ana\" the public-key sha256", 0 },
 	{ "missing carrier", "state \"/s\"\ntemplates \"/t\"\n"
 	    "tls { certificate \"/c\"; key \"/k\"; ca \"/a\" }\n",
 	    0, "carrier is required", 0 },
@@ -1005,6 +1020,90 @@ test_find_official(void **state)
 	conf_free(c);
 }
 
+/*
+ * Issue 14 section 2: a certificate two entries match is nobody, and so is
+ * one an entry claims with another key; the loader cannot see the second
+ * kind of conflict (it needs the certificate), so connect time must.
+ */
+static void
+test_identify(void **state)
+{
+	const struct wd_official	*who, *other;
+	struct wd_official		*o;
+	struct wd_conf			*c;
+	uint8_t				 a[32], b[32], cc[32], d[32], e[32], none[32];
+
+	(void)state;
+	fp_bytes(FP_A, a);
+	fp_bytes(FP_B, b);
+	fp_bytes(FP_C, cc);
+	fp_bytes(FP_D, d);
+	fp_bytes(FP_E, e);
+	memset(none, 0x5a, sizeof(none));
+	assert_non_null(c = load_text(full_conf));
+	/* ana.lopez: certificate A with key B; s.diaz: key C. */
+	assert_int_equal(conf_identify(c, a, b, &who, &other), WD_IDENTITY_ONE);
+	assert_string_equal(who->id, "ana.lopez");
+	assert_null(other);
+	/* Renewed certificate, same key: still ana. */
+	assert_int_equal(conf_identify(c, none, b, &who, &other), WD_IDENTITY_ONE);
+	assert_string_equal(who->id, "ana.lopez");
+	assert_int_equal(conf_identify(c, none, cc, &who, &other), WD_IDENTITY_ONE);
+	assert_string_equal(who->id, "s.diaz");
+	assert_int_equal(conf_identify(c, none, none, &who, &other),
+	    WD_IDENTITY_NONE);
+	assert_null(who);
+	/*
+	 * Certificate A carrying s.diaz's key C: ana's entry says A carries B,
+	 * so the entry is wrong, and the certificate matches two people. The
+	 * first-in-file-order answer ("ana.lopez") must not come back as ONE.
+	 */
+	assert_int_equal(conf_identify(c, a, cc, &who, &other),
+	    WD_IDENTITY_INCONSISTENT);
+	assert_string_equal(who->id, "ana.lopez");
+	/* Certificate D of the auditor with key B (ana's): two people. */
+	assert_int_equal(conf_identify(c, d, b, &who, &other),
+	    WD_IDENTITY_INCONSISTENT);
+	assert_int_equal(conf_identify(c, d, e, &who, &other), WD_IDENTITY_ONE);
+	assert_string_equal(who->id, "aud.perez");
+	assert_int_equal(conf_identify(NULL, a, b, &who, &other),
+	    WD_IDENTITY_NONE);
+	conf_free(c);
+
+	/* Two entries by key only can both match if written with one key... */
+	assert_null(load_text(PREFIX "auditor \"x\" {\n\tname \"X\"\n"
+	    "\tpublic-key sha256 \"" FP_A "\"\n\tvalid 2026-01-01 to "
+	    "2026-12-31\n}\nauditor \"y\" {\n\tname \"Y\"\n"
+	    "\tpublic-key sha256 \"" FP_A_COLONS "\"\n\tvalid 2026-01-01 to "
+	    "2026-12-31\n}\n"));
+	/* ...and entries naming both, with another's key, match two. */
+	assert_non_null(c = load_text(PREFIX "auditor \"x\" {\n\tname \"X\"\n"
+	    "\tcertificate sha256 \"" FP_A "\"\n\tpublic-key sha256 \"" FP_B
+	    "\"\n\tvalid 2026-01-01 to 2026-12-31\n}\nauditor \"y\" {\n"
+	    "\tname \"Y\"\n\tcertificate sha256 \"" FP_C "\"\n"
+	    "\tpublic-key sha256 \"" FP_D "\"\n\tvalid 2026-01-01 to "
+	    "2026-12-31\n}\n"));
+	assert_int_equal(conf_identify(c, a, d, &who, &other),
+	    WD_IDENTITY_INCONSISTENT);
+	assert_int_equal(conf_identify(c, cc, b, &who, &other),
+	    WD_IDENTITY_INCONSISTENT);
+	assert_int_equal(conf_identify(c, none, b, &who, &other),
+	    WD_IDENTITY_ONE);
+	assert_string_equal(who->id, "x");
+	/*
+	 * The loader lets no two entries share a key; should a registry ever
+	 * hold two anyway, the certificate is nobody's, not the first one's.
+	 */
+	o = TAILQ_LAST(&c->officials, wd_officials);
+	o->has_cert_fp = false;
+	memcpy(o->spki_sha256, b, 32);
+	assert_int_equal(conf_identify(c, none, b, &who, &other),
+	    WD_IDENTITY_AMBIGUOUS);
+	assert_string_equal(who->id, "x");
+	assert_string_equal(other->id, "y");
+	conf_free(c);
+}
+
 static void
 test_official_status(void **state)
 {
@@ -1143,6 +1242,7 @@ main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test_setup_teardown(test_full_config, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_syntax, setup,
 		    teardown),

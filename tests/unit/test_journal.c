@@ -168,7 +168,7 @@ struct seen {
 	uint64_t	seq[MAXREC];
 	int		event[MAXREC];
 	char		ref[MAXREC][16];
-	char		detail[256];
+	char		detail[512];
 	uint8_t		leaf[MAXREC][32];
 	int64_t		time[MAXREC];
 };
@@ -394,6 +394,209 @@ test_torn_segment_header(void **state)
 	assert_int_equal(seen.event[3],
 	    WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL);
 	assert_int_equal(count_segments(f), 1);
+}
+
+/* ---- power cuts (issue 14 section 9) ------------------------------------ */
+
+static void	make_key(struct fixture *, char *, size_t);
+
+static uint8_t *
+read_all(const char *path, off_t from, size_t *len)
+{
+	off_t	 size = file_size(path);
+	uint8_t	*buf;
+	int	 fd;
+
+	*len = (size_t)(size - from);
+	buf = malloc(*len + 1);
+	assert_non_null(buf);
+	fd = open(path, O_RDONLY);
+	assert_true(fd != -1);
+	assert_int_equal(pread(fd, buf, *len, from), (ssize_t)*len);
+	close(fd);
+	return buf;
+}
+
+static void
+zero_range(const char *path, off_t from, off_t to)
+{
+	static const uint8_t	zeros[8192];
+	int			fd;
+
+	assert_true(to - from <= (off_t)sizeof(zeros));
+	fd = open(path, O_WRONLY);
+	assert_true(fd != -1);
+	assert_int_equal(pwrite(fd, zeros, (size_t)(to - from), from),
+	    (ssize_t)(to - from));
+	close(fd);
+}
+
+/*
+ * 50 records synced (the journal closed), then 800 more: what a power cut
+ * can leave beyond *synced is in their pages. Returns the segment's path.
+ */
+static void
+two_batches(struct fixture *f, char *seg, size_t len, off_t *synced,
+    off_t *full)
+{
+	jopen(f);
+	append_n(f, 0, 50);
+	jclose(f);
+	path_of(f, 0, seg, len);
+	*synced = file_size(seg);
+	jopen(f);
+	append_n(f, 50, 800);
+	jclose(f);
+	*full = file_size(seg);
+	/* Tests below need the unsynced part to span a few pages. */
+	assert_true(*full > (*synced / 4096 + 3) * 4096);
+	assert_true(*synced % 4096 != 0);
+}
+
+/*
+ * What is cut is in torn/, byte for byte, and the segment keeps what came
+ * before it; the records are dense and end with the torn-tail record.
+ */
+static void
+check_moved_aside(struct fixture *f, const char *seg, const uint8_t *before,
+    off_t cut, size_t cutlen)
+{
+	char	 aside[256];
+	uint8_t	*got;
+	size_t	 n;
+
+	snprintf(aside, sizeof(aside), "%s/torn/%s.at-%lld", f->dir,
+	    strrchr(seg, '/') + 1, (long long)cut);
+	got = read_all(aside, 0, &n);
+	assert_int_equal(n, cutlen);
+	assert_memory_equal(got, before, cutlen);
+	free(got);
+	replay(f);
+	for (int i = 0; i < seen.n - 1; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "CR-%06d", i);
+		assert_string_equal(seen.ref[i], want);
+	}
+	assert_int_equal(seen.event[seen.n - 1],
+	    WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL);
+	snprintf(aside, sizeof(aside), "at offset %lld ", (long long)cut);
+	assert_non_null(strstr(seen.detail, aside));
+	assert_non_null(strstr(seen.detail, "not written back"));
+	assert_non_null(strstr(seen.detail, "moved to torn/"));
+}
+
+/*
+ * The issue's case: out-of-order write-back left the rest of the first
+ * unsynced page as zeros, later pages written. Before the fix the journal
+ * refused to open ("bad frame length 0") and the daemon stayed down.
+ */
+static void
+test_powercut_zero_page_before_data(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128];
+	off_t		 synced, full, page_end;
+	uint8_t		*before;
+	size_t		 n;
+
+	two_batches(f, seg, sizeof(seg), &synced, &full);
+	page_end = (synced / 4096 + 1) * 4096;
+	zero_range(seg, synced, page_end);
+	before = read_all(seg, synced, &n);
+	jopen(f);
+	/* The 50 synced records stay, then the torn-tail record. */
+	assert_int_equal(journal_size(f->j), 51);
+	check_moved_aside(f, seg, before, synced, n);
+	assert_int_equal(seen.n, 51);
+	jclose(f);
+	free(before);
+	/* Recorded once; the next open finds nothing to cut. */
+	jopen(f);
+	assert_int_equal(journal_size(f->j), 51);
+}
+
+/* A whole page further on never written back: the frames before it stay. */
+static void
+test_powercut_zero_page_inside(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128], *p;
+	off_t		 synced, full, page, cut;
+	uint8_t		*damaged;
+	size_t		 n;
+
+	two_batches(f, seg, sizeof(seg), &synced, &full);
+	page = (synced / 4096 + 2) * 4096;
+	zero_range(seg, page, page + 4096);
+	damaged = read_all(seg, 0, &n);
+	jopen(f);
+	assert_true(journal_size(f->j) > 51);
+	replay(f);
+	p = strstr(seen.detail, "at offset ");
+	assert_non_null(p);
+	cut = strtoll(p + 10, NULL, 10);
+	/* Cut at the frame the zero page lies in, past the synced part. */
+	assert_true(cut > synced && cut <= page);
+	assert_non_null(strstr(seen.detail, "zero page at offset"));
+	check_moved_aside(f, seg, damaged + cut, cut, n - (size_t)cut);
+	free(damaged);
+}
+
+/*
+ * A zero page inside what a signed checkpoint covers is damage to
+ * acknowledged records: refused, and nothing on disk changes.
+ */
+static void
+test_powercut_inside_checkpoint(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128], key[160], torn[160];
+	off_t		 page;
+	uint8_t		*before, *after;
+	size_t		 n, m;
+	struct stat	 st;
+
+	make_key(f, key, sizeof(key));
+	f->cfg.signing_key = key;
+	f->cfg.checkpoint_records = 10;
+	jopen(f);
+	append_n(f, 0, 300);
+	jclose(f);		/* the last checkpoint covers all 300 */
+	path_of(f, 0, seg, sizeof(seg));
+	page = 4096;
+	zero_range(seg, page, page + 4096);
+	before = read_all(seg, 0, &n);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	after = read_all(seg, 0, &m);
+	assert_int_equal(n, m);
+	assert_memory_equal(before, after, n);
+	snprintf(torn, sizeof(torn), "%s/torn", f->dir);
+	assert_int_equal(stat(torn, &st), -1);
+	free(before);
+	free(after);
+	unlink(key);
+}
+
+/* Flipped bits are not a page left unwritten: refused, file untouched. */
+static void
+test_powercut_flip_refused(void **state)
+{
+	struct fixture	*f = *state;
+	char		 seg[128];
+	off_t		 synced, full;
+	uint8_t		*before, *after;
+	size_t		 n, m;
+
+	two_batches(f, seg, sizeof(seg), &synced, &full);
+	flip_byte(seg, synced + JSEG_FRAME_HDR + 3);
+	before = read_all(seg, 0, &n);
+	assert_int_equal(journal_open(&f->cfg, f->base, &f->j), -1);
+	after = read_all(seg, 0, &m);
+	assert_int_equal(n, m);
+	assert_memory_equal(before, after, n);
+	free(before);
+	free(after);
 }
 
 static void
@@ -953,6 +1156,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail_every_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_segment_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_middle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powercut_zero_page_before_data,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powercut_zero_page_inside,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powercut_inside_checkpoint,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_powercut_flip_refused,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unparseable_record, setup, teardown),
