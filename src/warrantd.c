@@ -70,10 +70,12 @@ warrantd_check_seal(const struct wd_conf *conf)
 	if (conf->journal.audit_key == NULL)
 		log_warnx("warning: no journal audit-key: target identifiers and "
 		    "order references would be journaled in clear");
-	else if (seal_set_audit_public(s, conf->journal.audit_key) == -1)
+	else if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1 ||
+	    seal_set_audit_public(s, conf->journal.audit_key) == -1)
 		rc = -1;
 	if ((conf->journal.data_key != NULL || access(p, F_OK) == 0) &&
-	    seal_read_data_key(p, false, k) == -1)
+	    (seal_read_data_key(p, false, k) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1))
 		rc = -1;
 	OPENSSL_cleanse(k, sizeof(k));
 	seal_free(s);
@@ -255,9 +257,12 @@ warrantd_open_seal(const struct wd_conf *conf)
 {
 	char	path[4096];
 
+	const char	*p = warrantd_data_key_path(conf, path, sizeof(path));
+
 	if ((warrantd_seal = seal_new()) == NULL ||
-	    seal_read_data_key(warrantd_data_key_path(conf, path, sizeof(path)),
-	    conf->journal.data_key == NULL, warrantd_data_key) == -1 ||
+	    seal_read_data_key(p, conf->journal.data_key == NULL,
+	    warrantd_data_key) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1 ||
 	    seal_set_data_key(warrantd_seal, warrantd_data_key) == -1)
 		return -1;
 	if (conf->journal.audit_key == NULL) {
@@ -265,6 +270,9 @@ warrantd_open_seal(const struct wd_conf *conf)
 		    "references are journaled IN CLEAR (docs/journal.md)");
 		return 0;
 	}
+	/* Whoever could replace it would read every record from then on. */
+	if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1)
+		return -1;
 	return seal_set_audit_public(warrantd_seal, conf->journal.audit_key);
 }
 
@@ -279,10 +287,9 @@ warrantd_open_journal(struct server *srv)
 		log_warn("cannot create state directory %s", conf->state_dir);
 		return -1;
 	}
-	if (warrantd_open_seal(conf) == -1)
-		return -1;
 	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
-	if (warrantd_state_strict(conf->state_dir, dir) == -1)
+	if (warrantd_state_strict(conf->state_dir, dir) == -1 ||
+	    warrantd_open_seal(conf) == -1)
 		return -1;
 	memset(&jc, 0, sizeof(jc));
 	jc.dir = dir;

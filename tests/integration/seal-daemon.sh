@@ -81,10 +81,49 @@ for f in "$work"/*.xml; do
 	submit_as "$who" "$f"
 	expect_exit 0
 done
+# An urgent order ratified by a judge (the ratification's case and
+# document references), and one that lapses (its notification and record
+# name the order): a short ratification clock for the test.
+sed -i 's/ratification 48h/ratification 3s/' "$DIR/warrantd.conf"
+grep -q 'ratification 3s' "$DIR/warrantd.conf" || fail "no ratification line to shorten"
+kill -HUP "$(cat "$DIR/warrantd.pid")"
+for i in $(seq 1 100); do
+	grep -q 'configuration generation 2 in force' "$DIR/warrantd.log" && break
+	sleep 0.1
+done
+urgent_new() {	# a fresh urgent order approved now; its reference in $uref
+	mkdir -p "$work/u"
+	"$TOP_SRCDIR/tests/restamp" -o "$work/u" "$SAMPLES/location-realtime-urgent.xml"
+	mv "$work/u/location-realtime-urgent.xml" "$work/urgent.xml"
+	sed -i "s|<common:ApprovalTimestamp>[^<]*|<common:ApprovalTimestamp>$(date -u +%Y-%m-%dT%H:%M:%SZ)|" \
+	    "$work/urgent.xml"
+	fresh_uuids "$work/urgent.xml"
+	submit_as fgr "$work/urgent.xml"
+	expect_exit 0
+	uref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
+}
+urgent_new
+case_ref="CP-SEAL-$RANDOM$RANDOM/2026"
+printf '%s\n' "judge = Mtra. Laura Patricia Hernández Ochoa" \
+    "role = Jueza de Control" "case = $case_ref" \
+    "time = $(date -u +%Y-%m-%dT%H:%M:%SZ)" "document = $case_ref-R" \
+    >"$DIR/ratification.order"
+ctl ratify "$uref" --order "$DIR/ratification.order"
+expect_exit 0
+expect_output_contains "ratification accepted"
+echo "$case_ref" >"$DIR/extra-secrets"
+urgent_new
+lapse_ref=$uref
+for i in $(seq 1 300); do
+	grep -q "$lapse_ref: .*lapsed" "$DIR/warrantd.log" && break
+	sleep 0.1
+done
+grep -q "$lapse_ref: .*lapsed" "$DIR/warrantd.log" || fail "the urgent order $lapse_ref did not lapse"
+
 grep -ho -e '<task:Value>[^<]*' -e '<auth:AuthorisationReference>[^<]*' \
     -e '<task:Reference>[^<]*' -e '<common:ApprovalReference>[^<]*' \
     -e '<auth:AuthorisationJurisdiction>[^<]*' "$SAMPLES"/*.xml |
-    cut -d'>' -f2 | sort -u >"$DIR/secrets"
+    cut -d'>' -f2 | cat - "$DIR/extra-secrets" | sort -u >"$DIR/secrets"
 [ "$(wc -l <"$DIR/secrets")" -ge 30 ] || fail "too few values taken from the samples: $(cat "$DIR/secrets")"
 
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
