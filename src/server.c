@@ -1276,6 +1276,20 @@ server_backends_changed(const struct wd_conf *a, const struct wd_conf *b)
 	return x != NULL || y != NULL;
 }
 
+/* The desk's listener and console files are taken at start only. */
+static bool
+server_desk_changed(const struct wd_conf *a, const struct wd_conf *b)
+{
+	const char *pa = a->desk_pages ? a->desk_pages : "";
+	const char *pb = b->desk_pages ? b->desk_pages : "";
+
+	if ((a->desk_addr == NULL) != (b->desk_addr == NULL) ||
+	    strcmp(pa, pb) != 0)
+		return true;
+	return a->desk_addr != NULL && (strcmp(a->desk_addr, b->desk_addr) != 0 ||
+	    a->desk_port != b->desk_port);
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -1295,6 +1309,9 @@ server_reload(struct server *srv)
 	    gen->conf->listen_port != srv->gen->conf->listen_port ||
 	    strcmp(gen->conf->state_dir, srv->gen->conf->state_dir) != 0)
 		log_warnx("listen address and state directory changes need a restart");
+	if (server_desk_changed(gen->conf, srv->gen->conf))
+		log_warnx("desk listen and desk pages changes need a restart; "
+		    "the running ones stay in use");
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
