@@ -1387,6 +1387,20 @@ server_check_crl(struct server *srv, time_t now)
 	    (long long)((gen->crl_next_update - now) / 3600));
 }
 
+/* The desk's listener and console files are taken at start only. */
+static bool
+server_desk_changed(const struct wd_conf *a, const struct wd_conf *b)
+{
+	const char *pa = a->desk_pages ? a->desk_pages : "";
+	const char *pb = b->desk_pages ? b->desk_pages : "";
+
+	if ((a->desk_addr == NULL) != (b->desk_addr == NULL) ||
+	    strcmp(pa, pb) != 0)
+		return true;
+	return a->desk_addr != NULL && (strcmp(a->desk_addr, b->desk_addr) != 0 ||
+	    a->desk_port != b->desk_port);
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -1416,6 +1430,9 @@ server_reload(struct server *srv)
 	    srv->gen->conf->journal.data_key))
 		log_warnx("journal audit-key and data-key changes need a restart; "
 		    "records are sealed with the keys read at start");
+	if (server_desk_changed(gen->conf, srv->gen->conf))
+		log_warnx("desk listen and desk pages changes need a restart; "
+		    "the running ones stay in use");
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");

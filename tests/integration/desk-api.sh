@@ -333,6 +333,24 @@ expect_code "queue after restart" 200
 journal_show --request "$r4" | grep -q '"event":"EVENT_BACKEND_CALL"' &&
     fail "the restart started calls for tasks under review"
 
+# --- a reload: a suspended operator is refused; the listener stays as started --------
+sed -i -e '/^operator "op.diaz" {$/a\
+	suspended' "$DIR/registry.conf"
+printf 'desk pages "/nonexistent"\n' >>"$DIR/warrantd.conf"
+sed -i -e '0,/^desk pages /{/^desk pages /d}' "$DIR/warrantd.conf"
+kill -HUP "$(cat "$DIR/warrantd.pid")"
+for i in $(seq 1 100); do
+	grep -q 'configuration generation 2 in force' "$DIR/warrantd.log" && break
+	sleep 0.1
+done
+grep -q 'configuration generation 2 in force' "$DIR/warrantd.log" || fail "reload not done"
+grep -q 'desk listen and desk pages changes need a restart' "$DIR/warrantd.log" ||
+    fail "a desk pages change on reload is not reported"
+req deskop2 GET "$DESK/desk/api/me"
+expect_code "a suspended operator after reload" 403
+req deskop GET "$DESK/"
+expect_code "the console after a reload that names other pages" 200
+
 # --- warrantctl desk ------------------------------------------------------------
 dctl() {
 	local name=$1
