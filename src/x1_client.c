@@ -43,6 +43,7 @@
 #include "conf.h"
 #include "http_resp.h"
 #include "log.h"
+#include "strict.h"
 #include "tls.h"
 #include "x1_client.h"
 
@@ -216,7 +217,12 @@ x1c_new(struct event_base *base, const struct wd_ne *ne, const char *admf)
 		    "an IP address is required", ne->name, ne->url);
 		goto fail;
 	}
-	if (tls_key_file_private(ne->key) == -1 ||
+	/* Strict modes, as for every TLS file of ours (src/strict.c). */
+	if (strict_check_log(ne->cert, STRICT_CONF) == -1 ||
+	    strict_check_log(ne->ca, STRICT_CONF) == -1 ||
+	    (ne->crl != NULL && strict_check_log(ne->crl, STRICT_CONF) == -1) ||
+	    strict_check_log(ne->key, STRICT_KEY) == -1 ||
+	    tls_key_file_private(ne->key) == -1 ||
 	    (c->ctx = tls_client_ctx(ne->cert, ne->key, ne->ca,
 	    ne->crl)) == NULL) {
 		log_warnx("ne \"%s\": its TLS files cannot be used", ne->name);
