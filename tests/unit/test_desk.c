@@ -36,6 +36,7 @@
 	"}\n"
 #define FP_A	"3fa1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9c"
 #define FP_B	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define FP_C	"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 
 /* conf_load of text, its complaints (stderr) discarded. */
 static struct wd_conf *
@@ -135,6 +136,8 @@ test_conf_desk(void **state)
 	    "\treview-policy preservation review-after\n"
 	    "\treview-policy interception auto\n}\n"
 	    "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \"" FP_A "\"\n"
+	    /* both hashes: beside a key-only entry (one certificate, one person) */
+	    "\tpublic-key sha256 \"" FP_C "\"\n"
 	    "\tvalid 2026-01-01 to 2027-12-31\n}\n"
 	    "operator \"sup.b\" {\n\tname \"B\"\n\tpublic-key sha256 \"" FP_B "\"\n"
 	    "\tvalid 2026-01-01 to 2027-12-31\n\tlevel supervisor\n}\n");
