@@ -135,6 +135,7 @@ struct wd_conf {
 	} deadlines;
 	struct {
 		char	*cert, *key, *ca;	/* the carrier as DELIVER client */
+		char	*crl;			/* CRLs of the endpoints' CAs */
 		unsigned timeout_ms;		/* per DELIVER, default 30 s */
 	} delivery;
 	struct wd_authorities	authorities;

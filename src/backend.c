@@ -540,9 +540,13 @@ call_attempt(struct backend_call *call)
 	struct backend	*be = call->be;
 
 	if (!breaker_admit(be, call)) {
+		char last[sizeof(call->detail)];
+
+		/* call_complete writes call->detail: never its own source. */
+		memcpy(last, call->detail, sizeof(last));
 		call_complete(call, BACKEND_UNAVAILABLE, "breaker %s%s%s",
-		    breaker_name(be->breaker), call->detail[0] ?
-		    "; last failure: " : "", call->detail);
+		    breaker_name(be->breaker), last[0] ?
+		    "; last failure: " : "", last);
 		return;
 	}
 	if (be->nwaiting >= BACKEND_WAIT_MAX) {

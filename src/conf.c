@@ -80,6 +80,7 @@ conf_free(struct wd_conf *conf)
 	free(conf->delivery.cert);
 	free(conf->delivery.key);
 	free(conf->delivery.ca);
+	free(conf->delivery.crl);
 	free(conf);
 }
 

@@ -79,6 +79,13 @@ dispatch_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 	if (status != 0)
 		log_warnx("journal: could not record a back-end outcome (error %d)",
 		    status);
+	/*
+	 * The call counts as in flight until its outcome is in the store:
+	 * counted off earlier, anything that looked at the task meanwhile (an
+	 * awaited answer handed over, another record) saw no call and no
+	 * outcome, and called the back end a second time.
+	 */
+	lifecycle_calls(r->lc, r->owner, r->task, -1);
 	lifecycle_call_reported(r->lc, r->owner, r->task, status == 0);
 	free(r);
 }
@@ -134,6 +141,7 @@ dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
 	    dispatch_journaled, rep) == -1) {
 		log_warnx("journal: back-end outcome of %s not recorded", d->ref);
 		/* The task stays pending; the lifecycle asks again later. */
+		lifecycle_calls(d->lc, d->owner, t->object_id, -1);
 		lifecycle_call_reported(d->lc, d->owner, t->object_id, false);
 		free(rep);
 	}
@@ -238,8 +246,7 @@ dispatch_called(const struct backend_result *r, void *arg)
 
 	k->done = true;
 	d->pending--;
-	dispatch_journal(d, k, r);
-	lifecycle_calls(d->lc, d->owner, d->tasks[k->task].object_id, -1);
+	dispatch_journal(d, k, r);	/* counts the call off once recorded */
 	if (k->awaited) {
 		if (!d->ready_called)
 			dispatch_document(d, k, r);

@@ -1364,9 +1364,10 @@ hi1_dict_entry(struct hi1_ctx *c, xmlNodePtr n, const char *owner,
 		    hi1_printable(nm, p2, sizeof(p2)), (const char *)n->name,
 		    owner, name);
 	if (!hi1_dict_known(c->hs, o, nm, value))
-		return hi1_fail(c, WD_ERR_INTERNAL, "the carrier's schema "
+		return hi1_fail(c, WD_ERR_INTERNAL, "%s: the carrier's schema "
 		    "accepts %s, which is not in its dictionary %s/%s",
-		    hi1_printable(value, p3, sizeof(p3)), owner, name);
+		    (const char *)n->name, hi1_printable(value, p3, sizeof(p3)),
+		    owner, name);
 	return 0;
 }
 

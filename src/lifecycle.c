@@ -55,6 +55,7 @@ struct lc_mark {
 	bool			 packing;	/* results being packaged */
 	bool			 pushing;	/* a DELIVER is on its way */
 	int64_t			 retry_at;	/* next round of calls, 0 = none */
+	bool			 push_wait;	/* a push failed: next at retry_at */
 	TAILQ_ENTRY(lc_mark)	 entry;
 };
 TAILQ_HEAD(lc_marks, lc_mark);
@@ -266,6 +267,7 @@ lc_rec_note(struct lc_rec *r, const char *text, const char *const *assoc,
 
 typedef void (*lc_done_fn)(struct lifecycle *, int status, void *arg);
 static void	lc_progress(struct lifecycle *, const char *owner, const char *oid);
+static void	lc_progress_obj(struct lifecycle *, const struct obj *);
 struct lc_key;
 static struct lc_key *lc_key_of(const char *owner, const char *oid);
 
@@ -805,6 +807,39 @@ lifecycle_calls(struct lifecycle *lc, const char *owner, const char *oid,
 	lc_mark_gc(lc, m);
 }
 
+/*
+ * A call's outcome is recorded: look at its task again. If, its last call
+ * reported, the task still lacks an outcome (the record did not apply to
+ * it: a store that refused it, a record naming another object), asking
+ * again at once would call the back end in a loop as fast as records can
+ * be written; a round is booked instead, and the fault said.
+ */
+static void
+lc_progress_reported(struct lifecycle *lc, const char *owner, const char *oid)
+{
+	struct obj	*o;
+	struct lc_mark	*m;
+
+	if (lc->stopping || (o = malloc(sizeof(*o))) == NULL)
+		return;
+	if (store_get(lc->env.store, owner, oid, o) != 1) {
+		free(o);
+		return;
+	}
+	m = lc_mark_find(lc, owner, oid, false);
+	if (o->kind == HI1_OBJ_LDTASK && !obj_final(o) && o->u.task.parts == 0 &&
+	    !obj_task_outcomes_done(o) && (m == NULL || m->calls == 0)) {
+		if ((m = lc_mark_find(lc, owner, oid, true)) != NULL &&
+		    m->retry_at == 0) {
+			m->retry_at = lifecycle_now(lc) + lc->cfg.retry_base_us;
+			log_warnx("%s: task %s: a recorded outcome did not reach "
+			    "the task; calls again in a round", o->ref, oid);
+		}
+	} else
+		lc_progress_obj(lc, o);
+	free(o);
+}
+
 void
 lifecycle_call_reported(struct lifecycle *lc, const char *owner,
     const char *oid, bool ok)
@@ -818,7 +853,7 @@ lifecycle_call_reported(struct lifecycle *lc, const char *owner,
 			m->retry_at = lifecycle_now(lc) + lc->cfg.retry_base_us;
 		return;
 	}
-	lc_progress(lc, owner, oid);
+	lc_progress_reported(lc, owner, oid);
 }
 
 /* ---- what a task's outcomes make of it ------------------------------------ */
@@ -954,7 +989,14 @@ lc_progress_task(struct lifecycle *lc, const struct obj *o, struct lc_mark *m)
 		return;
 	}
 	if (o->u.task.parts > 0) {
-		lc_deliver(lc, o);
+		/*
+		 * A failed push booked the next one (lc_push_failed): it comes
+		 * when lc_retries says so, not whenever a record about the task
+		 * or its parts lands, or an endpoint that is down would be
+		 * pushed to as fast as records can be written.
+		 */
+		if (m == NULL || !m->push_wait)
+			lc_deliver(lc, o);
 		return;
 	}
 	if (!obj_task_outcomes_done(o)) {
@@ -986,7 +1028,8 @@ lc_progress_obj(struct lifecycle *lc, const struct obj *o)
 		lc_progress(lc, o->owner, o->u.part.task_id);
 		break;
 	case HI1_OBJ_NOTIFICATION:
-		lc_progress_note(lc, o);
+		if (m == NULL || !m->push_wait)	/* as for parts */
+			lc_progress_note(lc, o);
 		break;
 	default:
 		break;
@@ -1483,8 +1526,10 @@ lc_push_failed(struct lifecycle *lc, struct lc_push *p, const char *why)
 	if (pause > 600000000)
 		pause = 600000000;
 	if ((m = lc_mark_find(lc, p->obj.owner, p->task[0] ? p->task :
-	    p->obj.oid, true)) != NULL)
+	    p->obj.oid, true)) != NULL) {
 		m->retry_at = lifecycle_now(lc) + pause;
+		m->push_wait = true;
+	}
 }
 
 static void
@@ -1860,6 +1905,7 @@ lc_retries(struct lifecycle *lc, int64_t now)
 		if (m->retry_at != 0 && m->retry_at <= now && n < LC_DUE_BATCH) {
 			memcpy(keys[n++], m->key, LC_KEY_LEN);
 			m->retry_at = 0;
+			m->push_wait = false;
 		}
 	for (size_t i = 0; i < n; i++) {
 		char *slash = strchr(keys[i], '/');

@@ -104,6 +104,7 @@ enum seen {
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
 	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
+	S_DELIVERY_CRL,
 	S__COUNT
 };
 
@@ -688,6 +689,10 @@ deliveryopt	: CERTIFICATE STRING {
 		| CA STRING {
 			set_str(S_DELIVERY_CA, "ca", $<lineno>1,
 			    &ps.conf->delivery.ca, $2);
+		}
+		| CRL STRING {
+			set_str(S_DELIVERY_CRL, "crl", $<lineno>1,
+			    &ps.conf->delivery.crl, $2);
 		}
 		| TIMEOUT duration {
 			set_duration(S_DELIVERY_TIMEOUT, "timeout", $<lineno>1, $2,
@@ -2307,6 +2312,16 @@ conf_check_required(const struct wd_conf *c)
 	if (!TAILQ_EMPTY(&c->backends) && ps.seen[S_RESULTS_KEY] == 0)
 		file_errx(c->path, 0, "results key is required when back ends "
 		    "are configured");
+	/*
+	 * The carrier as DELIVER client proves who it is and checks whom it
+	 * talks to: a block without its certificate, key or CAs is refused
+	 * rather than left to fail at the first push.
+	 */
+	if ((ps.seen[S_DELIVERY_CERT] | ps.seen[S_DELIVERY_KEY] |
+	    ps.seen[S_DELIVERY_CA] | ps.seen[S_DELIVERY_CRL] |
+	    ps.seen[S_DELIVERY_TIMEOUT]) != 0 && (ps.seen[S_DELIVERY_CERT] == 0 ||
+	    ps.seen[S_DELIVERY_KEY] == 0 || ps.seen[S_DELIVERY_CA] == 0))
+		file_errx(c->path, 0, "delivery needs certificate, key and ca");
 	/* A body the budget cannot hold could never be received. */
 	if (c->limits.body_budget < c->limits.body_max)
 		file_errx(c->path, 0, "limits body-budget (%zu bytes) is "

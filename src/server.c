@@ -1150,6 +1150,21 @@ server_str_differs(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
 }
 
+/*
+ * push holds its TLS context for the daemon's life (src/warrantd.c), so a
+ * changed delivery block is said, not silently ignored. Paths only: a CRL
+ * replaced in place under the same name is also read only at start.
+ */
+static bool
+server_delivery_changed(const struct wd_conf *a, const struct wd_conf *b)
+{
+	return server_str_differs(a->delivery.cert, b->delivery.cert) ||
+	    server_str_differs(a->delivery.key, b->delivery.key) ||
+	    server_str_differs(a->delivery.ca, b->delivery.ca) ||
+	    server_str_differs(a->delivery.crl, b->delivery.crl) ||
+	    a->delivery.timeout_ms != b->delivery.timeout_ms;
+}
+
 /* Back ends and the results store are built once, at start. */
 static bool
 server_backends_changed(const struct wd_conf *a, const struct wd_conf *b)
@@ -1256,6 +1271,9 @@ server_reload(struct server *srv)
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
+	if (server_delivery_changed(gen->conf, srv->gen->conf))
+		log_warnx("delivery changes (certificate, key, ca, crl, timeout) "
+		    "need a restart; the running ones stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
 	server_gen_unref(srv->gen);

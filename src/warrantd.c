@@ -296,6 +296,7 @@ warrantd_open_lifecycle(struct server *srv)
 		pc.cert = conf->delivery.cert;
 		pc.key = conf->delivery.key;
 		pc.ca = conf->delivery.ca;
+		pc.crl = conf->delivery.crl;
 		pc.timeout_ms = conf->delivery.timeout_ms;
 		pc.carrier_id = conf->carrier_id;
 		if ((srv->push = push_new(srv->base, &pc, srv->gen->schema)) == NULL)

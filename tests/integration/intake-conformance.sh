@@ -32,7 +32,7 @@ limits() {
 
 # 1. At the limit in 2-, 4- and 3-byte characters: accepted.
 limits "$work/limits.xml" "$(rep é 255)" "$(rep 𝔸 255)" "$(rep € 128)"
-submit_as fgr "$work/limits.xml"
+submit_new fgr "$work/limits.xml"
 expect_exit 0
 expect_output_contains "ACCEPTED (HTTP 200)"
 # ...and one character over, each: the schema's refusal.
@@ -40,7 +40,7 @@ limits "$work/over1.xml" "$(rep é 256)" "$(rep 𝔸 255)" "$(rep € 128)"
 limits "$work/over2.xml" "$(rep é 255)" "$(rep 𝔸 256)" "$(rep € 128)"
 limits "$work/over3.xml" "$(rep é 255)" "$(rep 𝔸 255)" "$(rep € 129)"
 for f in over1 over2 over3; do
-	submit_as fgr "$work/$f.xml"
+	submit_new fgr "$work/$f.xml"
 	expect_exit 1
 	expect_output_contains "$f.xml: REFUSED (HTTP 400) error 203"
 	expect_output_contains "maxLength"
@@ -53,14 +53,14 @@ for f in records location-realtime-urgent; do
 	sed -E "s#<(ActionIdentifier|Timestamp|auth:StartTime|auth:EndTime|task:StartTime|task:EndTime|common:ApprovalTimestamp|auth:AuthorisationCreationTimestamp|common:ApprovalIsEmergency)>([^<]*)</#<\\1>\\n$pad    \\2\\n$pad</#g" \
 	    "$work/$f.xml" >"$work/$f-pretty.xml"
 	grep -q "^$pad    0$" "$work/$f-pretty.xml" || fail "$f-pretty.xml is not indented"
-	submit_as fgr "$work/$f-pretty.xml"
+	submit_new fgr "$work/$f-pretty.xml"
 	expect_exit 0
 	expect_output_contains "$f-pretty.xml: ACCEPTED (HTTP 200)"
 done
 
 # 3. A malformed national MSISDN: 407, the rule in words.
 sed -e 's|<task:Value>525512345678<|<task:Value>5255123456<|' "$req" >"$work/msisdn.xml"
-submit_as fgr "$work/msisdn.xml"
+submit_new fgr "$work/msisdn.xml"
 expect_exit 1
 expect_output_contains "REFUSED (HTTP 400) error 407: malformed identifier: action 1: line "
 expect_output_contains "InternationalE164 \"5255123456\" is not 52 and 10 digits"
@@ -93,7 +93,7 @@ reload
 grep -q 'MX/RequestType value Preservation is accepted by the schema but not in the dictionaries' \
     "$DIR/warrantd.log" || fail "the inconsistent templates were not refused: $(tail -n 5 "$DIR/warrantd.log")"
 grep -q 'reload failed' "$DIR/warrantd.log" || fail "reload did not fail"
-submit_as fgr "$req"; expect_exit 0	# the running templates still serve
+submit_new fgr "$req"; expect_exit 0	# the running templates still serve
 # Consistent again, but the schema lets through an ETSI value warrantd
 # does not know: the templates load, the request is the carrier's fault.
 cp "$TOP_SRCDIR/etc/templates/mx-dictionaries.xml" "$DIR/templates/"
@@ -102,9 +102,9 @@ sed -i 's|<xs:enumeration value="AwaitingDisclosure"/>|&<xs:enumeration value="W
 reload
 grep -q 'configuration generation 2 in force' "$DIR/warrantd.log" || fail "reload not done"
 sed -e 's|<common:Value>AwaitingDisclosure<|<common:Value>Whenever<|' "$req" >"$work/whenever.xml"
-submit_as fgr "$work/whenever.xml"
+submit_new fgr "$work/whenever.xml"
 expect_exit 2
 expect_output_contains "whenever.xml: SERVER ERROR (HTTP 500)"
 expect_output_contains "error 503: internal error: action 1: DesiredStatus: the carrier's schema accepts Whenever"
-submit_as fgr "$req"; expect_exit 0
+submit_new fgr "$req"; expect_exit 0
 pass

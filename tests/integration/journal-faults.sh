@@ -86,7 +86,7 @@ n_answers=0	# answers that carry a journal record (200, 403, 400)
 
 # Submit FILE as fgr; remember an acceptance.
 submit_one() {
-	submit_as fgr "$1"
+	submit_as fgr "$(fresh_copy "$1")"
 	case $out in
 	*"ACCEPTED (HTTP 200)"*)
 		acked="$acked $(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out")"
@@ -200,6 +200,7 @@ load() {	# id
 	while [ ! -e "$DIR/load.stop" ]; do
 		for f in "$work"/*.xml; do
 			r=0
+			f=$(fresh_copy "$f")
 			o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \
 			    --cert "$DIR/fgr.pem" --key "$DIR/fgr.key" --timeout 20 \
 			    submit "$f" 2>&1) || r=$?

@@ -164,3 +164,23 @@ fresh_uuids() {
 		done
 	done
 }
+
+# fresh_copy FILE: print the path of a copy of FILE (under $DIR) with
+# fresh UUIDs, for a test that means "a new request": submitting the same
+# file twice is a repeat, answered from the store and not carried out again.
+fresh_copy() {
+	local d
+
+	d=$(mktemp -d "$DIR/fresh.XXXXXX") || fail "mktemp failed"
+	cp "$1" "$d/" || fail "cannot copy $1"
+	fresh_uuids "$d/${1##*/}"
+	printf '%s\n' "$d/${1##*/}"
+}
+
+
+# submit_new NAME FILE: submit_as NAME a fresh copy of FILE (a new request,
+# never a repeat of an earlier submission of FILE).
+submit_new() {
+	[ $# -eq 2 ] || fail "usage: submit_new NAME FILE"
+	submit_as "$1" "$(fresh_copy "$2")"
+}

@@ -74,6 +74,13 @@ for _ in $(seq 1 300); do
 done
 journal | grep -q 'EVENT_DELIVERY_FAILED .*Connection refused' ||
     fail "no failed DELIVER journaled while the receiver is down"
+# Retried after a pause that grows, never at once: 3 s after the first
+# failure each object being pushed has failed once (the first pause is 5 s),
+# not hundreds of times (as when a failure's record set off the next push).
+sleep 3
+nfailed=$(journal | grep -c EVENT_DELIVERY_FAILED)
+[ "$nfailed" -le 6 ] ||
+    fail "$nfailed failed DELIVERs journaled within 3 s: retried without a pause"
 
 "$WARRANTCTL" receive --listen "127.0.0.1:$rport" --cert "$DIR/endpoint.pem" \
     --key "$DIR/endpoint.key" --cacert "$DIR/ca.pem" -o "$DIR/out" \

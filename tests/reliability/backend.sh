@@ -264,7 +264,7 @@ round() {	# mode allowed-outcomes (space-separated)
 	local m=$1 allowed=$2 i t0 t1 ref refs= o oc att ms worst=0 lat=0
 	for i in $(seq 1 "$PER_MODE"); do
 		t0=$(date +%s%3N)
-		submit_as fgr "$GOOD"
+		submit_new fgr "$GOOD"
 		t1=$(date +%s%3N)
 		expect_exit 0
 		[ $((t1 - t0)) -le $((WITHIN_MS + 1500)) ] ||
@@ -340,7 +340,7 @@ for i in $(seq 1 50); do [ -S "$EVIL" ] && break; sleep 0.1; done
 t0=$(date +%s)
 ok=
 while [ $(($(date +%s) - t0)) -lt 40 ]; do
-	submit_as fgr "$GOOD"
+	submit_new fgr "$GOOD"
 	expect_exit 0
 	ref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
 	for i in $(seq 1 $((bound_ms / 100 + 20))); do

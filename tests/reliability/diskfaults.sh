@@ -73,7 +73,7 @@ n_answers=0	# answers that carry a journal record (200 and 4xx)
 n_503=0
 
 submit_one() {	# file
-	submit_as fgr "$1"
+	submit_new fgr "$1"
 	case $out in
 	*"ACCEPTED (HTTP 200)"*)
 		acked="$acked $(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out")"
@@ -127,6 +127,9 @@ until_accepted() {	# what
 }
 
 # --- 1. a segment cannot be created at rollover (full: ENOSPC, then EIO) ------
+# (The daemon may have rolled over once already while starting: what it
+# appends at start varies. The fault is on the next rollover.)
+n_seg=$(ls "$J"/seg-*.wj | wc -l)
 echo "ENOSPC seg-" >"$DIR/openfault.flag"
 until_503 "No space left on device" 30
 sleep 0.2
@@ -152,7 +155,8 @@ n_flap=$(grep -c 'disk writable again' "$DIR/warrantd.log")
 rm -f "$DIR/openfault.flag"
 until_accepted "rollover"
 echo "rollover: the probe declared the disk writable $n_flap times while segment creation still failed"
-[ "$(ls "$J"/seg-*.wj | wc -l)" = 2 ] || fail "no new segment after the rollover fault cleared: $(ls "$J")"
+[ "$(ls "$J"/seg-*.wj | wc -l)" = $((n_seg + 1)) ] ||
+    fail "not one new segment after the rollover fault cleared: $(ls "$J"/seg-*.wj)"
 n_seg_faults=$(grep -c '^open seg-' "$DIR/openfault.log")
 
 # --- 2. a checkpoint cannot be created: nothing is refused ---------------------
@@ -225,6 +229,13 @@ n_req=$(($(grep -c '"event":"EVENT_REQUEST_' "$DIR/show.json") - n_req_fill))
 "$AUDIT" verify --journal "$J" --pubkey "$DIR/journal.pub" >"$DIR/verify.out" 2>&1 ||
     fail "warrant-audit verify after the faults: $(cat "$DIR/verify.out")"
 echo "$n_answers answers journaled, $n_503 answered 503 (none journaled); $n_seg_faults segment creations refused"
+# jgen's filler acceptances all name one task, which the store cannot give
+# an outcome to: the lifecycle calls it once a round, not in a loop (it
+# once journaled thousands of outcomes for it in seconds).
+n_fill=$("$AUDIT" show --journal "$J" 2>/dev/null |
+    grep -c 'EVENT_BACKEND_RESULT ref=MXC-FILL-')
+[ "$n_fill" -le 3 ] ||
+    fail "$n_fill back-end outcomes for the filler's one task: calls in a loop"
 cat "$DIR/verify.out"
 rel_start || fail "warrantd does not start again: $(cat "$DIR/start.err")"
 grep -q 'torn tail' "$DIR/warrantd.log" && fail "a fault left a torn tail: $(grep 'torn tail' "$DIR/warrantd.log")"

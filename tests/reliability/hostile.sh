@@ -88,7 +88,7 @@ J=$DIR/state/journal
 build=$(rel_sanitized "$WARRANTD" && echo "ASan+UBSan" || echo "no sanitizers")
 
 # Baseline after a few requests (lazy allocations done).
-for i in 1 2 3; do submit_as fgr "$GOOD"; expect_exit 0; done
+for i in 1 2 3; do submit_new fgr "$GOOD"; expect_exit 0; done
 sleep 0.5
 fd_base=$(rel_fds)
 rss_base=$(rel_rss)
@@ -340,7 +340,7 @@ echo "valid client: $n_ok requests accepted during the attacks; latency per atta
 sed 's/^/  /' "$DIR/phases"
 echo "warrantd ($build): RSS $((rss_base / 1024)) MiB at rest, peak $((rss_peak / 1024)) MiB sampled, VmHWM $((hwm / 1024)) MiB, $((rss_end / 1024)) MiB at the end; descriptors $fd_base at rest, $fd_peak peak, $fd_end at the end"
 [ "$fd_end" -le $((fd_base + 2)) ] || fail "descriptors not back to the baseline: $fd_end, $fd_base before"
-submit_as fgr "$GOOD"
+submit_new fgr "$GOOD"
 expect_exit 0
 # A clean stop: LeakSanitizer speaks at exit, if anything leaked.
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null

@@ -157,10 +157,8 @@ rel_journal_refs() {	# journal dir
 # error; accepted references go to DIR/given.N, those whose acceptance
 # carried a result (a DeliveryObject) also to DIR/delivered.N. Its copies
 # of the files are restamped every minute: the daemon refuses a request
-# whose timestamp is more than clock-skew (5 minutes) old, as a replay.
-# With REL_CLIENT_FRESH=1 every round is new requests (fresh_uuids): the
-# same message again is a repeat, answered with the reference it was given
-# before (docs/lifecycle.md), which a test counting references must not see.
+# whose timestamp is more than clock-skew (5 minutes) old, as a replay; and
+# get fresh UUIDs every round (the same objects again would be a repeat).
 rel_client() {	# N timeout file...
 	local n=$1 to=$2 o r t0 t1 what stamped=0 f
 	shift 2
@@ -171,13 +169,13 @@ rel_client() {	# N timeout file...
 	: >"$DIR/given.$n"
 	: >"$DIR/delivered.$n"
 	while [ ! -e "$DIR/stop.$n" ] && [ ! -e "$DIR/stop.all" ]; do
-		if [ "$(date +%s)" -ge $((stamped + 60)) ] ||
-		    [ -n "${REL_CLIENT_FRESH:-}" ]; then
+		if [ "$(date +%s)" -ge $((stamped + 60)) ]; then
 			"$TOP_SRCDIR/tests/restamp" -o "$DIR/client.$n" "${src[@]}" ||
 			    echo "restamp failed" >>"$DIR/errors.$n"
-			[ -z "${REL_CLIENT_FRESH:-}" ] || fresh_uuids "${files[@]}"
 			stamped=$(date +%s)
 		fi
+		# Each round is a new request, not a repeat of the last one.
+		fresh_uuids "${files[@]}"
 		t0=$(date +%s%3N)
 		r=0
 		o=$("$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" \

@@ -100,7 +100,7 @@ chmod +x "$DIR/warrantd-pc"
 
 files=("$DIR"/samples/*.xml)
 for k in 1 2 3 4; do
-	REL_CLIENT_FRESH=1 rel_client "$k" 10 "${files[@]:$((k % 5)):3}" &
+	rel_client "$k" 10 "${files[@]:$((k % 5)):3}" &
 	REL_PIDS="$REL_PIDS $!"
 done
 

@@ -78,7 +78,7 @@ rel_conf limits connections 500
 rel_start WARRANTD="$DIR/warrantd-soak" ||
     fail "warrantd does not start with the fault shim: $(cat "$DIR/start.err")"
 PID=$(rel_pid)
-for i in 1 2 3; do submit_as fgr "$GOOD"; expect_exit 0; done
+for i in 1 2 3; do submit_new fgr "$GOOD"; expect_exit 0; done
 sleep 0.5
 fd_base=$(rel_fds)
 

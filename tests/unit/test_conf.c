@@ -1207,6 +1207,36 @@ test_edge_limits(void **state)
 	assert_logged("warrantd.conf", 9, "\"unauthenticated\" is not valid here");
 }
 
+/* The carrier as DELIVER client: complete, or refused. */
+static void
+test_delivery_block(void **state)
+{
+	struct wd_conf	*c;
+
+	(void)state;
+	assert_non_null(c = load_text(PREFIX));
+	assert_null(c->delivery.cert);
+	assert_null(c->delivery.crl);
+	assert_int_equal(c->delivery.timeout_ms, 30000);
+	conf_free(c);
+	assert_non_null(c = load_text(PREFIX "delivery {\n"
+	    "\tcertificate \"/c.pem\"\n\tkey \"/c.key\"\n\tca \"/ca.pem\"\n"
+	    "\tcrl \"/crl.pem\"\n\ttimeout 5s\n}\n"));
+	assert_string_equal(c->delivery.cert, "/c.pem");
+	assert_string_equal(c->delivery.key, "/c.key");
+	assert_string_equal(c->delivery.ca, "/ca.pem");
+	assert_string_equal(c->delivery.crl, "/crl.pem");
+	assert_int_equal(c->delivery.timeout_ms, 5000);
+	conf_free(c);
+	assert_null(load_text(PREFIX "delivery {\n\tcertificate \"/c.pem\"\n"
+	    "\tkey \"/c.key\"\n\tcrl \"/crl.pem\"\n}\n"));
+	assert_logged("warrantd.conf", 0, "delivery needs certificate, key and ca");
+	assert_null(load_text(PREFIX "delivery {\n\tcertificate \"/c.pem\"\n"
+	    "\tkey \"/c.key\"\n\tca \"/ca.pem\"\n\tcrl \"/a\"\n"
+	    "\tcrl \"/b\"\n}\n"));
+	assert_logged("warrantd.conf", 14, "crl given more than once");
+}
+
 int
 main(void)
 {
@@ -1234,6 +1264,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delivery_block, setup,
+		    teardown),
 	};
 	enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]),
 	    NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
