@@ -777,6 +777,41 @@ cmd_prove(const char *dir, uint64_t seq, const char *cpfile)
 	}
 }
 
+/*
+ * An authority's receipt names its record by leaf hash only (issue 14
+ * section 5): find the record among all, then prove it as by --seq.
+ */
+static int
+cmd_prove_leaf(const char *dir, const char *hex, const char *cpfile)
+{
+	static const char	digits[] = "0123456789abcdef";
+	uint8_t			leaf[32];
+	uint64_t		seq;
+	const char		*hi, *lo;
+	char			err[PATH_MAX + 1024];
+
+	for (int i = 0; i < 32; i++) {
+		if (strlen(hex) != 64 || hex[2 * i] == '\0' ||
+		    (hi = strchr(digits, hex[2 * i])) == NULL ||
+		    (lo = strchr(digits, hex[2 * i + 1])) == NULL) {
+			fprintf(stderr, "warrant-audit: --leaf: the receipt's "
+			    "leaf-sha256, 64 lowercase hex digits\n");
+			return EXIT_USAGE;
+		}
+		leaf[i] = (uint8_t)((hi - digits) << 4 | (lo - digits));
+	}
+	switch (jaudit_find_leaf(dir, leaf, JAUDIT_NO_LIMIT, &seq, err,
+	    sizeof(err))) {
+	case JAUDIT_OK:
+		return cmd_prove(dir, seq, cpfile);
+	case JAUDIT_FAIL:
+		printf("FAIL: %s\n", err);
+		return EXIT_BAD;
+	default:
+		return EXIT_USAGE;	/* logged */
+	}
+}
+
 struct proof {
 	char		 origin[CHECKPOINT_ORIGIN_MAX];
 	uint64_t	 size, seq;
@@ -972,7 +1007,7 @@ usage(void)
 	    "       warrant-audit show --journal DIR [--since T] [--until T] "
 	    "[--authority ID]\n"
 	    "                     [--request REF] [--json]\n"
-	    "       warrant-audit prove --journal DIR --seq N "
+	    "       warrant-audit prove --journal DIR --seq N | --leaf HEX "
 	    "[--checkpoint FILE]\n"
 	    "       warrant-audit check-proof --proof FILE --checkpoint FILE "
 	    "--pubkey FILE\n"
@@ -994,6 +1029,7 @@ struct opts {
 	const char	*journal, *pubkey, *checkpoint, *since, *until;
 	const char	*authority, *request, *proof, *old, *from, *to, *seq;
 	const char	*key, *identifier, *order, *taskref;
+	const char	*leaf;
 	int		 json;
 };
 
@@ -1010,6 +1046,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		{ "request", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "seq", required_argument, NULL, 'n' },
+		{ "leaf", required_argument, NULL, 'l' },
 		{ "proof", required_argument, NULL, 'p' },
 		{ "old", required_argument, NULL, 'o' },
 		{ "from", required_argument, NULL, 'f' },
@@ -1034,6 +1071,7 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case 'r': o->request = optarg; break;
 		case 'J': o->json = 1; break;
 		case 'n': o->seq = optarg; break;
+		case 'l': o->leaf = optarg; break;
 		case 'p': o->proof = optarg; break;
 		case 'o': o->old = optarg; break;
 		case 'f': o->from = optarg; break;
@@ -1125,8 +1163,10 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "search") == 0)
 		return cmd_search(&o);
 	if (strcmp(cmd, "prove") == 0) {
-		if (!o.journal || !o.seq)
+		if (!o.journal || !o.seq == !o.leaf)
 			usage();
+		if (o.leaf)
+			return cmd_prove_leaf(o.journal, o.leaf, o.checkpoint);
 		return cmd_prove(o.journal, parse_seq(o.seq), o.checkpoint);
 	}
 	if (strcmp(cmd, "check-proof") == 0) {

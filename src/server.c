@@ -94,10 +94,10 @@ static void
 server_gen_warn(const struct wd_conf *conf)
 {
 	if (conf->tls.crl_none)
-		log_warnx("warning: %s: crl none: revocation is not checked, a "
+		log_warnx("%s: crl none: revocation is not checked, a "
 		    "revoked certificate is accepted", conf->path);
 	else if (conf->tls.crl == NULL)
-		log_warnx("warning: %s: no crl: revocation is not checked; a "
+		log_warnx("%s: no crl: revocation is not checked; a "
 		    "reload that drops a crl is refused, so write crl none if "
 		    "this is meant", conf->path);
 }
