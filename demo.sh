@@ -32,9 +32,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting the stack in $dir"
+# The PKI first, so that the compliance desk's listener can be added.
+"$top/tests/pki/mkpki" "$dir" >/dev/null
+desk_port=$("$top/tests/pki/mkpki" --pick-port)
+echo "desk listen on 127.0.0.1 port $desk_port" >>"$dir/warrantd.conf"
 # Two simulated network elements (ETSI X1) beside the gateway: "msc" (a
 # switch: E.164 and IMSI) and "pgw" (a packet gateway: E.164 and IMEI).
-"$top/tests/pki/mkpki" "$dir" >/dev/null
 ne_up msc "$dir" "$dir" && ne_up pgw "$dir" "$dir" ||
     { echo "the network-element simulators did not start"; exit 1; }
 for ne in "msc e164 imsi" "pgw e164 imei"; do
@@ -55,6 +58,14 @@ done
 eval "$("$top/tests/stack" start "$dir")"
 echo "   network elements msc and pgw (simulated) at 127.0.0.1:$NE_PORT_msc and :$NE_PORT_pgw"
 echo "   daemon at $WARRANT_URL"
+DESK_URL=https://127.0.0.1:$desk_port
+# For a browser: the operator's certificate and key as PKCS#12 (password "demo").
+openssl pkcs12 -export -in "$dir/deskop.pem" -inkey "$dir/deskop.key" \
+    -certfile "$dir/ca.pem" -name "op.ramirez (warrantd demo)" \
+    -passout pass:demo -out "$dir/deskop.p12"
+echo "   compliance desk console at $DESK_URL/ (API under $DESK_URL/desk/api/)"
+echo "   desk operator op.ramirez: certificate $dir/deskop.pem, key $dir/deskop.key"
+echo "   to import in a browser: $dir/deskop.p12 (password: demo), CA $dir/ca.pem"
 mkdir -p "$dir/samples"
 "$top/tests/restamp" -o "$dir/samples" "$top"/etc/samples/*.xml
 # The samples name made-up lines; point them at lines of the reference back
@@ -158,6 +169,20 @@ fgr status "$ok_ref" | grep -q 'Approved' ||
     { echo "   ^ UNEXPECTED: the ratified order is not Approved"; status=1; }
 
 echo
+echo "== the compliance desk (docs/desk-api.md): the interception waits for review"
+desk() {	# as the desk operator op.ramirez
+	"$ctl" --url "$DESK_URL" --cacert "$WARRANT_CACERT" \
+	    --cert "$dir/deskop.pem" --key "$dir/deskop.key" desk "$@"
+}
+desk queue state=AwaitingApproval | sed 's/^/   /'
+desk queue state=AwaitingApproval type=interception | grep -q ' AwaitingApproval ' ||
+    { echo "   ^ UNEXPECTED: no interception waiting for review"; status=1; }
+li_ref=$(desk queue state=AwaitingApproval type=interception | awk '/ AwaitingApproval / { print $1; exit }')
+echo "   $li_ref: approved by the operator (or 'desk reject REF --reason TEXT';"
+echo "   the authority sees either in its GET):"
+desk approve "$li_ref" | sed 's/^/   /' ||
+    { echo "   ^ UNEXPECTED: the desk could not approve $li_ref"; status=1; }
+
 echo "== an interception provisioned over ETSI X1 at two network elements, cancelled, and a rogue task found"
 li=$(grep -o '<ObjectIdentifier>[0-9a-f-]*' "$dir/samples/interception.xml" | sed -n 2p | cut -d'>' -f2)
 for i in $(seq 1 30); do
@@ -209,4 +234,17 @@ echo "== what the back end answered, per task (counts and digests only: the data
     sed -n 's/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .* task=[0-9]*:REQUEST_\([A-Z_]*\).*count=\([0-9]*\).*/  \1 \2: \3 record(s)/p;
 	s/.*EVENT_BACKEND_RESULT ref=\([^ ]*\) .*error=[0-9]* "\([^"]*\)" task=[0-9]*:REQUEST_\([A-Z_]*\).*/  \1 \3: \2/p'
 "$audit" verify --journal "$dir/state/journal" --pubkey "$dir/journal.pub" || status=1
+
+echo
+echo "== the target list at rest: sealed for the auditor's key (issue 14)"
+msisdn=${msisdn:-$(grep -o '>52[0-9]\{10\}<' "$dir/samples/subscriber-msisdn.xml" |
+    head -n 1 | tr -d '<>')}
+if grep -rlaF "$msisdn" "$dir/state" "$dir/warrantd.log" 2>/dev/null; then
+	echo "   ^ UNEXPECTED: MSISDN $msisdn in clear in these files"; status=1
+else
+	echo "   MSISDN $msisdn: in no file of the state directory nor in the logs"
+fi
+echo "   the auditor, with the private key: was $msisdn requested, under which order?"
+"$audit" search --journal "$dir/state/journal" --key "$dir/audit.key" \
+    --identifier "msisdn:$msisdn" | cut -c1-240 | sed 's/^/   /' || status=1
 exit $status

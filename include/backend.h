@@ -159,6 +159,11 @@ bool			 backend_serves(const struct backend_set *, enum wd_reqtype);
 unsigned		 backend_pending(const struct backend_set *);
 /* One line for sd_notify STATUS: "hlr-main 4/4 up closed, cdr 0/2 up open". */
 void			 backend_status(const struct backend_set *, char *buf, size_t len);
+/* The same, one call per back end (the desk's /metrics and /healthz). */
+typedef void (*backend_each_cb)(const char *name, unsigned up, unsigned conns,
+    const char *breaker, void *arg);
+void			 backend_each(const struct backend_set *, backend_each_cb,
+			    void *arg);
 
 const char		*backend_outcome_name(enum backend_outcome);	/* "not-found" */
 

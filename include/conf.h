@@ -23,7 +23,20 @@ struct wd_permission {
 
 struct wd_authority;
 
-enum wd_role { WD_ROLE_OFFICIAL = 0, WD_ROLE_AUDITOR };
+enum wd_role {
+	WD_ROLE_OFFICIAL = 0,
+	WD_ROLE_AUDITOR,
+	WD_ROLE_OPERATOR,	/* the carrier's desk: review, notes, assign */
+	WD_ROLE_SUPERVISOR	/* ...and overrides (docs/desk-api.md) */
+};
+
+/* What happens to a new task of one type (issue 10, docs/desk-api.md). */
+enum wd_review {
+	WD_REVIEW_DEFAULT = 0,	/* not configured: the built-in default */
+	WD_REVIEW_AUTO,		/* carried out at once */
+	WD_REVIEW_GATE,		/* AwaitingApproval until the desk approves */
+	WD_REVIEW_AFTER		/* carried out at once, flagged for the desk */
+};
 
 struct wd_official {
 	char			*id;		/* registry key, e.g. "ana.lopez" */
@@ -50,6 +63,7 @@ struct wd_authority {
 	enum wd_authkind	 kind;
 	struct wd_permission	 perms[WD_REQ__COUNT];
 	char			*deliver_to;	/* DELIVER endpoint, or NULL */
+	enum wd_review		 review[WD_REQ__COUNT];	/* review-policy */
 	int			 line;
 	TAILQ_ENTRY(wd_authority) entry;
 };
@@ -109,6 +123,10 @@ struct wd_conf {
 	char		*carrier_id;		/* our HI-1 ReceiverIdentifier */
 	char		*listen_addr;		/* default 127.0.0.1 */
 	uint16_t	 listen_port;		/* default 8443 */
+	char		*desk_addr;		/* desk listen on; NULL: no desk */
+	uint16_t	 desk_port;
+	char		*desk_pages;		/* the console's files; NULL: default */
+	bool		 desk_four_eyes;	/* interceptions: two approvals */
 	char		*state_dir;		/* journal, results */
 	char		*templates_dir;		/* etc/templates */
 	struct {
@@ -139,6 +157,8 @@ struct wd_conf {
 	} policy;
 	struct {
 		char	*signing_key;		/* Ed25519 PEM, mode 0600 */
+		char	*audit_key;		/* X25519 public PEM: seal targets */
+		char	*data_key;		/* 32 bytes, 0600; NULL: state/data.key */
 		char	*origin;		/* checkpoint origin line */
 		unsigned checkpoint_records;	/* default 1000 */
 		unsigned checkpoint_interval_s;	/* default 60 */

@@ -21,6 +21,7 @@
 
 struct event_base;
 struct journal;
+struct seal;
 
 struct journal_config {
 	const char	*dir;			/* created 0700 if missing */
@@ -30,6 +31,12 @@ struct journal_config {
 	const char	*origin;		/* checkpoint origin line */
 	unsigned	 checkpoint_records;
 	unsigned	 checkpoint_interval_s;
+	/*
+	 * Seals target identifiers and order references (include/seal.h);
+	 * NULL or without an audit key: records are written in clear. Not
+	 * owned; must outlive the journal.
+	 */
+	const struct seal *seal;
 };
 
 /* Outcome of an append: status 0 = durable; else errno-style code. */
@@ -62,8 +69,18 @@ int	journal_append(struct journal *, Warrant__Record *rec,
  */
 typedef void (*journal_observer_cb)(const Warrant__Record *, void *arg);
 void	journal_set_observer(struct journal *, journal_observer_cb fn, void *arg);
-/* Visit every record in order (after open, before appends), for recovery. */
+/*
+ * Visit every record in order (after open, before appends), for recovery,
+ * with its sealed fields opened (the observer's records are too).
+ */
 int	journal_replay(struct journal *,
+	    int (*fn)(const Warrant__Record *, void *), void *arg);
+/*
+ * The same, but records before seq from are passed as stored (sealed
+ * fields blank): opening is only paid for where the caller needs them.
+ * A record that does not open stops the replay (-1, logged).
+ */
+int	journal_replay_unsealed_from(struct journal *, uint64_t from,
 	    int (*fn)(const Warrant__Record *, void *), void *arg);
 bool	journal_healthy(const struct journal *);
 /* Short reason when unhealthy, for logs, 503 answers and sd_notify STATUS. */

@@ -8,6 +8,11 @@
  *		u32be CRC32C of the preceding 20 bytes
  *	frames:	u32be length | u32be CRC32C of the record | packed
  *		Warrant__Record (length bytes)
+ *
+ * Format 1 holds records of version 1 (everything in clear). Format 2
+ * holds records of version 2, which may carry a sealed envelope and blind
+ * index tokens (include/seal.h). Both are read; only format 2 is written,
+ * and a journal never goes back from 2 to 1.
  */
 #ifndef WD_JOURNAL_SEGMENT_H
 #define WD_JOURNAL_SEGMENT_H
@@ -19,10 +24,11 @@
 #include "journal.pb-c.h"
 
 #define JSEG_MAGIC		"WJRNL001"
-#define JSEG_VERSION		1
+#define JSEG_VERSION		2	/* written */
+#define JSEG_VERSION_MIN	1	/* still read */
 #define JSEG_HDR_LEN		24
 #define JSEG_FRAME_HDR		8
-#define JSEG_RECORD_VERSION	1
+#define JSEG_RECORD_VERSION	2	/* of records in format 2 segments */
 #define JSEG_RECORD_MAX_DEFAULT	(64 * 1024)
 #define JSEG_RECORD_MAX_LIMIT	(16 * 1024 * 1024) /* whatever the config says */
 #define JSEG_NAME_LEN		32	/* "seg-" 16 hex ".wj" NUL, rounded */
@@ -49,6 +55,7 @@ struct jseg_scan {
 	uint32_t	 record_max;
 	uint64_t	 next_seq;	/* in: expected; out: after the last */
 	int64_t		 last_time_us;
+	uint32_t	 seg_version;	/* in/out: of the last segment header read */
 	uint64_t	 limit;		/* stop before this seq (UINT64_MAX) */
 	jseg_rec_fn	 fn;		/* optional; nonzero return stops */
 	void		*arg;

@@ -60,6 +60,26 @@ enum obj_status {
  */
 #define BACKEND_OUTCOME_LAST_ANSWER	3	/* BACKEND_OUTSIDE_RETENTION */
 
+/*
+ * The compliance desk's view of a task (src/desk.c): changed only by
+ * EVENT_DESK_ACTION records, never a change the authority sees (no
+ * Generation, no LastChanged).
+ */
+#define OBJ_DESK_ID_LEN		65	/* registry ids: 64 + NUL */
+#define OBJ_DESK_TEXT_LEN	512
+struct obj_desk {
+	uint8_t		 review;	/* enum wd_review at acceptance */
+	char		 holder[OBJ_DESK_ID_LEN];
+	bool		 held;
+	char		 hold_note[OBJ_DESK_TEXT_LEN];
+	uint32_t	 notes;
+	char		 last_note[OBJ_DESK_TEXT_LEN];
+	char		 decided_by[OBJ_DESK_ID_LEN];
+	bool		 reviewed;	/* review-after: looked at */
+	char		 official_fp[65];	/* who asked (hex SHA-256) */
+	char		 first_approver[OBJ_DESK_ID_LEN];	/* four-eyes */
+};
+
 struct obj_task {
 	struct hi1_task	 t;		/* as created: type, identifiers, window */
 	char		 auth_id[HI1_UUID_LEN + 1];
@@ -79,6 +99,7 @@ struct obj_task {
 	bool		 keep_warned;
 	bool		 lapsed;	/* delivered under an order that lapsed */
 	bool		 results_gone;	/* results and parts' data destroyed */
+	struct obj_desk	 desk;
 };
 
 struct obj_auth {

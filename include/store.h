@@ -48,6 +48,12 @@ void		 store_close(struct store *);
 /* The next journal sequence the store expects (0 for a new store). */
 uint64_t	 store_applied(const struct store *);
 /*
+ * False if the store's objects do not open with its key: written in clear
+ * before it was always encrypted, or under another key. The caller moves
+ * it aside and rebuilds it from the journal rather than serve nothing.
+ */
+bool		 store_readable(struct store *);
+/*
  * Apply one durable record (obj.h's rule). Records below store_applied()
  * are skipped (replay after a partial catch-up). 0, or -1 if the database
  * cannot be written (logged; the daemon must not go on acknowledging).
@@ -68,6 +74,9 @@ int		 store_parts(struct store *, const char *owner, const char *task_oid,
 		    store_visit_cb, void *arg);
 /* Objects of one carrier reference (the request's objects). */
 int		 store_by_ref(struct store *, const char *owner, const char *ref,
+		    store_visit_cb, void *arg);
+/* The same for the carrier's desk, whoever the owner (references are unique). */
+int		 store_by_ref_any(struct store *, const char *ref,
 		    store_visit_cb, void *arg);
 /* Objects with a clock due at or before now_us (obj_next_due), at most max. */
 int		 store_due(struct store *, int64_t now_us, size_t max,

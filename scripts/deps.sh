@@ -19,6 +19,13 @@ WD_PKG_PACKAGES=(
 )
 # tests/integration/http-edges.py (raw HTTP over mutual TLS, issue 14).
 WD_PACKAGES+=(python3)
+# The compliance desk's JSON API (issue 10): jansson, a maintained JSON
+# library, rather than hand-written JSON; promtool (prometheus) checks the
+# desk's /metrics in the tests.
+WD_PACKAGES+=(libjansson-dev prometheus)
+# The desk's console tested in a real browser (tests/integration/desk-browser.sh):
+# headless Chromium driven by Selenium, the client certificate in an NSS database.
+WD_PACKAGES+=(chromium chromium-driver python3-selenium libnss3-tools)
 
 wd_install_deps() {
 	wd_apt_install "${WD_PACKAGES[@]}"

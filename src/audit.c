@@ -9,6 +9,8 @@
  *	check-proof	verify a proof with a checkpoint and the public key
  *	consistency	prove the journal extends an older checkpoint
  *	report		counts of events per authority over a period
+ *	search		with the audit key: the records naming an identifier
+ *			or order, found through the blind index (audit_seal.c)
  *
  * It reads the segments with the daemon's own checks (journal_segment.c)
  * through journal_audit.c, which also builds the inclusion proofs that
@@ -32,6 +34,7 @@
 
 #include <openssl/evp.h>
 
+#include "audit_seal.h"
 #include "checkpoint.h"
 #include "http.h"
 #include "journal_audit.h"
@@ -222,20 +225,69 @@ acp_check(struct jaudit_journal *aj, struct jaudit_cp *v, size_t n,
 
 /* ---- verify -------------------------------------------------------------------- */
 
+/*
+ * Sealed records are verified like any other: their bytes are the leaves.
+ * With the audit key, verify also opens each one and checks its blind
+ * index tokens, so that search's answers can be trusted.
+ */
+struct vseal {
+	struct seal	*seal;		/* NULL: count only */
+	uint64_t	 sealed, unchecked;
+	char		 bad[400];	/* the first record that fails */
+};
+
 static int
-cmd_verify(const char *dir, const char *pubfile, const char *extra)
+count_sealed(const struct jseg_rec *jr, void *arg)
+{
+	struct vseal	*v = arg;
+	Warrant__Record	*r;
+	const char	*why;
+	int		 t;
+
+	if (!seal_is_sealed(jr->rec))
+		return 0;
+	v->sealed++;
+	if (v->seal == NULL || v->bad[0] != '\0')
+		return 0;
+	if ((r = audit_seal_open(v->seal, jr, &why)) == NULL) {
+		snprintf(v->bad, sizeof(v->bad), "%s offset %" PRIu64 ", seq %"
+		    PRIu64 ": sealed fields do not open: %s", jr->segment,
+		    jr->offset, jr->seq, why);
+		return 0;
+	}
+	if ((t = seal_check_tokens(v->seal, r)) == 1)
+		v->unchecked++;
+	else if (t == -1)
+		snprintf(v->bad, sizeof(v->bad), "%s offset %" PRIu64 ", seq %"
+		    PRIu64 ": blind index tokens do not match the sealed "
+		    "identifiers (search would miss this record)", jr->segment,
+		    jr->offset, jr->seq);
+	warrant__record__free_unpacked(r, NULL);
+	return 0;
+}
+
+static int
+cmd_verify(const char *dir, const char *pubfile, const char *extra,
+    const char *keyfile)
 {
 	struct jaudit_journal	 aj;
 	struct jaudit_cp	*cps = NULL;
 	size_t		 ncp = 0;
 	EVP_PKEY	*pub;
 	char		 err[1024] = "", t1[40], t2[40];
+	struct vseal	 vs;
 	int		 rv = EXIT_BAD;
 
+	memset(&vs, 0, sizeof(vs));
 	if ((pub = checkpoint_load_public(pubfile)) == NULL)
 		return EXIT_USAGE;
-	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, NULL, NULL) == -1) {
+	if (keyfile != NULL && (vs.seal = audit_seal_load(keyfile, dir)) == NULL) {
 		EVP_PKEY_free(pub);
+		return EXIT_USAGE;
+	}
+	if (jaudit_load(&aj, dir, JAUDIT_NO_LIMIT, count_sealed, &vs) == -1) {
+		EVP_PKEY_free(pub);
+		seal_free(vs.seal);
 		jaudit_free(&aj);
 		return EXIT_USAGE;
 	}
@@ -249,8 +301,13 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 	} else if (ncp == 0)
 		snprintf(err, sizeof(err), "no signed checkpoint: nothing to "
 		    "verify the records against");
-	else if (acp_check(&aj, cps, ncp, err, sizeof(err)) == 0)
+	else if (acp_check(&aj, cps, ncp, err, sizeof(err)) == 0) {
 		rv = 0;
+		if (vs.bad[0] != '\0') {
+			snprintf(err, sizeof(err), "%s", vs.bad);
+			rv = EXIT_BAD;
+		}
+	}
 	if (rv != 0)
 		printf("FAIL: %s: %s\n", dir, err);
 	else {
@@ -263,8 +320,18 @@ cmd_verify(const char *dir, const char *pubfile, const char *extra)
 		if (aj.n > cps[ncp - 1].cp.size)
 			printf("note: the last %" PRIu64 " records are not "
 			    "signed yet\n", aj.n - cps[ncp - 1].cp.size);
+		printf("sealed: %" PRIu64 " records hold sealed targets and "
+		    "references (verified as they are; show --key opens "
+		    "them)\n", vs.sealed);
+		if (vs.seal != NULL)
+			printf("sealed: all %" PRIu64 " open with the audit key; "
+			    "blind index tokens checked on %" PRIu64 "%s\n",
+			    vs.sealed, vs.sealed - vs.unchecked, vs.unchecked ?
+			    " (the others' index keys are not sealed for this "
+			    "audit key)" : "");
 	}
 	free(cps);
+	seal_free(vs.seal);
 	EVP_PKEY_free(pub);
 	jaudit_free(&aj);
 	return rv;
@@ -278,6 +345,7 @@ struct show {
 	const char	*request;		/* carrier ref or transaction */
 	int		 json;
 	uint64_t	 shown;
+	struct seal	*seal;			/* --key: open sealed fields */
 };
 
 static const char *
@@ -367,8 +435,32 @@ show_json_lifecycle(const Warrant__Record *r)
 	printf("]");
 }
 
+/* The compliance desk's action: who (registry id, level) did what. */
 static void
-show_json(const Warrant__Record *r, const char *when)
+show_json_desk(const Warrant__Record *r)
+{
+	const Warrant__DeskAction	*d = r->desk;
+	char				 h[65] = "";
+
+	if (d == NULL)
+		return;
+	if (d->query_sha256.len == 32)
+		hex(d->query_sha256.data, 32, h);
+	printf(",\"desk\":{\"matches\":%u", d->matches);
+	json_str(stdout, "action", d->action);
+	json_str(stdout, "operator_id", d->operator_id);
+	json_str(stdout, "level", d->level);
+	json_str(stdout, "object_id", d->object_id);
+	json_str(stdout, "text", d->text);
+	json_str(stdout, "assignee", d->assignee);
+	json_str(stdout, "query_kind", d->query_kind);
+	json_str(stdout, "query", d->query);
+	json_str(stdout, "query_sha256", h);
+	printf("}");
+}
+
+static void
+show_json(const Warrant__Record *r, const char *when, const char *sealed)
 {
 	char	h[65] = "";
 
@@ -388,8 +480,10 @@ show_json(const Warrant__Record *r, const char *when)
 		hex(r->request_sha256.data, 32, h);
 	json_str(stdout, "request_sha256", h);
 	printf(",\"result_count\":%" PRIu64, r->result_count);
+	json_str(stdout, "sealed", sealed);
 	show_json_tasks(r);
 	show_json_lifecycle(r);
+	show_json_desk(r);
 	printf("}\n");
 }
 
@@ -428,11 +522,27 @@ show_lifecycle(const Warrant__Record *r)
 		printf(" notification=%s", r->notifications[i]->object_id);
 }
 
+/* Sealed records opened with --key: the targets and orders, on the line. */
+static void
+show_targets(const Warrant__Record *r)
+{
+	for (size_t i = 0; i < r->n_tasks; i++)
+		for (size_t k = 0; k < r->tasks[i]->n_identifiers; k++)
+			printf(" target=%s:%s", enum_name(
+			    &warrant__identifier_type__descriptor,
+			    r->tasks[i]->identifiers[k]->type) + 11,
+			    r->tasks[i]->identifiers[k]->value);
+	for (size_t i = 0; i < r->n_authorisations; i++)
+		printf(" order=\"%s\"", r->authorisations[i]->reference);
+}
+
 static int
 show_one(const struct jseg_rec *jr, void *arg)
 {
 	struct show		*sh = arg;
 	const Warrant__Record	*r = jr->rec;
+	Warrant__Record		*opened = NULL;
+	const char		*sealed = "no";
 	char			 when[40];
 
 	if (r->time_us < sh->since || r->time_us >= sh->until)
@@ -444,8 +554,16 @@ show_one(const struct jseg_rec *jr, void *arg)
 		return 0;
 	fmt_time(r->time_us, when, sizeof(when));
 	sh->shown++;
+	/* Without the key the clear part is shown, and what is missing said. */
+	if (seal_is_sealed(jr->rec)) {
+		if ((opened = audit_seal_open(sh->seal, jr, &sealed)) != NULL) {
+			r = opened;
+			sealed = "opened";
+		}
+	}
 	if (sh->json) {
-		show_json(r, when);
+		show_json(r, when, sealed);
+		warrant__record__free_unpacked(opened, NULL);
 		return 0;
 	}
 	printf("%" PRIu64 " %s %s", r->seq, when, event_name(r->event));
@@ -469,9 +587,17 @@ show_one(const struct jseg_rec *jr, void *arg)
 		printf(" count=%" PRIu64 " sha256=%.16s", r->result_count, h);
 	}
 	show_lifecycle(r);
+	if (opened != NULL)
+		show_targets(r);
+	else if (seal_is_sealed(r))
+		printf(" [%s]", sealed);
+	if (r->desk != NULL)
+		printf(" desk=%s:%s%s%s", r->desk->action, r->desk->operator_id,
+		    *r->desk->assignee ? "->" : "", r->desk->assignee);
 	if (*r->detail)
 		printf(" detail=\"%s\"", r->detail);
 	printf("\n");
+	warrant__record__free_unpacked(opened, NULL);
 	return 0;
 }
 
@@ -643,6 +769,41 @@ cmd_prove(const char *dir, uint64_t seq, const char *cpfile)
 	switch (jaudit_prove(dir, seq, cpfile, stdout, err, sizeof(err))) {
 	case JAUDIT_OK:
 		return 0;
+	case JAUDIT_FAIL:
+		printf("FAIL: %s\n", err);
+		return EXIT_BAD;
+	default:
+		return EXIT_USAGE;	/* logged */
+	}
+}
+
+/*
+ * An authority's receipt names its record by leaf hash only (issue 14
+ * section 5): find the record among all, then prove it as by --seq.
+ */
+static int
+cmd_prove_leaf(const char *dir, const char *hex, const char *cpfile)
+{
+	static const char	digits[] = "0123456789abcdef";
+	uint8_t			leaf[32];
+	uint64_t		seq;
+	const char		*hi, *lo;
+	char			err[PATH_MAX + 1024];
+
+	for (int i = 0; i < 32; i++) {
+		if (strlen(hex) != 64 || hex[2 * i] == '\0' ||
+		    (hi = strchr(digits, hex[2 * i])) == NULL ||
+		    (lo = strchr(digits, hex[2 * i + 1])) == NULL) {
+			fprintf(stderr, "warrant-audit: --leaf: the receipt's "
+			    "leaf-sha256, 64 lowercase hex digits\n");
+			return EXIT_USAGE;
+		}
+		leaf[i] = (uint8_t)((hi - digits) << 4 | (lo - digits));
+	}
+	switch (jaudit_find_leaf(dir, leaf, JAUDIT_NO_LIMIT, &seq, err,
+	    sizeof(err))) {
+	case JAUDIT_OK:
+		return cmd_prove(dir, seq, cpfile);
 	case JAUDIT_FAIL:
 		printf("FAIL: %s\n", err);
 		return EXIT_BAD;
@@ -842,17 +1003,24 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: warrant-audit verify --journal DIR --pubkey FILE "
-	    "[--checkpoint FILE]\n"
+	    "[--checkpoint FILE] [--key FILE]\n"
 	    "       warrant-audit show --journal DIR [--since T] [--until T] "
 	    "[--authority ID]\n"
 	    "                     [--request REF] [--json]\n"
-	    "       warrant-audit prove --journal DIR --seq N "
+	    "       warrant-audit prove --journal DIR --seq N | --leaf HEX "
 	    "[--checkpoint FILE]\n"
 	    "       warrant-audit check-proof --proof FILE --checkpoint FILE "
 	    "--pubkey FILE\n"
 	    "       warrant-audit consistency --journal DIR --old FILE "
 	    "[--pubkey FILE]\n"
 	    "       warrant-audit report --journal DIR --from DATE --to DATE\n"
+	    "       warrant-audit search --journal DIR --key FILE\n"
+	    "                     (--identifier TYPE:VALUE | --order REF | "
+	    "--task-ref REF)\n"
+	    "                     [--since T] [--until T] [--json]\n"
+	    "show takes --key FILE too (the audit private key) to open sealed "
+	    "fields.\n"
+	    "TYPE: msisdn, imsi, imei, ip\n"
 	    "T and DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n");
 	exit(EXIT_USAGE);
 }
@@ -860,6 +1028,8 @@ usage(void)
 struct opts {
 	const char	*journal, *pubkey, *checkpoint, *since, *until;
 	const char	*authority, *request, *proof, *old, *from, *to, *seq;
+	const char	*key, *identifier, *order, *taskref;
+	const char	*leaf;
 	int		 json;
 };
 
@@ -876,10 +1046,15 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		{ "request", required_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "seq", required_argument, NULL, 'n' },
+		{ "leaf", required_argument, NULL, 'l' },
 		{ "proof", required_argument, NULL, 'p' },
 		{ "old", required_argument, NULL, 'o' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 't' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "identifier", required_argument, NULL, 'i' },
+		{ "order", required_argument, NULL, 'O' },
+		{ "task-ref", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	ch;
@@ -896,15 +1071,47 @@ parse_opts(int argc, char *argv[], struct opts *o)
 		case 'r': o->request = optarg; break;
 		case 'J': o->json = 1; break;
 		case 'n': o->seq = optarg; break;
+		case 'l': o->leaf = optarg; break;
 		case 'p': o->proof = optarg; break;
 		case 'o': o->old = optarg; break;
 		case 'f': o->from = optarg; break;
 		case 't': o->to = optarg; break;
+		case 'K': o->key = optarg; break;
+		case 'i': o->identifier = optarg; break;
+		case 'O': o->order = optarg; break;
+		case 'T': o->taskref = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+}
+
+/* Exactly one of --identifier, --order, --task-ref. */
+static int
+cmd_search(const struct opts *o)
+{
+	struct audit_search	q;
+
+	memset(&q, 0, sizeof(q));
+	q.since = INT64_MIN;
+	q.until = INT64_MAX;
+	q.json = o->json;
+	if (!o->journal || !o->key || (!!o->identifier + !!o->order +
+	    !!o->taskref) != 1 || (o->since && parse_time(o->since,
+	    &q.since)) || (o->until && parse_time(o->until, &q.until)))
+		usage();
+	if (o->identifier != NULL && audit_seal_parse_identifier(o->identifier,
+	    &q.kind, &q.value) == -1)
+		usage();
+	if (o->order != NULL) {
+		q.kind = SEAL_KIND_ORDER;
+		q.value = o->order;
+	} else if (o->taskref != NULL) {
+		q.kind = SEAL_KIND_TASKREF;
+		q.value = o->taskref;
+	}
+	return audit_search(o->journal, o->key, &q);
 }
 
 /* Canonical decimal only, as the daemon's GET /journal/proof?seq=N. */
@@ -925,6 +1132,7 @@ main(int argc, char *argv[])
 	struct show	sh;
 	struct report	rp;
 	const char	*cmd;
+	int		 rv;
 
 	log_init("warrant-audit", 1, 0);
 	if (argc < 2)
@@ -934,7 +1142,7 @@ main(int argc, char *argv[])
 	if (strcmp(cmd, "verify") == 0) {
 		if (!o.journal || !o.pubkey)
 			usage();
-		return cmd_verify(o.journal, o.pubkey, o.checkpoint);
+		return cmd_verify(o.journal, o.pubkey, o.checkpoint, o.key);
 	}
 	if (strcmp(cmd, "show") == 0) {
 		memset(&sh, 0, sizeof(sh));
@@ -946,11 +1154,19 @@ main(int argc, char *argv[])
 		sh.authority = o.authority;
 		sh.request = o.request;
 		sh.json = o.json;
-		return cmd_show(o.journal, &sh);
+		if (o.key && (sh.seal = audit_seal_load(o.key, NULL)) == NULL)
+			return EXIT_USAGE;
+		rv = cmd_show(o.journal, &sh);
+		seal_free(sh.seal);
+		return rv;
 	}
+	if (strcmp(cmd, "search") == 0)
+		return cmd_search(&o);
 	if (strcmp(cmd, "prove") == 0) {
-		if (!o.journal || !o.seq)
+		if (!o.journal || !o.seq == !o.leaf)
 			usage();
+		if (o.leaf)
+			return cmd_prove_leaf(o.journal, o.leaf, o.checkpoint);
 		return cmd_prove(o.journal, parse_seq(o.seq), o.checkpoint);
 	}
 	if (strcmp(cmd, "check-proof") == 0) {

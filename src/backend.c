@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "log.h"
 #include "strict.h"
+#include "seal.h"
 
 /* TLS to a back end: the same policy as towards authorities (tls.c). */
 #define BE_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
@@ -592,6 +593,8 @@ call_error(struct backend_call *call, const Warrant__Backend__Error *e)
 		msg[i] = (e->message[i] >= 0x20 && e->message[i] < 0x7f) ?
 		    e->message[i] : '?';
 	msg[i] = '\0';
+	/* Its words go to the journal and the log: no identifier in them. */
+	seal_mask_identifiers(msg);
 	snprintf(why, sizeof(why), "back end: %s%s%s",
 	    backend_frame_error_name(e->code), msg[0] ? ": " : "", msg);
 	switch (e->code) {
@@ -1230,5 +1233,21 @@ backend_status(const struct backend_set *set, char *buf, size_t len)
 		if (n < 0 || (size_t)n >= len - off)
 			return;
 		off += (size_t)n;
+	}
+}
+
+void
+backend_each(const struct backend_set *set, backend_each_cb fn, void *arg)
+{
+	struct backend	*be;
+	unsigned	 i, up;
+
+	if (set == NULL)
+		return;
+	TAILQ_FOREACH(be, &set->backends, entry) {
+		breaker_tick(be);
+		for (i = up = 0; i < be->nconns; i++)
+			up += be->conns[i].state == BCONN_READY;
+		fn(be->name, up, be->nconns, breaker_name(be->breaker), arg);
 	}
 }

@@ -73,6 +73,8 @@ conf_free(struct wd_conf *conf)
 	free(conf->path);
 	free(conf->carrier_id);
 	free(conf->listen_addr);
+	free(conf->desk_addr);
+	free(conf->desk_pages);
 	free(conf->state_dir);
 	free(conf->templates_dir);
 	free(conf->tls.cert);
@@ -80,6 +82,8 @@ conf_free(struct wd_conf *conf)
 	free(conf->tls.ca);
 	free(conf->tls.crl);
 	free(conf->journal.signing_key);
+	free(conf->journal.audit_key);
+	free(conf->journal.data_key);
 	free(conf->journal.origin);
 	free(conf->results.key);
 	free(conf->delivery.cert);

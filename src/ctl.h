@@ -7,6 +7,7 @@
 #ifndef WD_CTL_H
 #define WD_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -76,6 +77,17 @@ struct ctl_response {
 int	ctl_http_exchange(struct ctl_conn *, const struct ctl_url *,
 	    const char *body, size_t len, struct ctl_response *,
 	    struct ctl_err *);
+/* Any method and target (the desk's API): type is Accept, and Content-Type
+ * when body_type. */
+struct ctl_http_req {
+	const char	*method;
+	const char	*target;
+	const char	*type;
+	bool		 body_type;
+};
+int	ctl_http_request(struct ctl_conn *, const struct ctl_url *,
+	    const struct ctl_http_req *, const char *body, size_t len,
+	    struct ctl_response *, struct ctl_err *);
 void	ctl_response_free(struct ctl_response *);
 
 /* ctl_resp.c: summary of an HI-1 answer; the request names the actions. */
@@ -92,9 +104,20 @@ struct ctl_state {
 	struct ctl_conn	*conn;		/* kept between requests if possible */
 	int		 timeout;
 	int		 xml;		/* --xml: raw answers on stdout */
+	const struct ctl_http_req *req;	/* NULL: POST /hi1 (XML) */
 };
 
 int	ctl_exchange(struct ctl_state *, const char *body, size_t len,
 	    struct ctl_response *, struct ctl_err *);
+
+/* ctl_desk.c: warrantctl desk ... (the compliance desk's API). */
+struct ctl_desk_opts {
+	int		 json;
+	const char	*task;
+	const char	*reason;
+	const char	*note;
+};
+int	ctl_desk_run(struct ctl_state *, const struct ctl_desk_opts *,
+	    int argc, char **argv);
 
 #endif

@@ -311,21 +311,24 @@ read_body(struct rbuf *rb, const struct http_head *h, struct ctl_response *resp,
 }
 
 static int
-send_request(struct ctl_conn *c, const struct ctl_url *u, const char *body,
-    size_t len, struct ctl_err *err)
+send_request(struct ctl_conn *c, const struct ctl_url *u,
+    const struct ctl_http_req *q, const char *body, size_t len,
+    struct ctl_err *err)
 {
-	char	head[1024];
+	char	head[2048];
 	int	n;
 
 	n = snprintf(head, sizeof(head),
-	    "POST " CTL_TARGET " HTTP/1.1\r\n"
+	    "%s %s HTTP/1.1\r\n"
 	    "Host: %s\r\n"
 	    "User-Agent: warrantctl/" PACKAGE_VERSION "\r\n"
-	    "Accept: application/xml\r\n"
-	    "Content-Type: application/xml\r\n"
+	    "Accept: %s\r\n"
+	    "%s%s%s"
 	    "Content-Length: %zu\r\n"
 	    "Connection: keep-alive\r\n"
-	    "\r\n", u->authority, len);
+	    "\r\n", q->method, q->target, u->authority, q->type,
+	    q->body_type ? "Content-Type: " : "", q->body_type ? q->type : "",
+	    q->body_type ? "\r\n" : "", len);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		ctl_err_set(err, CTL_E_TRANSPORT, "request header too long");
 		return -1;
@@ -375,12 +378,23 @@ int
 ctl_http_exchange(struct ctl_conn *c, const struct ctl_url *u, const char *body,
     size_t len, struct ctl_response *resp, struct ctl_err *err)
 {
+	static const struct ctl_http_req hi1 = { "POST", CTL_TARGET,
+	    "application/xml", true };
+
+	return ctl_http_request(c, u, &hi1, body, len, resp, err);
+}
+
+int
+ctl_http_request(struct ctl_conn *c, const struct ctl_url *u,
+    const struct ctl_http_req *q, const char *body, size_t len,
+    struct ctl_response *resp, struct ctl_err *err)
+{
 	struct ctl_err	 serr;
 	struct rbuf	*rb;
 	int		 sent, rc;
 
 	memset(resp, 0, sizeof(*resp));
-	sent = send_request(c, u, body, len, &serr) == 0;
+	sent = send_request(c, u, q, body, len, &serr) == 0;
 	if (!sent && serr.kind != CTL_E_CLOSED) {
 		*err = serr;
 		return -1;

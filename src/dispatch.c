@@ -388,6 +388,9 @@ dispatch_start(struct lifecycle *lc, const struct lifecycle_env *env,
 	for (size_t i = 0; i < req->ntasks && i < HI1_MAX_ACTIONS; i++) {
 		const struct hi1_task *t = &req->tasks[i];
 
+		/* Under review: the desk's approval starts it (lc_progress). */
+		if (lifecycle_gated(lc, owner, t->object_id))
+			continue;
 		d->tasks[d->ntasks] = *t;
 		if (t->auth_index >= 0 && (size_t)t->auth_index < req->nauths)
 			d->until_us[d->ntasks] = req->auths[t->auth_index].valid_until_us;

@@ -40,6 +40,8 @@
 #include "journal_test.h"
 #include "log.h"
 #include "merkle.h"
+#include "seal.h"
+#include "wd_bytes.h"
 
 #define JOURNAL_SEGMENT_MAX_DEFAULT	(64 * 1024 * 1024)
 #define JOURNAL_PENDING_MAX		100000
@@ -109,6 +111,8 @@ struct journal {
 	char			*cp_note;
 	uint64_t		 cp_note_size;
 	bool			 cp_at_open;	/* a checkpoint existed at open (fixed) */
+	/* Seals identifiers and references; NULL: records in clear. */
+	const struct seal	*seal;
 	/* Told of every durable record, on the loop, before its callback. */
 	journal_observer_cb	 observer;
 	void			*observer_arg;
@@ -544,6 +548,21 @@ journal_notify(struct journal *j)
 		log_warn("journal: completion pipe");
 }
 
+/* Put a record's sealed fields back (the daemon's data key). -1 logged. */
+static int
+journal_unseal(const struct journal *j, Warrant__Record *rec)
+{
+	char	err[160];
+
+	if (!seal_is_sealed(rec))
+		return 0;
+	if (seal_open(j->seal, rec, err, sizeof(err)) == 0)
+		return 0;
+	log_warnx("journal: record %llu: %s (is this daemon's data key the "
+	    "one that wrote it?)", (unsigned long long)rec->seq, err);
+	return -1;
+}
+
 /* The durable record, decoded for the observer (the object store). */
 static void
 journal_observe(struct journal *j, const struct jentry *e)
@@ -555,6 +574,11 @@ journal_observe(struct journal *j, const struct jentry *e)
 	if (rec == NULL) {
 		log_warnx("journal: record %llu cannot be decoded for the store",
 		    (unsigned long long)e->rc.seq);
+		return;
+	}
+	/* The store needs what was sealed; this daemon sealed it. */
+	if (journal_unseal(j, rec) == -1) {
+		warrant__record__free_unpacked(rec, NULL);
 		return;
 	}
 	j->observer(rec, j->observer_arg);
@@ -609,6 +633,7 @@ journal_make_entry(struct journal *j, const Warrant__Record *rec)
 {
 	Warrant__Record	 r = *rec;
 	struct jentry	*e;
+	uint8_t		*packed = NULL;
 	size_t		 len;
 	int64_t		 now;
 
@@ -618,14 +643,30 @@ journal_make_entry(struct journal *j, const Warrant__Record *rec)
 	r.version = JSEG_RECORD_VERSION;
 	r.seq = j->next_seq;
 	r.time_us = now;
-	len = warrant__record__get_packed_size(&r);
+	/* Sealed fields are the journal's to write, never the caller's. */
+	r.sealed.len = 0;
+	r.sealed.data = NULL;
+	r.n_blind = 0;
+	r.blind = NULL;
+	if (seal_can_seal(j->seal)) {
+		if (seal_pack(j->seal, &r, &packed, &len) == -1)
+			return NULL;
+	} else
+		len = warrant__record__get_packed_size(&r);
 	if (len == 0 || len > j->record_max) {
+		free(packed);
 		errno = EMSGSIZE;
 		return NULL;
 	}
-	if ((e = malloc(sizeof(*e) + JSEG_FRAME_HDR + len)) == NULL)
+	if ((e = malloc(sizeof(*e) + JSEG_FRAME_HDR + len)) == NULL) {
+		free(packed);
 		return NULL;
-	warrant__record__pack(&r, e->frame + JSEG_FRAME_HDR);
+	}
+	if (packed != NULL) {
+		memcpy(e->frame + JSEG_FRAME_HDR, packed, len);
+		free(packed);
+	} else
+		warrant__record__pack(&r, e->frame + JSEG_FRAME_HDR);
 	jseg_frame_header(e->frame, e->frame + JSEG_FRAME_HDR, len);
 	merkle_leaf_hash(e->frame + JSEG_FRAME_HDR, len, e->rc.leaf_hash);
 	e->rc.seq = r.seq;
@@ -742,18 +783,32 @@ journal_size(const struct journal *j)
 /* ---- replay --------------------------------------------------------------- */
 
 struct journal_replay_ctx {
-	int	(*fn)(const Warrant__Record *, void *);
-	void	*arg;
-	int	 failed;
+	const struct journal	*j;
+	uint64_t		 unseal_from;
+	int			(*fn)(const Warrant__Record *, void *);
+	void			*arg;
+	int			 failed;
 };
 
 static int
 journal_replay_one(const struct jseg_rec *r, void *arg)
 {
 	struct journal_replay_ctx	*c = arg;
+	Warrant__Record			*own;
 
-	if (c->fn(r->rec, c->arg) != 0)
+	if (r->seq < c->unseal_from || !seal_is_sealed(r->rec)) {
+		if (c->fn(r->rec, c->arg) != 0)
+			c->failed = 1;
+		return c->failed;
+	}
+	/* The scan owns r->rec: open a copy of our own. */
+	if ((own = warrant__record__unpack(NULL, r->len, r->bytes)) == NULL) {
+		log_warnx("journal: replay: record %" PRIu64 " does not unpack",
+		    r->seq);
 		c->failed = 1;
+	} else if (journal_unseal(c->j, own) == -1 || c->fn(own, c->arg) != 0)
+		c->failed = 1;
+	warrant__record__free_unpacked(own, NULL);
 	return c->failed;
 }
 
@@ -761,7 +816,14 @@ int
 journal_replay(struct journal *j, int (*fn)(const Warrant__Record *, void *),
     void *arg)
 {
-	struct journal_replay_ctx	 c = { fn, arg, 0 };
+	return journal_replay_unsealed_from(j, 0, fn, arg);
+}
+
+int
+journal_replay_unsealed_from(struct journal *j, uint64_t from,
+    int (*fn)(const Warrant__Record *, void *), void *arg)
+{
+	struct journal_replay_ctx	 c = { j, from, fn, arg, 0 };
 	struct jseg_file		*segs = NULL;
 	struct jseg_scan		 s;
 	size_t				 i, n;
@@ -1062,6 +1124,35 @@ journal_cp_check(struct journal *j, const char *where)
 	return 0;
 }
 
+/*
+ * Records are written in the current format only: a journal whose last
+ * segment has an older format goes on in a new segment (the old ones stay
+ * as they are, and verifiable).
+ */
+static int
+journal_upgrade(struct journal *j)
+{
+	uint8_t		hdr[JSEG_HDR_LEN];
+	uint32_t	v;
+
+	if (pread(j->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		log_warn("journal: %s: cannot read the last segment's header",
+		    j->dir);
+		return -1;
+	}
+	if ((v = wd_get_be32(hdr + 8)) == JSEG_VERSION)
+		return 0;
+	log_info("journal: %s: last segment has format %u: records from seq "
+	    "%" PRIu64 " go into a new segment of format %u", j->dir, v,
+	    j->next_seq, JSEG_VERSION);
+	if (journal_roll(j, j->next_seq) == -1) {
+		log_warn("journal: %s: cannot start a segment of format %u",
+		    j->dir, JSEG_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
 /* Scan and check every segment; leave the last one open for appending. */
 static int
 journal_load(struct journal *j, char *detail, size_t dlen)
@@ -1118,6 +1209,8 @@ journal_load(struct journal *j, char *detail, size_t dlen)
 		    dlen);
 	else
 		rv = journal_open_segment(j, &segs[n - 1], size);
+	if (rv == 0)
+		rv = journal_upgrade(j);
 out:
 	free(segs);
 	return rv;
@@ -1227,9 +1320,13 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 	    cfg->origin != NULL ? cfg->origin : "warrantd");
 	j->cp_records = cfg->checkpoint_records;
 	j->cp_interval_s = cfg->checkpoint_interval_s;
+	j->seal = cfg->seal;
 	clock_gettime(CLOCK_MONOTONIC, &j->cp_time);
 	if (journal_open_dir(j) == -1 ||
 	    journal_load(j, detail, sizeof(detail)) == -1)
+		goto fail;
+	/* The auditor's way to the blind index key (seal.h). */
+	if (seal_index_publish(j->seal, j->dirfd) == -1)
 		goto fail;
 	if (pipe2(j->pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
 	    (j->done_ev = event_new(base, j->pipe[0], EV_READ | EV_PERSIST,

@@ -24,6 +24,7 @@
 
 #include "crc32c.h"
 #include "journal_segment.h"
+#include "seal.h"
 #include "wd_bytes.h"
 
 void
@@ -200,6 +201,7 @@ jseg_header_check(const char *name, const uint8_t *buf, struct jseg_scan *s)
 {
 	char		 want[JSEG_NAME_LEN];
 	uint64_t	 first;
+	uint32_t	 v;
 
 	if (memcmp(buf, JSEG_MAGIC, 8) != 0 ||
 	    wd_get_be32(buf + 20) != crc32c(0, buf, 20)) {
@@ -207,11 +209,19 @@ jseg_header_check(const char *name, const uint8_t *buf, struct jseg_scan *s)
 		    "header (magic or CRC)", name);
 		return -1;
 	}
-	if (wd_get_be32(buf + 8) != JSEG_VERSION) {
+	v = wd_get_be32(buf + 8);
+	if (v < JSEG_VERSION_MIN || v > JSEG_VERSION) {
 		snprintf(s->err, sizeof(s->err), "%s: offset 0: unknown "
-		    "format version %u", name, wd_get_be32(buf + 8));
+		    "format version %u", name, v);
 		return -1;
 	}
+	/* Going back to clear records would be a downgrade, never ours. */
+	if (v < s->seg_version) {
+		snprintf(s->err, sizeof(s->err), "%s: offset 0: format version "
+		    "%u after a segment of version %u", name, v, s->seg_version);
+		return -1;
+	}
+	s->seg_version = v;
 	first = wd_get_be64(buf + 12);
 	jseg_name(want, first);
 	if (first != s->next_seq || strcmp(want, name) != 0) {
@@ -224,6 +234,27 @@ jseg_header_check(const char *name, const uint8_t *buf, struct jseg_scan *s)
 	return 0;
 }
 
+/* A sealed envelope and tokens are well-formed (not that they open). */
+static const char *
+jseg_sealed_check(const Warrant__Record *r, uint32_t seg_version)
+{
+	size_t	i;
+
+	if (seg_version < 2)
+		return r->sealed.len != 0 || r->n_blind != 0 ?
+		    "sealed fields in a format 1 segment" : NULL;
+	if (r->sealed.len != 0 && (r->sealed.len < SEAL_ENV_MIN ||
+	    r->sealed.data[0] != SEAL_ENV_VERSION))
+		return "malformed sealed envelope";
+	if (r->n_blind > SEAL_TOKENS_MAX ||
+	    (r->n_blind != 0 && r->sealed.len == 0))
+		return "blind index tokens without a sealed envelope";
+	for (i = 0; i < r->n_blind; i++)
+		if (r->blind[i].len != SEAL_TOKEN_LEN)
+			return "malformed blind index token";
+	return NULL;
+}
+
 /* Checks on the unpacked record; the frame itself is already sound. */
 static int
 jseg_record_check(const char *name, uint64_t off, const Warrant__Record *r,
@@ -231,12 +262,15 @@ jseg_record_check(const char *name, uint64_t off, const Warrant__Record *r,
 {
 	const char	*why = NULL;
 
-	if (r->version != JSEG_RECORD_VERSION)
+	/* Format 1 segments hold version 1 records, format 2 version 2. */
+	if (r->version != s->seg_version)
 		why = "unknown record version";
 	else if (r->seq != s->next_seq)
 		why = r->seq > s->next_seq ? "seq gap" : "seq repeated";
 	else if (r->time_us < s->last_time_us)
 		why = "time goes backwards";
+	else
+		why = jseg_sealed_check(r, s->seg_version);
 	if (why == NULL)
 		return 0;
 	snprintf(s->err, sizeof(s->err), "%s: offset %" PRIu64 ", seq %"

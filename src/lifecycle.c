@@ -614,17 +614,17 @@ lc_plan_ratify(struct lifecycle *lc, struct lc_plan *p,
 	size_t k = p->ntr - 1;
 
 	if (!o->u.auth.a.urgent || o->status != OST_EMERGENCY_APPROVAL) {
-		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "order %s "
+		/* No order reference: this text goes to the journal and log. */
+		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "the order "
 		    "is %s %s: only an urgent order awaiting ratification can be "
-		    "ratified", o->u.auth.a.reference, o->u.auth.a.urgent ?
+		    "ratified", o->u.auth.a.urgent ?
 		    "an urgent order now" : "a judicial order,",
 		    obj_status_name(o->status));
 		return -1;
 	}
 	if (lifecycle_now(lc) >= o->u.auth.ratify_by_us) {
 		wd_error_set_action(err, WD_ERR_STATE, u->action_id, "the "
-		    "ratification deadline of order %s has passed: it lapses",
-		    o->u.auth.a.reference);
+		    "ratification deadline of the order has passed: it lapses");
 		return -1;
 	}
 	obj_approval_pb(&u->approval, &p->approval[k]);
@@ -1066,6 +1066,8 @@ lc_x1_each(void *src, int (*fn)(const struct x1prov_task *, bool, void *),
 static void
 lc_progress_task(struct lifecycle *lc, const struct obj *o, struct lc_mark *m)
 {
+	if (o->status == OST_AWAITING_APPROVAL)
+		return;		/* the desk decides first (lifecycle_desk_decide) */
 	if (o->kind == HI1_OBJ_LITASK) {
 		lc_x1_progress(lc, o);
 		return;
@@ -1781,8 +1783,9 @@ lc_lapse(struct lifecycle *lc, const struct obj *auth)
 
 	if (lc_order_tasks(lc, auth, &c) == -1)
 		return;
+	/* The order's reference is sealed in the journal: not in its detail. */
 	snprintf(detail, sizeof(detail), "urgent order %s not ratified by its "
-	    "deadline", auth->u.auth.a.reference);
+	    "deadline", auth->oid);
 	if ((r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_URGENT_LAPSED, auth->owner,
 	    auth->ref, detail)) == NULL) {
 		free(c.v);
@@ -2028,6 +2031,89 @@ lifecycle_accepted(struct lifecycle *lc, const char *owner, const char *ref,
 {
 	dispatch_start(lc, &lc->env, owner, req, ref, official_fp, wait_ms,
 	    ready, arg);
+}
+
+bool
+lifecycle_gated(struct lifecycle *lc, const char *owner, const char *oid)
+{
+	struct obj	*o;
+	bool		 gated = false;
+
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return true;	/* unsure: the desk's approval starts it */
+	if (store_get(lc->env.store, owner, oid, o) == 1)
+		gated = o->status == OST_AWAITING_APPROVAL;
+	free(o);
+	return gated;
+}
+
+struct lc_desk_done {
+	lifecycle_desk_cb	 cb;
+	void			*arg;
+};
+
+static void
+lc_desk_journaled(struct lifecycle *lc, int status, void *arg)
+{
+	struct lc_desk_done *d = arg;
+
+	(void)lc;
+	d->cb(status, d->arg);
+	free(d);
+}
+
+int
+lifecycle_desk_decide(struct lifecycle *lc, const struct lc_desk_decision *dd,
+    lifecycle_desk_cb cb, void *arg)
+{
+	struct obj		*o;
+	struct lc_rec		*r = NULL;
+	struct lc_mark		*m;
+	struct lc_desk_done	*d = NULL;
+	enum obj_status		 st;
+	int			 rc;
+
+	if ((o = malloc(sizeof(*o))) == NULL)
+		return LC_DESK_ERROR;
+	if ((rc = store_get(lc->env.store, dd->owner, dd->oid, o)) != 1) {
+		free(o);
+		return rc == 0 ? LC_DESK_NOT_FOUND : LC_DESK_ERROR;
+	}
+	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
+	    o->status != OST_AWAITING_APPROVAL) {
+		free(o);
+		return LC_DESK_STATE;
+	}
+	m = lc_mark_find(lc, dd->owner, dd->oid, false);
+	if (m != NULL && m->busy > 0) {
+		free(o);
+		return LC_DESK_BUSY;
+	}
+	st = !dd->approve ? OST_REJECTED : o->kind == HI1_OBJ_LITASK ?
+	    OST_AWAITING_PROVISIONING : OST_AWAITING_DISCLOSURE;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_DESK_ACTION, dd->owner,
+	    o->ref, NULL)) == NULL ||
+	    lc_rec_transition(r, o, st, dd->approve ? WD_REASON_NONE :
+	    WD_REASON_REJECTED, dd->approve ? NULL : dd->reason,
+	    WARRANT__CAUSE__CAUSE_DESK) == -1) {
+		free(d);
+		lc_rec_free(r);
+		free(o);
+		return LC_DESK_ERROR;
+	}
+	free(o);
+	r->rec.official_id = (char *)dd->operator_fp;
+	r->rec.peer = (char *)(dd->peer ? dd->peer : "");
+	r->rec.desk = dd->action;
+	d->cb = cb;
+	d->arg = arg;
+	/* Once durable, lc_journaled() looks at the task: an approval starts it. */
+	if (lc_emit(lc, r, lc_desk_journaled, d) == -1) {
+		free(d);
+		return LC_DESK_ERROR;
+	}
+	return 0;
 }
 
 void

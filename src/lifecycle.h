@@ -185,6 +185,35 @@ void	lifecycle_calls(struct lifecycle *, const char *owner, const char *oid,
 void	lifecycle_call_reported(struct lifecycle *, const char *owner,
 	    const char *oid, bool ok);
 
+/*
+ * The compliance desk (src/desk.c) on a task waiting in AwaitingApproval:
+ * approve (AwaitingDisclosure, or AwaitingProvisioning for an
+ * interception; the back-end calls start once the record is durable) or
+ * reject (Rejected, StatusReason 622 with the operator's reason, which the
+ * authority reads in its GET). One EVENT_DESK_ACTION record carries the
+ * transition and the action (whose strings must live until cb runs). cb
+ * runs once the record is durable (status 0) or failed; returns 0 (cb will
+ * run) or an LC_DESK_* refusal (cb will not).
+ */
+#define LC_DESK_NOT_FOUND	1
+#define LC_DESK_STATE		2	/* not awaiting approval */
+#define LC_DESK_BUSY		3	/* another change is being recorded */
+#define LC_DESK_ERROR		4
+struct lc_desk_decision {
+	const char		*owner;
+	const char		*oid;
+	bool			 approve;
+	const char		*reason;	/* rejection */
+	const char		*operator_fp;	/* Record.official_id */
+	const char		*peer;		/* Record.peer */
+	Warrant__DeskAction	*action;
+};
+typedef void (*lifecycle_desk_cb)(int status, void *arg);
+int	lifecycle_desk_decide(struct lifecycle *, const struct lc_desk_decision *,
+	    lifecycle_desk_cb, void *arg);
+/* A task the desk has not approved yet: its calls must not start. */
+bool	lifecycle_gated(struct lifecycle *, const char *owner, const char *oid);
+
 /* Objects of one request (for a CREATE's answer and its repeat). */
 int	lifecycle_objects(struct lifecycle *, const char *owner, const char *ref,
 	    struct obj **v, size_t *n);

@@ -484,6 +484,7 @@ obj_content_task(const Warrant__Task *p, uint8_t out[32])
 
 	t.action_id = 0;
 	t.answer_by_us = 0;
+	t.review = 0;	/* the carrier's policy, not what the authority wrote */
 	obj_digest(&t.base, out);
 }
 
@@ -541,8 +542,17 @@ obj_new_task(struct obj *o, const Warrant__Record *rec, const Warrant__Task *p)
 		return -1;
 	t->answer_by_us = p->answer_by_us;
 	obj_content_task(p, o->content);
-	o->status = o->kind == HI1_OBJ_LITASK ? OST_AWAITING_PROVISIONING :
-	    OST_AWAITING_DISCLOSURE;
+	if (p->review > 3)
+		return -1;
+	t->desk.review = (uint8_t)p->review;
+	snprintf(t->desk.official_fp, sizeof(t->desk.official_fp), "%s",
+	    rec->official_id ? rec->official_id : "");
+	/* Under review, nothing is carried out until the desk approves. */
+	if (p->review == 2)
+		o->status = OST_AWAITING_APPROVAL;
+	else
+		o->status = o->kind == HI1_OBJ_LITASK ?
+		    OST_AWAITING_PROVISIONING : OST_AWAITING_DISCLOSURE;
 	/* A preservation freezes the data until its order ends. */
 	if (t->t.type == WD_REQ_PRESERVATION &&
 	    (a = obj_rec_auth(rec, t->auth_id)) != NULL)
@@ -663,6 +673,9 @@ obj_record_targets(const Warrant__Record *rec, const char **ids, size_t max)
 		    rec->parts[i]->sequence == 1)
 			OBJ_ADD(rec->parts[i]->task_id);
 	}
+	if (rec->event == WARRANT__EVENT_TYPE__EVENT_DESK_ACTION &&
+	    rec->desk != NULL)
+		OBJ_ADD(rec->desk->object_id);
 	if (rec->event == WARRANT__EVENT_TYPE__EVENT_DEADLINE ||
 	    rec->event == WARRANT__EVENT_TYPE__EVENT_DELIVERY_FAILED ||
 	    rec->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ ||
@@ -776,6 +789,49 @@ obj_apply_part(struct obj *o, const Warrant__Record *rec,
 	}
 }
 
+/*
+ * A desk action on a task: the desk's own state, not a change of the HI-1
+ * object (an approval's or rejection's status change is its transition).
+ */
+static int
+obj_apply_desk(struct obj *o, const Warrant__DeskAction *d)
+{
+	struct obj_desk	*k = &o->u.task.desk;
+	const char	*a = d->action ? d->action : "";
+
+	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
+	    d->object_id == NULL || strcmp(d->object_id, o->oid) != 0)
+		return 0;
+	if (strcmp(a, "approve") == 0 || strcmp(a, "reject") == 0) {
+		k->reviewed = true;
+		return obj_str(k->decided_by, sizeof(k->decided_by),
+		    d->operator_id) == -1 ? -1 : 1;
+	}
+	if (strcmp(a, "approve-first") == 0) {
+		if (obj_str(k->first_approver, sizeof(k->first_approver),
+		    d->operator_id) == -1)
+			return -1;
+	} else if (strcmp(a, "reviewed") == 0)
+		k->reviewed = true;
+	else if (strcmp(a, "hold") == 0) {
+		if (obj_str(k->hold_note, sizeof(k->hold_note), d->text) == -1)
+			return -1;
+		k->held = true;
+	} else if (strcmp(a, "release") == 0) {
+		k->held = false;
+		k->hold_note[0] = '\0';
+	} else if (strcmp(a, "assign") == 0) {
+		if (obj_str(k->holder, sizeof(k->holder), d->assignee) == -1)
+			return -1;
+	} else if (strcmp(a, "note") == 0) {
+		if (obj_str(k->last_note, sizeof(k->last_note), d->text) == -1)
+			return -1;
+		k->notes++;
+	} else
+		return 0;
+	return 1;
+}
+
 int
 obj_apply(struct obj *o, const Warrant__Record *rec)
 {
@@ -811,6 +867,13 @@ obj_apply(struct obj *o, const Warrant__Record *rec)
 			memcpy(o->u.task.result_sha256[rec->identifier_index],
 			    rec->result_sha256.data, 32);
 		changed = 1;
+		break;
+	case WARRANT__EVENT_TYPE__EVENT_DESK_ACTION:
+		if (rec->desk == NULL)
+			break;
+		if ((rc = obj_apply_desk(o, rec->desk)) == -1)
+			return -1;
+		changed |= rc;
 		break;
 	case WARRANT__EVENT_TYPE__EVENT_DEADLINE:
 		if (!obj_listed(rec->objects, rec->n_objects, o->oid) ||
@@ -866,11 +929,50 @@ obj_apply(struct obj *o, const Warrant__Record *rec)
 
 /* ---- the store's encoding ------------------------------------------------ */
 
+static void
+obj_desk_pb(const struct obj_desk *k, Warrant__DeskState *d)
+{
+	d->review = k->review;
+	d->holder = (char *)k->holder;
+	d->held = k->held;
+	d->hold_note = (char *)k->hold_note;
+	d->notes = k->notes;
+	d->last_note = (char *)k->last_note;
+	d->decided_by = (char *)k->decided_by;
+	d->reviewed = k->reviewed;
+	d->official_fp = (char *)k->official_fp;
+	d->first_approver = (char *)k->first_approver;
+}
+
+/* Absent in stores written before the desk: all empty. */
+static int
+obj_desk_from_pb(const Warrant__DeskState *d, struct obj_desk *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (d == NULL)
+		return 0;
+	if (d->review > 3 ||
+	    obj_str(k->holder, sizeof(k->holder), d->holder) == -1 ||
+	    obj_str(k->hold_note, sizeof(k->hold_note), d->hold_note) == -1 ||
+	    obj_str(k->last_note, sizeof(k->last_note), d->last_note) == -1 ||
+	    obj_str(k->decided_by, sizeof(k->decided_by), d->decided_by) == -1 ||
+	    obj_str(k->official_fp, sizeof(k->official_fp), d->official_fp) == -1 ||
+	    obj_str(k->first_approver, sizeof(k->first_approver),
+	    d->first_approver) == -1)
+		return -1;
+	k->review = (uint8_t)d->review;
+	k->held = d->held;
+	k->notes = d->notes;
+	k->reviewed = d->reviewed;
+	return 0;
+}
+
 uint8_t *
 obj_encode(const struct obj *o, size_t *len)
 {
 	Warrant__StoredObject	 so = WARRANT__STORED_OBJECT__INIT;
 	Warrant__Notification	 note = WARRANT__NOTIFICATION__INIT;
+	Warrant__DeskState	 desk = WARRANT__DESK_STATE__INIT;
 	Warrant__DeliveryPart	 part;
 	struct obj_pb_task	 pt;
 	struct obj_pb_auth	 pa;
@@ -911,6 +1013,8 @@ obj_encode(const struct obj *o, size_t *len)
 		    (o->u.task.keep_warned ? OBJ_F_KEEP_WARNED : 0) |
 		    (o->u.task.lapsed ? OBJ_F_LAPSED : 0) |
 		    (o->u.task.results_gone ? OBJ_F_RESULTS_GONE : 0);
+		obj_desk_pb(&o->u.task.desk, &desk);
+		so.desk = &desk;
 		break;
 	case HI1_OBJ_AUTHORISATION:
 		obj_auth_pb(&o->u.auth.a, o->u.auth.ratify_by_us, &pa);
@@ -977,7 +1081,7 @@ obj_decode_kind(const Warrant__StoredObject *so, struct obj *o)
 		t->keep_warned = so->flags & OBJ_F_KEEP_WARNED;
 		t->lapsed = so->flags & OBJ_F_LAPSED;
 		t->results_gone = so->flags & OBJ_F_RESULTS_GONE;
-		return 0;
+		return obj_desk_from_pb(so->desk, &t->desk);
 	case HI1_OBJ_AUTHORISATION:
 		if (obj_auth_from_pb(so->authorisation, &o->u.auth.a) == -1)
 			return -1;

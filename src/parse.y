@@ -98,13 +98,14 @@ enum seen {
 	S_HANDSHAKE_TIMEOUT, S_UNAUTH, S_UNAUTH_PER_SOURCE, S_PER_OFFICIAL,
 	S_BODY_BUDGET, S_KEEPALIVE_TIME, S_KEEPALIVE_REQUESTS,
 	S_RETENTION, S_CLOCK_SKEW, S_RATIFICATION, S_PRESERVATION_MAX,
-	S_SIGNING_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
+	S_SIGNING_KEY, S_AUDIT_KEY, S_DATA_KEY, S_ORIGIN, S_CKPT_RECORDS, S_CKPT_INTERVAL, S_SEGMENT_SIZE,
 	S_RESULTS_KEY, S_RESULTS_KEEP, S_ANSWER_WITHIN,
 	/* the request lifecycle (docs/lifecycle.md) */
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
 	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
 	S_DELIVERY_CRL,
+	S_DESK_LISTEN, S_DESK_PAGES,
 	S__COUNT
 };
 
@@ -180,6 +181,9 @@ static void	 person_set_str(int, const char *, char **, const char *);
 static void	 person_set_fp(int, bool, const char *);
 static void	 person_set_valid(int, const char *, const char *);
 static void	 person_suspend(int);
+static void	 person_level(int, const char *);
+static void	 set_desk_listen(int, const char *, int64_t);
+static void	 auth_review(int, const char *, const char *);
 static void	 backend_begin(int, const char *);
 static void	 backend_end(void);
 static bool	 backend_once(enum bseen, const char *, int);
@@ -211,6 +215,8 @@ static void	 ne_end(void);
 %token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
+%token	AUDITKEY DATAKEY
+%token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
 %token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
@@ -251,6 +257,19 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| JOURNAL journalblock
 		| authority
 		| auditor
+		| operator
+		| DESK LISTEN ON address port {
+			set_desk_listen($<lineno>1, $4, $5);
+		}
+		| DESK FOUREYES {
+			if (ps.conf->desk_four_eyes)
+				conf_errx($<lineno>1, "desk four-eyes given twice");
+			ps.conf->desk_four_eyes = true;
+		}
+		| DESK PAGES STRING {
+			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
+			    &ps.conf->desk_pages, $3);
+		}
 		| backend
 		| ne
 		| RESULTS resultsblock
@@ -430,6 +449,14 @@ journalopt	: SIGNINGKEY STRING {
 			set_str(S_SIGNING_KEY, "signing-key", $<lineno>1,
 			    &ps.conf->journal.signing_key, $2);
 		}
+		| AUDITKEY STRING {
+			set_str(S_AUDIT_KEY, "audit-key", $<lineno>1,
+			    &ps.conf->journal.audit_key, $2);
+		}
+		| DATAKEY STRING {
+			set_str(S_DATA_KEY, "data-key", $<lineno>1,
+			    &ps.conf->journal.data_key, $2);
+		}
 		| ORIGIN STRING {
 			set_str(S_ORIGIN, "origin", $<lineno>1,
 			    &ps.conf->journal.origin, $2);
@@ -471,6 +498,7 @@ authopt		: NAME STRING		{ auth_set_name($<lineno>1, $2); }
 		| DELIVERTO STRING	{ auth_set_deliver_to($<lineno>1, $2); }
 		| KIND WORD		{ auth_set_kind($<lineno>1, $2); }
 		| ALLOW WORD allowopts	{ auth_allow($<lineno>1, $2, $3); }
+		| REVIEWPOLICY WORD WORD { auth_review($<lineno>1, $2, $3); }
 		| official
 		;
 
@@ -500,6 +528,14 @@ auditor		: audhead personblock	{ person_end(); }
 
 audhead		: AUDITOR STRING {
 			person_begin($<lineno>1, $2, WD_ROLE_AUDITOR);
+		}
+		;
+
+operator	: ophead personblock	{ person_end(); }
+		;
+
+ophead		: OPERATOR STRING {
+			person_begin($<lineno>1, $2, WD_ROLE_OPERATOR);
 		}
 		;
 
@@ -534,6 +570,8 @@ personopt	: NAME STRING {
 		}
 		| VALID WORD TO WORD	{ person_set_valid($<lineno>1, $2, $4); }
 		| SUSPENDED		{ person_suspend($<lineno>1); }
+		| LEVEL OPERATOR	{ person_level($<lineno>1, "operator"); }
+		| LEVEL WORD		{ person_level($<lineno>1, $2); }
 		;
 
 backend		: backendhead backendblock	{ backend_end(); }
@@ -829,6 +867,7 @@ static const struct keyword {
 	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
 	{ "answer-within",	ANSWERWITHIN },
+	{ "audit-key",		AUDITKEY },
 	{ "auditor",		AUDITOR },
 	{ "authority",		AUTHORITY },
 	{ "backend",		BACKEND },
@@ -842,12 +881,15 @@ static const struct keyword {
 	{ "clock-skew",		CLOCKSKEW },
 	{ "connections",	CONNECTIONS },
 	{ "crl",		CRL },
+	{ "data-key",		DATAKEY },
 	{ "deadline",		DEADLINE },
 	{ "deadlines",		DEADLINES },
 	{ "deliver-to",		DELIVERTO },
 	{ "destination",	DESTINATION },
 	{ "delivery",		DELIVERY },
 	{ "designation",	DESIGNATION },
+	{ "desk",		DESK },
+	{ "four-eyes",		FOUREYES },
 	{ "failures",		FAILURES },
 	{ "header-size",	HEADERSIZE },
 	{ "headers",		HEADERS },
@@ -859,6 +901,7 @@ static const struct keyword {
 	{ "keep-delivered",	KEEPDELIVERED },
 	{ "key",		KEY },
 	{ "kind",		KIND },
+	{ "level",		LEVEL },
 	{ "limits",		LIMITS },
 	{ "listen",		LISTEN },
 	{ "name",		NAME },
@@ -866,7 +909,9 @@ static const struct keyword {
 	{ "official",		OFFICIAL },
 	{ "older-records",		OLDERRECORDS },
 	{ "on",			ON },
+	{ "operator",		OPERATOR },
 	{ "origin",		ORIGIN },
+	{ "pages",		PAGES },
 	{ "part-size",		PARTSIZE },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
@@ -879,6 +924,7 @@ static const struct keyword {
 	{ "results",		RESULTS },
 	{ "retention",		RETENTION },
 	{ "retries",		RETRIES },
+	{ "review-policy",	REVIEWPOLICY },
 	{ "round-pause",		ROUNDPAUSE },
 	{ "rounds",		ROUNDS },
 	{ "segment-size",	SEGMENTSIZE },
@@ -2038,6 +2084,80 @@ person_suspend(int line)
 	if (ps.person->suspended)
 		conf_errx(line, "suspended given more than once");
 	ps.person->suspended = true;
+}
+
+/* Desk people only: operator (the default) or supervisor. */
+static void
+person_level(int line, const char *level)
+{
+	struct wd_official	*o = ps.person;
+
+	if (o == NULL)
+		return;
+	if (o->role != WD_ROLE_OPERATOR && o->role != WD_ROLE_SUPERVISOR) {
+		conf_errx(line, "level: only for desk operators");
+		return;
+	}
+	if (strcmp(level, "operator") == 0)
+		o->role = WD_ROLE_OPERATOR;
+	else if (strcmp(level, "supervisor") == 0)
+		o->role = WD_ROLE_SUPERVISOR;
+	else
+		conf_errx(line, "level: \"%s\" is not operator or supervisor",
+		    level);
+}
+
+/* desk listen on ADDRESS [port N]: the compliance desk's own listener. */
+static void
+set_desk_listen(int line, const char *addr, int64_t port)
+{
+	struct in6_addr	a6;
+	struct in_addr	a4;
+
+	if (!once(S_DESK_LISTEN, "desk listen", line))
+		return;
+	if (strcmp(addr, "localhost") != 0 &&
+	    inet_pton(AF_INET, addr, &a4) != 1 &&
+	    inet_pton(AF_INET6, addr, &a6) != 1) {
+		conf_errx(line, "desk listen: \"%s\" is not an IPv4 or IPv6 "
+		    "address or localhost", addr);
+		return;
+	}
+	if (port < 1 || port > 65535) {
+		conf_errx(line, "desk listen: port %lld out of range (1..65535)",
+		    (long long)port);
+		return;
+	}
+	ps.conf->desk_addr = xstrdup(line, addr);
+	ps.conf->desk_port = (uint16_t)port;
+}
+
+static void
+auth_review(int line, const char *type, const char *mode)
+{
+	enum wd_reqtype	 t;
+	enum wd_review	*r;
+
+	if (ps.auth == NULL)
+		return;
+	if (wd_reqtype_from_confname(type, &t) == -1) {
+		conf_errx(line, "unknown request type \"%s\"", type);
+		return;
+	}
+	r = &ps.auth->review[t];
+	if (*r != WD_REVIEW_DEFAULT) {
+		conf_errx(line, "review-policy %s given more than once", type);
+		return;
+	}
+	if (strcmp(mode, "auto") == 0)
+		*r = WD_REVIEW_AUTO;
+	else if (strcmp(mode, "review") == 0)
+		*r = WD_REVIEW_GATE;
+	else if (strcmp(mode, "review-after") == 0)
+		*r = WD_REVIEW_AFTER;
+	else
+		conf_errx(line, "review-policy %s: \"%s\" is not auto, review "
+		    "or review-after", type, mode);
 }
 
 /* --- back ends ---------------------------------------------------------------- */

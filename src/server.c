@@ -52,6 +52,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "push.h"
+#include "desk.h"
 #include "server.h"
 #include "tls.h"
 #include "x1_prov.h"
@@ -93,10 +94,10 @@ static void
 server_gen_warn(const struct wd_conf *conf)
 {
 	if (conf->tls.crl_none)
-		log_warnx("warning: %s: crl none: revocation is not checked, a "
+		log_warnx("%s: crl none: revocation is not checked, a "
 		    "revoked certificate is accepted", conf->path);
 	else if (conf->tls.crl == NULL)
-		log_warnx("warning: %s: no crl: revocation is not checked; a "
+		log_warnx("%s: no crl: revocation is not checked; a "
 		    "reload that drops a crl is refused, so write crl none if "
 		    "this is meant", conf->path);
 }
@@ -390,16 +391,13 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa)
 }
 
 static void
-server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+server_accept(struct server *srv, evutil_socket_t fd, struct sockaddr *sa,
+    bool desk)
 {
-	struct server	*srv = arg;
 	struct conn	*c;
 	struct edge_key	 key;
 	int		 one = 1;
 
-	(void)l;
-	(void)salen;
 	/*
 	 * Answers are small and go out as a few TLS records: without
 	 * TCP_NODELAY, Nagle holds the last one until the client's delayed
@@ -410,6 +408,7 @@ server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
 	server_make_room(srv, &key);
 	if ((c = conn_new(srv, fd, sa)) == NULL)
 		return;
+	c->desk = desk;
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	if (edge_join(srv->sources, &key, &c->group) == -1) {
@@ -430,6 +429,28 @@ server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
 		srv->listener_paused = true;
 		event_active(srv->ev_accept, EV_TIMEOUT, 0);
 	}
+}
+
+static void
+server_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)l;
+	(void)salen;
+	server_accept(arg, fd, sa, false);
+}
+
+/*
+ * The desk's listener: the same TLS, edge budgets and HTTP parser, but its
+ * connections reach only the desk (conn_route), whoever they are.
+ */
+static void
+server_desk_acceptcb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)l;
+	(void)salen;
+	server_accept(arg, fd, sa, true);
 }
 
 static void
@@ -508,6 +529,37 @@ server_seed(void)
 	return seed;
 }
 
+/* desk listen on: the compliance desk's own address, if configured. */
+static int
+server_listen_desk(struct server *srv)
+{
+	const struct wd_conf	*conf = srv->gen->conf;
+	struct sockaddr_storage	 ss;
+	int			 sslen = sizeof(ss);
+	char			 addr[128];
+
+	if (conf->desk_addr == NULL || srv->desk == NULL)
+		return 0;
+	snprintf(addr, sizeof(addr), strchr(conf->desk_addr, ':') ?
+	    "[%s]:%u" : "%s:%u", strcmp(conf->desk_addr, "localhost") == 0 ?
+	    "127.0.0.1" : conf->desk_addr, conf->desk_port);
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sslen) != 0) {
+		log_warnx("cannot parse desk listen address %s", addr);
+		return -1;
+	}
+	srv->desk_listener = evconnlistener_new_bind(srv->base,
+	    server_desk_acceptcb, srv, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    (struct sockaddr *)&ss, sslen);
+	if (srv->desk_listener == NULL) {
+		log_warn("cannot listen for the desk on %s", addr);
+		return -1;
+	}
+	log_info("desk listening on %s", addr);
+	return 0;
+}
+
 int
 server_listen(struct server *srv)
 {
@@ -550,7 +602,7 @@ server_listen(struct server *srv)
 	}
 	evconnlistener_set_error_cb(srv->listener, server_accept_errorcb);
 	log_info("listening on %s", addr);
-	return 0;
+	return server_listen_desk(srv);
 }
 
 /* --- the connection's life ----------------------------------------------- */
@@ -845,6 +897,88 @@ conn_begin_busy(struct conn *c)
 		c->close_after = true;
 }
 
+/* The counters /metrics shows (desk.c reads them through desk_env.stats). */
+void
+server_desk_stats(void *arg, struct desk_stats *out)
+{
+	const struct server *srv = arg;
+
+	out->accepted = srv->stats.accepted;
+	out->repeated = srv->stats.repeated;
+	out->read = srv->stats.read;
+	out->refused = srv->stats.refused;
+	out->invalid = srv->stats.invalid;
+	out->unavailable = srv->stats.unavailable;
+	out->tls_refused = srv->stats.tls_refused;
+	out->connections = srv->nconns;
+}
+
+/* The desk's answer, from desk.c (now or once its record is durable). */
+static void
+conn_desk_reply(int status, const char *type, char *body, size_t len,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	if (conn_release_if_dead(c)) {
+		free(body);
+		return;
+	}
+	snprintf(c->receipt, sizeof(c->receipt), "%s", DESK_SECURITY_HEADERS);
+	conn_respond_type(c, status, type, body, len);
+}
+
+static void
+conn_desk_request(struct conn *c, const char *body, size_t len)
+{
+	struct desk_request	 r = {
+		.method = c->req.method, .path = c->req.path,
+		.query = c->req.query, .content_type = c->req.content_type,
+		.body = body, .len = len, .conf = c->gen->conf,
+		.who = c->refusal.failed ? NULL : c->official,
+		.fingerprint = c->fingerprint, .peer = c->peer,
+	};
+
+	desk_handle(c->srv->desk, &r, conn_desk_reply, c);
+}
+
+/*
+ * On the desk listener: the desk's API only. GETs have no body; a POST's
+ * is small (DESK_BODY_MAX in desk.c, 16 KiB); other methods are 405.
+ */
+static int
+conn_route_desk(struct conn *c)
+{
+	struct http_request *r = &c->req;
+
+	if (r->method == HTTP_OTHER) {
+		c->close_after = c->linger = true;
+		conn_respond(c, 405, NULL, 0);
+		return -1;
+	}
+	if (r->method == HTTP_GET) {
+		if (r->has_length && r->content_length > 0) {
+			c->close_after = c->linger = true;
+			conn_respond(c, 400, NULL, 0);
+			return -1;
+		}
+		conn_begin_busy(c);
+		conn_desk_request(c, NULL, 0);
+		return 1;
+	}
+	if (!r->has_length) {
+		c->close_after = c->linger = true;
+		conn_respond(c, 411, NULL, 0);
+		return -1;
+	}
+	if (r->content_length > 16384) {
+		c->close_after = c->linger = true;
+		conn_respond(c, 413, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Route a complete head: POST /hi1 for authorities, GET /journal/... for
  * auditors (read-only, no body). Returns 1 when the request is complete
@@ -855,6 +989,8 @@ conn_route(struct conn *c)
 {
 	struct http_request *r = &c->req;
 
+	if (c->desk)
+		return conn_route_desk(c);
 	if (strncmp(r->path, "/journal/", 9) == 0 && r->method == HTTP_GET &&
 	    (!r->has_length || r->content_length == 0)) {
 		conn_begin_busy(c);
@@ -964,6 +1100,11 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 	evbuffer_remove(in, body, len);
 	body[len] = '\0';
 	conn_begin_busy(c);
+	if (c->desk) {
+		conn_desk_request(c, body, len);
+		free(body);
+		return;
+	}
 	intake_request(c, body, len);
 }
 
@@ -1246,6 +1387,20 @@ server_check_crl(struct server *srv, time_t now)
 	    (long long)((gen->crl_next_update - now) / 3600));
 }
 
+/* The desk's listener and console files are taken at start only. */
+static bool
+server_desk_changed(const struct wd_conf *a, const struct wd_conf *b)
+{
+	const char *pa = a->desk_pages ? a->desk_pages : "";
+	const char *pb = b->desk_pages ? b->desk_pages : "";
+
+	if ((a->desk_addr == NULL) != (b->desk_addr == NULL) ||
+	    strcmp(pa, pb) != 0)
+		return true;
+	return a->desk_addr != NULL && (strcmp(a->desk_addr, b->desk_addr) != 0 ||
+	    a->desk_port != b->desk_port);
+}
+
 void
 server_reload(struct server *srv)
 {
@@ -1269,15 +1424,24 @@ server_reload(struct server *srv)
 	    gen->conf->listen_port != srv->gen->conf->listen_port ||
 	    strcmp(gen->conf->state_dir, srv->gen->conf->state_dir) != 0)
 		log_warnx("listen address and state directory changes need a restart");
+	if (server_str_differs(gen->conf->journal.audit_key,
+	    srv->gen->conf->journal.audit_key) ||
+	    server_str_differs(gen->conf->journal.data_key,
+	    srv->gen->conf->journal.data_key))
+		log_warnx("journal audit-key and data-key changes need a restart; "
+		    "records are sealed with the keys read at start");
+	if (server_desk_changed(gen->conf, srv->gen->conf))
+		log_warnx("desk listen and desk pages changes need a restart; "
+		    "the running ones stay in use");
 	if (server_backends_changed(gen->conf, srv->gen->conf))
 		log_warnx("back-end and results changes need a restart; the "
 		    "running ones stay in use");
-	if (!conf_nes_same(gen->conf, srv->gen->conf))
-		log_warnx("ne (X1 network element) changes need a restart; the "
-		    "running elements stay in use");
 	if (server_delivery_changed(gen->conf, srv->gen->conf))
 		log_warnx("delivery changes (certificate, key, ca, crl, timeout) "
 		    "need a restart; the running ones stay in use");
+	if (!conf_nes_same(gen->conf, srv->gen->conf))
+		log_warnx("ne (X1 network element) changes need a restart; the "
+		    "running elements stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
 	server_gen_unref(srv->gen);
@@ -1344,6 +1508,8 @@ server_shutdown(struct server *srv)
 	if (srv->listener && !srv->listener_paused)
 		evconnlistener_disable(srv->listener);
 	srv->listener_paused = true;
+	if (srv->desk_listener)
+		evconnlistener_disable(srv->desk_listener);
 	/* Idle connections and strangers go now; busy ones after their answer. */
 	for (c = TAILQ_FIRST(&srv->conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -33,6 +33,7 @@ struct purge;
 struct store;
 struct lifecycle;
 struct push;
+struct desk;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
@@ -82,6 +83,7 @@ struct conn {
 	bool			 linger;	/* body left unread: drain before close */
 	size_t			 lingered;	/* bytes discarded while lingering */
 	bool			 short_linger;	/* answered 408 or 503 at once: linger 1 s */
+	bool			 desk;		/* on the desk listener (desk.c) */
 	char			 peer[64];
 	/*
 	 * The edge's budgets (server.c, "admission"): in srv->sources by
@@ -105,7 +107,7 @@ struct conn {
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
 	int			 identity;	/* enum wd_identity (conf_identify) */
 	uint64_t		 requests;
-	char			 receipt[256];	/* extra header line for the next answer */
+	char			 receipt[512];	/* extra header lines for the next answer */
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -142,6 +144,8 @@ struct server {
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
 	struct x1prov		*x1;		/* X1 elements; NULL: none */
 	struct evconnlistener	*listener;
+	struct desk		*desk;		/* the compliance desk; NULL: none */
+	struct evconnlistener	*desk_listener;	/* desk listen on, if configured */
 	bool			 listener_paused;
 	bool			 stopping;
 	struct event		*ev_drain;	/* waits for answers in flight at stop */
@@ -168,6 +172,9 @@ struct lifecycle_config;
 /* The lifecycle's durations from the configuration in force. */
 void	server_lifecycle_config(struct server *, struct lifecycle_config *);
 int	server_listen(struct server *);
+struct desk_stats;
+/* For desk_env.stats: the counters of the connection layer. */
+void	server_desk_stats(void *arg, struct desk_stats *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */
 void	server_notify_status(struct server *);

@@ -58,6 +58,7 @@ static const char store_schema[] =
     "CREATE INDEX IF NOT EXISTS objects_parent ON objects(owner, parent) "
     "  WHERE parent <> '';"
     "CREATE INDEX IF NOT EXISTS objects_ref ON objects(owner, ref);"
+    "CREATE INDEX IF NOT EXISTS objects_ref_any ON objects(ref);"
     "CREATE INDEX IF NOT EXISTS objects_open ON objects(open) WHERE open = 1;"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
@@ -66,6 +67,7 @@ enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_APPLIED_SET,
 	ST_GET, ST_INSERT, ST_UPDATE,
 	ST_LIST_ALL, ST_LIST_KIND, ST_PARTS, ST_BY_REF, ST_DUE, ST_OPEN, ST_COUNT,
+	ST_BY_REF_ANY,
 	ST__COUNT
 };
 
@@ -90,6 +92,7 @@ static const char *const store_sql[ST__COUNT] = {
 	    "ORDER BY due_us LIMIT ?2",
 	[ST_OPEN] = "SELECT owner, oid, body FROM objects WHERE open = 1",
 	[ST_COUNT] = "SELECT count(*) FROM objects",
+	[ST_BY_REF_ANY] = "SELECT owner, oid, body FROM objects WHERE ref = ?1",
 };
 
 struct store {
@@ -332,6 +335,34 @@ store_open(const char *path, const uint8_t key[32])
 fail:
 	store_close(s);
 	return NULL;
+}
+
+bool
+store_readable(struct store *s)
+{
+	sqlite3_stmt	*q;
+	struct obj	*o;
+	bool		 ok = true;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT owner, oid, body FROM objects "
+	    "LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char	*owner = (const char *)sqlite3_column_text(q, 0);
+		const char	*oid = (const char *)sqlite3_column_text(q, 1);
+		const uint8_t	*b = sqlite3_column_blob(q, 2);
+		int		 len = sqlite3_column_bytes(q, 2);
+
+		ok = owner != NULL && oid != NULL && b != NULL &&
+		    (o = malloc(sizeof(*o))) != NULL;
+		if (ok) {
+			ok = store_open_body(s, owner, oid, b, (size_t)len,
+			    o) == 0;
+			free(o);
+		}
+	}
+	sqlite3_finalize(q);
+	return ok;
 }
 
 void
@@ -631,6 +662,16 @@ store_by_ref(struct store *s, const char *owner, const char *ref,
 
 	sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+	return store_visit(s, q, cb, arg);
+}
+
+int
+store_by_ref_any(struct store *s, const char *ref, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_BY_REF_ANY];
+
+	sqlite3_bind_text(q, 1, ref, -1, SQLITE_STATIC);
 	return store_visit(s, q, cb, arg);
 }
 

@@ -144,6 +144,14 @@ tls_verify_cb(int ok, X509_STORE_CTX *xctx)
 	r->failed = 1;
 	r->verify_error = X509_STORE_CTX_get_error(xctx);
 	tls_refusal_reason(r->verify_error, r->reason, sizeof(r->reason));
+	/*
+	 * Past our CRL's nextUpdate OpenSSL would send the client a
+	 * certificate_expired alert, about a certificate that is fine: send
+	 * handshake_failure instead (the fault is ours, and the log and the
+	 * journal say "CRL expired").
+	 */
+	if (r->verify_error == X509_V_ERR_CRL_HAS_EXPIRED)
+		X509_STORE_CTX_set_error(xctx, X509_V_ERR_APPLICATION_VERIFICATION);
 	cert = X509_STORE_CTX_get_current_cert(xctx);
 	if (cert) {
 		X509_NAME_oneline(X509_get_subject_name(cert), r->subject,

@@ -46,7 +46,13 @@ usage(FILE *out)
 	    "                  status REF|UUID | list [--since T] [--type T] |\n"
 	    "                  fetch REF|UUID -o DIR | cancel REF|UUID |\n"
 	    "                  ratify REF|UUID --order FILE | "
-	    "extend REF|UUID --until T\n");
+	    "extend REF|UUID --until T\n"
+	    "       warrantctl [options] [--json] desk queue [KEY=VALUE...] | "
+	    "show REF |\n"
+	    "                  approve REF | reject REF --reason TEXT | "
+	    "hold REF --note TEXT |\n"
+	    "                  release REF | reviewed REF | assign REF "
+	    "OPERATOR |\n                  note REF TEXT   [--task UUID]\n");
 }
 
 static void
@@ -67,7 +73,8 @@ help(void)
 	    "  --json             status, list: JSON instead of lines\n"
 	    "  --help, --version\n\n"
 	    "Commands: submit, status, list, fetch, cancel, ratify, extend "
-	    "(docs/warrantctl.md).\n"
+	    "(docs/warrantctl.md);\n"
+	    "desk (the carrier's compliance desk, docs/desk-api.md).\n"
 	    "Exit status: 0 all accepted, 1 one or more refused (or a "
 	    "delivery that does\nnot verify), 2 other failures.\n",
 	    CTL_DEFAULT_URL, CTL_DEFAULT_TIMEOUT);
@@ -157,8 +164,9 @@ ctl_exchange(struct ctl_state *st, const char *body, size_t len,
 		if (st->conn == NULL)
 			return -1;
 		reused = ctl_conn_used(st->conn);
-		if (ctl_http_exchange(st->conn, &st->url, body, len, resp,
-		    err) == 0) {
+		if ((st->req != NULL ? ctl_http_request(st->conn, &st->url,
+		    st->req, body, len, resp, err) : ctl_http_exchange(st->conn,
+		    &st->url, body, len, resp, err)) == 0) {
 			if (!resp->keepalive)
 				drop_conn(st);
 			return 0;
@@ -228,7 +236,8 @@ parse_timeout(const char *s, int *out)
 
 static int
 run(struct ctl_state *st, const char *cert, const char *key, const char *cacert,
-    const struct ctl_life_opts *lo, char **argv, int argc)
+    const struct ctl_life_opts *lo, const struct ctl_desk_opts *dk, char **argv,
+    int argc)
 {
 	struct ctl_err	err;
 	enum ctl_result	rc, worst = CTL_ACCEPTED;
@@ -237,7 +246,9 @@ run(struct ctl_state *st, const char *cert, const char *key, const char *cacert,
 		fprintf(stderr, "warrantctl: %s\n", err.msg);
 		return CTL_FAILED;
 	}
-	if (strcmp(argv[0], "submit") == 0) {
+	if (strcmp(argv[0], "desk") == 0)
+		worst = ctl_desk_run(st, dk, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "submit") == 0) {
 		ctl_resp_init();
 		for (int i = 1; i < argc; i++)
 			if ((rc = submit(st, argv[i])) > worst)
@@ -268,6 +279,9 @@ main(int argc, char *argv[])
 		{ "type",	required_argument,	NULL, 'y' },
 		{ "order",	required_argument,	NULL, 'O' },
 		{ "until",	required_argument,	NULL, 'U' },
+		{ "task",	required_argument,	NULL, 'K' },
+		{ "reason",	required_argument,	NULL, 'R' },
+		{ "note",	required_argument,	NULL, 'N' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
@@ -275,6 +289,7 @@ main(int argc, char *argv[])
 	struct ctl_state st = { .timeout = CTL_DEFAULT_TIMEOUT };
 	struct ctl_life_opts lo = { .authority = getenv("WARRANTCTL_AUTHORITY"),
 	    .carrier = getenv("WARRANTCTL_CARRIER") };
+	struct ctl_desk_opts dk = { 0 };
 	struct ctl_err	 err;
 	const char	*url = CTL_DEFAULT_URL, *cert = NULL, *key = NULL;
 	const char	*cacert = NULL;
@@ -337,6 +352,15 @@ main(int argc, char *argv[])
 		case 'U':
 			lo.until = optarg;
 			break;
+		case 'K':
+			dk.task = optarg;
+			break;
+		case 'R':
+			dk.reason = optarg;
+			break;
+		case 'N':
+			dk.note = optarg;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -350,13 +374,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	dk.json = lo.json;
 	if (argc >= 1 && strcmp(argv[0], "submit") != 0 &&
-	    !ctl_life_command(argv[0]))
+	    strcmp(argv[0], "desk") != 0 && !ctl_life_command(argv[0]))
 		fprintf(stderr, "warrantctl: unknown command: %s\n", argv[0]);
 	else if (cert == NULL || key == NULL || cacert == NULL)
 		fprintf(stderr, "warrantctl: --cert, --key and --cacert are "
 		    "required\n");
 	if (argc < 1 || (strcmp(argv[0], "submit") == 0 ? argc < 2 :
+	    strcmp(argv[0], "desk") == 0 ? argc < 2 :
 	    !ctl_life_command(argv[0])) || cert == NULL || key == NULL ||
 	    cacert == NULL) {
 		usage(stderr);
@@ -366,7 +392,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "warrantctl: %s\n", err.msg);
 		return CTL_FAILED;
 	}
-	rc = run(&st, cert, key, cacert, &lo, argv, argc);
+	rc = run(&st, cert, key, cacert, &lo, &dk, argv, argc);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "warrantctl: writing the results: %s\n",
 		    strerror(errno));

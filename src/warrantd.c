@@ -30,6 +30,8 @@
 #include "purge.h"
 #include "push.h"
 #include "results.h"
+#include "seal.h"
+#include "desk.h"
 #include "server.h"
 #include "strict.h"
 #include "store.h"
@@ -48,6 +50,36 @@ usage(void)
 	    "  -f file  configuration (default " DEFAULT_CONF ")\n"
 	    "  -v       verbose logging\n");
 	exit(2);
+}
+
+static const char *warrantd_data_key_path(const struct wd_conf *, char *,
+	    size_t);
+
+/* -t: the audit key loads; the data key, if it exists yet, is sound. */
+static int
+warrantd_check_seal(const struct wd_conf *conf)
+{
+	struct seal	*s;
+	uint8_t		 k[SEAL_KEY_LEN];
+	char		 path[4096];
+	const char	*p = warrantd_data_key_path(conf, path, sizeof(path));
+	int		 rc = 0;
+
+	if ((s = seal_new()) == NULL)
+		return -1;
+	if (conf->journal.audit_key == NULL)
+		log_warnx("warning: no journal audit-key: target identifiers and "
+		    "order references would be journaled in clear");
+	else if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1 ||
+	    seal_set_audit_public(s, conf->journal.audit_key) == -1)
+		rc = -1;
+	if ((conf->journal.data_key != NULL || access(p, F_OK) == 0) &&
+	    (seal_read_data_key(p, false, k) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1))
+		rc = -1;
+	OPENSSL_cleanse(k, sizeof(k));
+	seal_free(s);
+	return rc;
 }
 
 /* -t: everything start-up would load, without listening. */
@@ -93,14 +125,16 @@ warrantd_check(const char *path)
 		if (f)
 			fclose(f);
 	}
-	if (backend_check(gen->conf) == -1)
+	if (warrantd_check_seal(gen->conf) == -1)
 		ok = 0;
-	if (x1prov_check(gen->conf) == -1)
+	if (backend_check(gen->conf) == -1)
 		ok = 0;
 	if (warrantd_check_state(gen->conf) == -1)
 		ok = 0;
 	if (gen->conf->results.key != NULL &&
 	    strict_check_log(gen->conf->results.key, STRICT_KEY) == -1)
+		ok = 0;
+	if (x1prov_check(gen->conf) == -1)
 		ok = 0;
 	server_gen_unref(gen);
 	if (ok)
@@ -201,6 +235,47 @@ warrantd_state_strict(const char *state, const char *journal)
 	return strict_check_log(journal, STRICT_DIR);
 }
 
+/*
+ * The keys for identifiers at rest (seal.h): the data key (made at first
+ * start under the state directory unless configured elsewhere) and the
+ * auditor's public key. Held by main for the daemon's lifetime.
+ */
+static struct seal	*warrantd_seal;
+static uint8_t		 warrantd_data_key[SEAL_KEY_LEN];
+
+static const char *
+warrantd_data_key_path(const struct wd_conf *conf, char *buf, size_t len)
+{
+	if (conf->journal.data_key != NULL)
+		return conf->journal.data_key;
+	snprintf(buf, len, "%s/data.key", conf->state_dir);
+	return buf;
+}
+
+static int
+warrantd_open_seal(const struct wd_conf *conf)
+{
+	char	path[4096];
+
+	const char	*p = warrantd_data_key_path(conf, path, sizeof(path));
+
+	if ((warrantd_seal = seal_new()) == NULL ||
+	    seal_read_data_key(p, conf->journal.data_key == NULL,
+	    warrantd_data_key) == -1 ||
+	    strict_check_log(p, STRICT_KEY) == -1 ||
+	    seal_set_data_key(warrantd_seal, warrantd_data_key) == -1)
+		return -1;
+	if (conf->journal.audit_key == NULL) {
+		log_warnx("journal: no audit-key: target identifiers and order "
+		    "references are journaled IN CLEAR (docs/journal.md)");
+		return 0;
+	}
+	/* Whoever could replace it would read every record from then on. */
+	if (strict_check_log(conf->journal.audit_key, STRICT_CONF) == -1)
+		return -1;
+	return seal_set_audit_public(warrantd_seal, conf->journal.audit_key);
+}
+
 static int
 warrantd_open_journal(struct server *srv)
 {
@@ -213,7 +288,8 @@ warrantd_open_journal(struct server *srv)
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "%s/journal", conf->state_dir);
-	if (warrantd_state_strict(conf->state_dir, dir) == -1)
+	if (warrantd_state_strict(conf->state_dir, dir) == -1 ||
+	    warrantd_open_seal(conf) == -1)
 		return -1;
 	memset(&jc, 0, sizeof(jc));
 	jc.dir = dir;
@@ -223,6 +299,7 @@ warrantd_open_journal(struct server *srv)
 	jc.origin = conf->journal.origin;
 	jc.checkpoint_records = conf->journal.checkpoint_records;
 	jc.checkpoint_interval_s = conf->journal.checkpoint_interval_s;
+	jc.seal = warrantd_seal;
 	if (jc.signing_key != NULL && tls_key_file_private(jc.signing_key) == -1)
 		return -1;
 	return journal_open(&jc, srv->base, &srv->journal);
@@ -252,13 +329,29 @@ warrantd_open_store(struct server *srv)
 	char			 path[4096], aside[4200];
 
 	snprintf(path, sizeof(path), "%s/objects.db", conf->state_dir);
+	/* Never in clear: the results key if there is one, else the data key. */
 	if (conf->results.key != NULL) {
 		if (results_read_key(conf->results.key, key) == -1)
 			return -1;
-		kp = key;
-	}
+	} else
+		memcpy(key, warrantd_data_key, sizeof(key));
+	kp = key;
 	if ((srv->store = store_open(path, kp)) == NULL)
 		return -1;
+	if (!store_readable(srv->store)) {
+		snprintf(aside, sizeof(aside), "%s.other-key.%lld", path,
+		    (long long)time(NULL));
+		log_warnx("object store %s does not open with its key (written "
+		    "in clear, or under another key): moved to %s, rebuilding "
+		    "from the journal; it may hold targets in clear: destroy "
+		    "it once the rebuilt store is checked", path, aside);
+		store_close(srv->store);
+		if (rename(path, aside) == -1 ||
+		    (srv->store = store_open(path, kp)) == NULL) {
+			OPENSSL_cleanse(key, sizeof(key));
+			return -1;
+		}
+	}
 	if (store_applied(srv->store) > journal_size(srv->journal)) {
 		snprintf(aside, sizeof(aside), "%s.ahead-of-journal.%lld", path,
 		    (long long)time(NULL));
@@ -449,6 +542,15 @@ main(int argc, char *argv[])
 		fatalx("back ends not usable; refusing to start");
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
+	if (srv.gen->conf->desk_addr != NULL) {
+		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
+		    srv.backends, server_desk_stats, &srv,
+		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
+		    DATADIR "/desk" };
+
+		if ((srv.desk = desk_new(&de)) == NULL)
+			fatalx("out of memory");
+	}
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
@@ -462,12 +564,17 @@ main(int argc, char *argv[])
 	push_free(srv.push);
 	x1prov_free(srv.x1);	/* exchanges cut short: reconciled at start */
 	journal_close(srv.journal);	/* flushes the stop record */
+	seal_free(warrantd_seal);
+	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));
 	lifecycle_free(srv.lifecycle);
 	store_close(srv.store);
 	purge_stop(srv.purge);
 	results_close(srv.results);
 	evconnlistener_free(srv.listener);
+	if (srv.desk_listener)
+		evconnlistener_free(srv.desk_listener);
 	server_close_all(&srv);
+	desk_free(srv.desk);
 	server_gen_unref(srv.gen);
 	event_base_free(srv.base);
 	hi1_cleanup();

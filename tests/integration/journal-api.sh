@@ -127,6 +127,15 @@ got=$( { printf '\000'; base64 -d <<<"$rec"; } | openssl dgst -sha256 -r | cut -
     fail "warrant-audit prove: $(cat "$work/offline")"
 cmp -s "$work/proof" "$work/offline" ||
     fail "network and offline proofs differ: $(diff "$work/proof" "$work/offline")"
+# Offline by the receipt's leaf hash too.
+"$AUDIT" prove --journal "$DIR/state/journal" --leaf "$leaf" \
+    --checkpoint "$work/checkpoint" >"$work/offline-leaf" 2>&1 ||
+    fail "warrant-audit prove --leaf: $(cat "$work/offline-leaf")"
+cmp -s "$work/proof" "$work/offline-leaf" || fail "prove --leaf gave another proof"
+! "$AUDIT" prove --journal "$DIR/state/journal" --leaf "$(printf '%064d' 1)" \
+    >"$work/offline-none" 2>&1 || fail "prove --leaf of no record succeeded"
+grep -q "no record with this leaf hash" "$work/offline-none" ||
+    fail "prove --leaf of no record: $(cat "$work/offline-none")"
 
 # A proof whose record was swapped does not pass.
 sed 's/^record .*/record AAAA/' "$work/proof" >"$work/forged"

@@ -209,7 +209,7 @@ on_replay(const Warrant__Record *r, void *arg)
 	snprintf(seen.ref[seen.n], sizeof(seen.ref[0]), "%s", r->carrier_ref);
 	if (r->event == WARRANT__EVENT_TYPE__EVENT_JOURNAL_TORN_TAIL)
 		snprintf(seen.detail, sizeof(seen.detail), "%s", r->detail);
-	assert_int_equal(r->version, 1);
+	assert_int_equal(r->version, JSEG_RECORD_VERSION);
 	leaf_of(r, seen.leaf[seen.n]);
 	seen.n++;
 	return 0;
@@ -657,7 +657,7 @@ forge_segment(struct fixture *f, uint64_t first, const uint64_t *seqs,
 		assert_int_equal(write(fd, buf, 16), 16);
 	}
 	for (i = 0; i < n; i++) {
-		r.version = 1;
+		r.version = JSEG_RECORD_VERSION;
 		r.seq = seqs[i];
 		r.time_us = 1000 + i;
 		len = warrant__record__pack(&r, buf);

@@ -108,6 +108,10 @@ x1_stack_up() {
 	trap 'ne_down_all; stack_down' EXIT
 	trap 'exit 1' INT TERM
 	"$TOP_SRCDIR/tests/pki/mkpki" "$DIR" >/dev/null 2>&1 || fail "mkpki failed"
+	# Provisioning is under test here, not the desk's review gate (its
+	# default holds an interception for a desk operator: desk-api.sh).
+	sed -i 's/^\tkind federal-prosecutor$/&\n\treview-policy interception auto/' \
+	    "$DIR/registry.conf"
 	ne_up a "$DIR" "$DIR" || fail "element a did not start"
 	ne_up b "$DIR" "$DIR" || fail "element b did not start"
 	x1_ne_block a "e164 imsi" "$reconcile" >>"$DIR/warrantd.conf"

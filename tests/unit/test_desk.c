@@ -1,0 +1,329 @@
+/*
+ * test_desk — the compliance desk's pure parts: the review policy
+ * (src/review.c: defaults, overrides, the urgent location that is never
+ * held), the registry's desk keywords (operator blocks, level, desk listen,
+ * review-policy and their errors) and the desk's untrusted input
+ * (src/desk_input.c: texts, query strings, action bodies).
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "desk_input.h"
+#include "review.h"
+
+#define NOW	((int64_t)1796669759 * 1000000)
+#define DAY	((int64_t)86400 * 1000000)
+
+#define PREFIX \
+	"carrier \"MXCARRIER\"\n" \
+	"state \"/var/lib/warrantd\"\n" \
+	"templates \"/usr/share/warrantd/templates\"\n" \
+	"tls {\n" \
+	"\tcertificate \"/s.pem\"\n\tkey \"/s.key\"\n\tca \"/ca.pem\"\n" \
+	"}\n"
+#define FP_A	"3fa1c2d3e4f5061728394a5b6c7d8e9fa0b1c2d3e4f5061728394a5b6c7d8e9c"
+#define FP_B	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define FP_C	"ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+/* conf_load of text, its complaints (stderr) discarded. */
+static struct wd_conf *
+load(const char *text)
+{
+	char		 path[] = "/tmp/test_desk.XXXXXX";
+	int		 fd, saved, null;
+	struct wd_conf	*c;
+
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	null = open("/dev/null", O_WRONLY);
+	dup2(null, STDERR_FILENO);
+	c = conf_load(path);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(null);
+	unlink(path);
+	return c;
+}
+
+static struct hi1_task
+task(enum wd_reqtype type, int64_t start)
+{
+	struct hi1_task t;
+
+	memset(&t, 0, sizeof(t));
+	t.type = type;
+	if (start != 0) {
+		t.has_window = true;
+		t.window_start_us = start;
+		t.window_end_us = NOW;
+	}
+	return t;
+}
+
+static void
+test_review_defaults(void **state)
+{
+	struct wd_authority	a;
+	struct hi1_task		t;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	t = task(WD_REQ_INTERCEPTION, 0);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_GATE);
+	t = task(WD_REQ_RECORDS, NOW - 400 * DAY);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_GATE);
+	t = task(WD_REQ_RECORDS, NOW - 300 * DAY);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_AUTO);
+	t = task(WD_REQ_SUBSCRIBER, 0);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_AUTO);
+	t = task(WD_REQ_LOCATION_RT, 0);
+	assert_int_equal(review_policy(&a, &t, true, NOW), WD_REVIEW_AUTO);
+	assert_int_equal(review_policy(NULL, &t, false, NOW), WD_REVIEW_AUTO);
+}
+
+static void
+test_review_overrides(void **state)
+{
+	struct wd_authority	a;
+	struct hi1_task		t;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.review[WD_REQ_SUBSCRIBER] = WD_REVIEW_AFTER;
+	a.review[WD_REQ_INTERCEPTION] = WD_REVIEW_AUTO;
+	a.review[WD_REQ_LOCATION_RT] = WD_REVIEW_GATE;
+	t = task(WD_REQ_SUBSCRIBER, 0);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_AFTER);
+	t = task(WD_REQ_INTERCEPTION, 0);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_AUTO);
+	/* A routine location follows the registry; an urgent one never waits. */
+	t = task(WD_REQ_LOCATION_RT, 0);
+	assert_int_equal(review_policy(&a, &t, false, NOW), WD_REVIEW_GATE);
+	assert_int_equal(review_policy(&a, &t, true, NOW), WD_REVIEW_AUTO);
+	assert_string_equal(review_name(WD_REVIEW_AFTER), "review-after");
+	assert_string_equal(review_name(WD_REVIEW_GATE), "review");
+	assert_string_equal(review_name(WD_REVIEW_AUTO), "auto");
+}
+
+static void
+test_conf_desk(void **state)
+{
+	struct wd_conf		*c;
+	struct wd_official	*o;
+	struct wd_authority	*a;
+	int			 n = 0;
+
+	(void)state;
+	c = load(PREFIX "desk listen on 127.0.0.1 port 9443\ndesk four-eyes\n"
+	    "authority \"FGR\" {\n\tname \"F\"\n\tkind federal-prosecutor\n"
+	    "\treview-policy preservation review-after\n"
+	    "\treview-policy interception auto\n}\n"
+	    "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \"" FP_A "\"\n"
+	    /* both hashes: beside a key-only entry (one certificate, one person) */
+	    "\tpublic-key sha256 \"" FP_C "\"\n"
+	    "\tvalid 2026-01-01 to 2027-12-31\n}\n"
+	    "operator \"sup.b\" {\n\tname \"B\"\n\tpublic-key sha256 \"" FP_B "\"\n"
+	    "\tvalid 2026-01-01 to 2027-12-31\n\tlevel supervisor\n}\n");
+	assert_non_null(c);
+	assert_string_equal(c->desk_addr, "127.0.0.1");
+	assert_int_equal(c->desk_port, 9443);
+	assert_true(c->desk_four_eyes);
+	assert_non_null(a = conf_find_authority(c, "FGR"));
+	assert_int_equal(a->review[WD_REQ_PRESERVATION], WD_REVIEW_AFTER);
+	assert_int_equal(a->review[WD_REQ_INTERCEPTION], WD_REVIEW_AUTO);
+	assert_int_equal(a->review[WD_REQ_RECORDS], WD_REVIEW_DEFAULT);
+	TAILQ_FOREACH(o, &c->officials, entry) {
+		if (strcmp(o->id, "op.a") == 0)
+			assert_int_equal(o->role, WD_ROLE_OPERATOR);
+		else if (strcmp(o->id, "sup.b") == 0)
+			assert_int_equal(o->role, WD_ROLE_SUPERVISOR);
+		assert_null(o->authority);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	conf_free(c);
+	/* Without desk listen, no desk. */
+	assert_non_null(c = load(PREFIX));
+	assert_null(c->desk_addr);
+	assert_false(c->desk_four_eyes);
+	conf_free(c);
+}
+
+static void
+test_conf_desk_errors(void **state)
+{
+	static const char *const bad[] = {
+		PREFIX "desk listen on example.org port 9443\n",
+		PREFIX "desk listen on 127.0.0.1 port 0\n",
+		PREFIX "desk four-eyes\ndesk four-eyes\n",
+		PREFIX "desk listen on 127.0.0.1 port 9443\n"
+		    "desk listen on 127.0.0.1 port 9444\n",
+		PREFIX "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \""
+		    FP_A "\"\n\tvalid 2026-01-01 to 2027-12-31\n\tlevel admin\n}\n",
+		PREFIX "auditor \"au\" {\n\tname \"A\"\n\tcertificate sha256 \""
+		    FP_A "\"\n\tvalid 2026-01-01 to 2027-12-31\n\tlevel supervisor\n}\n",
+		PREFIX "authority \"FGR\" {\n\tname \"F\"\n\tkind federal-prosecutor\n"
+		    "\treview-policy interception maybe\n}\n",
+		PREFIX "authority \"FGR\" {\n\tname \"F\"\n\tkind federal-prosecutor\n"
+		    "\treview-policy teleportation review\n}\n",
+		PREFIX "authority \"FGR\" {\n\tname \"F\"\n\tkind federal-prosecutor\n"
+		    "\treview-policy interception review\n"
+		    "\treview-policy interception auto\n}\n",
+		/* An operator's fingerprint may not be an official's too. */
+		PREFIX "auditor \"au\" {\n\tname \"A\"\n\tcertificate sha256 \""
+		    FP_A "\"\n\tvalid 2026-01-01 to 2027-12-31\n}\n"
+		    "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \""
+		    FP_A "\"\n\tvalid 2026-01-01 to 2027-12-31\n}\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct wd_conf *c = load(bad[i]);
+
+		if (c != NULL)
+			fail_msg("accepted: %s", bad[i]);
+	}
+}
+
+static void
+test_text(void **state)
+{
+	char	long_ok[501 * 2 + 1], *p = long_ok;
+
+	(void)state;
+	assert_true(desk_text_ok("Llamé a la fiscalía", 500));
+	assert_true(desk_text_ok("\xf0\x9f\x93\x9e ok", 500));
+	assert_false(desk_text_ok("", 500));
+	assert_false(desk_text_ok(NULL, 500));
+	assert_false(desk_text_ok("a\tb", 500));
+	assert_false(desk_text_ok("a\x7f", 500));
+	assert_false(desk_text_ok("\xc0\xaf", 500));		/* overlong '/' */
+	assert_false(desk_text_ok("\xed\xa0\x80", 500));	/* surrogate */
+	assert_false(desk_text_ok("\xc2\x85", 500));		/* C1 control */
+	assert_false(desk_text_ok("\xe2\x82", 500));		/* cut short */
+	assert_false(desk_text_ok("\xf4\x90\x80\x80", 500));	/* > U+10FFFF */
+	/* 500 characters of two bytes each pass; 501 do not. */
+	for (int i = 0; i < 500; i++, p += 2)
+		memcpy(p, "\xc3\xa9", 2);
+	*p = '\0';
+	assert_true(desk_text_ok(long_ok, 500));
+	memcpy(p, "\xc3\xa9", 3);
+	assert_false(desk_text_ok(long_ok, 500));
+	assert_true(desk_word_ok("MXC-20261207-00000001", 39));
+	assert_false(desk_word_ok("MXC 1", 39));
+	assert_false(desk_word_ok("", 39));
+	assert_false(desk_word_ok("é", 39));
+}
+
+static void
+test_query(void **state)
+{
+	char			 v[16];
+	struct desk_filter	 f;
+
+	(void)state;
+	assert_int_equal(desk_query_get("a=1&b=x%2Fy+z", "b", v, sizeof(v)), 1);
+	assert_string_equal(v, "x/y z");
+	assert_int_equal(desk_query_get("a=1&ab=2", "b", v, sizeof(v)), 0);
+	assert_int_equal(desk_query_get("b=%zz", "b", v, sizeof(v)), -1);
+	assert_int_equal(desk_query_get("b=%4", "b", v, sizeof(v)), -1);
+	assert_int_equal(desk_query_get("b=%", "b", v, sizeof(v)), -1);
+	assert_int_equal(desk_query_get("b=%00", "b", v, sizeof(v)), -1);
+	assert_int_equal(desk_query_get("b=0123456789abcdef", "b", v, sizeof(v)), -1);
+	assert_int_equal(desk_query_get("", "b", v, sizeof(v)), 0);
+
+	assert_null(desk_filter_parse("", &f));
+	assert_string_equal(f.sort, "deadline");
+	assert_int_equal(f.limit, DESK_QUEUE_DEFAULT);
+	assert_false(f.desc);
+	assert_null(desk_filter_parse("state=AwaitingApproval&sort=created&"
+	    "order=desc&limit=1000&identifier=528112345678", &f));
+	assert_string_equal(f.state, "AwaitingApproval");
+	assert_string_equal(f.identifier, "528112345678");
+	assert_true(f.desc);
+	assert_int_equal(f.limit, 1000);
+	assert_string_equal(desk_filter_parse("limit=0", &f), "limit");
+	assert_string_equal(desk_filter_parse("limit=1001", &f), "limit");
+	assert_string_equal(desk_filter_parse("limit=01", &f), "limit");
+	assert_string_equal(desk_filter_parse("limit=1x", &f), "limit");
+	assert_string_equal(desk_filter_parse("sort=evil", &f), "sort");
+	assert_string_equal(desk_filter_parse("order=up", &f), "order");
+	assert_string_equal(desk_filter_parse("state=a+b", &f), "state");
+}
+
+static void
+test_body(void **state)
+{
+	struct desk_body b;
+
+	(void)state;
+	assert_null(desk_body_parse("approve", "{\"ref\":\"MXC-1\"}", 15, &b));
+	assert_string_equal(b.ref, "MXC-1");
+	assert_false(b.has_task);
+#define P(act, s) desk_body_parse(act, s, strlen(s), &b)
+	assert_null(P("reject", "{\"ref\":\"MXC-1\",\"task\":\"t-1\","
+	    "\"reason\":\"Sin orden\"}"));
+	assert_true(b.has_task);
+	assert_string_equal(b.text, "Sin orden");
+	assert_string_equal(P("reject", "{\"ref\":\"MXC-1\"}"), "bad-text");
+	/* jansson refuses a NUL inside a string: the whole body is bad. */
+	assert_string_equal(P("reject", "{\"ref\":\"MXC-1\",\"reason\":\"a\\u0000b\"}"),
+	    "bad-json");
+	assert_string_equal(P("note", "{\"ref\":\"MXC-1\",\"text\":\"a\\nb\"}"),
+	    "bad-text");
+	assert_string_equal(P("note", "{\"ref\":\"MXC-1\",\"text\":7}"), "bad-text");
+	assert_string_equal(P("approve", "{\"ref\":\"MXC-1\",\"ref\":\"MXC-2\"}"),
+	    "bad-json");
+	assert_string_equal(P("approve", "[\"MXC-1\"]"), "bad-json");
+	assert_string_equal(P("approve", "{\"ref\":"), "bad-json");
+	assert_string_equal(P("approve", "{}"), "bad-reference");
+	assert_string_equal(P("approve", "{\"ref\":\"MXC 1\"}"), "bad-reference");
+	assert_string_equal(P("approve", "{\"ref\":\"MXC-1\",\"task\":\"\"}"),
+	    "bad-task");
+	assert_string_equal(P("assign", "{\"ref\":\"MXC-1\"}"), "bad-operator");
+	assert_null(P("assign", "{\"ref\":\"MXC-1\",\"operator\":\"op.diaz\"}"));
+	assert_string_equal(b.operator, "op.diaz");
+	/* A reason must fit StatusReason: 255 bytes. */
+	{
+		char big[400];
+
+		snprintf(big, sizeof(big), "{\"ref\":\"M\",\"reason\":\"%0300d\"}", 0);
+		assert_string_equal(P("reject", big), "bad-text");
+		assert_null(P("hold", "{\"ref\":\"M\",\"note\":\"espera\"}"));
+	}
+#undef P
+	assert_string_equal(desk_body_parse("approve", NULL, 0, &b), "bad-json");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_review_defaults),
+		cmocka_unit_test(test_review_overrides),
+		cmocka_unit_test(test_conf_desk),
+		cmocka_unit_test(test_conf_desk_errors),
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_body),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
