@@ -11,6 +11,7 @@
  * hist.c the latency histogram. Nothing from the network is trusted: the
  * answers are framed with bounded buffers in lg_conn.c.
  */
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ usage(void)
 "               --cacert FILE --body FILE [-c N] [-t N] [--new-conn | --idle]\n"
 "               [--rate R] (--duration S | --requests N) [--timeout S]\n"
 "               [--idle-bytes N | --idle-head] [--max-opening N]\n"
-"               [--ready-file FILE]\n"
+"               [--ready-file FILE] [--fresh-uuids]\n"
 "               [--json | --kv]\n"
 "  -c N, --connections N  concurrent connections (default 16)\n"
 "  -t N, --threads N      event-loop threads (default 1)\n"
@@ -61,6 +62,9 @@ usage(void)
 "                         the intended send time (default: closed loop)\n"
 "  --duration S           run S seconds; --requests N: stop after N requests\n"
 "  --timeout S            per request, connection included (default 10)\n"
+"  --fresh-uuids          every UUID in the body (8-4-4-4-12 hex) gets a new\n"
+"                         random value per request, the same one wherever the\n"
+"                         same UUID stood: each CREATE is new objects\n"
 "  --json, --kv           machine-readable report (JSON / one key=value line)\n");
 	exit(2);
 }
@@ -132,7 +136,7 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 {
 	enum { O_URL = 256, O_CERT, O_KEY, O_CACERT, O_BODY, O_NEWCONN,
 	    O_IDLE, O_IDLEBYTES, O_RATE, O_DURATION, O_REQUESTS, O_TIMEOUT,
-	    O_READY, O_MAXOPEN, O_JSON, O_KV, O_IDLEHEAD };
+	    O_READY, O_MAXOPEN, O_JSON, O_KV, O_IDLEHEAD, O_FRESH };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -153,6 +157,7 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 		{ "max-opening", required_argument, NULL, O_MAXOPEN },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "kv", no_argument, NULL, O_KV },
+		{ "fresh-uuids", no_argument, NULL, O_FRESH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -192,6 +197,7 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 			break;
 		case O_JSON: o->json = true; break;
 		case O_KV: o->kv = true; break;
+		case O_FRESH: o->fresh_uuids = true; break;
 		default: usage();
 		}
 	}
@@ -226,7 +232,48 @@ read_body(const char *path, char **out, size_t *len)
 	*len = (size_t)sb.st_size;
 }
 
-/* The request bytes, sent as they are for every request. */
+static bool
+is_uuid_at(const char *p)
+{
+	for (unsigned k = 0; k < LG_UUID_LEN; k++) {
+		if (k == 8 || k == 13 || k == 18 || k == 23) {
+			if (p[k] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)p[k]))
+			return false;
+	}
+	return true;
+}
+
+/* --fresh-uuids: where the body's UUIDs are, and which are the same one. */
+static void
+find_uuids(struct lg_shared *sh, size_t body_at)
+{
+	size_t		i, d;
+	unsigned	n = 0;
+
+	for (i = body_at; i + LG_UUID_LEN <= sh->req_len; i++) {
+		if (!is_uuid_at(sh->req + i) ||
+		    (i > body_at && isxdigit((unsigned char)sh->req[i - 1])) ||
+		    (i + LG_UUID_LEN < sh->req_len &&
+		    isxdigit((unsigned char)sh->req[i + LG_UUID_LEN])))
+			continue;
+		if (n == LG_UUID_MAX)
+			errx(1, "--fresh-uuids: more than %d UUIDs in the body", LG_UUID_MAX);
+		for (d = 0; d < n; d++)
+			if (memcmp(sh->req + sh->uuid_at[d], sh->req + i, LG_UUID_LEN) == 0)
+				break;
+		sh->uuid_at[n] = i;
+		sh->uuid_of[n] = d < n ? sh->uuid_of[d] : sh->nuuid++;
+		n++;
+		i += LG_UUID_LEN - 1;
+	}
+	sh->nuuid_at = n;
+	if (n == 0)
+		errx(1, "--fresh-uuids: no UUID in the body");
+}
+
+/* The request bytes, sent as they are for every request (but --fresh-uuids). */
 static void
 build_request(struct lg_shared *sh)
 {
@@ -246,6 +293,8 @@ build_request(struct lg_shared *sh)
 	free(body);
 	sh->req = req;
 	sh->req_len = (size_t)hlen + blen;
+	if (o->fresh_uuids)
+		find_uuids(sh, (size_t)hlen);
 	if (o->idle_bytes == -2)
 		sh->hold_len = (size_t)hlen - 2;
 	else if (o->idle_bytes < 0)
@@ -477,6 +526,8 @@ workers_free(struct lg_worker *ws, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		/* Every connection is CS_OFF: no socket, no SSL, no event added. */
+		for (unsigned k = 0; k < ws[i].nconns; k++)
+			free(ws[i].conns[k].req);
 		free(ws[i].conns);
 		free(ws[i].rdbuf);
 		event_free(ws[i].stop_ev);

@@ -48,16 +48,27 @@ struct lg_opts {
 	uint64_t	 requests;	/* 0: until --duration has passed */
 	double		 timeout;	/* seconds for one request, connect included */
 	bool		 json, kv;
+	bool		 fresh_uuids;	/* new UUIDs in the body per request */
 	struct sockaddr_storage addr;
 	socklen_t	 addrlen;
 };
 
-/* What one process sends: the same request again and again. */
+#define LG_UUID_LEN	36
+#define LG_UUID_MAX	64		/* UUID occurrences in a fresh body */
+
+/*
+ * What one process sends: the same request again and again; with
+ * --fresh-uuids, each connection sends its own copy whose UUIDs are
+ * replaced before every request (lg_fresh_uuids).
+ */
 struct lg_shared {
 	const struct lg_opts	*o;
 	SSL_CTX			*ctx;
 	char			*req;		/* head and body */
 	size_t			 req_len;
+	size_t			 uuid_at[LG_UUID_MAX];	/* offsets in req */
+	unsigned		 uuid_of[LG_UUID_MAX];	/* which distinct one */
+	unsigned		 nuuid_at, nuuid;	/* occurrences, distinct */
 	size_t			 hold_len;	/* LG_IDLE: bytes sent then held */
 	uint64_t		 t0;		/* common start, CLOCK_MONOTONIC ns */
 	unsigned		 preconnected;	/* LG_KEEPALIVE: atomic */
@@ -99,6 +110,8 @@ struct lg_conn {
 	struct event		 io;
 	struct event		 timer;		/* next send (CS_WAIT) or deadline */
 	size_t			 woff, wlen;
+	char			*req;		/* --fresh-uuids: own copy */
+	uint64_t		 rng[2];	/* --fresh-uuids: xorshift128+ */
 	char			 head[LG_HEAD_MAX];
 	size_t			 hlen;
 	bool			 head_done;
