@@ -203,9 +203,21 @@ conn_begin(struct lg_conn *c)
 	struct lg_worker	*w = c->w;
 
 	w->started++;
-	if (c->req != NULL)
+	c->out = w->sh->req;
+	c->wlen = w->sh->req_len;
+	if (c->req != NULL) {
 		conn_fresh_uuids(c);
-	c->wlen = w->sh->o->mode == LG_IDLE ? w->sh->hold_len : w->sh->req_len;
+		c->out = c->req;
+	} else if (w->sh->nreqs > 0) {
+		/* --body-list: the next request of the list, whoever sends it. */
+		uint64_t k = __atomic_fetch_add(&w->sh->next_req, 1,
+		    __ATOMIC_RELAXED) % w->sh->nreqs;
+
+		c->out = w->sh->reqs[k];
+		c->wlen = w->sh->req_lens[k];
+	}
+	if (w->sh->o->mode == LG_IDLE)
+		c->wlen = w->sh->hold_len;
 	conn_arm_at(c, lg_now() + (uint64_t)(w->sh->o->timeout * NS));
 	if (c->ssl != NULL) {
 		c->st = CS_WRITE;
@@ -298,7 +310,7 @@ conn_hold(struct lg_conn *c)
 static void
 conn_write(struct lg_conn *c)
 {
-	const char	*req = c->req != NULL ? c->req : c->w->sh->req;
+	const char	*req = c->out;
 	int		 n;
 
 	while (c->woff < c->wlen) {

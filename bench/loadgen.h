@@ -35,6 +35,7 @@ struct lg_opts {
 	const char	*path;		/* from the URL, default /hi1 */
 	char		 hostport[300];	/* for the Host header */
 	const char	*cert, *key, *cacert, *body_file;
+	const char	*body_list;	/* a file naming one body file a line */
 	const char	*ready_file;	/* LG_IDLE: written once all are settled */
 	enum lg_mode	 mode;
 	unsigned	 conns;
@@ -69,6 +70,11 @@ struct lg_shared {
 	size_t			 uuid_at[LG_UUID_MAX];	/* offsets in req */
 	unsigned		 uuid_of[LG_UUID_MAX];	/* which distinct one */
 	unsigned		 nuuid_at, nuuid;	/* occurrences, distinct */
+	/* --body-list: the requests, sent in turn by all connections. */
+	char			**reqs;
+	size_t			*req_lens;
+	size_t			 nreqs;
+	uint64_t		 next_req;	/* atomic */
 	size_t			 hold_len;	/* LG_IDLE: bytes sent then held */
 	uint64_t		 t0;		/* common start, CLOCK_MONOTONIC ns */
 	unsigned		 preconnected;	/* LG_KEEPALIVE: atomic */
@@ -111,6 +117,7 @@ struct lg_conn {
 	struct event		 timer;		/* next send (CS_WAIT) or deadline */
 	size_t			 woff, wlen;
 	char			*req;		/* --fresh-uuids: own copy */
+	const char		*out;		/* the request being sent */
 	uint64_t		 rng[2];	/* --fresh-uuids: xorshift128+ */
 	char			 head[LG_HEAD_MAX];
 	size_t			 hlen;
