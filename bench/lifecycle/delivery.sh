@@ -2,25 +2,28 @@
 # 1,000,000-record result delivered by pull and by push, against nginx
 # serving the same bytes.
 
-journal() { "$audit" show --journal "$tmp/$1/state/journal" 2>/dev/null; }
+# The journal of NAME as warrant-audit shows it, in $tmp/NAME.journal
+# (a file: no pipe that a reader closing early would fail under pipefail).
+jdump() { "$audit" show --journal "$tmp/$1/state/journal" >"$tmp/$1.journal" 2>/dev/null || true; }
+# Records of the last dump holding the fixed string PATTERN.
+jgrep() { grep -F -e "$2" "$tmp/$1.journal" || true; }
+jcount() { jdump "$1"; awk -v p="$2" 'index($0, p) { n++ } END { print n + 0 }' "$tmp/$1.journal"; }
 epoch() { date -u -d "$1" +%s.%N; }
 span() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# The time of the first (or last) journal record of NAME matching PATTERN.
+# The time of the first (or last) journal record of NAME holding PATTERN.
 jtime() {	# name pattern first|last
 	local t
-	if [ "$3" = first ]; then
-		t=$(journal "$1" | grep -e "$2" | head -n 1 | cut -d' ' -f2)
-	else
-		t=$(journal "$1" | grep -e "$2" | tail -n 1 | cut -d' ' -f2)
-	fi
-	[ -n "$t" ] || die "no journal record matching $2"
+	jdump "$1"
+	t=$(awk -v p="$2" -v w="$3" 'index($0, p) { if (f == "") f = $2; l = $2 }
+	    END { print (w == "first" ? f : l) }' "$tmp/$1.journal")
+	[ -n "$t" ] || die "no journal record holding $2"
 	epoch "$t"
 }
 
 wait_journal() {	# name pattern count seconds
 	local i
 	for i in $(seq 1 $(($4 * 2))); do
-		[ "$(journal "$1" | grep -c -e "$2")" -ge "$3" ] && return 0
+		[ "$(jcount "$1" "$2")" -ge "$3" ] && return 0
 		pid_alive "$wd_pid" || die "warrantd died (see $tmp/$1/warrantd.log)"
 		[ -z "$rpid" ] || pid_alive "$rpid" || die "warrantctl receive died: $(tail -n 3 "$tmp/recv.err")"
 		sleep 0.5
@@ -93,13 +96,15 @@ EOF
 	out=$(ctl "$d" fgr submit "$tmp/records-$name.xml") || die "the records request was refused: $out"
 	ref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
 	wait_journal "$name" "EVENT_DELIVERY_READY ref=$ref " 1 1800
-	journal "$name" | grep "EVENT_DELIVERY_READY ref=$ref " | grep -o 'part=[^ ]*' |
+	jdump "$name"
+	jgrep "$name" "EVENT_DELIVERY_READY ref=$ref " | grep -o 'part=[^ ]*' |
 	    sed 's/^part=//' >"$tmp/$name.parts"
 	npart=$(wc -l <"$tmp/$name.parts")
 	t_acc=$(jtime "$name" "EVENT_REQUEST_ACCEPTED ref=$ref " first)
 	t_res=$(jtime "$name" "EVENT_BACKEND_RESULT ref=$ref " last)
 	t_ready=$(jtime "$name" "EVENT_DELIVERY_READY ref=$ref " first)
-	journal "$name" | grep -q "EVENT_BACKEND_RESULT ref=$ref .*count=$nrec " ||
+	jdump "$name"
+	[ -n "$(jgrep "$name" "EVENT_BACKEND_RESULT ref=$ref " | grep -F " count=$nrec ")" ] ||
 	    die "the back end's answer is not $nrec records"
 	row B "$name: records from the back end, then packaged (s)" \
 	    "$(span "$t_acc" "$t_res") + $(span "$t_res" "$t_ready")" "" "" "" \
@@ -269,6 +274,10 @@ write_results() {
 	sort -u "$tmp/commands" | sed -e "s|$top/||g" | head -n 40
 	echo '```'
 	echo
+	if [ -f "$here/NOTES.md" ]; then
+		cat "$here/NOTES.md"
+		echo
+	fi
 	echo "$end"
 	} >"$tmp/section.md"
 	if grep -qxF "$begin" "$out"; then
