@@ -15,6 +15,7 @@
  * less, and every SSL_ERROR is seen and counted by kind.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "loadgen.h"
 
@@ -148,13 +150,74 @@ conn_connect(struct lg_conn *c)
 	conn_wait_io(c, EV_WRITE);
 }
 
+/* xorshift128+: cheap, and only has to make UUIDs that never repeat. */
+static uint64_t
+conn_rand(struct lg_conn *c)
+{
+	uint64_t	s1 = c->rng[0];
+	const uint64_t	s0 = c->rng[1];
+
+	c->rng[0] = s0;
+	s1 ^= s1 << 23;
+	c->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	return c->rng[1] + s0;
+}
+
+/*
+ * --fresh-uuids: every UUID of the body gets a new random (version 4)
+ * value, the same new value wherever the same old one stood, so that the
+ * links between the message's objects hold and the request is new objects,
+ * not a repeat that the server answers from its store. Same length: the
+ * head's Content-Length stays right.
+ */
+static void
+conn_fresh_uuids(struct lg_conn *c)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const struct lg_shared	*sh = c->w->sh;
+	char			 u[LG_UUID_MAX][LG_UUID_LEN];
+	unsigned		 i, k, d;
+	uint64_t		 r[2];
+
+	for (i = 0; i < sh->nuuid; i++) {
+		r[0] = conn_rand(c);
+		r[1] = conn_rand(c);
+		for (k = 0, d = 0; k < LG_UUID_LEN; k++) {
+			if (k == 8 || k == 13 || k == 18 || k == 23) {
+				u[i][k] = '-';
+				continue;
+			}
+			u[i][k] = hex[(r[d / 16] >> (4 * (d % 16))) & 15];
+			d++;
+		}
+		u[i][14] = '4';				/* version 4 */
+		u[i][19] = hex[8 + (r[1] >> 60 & 3)];	/* variant 10xx */
+	}
+	for (i = 0; i < sh->nuuid_at; i++)
+		memcpy(c->req + sh->uuid_at[i], u[sh->uuid_of[i]], LG_UUID_LEN);
+}
+
 static void
 conn_begin(struct lg_conn *c)
 {
 	struct lg_worker	*w = c->w;
 
 	w->started++;
-	c->wlen = w->sh->o->mode == LG_IDLE ? w->sh->hold_len : w->sh->req_len;
+	c->out = w->sh->req;
+	c->wlen = w->sh->req_len;
+	if (c->req != NULL) {
+		conn_fresh_uuids(c);
+		c->out = c->req;
+	} else if (w->sh->nreqs > 0) {
+		/* --body-list: the next request of the list, whoever sends it. */
+		uint64_t k = __atomic_fetch_add(&w->sh->next_req, 1,
+		    __ATOMIC_RELAXED) % w->sh->nreqs;
+
+		c->out = w->sh->reqs[k];
+		c->wlen = w->sh->req_lens[k];
+	}
+	if (w->sh->o->mode == LG_IDLE)
+		c->wlen = w->sh->hold_len;
 	conn_arm_at(c, lg_now() + (uint64_t)(w->sh->o->timeout * NS));
 	if (c->ssl != NULL) {
 		c->st = CS_WRITE;
@@ -247,7 +310,7 @@ conn_hold(struct lg_conn *c)
 static void
 conn_write(struct lg_conn *c)
 {
-	const char	*req = c->w->sh->req;
+	const char	*req = c->out;
 	int		 n;
 
 	while (c->woff < c->wlen) {
@@ -484,6 +547,14 @@ lg_conn_init(struct lg_worker *w, struct lg_conn *c, unsigned index)
 	c->st = CS_OFF;
 	evtimer_assign(&c->timer, w->base, conn_timercb, c);
 	event_assign(&c->io, w->base, -1, 0, conn_iocb, c);
+	if (w->sh->o->fresh_uuids) {
+		if ((c->req = malloc(w->sh->req_len)) == NULL ||
+		    RAND_bytes((unsigned char *)c->rng, sizeof(c->rng)) != 1) {
+			fprintf(stderr, "loadgen: out of memory or randomness\n");
+			exit(1);
+		}
+		memcpy(c->req, w->sh->req, w->sh->req_len);
+	}
 }
 
 /* New-connection and idle runs start at once, from t0. */

@@ -11,6 +11,7 @@
  * hist.c the latency histogram. Nothing from the network is trusted: the
  * answers are framed with bounded buffers in lg_conn.c.
  */
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +43,11 @@ usage(void)
 {
 	fprintf(stderr,
 "usage: loadgen --url https://HOST:PORT[/PATH] --cert FILE --key FILE\n"
-"               --cacert FILE --body FILE [-c N] [-t N] [--new-conn | --idle]\n"
+"               --cacert FILE (--body FILE | --body-list FILE) [-c N]\n"
+"               [-t N] [--new-conn | --idle]\n"
 "               [--rate R] (--duration S | --requests N) [--timeout S]\n"
 "               [--idle-bytes N | --idle-head] [--max-opening N]\n"
-"               [--ready-file FILE]\n"
+"               [--ready-file FILE] [--fresh-uuids | --body-list FILE]\n"
 "               [--json | --kv]\n"
 "  -c N, --connections N  concurrent connections (default 16)\n"
 "  -t N, --threads N      event-loop threads (default 1)\n"
@@ -61,6 +63,12 @@ usage(void)
 "                         the intended send time (default: closed loop)\n"
 "  --duration S           run S seconds; --requests N: stop after N requests\n"
 "  --timeout S            per request, connection included (default 10)\n"
+"  --fresh-uuids          every UUID in the body (8-4-4-4-12 hex) gets a new\n"
+"                         random value per request, the same one wherever the\n"
+"                         same UUID stood: each CREATE is new objects\n"
+"  --body-list FILE       instead of --body: FILE names one body file a line;\n"
+"                         requests go through the list in order, round and\n"
+"                         round, shared by all connections\n"
 "  --json, --kv           machine-readable report (JSON / one key=value line)\n");
 	exit(2);
 }
@@ -132,7 +140,7 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 {
 	enum { O_URL = 256, O_CERT, O_KEY, O_CACERT, O_BODY, O_NEWCONN,
 	    O_IDLE, O_IDLEBYTES, O_RATE, O_DURATION, O_REQUESTS, O_TIMEOUT,
-	    O_READY, O_MAXOPEN, O_JSON, O_KV, O_IDLEHEAD };
+	    O_READY, O_MAXOPEN, O_JSON, O_KV, O_IDLEHEAD, O_FRESH, O_BODYLIST };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -153,6 +161,8 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 		{ "max-opening", required_argument, NULL, O_MAXOPEN },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "kv", no_argument, NULL, O_KV },
+		{ "fresh-uuids", no_argument, NULL, O_FRESH },
+		{ "body-list", required_argument, NULL, O_BODYLIST },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -192,12 +202,16 @@ parse_opts(struct lg_opts *o, int argc, char *argv[])
 			break;
 		case O_JSON: o->json = true; break;
 		case O_KV: o->kv = true; break;
+		case O_FRESH: o->fresh_uuids = true; break;
+		case O_BODYLIST: o->body_list = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc || !o->url || !o->cert || !o->key || !o->cacert ||
-	    !o->body_file)
+	    !o->body_file == !o->body_list)
 		usage();
+	if (o->body_list && (o->fresh_uuids || o->mode == LG_IDLE))
+		errx(2, "--body-list goes with neither --fresh-uuids nor --idle");
 	if (o->duration == 0 && (o->requests == 0 || o->mode == LG_IDLE))
 		errx(2, "--duration is needed%s", o->mode == LG_IDLE ? " with --idle" :
 		    " unless --requests is given");
@@ -226,26 +240,123 @@ read_body(const char *path, char **out, size_t *len)
 	*len = (size_t)sb.st_size;
 }
 
-/* The request bytes, sent as they are for every request. */
+static bool
+is_uuid_at(const char *p)
+{
+	for (unsigned k = 0; k < LG_UUID_LEN; k++) {
+		if (k == 8 || k == 13 || k == 18 || k == 23) {
+			if (p[k] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)p[k]))
+			return false;
+	}
+	return true;
+}
+
+/* Head and body of a POST of the file's bytes; *hlen: the head's length. */
+static char *
+make_request(const struct lg_opts *o, const char *path, size_t *len, int *hlen)
+{
+	char	*body, *req;
+	size_t	 blen;
+
+	read_body(path, &body, &blen);
+	*hlen = asprintf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n"
+	    "User-Agent: warrantd-loadgen\r\nContent-Type: application/xml\r\n"
+	    "Content-Length: %zu\r\n%s\r\n", o->path, o->hostport, blen,
+	    o->mode == LG_NEWCONN ? "Connection: close\r\n" : "");
+	if (*hlen < 0 || (req = realloc(req, (size_t)*hlen + blen)) == NULL)
+		err(1, "request");
+	memcpy(req + *hlen, body, blen);
+	free(body);
+	*len = (size_t)*hlen + blen;
+	return req;
+}
+
+/*
+ * --body-list: one request per body file named in the list (one a line),
+ * sent in the list's order, round and round, by whichever connection is
+ * ready next: e.g. a GET of each part of a delivery in turn.
+ */
+static void
+build_list(struct lg_shared *sh)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 cap = 0, n = 0, alloc = 0;
+	ssize_t	 len;
+	int	 hlen;
+
+	if ((f = fopen(sh->o->body_list, "r")) == NULL)
+		err(1, "%s", sh->o->body_list);
+	while ((len = getline(&line, &cap, f)) != -1) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			if ((sh->reqs = reallocarray(sh->reqs, alloc, sizeof(*sh->reqs))) == NULL ||
+			    (sh->req_lens = reallocarray(sh->req_lens, alloc,
+			    sizeof(*sh->req_lens))) == NULL)
+				err(1, "body list");
+		}
+		sh->reqs[n] = make_request(sh->o, line, &sh->req_lens[n], &hlen);
+		n++;
+	}
+	free(line);
+	fclose(f);
+	if (n == 0)
+		errx(1, "%s: no body file named", sh->o->body_list);
+	sh->nreqs = n;
+	sh->req = sh->reqs[0];
+	sh->req_len = sh->req_lens[0];
+}
+
+/* --fresh-uuids: where the body's UUIDs are, and which are the same one. */
+static void
+find_uuids(struct lg_shared *sh, size_t body_at)
+{
+	size_t		i, d;
+	unsigned	n = 0;
+
+	for (i = body_at; i + LG_UUID_LEN <= sh->req_len; i++) {
+		if (!is_uuid_at(sh->req + i) ||
+		    (i > body_at && isxdigit((unsigned char)sh->req[i - 1])) ||
+		    (i + LG_UUID_LEN < sh->req_len &&
+		    isxdigit((unsigned char)sh->req[i + LG_UUID_LEN])))
+			continue;
+		if (n == LG_UUID_MAX)
+			errx(1, "--fresh-uuids: more than %d UUIDs in the body", LG_UUID_MAX);
+		for (d = 0; d < n; d++)
+			if (memcmp(sh->req + sh->uuid_at[d], sh->req + i, LG_UUID_LEN) == 0)
+				break;
+		sh->uuid_at[n] = i;
+		sh->uuid_of[n] = d < n ? sh->uuid_of[d] : sh->nuuid++;
+		n++;
+		i += LG_UUID_LEN - 1;
+	}
+	sh->nuuid_at = n;
+	if (n == 0)
+		errx(1, "--fresh-uuids: no UUID in the body");
+}
+
+/* The request bytes, sent as they are for every request (but --fresh-uuids). */
 static void
 build_request(struct lg_shared *sh)
 {
 	const struct lg_opts	*o = sh->o;
-	char			*body, *req;
 	size_t			 blen;
 	int			 hlen;
 
-	read_body(o->body_file, &body, &blen);
-	hlen = asprintf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\n"
-	    "User-Agent: warrantd-loadgen\r\nContent-Type: application/xml\r\n"
-	    "Content-Length: %zu\r\n%s\r\n", o->path, o->hostport, blen,
-	    o->mode == LG_NEWCONN ? "Connection: close\r\n" : "");
-	if (hlen < 0 || (req = realloc(req, (size_t)hlen + blen)) == NULL)
-		err(1, "request");
-	memcpy(req + hlen, body, blen);
-	free(body);
-	sh->req = req;
-	sh->req_len = (size_t)hlen + blen;
+	if (o->body_list) {
+		build_list(sh);
+		return;
+	}
+	sh->req = make_request(o, o->body_file, &sh->req_len, &hlen);
+	blen = sh->req_len - (size_t)hlen;
+	if (o->fresh_uuids)
+		find_uuids(sh, (size_t)hlen);
 	if (o->idle_bytes == -2)
 		sh->hold_len = (size_t)hlen - 2;
 	else if (o->idle_bytes < 0)
@@ -477,6 +588,8 @@ workers_free(struct lg_worker *ws, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		/* Every connection is CS_OFF: no socket, no SSL, no event added. */
+		for (unsigned k = 0; k < ws[i].nconns; k++)
+			free(ws[i].conns[k].req);
 		free(ws[i].conns);
 		free(ws[i].rdbuf);
 		event_free(ws[i].stop_ev);
@@ -697,6 +810,12 @@ main(int argc, char *argv[])
 	free(r);
 	workers_free(ws, o.threads);
 	SSL_CTX_free(shared.ctx);
-	free(shared.req);
+	if (shared.nreqs > 0) {
+		for (size_t i = 0; i < shared.nreqs; i++)
+			free(shared.reqs[i]);
+		free(shared.reqs);
+		free(shared.req_lens);
+	} else
+		free(shared.req);
 	return fflush(stdout) == EOF ? 1 : 0;
 }

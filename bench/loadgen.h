@@ -35,6 +35,7 @@ struct lg_opts {
 	const char	*path;		/* from the URL, default /hi1 */
 	char		 hostport[300];	/* for the Host header */
 	const char	*cert, *key, *cacert, *body_file;
+	const char	*body_list;	/* a file naming one body file a line */
 	const char	*ready_file;	/* LG_IDLE: written once all are settled */
 	enum lg_mode	 mode;
 	unsigned	 conns;
@@ -48,16 +49,32 @@ struct lg_opts {
 	uint64_t	 requests;	/* 0: until --duration has passed */
 	double		 timeout;	/* seconds for one request, connect included */
 	bool		 json, kv;
+	bool		 fresh_uuids;	/* new UUIDs in the body per request */
 	struct sockaddr_storage addr;
 	socklen_t	 addrlen;
 };
 
-/* What one process sends: the same request again and again. */
+#define LG_UUID_LEN	36
+#define LG_UUID_MAX	64		/* UUID occurrences in a fresh body */
+
+/*
+ * What one process sends: the same request again and again; with
+ * --fresh-uuids, each connection sends its own copy whose UUIDs are
+ * replaced before every request (lg_fresh_uuids).
+ */
 struct lg_shared {
 	const struct lg_opts	*o;
 	SSL_CTX			*ctx;
 	char			*req;		/* head and body */
 	size_t			 req_len;
+	size_t			 uuid_at[LG_UUID_MAX];	/* offsets in req */
+	unsigned		 uuid_of[LG_UUID_MAX];	/* which distinct one */
+	unsigned		 nuuid_at, nuuid;	/* occurrences, distinct */
+	/* --body-list: the requests, sent in turn by all connections. */
+	char			**reqs;
+	size_t			*req_lens;
+	size_t			 nreqs;
+	uint64_t		 next_req;	/* atomic */
 	size_t			 hold_len;	/* LG_IDLE: bytes sent then held */
 	uint64_t		 t0;		/* common start, CLOCK_MONOTONIC ns */
 	unsigned		 preconnected;	/* LG_KEEPALIVE: atomic */
@@ -99,6 +116,9 @@ struct lg_conn {
 	struct event		 io;
 	struct event		 timer;		/* next send (CS_WAIT) or deadline */
 	size_t			 woff, wlen;
+	char			*req;		/* --fresh-uuids: own copy */
+	const char		*out;		/* the request being sent */
+	uint64_t		 rng[2];	/* --fresh-uuids: xorshift128+ */
 	char			 head[LG_HEAD_MAX];
 	size_t			 hlen;
 	bool			 head_done;

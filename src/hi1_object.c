@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <libxml/parserInternals.h>	/* xmlStringTextNoenc */
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 
@@ -296,7 +297,7 @@ obj_binary(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns,
 	unsigned char	 md[32];
 	char		 hex[65];
 	unsigned char	*b64;
-	xmlNodePtr	 bd, d;
+	xmlNodePtr	 bd, d, t;
 	int		 n;
 
 	if (len == 0 || len > DATA_MAX ||
@@ -309,11 +310,22 @@ obj_binary(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns,
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	bd = hi1_add(o, parent, ns, "BinaryData", NULL);
-	/* Not hi1_add: long, and base64 needs no escaping. */
-	if (bd == NULL || (d = xmlNewChild(bd, ns, BAD_CAST "Data", NULL)) == NULL)
+	/*
+	 * Not hi1_add: long, and base64 needs no escaping, so the text node
+	 * is marked as such (xmlStringTextNoenc): the serialiser then copies
+	 * it instead of escaping it byte by byte, which was a quarter of the
+	 * daemon's CPU for a GET or DELIVER of a 1 MiB part (bench/lifecycle).
+	 */
+	if (bd == NULL || (d = xmlNewChild(bd, ns, BAD_CAST "Data", NULL)) == NULL ||
+	    (t = xmlNewTextLen(b64, n)) == NULL)
 		o->oom = 1;
-	else
-		xmlNodeAddContentLen(d, b64, n);
+	else {
+		t->name = xmlStringTextNoenc;
+		if (xmlAddChild(d, t) == NULL) {
+			xmlFreeNode(t);
+			o->oom = 1;
+		}
+	}
 	free(b64);
 	hi1_add(o, bd, ns, "ContentType", type);
 	hi1_add(o, bd, ns, "Checksum", hex);

@@ -46,6 +46,7 @@
 #define LC_DUE_BATCH		64	/* objects handled per tick */
 #define LC_REC_TR_MAX		64	/* transitions in one record */
 #define LC_KEY_LEN		(HI1_ID_LEN + HI1_UUID_LEN + 2)
+#define LC_MARK_BUCKETS		4096
 
 /* What is going on with one object, in memory only. */
 struct lc_mark {
@@ -58,6 +59,7 @@ struct lc_mark {
 	int64_t			 retry_at;	/* next round of calls, 0 = none */
 	bool			 push_wait;	/* a push failed: next at retry_at */
 	TAILQ_ENTRY(lc_mark)	 entry;
+	LIST_ENTRY(lc_mark)	 hentry;	/* in lifecycle.mark_hash */
 };
 TAILQ_HEAD(lc_marks, lc_mark);
 
@@ -71,6 +73,15 @@ struct lifecycle {
 	void			*now_arg;
 	struct event		*tick;
 	struct lc_marks		 marks;
+	/*
+	 * The marks by key as well: every record and request looks marks up,
+	 * and a task waiting for a back end keeps its mark (its retry time),
+	 * so a list walk made each CREATE cost O(open tasks) (bench/lifecycle:
+	 * 1300 -> 370 CREATE/s over 15 s with no back end). Seeded, so an
+	 * authority cannot choose identifiers that collide.
+	 */
+	LIST_HEAD(, lc_mark)	 mark_hash[LC_MARK_BUCKETS];
+	uint64_t		 mark_seed;
 	unsigned		 pending;	/* records appended, not durable */
 	unsigned		 packers;	/* packaging threads running */
 	struct lc_packs		 packs;		/* ... their jobs */
@@ -111,21 +122,38 @@ lc_key(char *key, const char *owner, const char *oid)
 	snprintf(key, LC_KEY_LEN, "%s/%s", owner, oid);
 }
 
+/* FNV-1a over the seeded key, then murmur3's 64-bit finaliser (as edge.c). */
+static size_t
+lc_mark_bucket(const struct lifecycle *lc, const char *key)
+{
+	uint64_t h = lc->mark_seed ^ 0xcbf29ce484222325ULL;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)(h % LC_MARK_BUCKETS);
+}
+
 static struct lc_mark *
 lc_mark_find(struct lifecycle *lc, const char *owner, const char *oid,
     bool create)
 {
 	struct lc_mark	*m;
 	char		 key[LC_KEY_LEN];
+	size_t		 b;
 
 	lc_key(key, owner, oid);
-	TAILQ_FOREACH(m, &lc->marks, entry)
+	b = lc_mark_bucket(lc, key);
+	LIST_FOREACH(m, &lc->mark_hash[b], hentry)
 		if (strcmp(m->key, key) == 0)
 			return m;
 	if (!create || (m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	memcpy(m->key, key, sizeof(m->key));
 	TAILQ_INSERT_HEAD(&lc->marks, m, entry);
+	LIST_INSERT_HEAD(&lc->mark_hash[b], m, hentry);
 	return m;
 }
 
@@ -135,6 +163,7 @@ lc_mark_gc(struct lifecycle *lc, struct lc_mark *m)
 	if (m != NULL && m->busy == 0 && m->claims == 0 && m->calls == 0 &&
 	    !m->packing && !m->pushing && m->retry_at == 0) {
 		TAILQ_REMOVE(&lc->marks, m, entry);
+		LIST_REMOVE(m, hentry);
 		free(m);
 	}
 }
@@ -2431,6 +2460,10 @@ lifecycle_new(const struct lifecycle_env *env, const struct lifecycle_config *cf
 	lc->now = lc_realtime;
 	TAILQ_INIT(&lc->marks);
 	TAILQ_INIT(&lc->packs);
+	for (size_t i = 0; i < LC_MARK_BUCKETS; i++)
+		LIST_INIT(&lc->mark_hash[i]);
+	if (RAND_bytes((unsigned char *)&lc->mark_seed, sizeof(lc->mark_seed)) != 1)
+		lc->mark_seed = (uint64_t)lc_realtime(NULL);	/* still spread */
 	return lc;
 }
 

@@ -294,7 +294,15 @@ warrantd_open_journal(struct server *srv)
 	memset(&jc, 0, sizeof(jc));
 	jc.dir = dir;
 	jc.segment_max = conf->journal.segment_max;
-	jc.record_max = 64 * 1024;
+	/*
+	 * A delivery's EVENT_DELIVERY_READY carries every part's digest,
+	 * about 126 bytes a part: 64 KiB refused the record of a
+	 * 1,000,000-record delivery (519 parts of 1 MiB), and the lifecycle
+	 * packaged it again and again (bench/lifecycle). 1 MiB holds some
+	 * 8,000 parts (warrantctl fetch takes at most 4096); readers of the
+	 * journal accept up to JSEG_RECORD_MAX_LIMIT.
+	 */
+	jc.record_max = 1024 * 1024;
 	jc.signing_key = conf->journal.signing_key;
 	jc.origin = conf->journal.origin;
 	jc.checkpoint_records = conf->journal.checkpoint_records;
