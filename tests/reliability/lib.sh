@@ -260,7 +260,10 @@ rel_private_build() {	# name "configure args" targets...
 			    exit 1
 			echo "$args" >"$tree/.rel-configure"
 		fi
-		make -C "$tree" -j"$(nproc)" "$@"
+		# The generated sources first (a copy's stale journal.pb-c.h
+		# once broke the plain build after a .proto change).
+		make -C "$tree" built-sources &&
+		    make -C "$tree" -j"$(nproc)" "$@"
 	) 9>"$REL_BUILD/$name.lock" >"$log" 2>&1 || {
 		REL_WHY="the $name build failed (see $log): $(tail -n 3 "$log" | tr '\n' ' ')"
 		return 1
