@@ -112,6 +112,8 @@ struct wd_ne {
 	unsigned	 deadline_ms;		/* per request, default 10 s */
 	unsigned	 retries;		/* at once, default 3 */
 	unsigned	 reconcile_s;		/* GetAllDetails period, 5 min */
+	unsigned	 breaker_failures;	/* exchanges in a row, default 5 */
+	unsigned	 breaker_open_ms;	/* before the probe, default 30 s */
 	int		 seen[16];		/* src/conf_ne.c: line of each */
 	int		 line;
 	TAILQ_ENTRY(wd_ne) entry;
@@ -213,6 +215,8 @@ const char	*conf_ne_set(struct wd_ne *, const char *kw, int line,
 		    const char *value);
 const char	*conf_ne_number(struct wd_ne *, const char *kw, int line,
 		    int64_t value);
+const char	*conf_ne_breaker(struct wd_ne *, int line, int64_t failures,
+		    int64_t ms);
 const char	*conf_ne_end(struct wd_ne *);
 void		 conf_ne_free(struct wd_ne *);
 /* Do two configurations name the same elements, the same way? */

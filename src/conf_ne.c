@@ -20,7 +20,7 @@
 
 enum ne_seen {
 	NS_URL, NS_CERT, NS_KEY, NS_CA, NS_CRL, NS_SERVES, NS_DEST,
-	NS_DEADLINE, NS_RETRIES, NS_RECONCILE, NS__COUNT
+	NS_DEADLINE, NS_RETRIES, NS_RECONCILE, NS_BREAKER, NS__COUNT
 };
 _Static_assert(NS__COUNT <= 16, "struct wd_ne.seen is too small");
 
@@ -96,6 +96,8 @@ conf_ne_new(struct wd_conf *conf, const char *name, int line,
 	n->deadline_ms = 10000;
 	n->retries = 3;
 	n->reconcile_s = 300;
+	n->breaker_failures = 5;
+	n->breaker_open_ms = 30000;
 	TAILQ_INSERT_TAIL(&conf->nes, n, entry);
 	*out = n;
 	return NULL;
@@ -196,6 +198,7 @@ static const struct {
 	{ "ca", NS_CA }, { "crl", NS_CRL }, { "serves", NS_SERVES },
 	{ "destination", NS_DEST }, { "deadline", NS_DEADLINE },
 	{ "retries", NS_RETRIES }, { "reconcile", NS_RECONCILE },
+	{ "breaker", NS_BREAKER },
 };
 
 /* -1 (and ne_why) if kw was given before; serves may span one line only. */
@@ -273,6 +276,23 @@ conf_ne_number(struct wd_ne *n, const char *kw, int line, int64_t v)
 	return NULL;
 }
 
+/* breaker N failures DURATION: as a back end's (docs/config.md). */
+const char *
+conf_ne_breaker(struct wd_ne *n, int line, int64_t failures, int64_t ms)
+{
+	if (failures < 0 || ms < 0)	/* parse.y reported the bad value */
+		return NULL;
+	if (ne_once(n, "breaker", line, false) == -1)
+		return ne_why;
+	if (failures < 1 || failures > 1000)
+		return "breaker failures: 1..1000";
+	if (ms < 1000 || ms > 3600000)
+		return "breaker open time: 1s..1h";
+	n->breaker_failures = (unsigned)failures;
+	n->breaker_open_ms = (unsigned)ms;
+	return NULL;
+}
+
 /* What the block lacks: everything but crl, deadline, retries, reconcile. */
 const char *
 conf_ne_end(struct wd_ne *n)
@@ -320,7 +340,9 @@ conf_nes_same(const struct wd_conf *a, const struct wd_conf *b)
 		    x->dest_port != y->dest_port ||
 		    memcmp(x->serves, y->serves, sizeof(x->serves)) != 0 ||
 		    x->deadline_ms != y->deadline_ms ||
-		    x->retries != y->retries || x->reconcile_s != y->reconcile_s)
+		    x->retries != y->retries || x->reconcile_s != y->reconcile_s ||
+		    x->breaker_failures != y->breaker_failures ||
+		    x->breaker_open_ms != y->breaker_open_ms)
 			return false;
 	return x == NULL && y == NULL;
 }

@@ -197,6 +197,7 @@ static void	 backend_set_breaker(int, int64_t, int64_t);
 static void	 ne_begin(int, const char *);
 static void	 ne_set(int, const char *, const char *);
 static void	 ne_number(int, const char *, int64_t);
+static void	 ne_breaker(int, int64_t, int64_t);
 static void	 ne_end(void);
 
 #define ALLOW_ORDER	0x1
@@ -666,6 +667,9 @@ neopt		: URL STRING		{ ne_set($<lineno>1, "url", $2); }
 		| DEADLINE duration	{ ne_number($<lineno>1, "deadline", $2); }
 		| RETRIES count		{ ne_number($<lineno>1, "retries", $2); }
 		| RECONCILE duration	{ ne_number($<lineno>1, "reconcile", $2); }
+		| BREAKER count FAILURES duration {
+			ne_breaker($<lineno>1, $2, $4);
+		}
 		;
 
 neserves	: WORD			{ ne_set($<lineno>1, "serves", $1); }
@@ -2419,6 +2423,16 @@ ne_number(int line, const char *kw, int64_t value)
 
 	if (ps.ne != NULL &&
 	    (why = conf_ne_number(ps.ne, kw, line, value)) != NULL)
+		conf_errx(line, "%s", why);
+}
+
+static void
+ne_breaker(int line, int64_t failures, int64_t ms)
+{
+	const char *why;
+
+	if (ps.ne != NULL &&
+	    (why = conf_ne_breaker(ps.ne, line, failures, ms)) != NULL)
 		conf_errx(line, "%s", why);
 }
 

@@ -39,6 +39,7 @@
 #define X1P_PING_S		60	/* keep-alive when nothing else is sent */
 
 enum x1p_state { XS_UNKNOWN = 0, XS_ACTIVE, XS_GONE, XS_REFUSED };
+enum x1p_breaker { XB_CLOSED = 0, XB_OPEN, XB_HALF_OPEN };
 
 struct x1p_ne {
 	struct x1prov		*p;
@@ -59,6 +60,16 @@ struct x1p_ne {
 	bool			 pinging;
 	bool			 known, up;	/* health, from the last exchange */
 	char			 why[160];	/* ... when down */
+	/*
+	 * The circuit breaker, as the back ends have (src/backend.c): after
+	 * breaker_failures exchanges in a row without an answer nothing is
+	 * sent for breaker_open_ms; then one Ping probes. Parts that would
+	 * send meanwhile are parked, never dropped, and move when it closes.
+	 */
+	enum x1p_breaker	 breaker;
+	unsigned		 consecutive;	/* exchanges without an answer */
+	unsigned		 breaker_failures, breaker_open_ms;
+	struct event		*reopen;	/* the end of the pause */
 };
 
 struct x1p_job;
@@ -75,6 +86,7 @@ struct x1p_at {
 	struct event		*retry;
 	char			 refusal[X1_TEXT_LEN + X1_ID_LEN + 96];
 	bool			 deact_refused;	/* DeactivateTask got an error */
+	bool			 parked;	/* waits for the breaker to close */
 };
 
 struct x1p_job {
@@ -107,6 +119,7 @@ struct x1prov {
 
 static void	x1p_step(struct x1p_at *);
 static void	x1p_settle(struct x1p_job *);
+static void	x1p_reopencb(evutil_socket_t, short, void *);
 
 /* ---- small things ------------------------------------------------------------- */
 
@@ -231,11 +244,15 @@ x1p_touched(const struct x1p_ne *ne, const char *xid)
 	return false;
 }
 
+static void	x1p_breaker_result(struct x1p_ne *, bool);
+
 /* Every exchange says whether the element answers; changes are logged. */
 static void
 x1p_health(struct x1p_ne *ne, const struct x1c_result *res)
 {
 	bool up = res->answered;
+
+	x1p_breaker_result(ne, up);
 
 	if (!up)
 		snprintf(ne->why, sizeof(ne->why), "%s", res->why);
@@ -269,7 +286,8 @@ x1p_pingcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (ne->pinging || ne->p->stopping)
+	/* While the breaker is open its own probe is the only Ping. */
+	if (ne->pinging || ne->p->stopping || ne->breaker == XB_OPEN)
 		return;
 	m.op = X1_PING;
 	ne->pinging = true;
@@ -538,6 +556,10 @@ x1p_step(struct x1p_at *at)
 
 	if (at->inflight || at->retry != NULL || p->stopping || p->freeing)
 		return;
+	if (at->ne->breaker != XB_CLOSED) {
+		at->parked = true;	/* x1p_breaker_close moves it */
+		return;
+	}
 	if (at->job->want_active) {
 		if (at->st == XS_ACTIVE || at->st == XS_REFUSED)
 			return;
@@ -665,6 +687,134 @@ x1p_answered(const struct x1c_result *res, void *arg)
 	x1p_answer(at, res->answer);
 	x1p_step(at);
 	x1p_settle(j);
+}
+
+/* ---- the circuit breaker --------------------------------------------------- */
+
+static const char *
+x1p_breaker_name(enum x1p_breaker b)
+{
+	return b == XB_OPEN ? "open" : b == XB_HALF_OPEN ? "half-open" :
+	    "closed";
+}
+
+/* Deactivations at ne not confirmed yet: what the breaker holds back. */
+static unsigned
+x1p_pending_deact(const struct x1p_ne *ne)
+{
+	const struct x1p_job	*j;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(j, &ne->p->jobs, entry)
+		for (size_t i = 0; i < j->nat; i++)
+			n += j->at[i].ne == ne && !j->want_active &&
+			    j->at[i].st != XS_GONE;
+	return n;
+}
+
+/* Opened and closed are journaled: an auditor sees why nothing was sent. */
+static void
+x1p_breaker_record(struct x1p_ne *ne, const char *what)
+{
+	char d[X1P_DETAIL_LEN];
+
+	snprintf(d, sizeof(d), "ne=%s breaker=%s %s", ne->name,
+	    x1p_breaker_name(ne->breaker), what);
+	x1p_record(ne->p, WARRANT__EVENT_TYPE__EVENT_X1_BREAKER, "", "", "", d);
+}
+
+static void
+x1p_breaker_open(struct x1p_ne *ne)
+{
+	struct timeval	 tv;
+	unsigned	 pending = x1p_pending_deact(ne);
+	bool		 again = ne->breaker == XB_HALF_OPEN;
+	char		 what[160];
+
+	ne->breaker = XB_OPEN;
+	snprintf(what, sizeof(what), "after %u exchanges without an answer%s: "
+	    "nothing is sent for %u ms, then one Ping probes; %u deactivation%s "
+	    "pending", ne->consecutive, again ? " (the probe failed)" : "",
+	    ne->breaker_open_ms, pending, pending == 1 ? "" : "s");
+	if (pending > 0)
+		log_warnx("CRITICAL: x1 %s: breaker open %s", ne->name, what);
+	else
+		log_warnx("x1 %s: breaker open %s", ne->name, what);
+	x1p_breaker_record(ne, what);
+	tv.tv_sec = ne->breaker_open_ms / 1000;
+	tv.tv_usec = (ne->breaker_open_ms % 1000) * 1000;
+	if (evtimer_add(ne->reopen, &tv) == -1) {
+		/* Never stuck open: without a timer, probe with the next part. */
+		log_warnx("x1 %s: cannot time the breaker; half-open now",
+		    ne->name);
+		ne->breaker = XB_HALF_OPEN;
+	}
+}
+
+/* The pause is over: one Ping probes; its outcome opens or closes. */
+static void
+x1p_reopencb(evutil_socket_t fd, short what, void *arg)
+{
+	struct x1p_ne	*ne = arg;
+	struct x1_msg	 m = { 0 };
+
+	(void)fd;
+	(void)what;
+	if (ne->p->stopping || ne->breaker != XB_OPEN)
+		return;
+	ne->breaker = XB_HALF_OPEN;
+	log_info("x1 %s: breaker half-open: a Ping probes", ne->name);
+	if (ne->pinging)
+		return;		/* its answer is the probe */
+	m.op = X1_PING;
+	ne->pinging = true;
+	if (x1c_send(ne->c, &m, "", x1p_pinged, ne) == -1) {
+		ne->pinging = false;
+		ne->consecutive++;
+		x1p_breaker_open(ne);
+	}
+}
+
+/* Every part parked on the breaker moves again. */
+static void
+x1p_breaker_close(struct x1p_ne *ne)
+{
+	struct x1p_job	*j, *next;
+	unsigned	 pending = x1p_pending_deact(ne);
+	char		 what[96];
+
+	ne->breaker = XB_CLOSED;
+	event_del(ne->reopen);
+	snprintf(what, sizeof(what), "the element answers again; %u "
+	    "deactivation%s pending", pending, pending == 1 ? "" : "s");
+	log_info("x1 %s: breaker closed: %s", ne->name, what);
+	x1p_breaker_record(ne, what);
+	for (j = TAILQ_FIRST(&ne->p->jobs); j != NULL; j = next) {
+		next = TAILQ_NEXT(j, entry);
+		for (size_t i = 0; i < j->nat; i++)
+			if (j->at[i].ne == ne && j->at[i].parked) {
+				j->at[i].parked = false;
+				x1p_step(&j->at[i]);
+			}
+	}
+}
+
+/* Each exchange's outcome, whatever sent it (parts, pings, reconciliation). */
+static void
+x1p_breaker_result(struct x1p_ne *ne, bool answered)
+{
+	if (answered) {
+		ne->consecutive = 0;
+		if (ne->breaker != XB_CLOSED && !ne->p->stopping)
+			x1p_breaker_close(ne);
+		return;
+	}
+	ne->consecutive++;
+	if (ne->p->stopping)
+		return;
+	if (ne->breaker == XB_HALF_OPEN || (ne->breaker == XB_CLOSED &&
+	    ne->consecutive >= ne->breaker_failures))
+		x1p_breaker_open(ne);
 }
 
 /* ---- what the lifecycle asks -------------------------------------------------- */
@@ -925,6 +1075,11 @@ x1p_reconcile_ne(struct x1p_ne *ne)
 
 	if (ne->reconciling || ne->p->stopping)
 		return;
+	if (ne->breaker != XB_CLOSED) {
+		log_warnx("x1 %s: reconciliation put off: the breaker is %s",
+		    ne->name, ne->breaker == XB_OPEN ? "open" : "half-open");
+		return;
+	}
 	m.op = X1_GET_ALL;
 	ne->reconciling = true;
 	ne->ntouched = 0;
@@ -963,9 +1118,12 @@ x1p_ne_init(struct x1prov *p, struct x1p_ne *ne, const struct wd_ne *c,
 	ne->dest.v6 = c->dest_v6;
 	ne->dest.port = c->dest_port;
 	ne->reconcile_s = c->reconcile_s;
+	ne->breaker_failures = c->breaker_failures ? c->breaker_failures : 5;
+	ne->breaker_open_ms = c->breaker_open_ms ? c->breaker_open_ms : 30000;
 	if ((ne->c = x1c_new(p->base, c, admf)) == NULL)
 		return -1;
-	if ((ne->tick = event_new(p->base, -1, EV_PERSIST, x1p_tickcb,
+	if ((ne->reopen = evtimer_new(p->base, x1p_reopencb, ne)) == NULL ||
+	    (ne->tick = event_new(p->base, -1, EV_PERSIST, x1p_tickcb,
 	    ne)) == NULL ||
 	    (ne->ping = event_new(p->base, -1, EV_PERSIST, x1p_pingcb,
 	    ne)) == NULL)
@@ -1034,6 +1192,8 @@ x1prov_stop(struct x1prov *p)
 			event_del(p->nes[i].tick);
 		if (p->nes[i].ping != NULL)
 			event_del(p->nes[i].ping);
+		if (p->nes[i].reopen != NULL)
+			event_del(p->nes[i].reopen);
 	}
 }
 
@@ -1078,6 +1238,8 @@ x1prov_free(struct x1prov *p)
 			event_free(p->nes[i].tick);
 		if (p->nes[i].ping != NULL)
 			event_free(p->nes[i].ping);
+		if (p->nes[i].reopen != NULL)
+			event_free(p->nes[i].reopen);
 		free(p->nes[i].touched);
 	}
 	free(p->nes);

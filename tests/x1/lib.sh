@@ -96,7 +96,8 @@ ne_all_valid() {
 
 # x1_stack_up [RECONCILE]: a fresh PKI in a temporary DIR, two simulated
 # elements — "a" serving e164 imsi, "b" serving e164 imei — and the gateway
-# configured with them (reconciliation every RECONCILE, default 1h), as
+# configured with them (reconciliation every RECONCILE, default 1h; the line
+# X1_NE_EXTRA, if set, added to both blocks), as
 # lib.sh's stack_up does; everything is stopped and removed on exit.
 x1_stack_up() {
 	local reconcile=${1:-1h} env line
@@ -132,7 +133,8 @@ ne "$1" {
 	destination "192.0.2.10:4000"
 	deadline 3s
 	retries 1
-	reconcile $3
+	reconcile $3${X1_NE_EXTRA:+
+	$X1_NE_EXTRA}
 }
 EOC
 }

@@ -1,0 +1,61 @@
+#!/bin/bash
+# The circuit breaker of a network element (`breaker 2 failures 2s`):
+#  - an element that keeps failing opens it after 2 exchanges without an
+#    answer: logged (CRITICAL, with a deactivation pending) and journaled
+#  - while it is open the pending DeactivateTask is not sent again; only
+#    one Ping probes after each pause (and fails, opening it again)
+#  - when the element answers a probe the breaker closes (logged and
+#    journaled) and the deactivation it held back is sent: paced, never
+#    dropped
+set -u
+srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$srcdir/tests/integration/lib.sh"
+. "$srcdir/tests/x1/lib.sh"
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+
+X1_NE_EXTRA="breaker 2 failures 2s" x1_stack_up 1h
+journal() { "$AUDIT" show --journal "$DIR/state/journal" 2>&1; }
+log_count() { grep -c -- "$1" "$DIR/warrantd.log"; }
+probes_failed() { [ "$(log_count "x1 a: breaker open .*(the probe failed)")" -ge "$1" ]; }
+
+x1_request "$DIR/i1.xml"
+x1_submit "$DIR/i1.xml"
+t1=$task; x1=$(xid_of "$t1")
+wait_status "$t1" "Active"
+grep -q "breaker" <<<"$(journal | grep X1_BREAKER)" &&
+    fail "a breaker record although every element answered"
+
+# --- a fails: the breaker opens after 2 exchanges ----------------------------
+ne_ctl a down on
+ctl cancel "$t1"
+expect_exit 0
+wait_status "$t1" "Cancelled"
+wait_until 30 ne_lacks b "$x1" || fail "b still holds $x1 after the cancel"
+wait_until 60 grep -q "CRITICAL: x1 a: breaker open after 2 exchanges without an answer: .*1 deactivation pending" \
+    "$DIR/warrantd.log" || fail "the breaker did not open (or not CRITICAL)"
+journal | grep -q "EVENT_X1_BREAKER.*ne=a breaker=open after 2 exchanges" ||
+    fail "the breaker's opening is not journaled: $(journal | grep X1)"
+ne_holds a "$x1" || fail "a lost $x1 while down"
+
+# --- open: the deactivation waits, probes fail --------------------------------
+wait_until 60 probes_failed 3 || fail "no failed probes: $(grep 'x1 a' "$DIR/warrantd.log")"
+n=$(log_count "CRITICAL: x1 a: xid $x1 is still active at the element and could not be deactivated")
+[ "$n" = 2 ] || fail "DeactivateTask sent $n times although the breaker was open after 2"
+grep -q "x1 a: breaker half-open: a Ping probes" "$DIR/warrantd.log" ||
+    fail "no half-open probe"
+[ "$(log_count "x1 b: breaker")" = 0 ] || fail "b's breaker moved although b answers"
+
+# --- a answers again: closed, the deactivation goes out ----------------------
+ne_ctl a clear
+wait_until 60 ne_lacks a "$x1" || fail "a still holds $x1 after the breaker closed"
+grep -q "x1 a: breaker closed: the element answers again" "$DIR/warrantd.log" ||
+    fail "the breaker's closing is not logged"
+j=$(journal)
+grep -q "EVENT_X1_BREAKER.*ne=a breaker=closed the element answers again; 1 deactivation pending" <<<"$j" ||
+    fail "the breaker's closing is not journaled: $(grep X1_BREAKER <<<"$j")"
+grep -q "ne=a op=DeactivateTask xid=$x1 .*outcome=acknowledged" <<<"$j" ||
+    fail "the deactivation at a is not journaled as acknowledged"
+[ "$(ne_count a DeactivateTaskRequest "$x1")" = 1 ] ||
+    fail "a received DeactivateTask $(ne_count a DeactivateTaskRequest "$x1") times"
+ne_all_valid a && ne_all_valid b || fail "invalid X1 on the wire"
+pass
