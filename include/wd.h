@@ -99,6 +99,7 @@ enum wd_reason {
 	WD_REASON_BACKEND_REFUSED = 611,	/* the back end cannot do it */
 	WD_REASON_NE_REFUSED = 612,	/* a network element refused (X1) */
 	WD_REASON_NE_UNSERVED = 613,	/* no network element serves a target */
+	WD_REASON_NE_PENDING = 614,	/* GET only: an element owes its part */
 	WD_REASON_CANCELLED = 620,	/* the authority's UPDATE */
 	WD_REASON_LAPSED = 621,		/* urgent order not ratified in time */
 	WD_REASON_REJECTED = 622,	/* the carrier's desk */

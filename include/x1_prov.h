@@ -87,6 +87,26 @@ void		 x1prov_reconcile(struct x1prov *);
 bool		 x1prov_idle(const struct x1prov *);
 /* Each element's health, for the daemon's status line. */
 void		 x1prov_status(const struct x1prov *, char *buf, size_t len);
+/*
+ * What the elements still owe one task, for its GET: a sentence naming
+ * each element whose part is not done — a deactivation it has not
+ * confirmed, or a provisioning it has not been reached for — and why in
+ * general terms (no address, no element's words). 0: nothing owed (or no
+ * work under way); else the number of elements, the sentence in buf.
+ */
+size_t		 x1prov_task_pending(const struct x1prov *, const char *owner,
+		    const char *oid, char *buf, size_t len);
+
+/* One element's health, for the desk's /metrics. */
+struct x1prov_health {
+	const char	*name;
+	int		 up;		/* 1 answered last, 0 did not, -1 unknown */
+	const char	*breaker;	/* "closed", "open", "half-open" */
+	unsigned	 pending_activations;	/* parts not yet acknowledged */
+	unsigned	 pending_deactivations;	/* ... not yet confirmed */
+};
+void		 x1prov_each_ne(const struct x1prov *,
+		    void (*fn)(const struct x1prov_health *, void *), void *arg);
 /* warrantd -t: TLS files usable (else -1), and a Ping to each element. */
 int		 x1prov_check(const struct wd_conf *);
 /* The XID of a task (x1_derive_uuid of owner and oid). */

@@ -40,6 +40,7 @@
 #include "obj.h"
 #include "review.h"
 #include "store.h"
+#include "x1_prov.h"
 
 
 static const char *const desk_actions[] = {
@@ -1109,6 +1110,66 @@ desk_metrics_journal(const struct desk *d, struct desk_text *t)
 	}
 }
 
+/* One family per pass over the network elements, as for the back ends. */
+struct desk_ne_pass {
+	struct desk_text	*t;
+	int			 which;
+};
+
+static void
+desk_metric_ne(const struct x1prov_health *h, void *arg)
+{
+	struct desk_ne_pass *p = arg;
+
+	switch (p->which) {
+	case 0:
+		if (h->up >= 0)
+			desk_printf(p->t, "warrantd_ne_up{ne=\"%s\"} %d\n",
+			    h->name, h->up);
+		break;
+	case 1:
+		desk_printf(p->t, "warrantd_ne_breaker_open{ne=\"%s\"} %d\n",
+		    h->name, strcmp(h->breaker, "closed") != 0);
+		break;
+	case 2:
+		desk_printf(p->t, "warrantd_ne_pending_deactivations{ne=\"%s\"} "
+		    "%u\n", h->name, h->pending_deactivations);
+		break;
+	default:
+		desk_printf(p->t, "warrantd_ne_pending_activations{ne=\"%s\"} "
+		    "%u\n", h->name, h->pending_activations);
+		break;
+	}
+}
+
+/*
+ * The network elements (docs/x1.md): element names are the operator's
+ * (letters, digits, '.', '_', '-'), never a subscriber's datum.
+ */
+static void
+desk_metrics_ne(const struct desk *d, struct desk_text *t)
+{
+	static const char *const fam[4][2] = {
+		{ "warrantd_ne_up", "1 if the network element answered the "
+		    "last X1 exchange, 0 if not (absent before the first)." },
+		{ "warrantd_ne_breaker_open", "1 while a network element's "
+		    "circuit breaker is open or half-open." },
+		{ "warrantd_ne_pending_deactivations", "Interceptions ended "
+		    "whose deactivation the element has not confirmed yet." },
+		{ "warrantd_ne_pending_activations", "Interceptions the element "
+		    "has not acknowledged yet." },
+	};
+
+	if (d->env.x1 == NULL)
+		return;
+	for (int i = 0; i < 4; i++) {
+		struct desk_ne_pass p = { t, i };
+
+		desk_metric_head(t, fam[i][0], "gauge", fam[i][1]);
+		x1prov_each_ne(d->env.x1, desk_metric_ne, &p);
+	}
+}
+
 /*
  * GET /metrics, the Prometheus text format (version 0.0.4). Counts only:
  * no identifier, reference or subscriber datum is ever a label.
@@ -1133,6 +1194,7 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	desk_metrics_tasks(&t, k);
 	desk_metrics_desk(d, &t);
 	desk_metrics_journal(d, &t);
+	desk_metrics_ne(d, &t);
 	free(k);
 	if (t.oom) {
 		free(t.s);

@@ -21,6 +21,7 @@ struct lifecycle;
 struct backend_set;
 struct wd_conf;
 struct wd_official;
+struct x1prov;
 
 /* The connection layer's counters, for /metrics (read through a callback). */
 struct desk_stats {
@@ -37,6 +38,7 @@ struct desk_env {
 	void			(*stats)(void *arg, struct desk_stats *);
 	void			*stats_arg;
 	const char		*pages;		/* the console's files (a directory) */
+	const struct x1prov	*x1;		/* NULL: no network element */
 };
 
 /*

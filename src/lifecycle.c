@@ -2325,6 +2325,29 @@ lc_read_part(struct lifecycle *lc, struct lc_read_store *st, size_t i,
 	out->nparts++;
 }
 
+/*
+ * An interception the elements have not caught up with says so in its
+ * InvalidReason (the LITaskObject's only reason element, docs/profile.md):
+ * which element still holds it after its end, or has not been reached for
+ * its provisioning. Said in the answer only, never stored: it is the
+ * network's state at this moment.
+ */
+static void
+lc_read_x1(struct lifecycle *lc, struct obj *o)
+{
+	char	 w[OBJ_REASON_LEN];
+	size_t	 len;
+
+	if (x1prov_task_pending(lc->env.x1, o->owner, o->oid, w,
+	    sizeof(w)) == 0)
+		return;
+	if (o->reason_code == 0)
+		o->reason_code = WD_REASON_NE_PENDING;
+	len = strlen(o->reason);
+	snprintf(o->reason + len, sizeof(o->reason) - len, "%s%s",
+	    len ? "; " : "", w);
+}
+
 static void
 lc_read_get(struct lifecycle *lc, const char *owner, struct lc_read_store *st,
     size_t i, const struct hi1_read *rd, struct lc_read *out)
@@ -2352,6 +2375,8 @@ lc_read_get(struct lifecycle *lc, const char *owner, struct lc_read_store *st,
 		a->err = &st->errs[i];
 	} else if (st->objs[i].kind == HI1_OBJ_DELIVERY)
 		lc_read_part(lc, st, i, out, rd->action_id);
+	else if (st->objs[i].kind == HI1_OBJ_LITASK && lc->env.x1 != NULL)
+		lc_read_x1(lc, &st->objs[i]);
 }
 
 int

@@ -554,7 +554,7 @@ main(int argc, char *argv[])
 		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
 		    srv.backends, server_desk_stats, &srv,
 		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
-		    DATADIR "/desk" };
+		    DATADIR "/desk", srv.x1 };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");

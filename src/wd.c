@@ -212,6 +212,8 @@ wd_reason_text(enum wd_reason r)
 		return "a network element refused the interception";
 	case WD_REASON_NE_UNSERVED:
 		return "no network element intercepts this kind of target";
+	case WD_REASON_NE_PENDING:
+		return "a network element has not done its part yet";
 	case WD_REASON_CANCELLED:
 		return "cancelled by the authority";
 	case WD_REASON_LAPSED:

@@ -298,7 +298,7 @@ x1p_pingcb(evutil_socket_t fd, short what, void *arg)
 /* ---- jobs --------------------------------------------------------------------- */
 
 static struct x1p_job *
-x1p_find(struct x1prov *p, const char *xid)
+x1p_find(const struct x1prov *p, const char *xid)
 {
 	struct x1p_job *j;
 
@@ -1264,14 +1264,80 @@ x1prov_status(const struct x1prov *p, char *buf, size_t len)
 			for (size_t k = 0; k < j->nat; k++)
 				waiting += j->at[k].ne == ne &&
 				    j->at[k].failures > 0;
-		off += (size_t)snprintf(buf + off, len - off, "%s%s %s", i ? ", " :
-		    "", ne->name, !ne->known ? "unknown" : ne->up ? "up" : "DOWN");
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %s%s", i ? ", " :
+		    "", ne->name, !ne->known ? "unknown" : ne->up ? "up" : "DOWN",
+		    ne->breaker == XB_CLOSED ? "" : ne->breaker == XB_OPEN ?
+		    " (breaker open)" : " (breaker half-open)");
 		if (waiting > 0 && off < len)
 			off += (size_t)snprintf(buf + off, len - off,
 			    " (%u task%s waiting)", waiting, waiting == 1 ? "" : "s");
 	}
 	if (buf[0] == '\0')
 		snprintf(buf, len, "none");
+}
+
+/* For GET: which elements have not done their part of oid's job, and why. */
+size_t
+x1prov_task_pending(const struct x1prov *p, const char *owner, const char *oid,
+    char *buf, size_t len)
+{
+	const struct x1p_job	*j;
+	char			 xid[X1_UUID_LEN + 1];
+	size_t			 n = 0, off;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if (p == NULL)
+		return 0;
+	x1prov_xid(owner, oid, xid);
+	if ((j = x1p_find(p, xid)) == NULL)
+		return 0;
+	off = (size_t)snprintf(buf, len, "%s", j->want_active ?
+	    "not yet provisioned at network element" :
+	    "still active: deactivation not yet confirmed by network element");
+	for (size_t i = 0; i < j->nat && off < len; i++) {
+		const struct x1p_at	*at = &j->at[i];
+		const struct x1p_ne	*ne = at->ne;
+
+		if (at->st == (j->want_active ? XS_ACTIVE : XS_GONE) ||
+		    (j->want_active && at->failures == 0 && !at->parked))
+			continue;	/* done, or simply under way */
+		off += (size_t)snprintf(buf + off, len - off, "%s %s (%s)",
+		    n ? "," : "", ne->name, ne->breaker != XB_CLOSED ?
+		    "unreachable, breaker open" : ne->known && !ne->up ?
+		    "unreachable, retrying" : at->deact_refused ||
+		    at->failures > 0 ? "retrying" : "request under way");
+		n++;
+	}
+	if (n == 0)
+		buf[0] = '\0';
+	return n;
+}
+
+void
+x1prov_each_ne(const struct x1prov *p,
+    void (*fn)(const struct x1prov_health *, void *), void *arg)
+{
+	for (size_t i = 0; p != NULL && i < p->nne; i++) {
+		const struct x1p_ne	*ne = &p->nes[i];
+		const struct x1p_job	*j;
+		struct x1prov_health	 h = { ne->name, !ne->known ? -1 :
+		    ne->up ? 1 : 0, x1p_breaker_name(ne->breaker), 0, 0 };
+
+		TAILQ_FOREACH(j, &p->jobs, entry)
+			for (size_t k = 0; k < j->nat; k++) {
+				if (j->at[k].ne != ne)
+					continue;
+				if (j->want_active)
+					h.pending_activations +=
+					    j->at[k].st != XS_ACTIVE;
+				else
+					h.pending_deactivations +=
+					    j->at[k].st != XS_GONE;
+			}
+		fn(&h, arg);
+	}
 }
 
 struct x1p_check {

@@ -97,7 +97,7 @@ ne_all_valid() {
 # x1_stack_up [RECONCILE]: a fresh PKI in a temporary DIR, two simulated
 # elements — "a" serving e164 imsi, "b" serving e164 imei — and the gateway
 # configured with them (reconciliation every RECONCILE, default 1h; the line
-# X1_NE_EXTRA, if set, added to both blocks), as
+# X1_NE_EXTRA, if set, added to both blocks; X1_CONF_EXTRA to the file), as
 # lib.sh's stack_up does; everything is stopped and removed on exit.
 x1_stack_up() {
 	local reconcile=${1:-1h} env line
@@ -117,6 +117,7 @@ x1_stack_up() {
 	ne_up b "$DIR" "$DIR" || fail "element b did not start"
 	x1_ne_block a "e164 imsi" "$reconcile" >>"$DIR/warrantd.conf"
 	x1_ne_block b "e164 imei" "$reconcile" >>"$DIR/warrantd.conf"
+	[ -z "${X1_CONF_EXTRA:-}" ] || printf '%s\n' "$X1_CONF_EXTRA" >>"$DIR/warrantd.conf"
 	x1_gateway_start
 }
 
