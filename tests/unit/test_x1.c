@@ -215,6 +215,37 @@ test_conf(void **state)
 	assert_null(load(NE_OK NE_OK));	/* twice */
 }
 
+#define NE_HEAD \
+	"ne \"msc1\" {\n url \"https://10.0.0.1:8443/X1\"\n certificate \"/c\"\n" \
+	" key \"/k\"\n ca \"/ca\"\n serves e164\n destination \"10.0.0.9:1\"\n"
+
+/* breaker N failures DURATION: defaults, a value, what is refused. */
+static void
+test_conf_breaker(void **state)
+{
+	struct wd_conf	*c;
+	struct wd_ne	*n;
+
+	(void)state;
+	assert_non_null(c = load(NE_OK));
+	assert_non_null(n = conf_find_ne(c, "msc1"));
+	assert_int_equal(n->breaker_failures, 5);
+	assert_int_equal(n->breaker_open_ms, 30000);
+	conf_free(c);
+	assert_non_null(c = load(NE_HEAD " breaker 3 failures 2m\n}\n"));
+	assert_non_null(n = conf_find_ne(c, "msc1"));
+	assert_int_equal(n->breaker_failures, 3);
+	assert_int_equal(n->breaker_open_ms, 120000);
+	conf_free(c);
+	assert_null(load(NE_HEAD " breaker 0 failures 2s\n}\n"));
+	assert_null(load(NE_HEAD " breaker 1001 failures 2s\n}\n"));
+	assert_null(load(NE_HEAD " breaker 3 failures 500ms\n}\n"));
+	assert_null(load(NE_HEAD " breaker 3 failures 2h\n}\n"));
+	assert_null(load(NE_HEAD " breaker 3 failures 2\n}\n"));	/* unit */
+	assert_null(load(NE_HEAD " breaker 3 failures 2s\n breaker 4 failures "
+	    "2s\n}\n"));	/* twice */
+}
+
 int
 main(void)
 {
@@ -222,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_answers),
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test(test_conf),
+		cmocka_unit_test(test_conf_breaker),
 	};
 
 	log_init("test_x1", 1, 0);
