@@ -740,7 +740,9 @@ x1p_breaker_open(struct x1p_ne *ne)
 		log_warnx("CRITICAL: x1 %s: breaker open %s", ne->name, what);
 	else
 		log_warnx("x1 %s: breaker open %s", ne->name, what);
-	x1p_breaker_record(ne, what);
+	/* A failed probe is a Ping: logged, but it changes nothing to journal. */
+	if (!again)
+		x1p_breaker_record(ne, what);
 	tv.tv_sec = ne->breaker_open_ms / 1000;
 	tv.tv_usec = (ne->breaker_open_ms % 1000) * 1000;
 	if (evtimer_add(ne->reopen, &tv) == -1) {

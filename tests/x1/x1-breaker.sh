@@ -83,6 +83,8 @@ n=$(log_count "CRITICAL: x1 a: xid $x1 is still active at the element and could 
 [ "$n" = 2 ] || fail "DeactivateTask sent $n times although the breaker was open after 2"
 grep -q "x1 a: breaker half-open: a Ping probes" "$DIR/warrantd.log" ||
     fail "no half-open probe"
+[ "$(journal | grep -c "EVENT_X1_BREAKER.*ne=a breaker=open")" = 1 ] ||
+    fail "the breaker's opening is not journaled exactly once (failed probes are not)"
 [ "$(log_count "x1 b: breaker")" = 0 ] || fail "b's breaker moved although b answers"
 
 # --- a answers again: closed, the deactivation goes out ----------------------
