@@ -120,6 +120,7 @@ struct x1prov {
 static void	x1p_step(struct x1p_at *);
 static void	x1p_settle(struct x1p_job *);
 static void	x1p_reopencb(evutil_socket_t, short, void *);
+static void	x1p_reconcile_ne(struct x1p_ne *);
 
 /* ---- small things ------------------------------------------------------------- */
 
@@ -273,9 +274,15 @@ x1p_pinged(const struct x1c_result *res, void *arg)
 {
 	struct x1p_ne *ne = arg;
 
+	bool was_open = ne->breaker != XB_CLOSED;
+
 	ne->pinging = false;
-	if (!ne->p->freeing)
-		x1p_health(ne, res);
+	if (ne->p->freeing)
+		return;
+	x1p_health(ne, res);
+	/* Back after an outage: it may have lost (or kept) what it held. */
+	if (was_open && ne->breaker == XB_CLOSED)
+		x1p_reconcile_ne(ne);
 }
 
 static void

@@ -6,7 +6,7 @@
 #    one Ping probes after each pause (and fails, opening it again)
 #  - when the element answers a probe the breaker closes (logged and
 #    journaled) and the deactivation it held back is sent: paced, never
-#    dropped
+#    dropped, and the element is reconciled
 #  - meanwhile the task's GET names the element that still holds it, and the
 #    desk's /metrics show the element down, its breaker open and the
 #    deactivation pending (valid for promtool, when installed)
@@ -97,6 +97,9 @@ grep -q "EVENT_X1_BREAKER.*ne=a breaker=closed the element answers again; 1 deac
     fail "the breaker's closing is not journaled: $(grep X1_BREAKER <<<"$j")"
 grep -q "ne=a op=DeactivateTask xid=$x1 .*outcome=acknowledged" <<<"$j" ||
     fail "the deactivation at a is not journaled as acknowledged"
+reconciled_twice() { [ "$(log_count "x1 a: reconciled:")" -ge 2 ]; }
+wait_until 30 reconciled_twice ||	# at the start, and now (reconcile 1h)
+    fail "a was not reconciled once its breaker closed"
 [ "$(ne_count a DeactivateTaskRequest "$x1")" = 1 ] ||
     fail "a received DeactivateTask $(ne_count a DeactivateTaskRequest "$x1") times"
 ctl status "$t1"
