@@ -1494,6 +1494,7 @@ server_lifecycle_config(struct server *srv, struct lifecycle_config *lc)
 	lc->retry_rounds = c->results.rounds;
 	lc->retry_base_us = (int64_t)c->results.round_pause_s * 1000000;
 	lc->part_max = c->results.part_max;
+	lc->push_window = c->delivery.window;
 	lc->carrier_id = c->carrier_id;
 	lc->endpoint = server_endpoint;
 	lc->endpoint_arg = srv;
