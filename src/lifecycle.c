@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -1586,12 +1587,17 @@ lc_destroy(struct lifecycle *lc, const struct obj *task, const char *why)
 	free(c.v);
 }
 
-/* ---- delivery: pull needs nothing; push sends one part at a time ---------- */
+/* ---- delivery: pull needs nothing; push sends a window of parts --------- */
 
-/* A stored result, whole (a part: at most part_max bytes). */
+/*
+ * A stored result, whole (a part: at most part_max bytes). want: the
+ * SHA-256 the part records, or NULL; the result's seal must say the same
+ * (results_read checks every byte against the seal), so that the answer
+ * can give it as the part's Checksum without hashing the data again.
+ */
 static int
-lc_read_result(struct lifecycle *lc, const char *name, uint8_t **out,
-    size_t *outlen)
+lc_read_result(struct lifecycle *lc, const char *name, const uint8_t *want,
+    uint8_t **out, size_t *outlen)
 {
 	struct results_reader	*rd;
 	const uint8_t		*data;
@@ -1604,6 +1610,12 @@ lc_read_result(struct lifecycle *lc, const char *name, uint8_t **out,
 	if (lc->env.results == NULL ||
 	    (rd = results_reader_open(lc->env.results, name)) == NULL)
 		return -1;
+	if (want != NULL && CRYPTO_memcmp(results_reader_sha256(rd), want,
+	    32) != 0) {
+		log_warnx("result %s: its seal is not the part's SHA-256", name);
+		results_reader_close(rd);
+		return -1;
+	}
 	while ((rc = results_read(rd, &data, &n)) == 1) {
 		if (len + n > 2 * LDPACK_PART_DEFAULT ||
 		    (nb = realloc(buf, len + n)) == NULL) {
@@ -1808,9 +1820,10 @@ lc_push(struct lifecycle *lc, const struct obj *o, const char *task_oid,
 	a.verb = HI1_VERB_DELIVER;
 	a.obj = o;
 	if (o->kind == HI1_OBJ_DELIVERY) {
-		if (lc_read_result(lc, o->u.part.result_name, &data, &dlen) == -1 ||
+		if (lc_read_result(lc, o->u.part.result_name, o->u.part.sha256,
+		    &data, &dlen) == -1 ||
 		    (o->u.part.manifest_name[0] != '\0' && lc_read_result(lc,
-		    o->u.part.manifest_name, &man, &mlen) == -1)) {
+		    o->u.part.manifest_name, NULL, &man, &mlen) == -1)) {
 			log_warnx("%s: part %s cannot be read for delivery", o->ref,
 			    o->oid);
 			free(data);
@@ -1818,6 +1831,7 @@ lc_push(struct lifecycle *lc, const struct obj *o, const char *task_oid,
 		}
 		a.data = data;
 		a.data_len = dlen;
+		a.data_sha256 = o->u.part.sha256;
 		a.manifest = man;
 		a.manifest_len = mlen;
 	}
@@ -2505,9 +2519,10 @@ lc_read_part(struct lifecycle *lc, struct lc_read_store *st, size_t i,
 		a->err = &st->errs[i];
 		return;
 	}
-	if (lc_read_result(lc, p->result_name, &st->data[i], &dlen) == -1 ||
+	if (lc_read_result(lc, p->result_name, p->sha256, &st->data[i],
+	    &dlen) == -1 ||
 	    (p->manifest_name[0] != '\0' && lc_read_result(lc, p->manifest_name,
-	    &st->manifest[i], &mlen) == -1)) {
+	    NULL, &st->manifest[i], &mlen) == -1)) {
 		log_warnx("%s: part %s of task %s cannot be read", o->ref, o->oid,
 		    p->task_id);
 		wd_error_set_action(&st->errs[i], WD_ERR_STORAGE, action, "the "
@@ -2518,6 +2533,7 @@ lc_read_part(struct lifecycle *lc, struct lc_read_store *st, size_t i,
 	st->data_total += dlen;
 	a->data = st->data[i];
 	a->data_len = dlen;
+	a->data_sha256 = p->sha256;
 	a->manifest = st->manifest[i];
 	a->manifest_len = mlen;
 	obj_part_pb(o->oid, p, &st->parts[out->nparts]);
