@@ -1741,6 +1741,62 @@ lc_push_failed(struct lifecycle *lc, struct lc_push *p, const char *why)
 	}
 }
 
+/* An acknowledged part whose record is on its way to the journal. */
+struct lc_ack {
+	char	 owner[HI1_ID_LEN + 1];
+	char	 task[HI1_UUID_LEN + 1];
+	char	 oid[HI1_UUID_LEN + 1];
+	size_t	 cidx;
+};
+
+static struct lc_ack *
+lc_ack_of(const struct lc_push *p)
+{
+	struct lc_ack *k = calloc(1, sizeof(*k));
+
+	if (k != NULL) {
+		snprintf(k->owner, sizeof(k->owner), "%s", p->obj.owner);
+		snprintf(k->task, sizeof(k->task), "%s", p->task);
+		snprintf(k->oid, sizeof(k->oid), "%s", p->obj.oid);
+		k->cidx = p->cidx;
+	}
+	return k;
+}
+
+/*
+ * The record of an acknowledged part: durable, the task is looked at
+ * again; not written, the part is not delivered as far as the store knows,
+ * so the cursor must not say so either (it is sent again at the retry).
+ */
+static void
+lc_part_recorded(struct lifecycle *lc, int status, void *arg)
+{
+	struct lc_ack	*k = arg;
+	struct lc_mark	*m;
+	struct lc_cpart	*e;
+
+	if (k == NULL)
+		return;
+	if (status == 0) {
+		lc_progress(lc, k->owner, k->task);
+		free(k);
+		return;
+	}
+	if ((m = lc_mark_find(lc, k->owner, k->task, true)) != NULL) {
+		if (m->cur != NULL && k->cidx < m->cur->n &&
+		    (e = &m->cur->v[k->cidx])->state == LC_CP_DONE &&
+		    strcmp(e->oid, k->oid) == 0) {
+			e->state = LC_CP_TODO;
+			m->cur->done--;
+			if (k->cidx < m->cur->next)
+				m->cur->next = k->cidx;
+		}
+		if (m->retry_at == 0)
+			m->retry_at = lifecycle_now(lc) + 5000000;
+	}
+	free(k);
+}
+
 static void
 lc_pushed(int ok, const char *why, void *arg)
 {
@@ -1748,6 +1804,7 @@ lc_pushed(int ok, const char *why, void *arg)
 	struct lifecycle	*lc = p->lc;
 	struct lc_mark		*m;
 	struct lc_cpart		*e;
+	struct lc_ack		*k;
 	struct lc_rec		*r;
 	Warrant__DeliveryPart	 part, *partp = &part;
 	char			 detail[HI1_URL_LEN + 64];
@@ -1775,8 +1832,12 @@ lc_pushed(int ok, const char *why, void *arg)
 		return;
 	}
 	snprintf(detail, sizeof(detail), "DELIVERed to %s", p->url);
-	if ((r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_RESULT_DELIVERED,
-	    p->obj.owner, p->obj.ref, detail)) != NULL) {
+	r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_RESULT_DELIVERED,
+	    p->obj.owner, p->obj.ref, detail);
+	if (r == NULL && p->task[0] != '\0') {
+		/* Not recorded: not delivered for the cursor either. */
+		lc_part_recorded(lc, -1, lc_ack_of(p));
+	} else if (r != NULL) {
 		if (p->obj.kind == HI1_OBJ_DELIVERY) {
 			obj_part_pb(p->obj.oid, &p->obj.u.part, &part);
 			r->rec.parts = &partp;
@@ -1786,8 +1847,13 @@ lc_pushed(int ok, const char *why, void *arg)
 			r->rec.result_count = p->obj.u.part.count;
 		} else
 			lc_rec_object(r, p->obj.oid);
-		lc_emit(lc, r, lc_then_progress, lc_key_of(p->obj.owner,
-		    p->task[0] ? p->task : p->obj.oid));
+		if (p->task[0] != '\0') {
+			k = lc_ack_of(p);
+			if (lc_emit(lc, r, lc_part_recorded, k) == -1)
+				lc_part_recorded(lc, -1, k);	/* done never ran */
+		} else
+			lc_emit(lc, r, lc_then_progress, lc_key_of(p->obj.owner,
+			    p->obj.oid));
 	}
 	/*
 	 * The window has room again: the next part goes now, not once this
