@@ -184,6 +184,7 @@ struct wd_conf {
 		char	*cert, *key, *ca;	/* the carrier as DELIVER client */
 		char	*crl;			/* CRLs of the endpoints' CAs */
 		unsigned timeout_ms;		/* per DELIVER, default 30 s */
+		unsigned window;		/* parts of a task in flight, 4 */
 	} delivery;
 	struct wd_authorities	authorities;
 	struct wd_officials	officials;	/* officials and auditors */

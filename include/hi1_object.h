@@ -34,6 +34,7 @@ struct hi1_answer {
 	/* A DeliveryObject's result document and (last part) manifest. */
 	const uint8_t		*data;
 	size_t			 data_len;
+	const uint8_t		*data_sha256;	/* its SHA-256 if known, or NULL */
 	const uint8_t		*manifest;
 	size_t			 manifest_len;
 };

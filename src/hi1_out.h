@@ -10,10 +10,29 @@
 #define WD_HI1_OUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libxml/tree.h>
 
 #include "hi1.h"
+
+#define HI1_SPLICE_MAX		16
+#define HI1_SPLICE_MARK_LEN	40	/* "wd-splice-" and 30 random hex digits */
+
+/*
+ * Bytes written as base64 into the serialised message rather than through
+ * the tree (a DeliveryObject's Data: up to 1 MiB, 1.4 MB of base64): the
+ * tree holds a marker in their place, random per message so that no text
+ * an authority sent can pose as one, and hi1_out_finish encodes the bytes
+ * straight into the output where the marker is. Saves the base64 copy,
+ * the text node's copy and the serialiser's growing buffer (bench/lifecycle).
+ * The bytes must stay valid until hi1_out_finish.
+ */
+struct hi1_splice {
+	const uint8_t	*data;
+	size_t		 len;
+	char		 mark[HI1_SPLICE_MARK_LEN + 1];
+};
 
 /* A response under construction; any failed allocation sets oom. */
 struct hi1_out {
@@ -21,6 +40,8 @@ struct hi1_out {
 	xmlNodePtr	 root;
 	xmlNsPtr	 core, xsi, common, task, auth;
 	int		 oom;
+	struct hi1_splice splice[HI1_SPLICE_MAX];
+	size_t		 nsplice;
 };
 
 /* Add ns:name under parent with text (made valid UTF-8, at most ~1 KiB). */
@@ -38,6 +59,13 @@ int		 hi1_out_init(struct hi1_out *);
 /* Header and an empty payload ("ResponsePayload", "RequestPayload"). */
 xmlNodePtr	 hi1_out_header(struct hi1_out *, const struct hi1_response_header *,
 		    const char *payload_kind);
+/*
+ * The marker to put in the tree where the base64 of data goes (the text
+ * of a node marked xmlStringTextNoenc), or NULL when the message has no
+ * room for another (the caller then encodes into the tree itself).
+ */
+const char	*hi1_out_splice(struct hi1_out *, const uint8_t *data,
+		    size_t len);
 /* Serialise (frees the tree): a malloc'd NUL-terminated message or NULL. */
 char		*hi1_out_finish(struct hi1_out *, size_t *len);
 /* An ActionResponse with its ActionIdentifier under list. */

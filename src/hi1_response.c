@@ -17,6 +17,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "hi1.h"
@@ -258,22 +260,84 @@ hi1_out_header(struct hi1_out *o, const struct hi1_response_header *h,
 	return hi1_add(o, payload, o->core, payload_kind, NULL);
 }
 
+const char *
+hi1_out_splice(struct hi1_out *o, const uint8_t *data, size_t len)
+{
+	struct hi1_splice	*sp;
+	unsigned char		 rnd[15];
+
+	if (o->nsplice == HI1_SPLICE_MAX || len > INT_MAX / 2 ||
+	    RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return NULL;
+	sp = &o->splice[o->nsplice++];
+	sp->data = data;
+	sp->len = len;
+	memcpy(sp->mark, "wd-splice-", 10);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(sp->mark + 10 + 2 * i, 3, "%02x", rnd[i]);
+	return sp->mark;
+}
+
+/*
+ * The serialised message with each marker replaced by the base64 of its
+ * bytes, in one buffer. Markers are found in order, each once; one missing
+ * is an error (never a message with a marker in it).
+ */
+static char *
+hi1_out_spliced(const struct hi1_out *o, const char *mem, size_t size,
+    size_t *len)
+{
+	const char	*at = mem, *end = mem + size, *m;
+	char		*out, *w;
+	size_t		 total = size;
+
+	for (size_t i = 0; i < o->nsplice; i++)
+		total += 4 * ((o->splice[i].len + 2) / 3) - HI1_SPLICE_MARK_LEN;
+	if ((out = malloc(total + 1)) == NULL)
+		return NULL;
+	w = out;
+	for (size_t i = 0; i < o->nsplice; i++) {
+		const struct hi1_splice *sp = &o->splice[i];
+
+		if ((m = memmem(at, (size_t)(end - at), sp->mark,
+		    HI1_SPLICE_MARK_LEN)) == NULL) {
+			log_warnx("%s: marker %zu not in the message", __func__, i);
+			free(out);
+			return NULL;
+		}
+		memcpy(w, at, (size_t)(m - at));
+		w += m - at;
+		w += EVP_EncodeBlock((unsigned char *)w, sp->data, (int)sp->len);
+		at = m + HI1_SPLICE_MARK_LEN;
+	}
+	memcpy(w, at, (size_t)(end - at));
+	w += end - at;
+	*w = '\0';
+	*len = (size_t)(w - out);
+	return out;
+}
+
 /* Serialise and hand over a malloc'd, NUL-terminated copy. */
 char *
 hi1_out_finish(struct hi1_out *o, size_t *len)
 {
 	xmlChar		*mem = NULL;
 	char		*out = NULL;
+	size_t		 n = 0;
 	int		 size = 0;
 
 	if (!o->oom)
 		xmlDocDumpFormatMemoryEnc(o->doc, &mem, &size, "UTF-8", 1);
-	if (mem != NULL && size > 0 && (out = malloc((size_t)size + 1)) != NULL) {
+	if (mem != NULL && size > 0 && o->nsplice > 0)
+		out = hi1_out_spliced(o, (const char *)mem, (size_t)size, &n);
+	else if (mem != NULL && size > 0 &&
+	    (out = malloc((size_t)size + 1)) != NULL) {
 		memcpy(out, mem, (size_t)size);
 		out[size] = '\0';
-		if (len != NULL)
-			*len = (size_t)size;
+		n = (size_t)size;
 	}
+	if (out != NULL && len != NULL)
+		*len = n;
 	xmlFree(mem);
 	xmlFreeDoc(o->doc);
 	if (out == NULL)

@@ -49,6 +49,7 @@ struct lifecycle_config {
 	int64_t		 retry_base_us;		/* first pause between rounds */
 	size_t		 part_max;		/* bytes of a result document */
 	int64_t		 kept_after_us;		/* delivered results, re-fetchable */
+	unsigned	 push_window;		/* parts of a task in flight, 0: 4 */
 	const char	*carrier_id;
 	/* The authority's registered DELIVER endpoint (https URL) or NULL. */
 	const char	*(*endpoint)(void *arg, const char *authority);

@@ -104,7 +104,7 @@ enum seen {
 	S_WARN_BEFORE, S_KEEP_DELIVERED, S_PART_SIZE, S_ROUNDS, S_ROUND_PAUSE,
 	S_DEADLINE_FIRST, S_DEADLINE_OLDER = S_DEADLINE_FIRST + WD_REQ__COUNT,
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
-	S_DELIVERY_CRL,
+	S_DELIVERY_CRL, S_DELIVERY_WINDOW,
 	S_DESK_LISTEN, S_DESK_PAGES,
 	S__COUNT
 };
@@ -213,7 +213,7 @@ static void	 ne_end(void);
 %token	RESULTS RETENTION RETRIES SEGMENTSIZE SERVES SHA256 SIGNINGKEY STATE
 %token	SUSPENDED TEMPLATES TLS TO URGENT
 %token	DEADLINES DELIVERY DELIVERTO KEEPDELIVERED OLDERRECORDS PARTSIZE
-%token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE
+%token	ROUNDPAUSE ROUNDS TIMEOUT WARNBEFORE WINDOW
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
 %token	AUDITKEY DATAKEY
@@ -779,6 +779,10 @@ deliveryopt	: CERTIFICATE STRING {
 			    1, "milliseconds", 1000, 600000, "1s..10m",
 			    &ps.conf->delivery.timeout_ms);
 		}
+		| WINDOW count {
+			set_count(S_DELIVERY_WINDOW, "window", $<lineno>1, $2,
+			    1, 16, "1..16", &ps.conf->delivery.window);
+		}
 		;
 
 size		: NUMBER		{ $$ = $1; }
@@ -945,6 +949,7 @@ static const struct keyword {
 	{ "url",		URL },
 	{ "valid",		VALID },
 	{ "warn-before",		WARNBEFORE },
+	{ "window",		WINDOW },
 	/* limits of the connection edge */
 	{ "body-budget",	BODYBUDGET },
 	{ "connections-per-official", PEROFFICIAL },
@@ -2502,6 +2507,7 @@ conf_new(const char *path)
 	c->deadlines.answer_s[WD_REQ_INTERCEPTION] = 86400;
 	c->deadlines.older_records_s = 2 * 86400;
 	c->delivery.timeout_ms = 30 * SEC_MS;
+	c->delivery.window = 4;
 	return c;
 }
 
@@ -2536,7 +2542,7 @@ conf_check_required(const struct wd_conf *c)
 	 */
 	if ((ps.seen[S_DELIVERY_CERT] | ps.seen[S_DELIVERY_KEY] |
 	    ps.seen[S_DELIVERY_CA] | ps.seen[S_DELIVERY_CRL] |
-	    ps.seen[S_DELIVERY_TIMEOUT]) != 0 && (ps.seen[S_DELIVERY_CERT] == 0 ||
+	    ps.seen[S_DELIVERY_TIMEOUT] | ps.seen[S_DELIVERY_WINDOW]) != 0 && (ps.seen[S_DELIVERY_CERT] == 0 ||
 	    ps.seen[S_DELIVERY_KEY] == 0 || ps.seen[S_DELIVERY_CA] == 0))
 		file_errx(c->path, 0, "delivery needs certificate, key and ca");
 	/* A body the budget cannot hold could never be received. */

@@ -108,6 +108,7 @@ struct push {
 static void	push_start(struct push_send *);
 static void	push_connect(struct push_send *);
 static void	push_connectedcb(evutil_socket_t, short, void *);
+static void	push_body_free(const void *, size_t, void *);
 static void	push_readcb(struct bufferevent *, void *);
 static void	push_eventcb(struct bufferevent *, short, void *);
 
@@ -502,15 +503,27 @@ push_tls(struct push_send *s)
 	bufferevent_setwatermark(s->bev, EV_READ, 0,
 	    PUSH_HEAD_MAX + PUSH_ANSWER_MAX + 1);
 	if (bufferevent_write(s->bev, s->head, strlen(s->head)) == -1 ||
-	    bufferevent_write(s->bev, s->body, s->len) == -1 ||
-	    bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1) {
+	    evbuffer_add_reference(bufferevent_get_output(s->bev), s->body,
+	    s->len, push_body_free, NULL) == -1) {
 		push_fail(s, "out of memory");
 		return;
 	}
-	/* The output buffer has its copy. */
-	free(s->body);
+	/* The output buffer owns the body now (no copy of 1.4 MB). */
 	s->body = NULL;
+	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1) {
+		push_fail(s, "out of memory");
+		return;
+	}
 	s->phase = "TLS handshake";
+}
+
+/* Frees a message body handed to an output buffer by reference. */
+static void
+push_body_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
 }
 
 static void

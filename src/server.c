@@ -1153,6 +1153,15 @@ conn_respond(struct conn *c, int status, char *body, size_t len)
 	conn_respond_type(c, status, "application/xml; charset=utf-8", body, len);
 }
 
+/* Frees an answer handed to the output buffer by reference. */
+static void
+conn_body_free(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
 void
 conn_respond_type(struct conn *c, int status, const char *type, char *body,
     size_t len)
@@ -1177,7 +1186,11 @@ conn_respond_type(struct conn *c, int status, const char *type, char *body,
 	    "Connection: %s\r\n\r\n", status, http_status_text(status), type,
 	    len, c->receipt[0] ? c->receipt : "", c->close_after ? "close" : "keep-alive");
 	c->receipt[0] = '\0';
-	if (body && len)
+	/* By reference: an answer with parts is megabytes, not copied again. */
+	if (body && len && evbuffer_add_reference(out, body, len,
+	    conn_body_free, NULL) == 0)
+		body = NULL;
+	else if (body && len)
 		evbuffer_add(out, body, len);
 	free(body);
 	c->state = CONN_WRITING;
@@ -1494,6 +1507,7 @@ server_lifecycle_config(struct server *srv, struct lifecycle_config *lc)
 	lc->retry_rounds = c->results.rounds;
 	lc->retry_base_us = (int64_t)c->results.round_pause_s * 1000000;
 	lc->part_max = c->results.part_max;
+	lc->push_window = c->delivery.window;
 	lc->carrier_id = c->carrier_id;
 	lc->endpoint = server_endpoint;
 	lc->endpoint_arg = srv;

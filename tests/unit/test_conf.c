@@ -1227,7 +1227,18 @@ test_delivery_block(void **state)
 	assert_string_equal(c->delivery.ca, "/ca.pem");
 	assert_string_equal(c->delivery.crl, "/crl.pem");
 	assert_int_equal(c->delivery.timeout_ms, 5000);
+	assert_int_equal(c->delivery.window, 4);	/* the default */
 	conf_free(c);
+	assert_non_null(c = load_text(PREFIX "delivery {\n"
+	    "\tcertificate \"/c.pem\"\n\tkey \"/c.key\"\n\tca \"/ca.pem\"\n"
+	    "\twindow 16\n}\n"));
+	assert_int_equal(c->delivery.window, 16);
+	conf_free(c);
+	assert_null(load_text(PREFIX "delivery {\n\tcertificate \"/c.pem\"\n"
+	    "\tkey \"/c.key\"\n\tca \"/ca.pem\"\n\twindow 0\n}\n"));
+	assert_logged("warrantd.conf", 13, "1..16");
+	assert_null(load_text(PREFIX "delivery {\n\twindow 8\n}\n"));
+	assert_logged("warrantd.conf", 0, "delivery needs certificate, key and ca");
 	assert_null(load_text(PREFIX "delivery {\n\tcertificate \"/c.pem\"\n"
 	    "\tkey \"/c.key\"\n\tcrl \"/crl.pem\"\n}\n"));
 	assert_logged("warrantd.conf", 0, "delivery needs certificate, key and ca");

@@ -32,6 +32,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
+#include <openssl/evp.h>
 
 #include "hi1.h"
 #include "hi1_object.h"
@@ -860,6 +861,86 @@ fx_answer(struct fx *x, const int *seq, size_t n, size_t *len)
 	return xml;
 }
 
+/*
+ * A GET of 16 parts, the last with its manifest: 17 binaries, one more
+ * than hi1_out splices into the output, so both ways of writing Data are
+ * in one message. Each Data is the base64 of its bytes (bytes that XML
+ * would escape included), each Checksum the digest the answer gave (not
+ * recomputed: a wrong one comes out as given), no marker is left, and a
+ * text that looks like a marker is kept as it was.
+ */
+static void
+test_answer_spliced(void **state)
+{
+	enum { N = HI1_MAX_ACTIONS, LEN = 3001 };
+	static uint8_t		 data[N][LEN];
+	static char		 b64[4 * ((LEN + 2) / 3) + 1];
+	struct hi1_answer	 ans[N];
+	struct obj		 o[N];
+	struct ctl_answer	 a;
+	uint8_t			 given[32];
+	char			 hex[65], why[256], *xml;
+	size_t			 len, nld;
+
+	(void)state;
+	memset(given, 0xab, sizeof(given));
+	memset(ans, 0, sizeof(ans));
+	for (int i = 0; i < N; i++) {
+		struct obj_part *p = &o[i].u.part;
+		char oid[HI1_UUID_LEN + 1];
+
+		for (int k = 0; k < LEN; k++)
+			data[i][k] = (uint8_t)("<&>\"x"[k % 5] + i * k);
+		hi1_uuid(oid, sizeof(oid));
+		obj_base(&o[i], HI1_OBJ_DELIVERY, oid, 1);
+		snprintf(p->task_id, sizeof(p->task_id), TASK_ID);
+		snprintf(p->delivery_id, sizeof(p->delivery_id), DELIVERY_ID);
+		snprintf(p->ldid, sizeof(p->ldid), "MX-FGR-wd-splice-0123456789");
+		p->seq = (uint32_t)i + 1;
+		p->parts = N;
+		p->last = i == N - 1;
+		ans[i].action_id = (uint32_t)i;
+		ans[i].verb = HI1_VERB_GET;
+		ans[i].obj = &o[i];
+		ans[i].data = data[i];
+		ans[i].data_len = LEN;
+		ans[i].data_sha256 = i == 3 ? given : NULL;
+		if (p->last) {
+			ans[i].manifest = data[0];
+			ans[i].manifest_len = 100;
+		}
+	}
+	assert_non_null(xml = hi1_build_answer(&hdr, ans, N, &len));
+	assert_int_equal(strlen(xml), len);
+	/* Every "wd-splice-" left is an LDID as it was sent, none a marker. */
+	nld = 0;
+	for (const char *m = xml; (m = strstr(m, "wd-splice-")) != NULL; m++) {
+		assert_memory_equal(m, "wd-splice-0123456789<", 21);
+		nld++;
+	}
+	assert_int_equal(nld, N);
+	if (read_answer(xml, len, &a, why) != 0)
+		fail_msg("%s", why);
+	assert_int_equal(a.nactions, N);
+	for (int i = 0; i < N; i++) {
+		const struct ctl_binary *d = &a.actions[i].obj.data;
+		int n = EVP_EncodeBlock((unsigned char *)b64, data[i], LEN);
+
+		assert_true(a.actions[i].obj.has_data);
+		assert_int_equal(d->b64len, n);
+		assert_memory_equal(d->b64, b64, (size_t)n);
+		if (i == 3)		/* as given */
+			for (int k = 0; k < 64; k++)
+				hex[k] = k % 2 ? 'b' : 'a';
+		else
+			ctl_sha256_hex(data[i], LEN, hex);
+		hex[64] = '\0';
+		assert_string_equal(d->checksum, hex);
+	}
+	ctl_answer_free(&a);
+	free(xml);
+}
+
 /* Read an answer and give each DeliveryObject to the fetch. */
 static void
 fx_feed(struct fx *x, struct ctl_fetch *f, const char *xml, size_t len,
@@ -1315,6 +1396,7 @@ main(void)
 		cmocka_unit_test(test_order_file),
 		cmocka_unit_test(test_answer_fixture),
 		cmocka_unit_test(test_answer_built),
+		cmocka_unit_test(test_answer_spliced),
 		cmocka_unit_test(test_answer_hostile),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_pager),
