@@ -179,6 +179,9 @@ struct wd_conf {
 		unsigned older_records_s;	/* records older than a year */
 	} deadlines;
 	struct {
+		unsigned warn_pct;		/* alert-warn: % of a clock, 80 */
+	} alert;
+	struct {
 		char	*cert, *key, *ca;	/* the carrier as DELIVER client */
 		char	*crl;			/* CRLs of the endpoints' CAs */
 		unsigned timeout_ms;		/* per DELIVER, default 30 s */

@@ -3,6 +3,7 @@
  *   GET  /desk/api/me                 who the certificate is
  *   GET  /desk/api/queue?...          open tasks: filter, sort, search
  *   GET  /desk/api/requests/REF       one request: its objects, the desk's state
+ *   GET  /desk/api/alerts             deadlines in danger (src/alert.h)
  *   POST /desk/api/{approve,reject,hold,release,assign,note}
  * Only registered desk operators and supervisors whose registration is in
  * force get an answer; officials, auditors and unknown certificates get 403.
@@ -30,6 +31,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "alert.h"
 #include "backend.h"
 #include "conf.h"
 #include "desk.h"
@@ -292,6 +294,7 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 	const struct obj_task	*t = &o->u.task;
 	const char		*official = desk_official_id(conf, t->desk.official_fp);
 	int64_t			 ratify = desk_ratify_by(d, o);
+	enum alert_level	 l;
 	json_t			*j;
 
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:s,"
@@ -324,6 +327,8 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 		    json_integer((ratify - now) / 1000000));
 	if (t->desk.held)
 		json_object_set_new(j, "hold_note", json_string(t->desk.hold_note));
+	if ((l = alert_level_of(d->env.alerts, o->owner, o->oid)) != ALERT_NONE)
+		json_object_set_new(j, "alert", json_string(alert_level_name(l)));
 	if (o->reason_code != 0) {
 		json_object_set_new(j, "reason_code", json_integer(o->reason_code));
 		json_object_set_new(j, "reason", json_string(o->reason));
@@ -920,6 +925,46 @@ desk_pending(const struct desk *d)
 	return d->pending;
 }
 
+/* ---- alerts ------------------------------------------------------------------ */
+
+struct desk_alerts {
+	json_t	*list;
+	int64_t	 now;
+};
+
+static void
+desk_alert_visit(const struct alert_info *a, void *arg)
+{
+	struct desk_alerts	*x = arg;
+	json_t			*j;
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:b}",
+	    "level", alert_level_name(a->level),
+	    "clock", alert_clock_name(a->clock),
+	    "ref", a->ref, "authority", a->owner, "object", a->oid,
+	    "type", a->type < 0 ? "order" : wd_reqtype_confname(a->type),
+	    "deadline", desk_time(a->deadline_us),
+	    "seconds_left", (json_int_t)((a->deadline_us - x->now) / 1000000),
+	    "raised", desk_time(a->raised_us),
+	    "final", a->final);
+	if (j != NULL)
+		json_array_append_new(x->list, j);
+}
+
+/* GET /desk/api/alerts: the open alerts, critical first, then by deadline. */
+static void
+desk_alerts(struct desk *d, desk_reply_cb cb, void *arg)
+{
+	struct desk_alerts	 x = { json_array(), desk_now_us() };
+	struct alert_counts	 c;
+
+	alert_counts(d->env.alerts, &c);
+	alert_each(d->env.alerts, desk_alert_visit, &x);
+	desk_reply_json(cb, arg, 200, json_pack("{s:{s:i, s:i}, s:o}", "open",
+	    "critical", (int)c.critical, "warning", (int)c.warning,
+	    "alerts", x.list));
+}
+
 /* ---- metrics and health ---------------------------------------------------- */
 
 struct desk_count {
@@ -1081,6 +1126,33 @@ desk_metrics_desk(const struct desk *d, struct desk_text *t)
 	    (unsigned long long)d->actions[DESK_SEARCH]);
 }
 
+/* Deadlines warned and missed (src/alert.h), by legal clock. */
+static void
+desk_metrics_alerts(const struct desk *d, struct desk_text *t)
+{
+	struct alert_counts c;
+
+	alert_counts(d->env.alerts, &c);
+	desk_metric_head(t, "warrantd_deadlines_warned_total", "counter",
+	    "Deadline warnings raised since start, by legal clock.");
+	for (int i = 0; i < ALERT__COUNT; i++)
+		desk_printf(t, "warrantd_deadlines_warned_total{clock=\"%s\"} "
+		    "%llu\n", alert_clock_name(i),
+		    (unsigned long long)c.warned[i]);
+	desk_metric_head(t, "warrantd_deadlines_missed_total", "counter",
+	    "Deadlines missed (critical alerts raised) since start, by legal "
+	    "clock.");
+	for (int i = 0; i < ALERT__COUNT; i++)
+		desk_printf(t, "warrantd_deadlines_missed_total{clock=\"%s\"} "
+		    "%llu\n", alert_clock_name(i),
+		    (unsigned long long)c.missed[i]);
+	desk_metric_head(t, "warrantd_alerts_open", "gauge",
+	    "Deadline alerts open now, by level.");
+	desk_printf(t, "warrantd_alerts_open{level=\"warning\"} %u\n"
+	    "warrantd_alerts_open{level=\"critical\"} %u\n", c.warning,
+	    c.critical);
+}
+
 /* The journal and the back ends. */
 static void
 desk_metrics_journal(const struct desk *d, struct desk_text *t)
@@ -1132,6 +1204,7 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	desk_metrics_requests(&t, &st);
 	desk_metrics_tasks(&t, k);
 	desk_metrics_desk(d, &t);
+	desk_metrics_alerts(d, &t);
 	desk_metrics_journal(d, &t);
 	free(k);
 	if (t.oom) {
@@ -1222,6 +1295,7 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		}
 	if (r->method != HTTP_GET) {
 		desk_error(cb, arg, strcmp(p, "me") == 0 || strcmp(p, "queue") == 0 ||
+		    strcmp(p, "alerts") == 0 ||
 		    strncmp(p, "requests/", 9) == 0 ? 405 : 404, "method",
 		    "only GET here");
 		return;
@@ -1231,6 +1305,8 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		    r->who->id, "name", r->who->name, "level", desk_level(r->who)));
 	else if (strcmp(p, "queue") == 0)
 		desk_queue(d, r, cb, arg);
+	else if (strcmp(p, "alerts") == 0)
+		desk_alerts(d, cb, arg);
 	else if (strncmp(p, "requests/", 9) == 0)
 		desk_show(d, r, p + 9, cb, arg);
 	else

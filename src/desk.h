@@ -18,6 +18,7 @@ struct desk;
 struct journal;
 struct store;
 struct lifecycle;
+struct alert;
 struct backend_set;
 struct wd_conf;
 struct wd_official;
@@ -37,6 +38,7 @@ struct desk_env {
 	void			(*stats)(void *arg, struct desk_stats *);
 	void			*stats_arg;
 	const char		*pages;		/* the console's files (a directory) */
+	struct alert		*alerts;	/* deadlines in danger (alert.h) */
 };
 
 /*

@@ -106,6 +106,7 @@ enum seen {
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
 	S_DELIVERY_CRL,
 	S_DESK_LISTEN, S_DESK_PAGES,
+	S_ALERT_WARN,
 	S__COUNT
 };
 
@@ -217,6 +218,7 @@ static void	 ne_end(void);
 %token	UNAUTH UNAUTHPERSOURCE
 %token	AUDITKEY DATAKEY
 %token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
+%token	ALERTWARN
 %token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
@@ -269,6 +271,10 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| DESK PAGES STRING {
 			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
 			    &ps.conf->desk_pages, $3);
+		}
+		| ALERTWARN count {
+			set_count(S_ALERT_WARN, "alert-warn", $<lineno>1, $2,
+			    1, 99, "1..99", &ps.conf->alert.warn_pct);
 		}
 		| backend
 		| ne
@@ -866,6 +872,7 @@ static const struct keyword {
 } keywords[] = {
 	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
+	{ "alert-warn",		ALERTWARN },
 	{ "answer-within",	ANSWERWITHIN },
 	{ "audit-key",		AUDITKEY },
 	{ "auditor",		AUDITOR },
@@ -2472,6 +2479,7 @@ conf_new(const char *path)
 	c->journal.checkpoint_interval_s = 60;
 	c->journal.segment_max = 64 * MIB;
 	c->results.keep_s = 30 * 86400;
+	c->alert.warn_pct = 80;
 	c->results.answer_within_ms = 5000;
 	c->results.warn_before_s = 7 * 86400;
 	c->results.keep_delivered_s = 86400;

@@ -542,11 +542,13 @@ main(int argc, char *argv[])
 		fatalx("back ends not usable; refusing to start");
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
+	if (server_alert_open(&srv) == -1)
+		fatalx("deadline alerts not usable; refusing to start");
 	if (srv.gen->conf->desk_addr != NULL) {
 		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
 		    srv.backends, server_desk_stats, &srv,
 		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
-		    DATADIR "/desk" };
+		    DATADIR "/desk", srv.alert };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");
@@ -566,6 +568,7 @@ main(int argc, char *argv[])
 	journal_close(srv.journal);	/* flushes the stop record */
 	seal_free(warrantd_seal);
 	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));
+	server_alert_close(&srv);
 	lifecycle_free(srv.lifecycle);
 	store_close(srv.store);
 	purge_stop(srv.purge);

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# desk-alerts.sh — deadlines and alerts end to end (issue 10, docs/desk.md):
+# communication records under review wait in AwaitingApproval while their
+# answer deadline (15 s here) runs; with alert-warn 1 each task warns at
+# once, then is missed. GET /desk/api/alerts, the queue, /metrics (valid
+# for promtool), the log (a CRITICAL line with the reference) and the
+# sd_notify STATUS line say so; a rejected task's alert closes. Nothing is
+# timed: the test waits (up to a minute) for each state to appear.
+srcdir=${srcdir:-$(dirname "$0")/../..}
+. "$srcdir/tests/integration/lib.sh"
+. "$srcdir/tests/integration/desk-lib.sh"
+NOTIFY_LISTEN=${NOTIFY_LISTEN:-$TOP_BUILDDIR/tests/unit/notify_listen}
+[ -x "$NOTIFY_LISTEN" ] || skip "$NOTIFY_LISTEN not built (make check builds it)"
+
+# systemd's notification socket, played by notify_listen.
+NT=$(mktemp -d "${TMPDIR:-/tmp}/wd-alerts.XXXXXX") || fail "mktemp failed"
+"$NOTIFY_LISTEN" "$NT/notify" 600 >"$NT/notify.out" 2>"$NT/notify.err" &
+nlpid=$!
+for _ in $(seq 1 100); do [ -S "$NT/notify" ] && break; sleep 0.1; done
+[ -S "$NT/notify" ] || fail "notify_listen did not bind: $(cat "$NT/notify.err")"
+export NOTIFY_SOCKET=$NT/notify
+DESK_CONF='alert-warn 1
+deadlines {
+	communication-records 15s
+}'
+desk_stack_up
+unset NOTIFY_SOCKET
+trap 'kill "$nlpid" 2>/dev/null; rm -rf "$NT"; stack_down' EXIT
+
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/records.xml" >/dev/null ||
+    fail "restamp records.xml"
+submit_as fgr "$work/records.xml"
+expect_exit 0
+ref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
+[ -n "$ref" ] || fail "no carrier reference: $out"
+
+# wait_alerts LEVEL N: until N alerts of ref are at LEVEL (a minute at most).
+wait_alerts() {
+	for _ in $(seq 1 120); do
+		req deskop GET "$DESK/desk/api/alerts"
+		expect_code "GET alerts" 200
+		[ "$(jget "len([a for a in d['alerts'] if a['ref'] == '$ref' and a['level'] == '$1'])")" = "$2" ] &&
+		    return 0
+		sleep 0.5
+	done
+	fail "no $2 $1 alert(s) for $ref: $body"
+}
+
+# --- warned: both tasks, before their deadline --------------------------------
+wait_alerts warning 2
+[ "$(jget "all(a['clock'] == 'answer' and a['type'] == 'communication-records' and a['authority'] == 'FGR' and not a['final'] for a in d['alerts'])")" = True ] ||
+    fail "alert fields: $body"
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$ref"
+expect_code "queue" 200
+[ "$(jget 'sorted(t.get("alert") for t in d["tasks"])')" = "['warning', 'warning']" ] ||
+    [ "$(jget 'all(t.get("alert") in ("warning", "critical") for t in d["tasks"])')" = True ] ||
+    fail "the queue does not show the alerts: $body"
+task=$(jget 'd["tasks"][0]["task"]')
+
+# --- missed ---------------------------------------------------------------------
+wait_alerts critical 2
+[ "$(jget 'd["open"]["critical"] >= 2')" = True ] || fail "open counts: $body"
+grep -q "crit: $ref: CRITICAL: answer deadline of communication-records" \
+    "$DIR/warrantd.log" || fail "no CRITICAL log line: $(grep -i alert "$DIR/warrantd.log" | tail -5)"
+grep -q "warning: $ref: warning: answer deadline of communication-records" \
+    "$DIR/warrantd.log" || fail "no warning log line"
+grep -q 'STATUS=serving; alerts: 2 critical, 0 warning' "$NT/notify.out" ||
+    fail "sd_notify STATUS without the open alerts: $(grep STATUS "$NT/notify.out" | tail -3)"
+
+req deskop GET "$DESK/metrics"
+expect_code "metrics" 200
+printf '%s\n' "$body" >"$work/metrics"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$work/metrics" >"$work/promtool.out" 2>&1 ||
+	    fail "promtool check metrics: $(cat "$work/promtool.out")"
+else
+	echo "desk-alerts.sh: promtool not installed: format not checked" >&2
+fi
+grep -qx 'warrantd_deadlines_warned_total{clock="answer"} 2' "$work/metrics" ||
+    fail "deadlines warned: $(grep deadlines "$work/metrics")"
+grep -qx 'warrantd_deadlines_missed_total{clock="answer"} 2' "$work/metrics" ||
+    fail "deadlines missed: $(grep deadlines "$work/metrics")"
+grep -qx 'warrantd_alerts_open{level="critical"} 2' "$work/metrics" ||
+    fail "alerts open: $(grep alerts_open "$work/metrics")"
+grep -q "$ref" "$work/metrics" && fail "a carrier reference in the metrics"
+
+# --- a rejected task's alert closes; the other stays -----------------------------
+act deskop reject "{\"ref\":\"$ref\",\"task\":\"$task\",\"reason\":\"fuera de plazo\"}"
+expect_code "reject" 200
+wait_alerts critical 1
+[ "$(jget "[a['object'] for a in d['alerts'] if a['ref'] == '$ref'] != ['$task']")" = True ] ||
+    fail "the rejected task's alert is still open: $body"
+
+# --- who may read them ------------------------------------------------------------
+req desksup GET "$DESK/desk/api/alerts"
+expect_code "alerts as supervisor" 200
+for who in fgr auditor unregistered; do
+	req $who GET "$DESK/desk/api/alerts"
+	expect_code "alerts as $who" 403
+done
+act deskop alerts '{}'
+expect_code "POST alerts" 405
+pass
