@@ -180,6 +180,8 @@ struct wd_conf {
 	} deadlines;
 	struct {
 		unsigned warn_pct;		/* alert-warn: % of a clock, 80 */
+		char	*command;		/* alert-command; NULL: none */
+		unsigned timeout_s;		/* alert-timeout, default 30 s */
 	} alert;
 	struct {
 		char	*cert, *key, *ca;	/* the carrier as DELIVER client */

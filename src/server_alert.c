@@ -42,6 +42,8 @@ server_alert_config(struct server *srv, struct alert_config *ac,
 	if (lc.keep_warn_us > ac->horizon_us)
 		ac->horizon_us = lc.keep_warn_us;
 	memset(oc, 0, sizeof(*oc));
+	oc->command = c->alert.command;
+	oc->timeout_s = c->alert.timeout_s;
 }
 
 static void

@@ -4,8 +4,11 @@
 # answer deadline (15 s here) runs; with alert-warn 1 each task warns at
 # once, then is missed. GET /desk/api/alerts, the queue, /metrics (valid
 # for promtool), the log (a CRITICAL line with the reference) and the
-# sd_notify STATUS line say so; a rejected task's alert closes. Nothing is
-# timed: the test waits (up to a minute) for each state to appear.
+# sd_notify STATUS line say so; a rejected task's alert closes. The
+# alert-command hook runs per alert with the alert's fields as its only
+# environment, its output goes to the log, and one that hangs (each
+# critical alert's here) is killed after alert-timeout while the daemon
+# answers. Nothing is timed: the test waits (up to a minute) for each state.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
 . "$srcdir/tests/integration/desk-lib.sh"
@@ -19,10 +22,21 @@ nlpid=$!
 for _ in $(seq 1 100); do [ -S "$NT/notify" ] && break; sleep 0.1; done
 [ -S "$NT/notify" ] || fail "notify_listen did not bind: $(cat "$NT/notify.err")"
 export NOTIFY_SOCKET=$NT/notify
-DESK_CONF='alert-warn 1
+# The hook: what it was given, a line of output; critical alerts hang.
+cat >"$NT/hook" <<EOF
+#!/bin/sh
+env >"$NT/env-\$WARRANTD_ALERT_LEVEL-\$WARRANTD_OBJECT"
+echo "paging on-call for \$WARRANTD_REF"
+[ "\$WARRANTD_ALERT_LEVEL" = critical ] && exec sleep 600
+exit 0
+EOF
+chmod 755 "$NT/hook"
+DESK_CONF="alert-warn 1
+alert-command \"$NT/hook\"
+alert-timeout 2s
 deadlines {
 	communication-records 15s
-}'
+}"
 desk_stack_up
 unset NOTIFY_SOCKET
 trap 'kill "$nlpid" 2>/dev/null; rm -rf "$NT"; stack_down' EXIT
@@ -83,6 +97,33 @@ grep -qx 'warrantd_deadlines_missed_total{clock="answer"} 2' "$work/metrics" ||
 grep -qx 'warrantd_alerts_open{level="critical"} 2' "$work/metrics" ||
     fail "alerts open: $(grep alerts_open "$work/metrics")"
 grep -q "$ref" "$work/metrics" && fail "a carrier reference in the metrics"
+
+# --- the hook: its environment, its output, its end --------------------------------
+# wait_log TEXT COUNT: until the log has COUNT lines with TEXT.
+wait_log() {
+	for _ in $(seq 1 120); do
+		[ "$(grep -c -- "$1" "$DIR/warrantd.log")" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	fail "log: fewer than $2 lines with \"$1\": $(grep alert-command "$DIR/warrantd.log" | tail -8)"
+}
+wait_log "$ref: paging on-call for $ref" 4
+wait_log "$ref: done" 2
+wait_log "$ref: killed after 2 s (alert-timeout)" 2
+env_file=$NT/env-warning-$task
+[ -f "$env_file" ] || fail "the hook did not run for $task's warning: $(ls "$NT")"
+for kv in WARRANTD_ALERT_LEVEL=warning WARRANTD_CLOCK=answer "WARRANTD_REF=$ref" \
+    WARRANTD_AUTHORITY=FGR "WARRANTD_OBJECT=$task" \
+    WARRANTD_TYPE=communication-records WARRANTD_FINAL=0; do
+	grep -qx -- "$kv" "$env_file" || fail "hook environment lacks $kv: $(cat "$env_file")"
+done
+grep -qE '^WARRANTD_DEADLINE=20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' "$env_file" ||
+    fail "hook environment: deadline: $(cat "$env_file")"
+grep -qE '^(HOME|NOTIFY_SOCKET|WARRANT_URL|LD_PRELOAD)=' "$env_file" &&
+    fail "the daemon's environment leaked into the hook: $(cat "$env_file")"
+[ -f "$NT/env-critical-$task" ] || fail "the hook did not run for $task's miss"
+req deskop GET "$DESK/healthz"
+expect_code "healthz after the hooks" 200
 
 # --- a rejected task's alert closes; the other stays -----------------------------
 act deskop reject "{\"ref\":\"$ref\",\"task\":\"$task\",\"reason\":\"fuera de plazo\"}"
