@@ -42,6 +42,7 @@
 #include "obj.h"
 #include "review.h"
 #include "store.h"
+#include "tally.h"
 
 
 static const char *const desk_actions[] = {
@@ -972,6 +973,8 @@ struct desk_count {
 	uint64_t	 missed[WD_REQ__COUNT];
 	uint64_t	 flagged;
 	uint64_t	 held;
+	uint64_t	 parts_pending;		/* neither delivered nor destroyed */
+	uint64_t	 parts_retrying;	/* ... whose push failed before */
 };
 
 static int
@@ -979,6 +982,12 @@ desk_count_visit(const struct obj *o, void *arg)
 {
 	struct desk_count *k = arg;
 
+	if (o->kind == HI1_OBJ_DELIVERY && !o->u.part.delivered &&
+	    !o->u.part.destroyed) {
+		k->parts_pending++;
+		k->parts_retrying += o->u.part.push_failures > 0;
+		return 0;
+	}
 	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
 	    obj_final(o) || (unsigned)o->u.task.t.type >= WD_REQ__COUNT)
 		return 0;
@@ -1111,6 +1120,15 @@ desk_metrics_tasks(struct desk_text *t, const struct desk_count *k)
 	    "Open tasks the desk put on hold.");
 	desk_printf(t, "warrantd_open_tasks_held %llu\n",
 	    (unsigned long long)k->held);
+	desk_metric_head(t, "warrantd_deliveries_pending", "gauge",
+	    "Result parts neither delivered to the authority nor destroyed.");
+	desk_printf(t, "warrantd_deliveries_pending %llu\n",
+	    (unsigned long long)k->parts_pending);
+	desk_metric_head(t, "warrantd_deliveries_retrying", "gauge",
+	    "Pending parts whose push to the authority has failed at least "
+	    "once (tried again with backoff).");
+	desk_printf(t, "warrantd_deliveries_retrying %llu\n",
+	    (unsigned long long)k->parts_retrying);
 }
 
 /* The desk's own actions. */
@@ -1124,6 +1142,21 @@ desk_metrics_desk(const struct desk *d, struct desk_text *t)
 		    desk_actions[i], (unsigned long long)d->actions[i]);
 	desk_printf(t, "warrantd_desk_actions_total{action=\"search\"} %llu\n",
 	    (unsigned long long)d->actions[DESK_SEARCH]);
+}
+
+/* What the journal's records counted (src/tally.c). */
+static void
+desk_metrics_tally(const struct desk *d, struct desk_text *t)
+{
+	char	*s;
+	size_t	 len;
+
+	if (tally_text(d->env.tally, &s, &len) == -1) {
+		t->oom = true;
+		return;
+	}
+	desk_printf(t, "%s", s);
+	free(s);
 }
 
 /* Deadlines warned and missed (src/alert.h), by legal clock. */
@@ -1157,6 +1190,8 @@ desk_metrics_alerts(const struct desk *d, struct desk_text *t)
 static void
 desk_metrics_journal(const struct desk *d, struct desk_text *t)
 {
+	int64_t cp;
+
 	desk_metric_head(t, "warrantd_journal_records", "gauge",
 	    "Records in the journal.");
 	desk_printf(t, "warrantd_journal_records %llu\n",
@@ -1165,6 +1200,12 @@ desk_metrics_journal(const struct desk *d, struct desk_text *t)
 	    "1 while the journal accepts records, else 0.");
 	desk_printf(t, "warrantd_journal_healthy %d\n",
 	    journal_healthy(d->env.journal) ? 1 : 0);
+	desk_metric_head(t, "warrantd_journal_checkpoint_age_seconds", "gauge",
+	    "Seconds since the newest signed checkpoint was written (absent: "
+	    "none yet).");
+	if ((cp = journal_checkpoint_time(d->env.journal)) != 0)
+		desk_printf(t, "warrantd_journal_checkpoint_age_seconds %.3f\n",
+		    (double)(desk_now_us() - cp) / 1e6);
 	static const char *const fam[3][2] = {
 		{ "warrantd_backend_connections_up",
 		    "Connections of a back end's pool that are ready." },
@@ -1205,6 +1246,7 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	desk_metrics_tasks(&t, k);
 	desk_metrics_desk(d, &t);
 	desk_metrics_alerts(d, &t);
+	desk_metrics_tally(d, &t);
 	desk_metrics_journal(d, &t);
 	free(k);
 	if (t.oom) {

@@ -19,6 +19,7 @@ struct journal;
 struct store;
 struct lifecycle;
 struct alert;
+struct tally;
 struct backend_set;
 struct wd_conf;
 struct wd_official;
@@ -39,6 +40,7 @@ struct desk_env {
 	void			*stats_arg;
 	const char		*pages;		/* the console's files (a directory) */
 	struct alert		*alerts;	/* deadlines in danger (alert.h) */
+	struct tally		*tally;		/* counts of records (tally.h) */
 };
 
 /*

@@ -145,6 +145,7 @@ struct server {
 	struct x1prov		*x1;		/* X1 elements; NULL: none */
 	struct alert		*alert;		/* deadlines in danger */
 	struct alert_out	*alert_out;	/* ... told to journald, the hook */
+	struct tally		*tally;		/* counts of records, for /metrics */
 	struct evconnlistener	*listener;
 	struct desk		*desk;		/* the compliance desk; NULL: none */
 	struct evconnlistener	*desk_listener;	/* desk listen on, if configured */

@@ -35,6 +35,7 @@
 #include "server.h"
 #include "strict.h"
 #include "store.h"
+#include "tally.h"
 #include "tls.h"
 #include "x1_prov.h"
 
@@ -314,6 +315,7 @@ warrantd_observe(const Warrant__Record *rec, void *arg)
 	if (store_apply(srv->store, rec) == -1)
 		log_warnx("object store: record %llu not applied; objects read "
 		    "before a restart may be stale", (unsigned long long)rec->seq);
+	tally_record(srv->tally, rec, srv->store);
 }
 
 /*
@@ -532,6 +534,8 @@ main(int argc, char *argv[])
 		fatalx("cannot initialise libevent");
 	if ((srv.gen = server_gen_load(path, 1)) == NULL)
 		fatalx("configuration %s is not usable; nothing started", path);
+	if ((srv.tally = tally_new()) == NULL)
+		fatalx("out of memory");
 	if (warrantd_open_journal(&srv) == -1)
 		fatalx("journal is not usable; refusing to start");
 	if (warrantd_open_results(&srv) == -1)
@@ -548,7 +552,7 @@ main(int argc, char *argv[])
 		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
 		    srv.backends, server_desk_stats, &srv,
 		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
-		    DATADIR "/desk", srv.alert };
+		    DATADIR "/desk", srv.alert, srv.tally };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");
@@ -578,6 +582,7 @@ main(int argc, char *argv[])
 		evconnlistener_free(srv.desk_listener);
 	server_close_all(&srv);
 	desk_free(srv.desk);
+	tally_free(srv.tally);
 	server_gen_unref(srv.gen);
 	event_base_free(srv.base);
 	hi1_cleanup();

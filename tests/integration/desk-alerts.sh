@@ -132,6 +132,42 @@ wait_alerts critical 1
 [ "$(jget "[a['object'] for a in d['alerts'] if a['ref'] == '$ref'] != ['$task']")" = True ] ||
     fail "the rejected task's alert is still open: $body"
 
+# --- metrics from the journal's records: by authority, type, outcome ------------
+# A subscriber identity (review-after: carried out at once) beside them.
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/subscriber-imsi.xml" >/dev/null ||
+    fail "restamp subscriber-imsi.xml"
+submit_as fgr "$work/subscriber-imsi.xml"
+expect_exit 0
+for _ in $(seq 1 120); do
+	req deskop GET "$DESK/metrics"
+	grep -q '^warrantd_time_to_answer_seconds_count{type="communication-records"} 1$' <<<"$body" &&
+	    grep -q '^warrantd_authority_tasks_total{authority="FGR",type="subscriber-identity",outcome="accepted"} 1$' <<<"$body" &&
+	    break
+	sleep 0.5
+done
+printf '%s\n' "$body" >"$work/metrics2"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$work/metrics2" >"$work/promtool.out" 2>&1 ||
+	    fail "promtool check metrics: $(cat "$work/promtool.out")"
+fi
+m() { grep -qx -- "$1" "$work/metrics2" || fail "metrics: no line $1: $(grep "${1%%\{*}" "$work/metrics2")"; }
+m 'warrantd_authority_tasks_total{authority="FGR",type="communication-records",outcome="accepted"} 2'
+m 'warrantd_authority_tasks_total{authority="FGR",type="subscriber-identity",outcome="accepted"} 1'
+m 'warrantd_authority_answers_total{authority="FGR",type="communication-records",outcome="Rejected"} 1'
+# The rejected task waited past its 15 s deadline: between 15 s and a minute.
+m 'warrantd_time_to_answer_seconds_bucket{type="communication-records",le="15"} 0'
+m 'warrantd_time_to_answer_seconds_bucket{type="communication-records",le="+Inf"} 1'
+m 'warrantd_time_to_answer_seconds_count{type="communication-records"} 1'
+m 'warrantd_deliveries_retried_total 0'
+grep -qE '^warrantd_deliveries_pending [0-9]+$' "$work/metrics2" || fail "no deliveries pending"
+grep -q '^# TYPE warrantd_journal_checkpoint_age_seconds gauge$' "$work/metrics2" ||
+    fail "no checkpoint age family"
+if [ -S "$DIR/backend.sock" ]; then
+	grep -qE '^warrantd_authority_answers_total\{authority="FGR",type="subscriber-identity",outcome="(ResultsReady|DisclosureNotAvailable)"\} 1$' \
+	    "$work/metrics2" || fail "the subscriber identity's answer: $(grep answers_total "$work/metrics2")"
+fi
+grep -q "$ref" "$work/metrics2" && fail "a carrier reference in the metrics"
+
 # --- who may read them ------------------------------------------------------------
 req desksup GET "$DESK/desk/api/alerts"
 expect_code "alerts as supervisor" 200
