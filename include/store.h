@@ -86,6 +86,14 @@ int		 store_due(struct store *, int64_t now_us, size_t max,
  * notifications not delivered. For recovery at start.
  */
 int		 store_open_work(struct store *, store_visit_cb, void *arg);
+/*
+ * The compliance desk's queue: open tasks (LDTask, LITask not final) by
+ * answer deadline, earliest first (none: last), then by creation; from
+ * offset, at most max. One indexed range, whatever the number of tasks.
+ */
+int		 store_queue(struct store *, size_t offset, size_t max,
+		    store_visit_cb, void *arg);
+uint64_t	 store_queue_count(struct store *);
 /* Objects held, for status lines. */
 uint64_t	 store_count(struct store *);
 

@@ -397,6 +397,34 @@ desk_row_cmp(const void *a, const void *b, void *arg)
 
 static void	desk_journal(struct desk_job *);
 
+/*
+ * The tasks a queue request may show, without reading every open task
+ * where an index answers: the console's first page (no filter, by
+ * deadline, earliest first) is one range of the store's queue index, and a
+ * search by carrier reference is one lookup. Other filters (state, type,
+ * authority, holder, authority reference, identifier) read every open task:
+ * what they match is inside the encrypted bodies. total: matches before the
+ * limit.
+ */
+static int
+desk_queue_read(struct desk *d, const struct desk_filter *f,
+    struct desk_scan *s, uint64_t *total)
+{
+	int rc;
+
+	if (!f->state[0] && !f->type[0] && !f->authority[0] && !f->holder[0] &&
+	    !f->carrier_ref[0] && !f->authority_ref[0] && !f->identifier[0] &&
+	    strcmp(f->sort, "deadline") == 0 && !f->desc) {
+		*total = store_queue_count(d->env.store);
+		return store_queue(d->env.store, 0, f->limit, desk_scan_visit, s);
+	}
+	rc = f->carrier_ref[0] ? store_by_ref_any(d->env.store, f->carrier_ref,
+	    desk_scan_visit, s) : store_open_work(d->env.store,
+	    desk_scan_visit, s);
+	*total = s->n;
+	return rc;
+}
+
 static void
 desk_queue(struct desk *d, const struct desk_request *r,
     desk_reply_cb cb, void *arg)
@@ -407,6 +435,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 	const char		*bad;
 	json_t			*tasks, *j;
 	struct desk_job		*job;
+	uint64_t		 total;
 
 	if ((bad = desk_filter_parse(r->query, &f)) != NULL) {
 		char msg[96];
@@ -415,7 +444,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		desk_error(cb, arg, 400, "bad-parameter", msg);
 		return;
 	}
-	if (store_open_work(d->env.store, desk_scan_visit, &s) == -1 || s.oom) {
+	if (desk_queue_read(d, &f, &s, &total) == -1 || s.oom) {
 		for (size_t i = 0; i < s.n; i++)
 			json_decref(s.rows[i].j);
 		free(s.rows);
@@ -433,7 +462,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		json_decref(s.rows[k].j);
 	}
 	free(s.rows);
-	j = json_pack("{s:I, s:o}", "total", (json_int_t)s.n, "tasks", tasks);
+	j = json_pack("{s:I, s:o}", "total", (json_int_t)total, "tasks", tasks);
 	if (f.identifier[0] == '\0') {
 		desk_reply_json(cb, arg, 200, j);
 		return;

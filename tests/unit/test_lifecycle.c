@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/evp.h>
@@ -1297,6 +1298,94 @@ test_alert_restart(void **state)
 	alert_free(al);
 }
 
+/* ---- the desk's queue index (store_queue) ----------------------------------- */
+
+struct queue_ctx {
+	char	 oid[8][HI1_UUID_LEN + 1];
+	int64_t	 by[8];
+	size_t	 n;
+};
+
+static int
+queue_cb(const struct obj *o, void *arg)
+{
+	struct queue_ctx *q = arg;
+
+	assert_true(q->n < 8);
+	snprintf(q->oid[q->n], sizeof(q->oid[0]), "%s", o->oid);
+	q->by[q->n++] = o->u.task.answer_by_us;
+	return 0;
+}
+
+static size_t
+queue(struct fx *f, struct queue_ctx *q, size_t offset, size_t max)
+{
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(store_queue(f->st, offset, max, queue_cb, q), 0);
+	return q->n;
+}
+
+/*
+ * Open tasks, by answer deadline: a new request's tasks enter, a task that
+ * ends leaves; a store from before the index gets it filled at its open.
+ */
+static void
+test_queue_index(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req, rt;
+	struct wd_error		 err;
+	struct queue_ctx	 q;
+	sqlite3			*db;
+	char			 path[128];
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "records.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000021", &err, NULL), 0);
+	advance(f, HOUR);
+	parse(f, "subscriber-imsi.xml", &rt);
+	f->cfg.answer_us[WD_REQ_SUBSCRIBER] = HOUR;	/* due before the first */
+	lifecycle_configure(f->lc, &f->cfg);
+	assert_int_equal(submit(f, &rt, "MXC-20261201-00000022", &err, NULL), 0);
+	assert_int_equal(store_queue_count(f->st), 3);
+	assert_int_equal(queue(f, &q, 0, 8), 3);
+	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
+	assert_true(q.by[0] <= q.by[1] && q.by[1] <= q.by[2]);
+	assert_int_equal(queue(f, &q, 1, 1), 1);	/* a page: offset, max */
+	assert_string_equal(q.oid[0], get(f, q.oid[0])->oid);
+	/* A store written before the index: filled at its next open. */
+	fx_close(f);
+	snprintf(path, sizeof(path), "%s/objects.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM queue; DELETE FROM meta "
+	    "WHERE key = 'queue'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	fx_open(f);
+	assert_int_equal(store_queue_count(f->st), 3);
+	assert_int_equal(queue(f, &q, 0, 8), 3);
+	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
+	/* The subscriber's task ends (its calls fail past every round): out. */
+	f->cfg.retry_rounds = 1;
+	lifecycle_configure(f->lc, &f->cfg);
+	advance(f, 2 * DAY);
+	advance(f, 30 * DAY);
+	assert_true(obj_final(get(f, rt.tasks[0].object_id)));
+	{
+		size_t open = 0;
+
+		open += !obj_final(get(f, req.tasks[0].object_id));
+		open += !obj_final(get(f, req.tasks[1].object_id));
+		open += !obj_final(get(f, rt.tasks[0].object_id));
+		assert_true(open < 3);
+		assert_int_equal(store_queue_count(f->st), open);
+		assert_int_equal(queue(f, &q, 0, 8), open);
+		for (size_t i = 0; i < q.n; i++)
+			assert_string_not_equal(q.oid[i], rt.tasks[0].object_id);
+	}
+}
+
 int
 main(void)
 {
@@ -1321,6 +1410,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alert_preservation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_alert_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_index, setup, teardown),
 	};
 
 	log_init("test_lifecycle", 1, 0);
