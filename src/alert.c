@@ -29,6 +29,7 @@
 
 #define ALERT_TICK_S		1
 #define ALERT_SWEEP_TICKS	300	/* a full sweep every 5 minutes */
+#define ALERT_RECHECK_TICKS	10	/* every alert held looked at again */
 #define ALERT_BATCH		512	/* objects of the due index per scan */
 #define ALERT_FINAL_KEEP_US	(86400LL * 1000000)	/* ended clocks shown */
 
@@ -278,9 +279,15 @@ alert_visit(const struct obj *o, void *arg)
 	return 0;
 }
 
-/* The alerts held, looked at again: met clocks close, others may rise. */
+/*
+ * The alerts held, looked at again: met clocks close, others may rise.
+ * Every scan looks at the warnings whose deadline has passed (they turn
+ * critical now, not at the next round); all of them only every few
+ * seconds, so that a backlog of thousands of missed deadlines costs the
+ * loop little.
+ */
 static void
-alert_recheck(struct alert *al, int64_t now)
+alert_recheck(struct alert *al, int64_t now, bool all)
 {
 	struct alert_info	 found[ALERT__COUNT];
 	struct obj		*o;
@@ -292,6 +299,10 @@ alert_recheck(struct alert *al, int64_t now)
 	while (i < al->n) {
 		struct alert_info *a = &al->v[i];
 
+		if (!all && (a->level == ALERT_CRITICAL || now < a->deadline_us)) {
+			i++;
+			continue;
+		}
 		got = store_get(al->env.store, a->owner, a->oid, o);
 		if (got == -1) {
 			i++;	/* the store failed: keep what we know */
@@ -319,7 +330,7 @@ alert_scan(struct alert *al, bool full)
 	struct alert_visit	 v = { al, alert_now(al) };
 	int			 r;
 
-	alert_recheck(al, v.now);
+	alert_recheck(al, v.now, full || al->ticks % ALERT_RECHECK_TICKS == 0);
 	if (full)
 		r = store_open_work(al->env.store, alert_visit, &v);
 	else

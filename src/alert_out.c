@@ -323,10 +323,13 @@ alert_run_start(struct alert_out *out, const struct alert_info *a)
 		return;
 	}
 	if (out->running >= ALERT_CMD_MAX) {
-		out->skipped++;
-		log_warnx("alert-command: %u already running; not run for %s "
-		    "(%s %s)", out->running, a->ref, alert_level_name(a->level),
-		    alert_clock_name(a->clock));
+		/* Said once per hundred: a burst must not flood the log. */
+		if (out->skipped++ % 100 == 0)
+			log_warnx("alert-command: %u already running; not run for "
+			    "%s (%s %s) and %llu alert(s) in all since start; "
+			    "journald has each", out->running, a->ref,
+			    alert_level_name(a->level), alert_clock_name(a->clock),
+			    (unsigned long long)out->skipped);
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {

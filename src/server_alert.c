@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "alert.h"
 #include "alert_out.h"
 #include "conf.h"
@@ -46,13 +48,30 @@ server_alert_config(struct server *srv, struct alert_config *ac,
 	oc->timeout_s = c->alert.timeout_s;
 }
 
+/*
+ * The STATUS line is sent once per loop turn however many alerts a scan
+ * raised (the daemon runs one server: this module's one event).
+ */
+static struct event *server_alert_status;
+
+static void
+server_alert_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	server_notify_status(arg);
+}
+
 static void
 server_alert_raised(const struct alert_info *a, void *arg)
 {
 	struct server *srv = arg;
 
 	alert_out_raised(a, srv->alert_out);
-	server_notify_status(srv);
+	if (server_alert_status == NULL)
+		server_notify_status(srv);
+	else	/* an event already active stays one */
+		event_active(server_alert_status, EV_TIMEOUT, 0);
 }
 
 int
@@ -65,6 +84,7 @@ server_alert_open(struct server *srv)
 	server_alert_config(srv, &ac, &oc);
 	if ((srv->alert_out = alert_out_new(srv->base, &oc)) == NULL)
 		return -1;
+	server_alert_status = evtimer_new(srv->base, server_alert_status_cb, srv);
 	memset(&env, 0, sizeof(env));
 	env.base = srv->base;
 	env.store = srv->store;
@@ -93,6 +113,9 @@ server_alert_close(struct server *srv)
 {
 	alert_free(srv->alert);
 	alert_out_free(srv->alert_out);
+	if (server_alert_status != NULL)
+		event_free(server_alert_status);
+	server_alert_status = NULL;
 	srv->alert = NULL;
 	srv->alert_out = NULL;
 }
