@@ -28,7 +28,9 @@ cat >"$NT/hook" <<EOF
 env >"$NT/env-\$WARRANTD_ALERT_LEVEL-\$WARRANTD_OBJECT"
 echo "paging on-call for \$WARRANTD_REF"
 [ "\$WARRANTD_ALERT_LEVEL" = critical ] && exec sleep 600
-exit 0
+# The first warning's run succeeds, the other fails.
+mkdir "$NT/first" 2>/dev/null && exit 0
+exit 3
 EOF
 chmod 755 "$NT/hook"
 DESK_CONF="alert-warn 1
@@ -98,7 +100,7 @@ grep -qx 'warrantd_alerts_open{level="critical"} 2' "$work/metrics" ||
     fail "alerts open: $(grep alerts_open "$work/metrics")"
 grep -q "$ref" "$work/metrics" && fail "a carrier reference in the metrics"
 
-# --- the hook: its environment, its output, its end --------------------------------
+# --- the hook: its environment, its output, its end (done, failed, killed) ----------
 # wait_log TEXT COUNT: until the log has COUNT lines with TEXT.
 wait_log() {
 	for _ in $(seq 1 120); do
@@ -108,7 +110,8 @@ wait_log() {
 	fail "log: fewer than $2 lines with \"$1\": $(grep alert-command "$DIR/warrantd.log" | tail -8)"
 }
 wait_log "$ref: paging on-call for $ref" 4
-wait_log "$ref: done" 2
+wait_log "$ref: done" 1
+wait_log "$ref: failed, exit status 3" 1
 wait_log "$ref: killed after 2 s (alert-timeout)" 2
 env_file=$NT/env-warning-$task
 [ -f "$env_file" ] || fail "the hook did not run for $task's warning: $(ls "$NT")"
