@@ -7,8 +7,10 @@
  * looks again at the alerts held (one indexed store_get each) and at the
  * objects whose next clock falls within the warning horizon (the store's
  * due index, most urgent first, bounded); a sweep of every open object at
- * start and every few minutes catches what the bounded scan could not
- * reach (a backlog larger than a scan) and what a restart forgot.
+ * start catches what a restart forgot, and a slice of the open tasks per
+ * scan (the store's queue index, ALERT_SLICE at a time, round and round)
+ * what the bounded scan could not reach in a large backlog, without ever
+ * holding the event loop for a whole pass.
  *
  * A clock that ended its object (an order lapsed, a preservation released,
  * results destroyed undelivered) stays a critical alert for a day after
@@ -28,7 +30,7 @@
 #include "store.h"
 
 #define ALERT_TICK_S		1
-#define ALERT_SWEEP_TICKS	300	/* a full sweep every 5 minutes */
+#define ALERT_SLICE		200	/* open tasks swept per scan */
 #define ALERT_RECHECK_TICKS	10	/* every alert held looked at again */
 #define ALERT_BATCH		512	/* objects of the due index per scan */
 #define ALERT_FINAL_KEEP_US	(86400LL * 1000000)	/* ended clocks shown */
@@ -40,6 +42,7 @@ struct alert {
 	size_t			 n, cap;
 	struct event		*tick;
 	unsigned		 ticks;
+	size_t			 slice_at;	/* the sweep's place in the queue */
 	uint64_t		 warned[ALERT__COUNT];
 	uint64_t		 missed[ALERT__COUNT];
 };
@@ -279,6 +282,20 @@ alert_visit(const struct obj *o, void *arg)
 	return 0;
 }
 
+struct alert_slice {
+	struct alert_visit	*v;
+	size_t			 n;
+};
+
+static int
+alert_slice_one(const struct obj *o, void *arg)
+{
+	struct alert_slice *s = arg;
+
+	s->n++;
+	return alert_visit(o, s->v);
+}
+
 /*
  * The alerts held, looked at again: met clocks close, others may rise.
  * Every scan looks at the warnings whose deadline has passed (they turn
@@ -324,6 +341,19 @@ alert_recheck(struct alert *al, int64_t now, bool all)
 	free(o);
 }
 
+/* The next slice of the open tasks; back to the start after the last. */
+static int
+alert_slice(struct alert *al, struct alert_visit *v)
+{
+	struct alert_slice	 s = { v, 0 };
+	int			 r;
+
+	r = store_queue(al->env.store, al->slice_at, ALERT_SLICE, alert_slice_one,
+	    &s);
+	al->slice_at = s.n < ALERT_SLICE ? 0 : al->slice_at + s.n;
+	return r;
+}
+
 void
 alert_scan(struct alert *al, bool full)
 {
@@ -333,9 +363,9 @@ alert_scan(struct alert *al, bool full)
 	alert_recheck(al, v.now, full || al->ticks % ALERT_RECHECK_TICKS == 0);
 	if (full)
 		r = store_open_work(al->env.store, alert_visit, &v);
-	else
-		r = store_due(al->env.store, v.now + al->cfg.horizon_us,
-		    ALERT_BATCH, alert_visit, &v);
+	else if ((r = store_due(al->env.store, v.now + al->cfg.horizon_us,
+	    ALERT_BATCH, alert_visit, &v)) == 0)
+		r = alert_slice(al, &v);
 	if (r == -1)
 		log_warnx("alert: the deadlines cannot be read from the object "
 		    "store");
@@ -348,7 +378,8 @@ alert_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	alert_scan(al, ++al->ticks % ALERT_SWEEP_TICKS == 0);
+	al->ticks++;
+	alert_scan(al, false);
 }
 
 /* ---- life -------------------------------------------------------------------- */

@@ -100,9 +100,9 @@ void		 alert_configure(struct alert *, const struct alert_config *);
 /* A sweep of every open object now, then a scan every second. */
 int		 alert_start(struct alert *);
 /*
- * One scan: the alerts held are looked at again, and objects whose next
- * clock falls within the warning horizon are evaluated; full sweeps every
- * object open (at start, then every few minutes). Tests call it after
+ * One scan: the alerts held are looked at again, objects whose next clock
+ * falls within the warning horizon are evaluated, and the next slice of the
+ * open tasks; full sweeps every object open (at start). Tests call it after
  * moving their clock.
  */
 void		 alert_scan(struct alert *, bool full);

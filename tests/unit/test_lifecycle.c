@@ -1298,6 +1298,47 @@ test_alert_restart(void **state)
 	alert_free(al);
 }
 
+/*
+ * A warning beyond the due index's horizon (0 here) is still found, by the
+ * slices of the open tasks each scan takes in turn.
+ */
+static void
+test_alert_slice(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+	struct alert_config	 cfg;
+	struct alert_env	 env;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000017", &err, NULL), 0);
+	memset(&r, 0, sizeof(r));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.warn_pct = 50;
+	memcpy(cfg.answer_us, f->cfg.answer_us, sizeof(cfg.answer_us));
+	memset(&env, 0, sizeof(env));
+	env.store = f->st;
+	env.now = fx_now;
+	env.now_arg = f;
+	env.raised = raised_cb;
+	env.raised_arg = &r;
+	assert_non_null(al = alert_new(&env, &cfg));
+	assert_int_equal(alert_start(al), 0);
+	assert_int_equal(r.n, 0);
+	advance(f, 13 * HOUR);
+	alert_scan(al, false);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].level, ALERT_WARNING);
+	assert_string_equal(r.v[0].oid, req.tasks[0].object_id);
+	alert_free(al);
+}
+
 /* ---- the desk's queue index (store_queue) ----------------------------------- */
 
 struct queue_ctx {
@@ -1410,6 +1451,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alert_preservation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_alert_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_slice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_index, setup, teardown),
 	};
 
