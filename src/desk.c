@@ -1011,21 +1011,27 @@ desk_count_visit(const struct obj *o, void *arg)
 {
 	struct desk_count *k = arg;
 
+	/* An open part: neither delivered nor destroyed (store.h). */
 	if (o->kind == HI1_OBJ_DELIVERY && !o->u.part.delivered &&
 	    !o->u.part.destroyed) {
 		k->parts_pending++;
 		k->parts_retrying += o->u.part.push_failures > 0;
-		return 0;
 	}
-	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
-	    obj_final(o) || (unsigned)o->u.task.t.type >= WD_REQ__COUNT)
-		return 0;
-	k->open[o->u.task.t.type][o->status]++;
-	k->missed[o->u.task.t.type] += o->u.task.deadline_missed;
-	k->flagged += o->u.task.desk.review == WD_REVIEW_AFTER &&
-	    !o->u.task.desk.reviewed;
-	k->held += o->u.task.desk.held;
 	return 0;
+}
+
+static void
+desk_count_row(int type, int state, uint64_t n, uint64_t missed, uint64_t held,
+    uint64_t flagged, void *arg)
+{
+	struct desk_count *k = arg;
+
+	if ((unsigned)type >= WD_REQ__COUNT || (unsigned)state >= OST__COUNT)
+		return;
+	k->open[type][state] += n;
+	k->missed[type] += missed;
+	k->held += held;
+	k->flagged += flagged;
 }
 
 /* A growing text buffer: appends stop (and say so) once memory runs out. */
@@ -1265,8 +1271,11 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	memset(&st, 0, sizeof(st));
 	if (d->env.stats != NULL)
 		d->env.stats(d->env.stats_arg, &st);
+	/* Counted from the store's queue index and open parts: no full scan. */
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    store_open_work(d->env.store, desk_count_visit, k) == -1) {
+	    store_queue_tally(d->env.store, desk_count_row, k) == -1 ||
+	    store_open_kind(d->env.store, HI1_OBJ_DELIVERY, desk_count_visit,
+	    k) == -1) {
 		free(k);
 		cb(503, "text/plain; charset=utf-8", NULL, 0, arg);
 		return;

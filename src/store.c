@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "conf.h"
 #include "log.h"
 #include "obj.h"
 #include "store.h"
@@ -60,10 +61,13 @@ static const char store_schema[] =
     "CREATE INDEX IF NOT EXISTS objects_ref ON objects(owner, ref);"
     "CREATE INDEX IF NOT EXISTS objects_ref_any ON objects(ref);"
     "CREATE INDEX IF NOT EXISTS objects_open ON objects(open) WHERE open = 1;"
-    /* The desk's queue: open tasks by answer deadline (none: last). */
+    /* The desk's queue: open tasks by answer deadline (none: last), and
+       what /metrics counts of them (types, states, flags: no target). */
     "CREATE TABLE IF NOT EXISTS queue ("
     "  deadline_us INTEGER NOT NULL, created_us INTEGER NOT NULL,"
-    "  owner TEXT NOT NULL, oid TEXT NOT NULL,"
+    "  owner TEXT NOT NULL, oid TEXT NOT NULL, type INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL, missed INTEGER NOT NULL,"
+    "  held INTEGER NOT NULL, flagged INTEGER NOT NULL,"
     "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS queue_deadline ON queue(deadline_us, "
     "  created_us, owner, oid);"
@@ -75,6 +79,7 @@ enum store_stmt {
 	ST_GET, ST_INSERT, ST_UPDATE,
 	ST_LIST_ALL, ST_LIST_KIND, ST_PARTS, ST_BY_REF, ST_DUE, ST_OPEN, ST_COUNT,
 	ST_BY_REF_ANY, ST_QUEUE_PUT, ST_QUEUE_DEL, ST_QUEUE, ST_QUEUE_COUNT,
+	ST_QUEUE_TALLY, ST_OPEN_KIND,
 	ST__COUNT
 };
 
@@ -101,7 +106,12 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_COUNT] = "SELECT count(*) FROM objects",
 	[ST_BY_REF_ANY] = "SELECT owner, oid, body FROM objects WHERE ref = ?1",
 	[ST_QUEUE_PUT] = "INSERT OR REPLACE INTO queue(deadline_us, created_us, "
-	    "owner, oid) VALUES (?1, ?2, ?3, ?4)",
+	    "owner, oid, type, state, missed, held, flagged) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_QUEUE_TALLY] = "SELECT type, state, count(*), sum(missed), "
+	    "sum(held), sum(flagged) FROM queue GROUP BY type, state",
+	[ST_OPEN_KIND] = "SELECT owner, oid, body FROM objects WHERE open = 1 "
+	    "AND kind = ?1",
 	[ST_QUEUE_DEL] = "DELETE FROM queue WHERE owner = ?1 AND oid = ?2",
 	[ST_QUEUE] = "SELECT o.owner, o.oid, o.body FROM queue q JOIN objects o "
 	    "ON o.owner = q.owner AND o.oid = q.oid ORDER BY q.deadline_us, "
@@ -460,6 +470,12 @@ store_queue_put(struct store *s, const struct obj *o)
 		sqlite3_bind_int64(q, 2, o->created_us);
 		sqlite3_bind_text(q, 3, o->owner, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 4, o->oid, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 5, (int)o->u.task.t.type);
+		sqlite3_bind_int(q, 6, (int)o->status);
+		sqlite3_bind_int(q, 7, o->u.task.deadline_missed);
+		sqlite3_bind_int(q, 8, o->u.task.desk.held);
+		sqlite3_bind_int(q, 9, o->u.task.desk.review == WD_REVIEW_AFTER &&
+		    !o->u.task.desk.reviewed);
 	}
 	return store_step_done(s, q);
 }
@@ -752,6 +768,36 @@ store_queue_count(struct store *s)
 		n = (uint64_t)sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
 	return n;
+}
+
+int
+store_queue_tally(struct store *s, store_tally_cb cb, void *arg)
+{
+	sqlite3_stmt	*q = s->st[ST_QUEUE_TALLY];
+	int		 step;
+
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		cb(sqlite3_column_int(q, 0), sqlite3_column_int(q, 1),
+		    (uint64_t)sqlite3_column_int64(q, 2),
+		    (uint64_t)sqlite3_column_int64(q, 3),
+		    (uint64_t)sqlite3_column_int64(q, 4),
+		    (uint64_t)sqlite3_column_int64(q, 5), arg);
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE) {
+		log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open_kind(struct store *s, enum hi1_kind kind, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_OPEN_KIND];
+
+	sqlite3_bind_int(q, 1, (int)kind);
+	return store_visit(s, q, cb, arg);
 }
 
 static int

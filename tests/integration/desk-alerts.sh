@@ -162,6 +162,9 @@ m 'warrantd_time_to_answer_seconds_bucket{type="communication-records",le="15"} 
 m 'warrantd_time_to_answer_seconds_bucket{type="communication-records",le="+Inf"} 1'
 m 'warrantd_time_to_answer_seconds_count{type="communication-records"} 1'
 m 'warrantd_deliveries_retried_total 0'
+# Counted from the store's queue index: the task left open, past its deadline.
+m 'warrantd_open_tasks{type="communication-records",state="AwaitingApproval"} 1'
+m 'warrantd_open_tasks_deadline_missed{type="communication-records"} 1'
 grep -qE '^warrantd_deliveries_pending [0-9]+$' "$work/metrics2" || fail "no deliveries pending"
 grep -q '^# TYPE warrantd_journal_checkpoint_age_seconds gauge$' "$work/metrics2" ||
     fail "no checkpoint age family"

@@ -1366,6 +1366,25 @@ queue(struct fx *f, struct queue_ctx *q, size_t offset, size_t max)
 	return q->n;
 }
 
+struct tally_ctx {
+	uint64_t	 n[WD_REQ__COUNT][OST__COUNT];
+	uint64_t	 missed;
+};
+
+static void
+tally_cb(int type, int st, uint64_t n, uint64_t missed, uint64_t held,
+    uint64_t flagged, void *arg)
+{
+	struct tally_ctx *t = arg;
+
+	assert_true(type >= 0 && type < WD_REQ__COUNT);
+	assert_true(st >= 0 && st < OST__COUNT);
+	assert_int_equal(held, 0);
+	assert_int_equal(flagged, 0);
+	t->n[type][st] += n;
+	t->missed += missed;
+}
+
 /*
  * Open tasks, by answer deadline: a new request's tasks enter, a task that
  * ends leaves; a store from before the index gets it filled at its open.
@@ -1395,6 +1414,15 @@ test_queue_index(void **state)
 	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
 	assert_true(q.by[0] <= q.by[1] && q.by[1] <= q.by[2]);
 	assert_int_equal(queue(f, &q, 1, 1), 1);	/* a page: offset, max */
+	{	/* /metrics' counts, without reading a body */
+		struct tally_ctx t;
+
+		memset(&t, 0, sizeof(t));
+		assert_int_equal(store_queue_tally(f->st, tally_cb, &t), 0);
+		assert_int_equal(t.n[WD_REQ_RECORDS][OST_AWAITING_DISCLOSURE], 2);
+		assert_int_equal(t.n[WD_REQ_SUBSCRIBER][OST_AWAITING_DISCLOSURE], 1);
+		assert_int_equal(t.missed, 0);
+	}
 	assert_string_equal(q.oid[0], get(f, q.oid[0])->oid);
 	/* A store written before the index: filled at its next open. */
 	fx_close(f);
