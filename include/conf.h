@@ -181,6 +181,11 @@ struct wd_conf {
 		unsigned older_records_s;	/* records older than a year */
 	} deadlines;
 	struct {
+		unsigned warn_pct;		/* alert-warn: % of a clock, 80 */
+		char	*command;		/* alert-command; NULL: none */
+		unsigned timeout_s;		/* alert-timeout, default 30 s */
+	} alert;
+	struct {
 		char	*cert, *key, *ca;	/* the carrier as DELIVER client */
 		char	*crl;			/* CRLs of the endpoints' CAs */
 		unsigned timeout_ms;		/* per DELIVER, default 30 s */

@@ -91,6 +91,8 @@ uint64_t journal_size(const struct journal *);	/* records so far */
  * or NULL if none has been signed. Caller frees. For auditors and receipts.
  */
 char	*journal_checkpoint_note(struct journal *, uint64_t *size);
+/* When the newest checkpoint was written (µs, wall clock), 0 if none. */
+int64_t	journal_checkpoint_time(const struct journal *);
 /* Flush, write a final checkpoint, join the writer thread, free. */
 void	journal_close(struct journal *);
 

@@ -21,6 +21,10 @@ int	log_getverbose(void);
 void	log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A line at PRIORITY 2 (crit) that does not exit: a missed legal deadline. */
+void	log_critx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Non-zero when lines go to journald (whose own fields callers may add). */
+int	log_journal(void);
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Like log_info/log_warnx, with request context as journal fields. */
 void	log_ctx_info(const struct log_ctx *, const char *fmt, ...)

@@ -86,6 +86,25 @@ int		 store_due(struct store *, int64_t now_us, size_t max,
  * notifications not delivered. For recovery at start.
  */
 int		 store_open_work(struct store *, store_visit_cb, void *arg);
+/*
+ * The compliance desk's queue: open tasks (LDTask, LITask not final) by
+ * answer deadline, earliest first (none: last), then by creation; from
+ * offset, at most max. One indexed range, whatever the number of tasks.
+ */
+int		 store_queue(struct store *, size_t offset, size_t max,
+		    store_visit_cb, void *arg);
+uint64_t	 store_queue_count(struct store *);
+/*
+ * The open tasks counted by request type and state, without reading a
+ * body: how many, how many past their answer deadline, on hold, and
+ * carried out under review-after but not looked at yet (for /metrics).
+ */
+typedef void (*store_tally_cb)(int type, int state, uint64_t n,
+    uint64_t missed, uint64_t held, uint64_t flagged, void *arg);
+int		 store_queue_tally(struct store *, store_tally_cb, void *arg);
+/* The open objects of one kind (parts not delivered, notifications...). */
+int		 store_open_kind(struct store *, enum hi1_kind, store_visit_cb,
+		    void *arg);
 /* Objects held, for status lines. */
 uint64_t	 store_count(struct store *);
 

@@ -75,6 +75,7 @@ conf_free(struct wd_conf *conf)
 	free(conf->listen_addr);
 	free(conf->desk_addr);
 	free(conf->desk_pages);
+	free(conf->alert.command);
 	free(conf->state_dir);
 	free(conf->templates_dir);
 	free(conf->tls.cert);

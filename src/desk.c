@@ -3,6 +3,7 @@
  *   GET  /desk/api/me                 who the certificate is
  *   GET  /desk/api/queue?...          open tasks: filter, sort, search
  *   GET  /desk/api/requests/REF       one request: its objects, the desk's state
+ *   GET  /desk/api/alerts             deadlines in danger (src/alert.h)
  *   POST /desk/api/{approve,reject,hold,release,assign,note}
  * Only registered desk operators and supervisors whose registration is in
  * force get an answer; officials, auditors and unknown certificates get 403.
@@ -30,6 +31,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "alert.h"
 #include "backend.h"
 #include "conf.h"
 #include "desk.h"
@@ -41,6 +43,7 @@
 #include "review.h"
 #include "store.h"
 #include "x1_prov.h"
+#include "tally.h"
 
 
 static const char *const desk_actions[] = {
@@ -293,6 +296,7 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 	const struct obj_task	*t = &o->u.task;
 	const char		*official = desk_official_id(conf, t->desk.official_fp);
 	int64_t			 ratify = desk_ratify_by(d, o);
+	enum alert_level	 l;
 	json_t			*j;
 
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:s,"
@@ -325,6 +329,8 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 		    json_integer((ratify - now) / 1000000));
 	if (t->desk.held)
 		json_object_set_new(j, "hold_note", json_string(t->desk.hold_note));
+	if ((l = alert_level_of(d->env.alerts, o->owner, o->oid)) != ALERT_NONE)
+		json_object_set_new(j, "alert", json_string(alert_level_name(l)));
 	if (o->reason_code != 0) {
 		json_object_set_new(j, "reason_code", json_integer(o->reason_code));
 		json_object_set_new(j, "reason", json_string(o->reason));
@@ -392,6 +398,34 @@ desk_row_cmp(const void *a, const void *b, void *arg)
 
 static void	desk_journal(struct desk_job *);
 
+/*
+ * The tasks a queue request may show, without reading every open task
+ * where an index answers: the console's first page (no filter, by
+ * deadline, earliest first) is one range of the store's queue index, and a
+ * search by carrier reference is one lookup. Other filters (state, type,
+ * authority, holder, authority reference, identifier) read every open task:
+ * what they match is inside the encrypted bodies. total: matches before the
+ * limit.
+ */
+static int
+desk_queue_read(struct desk *d, const struct desk_filter *f,
+    struct desk_scan *s, uint64_t *total)
+{
+	int rc;
+
+	if (!f->state[0] && !f->type[0] && !f->authority[0] && !f->holder[0] &&
+	    !f->carrier_ref[0] && !f->authority_ref[0] && !f->identifier[0] &&
+	    strcmp(f->sort, "deadline") == 0 && !f->desc) {
+		*total = store_queue_count(d->env.store);
+		return store_queue(d->env.store, 0, f->limit, desk_scan_visit, s);
+	}
+	rc = f->carrier_ref[0] ? store_by_ref_any(d->env.store, f->carrier_ref,
+	    desk_scan_visit, s) : store_open_work(d->env.store,
+	    desk_scan_visit, s);
+	*total = s->n;
+	return rc;
+}
+
 static void
 desk_queue(struct desk *d, const struct desk_request *r,
     desk_reply_cb cb, void *arg)
@@ -402,6 +436,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 	const char		*bad;
 	json_t			*tasks, *j;
 	struct desk_job		*job;
+	uint64_t		 total;
 
 	if ((bad = desk_filter_parse(r->query, &f)) != NULL) {
 		char msg[96];
@@ -410,7 +445,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		desk_error(cb, arg, 400, "bad-parameter", msg);
 		return;
 	}
-	if (store_open_work(d->env.store, desk_scan_visit, &s) == -1 || s.oom) {
+	if (desk_queue_read(d, &f, &s, &total) == -1 || s.oom) {
 		for (size_t i = 0; i < s.n; i++)
 			json_decref(s.rows[i].j);
 		free(s.rows);
@@ -428,7 +463,7 @@ desk_queue(struct desk *d, const struct desk_request *r,
 		json_decref(s.rows[k].j);
 	}
 	free(s.rows);
-	j = json_pack("{s:I, s:o}", "total", (json_int_t)s.n, "tasks", tasks);
+	j = json_pack("{s:I, s:o}", "total", (json_int_t)total, "tasks", tasks);
 	if (f.identifier[0] == '\0') {
 		desk_reply_json(cb, arg, 200, j);
 		return;
@@ -921,6 +956,46 @@ desk_pending(const struct desk *d)
 	return d->pending;
 }
 
+/* ---- alerts ------------------------------------------------------------------ */
+
+struct desk_alerts {
+	json_t	*list;
+	int64_t	 now;
+};
+
+static void
+desk_alert_visit(const struct alert_info *a, void *arg)
+{
+	struct desk_alerts	*x = arg;
+	json_t			*j;
+
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:I, s:o, s:b}",
+	    "level", alert_level_name(a->level),
+	    "clock", alert_clock_name(a->clock),
+	    "ref", a->ref, "authority", a->owner, "object", a->oid,
+	    "type", a->type < 0 ? "order" : wd_reqtype_confname(a->type),
+	    "deadline", desk_time(a->deadline_us),
+	    "seconds_left", (json_int_t)((a->deadline_us - x->now) / 1000000),
+	    "raised", desk_time(a->raised_us),
+	    "final", a->final);
+	if (j != NULL)
+		json_array_append_new(x->list, j);
+}
+
+/* GET /desk/api/alerts: the open alerts, critical first, then by deadline. */
+static void
+desk_alerts(struct desk *d, desk_reply_cb cb, void *arg)
+{
+	struct desk_alerts	 x = { json_array(), desk_now_us() };
+	struct alert_counts	 c;
+
+	alert_counts(d->env.alerts, &c);
+	alert_each(d->env.alerts, desk_alert_visit, &x);
+	desk_reply_json(cb, arg, 200, json_pack("{s:{s:i, s:i}, s:o}", "open",
+	    "critical", (int)c.critical, "warning", (int)c.warning,
+	    "alerts", x.list));
+}
+
 /* ---- metrics and health ---------------------------------------------------- */
 
 struct desk_count {
@@ -928,6 +1003,8 @@ struct desk_count {
 	uint64_t	 missed[WD_REQ__COUNT];
 	uint64_t	 flagged;
 	uint64_t	 held;
+	uint64_t	 parts_pending;		/* neither delivered nor destroyed */
+	uint64_t	 parts_retrying;	/* ... whose push failed before */
 };
 
 static int
@@ -935,15 +1012,27 @@ desk_count_visit(const struct obj *o, void *arg)
 {
 	struct desk_count *k = arg;
 
-	if ((o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK) ||
-	    obj_final(o) || (unsigned)o->u.task.t.type >= WD_REQ__COUNT)
-		return 0;
-	k->open[o->u.task.t.type][o->status]++;
-	k->missed[o->u.task.t.type] += o->u.task.deadline_missed;
-	k->flagged += o->u.task.desk.review == WD_REVIEW_AFTER &&
-	    !o->u.task.desk.reviewed;
-	k->held += o->u.task.desk.held;
+	/* An open part: neither delivered nor destroyed (store.h). */
+	if (o->kind == HI1_OBJ_DELIVERY && !o->u.part.delivered &&
+	    !o->u.part.destroyed) {
+		k->parts_pending++;
+		k->parts_retrying += o->u.part.push_failures > 0;
+	}
 	return 0;
+}
+
+static void
+desk_count_row(int type, int state, uint64_t n, uint64_t missed, uint64_t held,
+    uint64_t flagged, void *arg)
+{
+	struct desk_count *k = arg;
+
+	if ((unsigned)type >= WD_REQ__COUNT || (unsigned)state >= OST__COUNT)
+		return;
+	k->open[type][state] += n;
+	k->missed[type] += missed;
+	k->held += held;
+	k->flagged += flagged;
 }
 
 /* A growing text buffer: appends stop (and say so) once memory runs out. */
@@ -1067,6 +1156,15 @@ desk_metrics_tasks(struct desk_text *t, const struct desk_count *k)
 	    "Open tasks the desk put on hold.");
 	desk_printf(t, "warrantd_open_tasks_held %llu\n",
 	    (unsigned long long)k->held);
+	desk_metric_head(t, "warrantd_deliveries_pending", "gauge",
+	    "Result parts neither delivered to the authority nor destroyed.");
+	desk_printf(t, "warrantd_deliveries_pending %llu\n",
+	    (unsigned long long)k->parts_pending);
+	desk_metric_head(t, "warrantd_deliveries_retrying", "gauge",
+	    "Pending parts whose push to the authority has failed at least "
+	    "once (tried again with backoff).");
+	desk_printf(t, "warrantd_deliveries_retrying %llu\n",
+	    (unsigned long long)k->parts_retrying);
 }
 
 /* The desk's own actions. */
@@ -1082,10 +1180,54 @@ desk_metrics_desk(const struct desk *d, struct desk_text *t)
 	    (unsigned long long)d->actions[DESK_SEARCH]);
 }
 
+/* What the journal's records counted (src/tally.c). */
+static void
+desk_metrics_tally(const struct desk *d, struct desk_text *t)
+{
+	char	*s;
+	size_t	 len;
+
+	if (tally_text(d->env.tally, &s, &len) == -1) {
+		t->oom = true;
+		return;
+	}
+	desk_printf(t, "%s", s);
+	free(s);
+}
+
+/* Deadlines warned and missed (src/alert.h), by legal clock. */
+static void
+desk_metrics_alerts(const struct desk *d, struct desk_text *t)
+{
+	struct alert_counts c;
+
+	alert_counts(d->env.alerts, &c);
+	desk_metric_head(t, "warrantd_deadlines_warned_total", "counter",
+	    "Deadline warnings raised since start, by legal clock.");
+	for (int i = 0; i < ALERT__COUNT; i++)
+		desk_printf(t, "warrantd_deadlines_warned_total{clock=\"%s\"} "
+		    "%llu\n", alert_clock_name(i),
+		    (unsigned long long)c.warned[i]);
+	desk_metric_head(t, "warrantd_deadlines_missed_total", "counter",
+	    "Deadlines missed (critical alerts raised) since start, by legal "
+	    "clock.");
+	for (int i = 0; i < ALERT__COUNT; i++)
+		desk_printf(t, "warrantd_deadlines_missed_total{clock=\"%s\"} "
+		    "%llu\n", alert_clock_name(i),
+		    (unsigned long long)c.missed[i]);
+	desk_metric_head(t, "warrantd_alerts_open", "gauge",
+	    "Deadline alerts open now, by level.");
+	desk_printf(t, "warrantd_alerts_open{level=\"warning\"} %u\n"
+	    "warrantd_alerts_open{level=\"critical\"} %u\n", c.warning,
+	    c.critical);
+}
+
 /* The journal and the back ends. */
 static void
 desk_metrics_journal(const struct desk *d, struct desk_text *t)
 {
+	int64_t cp;
+
 	desk_metric_head(t, "warrantd_journal_records", "gauge",
 	    "Records in the journal.");
 	desk_printf(t, "warrantd_journal_records %llu\n",
@@ -1094,6 +1236,12 @@ desk_metrics_journal(const struct desk *d, struct desk_text *t)
 	    "1 while the journal accepts records, else 0.");
 	desk_printf(t, "warrantd_journal_healthy %d\n",
 	    journal_healthy(d->env.journal) ? 1 : 0);
+	desk_metric_head(t, "warrantd_journal_checkpoint_age_seconds", "gauge",
+	    "Seconds since the newest signed checkpoint was written (absent: "
+	    "none yet).");
+	if ((cp = journal_checkpoint_time(d->env.journal)) != 0)
+		desk_printf(t, "warrantd_journal_checkpoint_age_seconds %.3f\n",
+		    (double)(desk_now_us() - cp) / 1e6);
 	static const char *const fam[3][2] = {
 		{ "warrantd_backend_connections_up",
 		    "Connections of a back end's pool that are ready." },
@@ -1184,8 +1332,11 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	memset(&st, 0, sizeof(st));
 	if (d->env.stats != NULL)
 		d->env.stats(d->env.stats_arg, &st);
+	/* Counted from the store's queue index and open parts: no full scan. */
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    store_open_work(d->env.store, desk_count_visit, k) == -1) {
+	    store_queue_tally(d->env.store, desk_count_row, k) == -1 ||
+	    store_open_kind(d->env.store, HI1_OBJ_DELIVERY, desk_count_visit,
+	    k) == -1) {
 		free(k);
 		cb(503, "text/plain; charset=utf-8", NULL, 0, arg);
 		return;
@@ -1193,6 +1344,8 @@ desk_metrics(struct desk *d, desk_reply_cb cb, void *arg)
 	desk_metrics_requests(&t, &st);
 	desk_metrics_tasks(&t, k);
 	desk_metrics_desk(d, &t);
+	desk_metrics_alerts(d, &t);
+	desk_metrics_tally(d, &t);
 	desk_metrics_journal(d, &t);
 	desk_metrics_ne(d, &t);
 	free(k);
@@ -1284,6 +1437,7 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		}
 	if (r->method != HTTP_GET) {
 		desk_error(cb, arg, strcmp(p, "me") == 0 || strcmp(p, "queue") == 0 ||
+		    strcmp(p, "alerts") == 0 ||
 		    strncmp(p, "requests/", 9) == 0 ? 405 : 404, "method",
 		    "only GET here");
 		return;
@@ -1293,6 +1447,8 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		    r->who->id, "name", r->who->name, "level", desk_level(r->who)));
 	else if (strcmp(p, "queue") == 0)
 		desk_queue(d, r, cb, arg);
+	else if (strcmp(p, "alerts") == 0)
+		desk_alerts(d, cb, arg);
 	else if (strncmp(p, "requests/", 9) == 0)
 		desk_show(d, r, p + 9, cb, arg);
 	else

@@ -18,6 +18,8 @@ struct desk;
 struct journal;
 struct store;
 struct lifecycle;
+struct alert;
+struct tally;
 struct backend_set;
 struct wd_conf;
 struct wd_official;
@@ -39,6 +41,8 @@ struct desk_env {
 	void			*stats_arg;
 	const char		*pages;		/* the console's files (a directory) */
 	const struct x1prov	*x1;		/* NULL: no network element */
+	struct alert		*alerts;	/* deadlines in danger (alert.h) */
+	struct tally		*tally;		/* counts of records (tally.h) */
 };
 
 /*

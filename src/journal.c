@@ -111,6 +111,7 @@ struct journal {
 	char			*cp_note;
 	uint64_t		 cp_note_size;
 	bool			 cp_at_open;	/* a checkpoint existed at open (fixed) */
+	int64_t			 cp_wall_us;	/* when the newest was written (mu) */
 	/* Seals identifiers and references; NULL: records in clear. */
 	const struct seal	*seal;
 	/* Told of every durable record, on the loop, before its callback. */
@@ -433,6 +434,7 @@ journal_checkpoint(struct journal *j)
 		free(j->cp_note);
 		j->cp_note = note;
 		j->cp_note_size = cp.size;
+		j->cp_wall_us = journal_now_us();
 		pthread_mutex_unlock(&j->mu);
 		return;
 	}
@@ -768,6 +770,18 @@ journal_checkpoint_note(struct journal *j, uint64_t *size)
 	return note;
 }
 
+int64_t
+journal_checkpoint_time(const struct journal *j)
+{
+	pthread_mutex_t	*mu = (pthread_mutex_t *)&j->mu;
+	int64_t		 t;
+
+	pthread_mutex_lock(mu);
+	t = j->cp_wall_us;
+	pthread_mutex_unlock(mu);
+	return t;
+}
+
 uint64_t
 journal_size(const struct journal *j)
 {
@@ -1095,6 +1109,13 @@ journal_cp_load(struct journal *j)
 		j->cp_have = true;
 	}
 	j->cp_at_open = j->cp_have;
+	if (j->cp_have) {	/* its age, for /metrics: when it was written */
+		struct stat sb;
+
+		if (fstatat(j->dirfd, CHECKPOINT_LATEST, &sb, 0) == 0)
+			j->cp_wall_us = (int64_t)sb.st_mtim.tv_sec * 1000000 +
+			    sb.st_mtim.tv_nsec / 1000;
+	}
 	if (j->cp_have) {
 		j->cp_size = j->cp_found.size;
 		merkle_root(NULL, 0, j->cp_prefix_root);	/* size 0 */

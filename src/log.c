@@ -110,6 +110,13 @@ name(const char *fmt, ...)					\
 LOG_FN(log_warn, LOG_WARNING, 1)
 LOG_FN(log_warnx, LOG_WARNING, 0)
 LOG_FN(log_info, LOG_INFO, 0)
+LOG_FN(log_critx, LOG_CRIT, 0)
+
+int
+log_journal(void)
+{
+	return !log_to_stderr;
+}
 
 void
 log_debug(const char *fmt, ...)

@@ -106,6 +106,7 @@ enum seen {
 	S_DELIVERY_CERT, S_DELIVERY_KEY, S_DELIVERY_CA, S_DELIVERY_TIMEOUT,
 	S_DELIVERY_CRL, S_DELIVERY_WINDOW,
 	S_DESK_LISTEN, S_DESK_PAGES,
+	S_ALERT_WARN, S_ALERT_COMMAND, S_ALERT_TIMEOUT,
 	S__COUNT
 };
 
@@ -218,6 +219,7 @@ static void	 ne_end(void);
 %token	UNAUTH UNAUTHPERSOURCE
 %token	AUDITKEY DATAKEY
 %token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
+%token	ALERTWARN ALERTCOMMAND ALERTTIMEOUT
 %token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
@@ -270,6 +272,23 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| DESK PAGES STRING {
 			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
 			    &ps.conf->desk_pages, $3);
+		}
+		| ALERTWARN count {
+			set_count(S_ALERT_WARN, "alert-warn", $<lineno>1, $2,
+			    1, 99, "1..99", &ps.conf->alert.warn_pct);
+		}
+		| ALERTCOMMAND STRING {
+			if ($2[0] != '/')
+				conf_errx($<lineno>1, "alert-command: \"%s\" is "
+				    "not an absolute path", $2);
+			else
+				set_str(S_ALERT_COMMAND, "alert-command",
+				    $<lineno>1, &ps.conf->alert.command, $2);
+		}
+		| ALERTTIMEOUT duration {
+			set_duration(S_ALERT_TIMEOUT, "alert-timeout", $<lineno>1,
+			    $2, SEC_MS, "seconds", 1, 600, "1s..10m",
+			    &ps.conf->alert.timeout_s);
 		}
 		| backend
 		| ne
@@ -874,6 +893,9 @@ static const struct keyword {
 } keywords[] = {
 	{ "address",		ADDRESS },
 	{ "allow",		ALLOW },
+	{ "alert-command",	ALERTCOMMAND },
+	{ "alert-timeout",	ALERTTIMEOUT },
+	{ "alert-warn",		ALERTWARN },
 	{ "answer-within",	ANSWERWITHIN },
 	{ "audit-key",		AUDITKEY },
 	{ "auditor",		AUDITOR },
@@ -2491,6 +2513,8 @@ conf_new(const char *path)
 	c->journal.checkpoint_interval_s = 60;
 	c->journal.segment_max = 64 * MIB;
 	c->results.keep_s = 30 * 86400;
+	c->alert.warn_pct = 80;
+	c->alert.timeout_s = 30;
 	c->results.answer_within_ms = 5000;
 	c->results.warn_before_s = 7 * 86400;
 	c->results.keep_delivered_s = 86400;

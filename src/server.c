@@ -43,6 +43,7 @@
 #include <openssl/x509v3.h>
 #include <systemd/sd-daemon.h>
 
+#include "alert.h"
 #include "backend.h"
 #include "conf.h"
 #include "edge.h"
@@ -1466,6 +1467,7 @@ server_reload(struct server *srv)
 		server_lifecycle_config(srv, &lc);
 		lifecycle_configure(srv->lifecycle, &lc);
 	}
+	server_alert_reload(srv);
 	server_fd_limit(gen->conf);
 	log_info("configuration generation %u in force", gen->number);
 	intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
@@ -1539,6 +1541,7 @@ void
 server_notify_status(struct server *srv)
 {
 	char backends[256] = "none", nes[256] = "none";
+	struct alert_counts ac;
 
 	if (srv->backends)
 		backend_status(srv->backends, backends, sizeof(backends));
@@ -1546,11 +1549,13 @@ server_notify_status(struct server *srv)
 		x1prov_status(srv->x1, nes, sizeof(nes));
 	server_log_held(&srv->log_strangers, "unauthenticated peers");
 	server_log_held(&srv->log_busy, "connections refused as busy");
-	sd_notifyf(0, "STATUS=%s; %u connections (%zu in handshake); shed %llu "
+	alert_counts(srv->alert, &ac);
+	sd_notifyf(0, "STATUS=%s; alerts: %u critical, %u warning; %u connections (%zu in handshake); shed %llu "
 	    "strangers; accepted %llu, refused %llu, "
 	    "invalid %llu, TLS refused %llu; journal: %s; back ends: %s; "
 	    "network elements: %s",
-	    srv->stopping ? "stopping" : "serving", srv->nconns,
+	    srv->stopping ? "stopping" : "serving", ac.critical, ac.warning,
+	    srv->nconns,
 	    srv->sources ? edge_members(srv->sources) : 0,
 	    (unsigned long long)(srv->stats.shed_source + srv->stats.shed_unauth +
 	    srv->stats.handshake_timeouts),

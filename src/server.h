@@ -143,6 +143,9 @@ struct server {
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
 	struct x1prov		*x1;		/* X1 elements; NULL: none */
+	struct alert		*alert;		/* deadlines in danger */
+	struct alert_out	*alert_out;	/* ... told to journald, the hook */
+	struct tally		*tally;		/* counts of records, for /metrics */
 	struct evconnlistener	*listener;
 	struct desk		*desk;		/* the compliance desk; NULL: none */
 	struct evconnlistener	*desk_listener;	/* desk listen on, if configured */
@@ -178,6 +181,10 @@ void	server_desk_stats(void *arg, struct desk_stats *);
 void	server_reload(struct server *);
 void	server_shutdown(struct server *);	/* stop accepting; close idle */
 void	server_notify_status(struct server *);
+/* Deadlines and alerts (src/server_alert.c): at start, and at a reload. */
+int	server_alert_open(struct server *);
+void	server_alert_reload(struct server *);
+void	server_alert_close(struct server *);
 /* Periodic: warn ahead of the CRL's nextUpdate, say "CRL expired" past it. */
 void	server_check_crl(struct server *, time_t now);
 void	server_close_all(struct server *);	/* at exit */

@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "conf.h"
 #include "log.h"
 #include "obj.h"
 #include "store.h"
@@ -61,6 +62,16 @@ static const char store_schema[] =
     "CREATE INDEX IF NOT EXISTS objects_ref ON objects(owner, ref);"
     "CREATE INDEX IF NOT EXISTS objects_ref_any ON objects(ref);"
     "CREATE INDEX IF NOT EXISTS objects_open ON objects(open) WHERE open = 1;"
+    /* The desk's queue: open tasks by answer deadline (none: last), and
+       what /metrics counts of them (types, states, flags: no target). */
+    "CREATE TABLE IF NOT EXISTS queue ("
+    "  deadline_us INTEGER NOT NULL, created_us INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL, oid TEXT NOT NULL, type INTEGER NOT NULL,"
+    "  state INTEGER NOT NULL, missed INTEGER NOT NULL,"
+    "  held INTEGER NOT NULL, flagged INTEGER NOT NULL,"
+    "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS queue_deadline ON queue(deadline_us, "
+    "  created_us, owner, oid);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
 
@@ -68,7 +79,8 @@ enum store_stmt {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_APPLIED_SET,
 	ST_GET, ST_INSERT, ST_UPDATE,
 	ST_LIST_ALL, ST_LIST_KIND, ST_PARTS, ST_BY_REF, ST_DUE, ST_OPEN, ST_COUNT,
-	ST_BY_REF_ANY,
+	ST_BY_REF_ANY, ST_QUEUE_PUT, ST_QUEUE_DEL, ST_QUEUE, ST_QUEUE_COUNT,
+	ST_QUEUE_TALLY, ST_OPEN_KIND,
 	ST__COUNT
 };
 
@@ -103,6 +115,18 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_OPEN] = "SELECT owner, oid, body FROM objects WHERE open = 1",
 	[ST_COUNT] = "SELECT count(*) FROM objects",
 	[ST_BY_REF_ANY] = "SELECT owner, oid, body FROM objects WHERE ref = ?1",
+	[ST_QUEUE_PUT] = "INSERT OR REPLACE INTO queue(deadline_us, created_us, "
+	    "owner, oid, type, state, missed, held, flagged) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_QUEUE_TALLY] = "SELECT type, state, count(*), sum(missed), "
+	    "sum(held), sum(flagged) FROM queue GROUP BY type, state",
+	[ST_OPEN_KIND] = "SELECT owner, oid, body FROM objects WHERE open = 1 "
+	    "AND kind = ?1",
+	[ST_QUEUE_DEL] = "DELETE FROM queue WHERE owner = ?1 AND oid = ?2",
+	[ST_QUEUE] = "SELECT o.owner, o.oid, o.body FROM queue q JOIN objects o "
+	    "ON o.owner = q.owner AND o.oid = q.oid ORDER BY q.deadline_us, "
+	    "q.created_us, q.owner, q.oid LIMIT ?1 OFFSET ?2",
+	[ST_QUEUE_COUNT] = "SELECT count(*) FROM queue",
 };
 
 struct store {
@@ -326,6 +350,8 @@ store_read_applied(struct store *s)
 	return rc;
 }
 
+static int	store_queue_fill(struct store *);
+
 struct store *
 store_open(const char *path, const uint8_t key[32])
 {
@@ -360,7 +386,8 @@ store_open(const char *path, const uint8_t key[32])
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 2000);
-	if (store_prepare(s) == -1 || store_read_applied(s) == -1)
+	if (store_prepare(s) == -1 || store_read_applied(s) == -1 ||
+	    store_queue_fill(s) == -1)
 		goto fail;
 	if (pthread_create(&s->thread, NULL, store_checkpointer, s) != 0) {
 		log_warnx("store %s: cannot start the checkpoint thread", path);
@@ -461,6 +488,34 @@ store_is_open(const struct obj *o)
 	}
 }
 
+/* A task's place in the desk's queue: there while open, by its deadline. */
+static int
+store_queue_put(struct store *s, const struct obj *o)
+{
+	sqlite3_stmt *q;
+
+	if (o->kind != HI1_OBJ_LDTASK && o->kind != HI1_OBJ_LITASK)
+		return 0;
+	q = s->st[obj_final(o) ? ST_QUEUE_DEL : ST_QUEUE_PUT];
+	if (obj_final(o)) {
+		sqlite3_bind_text(q, 1, o->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, o->oid, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(q, 1, o->u.task.answer_by_us != 0 ?
+		    o->u.task.answer_by_us : INT64_MAX);
+		sqlite3_bind_int64(q, 2, o->created_us);
+		sqlite3_bind_text(q, 3, o->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, o->oid, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 5, (int)o->u.task.t.type);
+		sqlite3_bind_int(q, 6, (int)o->status);
+		sqlite3_bind_int(q, 7, o->u.task.deadline_missed);
+		sqlite3_bind_int(q, 8, o->u.task.desk.held);
+		sqlite3_bind_int(q, 9, o->u.task.desk.review == WD_REVIEW_AFTER &&
+		    !o->u.task.desk.reviewed);
+	}
+	return store_step_done(s, q);
+}
+
 /* Write o: insert (if new; an existing row is kept) or update. */
 static int
 store_put(struct store *s, const struct obj *o, bool insert)
@@ -496,7 +551,7 @@ store_put(struct store *s, const struct obj *o, bool insert)
 	}
 	rc = store_step_done(s, q);
 	free(body);
-	return rc;
+	return rc == 0 ? store_queue_put(s, o) : rc;
 }
 
 /* Apply the record's changes to the objects it names. */
@@ -726,6 +781,99 @@ int
 store_open_work(struct store *s, store_visit_cb cb, void *arg)
 {
 	return store_visit(s, s->st[ST_OPEN], cb, arg);
+}
+
+int
+store_queue(struct store *s, size_t offset, size_t max, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_QUEUE];
+
+	sqlite3_bind_int64(q, 1, (int64_t)max);
+	sqlite3_bind_int64(q, 2, (int64_t)offset);
+	return store_visit(s, q, cb, arg);
+}
+
+uint64_t
+store_queue_count(struct store *s)
+{
+	sqlite3_stmt	*q = s->st[ST_QUEUE_COUNT];
+	uint64_t	 n = 0;
+
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return n;
+}
+
+int
+store_queue_tally(struct store *s, store_tally_cb cb, void *arg)
+{
+	sqlite3_stmt	*q = s->st[ST_QUEUE_TALLY];
+	int		 step;
+
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		cb(sqlite3_column_int(q, 0), sqlite3_column_int(q, 1),
+		    (uint64_t)sqlite3_column_int64(q, 2),
+		    (uint64_t)sqlite3_column_int64(q, 3),
+		    (uint64_t)sqlite3_column_int64(q, 4),
+		    (uint64_t)sqlite3_column_int64(q, 5), arg);
+	sqlite3_reset(q);
+	if (step != SQLITE_DONE) {
+		log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open_kind(struct store *s, enum hi1_kind kind, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_OPEN_KIND];
+
+	sqlite3_bind_int(q, 1, (int)kind);
+	return store_visit(s, q, cb, arg);
+}
+
+static int
+store_queue_fill_one(const struct obj *o, void *arg)
+{
+	return store_queue_put(arg, o) == -1 ? -1 : 0;
+}
+
+/*
+ * A store written before the queue table existed: its open tasks are put
+ * in once, in one transaction, and meta says so. A store whose key does not
+ * open its objects (store_readable) fills nothing here: it is rebuilt.
+ */
+static int
+store_queue_fill(struct store *s)
+{
+	sqlite3_stmt	*q;
+	bool		 done;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = "
+	    "'queue'", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	done = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	/* Under another key it is rebuilt from the journal (warrantd.c). */
+	if (done || !store_readable(s))
+		return 0;
+	if (store_step_done(s, s->st[ST_BEGIN]) == -1)
+		return -1;
+	rc = store_visit(s, s->st[ST_OPEN], store_queue_fill_one, s);
+	if (rc == 0 && sqlite3_exec(s->db, "INSERT INTO meta(key, value) "
+	    "VALUES ('queue', 1)", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	if (rc == 0 && store_step_done(s, s->st[ST_COMMIT]) == 0)
+		return 0;
+	store_step_done(s, s->st[ST_ROLLBACK]);
+	log_warnx("store %s: the desk's queue index cannot be built",
+	    s->path);
+	return -1;
 }
 
 uint64_t

@@ -35,6 +35,7 @@
 #include "server.h"
 #include "strict.h"
 #include "store.h"
+#include "tally.h"
 #include "tls.h"
 #include "x1_prov.h"
 
@@ -322,6 +323,7 @@ warrantd_observe(const Warrant__Record *rec, void *arg)
 	if (store_apply(srv->store, rec) == -1)
 		log_warnx("object store: record %llu not applied; objects read "
 		    "before a restart may be stale", (unsigned long long)rec->seq);
+	tally_record(srv->tally, rec, srv->store);
 }
 
 /*
@@ -540,6 +542,8 @@ main(int argc, char *argv[])
 		fatalx("cannot initialise libevent");
 	if ((srv.gen = server_gen_load(path, 1)) == NULL)
 		fatalx("configuration %s is not usable; nothing started", path);
+	if ((srv.tally = tally_new()) == NULL)
+		fatalx("out of memory");
 	if (warrantd_open_journal(&srv) == -1)
 		fatalx("journal is not usable; refusing to start");
 	if (warrantd_open_results(&srv) == -1)
@@ -550,11 +554,13 @@ main(int argc, char *argv[])
 		fatalx("back ends not usable; refusing to start");
 	if (warrantd_open_lifecycle(&srv) == -1)
 		fatalx("request lifecycle not usable; refusing to start");
+	if (server_alert_open(&srv) == -1)
+		fatalx("deadline alerts not usable; refusing to start");
 	if (srv.gen->conf->desk_addr != NULL) {
 		struct desk_env de = { srv.journal, srv.store, srv.lifecycle,
 		    srv.backends, server_desk_stats, &srv,
 		    srv.gen->conf->desk_pages ? srv.gen->conf->desk_pages :
-		    DATADIR "/desk", srv.x1 };
+		    DATADIR "/desk", srv.x1, srv.alert, srv.tally };
 
 		if ((srv.desk = desk_new(&de)) == NULL)
 			fatalx("out of memory");
@@ -574,6 +580,7 @@ main(int argc, char *argv[])
 	journal_close(srv.journal);	/* flushes the stop record */
 	seal_free(warrantd_seal);
 	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));
+	server_alert_close(&srv);
 	lifecycle_free(srv.lifecycle);
 	store_close(srv.store);
 	purge_stop(srv.purge);
@@ -583,6 +590,7 @@ main(int argc, char *argv[])
 		evconnlistener_free(srv.desk_listener);
 	server_close_all(&srv);
 	desk_free(srv.desk);
+	tally_free(srv.tally);
 	server_gen_unref(srv.gen);
 	event_base_free(srv.base);
 	hi1_cleanup();

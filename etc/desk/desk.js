@@ -26,6 +26,8 @@ const I18N = {
 		ask_hold: "Motivo de la retención:", ask_note: "Nota:",
 		done: "Hecho: %s.", error: "Error: %s", tasks: "%s tareas abiertas",
 		late: "vencido", on_hold: "retenida", lang: "English",
+		alerts: "Alertas de plazos: %s", alert_warning: "aviso",
+		alert_critical: "crítica", alert_h: "Alerta",
 		loading: "Cargando…", refused: "Acceso denegado: este certificado no es de la mesa."
 	},
 	en: {
@@ -46,6 +48,8 @@ const I18N = {
 		ask_hold: "Reason for the hold:", ask_note: "Note:",
 		done: "Done: %s.", error: "Error: %s", tasks: "%s open tasks",
 		late: "overdue", on_hold: "on hold", lang: "Español",
+		alerts: "Deadline alerts: %s", alert_warning: "warning",
+		alert_critical: "critical", alert_h: "Alert",
 		loading: "Loading…", refused: "Access refused: this certificate is not the desk's."
 	}
 };
@@ -164,7 +168,8 @@ function renderQueue() {
 		const tr = document.createElement("tr");
 		tr.dataset.task = task.task;
 		tr.dataset.ref = task.ref;
-		tr.className = task.state + (task.seconds_left < 0 ? " late" : "");
+		tr.className = task.state + (task.seconds_left < 0 ? " late" : "") +
+		    (task.alert ? " alert-" + task.alert : "");
 		const a = document.createElement("a");
 		a.href = "/request.html?ref=" + encodeURIComponent(task.ref);
 		a.textContent = task.ref;
@@ -174,6 +179,7 @@ function renderQueue() {
 		cell(tr, task.type);
 		cell(tr, task.state + (task.held ? " (" + t("on_hold") + ")" : ""), "state");
 		cell(tr, left(task.seconds_left), "left");
+		cell(tr, task.alert ? t("alert_" + task.alert) : "", "alert");
 		cell(tr, task.holder);
 		actions(cell(tr, ""), task, loadQueue);
 		tbody.appendChild(tr);
@@ -195,6 +201,12 @@ async function loadQueue() {
 		lastQueue = j.tasks;
 		renderQueue();
 		document.getElementById("count").textContent = t("tasks", j.total);
+		const a = await api("/desk/api/alerts");
+		document.getElementById("alerts").textContent = t("alerts",
+		    a.open.critical + " " + t("alert_critical") + ", " +
+		    a.open.warning + " " + t("alert_warning"));
+		document.getElementById("alerts").className =
+		    a.open.critical > 0 ? "critical" : a.open.warning > 0 ? "warning" : "";
 	} catch (e) {
 		status(t("error", e.message), true);
 	}

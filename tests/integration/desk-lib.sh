@@ -15,6 +15,8 @@ desk_stack_up() {
 	desk_port=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
 	printf 'desk listen on 127.0.0.1 port %s\ndesk pages "%s"\ndesk four-eyes\n' \
 	    "$desk_port" "$TOP_SRCDIR/etc/desk" >>"$DIR/warrantd.conf"
+	# A test's own settings (DESK_CONF: lines of warrantd.conf).
+	[ -z "${DESK_CONF:-}" ] || printf '%s\n' "$DESK_CONF" >>"$DIR/warrantd.conf"
 	sed -i -e '/^authority "FGR" {$/a\
 	review-policy communication-records review\
 	review-policy subscriber-identity review-after' "$DIR/registry.conf"

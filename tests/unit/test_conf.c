@@ -1248,10 +1248,40 @@ test_delivery_block(void **state)
 	assert_logged("warrantd.conf", 14, "crl given more than once");
 }
 
+/* Deadline alerts: the warning's share, the hook and its time limit. */
+static void
+test_alert_settings(void **state)
+{
+	struct wd_conf	*c;
+
+	(void)state;
+	assert_non_null(c = load_text(PREFIX));
+	assert_int_equal(c->alert.warn_pct, 80);
+	assert_null(c->alert.command);
+	assert_int_equal(c->alert.timeout_s, 30);
+	conf_free(c);
+	assert_non_null(c = load_text(PREFIX "alert-warn 50\n"
+	    "alert-command \"/usr/local/sbin/page-oncall\"\nalert-timeout 2m\n"));
+	assert_int_equal(c->alert.warn_pct, 50);
+	assert_string_equal(c->alert.command, "/usr/local/sbin/page-oncall");
+	assert_int_equal(c->alert.timeout_s, 120);
+	conf_free(c);
+	assert_null(load_text(PREFIX "alert-command \"page-oncall\"\n"));
+	assert_logged("warrantd.conf", 9, "not an absolute path");
+	assert_null(load_text(PREFIX "alert-warn 100\n"));
+	assert_logged("warrantd.conf", 9, "alert-warn");
+	assert_null(load_text(PREFIX "alert-timeout 11m\n"));
+	assert_logged("warrantd.conf", 9, "alert-timeout");
+	assert_null(load_text(PREFIX "alert-warn 50\nalert-warn 60\n"));
+	assert_logged("warrantd.conf", 10, "alert-warn");
+}
+
 int
 main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test_setup_teardown(test_alert_settings, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_full_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/evp.h>
@@ -40,6 +41,7 @@
 #include "results.h"
 #include "store.h"
 #include "../../src/lifecycle.h"
+#include "../../src/alert.h"
 
 #define US		1000000LL
 #define HOUR		(3600 * US)
@@ -1001,6 +1003,458 @@ test_restart_resumes_calls(void **state)
 	    BACKEND_UNAVAILABLE + 1);
 }
 
+/* ---- deadlines and alerts (src/alert.c), on the same clock ----------------- */
+
+struct raised {
+	struct alert_info	 v[16];
+	size_t			 n;
+};
+
+static void
+raised_cb(const struct alert_info *a, void *arg)
+{
+	struct raised *r = arg;
+
+	assert_true(r->n < 16);
+	r->v[r->n++] = *a;
+}
+
+static struct alert *
+alerts_new(struct fx *f, struct raised *r, unsigned pct)
+{
+	struct alert_env	 env;
+	struct alert_config	 cfg;
+	struct alert		*al;
+
+	memset(r, 0, sizeof(*r));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.warn_pct = pct;
+	cfg.horizon_us = 30 * DAY;
+	memcpy(cfg.answer_us, f->cfg.answer_us, sizeof(cfg.answer_us));
+	cfg.answer_old_records_us = f->cfg.answer_old_records_us;
+	cfg.ratify_us = f->cfg.ratify_us;
+	memset(&env, 0, sizeof(env));
+	env.store = f->st;
+	env.now = fx_now;
+	env.now_arg = f;
+	env.raised = raised_cb;
+	env.raised_arg = r;
+	assert_non_null(al = alert_new(&env, &cfg));
+	assert_int_equal(alert_start(al), 0);	/* no base: no timer */
+	return al;
+}
+
+/* Move the clock, let the lifecycle act, then look at the deadlines. */
+static void
+advance_scan(struct fx *f, struct alert *al, int64_t us)
+{
+	advance(f, us);
+	alert_scan(al, false);
+}
+
+static unsigned
+open_alerts(struct alert *al, enum alert_level l)
+{
+	struct alert_counts c;
+
+	alert_counts(al, &c);
+	return l == ALERT_CRITICAL ? c.critical : c.warning;
+}
+
+/*
+ * An answer deadline of 24 h warns at 80 % (19.2 h), once however often it
+ * is looked at, turns critical when missed, and closes when answered.
+ */
+static void
+test_alert_answer(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+	const char		*ref = "MXC-20261201-00000011";
+
+	f->cfg.retry_rounds = 20;	/* calls keep failing: no Error first */
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, ref, &err, NULL), 0);
+	al = alerts_new(f, &r, 80);
+	advance_scan(f, al, 19 * HOUR);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(alert_level_of(al, OWNER, req.tasks[0].object_id),
+	    ALERT_NONE);
+	advance_scan(f, al, 15 * 60 * US);	/* 19 h 15 m: warned */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].level, ALERT_WARNING);
+	assert_int_equal(r.v[0].clock, ALERT_ANSWER);
+	assert_string_equal(r.v[0].ref, ref);
+	assert_string_equal(r.v[0].oid, req.tasks[0].object_id);
+	assert_int_equal(r.v[0].deadline_us,
+	    get(f, req.tasks[0].object_id)->u.task.answer_by_us);
+	advance_scan(f, al, HOUR);
+	alert_scan(al, true);
+	assert_int_equal(r.n, 1);		/* raised once */
+	assert_int_equal(open_alerts(al, ALERT_WARNING), 1);
+	advance_scan(f, al, 4 * HOUR);		/* past 24 h: missed */
+	assert_true(get(f, req.tasks[0].object_id)->u.task.deadline_missed);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.v[1].level, ALERT_CRITICAL);
+	assert_int_equal(open_alerts(al, ALERT_CRITICAL), 1);
+	assert_int_equal(open_alerts(al, ALERT_WARNING), 0);
+	assert_int_equal(alert_level_of(al, OWNER, req.tasks[0].object_id),
+	    ALERT_CRITICAL);
+	/* Answered late: the answer's clock closes (the results' has 30 d). */
+	answer_subscriber(f, &req, 0, ref);
+	alert_scan(al, false);
+	assert_int_equal(open_alerts(al, ALERT_CRITICAL), 0);
+	assert_int_equal(open_alerts(al, ALERT_WARNING), 0);
+	{
+		struct alert_counts c;
+
+		alert_counts(al, &c);
+		assert_int_equal(c.warned[ALERT_ANSWER], 1);
+		assert_int_equal(c.missed[ALERT_ANSWER], 1);
+	}
+	alert_free(al);
+}
+
+/* The share is configurable: at 50 %, the same deadline warns at 12 h. */
+static void
+test_alert_share(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+	struct alert_info	 out[ALERT__COUNT];
+	struct alert_config	 cfg;
+	const struct obj	*t;
+	int64_t			 start;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000012", &err, NULL), 0);
+	al = alerts_new(f, &r, 50);
+	advance_scan(f, al, 12 * HOUR - US);
+	assert_int_equal(r.n, 0);
+	advance_scan(f, al, US);
+	assert_int_equal(r.n, 1);
+	/* The pure decision agrees, to the microsecond. */
+	t = get(f, req.tasks[0].object_id);
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.answer_us, f->cfg.answer_us, sizeof(cfg.answer_us));
+	start = t->u.task.answer_by_us - DAY;
+	cfg.warn_pct = 50;
+	assert_int_equal(alert_eval(t, &cfg, start + 12 * HOUR - 1, out), 0);
+	assert_int_equal(alert_eval(t, &cfg, start + 12 * HOUR, out), 1);
+	assert_int_equal(out[0].level, ALERT_WARNING);
+	assert_int_equal(out[0].start_us, start);
+	cfg.warn_pct = 99;
+	assert_int_equal(alert_eval(t, &cfg, start + 12 * HOUR, out), 0);
+	assert_int_equal(alert_eval(t, &cfg, start + DAY * 99 / 100, out), 1);
+	assert_int_equal(out[0].level, ALERT_WARNING);
+	assert_int_equal(alert_eval(t, &cfg, t->u.task.answer_by_us, out), 1);
+	assert_int_equal(out[0].level, ALERT_CRITICAL);
+	alert_free(al);
+}
+
+/*
+ * An urgent order's ratification clock: a warning before it lapses, a
+ * critical alert when it does (the order ended by it, shown for a day).
+ */
+static void
+test_alert_ratify(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct raised		 r;
+	struct alert		*al;
+	const struct obj	*a;
+	int64_t			 ratify_by;
+	size_t			 k;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	create(f, "location-realtime-urgent.xml", "MXC-20261201-00000013", &req);
+	al = alerts_new(f, &r, 80);
+	a = get(f, req.auths[0].object_id);
+	ratify_by = a->u.auth.ratify_by_us;
+	advance_scan(f, al, ratify_by - HOUR - f->now);
+	for (k = 0; k < r.n && r.v[k].clock != ALERT_RATIFY; k++)
+		;
+	assert_true(k < r.n);
+	assert_int_equal(r.v[k].level, ALERT_WARNING);
+	assert_int_equal(r.v[k].type, -1);
+	assert_string_equal(r.v[k].oid, req.auths[0].object_id);
+	advance_scan(f, al, 2 * HOUR);
+	assert_int_equal(get(f, req.auths[0].object_id)->status, OST_EXPIRED);
+	assert_int_equal(r.v[r.n - 1].clock, ALERT_RATIFY);
+	assert_int_equal(r.v[r.n - 1].level, ALERT_CRITICAL);
+	assert_true(r.v[r.n - 1].final);
+	assert_int_equal(alert_level_of(al, OWNER, req.auths[0].object_id),
+	    ALERT_CRITICAL);
+	/* A sweep does not raise it again; a day later it is gone. */
+	k = r.n;
+	alert_scan(al, true);
+	assert_int_equal(r.n, k);
+	advance_scan(f, al, DAY);
+	assert_int_equal(alert_level_of(al, OWNER, req.auths[0].object_id),
+	    ALERT_NONE);
+	alert_free(al);
+}
+
+/*
+ * Undelivered results: a warning when the lifecycle warns the authority,
+ * critical when they are destroyed (631).
+ */
+static void
+test_alert_keep(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+	char			 task[HI1_UUID_LEN + 1];
+
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000014", &err, NULL), 0);
+	snprintf(task, sizeof(task), "%s", req.tasks[0].object_id);
+	answer_subscriber(f, &req, 0, "MXC-20261201-00000014");
+	al = alerts_new(f, &r, 80);
+	advance_scan(f, al, 23 * DAY - HOUR);
+	assert_int_equal(r.n, 0);
+	advance_scan(f, al, 2 * HOUR);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].clock, ALERT_KEEP);
+	assert_int_equal(r.v[0].level, ALERT_WARNING);
+	advance_scan(f, al, 7 * DAY);
+	assert_int_equal(get(f, task)->reason_code, WD_REASON_RESULTS_EXPIRED);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.v[1].clock, ALERT_KEEP);
+	assert_int_equal(r.v[1].level, ALERT_CRITICAL);
+	assert_true(r.v[1].final);
+	alert_free(al);
+}
+
+/* A preservation's end warns first; its release is critical. */
+static void
+test_alert_preservation(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct raised		 r;
+	struct alert		*al;
+	int64_t			 until;
+	size_t			 k;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 300 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	create(f, "preservation.xml", "MXC-20261201-00000015", &req);
+	al = alerts_new(f, &r, 80);
+	until = get(f, req.tasks[0].object_id)->u.task.freeze_until_us;
+	advance_scan(f, al, until - HOUR - f->now);
+	for (k = 0; k < r.n && r.v[k].clock != ALERT_PRESERVATION; k++)
+		;
+	assert_true(k < r.n);
+	assert_int_equal(r.v[k].level, ALERT_WARNING);
+	advance_scan(f, al, 2 * HOUR);
+	assert_int_equal(get(f, req.tasks[0].object_id)->reason_code,
+	    WD_REASON_PRESERVATION_ENDED);
+	assert_int_equal(r.v[r.n - 1].clock, ALERT_PRESERVATION);
+	assert_int_equal(r.v[r.n - 1].level, ALERT_CRITICAL);
+	alert_free(al);
+}
+
+/* After a restart, what is still in danger is raised again, once. */
+static void
+test_alert_restart(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000016", &err, NULL), 0);
+	advance(f, 2 * DAY);	/* missed while nobody looked */
+	assert_true(get(f, req.tasks[0].object_id)->u.task.deadline_missed);
+	al = alerts_new(f, &r, 80);	/* its start is a full sweep */
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].level, ALERT_CRITICAL);
+	advance_scan(f, al, HOUR);
+	assert_int_equal(r.n, 1);
+	alert_free(al);
+}
+
+/*
+ * A warning beyond the due index's horizon (0 here) is still found, by the
+ * slices of the open tasks each scan takes in turn.
+ */
+static void
+test_alert_slice(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req;
+	struct wd_error		 err;
+	struct raised		 r;
+	struct alert		*al;
+	struct alert_config	 cfg;
+	struct alert_env	 env;
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "subscriber-imsi.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000017", &err, NULL), 0);
+	memset(&r, 0, sizeof(r));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.warn_pct = 50;
+	memcpy(cfg.answer_us, f->cfg.answer_us, sizeof(cfg.answer_us));
+	memset(&env, 0, sizeof(env));
+	env.store = f->st;
+	env.now = fx_now;
+	env.now_arg = f;
+	env.raised = raised_cb;
+	env.raised_arg = &r;
+	assert_non_null(al = alert_new(&env, &cfg));
+	assert_int_equal(alert_start(al), 0);
+	assert_int_equal(r.n, 0);
+	advance(f, 13 * HOUR);
+	alert_scan(al, false);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.v[0].level, ALERT_WARNING);
+	assert_string_equal(r.v[0].oid, req.tasks[0].object_id);
+	alert_free(al);
+}
+
+/* ---- the desk's queue index (store_queue) ----------------------------------- */
+
+struct queue_ctx {
+	char	 oid[8][HI1_UUID_LEN + 1];
+	int64_t	 by[8];
+	size_t	 n;
+};
+
+static int
+queue_cb(const struct obj *o, void *arg)
+{
+	struct queue_ctx *q = arg;
+
+	assert_true(q->n < 8);
+	snprintf(q->oid[q->n], sizeof(q->oid[0]), "%s", o->oid);
+	q->by[q->n++] = o->u.task.answer_by_us;
+	return 0;
+}
+
+static size_t
+queue(struct fx *f, struct queue_ctx *q, size_t offset, size_t max)
+{
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(store_queue(f->st, offset, max, queue_cb, q), 0);
+	return q->n;
+}
+
+struct tally_ctx {
+	uint64_t	 n[WD_REQ__COUNT][OST__COUNT];
+	uint64_t	 missed;
+};
+
+static void
+tally_cb(int type, int st, uint64_t n, uint64_t missed, uint64_t held,
+    uint64_t flagged, void *arg)
+{
+	struct tally_ctx *t = arg;
+
+	assert_true(type >= 0 && type < WD_REQ__COUNT);
+	assert_true(st >= 0 && st < OST__COUNT);
+	assert_int_equal(held, 0);
+	assert_int_equal(flagged, 0);
+	t->n[type][st] += n;
+	t->missed += missed;
+}
+
+/*
+ * Open tasks, by answer deadline: a new request's tasks enter, a task that
+ * ends leaves; a store from before the index gets it filled at its open.
+ */
+static void
+test_queue_index(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req, rt;
+	struct wd_error		 err;
+	struct queue_ctx	 q;
+	sqlite3			*db;
+	char			 path[128];
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	parse(f, "records.xml", &req);
+	assert_int_equal(submit(f, &req, "MXC-20261201-00000021", &err, NULL), 0);
+	advance(f, HOUR);
+	parse(f, "subscriber-imsi.xml", &rt);
+	f->cfg.answer_us[WD_REQ_SUBSCRIBER] = HOUR;	/* due before the first */
+	lifecycle_configure(f->lc, &f->cfg);
+	assert_int_equal(submit(f, &rt, "MXC-20261201-00000022", &err, NULL), 0);
+	assert_int_equal(store_queue_count(f->st), 3);
+	assert_int_equal(queue(f, &q, 0, 8), 3);
+	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
+	assert_true(q.by[0] <= q.by[1] && q.by[1] <= q.by[2]);
+	assert_int_equal(queue(f, &q, 1, 1), 1);	/* a page: offset, max */
+	{	/* /metrics' counts, without reading a body */
+		struct tally_ctx t;
+
+		memset(&t, 0, sizeof(t));
+		assert_int_equal(store_queue_tally(f->st, tally_cb, &t), 0);
+		assert_int_equal(t.n[WD_REQ_RECORDS][OST_AWAITING_DISCLOSURE], 2);
+		assert_int_equal(t.n[WD_REQ_SUBSCRIBER][OST_AWAITING_DISCLOSURE], 1);
+		assert_int_equal(t.missed, 0);
+	}
+	assert_string_equal(q.oid[0], get(f, q.oid[0])->oid);
+	/* A store written before the index: filled at its next open. */
+	fx_close(f);
+	snprintf(path, sizeof(path), "%s/objects.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM queue; DELETE FROM meta "
+	    "WHERE key = 'queue'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	fx_open(f);
+	assert_int_equal(store_queue_count(f->st), 3);
+	assert_int_equal(queue(f, &q, 0, 8), 3);
+	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
+	/* The subscriber's task ends (its calls fail past every round): out. */
+	f->cfg.retry_rounds = 1;
+	lifecycle_configure(f->lc, &f->cfg);
+	advance(f, 2 * DAY);
+	advance(f, 30 * DAY);
+	assert_true(obj_final(get(f, rt.tasks[0].object_id)));
+	{
+		size_t open = 0;
+
+		open += !obj_final(get(f, req.tasks[0].object_id));
+		open += !obj_final(get(f, req.tasks[1].object_id));
+		open += !obj_final(get(f, rt.tasks[0].object_id));
+		assert_true(open < 3);
+		assert_int_equal(store_queue_count(f->st), open);
+		assert_int_equal(queue(f, &q, 0, 8), open);
+		for (size_t i = 0; i < q.n; i++)
+			assert_string_not_equal(q.oid[i], rt.tasks[0].object_id);
+	}
+}
+
 int
 main(void)
 {
@@ -1018,6 +1472,15 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_keep_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_ratify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_preservation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_alert_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_slice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_index, setup, teardown),
 	};
 
 	log_init("test_lifecycle", 1, 0);
