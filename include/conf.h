@@ -129,6 +129,7 @@ struct wd_conf {
 	uint16_t	 desk_port;
 	char		*desk_pages;		/* the console's files; NULL: default */
 	bool		 desk_four_eyes;	/* interceptions: two approvals */
+	bool		 desk_show_results[WD_REQ__COUNT];	/* desk show-results */
 	char		*state_dir;		/* journal, results */
 	char		*templates_dir;		/* etc/templates */
 	struct {

@@ -78,6 +78,7 @@ struct obj_desk {
 	bool		 reviewed;	/* review-after: looked at */
 	char		 official_fp[65];	/* who asked (hex SHA-256) */
 	char		 first_approver[OBJ_DESK_ID_LEN];	/* four-eyes */
+	char		 released_note[OBJ_DESK_TEXT_LEN];	/* "": nothing to re-open */
 };
 
 struct obj_task {
@@ -214,6 +215,8 @@ void		 obj_task_pb(const struct hi1_task *, const char *auth_id,
 void		 obj_auth_pb(const struct hi1_authorisation *, int64_t ratify_by_us,
 		    struct obj_pb_auth *);
 void		 obj_doc_pb(const struct hi1_document *, struct obj_pb_doc *);
+/* A supervisor's re-open of the desk's state (EVENT_DESK_ACTION "reopen"). */
+void		 obj_desk_reopen(struct obj_desk *);
 void		 obj_part_pb(const char *oid, const struct obj_part *,
 		    Warrant__DeliveryPart *);
 void		 obj_approval_pb(const struct hi1_approval *, Warrant__Approval *);

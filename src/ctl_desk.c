@@ -1,10 +1,10 @@
 /*
  * ctl_desk — `warrantctl desk ...`, the compliance desk's commands over its
  * JSON API (docs/desk-api.md): queue, show, approve, reject, hold, release,
- * assign, note, reviewed. The answer is untrusted like every other: parsed with
- * jansson (bounded by CTL_MAX_BODY), and every string printed is cleaned
- * (ctl_clean). With --json the server's JSON is printed as received, once
- * it parses. Exit status as elsewhere: 0 done, 1 refused (HTTP 4xx, or our
+ * assign, note, reviewed, reopen. The answer is untrusted like every other:
+ * parsed with jansson (bounded by CTL_MAX_BODY), and every string printed is
+ * cleaned (ctl_clean). With --json the server's JSON is printed as received,
+ * once it parses. Exit status as elsewhere: 0 done, 1 refused (HTTP 4xx, or our
  * certificate refused in the handshake), 2 anything else.
  */
 #include "config.h"
@@ -26,8 +26,8 @@ ctl_desk_usage(void)
 	    "[KEY=VALUE...] | show REF |\n"
 	    "           approve REF | reject REF --reason TEXT | hold REF "
 	    "--note TEXT |\n"
-	    "           release REF | reviewed REF | assign REF OPERATOR | "
-	    "note REF TEXT\n           [--task UUID]\n");
+	    "           release REF | reviewed REF | reopen REF |\n"
+	    "           assign REF OPERATOR | note REF TEXT [--task UUID]\n");
 	return CTL_FAILED;
 }
 
@@ -235,7 +235,8 @@ ctl_desk_run(struct ctl_state *st, const struct ctl_desk_opts *o, int argc,
 	    argc == 3)
 		text_key = cmd[0] == 'n' ? "text" : "operator", text = argv[2];
 	else if ((strcmp(cmd, "approve") != 0 && strcmp(cmd, "release") != 0 &&
-	    strcmp(cmd, "reviewed") != 0) || argc != 2)
+	    strcmp(cmd, "reviewed") != 0 && strcmp(cmd, "reopen") != 0) ||
+	    argc != 2)
 		return ctl_desk_usage();
 	/* jansson escapes what we send; the server checks it again. */
 	if ((body = json_pack("{s:s}", "ref", argv[1])) == NULL ||

@@ -4,7 +4,7 @@
  *   GET  /desk/api/queue?...          open tasks: filter, sort, search
  *   GET  /desk/api/requests/REF       one request: its objects, the desk's state
  *   GET  /desk/api/alerts             deadlines in danger (src/alert.h)
- *   POST /desk/api/{approve,reject,hold,release,assign,note}
+ *   POST /desk/api/{approve,reject,hold,release,assign,note,reviewed,reopen}
  * Only registered desk operators and supervisors whose registration is in
  * force get an answer; officials, auditors and unknown certificates get 403.
  * Every action, and every search by identifier, is one journal record
@@ -15,7 +15,9 @@
  * cannot make an operator's browser act (CSRF).
  *
  * Operators see what was asked (types, identifiers, references, clocks) and
- * results' metadata (parts, counts, digests), never result contents.
+ * results' metadata (parts, counts, digests), never result contents, except
+ * for the request types `desk show-results` names: then a request's view
+ * carries its parts' contents and is journaled first ("view-results").
  */
 #include "config.h"
 
@@ -47,9 +49,10 @@
 
 
 static const char *const desk_actions[] = {
-	"approve", "reject", "hold", "release", "assign", "note", "reviewed", NULL
+	"approve", "reject", "hold", "release", "assign", "note", "reviewed",
+	"reopen", NULL
 };
-#define DESK_SEARCH	7	/* desk.actions[]: searches by identifier */
+#define DESK_SEARCH	8	/* desk.actions[]: searches by identifier */
 
 /* The console's files: fixed names, read once at start (no paths from requests). */
 static const struct desk_page_name {
@@ -75,7 +78,7 @@ struct desk {
 	struct desk_env	 env;
 	struct desk_page pages[DESK_NPAGES];
 	unsigned	 pending;
-	uint64_t	 actions[8];	/* by desk_actions[] index, and searches */
+	uint64_t	 actions[DESK_SEARCH + 1];	/* by desk_actions[], and searches */
 };
 
 /* One request while its record is written: everything the reply needs. */
@@ -494,6 +497,17 @@ desk_queue(struct desk *d, const struct desk_request *r,
 
 /* ---- one request ---------------------------------------------------------- */
 
+/* A part whose contents may be shown, once its task's type is known. */
+struct desk_show_part {
+	json_t		*j;		/* its object in the answer */
+	struct obj_part	 p;
+};
+
+/* A task of the request whose type `desk show-results` names. */
+struct desk_show_task {
+	char		 oid[HI1_UUID_LEN + 1];
+};
+
 struct desk_show {
 	struct desk		*d;
 	const struct wd_conf	*conf;
@@ -501,7 +515,39 @@ struct desk_show {
 	char			 owner[HI1_ID_LEN + 1];
 	int64_t			 now;
 	size_t			 n;
+	bool			 any_shown;	/* conf names a type */
+	bool			 oom;
+	struct desk_show_part	*parts;
+	size_t			 nparts;
+	struct desk_show_task	*tasks;
+	size_t			 ntasks;
 };
+
+/* Remember what view-results needs; parts and tasks come in any order. */
+static int
+desk_show_keep(struct desk_show *s, const struct obj *o, json_t *j)
+{
+	if (o->kind == HI1_OBJ_DELIVERY && !o->u.part.destroyed) {
+		struct desk_show_part *v = reallocarray(s->parts,
+		    s->nparts + 1, sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		s->parts = v;
+		v[s->nparts].j = j;
+		v[s->nparts++].p = o->u.part;
+	} else if ((o->kind == HI1_OBJ_LDTASK || o->kind == HI1_OBJ_LITASK) &&
+	    s->conf->desk_show_results[o->u.task.t.type]) {
+		struct desk_show_task *v = reallocarray(s->tasks,
+		    s->ntasks + 1, sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		s->tasks = v;
+		snprintf(v[s->ntasks++].oid, sizeof(v->oid), "%s", o->oid);
+	}
+	return 0;
+}
 
 static int
 desk_show_visit(const struct obj *o, void *arg)
@@ -560,8 +606,123 @@ desk_show_visit(const struct obj *o, void *arg)
 		return 1;
 	json_object_set_new(j, "generation", json_integer(o->generation));
 	json_object_set_new(j, "changed", desk_time(o->changed_us));
+	if (s->any_shown && desk_show_keep(s, o, j) == -1) {
+		json_decref(j);
+		s->oom = true;
+		return 1;
+	}
 	json_array_append_new(s->objects, j);
 	return 0;
+}
+
+static bool
+desk_show_task_listed(const struct desk_show *s, const char *oid)
+{
+	for (size_t i = 0; i < s->ntasks; i++)
+		if (strcmp(s->tasks[i].oid, oid) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Contents of the parts whose task's type `desk show-results` names, as
+ * content_base64 on each part; else content_error: "not-kept" (results
+ * carried in the authority's answer are not stored) or "unreadable" (the
+ * stored result fails its seal or is gone: never sent unchecked). Fills job's text with the tasks
+ * whose results are shown; the number of parts shown, or -1 (memory).
+ */
+static int
+desk_show_contents(struct desk_show *s, struct desk_job *job)
+{
+	uint8_t	*data;
+	size_t	 len, tl;
+	int	 shown = 0;
+
+	for (size_t i = 0; i < s->nparts; i++) {
+		struct desk_show_part *sp = &s->parts[i];
+		char *b64;
+
+		if (!desk_show_task_listed(s, sp->p.task_id))
+			continue;
+		/* Carried in the authority's answer: its data was never kept. */
+		if (sp->p.result_name[0] == '\0') {
+			json_object_set_new(sp->j, "content_error",
+			    json_string("not-kept"));
+			continue;
+		}
+		if (lifecycle_part_read(s->d->env.lifecycle, &sp->p, &data,
+		    &len) == -1) {
+			log_warnx("desk: view-results %s: part %u (%s) of task %s "
+			    "cannot be read", job->ref, sp->p.seq, sp->p.result_name,
+			    sp->p.task_id);
+			json_object_set_new(sp->j, "content_error",
+			    json_string("unreadable"));
+			continue;
+		}
+		b64 = len <= INT_MAX / 2 ? malloc(4 * ((len + 2) / 3) + 1) : NULL;
+		if (b64 != NULL)
+			EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
+		OPENSSL_cleanse(data, len);
+		free(data);
+		if (b64 == NULL || json_object_set_new(sp->j, "content_base64",
+		    json_string(b64)) == -1) {
+			free(b64);
+			return -1;
+		}
+		free(b64);
+		/* The journal names the tasks viewed (no contents, ever). */
+		if (strstr(job->text, sp->p.task_id) == NULL &&
+		    (tl = strlen(job->text)) + HI1_UUID_LEN + 2 < sizeof(job->text))
+			snprintf(job->text + tl, sizeof(job->text) - tl, "%s%s",
+			    tl ? " " : "", sp->p.task_id);
+		if (job->oid[0] == '\0')
+			snprintf(job->oid, sizeof(job->oid), "%s", sp->p.task_id);
+		shown++;
+	}
+	return shown;
+}
+
+/*
+ * A view with contents: the answer is sent once its "view-results" record
+ * (who, which request and tasks, how many parts) is durable. 0 if nothing
+ * was to be shown (the caller answers), 1 if answered.
+ */
+static int
+desk_show_results(struct desk_show *s, const struct desk_request *r,
+    const char *ref, json_t *answer, desk_reply_cb cb, void *arg)
+{
+	struct desk_job	*job;
+	int		 n;
+
+	if (s->ntasks == 0 || s->nparts == 0)
+		return 0;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		json_decref(answer);
+		desk_error(cb, arg, 503, "memory", "out of memory");
+		return 1;
+	}
+	snprintf(job->ref, sizeof(job->ref), "%s", ref);
+	if ((n = desk_show_contents(s, job)) <= 0) {
+		free(job);
+		if (n == 0)
+			return 0;
+		json_decref(answer);
+		desk_error(cb, arg, 503, "memory", "out of memory");
+		return 1;
+	}
+	job->d = s->d;
+	job->cb = cb;
+	job->arg = arg;
+	job->answer = answer;
+	snprintf(job->action, sizeof(job->action), "view-results");
+	snprintf(job->operator_id, sizeof(job->operator_id), "%s", r->who->id);
+	snprintf(job->level, sizeof(job->level), "%s", desk_level(r->who));
+	snprintf(job->fp, sizeof(job->fp), "%s", r->fingerprint);
+	snprintf(job->peer, sizeof(job->peer), "%s", r->peer);
+	snprintf(job->owner, sizeof(job->owner), "%s", s->owner);
+	job->act.matches = (uint32_t)n;
+	desk_journal(job);
+	return 1;
 }
 
 static void
@@ -569,6 +730,7 @@ desk_show(struct desk *d, const struct desk_request *r, const char *ref,
     desk_reply_cb cb, void *arg)
 {
 	struct desk_show	 s = { .d = d, .conf = r->conf, .now = desk_now_us() };
+	json_t			*answer;
 	int			 rc;
 
 	if (!desk_word_ok(ref, OBJ_REF_LEN - 1)) {
@@ -579,19 +741,26 @@ desk_show(struct desk *d, const struct desk_request *r, const char *ref,
 		desk_error(cb, arg, 503, "memory", "out of memory");
 		return;
 	}
+	for (size_t i = 0; i < WD_REQ__COUNT; i++)
+		s.any_shown |= r->conf->desk_show_results[i];
 	rc = store_by_ref_any(d->env.store, ref, desk_show_visit, &s);
-	if (rc != 0) {
+	if (rc != 0 || s.n == 0) {
 		json_decref(s.objects);
-		desk_error(cb, arg, 503, "store", "the object store cannot be read");
-		return;
-	}
-	if (s.n == 0) {
-		json_decref(s.objects);
-		desk_error(cb, arg, 404, "not-found", "no request with this reference");
-		return;
-	}
-	desk_reply_json(cb, arg, 200, json_pack("{s:s, s:s, s:o}", "ref", ref,
-	    "authority", s.owner, "objects", s.objects));
+		if (s.oom)
+			desk_error(cb, arg, 503, "memory", "out of memory");
+		else if (rc != 0)
+			desk_error(cb, arg, 503, "store", "the object store cannot "
+			    "be read");
+		else
+			desk_error(cb, arg, 404, "not-found", "no request with "
+			    "this reference");
+	} else if ((answer = json_pack("{s:s, s:s, s:o}", "ref", ref,
+	    "authority", s.owner, "objects", s.objects)) == NULL)
+		desk_error(cb, arg, 503, "memory", "out of memory");
+	else if (!desk_show_results(&s, r, ref, answer, cb, arg))
+		desk_reply_json(cb, arg, 200, answer);
+	free(s.parts);
+	free(s.tasks);
 }
 
 /* ---- actions ---------------------------------------------------------- */
@@ -710,6 +879,34 @@ desk_person(const struct wd_conf *conf, const char *id)
 }
 
 /*
+ * A supervisor re-opens what an operator closed and HI-1 never saw: a
+ * review-after task marked reviewed (flagged again, even if the task has
+ * ended), or a released hold while the task still awaits approval (held
+ * again, with its note). A decision (approval, rejection) is never
+ * re-opened: the authority has read it, or may have (docs/decisions.md).
+ */
+static const char *
+desk_check_reopen(const struct desk_request *r, const struct obj *o,
+    const char **msg, int *status)
+{
+	const struct obj_desk *k = &o->u.task.desk;
+
+	if (r->who->role != WD_ROLE_SUPERVISOR) {
+		*status = 403;
+		*msg = "only a supervisor re-opens";
+		return "forbidden";
+	}
+	if (k->review == WD_REVIEW_AFTER && k->reviewed)
+		return NULL;
+	if (k->released_note[0] != '\0' && !k->held &&
+	    o->status == OST_AWAITING_APPROVAL)
+		return NULL;
+	*msg = "nothing to re-open: only a review-after task marked reviewed, or "
+	    "a released hold on a task still awaiting approval";
+	return "not-reopenable";
+}
+
+/*
  * Who may do what to this task (the body's fields are checked already).
  * NULL if allowed, else the refusal's code, with its message and status.
  */
@@ -722,6 +919,8 @@ desk_check(const char *action, const struct desk_body *b,
 	bool			 sup = r->who->role == WD_ROLE_SUPERVISOR;
 
 	*status = 409;
+	if (strcmp(action, "reopen") == 0)
+		return desk_check_reopen(r, o, msg, status);
 	/* A second look at a task carried out under review-after, even done. */
 	if (strcmp(action, "reviewed") == 0) {
 		if (k->review != WD_REVIEW_AFTER || k->reviewed) {

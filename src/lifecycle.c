@@ -1636,6 +1636,13 @@ lc_read_result(struct lifecycle *lc, const char *name, const uint8_t *want,
 	return 0;
 }
 
+int
+lifecycle_part_read(struct lifecycle *lc, const struct obj_part *p,
+    uint8_t **out, size_t *len)
+{
+	return lc_read_result(lc, p->result_name, p->sha256, out, len);
+}
+
 /*
  * Where to DELIVER for an authority: its registered endpoint. A task's own
  * DeliveryDetails URL is used only under that endpoint (same scheme, host

@@ -212,6 +212,12 @@ struct lc_desk_decision {
 typedef void (*lifecycle_desk_cb)(int status, void *arg);
 int	lifecycle_desk_decide(struct lifecycle *, const struct lc_desk_decision *,
 	    lifecycle_desk_cb, void *arg);
+/*
+ * A result part's contents, whole, checked against its seal and SHA-256:
+ * for the desk's view-results (docs/desk-api.md). The caller frees *out.
+ */
+int	lifecycle_part_read(struct lifecycle *, const struct obj_part *,
+	    uint8_t **out, size_t *len);
 /* A task the desk has not approved yet: its calls must not start. */
 bool	lifecycle_gated(struct lifecycle *, const char *owner, const char *oid);
 

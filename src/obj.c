@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "conf.h"
 #include "log.h"
 #include "obj.h"
 
@@ -790,6 +791,23 @@ obj_apply_part(struct obj *o, const Warrant__Record *rec,
 }
 
 /*
+ * A supervisor's re-open (docs/desk-api.md): a review-after task marked
+ * reviewed is flagged again, and a released hold is held again with its
+ * note. Both follow from the state, so a replay re-opens the same things.
+ */
+void
+obj_desk_reopen(struct obj_desk *k)
+{
+	if (k->review == WD_REVIEW_AFTER && k->reviewed)
+		k->reviewed = false;
+	if (k->released_note[0] != '\0' && !k->held) {
+		memcpy(k->hold_note, k->released_note, sizeof(k->hold_note));
+		k->released_note[0] = '\0';
+		k->held = true;
+	}
+}
+
+/*
  * A desk action on a task: the desk's own state, not a change of the HI-1
  * object (an approval's or rejection's status change is its transition).
  */
@@ -804,6 +822,7 @@ obj_apply_desk(struct obj *o, const Warrant__DeskAction *d)
 		return 0;
 	if (strcmp(a, "approve") == 0 || strcmp(a, "reject") == 0) {
 		k->reviewed = true;
+		k->released_note[0] = '\0';	/* decided: no hold to re-open */
 		return obj_str(k->decided_by, sizeof(k->decided_by),
 		    d->operator_id) == -1 ? -1 : 1;
 	}
@@ -817,9 +836,14 @@ obj_apply_desk(struct obj *o, const Warrant__DeskAction *d)
 		if (obj_str(k->hold_note, sizeof(k->hold_note), d->text) == -1)
 			return -1;
 		k->held = true;
+		k->released_note[0] = '\0';
 	} else if (strcmp(a, "release") == 0) {
+		/* Kept so that a supervisor can re-open the hold. */
+		memcpy(k->released_note, k->hold_note, sizeof(k->released_note));
 		k->held = false;
 		k->hold_note[0] = '\0';
+	} else if (strcmp(a, "reopen") == 0) {
+		obj_desk_reopen(k);
 	} else if (strcmp(a, "assign") == 0) {
 		if (obj_str(k->holder, sizeof(k->holder), d->assignee) == -1)
 			return -1;
@@ -942,6 +966,7 @@ obj_desk_pb(const struct obj_desk *k, Warrant__DeskState *d)
 	d->reviewed = k->reviewed;
 	d->official_fp = (char *)k->official_fp;
 	d->first_approver = (char *)k->first_approver;
+	d->released_note = (char *)k->released_note;
 }
 
 /* Absent in stores written before the desk: all empty. */
@@ -958,7 +983,9 @@ obj_desk_from_pb(const Warrant__DeskState *d, struct obj_desk *k)
 	    obj_str(k->decided_by, sizeof(k->decided_by), d->decided_by) == -1 ||
 	    obj_str(k->official_fp, sizeof(k->official_fp), d->official_fp) == -1 ||
 	    obj_str(k->first_approver, sizeof(k->first_approver),
-	    d->first_approver) == -1)
+	    d->first_approver) == -1 ||
+	    obj_str(k->released_note, sizeof(k->released_note),
+	    d->released_note) == -1)
 		return -1;
 	k->review = (uint8_t)d->review;
 	k->held = d->held;

@@ -184,6 +184,7 @@ static void	 person_set_valid(int, const char *, const char *);
 static void	 person_suspend(int);
 static void	 person_level(int, const char *);
 static void	 set_desk_listen(int, const char *, int64_t);
+static void	 set_show_results(int, const char *);
 static void	 auth_review(int, const char *, const char *);
 static void	 backend_begin(int, const char *);
 static void	 backend_end(void);
@@ -218,7 +219,7 @@ static void	 ne_end(void);
 %token	BODYBUDGET HANDSHAKETIMEOUT KEEPALIVEREQUESTS KEEPALIVETIME PEROFFICIAL
 %token	UNAUTH UNAUTHPERSOURCE
 %token	AUDITKEY DATAKEY
-%token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY
+%token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY SHOWRESULTS
 %token	ALERTWARN ALERTCOMMAND ALERTTIMEOUT
 %token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
@@ -269,6 +270,7 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 				conf_errx($<lineno>1, "desk four-eyes given twice");
 			ps.conf->desk_four_eyes = true;
 		}
+		| DESK SHOWRESULTS showtypes
 		| DESK PAGES STRING {
 			set_str(S_DESK_PAGES, "desk pages", $<lineno>1,
 			    &ps.conf->desk_pages, $3);
@@ -638,6 +640,10 @@ serveslist	: WORD			{ backend_serve($<lineno>1, $1); }
 		| serveslist WORD	{ backend_serve($<lineno>2, $2); }
 		;
 
+showtypes	: WORD			{ set_show_results($<lineno>1, $1); }
+		| showtypes WORD	{ set_show_results($<lineno>2, $2); }
+		;
+
 btlsblock	: '{' btlsbody '}'
 		| '{' btlsbody btlsopt '}'
 		| '{' btlsbody error '}'	{ yyerrok; }
@@ -920,6 +926,7 @@ static const struct keyword {
 	{ "designation",	DESIGNATION },
 	{ "desk",		DESK },
 	{ "four-eyes",		FOUREYES },
+	{ "show-results",	SHOWRESULTS },
 	{ "failures",		FAILURES },
 	{ "header-size",	HEADERSIZE },
 	{ "headers",		HEADERS },
@@ -2136,6 +2143,21 @@ person_level(int line, const char *level)
 	else
 		conf_errx(line, "level: \"%s\" is not operator or supervisor",
 		    level);
+}
+
+/* desk show-results TYPE...: operators may read these types' results. */
+static void
+set_show_results(int line, const char *type)
+{
+	enum wd_reqtype t;
+
+	if (wd_reqtype_from_confname(type, &t) == -1)
+		conf_errx(line, "desk show-results: unknown request type \"%s\"",
+		    type);
+	else if (ps.conf->desk_show_results[t])
+		conf_errx(line, "desk show-results: %s given twice", type);
+	else
+		ps.conf->desk_show_results[t] = true;
 }
 
 /* desk listen on ADDRESS [port N]: the compliance desk's own listener. */

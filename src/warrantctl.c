@@ -51,7 +51,7 @@ usage(FILE *out)
 	    "show REF |\n"
 	    "                  approve REF | reject REF --reason TEXT | "
 	    "hold REF --note TEXT |\n"
-	    "                  release REF | reviewed REF | assign REF "
+	    "                  release REF | reviewed REF | reopen REF | assign REF "
 	    "OPERATOR |\n                  note REF TEXT   [--task UUID]\n");
 }
 

@@ -310,6 +310,24 @@ expect_code "reviewed twice" 409
 act deskop reviewed "{\"ref\":\"$r2\",\"task\":\"$t2\"}"
 expect_code "reviewed on a task not flagged" 409
 
+# --- re-open: a supervisor flags a reviewed task again ---------------------------
+act deskop reopen "{\"ref\":\"$ra\"}"
+expect_code "reopen as an operator" 403
+act desksup reopen "{\"ref\":\"$ra\"}"
+expect_code "reopen a reviewed task" 200
+req deskop GET "$DESK/desk/api/requests/$ra"
+[ "$(jget '[o for o in d["objects"] if o.get("type")][0]["flagged"]')" = True ] ||
+    fail "not flagged again after reopen: $body"
+act desksup reopen "{\"ref\":\"$ra\"}"
+expect_code "reopen with nothing to re-open" 409
+act deskop2 reviewed "{\"ref\":\"$ra\"}"
+expect_code "reviewed after reopen" 200
+# An approval is not re-opened (the authority may have read it).
+act desksup reopen "{\"ref\":\"$r2\",\"task\":\"$t2\"}"
+expect_code "reopen an approved task" 409
+journal_show --request "$ra" | grep '"action":"reopen"' |
+    grep -q '"operator_id":"sup.torres"' || fail "the reopen is not journaled"
+
 # --- a restart: the desk's state and the gate hold -------------------------------------
 desk_submit records.xml
 r4=$ref
@@ -319,6 +337,15 @@ act deskop hold "{\"ref\":\"$r4\",\"task\":\"$t4\",\"note\":\"Esperar oficio\"}"
 expect_code "hold before restart" 200
 act deskop2 assign "{\"ref\":\"$r4\",\"task\":\"$t4\",\"operator\":\"op.diaz\"}"
 expect_code "assign before restart" 200
+# A released hold is re-opened by a supervisor, with its note.
+act desksup reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
+expect_code "reopen a hold never released" 409
+act desksup release "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
+expect_code "release before reopen" 200
+act deskop reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
+expect_code "reopen a hold as an operator" 403
+act desksup reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
+expect_code "reopen a released hold" 200
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null 2>&1 || fail "stack stop"
 grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' \
     "$DIR/warrantd.log" && fail "sanitizer report before the restart"
@@ -328,12 +355,47 @@ expect_code "queue after restart" 200
 [ "$(jget 'd["total"]')" = 2 ] || fail "after restart: $body"
 [ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0]["held"]')" = True ] &&
     [ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0]["holder"]')" = op.diaz ] &&
+    [ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0]["hold_note"]')" = "Esperar oficio" ] &&
     [ "$(jget '[t["state"] for t in d["tasks"]] == ["AwaitingApproval"] * 2')" = True ] ||
     fail "the desk's state or the gate did not survive the restart: $body"
 journal_show --request "$r4" | grep -q '"event":"EVENT_BACKEND_CALL"' &&
     fail "the restart started calls for tasks under review"
 
+# --- result contents: never by default -------------------------------------------
+# Records of a subscriber the reference back end knows, approved: results kept.
+msisdn=$(python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("select msisdn from subscriber order by id limit 1 offset 17").fetchone()[0])' \
+    "$DIR/backend.db") || fail "no subscriber in $DIR/backend.db"
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/records.xml" >/dev/null || fail "restamp"
+sed -i -e "s/>52[0-9]\{10\}</>$msisdn</g" "$work/records.xml"
+fresh_uuids "$work/records.xml"
+submit_as fgr "$work/records.xml"
+expect_exit 0
+res_ref=$(grep -o 'MXC-[0-9]*-[0-9]*' <<<"$out" | head -n 1)
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$res_ref"
+res_task=$(jget '[t for t in d["tasks"] if t["authority_ref"] == "MX-FGR-000129"][0]["task"]')
+act desksup approve "{\"ref\":\"$res_ref\",\"task\":\"$res_task\"}"
+expect_code "approve records with results" 200
+for i in $(seq 1 300); do
+	req deskop GET "$DESK/desk/api/requests/$res_ref"
+	[ "$(jget 'any(o["kind"] == "Delivery" for o in d["objects"])')" = True ] &&
+	    break
+	sleep 0.1
+done
+[ "$(jget 'any(o["kind"] == "Delivery" for o in d["objects"])')" = True ] ||
+    fail "no result parts for $res_ref to test with: $body"
+for r in "$res_ref" "$ra"; do
+	req deskop GET "$DESK/desk/api/requests/$r"
+	expect_code "show $r" 200
+	[ "$(jget 'any("content_base64" in o for o in d["objects"])')" = False ] ||
+	    fail "result contents shown without desk show-results: $body"
+	journal_show --request "$r" | grep -q '"action":"view-results"' &&
+	    fail "a view without contents was journaled as view-results"
+done
+
 # --- a reload: a suspended operator is refused; the listener stays as started --------
+printf 'desk show-results communication-records\n' >>"$DIR/warrantd.conf"
 sed -i -e '/^operator "op.diaz" {$/a\
 	suspended' "$DIR/registry.conf"
 printf 'desk pages "/nonexistent"\n' >>"$DIR/warrantd.conf"
@@ -350,6 +412,37 @@ req deskop2 GET "$DESK/desk/api/me"
 expect_code "a suspended operator after reload" 403
 req deskop GET "$DESK/"
 expect_code "the console after a reload that names other pages" 200
+
+# --- result contents for the types desk show-results names, journaled -------------
+req deskop GET "$DESK/desk/api/requests/$res_ref"
+expect_code "show with desk show-results" 200
+python3 - "$body" "$res_task" "$work/shown" <<'PY' || fail "result contents under desk show-results: $body"
+import base64, hashlib, json, sys
+d = json.loads(sys.argv[1])
+parts = [o for o in d["objects"] if o["kind"] == "Delivery" and o["task"] == sys.argv[2]]
+assert parts and all("content_base64" in p for p in parts), parts
+for p in parts:
+    # What is shown is what was stored: the part's own digest.
+    assert hashlib.sha256(base64.b64decode(p["content_base64"])).hexdigest() == p["sha256"], p
+assert isinstance(d["journal_seq"], int), d
+open(sys.argv[3], "w").write(str(d["journal_seq"]))
+PY
+journal_show --request "$res_ref" | python3 -c '
+import json, sys
+recs = [json.loads(l) for l in sys.stdin if "view-results" in l]
+assert len(recs) == 1, recs
+r = recs[0]
+assert r["desk"]["operator_id"] == "op.ramirez", r
+assert r["desk"]["object_id"] == sys.argv[2], r
+assert r["seq"] == int(open(sys.argv[1]).read()), r
+' "$work/shown" "$res_task" || fail "the view of $res_ref is not journaled as view-results"
+# Another type (subscriber-identity) stays metadata only, and is not journaled.
+req deskop GET "$DESK/desk/api/requests/$ra"
+expect_code "show subscriber-identity under desk show-results" 200
+[ "$(jget 'any("content_base64" in o for o in d["objects"])')" = False ] ||
+    fail "result contents of a type desk show-results does not name: $body"
+journal_show --request "$ra" | grep -q '"action":"view-results"' &&
+    fail "a view of a type not shown was journaled"
 
 # --- warrantctl desk ------------------------------------------------------------
 dctl() {
@@ -384,6 +477,16 @@ expect_exit 0
 dctl deskop show "$r3"
 expect_exit 0
 expect_output_contains "Rejected"
+# reopen: supervisors only; an approval or a rejection is never re-opened.
+dctl deskop reopen "$r3" --task "$t3"
+expect_exit 1
+expect_output_contains "HTTP 403 forbidden"
+dctl desksup reopen "$r3" --task "$t3"
+expect_exit 1
+expect_output_contains "HTTP 409 not-reopenable"
+dctl desksup reopen "$ra"
+expect_exit 0
+expect_output_contains "reopen $ra: done by sup.torres (journal record "
 dctl deskop reject "$r3"
 expect_exit 2
 dctl fgr queue
