@@ -3,7 +3,9 @@
  * (src/review.c: defaults, overrides, the urgent location that is never
  * held), the registry's desk keywords (operator blocks, level, desk listen,
  * review-policy and their errors) and the desk's untrusted input
- * (src/desk_input.c: texts, query strings, action bodies).
+ * (src/desk_input.c: texts, query strings, action bodies), and the desk's
+ * state of a task as its records change it (src/obj.c: hold, release,
+ * re-open, decisions).
  */
 #include "config.h"
 
@@ -22,6 +24,7 @@
 
 #include "conf.h"
 #include "desk_input.h"
+#include "obj.h"
 #include "review.h"
 
 #define NOW	((int64_t)1796669759 * 1000000)
@@ -142,6 +145,8 @@ test_conf_desk(void **state)
 	    "operator \"sup.b\" {\n\tname \"B\"\n\tpublic-key sha256 \"" FP_B "\"\n"
 	    "\tvalid 2026-01-01 to 2027-12-31\n\tlevel supervisor\n}\n");
 	assert_non_null(c);
+	for (size_t i = 0; i < WD_REQ__COUNT; i++)
+		assert_false(c->desk_show_results[i]);	/* default: none */
 	assert_string_equal(c->desk_addr, "127.0.0.1");
 	assert_int_equal(c->desk_port, 9443);
 	assert_true(c->desk_four_eyes);
@@ -159,6 +164,13 @@ test_conf_desk(void **state)
 	}
 	assert_int_equal(n, 2);
 	conf_free(c);
+	c = load(PREFIX "desk show-results communication-records "
+	    "subscriber-identity\ndesk show-results preservation\n");
+	assert_non_null(c);
+	assert_true(c->desk_show_results[WD_REQ_RECORDS]);
+	assert_true(c->desk_show_results[WD_REQ_PRESERVATION]);
+	assert_false(c->desk_show_results[WD_REQ_INTERCEPTION]);
+	conf_free(c);
 	/* Without desk listen, no desk. */
 	assert_non_null(c = load(PREFIX));
 	assert_null(c->desk_addr);
@@ -173,6 +185,9 @@ test_conf_desk_errors(void **state)
 		PREFIX "desk listen on example.org port 9443\n",
 		PREFIX "desk listen on 127.0.0.1 port 0\n",
 		PREFIX "desk four-eyes\ndesk four-eyes\n",
+		PREFIX "desk show-results teleportation\n",
+		PREFIX "desk show-results interception interception\n",
+		PREFIX "desk show-results\n",
 		PREFIX "desk listen on 127.0.0.1 port 9443\n"
 		    "desk listen on 127.0.0.1 port 9444\n",
 		PREFIX "operator \"op.a\" {\n\tname \"A\"\n\tcertificate sha256 \""
@@ -312,6 +327,79 @@ test_body(void **state)
 	assert_string_equal(desk_body_parse("approve", NULL, 0, &b), "bad-json");
 }
 
+/* Apply one desk action by op to task o, as a journal record would. */
+static int
+desk_apply(struct obj *o, const char *action, const char *op, const char *text)
+{
+	Warrant__Record		rec = WARRANT__RECORD__INIT;
+	Warrant__DeskAction	act = WARRANT__DESK_ACTION__INIT;
+
+	act.action = (char *)action;
+	act.operator_id = (char *)op;
+	act.object_id = o->oid;
+	act.text = (char *)text;
+	rec.event = WARRANT__EVENT_TYPE__EVENT_DESK_ACTION;
+	rec.desk = &act;
+	return obj_apply(o, &rec);
+}
+
+static void
+test_reopen(void **state)
+{
+	struct obj		*o = calloc(1, sizeof(*o));
+	const struct obj_desk	*k = &o->u.task.desk;
+
+	(void)state;
+	assert_non_null(o);
+	o->kind = HI1_OBJ_LDTASK;
+	snprintf(o->oid, sizeof(o->oid), "00000000-0000-4000-8000-000000000001");
+	o->status = OST_AWAITING_APPROVAL;
+	/* Nothing closed: nothing to re-open. */
+	assert_int_equal(desk_apply(o, "reopen", "sup.b", ""), 1);
+	assert_false(k->held);
+	assert_false(k->reviewed);
+	/* A released hold comes back with its note. */
+	desk_apply(o, "hold", "op.a", "Falta el oficio");
+	desk_apply(o, "release", "sup.b", "");
+	assert_false(k->held);
+	assert_string_equal(k->hold_note, "");
+	desk_apply(o, "reopen", "sup.b", "");
+	assert_true(k->held);
+	assert_string_equal(k->hold_note, "Falta el oficio");
+	assert_string_equal(k->released_note, "");
+	/* Once: a second re-open changes nothing. */
+	desk_apply(o, "release", "sup.b", "");
+	desk_apply(o, "reopen", "sup.b", "");
+	desk_apply(o, "release", "sup.b", "");
+	assert_false(k->held);
+	/* A decision ends what a hold could re-open. */
+	desk_apply(o, "approve", "op.a", "");
+	assert_string_equal(k->released_note, "");
+	desk_apply(o, "reopen", "sup.b", "");
+	assert_false(k->held);
+	/* review-after: reviewed, then flagged again by a re-open. */
+	memset(&o->u.task.desk, 0, sizeof(o->u.task.desk));
+	o->u.task.desk.review = WD_REVIEW_AFTER;
+	desk_apply(o, "reviewed", "op.a", "");
+	assert_true(k->reviewed);
+	desk_apply(o, "reopen", "sup.b", "");
+	assert_false(k->reviewed);
+	/* Another task's record changes nothing here. */
+	o->u.task.desk.reviewed = true;
+	{
+		Warrant__Record		rec = WARRANT__RECORD__INIT;
+		Warrant__DeskAction	act = WARRANT__DESK_ACTION__INIT;
+
+		act.action = "reopen";
+		act.object_id = "00000000-0000-4000-8000-000000000002";
+		rec.event = WARRANT__EVENT_TYPE__EVENT_DESK_ACTION;
+		rec.desk = &act;
+		assert_int_equal(obj_apply(o, &rec), 0);
+		assert_true(k->reviewed);
+	}
+	free(o);
+}
+
 int
 main(void)
 {
@@ -323,6 +411,7 @@ main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_reopen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
