@@ -332,6 +332,8 @@ desk_task_json(struct desk *d, const struct wd_conf *conf, const struct obj *o,
 		    json_integer((ratify - now) / 1000000));
 	if (t->desk.held)
 		json_object_set_new(j, "hold_note", json_string(t->desk.hold_note));
+	else if (t->desk.released_note[0] != '\0')	/* a supervisor re-opens it */
+		json_object_set_new(j, "released_hold", json_true());
 	if ((l = alert_level_of(d->env.alerts, o->owner, o->oid)) != ALERT_NONE)
 		json_object_set_new(j, "alert", json_string(alert_level_name(l)));
 	if (o->reason_code != 0) {

@@ -20,7 +20,9 @@ const I18N = {
 		authority_ref_h: "Referencia de la autoridad", detail: "Detalle",
 		no_results: "La mesa ve metadatos, conteos y huellas SHA-256: nunca el contenido de los resultados.",
 		approve: "Aprobar", reject: "Rechazar", hold: "Retener",
-		release: "Liberar", note: "Nota", open: "Abrir",
+		release: "Liberar", note: "Nota", open: "Abrir", reopen: "Reabrir",
+		confirm_reopen: "¿Reabrir la tarea %s? Vuelve a quedar señalada o retenida.",
+		content: "Contenido (esta consulta queda registrada en la bitácora)",
 		confirm_approve: "¿Aprobar la tarea %s? Se consultará a los sistemas del operador.",
 		ask_reason: "Motivo del rechazo (la autoridad lo verá):",
 		ask_hold: "Motivo de la retención:", ask_note: "Nota:",
@@ -42,7 +44,9 @@ const I18N = {
 		authority_ref_h: "Authority reference", detail: "Detail",
 		no_results: "The desk sees metadata, counts and SHA-256 digests: never result contents.",
 		approve: "Approve", reject: "Reject", hold: "Hold",
-		release: "Release", note: "Note", open: "Open",
+		release: "Release", note: "Note", open: "Open", reopen: "Re-open",
+		confirm_reopen: "Re-open task %s? It is flagged or held again.",
+		content: "Contents (this view is journaled)",
 		confirm_approve: "Approve task %s? The carrier's systems will be queried.",
 		ask_reason: "Reason for the rejection (the authority will see it):",
 		ask_hold: "Reason for the hold:", ask_note: "Note:",
@@ -123,6 +127,8 @@ async function act(action, task, refresh) {
 	let body = { ref: task.ref, task: task.task };
 	if (action === "approve" && !confirm(t("confirm_approve", task.task)))
 		return;
+	if (action === "reopen" && !confirm(t("confirm_reopen", task.task)))
+		return;
 	if (action === "reject" || action === "hold" || action === "note") {
 		const key = { reject: "reason", hold: "note", note: "text" }[action];
 		const v = prompt(t({ reject: "ask_reason", hold: "ask_hold",
@@ -144,7 +150,17 @@ async function act(action, task, refresh) {
 const FINAL = ["Disclosed", "DisclosureNotAvailable", "Rejected", "Cancelled",
 	"Error", "Invalid", "Expired"];
 
+/* What a supervisor may re-open (docs/desk-api.md): never a decision. */
+let myLevel = "operator";
+function reopenable(task) {
+	return myLevel === "supervisor" && ((task.review === "review-after" &&
+	    !task.flagged) || (task.released_hold && !task.held &&
+	    task.state === "AwaitingApproval"));
+}
+
 function actions(td, task, refresh) {
+	if (reopenable(task))
+		button(td, "reopen", () => act("reopen", task, refresh));
 	if (FINAL.includes(task.state))
 		return;
 	if (task.state === "AwaitingApproval") {
@@ -214,6 +230,22 @@ async function loadQueue() {
 
 /* ---- one request ---------------------------------------------------------- */
 
+/* A part's contents (desk show-results), as text: never as HTML. */
+function content(td, b64) {
+	const bin = atob(b64);
+	const bytes = new Uint8Array(bin.length);
+	for (let i = 0; i < bin.length; i++)
+		bytes[i] = bin.charCodeAt(i);
+	const det = document.createElement("details");
+	const sum = document.createElement("summary");
+	sum.textContent = t("content");
+	const pre = document.createElement("pre");
+	pre.textContent = new TextDecoder("utf-8").decode(bytes);
+	det.appendChild(sum);
+	det.appendChild(pre);
+	td.appendChild(det);
+}
+
 async function loadRequest() {
 	const ref = new URLSearchParams(location.search).get("ref") || "";
 	document.getElementById("ref").textContent = ref;
@@ -231,8 +263,10 @@ async function loadRequest() {
 			cell(tr, o.authority_ref);
 			cell(tr, o.type && !FINAL.includes(o.state) ?
 			    left(o.seconds_left) : "", "left");
-			cell(tr, o.kind === "Delivery" ? o.count + " · " + o.size +
+			const d = cell(tr, o.kind === "Delivery" ? o.count + " · " + o.size +
 			    " B · " + o.sha256.slice(0, 16) : (o.reason || o.last_note || ""));
+			if (o.content_base64)
+				content(d, o.content_base64);
 			const td = cell(tr, "");
 			if (o.type)
 				actions(td, o, loadRequest);
@@ -255,6 +289,7 @@ async function start() {
 	try {
 		const me = await api("/desk/api/me");
 		document.getElementById("me").textContent = me.name + " (" + me.level + ")";
+		myLevel = me.level;
 	} catch (e) {
 		status(t("refused"), true);
 		return;

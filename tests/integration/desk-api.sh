@@ -342,6 +342,9 @@ act desksup reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
 expect_code "reopen a hold never released" 409
 act desksup release "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
 expect_code "release before reopen" 200
+req deskop GET "$DESK/desk/api/queue?carrier_ref=$r4"
+[ "$(jget '[t for t in d["tasks"] if t["task"] == "'"$t4"'"][0].get("released_hold")')" = True ] ||
+    fail "a released hold is not shown as one: $body"
 act deskop reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
 expect_code "reopen a hold as an operator" 403
 act desksup reopen "{\"ref\":\"$r4\",\"task\":\"$t4\"}"
