@@ -499,6 +499,9 @@ desk_queue(struct desk *d, const struct desk_request *r,
 
 /* ---- one request ---------------------------------------------------------- */
 
+/* Result bytes one view of a request shows at most (before base64). */
+#define DESK_SHOW_MAX	(16 * 1024 * 1024)
+
 /* A part whose contents may be shown, once its task's type is known. */
 struct desk_show_part {
 	json_t		*j;		/* its object in the answer */
@@ -629,15 +632,17 @@ desk_show_task_listed(const struct desk_show *s, const char *oid)
 /*
  * Contents of the parts whose task's type `desk show-results` names, as
  * content_base64 on each part; else content_error: "not-kept" (results
- * carried in the authority's answer are not stored) or "unreadable" (the
- * stored result fails its seal or is gone: never sent unchecked). Fills job's text with the tasks
- * whose results are shown; the number of parts shown, or -1 (memory).
+ * carried in the authority's answer are not stored), "over-limit" (the
+ * view already holds DESK_SHOW_MAX bytes: one answer stays bounded) or
+ * "unreadable" (the stored result fails its seal or is gone: never sent
+ * unchecked). Fills job's text with the tasks whose results are shown; the
+ * number of parts shown, or -1 (memory).
  */
 static int
 desk_show_contents(struct desk_show *s, struct desk_job *job)
 {
 	uint8_t	*data;
-	size_t	 len, tl;
+	size_t	 len, tl, total = 0;
 	int	 shown = 0;
 
 	for (size_t i = 0; i < s->nparts; i++) {
@@ -652,6 +657,11 @@ desk_show_contents(struct desk_show *s, struct desk_job *job)
 			    json_string("not-kept"));
 			continue;
 		}
+		if (total >= DESK_SHOW_MAX || sp->p.size > DESK_SHOW_MAX - total) {
+			json_object_set_new(sp->j, "content_error",
+			    json_string("over-limit"));
+			continue;
+		}
 		if (lifecycle_part_read(s->d->env.lifecycle, &sp->p, &data,
 		    &len) == -1) {
 			log_warnx("desk: view-results %s: part %u (%s) of task %s "
@@ -664,6 +674,7 @@ desk_show_contents(struct desk_show *s, struct desk_job *job)
 		b64 = len <= INT_MAX / 2 ? malloc(4 * ((len + 2) / 3) + 1) : NULL;
 		if (b64 != NULL)
 			EVP_EncodeBlock((unsigned char *)b64, data, (int)len);
+		total += len;
 		OPENSSL_cleanse(data, len);
 		free(data);
 		if (b64 == NULL || json_object_set_new(sp->j, "content_base64",
