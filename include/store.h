@@ -95,6 +95,13 @@ int		 store_queue(struct store *, size_t offset, size_t max,
 		    store_visit_cb, void *arg);
 uint64_t	 store_queue_count(struct store *);
 /*
+ * The same, of one request type and/or one state (-1: any): one range of
+ * an index in the queue's order, and its count from the index alone.
+ */
+int		 store_queue_where(struct store *, int type, int state,
+		    size_t offset, size_t max, store_visit_cb, void *arg);
+uint64_t	 store_queue_count_where(struct store *, int type, int state);
+/*
  * The open tasks counted by request type and state, without reading a
  * body: how many, how many past their answer deadline, on hold, and
  * carried out under review-after but not looked at yet (for /metrics).

@@ -404,25 +404,55 @@ desk_row_cmp(const void *a, const void *b, void *arg)
 static void	desk_journal(struct desk_job *);
 
 /*
+ * The state and type filters as the queue index holds them: -1 for none,
+ * -2 for a name no open task can have (nothing matches).
+ */
+static int
+desk_state_code(const char *name)
+{
+	if (name[0] == '\0')
+		return -1;
+	for (int i = 1; i < OST__COUNT; i++)
+		if (strcmp(name, obj_status_name((enum obj_status)i)) == 0)
+			return i;
+	return -2;
+}
+
+static int
+desk_type_code(const char *name)
+{
+	enum wd_reqtype t;
+
+	if (name[0] == '\0')
+		return -1;
+	return wd_reqtype_from_confname(name, &t) == 0 ? (int)t : -2;
+}
+
+/*
  * The tasks a queue request may show, without reading every open task
  * where an index answers: the console's first page (no filter, by
- * deadline, earliest first) is one range of the store's queue index, and a
- * search by carrier reference is one lookup. Other filters (state, type,
- * authority, holder, authority reference, identifier) read every open task:
- * what they match is inside the encrypted bodies. total: matches before the
- * limit.
+ * deadline, earliest first) and its state and type filters are one range
+ * of the store's queue indexes, and a search by carrier reference is one
+ * lookup. Other filters (authority, holder, authority reference,
+ * identifier) read every open task: what they match is inside the
+ * encrypted bodies. total: matches before the limit.
  */
 static int
 desk_queue_read(struct desk *d, const struct desk_filter *f,
     struct desk_scan *s, uint64_t *total)
 {
-	int rc;
+	int rc, state = desk_state_code(f->state), type = desk_type_code(f->type);
 
-	if (!f->state[0] && !f->type[0] && !f->authority[0] && !f->holder[0] &&
+	if (!f->authority[0] && !f->holder[0] &&
 	    !f->carrier_ref[0] && !f->authority_ref[0] && !f->identifier[0] &&
 	    strcmp(f->sort, "deadline") == 0 && !f->desc) {
-		*total = store_queue_count(d->env.store);
-		return store_queue(d->env.store, 0, f->limit, desk_scan_visit, s);
+		if (state == -2 || type == -2) {
+			*total = 0;
+			return 0;
+		}
+		*total = store_queue_count_where(d->env.store, type, state);
+		return store_queue_where(d->env.store, type, state, 0,
+		    f->limit, desk_scan_visit, s);
 	}
 	rc = f->carrier_ref[0] ? store_by_ref_any(d->env.store, f->carrier_ref,
 	    desk_scan_visit, s) : store_open_work(d->env.store,

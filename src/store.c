@@ -72,6 +72,14 @@ static const char store_schema[] =
     "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS queue_deadline ON queue(deadline_us, "
     "  created_us, owner, oid);"
+    /* The console's state and type filters, each one range already in
+       deadline order (the console polls a state every few seconds). */
+    "CREATE INDEX IF NOT EXISTS queue_state ON queue(state, deadline_us, "
+    "  created_us, owner, oid);"
+    "CREATE INDEX IF NOT EXISTS queue_type ON queue(type, deadline_us, "
+    "  created_us, owner, oid);"
+    "CREATE INDEX IF NOT EXISTS queue_type_state ON queue(type, state, "
+    "  deadline_us, created_us, owner, oid);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
 
@@ -81,6 +89,8 @@ enum store_stmt {
 	ST_LIST_ALL, ST_LIST_KIND, ST_PARTS, ST_BY_REF, ST_DUE, ST_OPEN, ST_COUNT,
 	ST_BY_REF_ANY, ST_QUEUE_PUT, ST_QUEUE_DEL, ST_QUEUE, ST_QUEUE_COUNT,
 	ST_QUEUE_TALLY, ST_OPEN_KIND,
+	ST_QUEUE_STATE, ST_QUEUE_TYPE, ST_QUEUE_TS,
+	ST_QCOUNT_STATE, ST_QCOUNT_TYPE, ST_QCOUNT_TS,
 	ST__COUNT
 };
 
@@ -127,6 +137,27 @@ static const char *const store_sql[ST__COUNT] = {
 	    "ON o.owner = q.owner AND o.oid = q.oid ORDER BY q.deadline_us, "
 	    "q.created_us, q.owner, q.oid LIMIT ?1 OFFSET ?2",
 	[ST_QUEUE_COUNT] = "SELECT count(*) FROM queue",
+	/*
+	 * Named indexes, as above: each filter is one range of its index,
+	 * already in the queue's order; a count reads the index alone.
+	 * Parameters keep their numbers (?3 type, ?4 state) in every one.
+	 */
+#define QUEUE_SEL(ix) "SELECT o.owner, o.oid, o.body FROM queue q INDEXED BY " \
+	ix " JOIN objects o ON o.owner = q.owner AND o.oid = q.oid WHERE "
+#define QUEUE_ORDER " ORDER BY q.deadline_us, q.created_us, q.owner, q.oid " \
+	"LIMIT ?1 OFFSET ?2"
+	[ST_QUEUE_STATE] = QUEUE_SEL("queue_state") "q.state = ?4" QUEUE_ORDER,
+	[ST_QUEUE_TYPE] = QUEUE_SEL("queue_type") "q.type = ?3" QUEUE_ORDER,
+	[ST_QUEUE_TS] = QUEUE_SEL("queue_type_state") "q.type = ?3 AND "
+	    "q.state = ?4" QUEUE_ORDER,
+	[ST_QCOUNT_STATE] = "SELECT count(*) FROM queue INDEXED BY queue_state "
+	    "WHERE state = ?4",
+	[ST_QCOUNT_TYPE] = "SELECT count(*) FROM queue INDEXED BY queue_type "
+	    "WHERE type = ?3",
+	[ST_QCOUNT_TS] = "SELECT count(*) FROM queue INDEXED BY "
+	    "queue_type_state WHERE type = ?3 AND state = ?4",
+#undef QUEUE_SEL
+#undef QUEUE_ORDER
 };
 
 struct store {
@@ -800,6 +831,52 @@ store_queue_count(struct store *s)
 	sqlite3_stmt	*q = s->st[ST_QUEUE_COUNT];
 	uint64_t	 n = 0;
 
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return n;
+}
+
+/* The statement for a filter: by type (-1: any), by state (-1: any). */
+static sqlite3_stmt *
+store_queue_stmt(struct store *s, int type, int state, bool count)
+{
+	enum store_stmt	 k;
+
+	if (type >= 0 && state >= 0)
+		k = count ? ST_QCOUNT_TS : ST_QUEUE_TS;
+	else if (type >= 0)
+		k = count ? ST_QCOUNT_TYPE : ST_QUEUE_TYPE;
+	else
+		k = count ? ST_QCOUNT_STATE : ST_QUEUE_STATE;
+	sqlite3_bind_int(s->st[k], 3, type);
+	sqlite3_bind_int(s->st[k], 4, state);
+	return s->st[k];
+}
+
+int
+store_queue_where(struct store *s, int type, int state, size_t offset,
+    size_t max, store_visit_cb cb, void *arg)
+{
+	sqlite3_stmt *q;
+
+	if (type < 0 && state < 0)
+		return store_queue(s, offset, max, cb, arg);
+	q = store_queue_stmt(s, type, state, false);
+	sqlite3_bind_int64(q, 1, (int64_t)max);
+	sqlite3_bind_int64(q, 2, (int64_t)offset);
+	return store_visit(s, q, cb, arg);
+}
+
+uint64_t
+store_queue_count_where(struct store *s, int type, int state)
+{
+	sqlite3_stmt	*q;
+	uint64_t	 n = 0;
+
+	if (type < 0 && state < 0)
+		return store_queue_count(s);
+	q = store_queue_stmt(s, type, state, true);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		n = (uint64_t)sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);

@@ -1366,6 +1366,52 @@ queue(struct fx *f, struct queue_ctx *q, size_t offset, size_t max)
 	return q->n;
 }
 
+static size_t
+queue_where(struct fx *f, struct queue_ctx *q, int type, int state,
+    size_t offset, size_t max)
+{
+	memset(q, 0, sizeof(*q));
+	assert_int_equal(store_queue_where(f->st, type, state, offset, max,
+	    queue_cb, q), 0);
+	return q->n;
+}
+
+/*
+ * The console's state and type filters (store_queue_where): only the
+ * tasks of that type and/or state, in deadline order, paged; their count.
+ * Two records tasks and one subscriber task (sub, due first), all
+ * awaiting disclosure.
+ */
+static void
+queue_filters(struct fx *f, struct queue_ctx *q, const char *sub)
+{
+	const int rec = WD_REQ_RECORDS, await = OST_AWAITING_DISCLOSURE;
+
+	assert_int_equal(store_queue_count_where(f->st, rec, -1), 2);
+	assert_int_equal(store_queue_count_where(f->st, WD_REQ_SUBSCRIBER, -1), 1);
+	assert_int_equal(store_queue_count_where(f->st, -1, await), 3);
+	assert_int_equal(store_queue_count_where(f->st, rec, await), 2);
+	assert_int_equal(store_queue_count_where(f->st, -1, OST_DISCLOSED), 0);
+	assert_int_equal(store_queue_count_where(f->st, rec, OST_REJECTED), 0);
+	assert_int_equal(queue_where(f, q, rec, -1, 0, 8), 2);
+	for (size_t i = 0; i < q->n; i++)
+		assert_string_not_equal(q->oid[i], sub);
+	assert_true(q->by[0] <= q->by[1]);
+	assert_int_equal(queue_where(f, q, WD_REQ_SUBSCRIBER, await, 0, 8), 1);
+	assert_string_equal(q->oid[0], sub);
+	assert_int_equal(queue_where(f, q, -1, await, 0, 8), 3);
+	assert_string_equal(q->oid[0], sub);
+	assert_true(q->by[0] <= q->by[1] && q->by[1] <= q->by[2]);
+	{	/* a page of a filter: offset, max */
+		char second[HI1_UUID_LEN + 1];
+
+		snprintf(second, sizeof(second), "%s", q->oid[1]);
+		assert_int_equal(queue_where(f, q, -1, await, 1, 1), 1);
+		assert_string_equal(q->oid[0], second);
+	}
+	assert_int_equal(queue_where(f, q, rec, OST_DISCLOSED, 0, 8), 0);
+}
+
 struct tally_ctx {
 	uint64_t	 n[WD_REQ__COUNT][OST__COUNT];
 	uint64_t	 missed;
@@ -1424,6 +1470,7 @@ test_queue_index(void **state)
 		assert_int_equal(t.missed, 0);
 	}
 	assert_string_equal(q.oid[0], get(f, q.oid[0])->oid);
+	queue_filters(f, &q, rt.tasks[0].object_id);
 	/* A store written before the index: filled at its next open. */
 	fx_close(f);
 	snprintf(path, sizeof(path), "%s/objects.db", f->dir);
@@ -1452,6 +1499,10 @@ test_queue_index(void **state)
 		assert_int_equal(queue(f, &q, 0, 8), open);
 		for (size_t i = 0; i < q.n; i++)
 			assert_string_not_equal(q.oid[i], rt.tasks[0].object_id);
+		assert_int_equal(store_queue_count_where(f->st,
+		    WD_REQ_SUBSCRIBER, -1), 0);
+		assert_int_equal(queue_where(f, &q, WD_REQ_RECORDS, -1, 0, 8),
+		    open);
 	}
 }
 
