@@ -120,6 +120,29 @@ req deskop GET "$DESK/desk/api/queue?authority_ref=MX-FGR-000129&state=AwaitingA
 expect_code "queue by authority_ref" 200
 [ "$(jget 'any(t["task"] == "'"$rec_task"'" for t in d["tasks"])')" = True ] ||
     fail "search by authority reference misses $rec_task: $body"
+# The state and type filters are a range of the queue's index: the same
+# tasks, in deadline order, as a read of every open task (sort=created).
+req deskop GET "$DESK/desk/api/queue?state=AwaitingApproval&type=communication-records"
+expect_code "queue by state and type" 200
+[ "$(jget 'all(t["state"] == "AwaitingApproval" and t["type"] == "communication-records" for t in d["tasks"])')" = True ] ||
+    fail "state and type filter lets another task through: $body"
+[ "$(jget 'sum(t["task"] in ("'"$rec_task"'", "'"$rec_task2"'") for t in d["tasks"])')" = 2 ] ||
+    fail "state and type filter misses $rec_task or $rec_task2: $body"
+idx_total=$(jget 'd["total"]')
+idx_tasks=$(jget 'sorted(t["task"] for t in d["tasks"])')
+req deskop GET "$DESK/desk/api/queue?state=AwaitingApproval&type=communication-records&sort=created"
+expect_code "queue by state and type, by creation" 200
+[ "$(jget 'd["total"]')" = "$idx_total" ] ||
+    fail "indexed total $idx_total, scanned: $body"
+[ "$(jget 'sorted(t["task"] for t in d["tasks"])')" = "$idx_tasks" ] ||
+    fail "indexed tasks $idx_tasks, scanned: $body"
+req deskop GET "$DESK/desk/api/queue?state=AwaitingApproval&limit=1"
+expect_code "queue by state, one" 200
+[ "$(jget 'len(d["tasks"]) == 1 and d["total"] >= 2')" = True ] ||
+    fail "state filter's limit or total: $body"
+req deskop GET "$DESK/desk/api/queue?state=NoSuchState"
+expect_code "queue by an unknown state" 200
+[ "$(jget 'd["total"]')" = 0 ] || fail "unknown state matches: $body"
 req deskop GET "$DESK/desk/api/queue?identifier=528112345678"
 expect_code "queue by identifier" 200
 [ "$(jget 'any(t["task"] == "'"$rec_task"'" for t in d["tasks"])')" = True ] ||
