@@ -102,6 +102,13 @@ int		 store_queue_where(struct store *, int type, int state,
 		    size_t offset, size_t max, store_visit_cb, void *arg);
 uint64_t	 store_queue_count_where(struct store *, int type, int state);
 /*
+ * The open tasks with this authority's reference (any authority): one
+ * lookup of a keyed token of it (HMAC-SHA256, a key derived from the data
+ * key), so the reference is never on disk in clear.
+ */
+int		 store_queue_by_aref(struct store *, const char *ref,
+		    store_visit_cb, void *arg);
+/*
  * The open tasks counted by request type and state, without reading a
  * body: how many, how many past their answer deadline, on hold, and
  * carried out under review-after but not looked at yet (for /metrics).

@@ -432,10 +432,12 @@ desk_type_code(const char *name)
  * The tasks a queue request may show, without reading every open task
  * where an index answers: the console's first page (no filter, by
  * deadline, earliest first) and its state and type filters are one range
- * of the store's queue indexes, and a search by carrier reference is one
- * lookup. Other filters (authority, holder, authority reference,
- * identifier) read every open task: what they match is inside the
- * encrypted bodies. total: matches before the limit.
+ * of the store's queue indexes, and a search by carrier reference or by
+ * the authority's reference (its keyed token) is one lookup. Other
+ * filters (authority, holder, identifier) alone read every open task:
+ * what they match is inside the encrypted bodies. Every task read is
+ * still matched against every filter (desk_match). total: matches before
+ * the limit.
  */
 static int
 desk_queue_read(struct desk *d, const struct desk_filter *f,
@@ -454,9 +456,14 @@ desk_queue_read(struct desk *d, const struct desk_filter *f,
 		return store_queue_where(d->env.store, type, state, 0,
 		    f->limit, desk_scan_visit, s);
 	}
-	rc = f->carrier_ref[0] ? store_by_ref_any(d->env.store, f->carrier_ref,
-	    desk_scan_visit, s) : store_open_work(d->env.store,
-	    desk_scan_visit, s);
+	if (f->carrier_ref[0])
+		rc = store_by_ref_any(d->env.store, f->carrier_ref,
+		    desk_scan_visit, s);
+	else if (f->authority_ref[0])
+		rc = store_queue_by_aref(d->env.store, f->authority_ref,
+		    desk_scan_visit, s);
+	else
+		rc = store_open_work(d->env.store, desk_scan_visit, s);
 	*total = s->n;
 	return rc;
 }

@@ -80,6 +80,12 @@ static const char store_schema[] =
     "  created_us, owner, oid);"
     "CREATE INDEX IF NOT EXISTS queue_type_state ON queue(type, state, "
     "  deadline_us, created_us, owner, oid);"
+    /* The authority's reference of each open task, as a keyed token
+       (store_aref_token): found by one lookup, never in clear on disk. */
+    "CREATE TABLE IF NOT EXISTS queue_ref ("
+    "  owner TEXT NOT NULL, oid TEXT NOT NULL, token BLOB NOT NULL,"
+    "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS queue_ref_token ON queue_ref(token);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
 
@@ -91,6 +97,7 @@ enum store_stmt {
 	ST_QUEUE_TALLY, ST_OPEN_KIND,
 	ST_QUEUE_STATE, ST_QUEUE_TYPE, ST_QUEUE_TS,
 	ST_QCOUNT_STATE, ST_QCOUNT_TYPE, ST_QCOUNT_TS,
+	ST_AREF_PUT, ST_AREF_DEL, ST_QUEUE_AREF,
 	ST__COUNT
 };
 
@@ -156,6 +163,12 @@ static const char *const store_sql[ST__COUNT] = {
 	    "WHERE type = ?3",
 	[ST_QCOUNT_TS] = "SELECT count(*) FROM queue INDEXED BY "
 	    "queue_type_state WHERE type = ?3 AND state = ?4",
+	[ST_AREF_PUT] = "INSERT OR REPLACE INTO queue_ref(owner, oid, token) "
+	    "VALUES (?1, ?2, ?3)",
+	[ST_AREF_DEL] = "DELETE FROM queue_ref WHERE owner = ?1 AND oid = ?2",
+	[ST_QUEUE_AREF] = "SELECT o.owner, o.oid, o.body FROM queue_ref r "
+	    "INDEXED BY queue_ref_token JOIN objects o ON o.owner = r.owner "
+	    "AND o.oid = r.oid WHERE r.token = ?1",
 #undef QUEUE_SEL
 #undef QUEUE_ORDER
 };
@@ -166,6 +179,7 @@ struct store {
 	uint64_t	 applied;
 	bool		 encrypt;
 	uint8_t		 key[32];
+	uint8_t		 aref_key[32];	/* queue_ref's tokens */
 	char		*path;
 	/* The checkpoint thread, with its own connection. */
 	pthread_t	 thread;
@@ -178,9 +192,8 @@ struct store {
 /* ---- bodies at rest ------------------------------------------------------ */
 
 static int
-store_derive_key(const uint8_t in[32], uint8_t out[32])
+store_derive_key(const uint8_t in[32], const char *info, uint8_t out[32])
 {
-	static const char	 info[] = "warrantd object store v1";
 	EVP_PKEY_CTX		*pc;
 	size_t			 len = 32;
 	int			 ok;
@@ -191,10 +204,36 @@ store_derive_key(const uint8_t in[32], uint8_t out[32])
 	    EVP_PKEY_CTX_set_hkdf_md(pc, EVP_sha256()) > 0 &&
 	    EVP_PKEY_CTX_set1_hkdf_key(pc, in, 32) > 0 &&
 	    EVP_PKEY_CTX_add1_hkdf_info(pc, (const unsigned char *)info,
-	    sizeof(info) - 1) > 0 &&
+	    (int)strlen(info)) > 0 &&
 	    EVP_PKEY_derive(pc, out, &len) > 0 && len == 32;
 	EVP_PKEY_CTX_free(pc);
 	return ok ? 0 : -1;
+}
+
+/*
+ * The token of an authority's reference: HMAC-SHA256 of the reference
+ * (blanks around it trimmed) under a key of its own, derived from the data
+ * key: equal references give equal tokens, and without the key a token
+ * tells nothing, not even by trying references (they follow a pattern).
+ * Not the auditor's blind index tokens (seal.c): another key, another use.
+ */
+static int
+store_aref_token(const struct store *s, const char *ref, uint8_t out[32])
+{
+	size_t	len, olen = 0;
+
+	while (*ref == ' ' || *ref == '\t')
+		ref++;
+	len = strlen(ref);
+	while (len > 0 && (ref[len - 1] == ' ' || ref[len - 1] == '\t'))
+		len--;
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, s->aref_key,
+	    sizeof(s->aref_key), (const unsigned char *)ref, len, out, 32,
+	    &olen) == NULL || olen != 32) {
+		log_warnx("store %s: cannot compute a reference token", s->path);
+		return -1;
+	}
+	return 0;
 }
 
 /* AAD: the row's key, so a body cannot be moved to another row. */
@@ -402,10 +441,19 @@ store_open(const char *path, const uint8_t key[32])
 		goto fail;
 	}
 	close(fd);
+	/* Without a data key the tokens' key comes from zeros: bodies are in
+	   clear then anyway. */
+	if (store_derive_key(key ? key : s->key, "warrantd object store v1: "
+	    "authority reference index", s->aref_key) == -1) {
+		log_warnx("store %s: cannot derive the reference index key",
+		    path);
+		goto fail;
+	}
 	if (key == NULL)
 		log_warnx("store %s: no results key: objects are kept in clear",
 		    path);
-	else if (store_derive_key(key, s->key) == -1) {
+	else if (store_derive_key(key, "warrantd object store v1",
+	    s->key) == -1) {
 		log_warnx("store %s: cannot derive the store key", path);
 		goto fail;
 	} else
@@ -475,6 +523,7 @@ store_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
+	OPENSSL_cleanse(s->aref_key, sizeof(s->aref_key));
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	free(s->path);
@@ -519,6 +568,23 @@ store_is_open(const struct obj *o)
 	}
 }
 
+/* A task's authority reference token: there while the task is open. */
+static int
+store_aref_put(struct store *s, const struct obj *o)
+{
+	sqlite3_stmt	*q = s->st[obj_final(o) ? ST_AREF_DEL : ST_AREF_PUT];
+	uint8_t		 tok[32];
+
+	if (!obj_final(o)) {
+		if (store_aref_token(s, o->u.task.t.reference, tok) == -1)
+			return -1;
+		sqlite3_bind_blob(q, 3, tok, sizeof(tok), SQLITE_TRANSIENT);
+	}
+	sqlite3_bind_text(q, 1, o->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, o->oid, -1, SQLITE_STATIC);
+	return store_step_done(s, q);
+}
+
 /* A task's place in the desk's queue: there while open, by its deadline. */
 static int
 store_queue_put(struct store *s, const struct obj *o)
@@ -544,7 +610,9 @@ store_queue_put(struct store *s, const struct obj *o)
 		sqlite3_bind_int(q, 9, o->u.task.desk.review == WD_REVIEW_AFTER &&
 		    !o->u.task.desk.reviewed);
 	}
-	return store_step_done(s, q);
+	if (store_step_done(s, q) == -1)
+		return -1;
+	return store_aref_put(s, o);
 }
 
 /* Write o: insert (if new; an existing row is kept) or update. */
@@ -868,6 +936,19 @@ store_queue_where(struct store *s, int type, int state, size_t offset,
 	return store_visit(s, q, cb, arg);
 }
 
+int
+store_queue_by_aref(struct store *s, const char *ref, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt	*q = s->st[ST_QUEUE_AREF];
+	uint8_t		 tok[32];
+
+	if (store_aref_token(s, ref, tok) == -1)
+		return -1;
+	sqlite3_bind_blob(q, 1, tok, sizeof(tok), SQLITE_TRANSIENT);
+	return store_visit(s, q, cb, arg);
+}
+
 uint64_t
 store_queue_count_where(struct store *s, int type, int state)
 {
@@ -920,8 +1001,8 @@ store_queue_fill_one(const struct obj *o, void *arg)
 }
 
 /*
- * A store written before the queue table existed: its open tasks are put
- * in once, in one transaction, and meta says so. A store whose key does not
+ * A store written before the queue table (or queue_ref) existed: its open
+ * tasks are put in once, in one transaction, and meta says so. A store whose key does not
  * open its objects (store_readable) fills nothing here: it is rebuilt.
  */
 static int
@@ -931,10 +1012,10 @@ store_queue_fill(struct store *s)
 	bool		 done;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = "
-	    "'queue'", -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM meta WHERE key "
+	    "IN ('queue', 'queue_ref')", -1, &q, NULL) != SQLITE_OK)
 		return -1;
-	done = sqlite3_step(q) == SQLITE_ROW;
+	done = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 2;
 	sqlite3_finalize(q);
 	/* Under another key it is rebuilt from the journal (warrantd.c). */
 	if (done || !store_readable(s))
@@ -942,8 +1023,9 @@ store_queue_fill(struct store *s)
 	if (store_step_done(s, s->st[ST_BEGIN]) == -1)
 		return -1;
 	rc = store_visit(s, s->st[ST_OPEN], store_queue_fill_one, s);
-	if (rc == 0 && sqlite3_exec(s->db, "INSERT INTO meta(key, value) "
-	    "VALUES ('queue', 1)", NULL, NULL, NULL) != SQLITE_OK)
+	if (rc == 0 && sqlite3_exec(s->db, "INSERT OR IGNORE INTO meta(key, "
+	    "value) VALUES ('queue', 1), ('queue_ref', 1)", NULL, NULL,
+	    NULL) != SQLITE_OK)
 		rc = -1;
 	if (rc == 0 && store_step_done(s, s->st[ST_COMMIT]) == 0)
 		return 0;

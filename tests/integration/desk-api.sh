@@ -143,6 +143,14 @@ expect_code "queue by state, one" 200
 req deskop GET "$DESK/desk/api/queue?state=NoSuchState"
 expect_code "queue by an unknown state" 200
 [ "$(jget 'd["total"]')" = 0 ] || fail "unknown state matches: $body"
+# Alone, the authority's reference is one lookup of its keyed token.
+req deskop GET "$DESK/desk/api/queue?authority_ref=MX-FGR-000130"
+expect_code "queue by authority_ref alone" 200
+[ "$(jget 'any(t["task"] == "'"$rec_task2"'" for t in d["tasks"]) and all(t["authority_ref"] == "MX-FGR-000130" for t in d["tasks"])')" = True ] ||
+    fail "search by authority reference alone: $body"
+req deskop GET "$DESK/desk/api/queue?authority_ref=MX-FGR-000131"
+expect_code "queue by an unknown authority_ref" 200
+[ "$(jget 'd["total"]')" = 0 ] || fail "unknown authority reference matches: $body"
 req deskop GET "$DESK/desk/api/queue?identifier=528112345678"
 expect_code "queue by identifier" 200
 [ "$(jget 'any(t["task"] == "'"$rec_task"'" for t in d["tasks"])')" = True ] ||

@@ -1412,6 +1412,47 @@ queue_filters(struct fx *f, struct queue_ctx *q, const char *sub)
 	assert_int_equal(queue_where(f, q, rec, OST_DISCLOSED, 0, 8), 0);
 }
 
+struct aref_ctx {
+	char	 ref[HI1_UTF8_SIZE(HI1_REF_LEN)];	/* the last one seen */
+	size_t	 n;
+};
+
+static int
+aref_cb(const struct obj *o, void *arg)
+{
+	struct aref_ctx *q = arg;
+
+	assert_false(obj_final(o));
+	snprintf(q->ref, sizeof(q->ref), "%s", o->u.task.t.reference);
+	q->n++;
+	return 0;
+}
+
+/* The search by the authority's reference: one token lookup, exact. */
+static void
+queue_aref(struct fx *f, const struct hi1_request *req)
+{
+	struct aref_ctx		 q;
+	char			 ref[HI1_UTF8_SIZE(HI1_REF_LEN) + 8];
+
+	for (size_t i = 0; i < req->ntasks; i++) {
+		memset(&q, 0, sizeof(q));
+		assert_int_equal(store_queue_by_aref(f->st,
+		    req->tasks[i].reference, aref_cb, &q), 0);
+		assert_int_equal(q.n, 1);
+		assert_string_equal(q.ref, req->tasks[i].reference);
+	}
+	/* Blanks around it do not count; anything else is another one. */
+	snprintf(ref, sizeof(ref), "  %s\t", req->tasks[0].reference);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(store_queue_by_aref(f->st, ref, aref_cb, &q), 0);
+	assert_int_equal(q.n, 1);
+	snprintf(ref, sizeof(ref), "%sX", req->tasks[0].reference);
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(store_queue_by_aref(f->st, ref, aref_cb, &q), 0);
+	assert_int_equal(q.n, 0);
+}
+
 struct tally_ctx {
 	uint64_t	 n[WD_REQ__COUNT][OST__COUNT];
 	uint64_t	 missed;
@@ -1471,17 +1512,36 @@ test_queue_index(void **state)
 	}
 	assert_string_equal(q.oid[0], get(f, q.oid[0])->oid);
 	queue_filters(f, &q, rt.tasks[0].object_id);
+	queue_aref(f, &req);
+	queue_aref(f, &rt);
 	/* A store written before the index: filled at its next open. */
 	fx_close(f);
 	snprintf(path, sizeof(path), "%s/objects.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM queue; DELETE FROM meta "
 	    "WHERE key = 'queue'", NULL, NULL, NULL), SQLITE_OK);
+	/* Nor the reference tokens (and no reference is there in clear). */
+	{
+		sqlite3_stmt	*st;
+		const char	*r0 = req.tasks[0].reference;
+
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+		    "queue_ref WHERE length(token) = 32 AND token <> ?1",
+		    -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, r0, -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int(st, 0), 3);
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM queue_ref; DELETE FROM "
+	    "meta WHERE key = 'queue_ref'", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	fx_open(f);
 	assert_int_equal(store_queue_count(f->st), 3);
 	assert_int_equal(queue(f, &q, 0, 8), 3);
 	assert_string_equal(q.oid[0], rt.tasks[0].object_id);
+	queue_aref(f, &req);
+	queue_aref(f, &rt);
 	/* The subscriber's task ends (its calls fail past every round): out. */
 	f->cfg.retry_rounds = 1;
 	lifecycle_configure(f->lc, &f->cfg);
@@ -1503,6 +1563,11 @@ test_queue_index(void **state)
 		    WD_REQ_SUBSCRIBER, -1), 0);
 		assert_int_equal(queue_where(f, &q, WD_REQ_RECORDS, -1, 0, 8),
 		    open);
+		struct aref_ctx a = { .n = 0 };
+
+		assert_int_equal(store_queue_by_aref(f->st,
+		    rt.tasks[0].reference, aref_cb, &a), 0);
+		assert_int_equal(a.n, 0);	/* final: out of the index */
 	}
 }
 
