@@ -103,8 +103,8 @@ int		 store_queue_where(struct store *, int type, int state,
 uint64_t	 store_queue_count_where(struct store *, int type, int state);
 /*
  * The open tasks with this authority's reference (any authority): one
- * lookup of a keyed token of it (HMAC-SHA256, a key derived from the data
- * key), so the reference is never on disk in clear.
+ * lookup of a keyed token of it (HMAC-SHA256, a key derived from the
+ * store's key: results key, else data key), so the reference is never on disk in clear.
  */
 int		 store_queue_by_aref(struct store *, const char *ref,
 		    store_visit_cb, void *arg);
