@@ -318,11 +318,23 @@ warrantd_open_journal(struct server *srv)
 static void
 warrantd_observe(const Warrant__Record *rec, void *arg)
 {
-	struct server *srv = arg;
+	struct server	*srv = arg;
+	int		 tries = 0;
 
-	if (store_apply(srv->store, rec) == -1)
-		log_warnx("object store: record %llu not applied; objects read "
-		    "before a restart may be stale", (unsigned long long)rec->seq);
+	/*
+	 * Tried again (store_apply rolls back what failed): the usual failure
+	 * is a busy database, the checkpoint thread's TRUNCATE outlasting the
+	 * busy timeout on a loaded machine, and a record skipped here stays
+	 * skipped, as the next record moves the store's position past it.
+	 */
+	while (store_apply(srv->store, rec) == -1)
+		if (++tries == 3) {
+			log_warnx("object store: record %llu not applied after "
+			    "%d tries: the store has skipped it; stop, move "
+			    "objects.db aside and start, and it is rebuilt from "
+			    "the journal", (unsigned long long)rec->seq, tries);
+			break;
+		}
 	tally_record(srv->tally, rec, srv->store);
 }
 
