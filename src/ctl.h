@@ -91,6 +91,8 @@ int	ctl_http_request(struct ctl_conn *, const struct ctl_url *,
 void	ctl_response_free(struct ctl_response *);
 
 /* ctl_resp.c: summary of an HI-1 answer; the request names the actions. */
+/* No start tag of buf has more than max attributes (one linear pass). */
+int	ctl_attrs_bounded(const char *buf, size_t len, size_t max);
 void	ctl_resp_init(void);
 enum ctl_result ctl_resp_report(FILE *, const char *file, int status,
 	    const char *body, size_t bodylen, const char *req, size_t reqlen);

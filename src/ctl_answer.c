@@ -67,40 +67,6 @@ answer_fail(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
-/*
- * No start tag with more than ANSWER_MAX_ATTRS attributes: '=' outside
- * quotes between '<' and the next '<' or '>'. Every '<' starts a new count
- * (no real tag contains one), so text and comments can only make it
- * stricter. Linear in len.
- */
-static int
-answer_attrs_bounded(const char *buf, size_t len)
-{
-	size_t	 i, nattr;
-	char	 quote;
-
-	for (i = 0; i < len; i++) {
-		if (buf[i] != '<')
-			continue;
-		nattr = 0;
-		quote = 0;
-		for (i++; i < len && buf[i] != '<'; i++) {
-			if (quote) {
-				if (buf[i] == quote)
-					quote = 0;
-			} else if (buf[i] == '"' || buf[i] == '\'')
-				quote = buf[i];
-			else if (buf[i] == '=' && ++nattr > ANSWER_MAX_ATTRS)
-				return 0;
-			else if (buf[i] == '>')
-				break;
-		}
-		if (i < len && buf[i] == '<')
-			i--;
-	}
-	return 1;
-}
-
 /* Depth and element count, iteratively; entity nodes refused. */
 static int
 answer_tree_bounded(xmlNodePtr root, char *why, size_t whylen)
@@ -154,7 +120,8 @@ ctl_xml_parse(const char *buf, size_t len, char *why, size_t whylen)
 		    "accepted)");
 		return NULL;
 	}
-	if (!answer_attrs_bounded(buf, len)) {
+	/* libxml2's work is quadratic in one element's attributes. */
+	if (!ctl_attrs_bounded(buf, len, ANSWER_MAX_ATTRS)) {
 		answer_fail(why, whylen, "an element has more than %d "
 		    "attributes", ANSWER_MAX_ATTRS);
 		return NULL;

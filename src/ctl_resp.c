@@ -205,7 +205,7 @@ no_dtd(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
 }
 
 /*
- * Whether no start tag has more than RESP_MAX_ATTRS attributes (namespace
+ * Whether no start tag has more than max attributes (namespace
  * declarations included), counting '=' outside quotes between '<' and '>'
  * in one linear pass. libxml2 2.9 spends time quadratic in the attributes
  * of one element (its duplicate check, and appending each to the tree's
@@ -214,8 +214,8 @@ no_dtd(void *ctx, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
  * no real tag contains one (not even in a quoted value), so text, comments
  * or stray quotes can only make the count stricter, never hide a real tag.
  */
-static int
-attrs_bounded(const char *buf, size_t len)
+int
+ctl_attrs_bounded(const char *buf, size_t len, size_t max)
 {
 	size_t	 i, nattr;
 	char	 quote;
@@ -231,7 +231,7 @@ attrs_bounded(const char *buf, size_t len)
 					quote = 0;
 			} else if (buf[i] == '"' || buf[i] == '\'')
 				quote = buf[i];
-			else if (buf[i] == '=' && ++nattr > RESP_MAX_ATTRS)
+			else if (buf[i] == '=' && ++nattr > max)
 				return 0;
 			else if (buf[i] == '>')
 				break;
@@ -254,7 +254,7 @@ parse_xml(const char *buf, size_t len, char *why, size_t whylen)
 	xmlDoc			*doc;
 	const xmlError		*e;
 
-	if (!attrs_bounded(buf, len)) {
+	if (!ctl_attrs_bounded(buf, len, RESP_MAX_ATTRS)) {
 		snprintf(why, whylen, "an element has more than %d attributes",
 		    RESP_MAX_ATTRS);
 		return NULL;
