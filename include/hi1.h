@@ -203,6 +203,14 @@ void	hi1_cleanup(void);
  * attributes, depth and elements bounded. NULL with err on refusal; the
  * caller frees the document with xmlFreeDoc().
  */
+/*
+ * The object kind an HI1Object's xsi:type names, in the namespace its prefix
+ * has at that element; HI1_OBJ_NONE if it has none (*typed false) or names
+ * a type the profile does not know. name gets its local part (len may be 0).
+ */
+struct _xmlNode;
+enum hi1_kind	 hi1_xsi_kind(struct _xmlNode *, bool *typed, char *name,
+		    size_t len);
 struct _xmlDoc;
 struct _xmlDoc	*hi1_xml_read(const char *buf, size_t len, size_t max_body,
 		    size_t max_elements, struct wd_error *err);

@@ -226,45 +226,6 @@ dict_value(const xmlNode *entry, char *out, size_t len)
 	text(el(entry, NS_COMMON, "Value"), out, len);
 }
 
-static const struct {
-	const char	*name;
-	const char	*ns;
-	enum hi1_kind	 kind;
-} answer_types[] = {
-	{ "AuthorisationObject", NS_AUTH, HI1_OBJ_AUTHORISATION },
-	{ "LDTaskObject", NS_TASK, HI1_OBJ_LDTASK },
-	{ "LITaskObject", NS_TASK, HI1_OBJ_LITASK },
-	{ "DocumentObject", NS_DOC, HI1_OBJ_DOCUMENT },
-	{ "DeliveryObject", NS_DELIVERY, HI1_OBJ_DELIVERY },
-	{ "NotificationObject", NS_NOTIF, HI1_OBJ_NOTIFICATION },
-};
-
-/* xsi:type is a QName: its prefix is whatever namespace is in scope. */
-static enum hi1_kind
-object_kind(xmlNodePtr obj)
-{
-	xmlChar		*val;
-	char		 qn[128], *name;
-	xmlNsPtr	 ns;
-	enum hi1_kind	 kind = HI1_OBJ_NONE;
-
-	if ((val = xmlGetNsProp(obj, BAD_CAST "type", BAD_CAST NS_XSI)) == NULL)
-		return HI1_OBJ_NONE;
-	snprintf(qn, sizeof(qn), "%s", (const char *)val);
-	xmlFree(val);
-	if ((name = strchr(qn, ':')) != NULL)
-		*name++ = '\0';
-	ns = xmlSearchNs(obj->doc, obj, name ? BAD_CAST qn : NULL);
-	if (name == NULL)
-		name = qn;
-	for (size_t i = 0; ns != NULL &&
-	    i < sizeof(answer_types) / sizeof(answer_types[0]); i++)
-		if (strcmp(name, answer_types[i].name) == 0 &&
-		    strcmp((const char *)ns->href, answer_types[i].ns) == 0)
-			kind = answer_types[i].kind;
-	return kind;
-}
-
 /* ErrorCode and ErrorDescription of an ErrorInformation or reason. */
 static void
 error_info(const xmlNode *ei, unsigned long *code, char *desc, size_t len)
@@ -374,8 +335,11 @@ object_delivery(const xmlNode *x, struct ctl_object *o)
 static int
 object(const xmlNode *x, struct ctl_object *o)
 {
+	bool	 typed;
+
 	memset(o, 0, sizeof(*o));
-	if ((o->kind = object_kind((xmlNodePtr)x)) == HI1_OBJ_NONE)
+	if ((o->kind = hi1_xsi_kind((xmlNodePtr)x, &typed, NULL, 0)) ==
+	    HI1_OBJ_NONE)
 		return -1;
 	text(el(x, NS_CORE, "ObjectIdentifier"), o->id, sizeof(o->id));
 	text(el(x, NS_CORE, "OwnerIdentifier"), o->owner, sizeof(o->owner));

@@ -2230,32 +2230,49 @@ static const struct {
  * xsi:type is a QName: its prefix means whatever namespace is in scope at
  * this element (xmlSearchNs), not the string "auth" or "task".
  */
-static int
-hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, enum hi1_kind *kind)
+enum hi1_kind
+hi1_xsi_kind(struct _xmlNode *obj, bool *typed, char *name, size_t len)
 {
 	xmlChar			*val;
-	char			 qn[128], p[64], *colon, *name;
+	char			 qn[128], *colon, *local;
 	xmlNsPtr		 ns;
 
+	*typed = false;
+	if (len > 0)
+		name[0] = '\0';
 	if ((val = xmlGetNsProp(obj, BAD_CAST "type", BAD_CAST NS_XSI)) == NULL)
-		return hi1_fail(c, WD_ERR_SCHEMA, "HI1Object has no xsi:type");
+		return HI1_OBJ_NONE;
+	*typed = true;
 	/* Exact: libxml2's validator already refuses white space around it. */
 	snprintf(qn, sizeof(qn), "%s", (const char *)val);
 	xmlFree(val);
 	if ((colon = strchr(qn, ':')) != NULL) {
 		*colon = '\0';
-		name = colon + 1;
+		local = colon + 1;
 	} else
-		name = qn;
+		local = qn;
+	if (len > 0)
+		snprintf(name, len, "%s", local);
 	ns = xmlSearchNs(obj->doc, obj, colon ? BAD_CAST qn : NULL);
 	for (size_t i = 0; ns != NULL &&
-	    i < sizeof(hi1_types) / sizeof(hi1_types[0]); i++) {
-		if (strcmp(name, hi1_types[i].name) == 0 &&
-		    strcmp((const char *)ns->href, hi1_types[i].ns) == 0) {
-			*kind = hi1_types[i].kind;
-			return 0;
-		}
-	}
+	    i < sizeof(hi1_types) / sizeof(hi1_types[0]); i++)
+		if (strcmp(local, hi1_types[i].name) == 0 &&
+		    strcmp((const char *)ns->href, hi1_types[i].ns) == 0)
+			return hi1_types[i].kind;
+	return HI1_OBJ_NONE;
+}
+
+static int
+hi1_object_type(struct hi1_ctx *c, xmlNodePtr obj, enum hi1_kind *kind)
+{
+	char	 name[128], p[64];
+	bool	 typed;
+
+	if ((*kind = hi1_xsi_kind(obj, &typed, name, sizeof(name))) !=
+	    HI1_OBJ_NONE)
+		return 0;
+	if (!typed)
+		return hi1_fail(c, WD_ERR_SCHEMA, "HI1Object has no xsi:type");
 	return hi1_fail(c, WD_ERR_SCHEMA, "object type %s is not supported",
 	    hi1_printable(name, p, sizeof(p)));
 }
