@@ -37,10 +37,12 @@ enum backend_frame_status {
  * first frame's Envelope (free it with backend_frame_free) and *used its
  * size on the wire. NEED_MORE: the frame is incomplete (its length is
  * already checked, so a huge length prefix fails at once, not after the
- * bytes). ERROR: *why is a static description, never data from the frame.
+ * bytes). ERROR: why says why, never quoting data from the frame.
+ * Framing, budget and the generic checks are src/codec.c's.
  */
 enum backend_frame_status backend_frame_decode(const uint8_t *buf, size_t len,
-	    Warrant__Backend__Envelope **env, size_t *used, const char **why);
+	    Warrant__Backend__Envelope **env, size_t *used, char *why,
+	    size_t whylen);
 void	backend_frame_free(Warrant__Backend__Envelope *);
 
 /* The frame of env (length prefix and Envelope), malloc'ed; NULL if over 1 MiB. */

@@ -390,9 +390,9 @@ conn_hello_frame(struct backend_conn *c, Warrant__Backend__Envelope *env)
 static int
 conn_violation(struct backend_conn *c, const char *what)
 {
-	char	why[160];
+	char	why[192];
 
-	snprintf(why, sizeof(why), "protocol error: %s", what);
+	snprintf(why, sizeof(why), "protocol error: %.160s", what);
 	backend_conn_close(c, why);
 	return -1;
 }
@@ -473,7 +473,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 	struct evbuffer			*in = bufferevent_get_input(bev);
 	Warrant__Backend__Envelope	*env;
 	enum backend_frame_status	 st;
-	const char			*why;
+	char				 why[160];
 	uint8_t				 hdr[BACKEND_FRAME_HDR];
 	const uint8_t			*p;
 	size_t				 avail, n, used, flen;
@@ -482,7 +482,8 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		/* The length alone first: a huge prefix fails now. */
 		n = avail < sizeof(hdr) ? avail : sizeof(hdr);
 		evbuffer_copyout(in, hdr, n);
-		if (backend_frame_decode(hdr, n, &env, &used, &why) ==
+		if (backend_frame_decode(hdr, n, &env, &used, why,
+		    sizeof(why)) ==
 		    BACKEND_FRAME_ERROR) {
 			conn_violation(c, why);
 			return;
@@ -497,10 +498,10 @@ conn_readcb(struct bufferevent *bev, void *arg)
 			backend_conn_close(c, "out of memory");
 			return;
 		}
-		st = backend_frame_decode(p, flen, &env, &used, &why);
+		st = backend_frame_decode(p, flen, &env, &used, why, sizeof(why));
 		evbuffer_drain(in, flen);
 		if (st != BACKEND_FRAME_OK) {
-			conn_violation(c, why ? why : "truncated frame");
+			conn_violation(c, why[0] ? why : "truncated frame");
 			return;
 		}
 		if (conn_frame(c, env) == -1)

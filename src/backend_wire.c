@@ -3,11 +3,10 @@
  * the checks every received Envelope passes before anything acts on it,
  * and the streamed records answer with its digest.
  *
- * protobuf-c accepts any number in a proto3 enum field and does not check
- * UTF-8, so after unpacking we walk the message with its descriptors: an
- * undefined enum value or a bad string is a protocol error, as the proto's
- * header says. The walk is generic so that fields added by later minor
- * versions are checked without new code.
+ * Framing, the decoding budget and the descriptor walk (an undefined enum
+ * value or a string that is not UTF-8 is a protocol error, as the proto's
+ * header says) are the shared codec's (src/codec.c), as on the gateway's
+ * side; here are the server's own rules.
  */
 #include "config.h"
 
@@ -19,13 +18,25 @@
 #include <openssl/evp.h>
 
 #include "bsrv.h"
+#include "codec.h"
 #include "log.h"
+
+/*
+ * The server's side of the protocol: requests are small, so 64 KiB plus
+ * four bytes per wire byte is all a request frame may cost to decode.
+ */
+static const struct codec_spec bwire_spec = {
+	.desc = &warrant__backend__envelope__descriptor,
+	.frame_max = BWIRE_MAX_FRAME,
+	.alloc_floor = 64 * 1024,
+};
 
 int
 bwire_frame_len(const uint8_t h[4], uint32_t *len)
 {
-	*len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-	return *len == 0 || *len > BWIRE_MAX_FRAME ? -1 : 0;
+	char	why[64];
+
+	return codec_frame_len(&bwire_spec, h, len, why, sizeof(why));
 }
 
 static int
@@ -84,156 +95,17 @@ bwire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 
 /* --- validation ------------------------------------------------------------ */
 
-/* Well-formed UTF-8: shortest form, no surrogates, at most U+10FFFF. */
-static int
-utf8_ok(const unsigned char *s)
-{
-	while (*s) {
-		unsigned c = *s, n, cp;
-		if (c < 0x80) {
-			s++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return 0;
-		for (unsigned i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
-
-static int
-field_check(const ProtobufCFieldDescriptor *f, const void *v, char *why, size_t len)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_ENUM:
-		if (protobuf_c_enum_descriptor_get_value(f->descriptor,
-		    *(const int *)v) == NULL) {
-			snprintf(why, len, "field %s: undefined enum value %d",
-			    f->name, *(const int *)v);
-			return -1;
-		}
-		return 0;
-	case PROTOBUF_C_TYPE_STRING:
-		if (*(char *const *)v && !utf8_ok(*(const unsigned char *const *)v)) {
-			snprintf(why, len, "field %s: not UTF-8", f->name);
-			return -1;
-		}
-		return 0;
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(ProtobufCMessage *const *)v == NULL ? 0 :
-		    bwire_valid(*(ProtobufCMessage *const *)v, why, len);
-	default:
-		return 0;
-	}
-}
-
-static size_t
-field_size(const ProtobufCFieldDescriptor *f)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_ENUM:
-		return sizeof(int);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	default:
-		return 0;	/* not checked */
-	}
-}
-
 int
 bwire_valid(const ProtobufCMessage *m, char *why, size_t len)
 {
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor	*f = &d->fields[i];
-		const char			*base = (const char *)m + f->offset;
-		size_t				 sz = field_size(f);
-
-		if (sz == 0)
-			continue;
-		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-			uint32_t which = *(const uint32_t *)((const char *)m +
-			    f->quantifier_offset);
-			if (which != f->id)
-				continue;
-		}
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-			const char *arr = *(const char *const *)base;
-			for (size_t k = 0; k < n; k++)
-				if (field_check(f, arr + k * sz, why, len) == -1)
-					return -1;
-		} else if (field_check(f, base, why, len) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * protobuf-c allocates through this during unpack: a frame of n bytes may
- * take at most 4n + 64 KiB, so a small frame of many empty repeated
- * elements or unknown fields cannot grow into a large allocation. Freeing
- * needs no budget, so free_unpacked with the default allocator is right.
- */
-struct budget {
-	size_t	left;
-	int	refused;
-};
-
-static void *
-budget_alloc(void *data, size_t size)
-{
-	struct budget *b = data;
-
-	if (size > b->left) {
-		b->refused = 1;
-		return NULL;
-	}
-	b->left -= size;
-	return malloc(size);
-}
-
-static void
-budget_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
+	return codec_check(m, why, len);
 }
 
 Warrant__Backend__Envelope *
 bwire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
 {
-	Warrant__Backend__Envelope	*env;
-	struct budget			 b = { 4 * n + 64 * 1024, 0 };
-	ProtobufCAllocator		 a = { budget_alloc, budget_free, &b };
-
-	if ((env = warrant__backend__envelope__unpack(&a, n, buf)) == NULL) {
-		snprintf(why, len, "frame of %zu bytes is not an Envelope%s", n,
-		    b.refused ? " within the memory allowed for it" : "");
-		return NULL;
-	}
-	if (bwire_valid(&env->base, why, len) == -1) {
-		warrant__backend__envelope__free_unpacked(env, NULL);
-		return NULL;
-	}
-	return env;
+	return (Warrant__Backend__Envelope *)codec_unpack(&bwire_spec, buf, n,
+	    why, len);
 }
 
 /* --- request content ------------------------------------------------------- */
@@ -373,23 +245,11 @@ bwire_check_request(const Warrant__Backend__Envelope *env, int64_t now, char *wh
 uint8_t *
 bwire_encode(const Warrant__Backend__Envelope *env, size_t *len)
 {
-	size_t	 n = warrant__backend__envelope__get_packed_size(env);
 	uint8_t	*buf;
 
-	if (n > BWIRE_MAX_FRAME) {
-		log_warnx("answer of %zu bytes exceeds the frame limit", n);
-		return NULL;
-	}
-	if ((buf = malloc(4 + n)) == NULL) {
-		log_warn("frame");
-		return NULL;
-	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
-	warrant__backend__envelope__pack(env, buf + 4);
-	*len = 4 + n;
+	if ((buf = codec_encode(&bwire_spec, &env->base, len)) == NULL)
+		log_warnx("answer of %zu bytes: no frame (over the limit or out "
+		    "of memory)", warrant__backend__envelope__get_packed_size(env));
 	return buf;
 }
 
@@ -475,10 +335,7 @@ bwire_stream_add(struct bwire_stream *s, const Warrant__Backend__Record *r)
 	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap, s->len + n + 11) == -1)
 		return -1;
 	warrant__backend__record__pack(r, s->rec);
-	hdr[0] = (uint8_t)(n >> 24);
-	hdr[1] = (uint8_t)(n >> 16);
-	hdr[2] = (uint8_t)(n >> 8);
-	hdr[3] = (uint8_t)n;
+	codec_put_be32(hdr, (uint32_t)n);
 	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec, n))
 		return -1;
 	s->body[s->len++] = 0x12;
@@ -514,10 +371,7 @@ bwire_stream_chunk(struct bwire_stream *s, size_t *len)
 		log_warn("records chunk");
 		return NULL;
 	}
-	buf[0] = (uint8_t)(total >> 24);
-	buf[1] = (uint8_t)(total >> 16);
-	buf[2] = (uint8_t)(total >> 8);
-	buf[3] = (uint8_t)total;
+	codec_put_be32(buf, (uint32_t)total);
 	memcpy(buf + 4, head, hl);
 	memcpy(buf + 4 + hl, chead, cl);
 	memcpy(buf + 4 + hl + cl, s->body, s->len);

@@ -21,12 +21,13 @@ static void
 roundtrip(const Warrant__Backend__Envelope *env)
 {
 	Warrant__Backend__Envelope	*again;
-	const char			*why;
+	char				 why[160];
 	uint8_t				*buf, *canon = NULL;
 	size_t				 len, used, clen = 0, cap = 0, i;
 
 	if ((buf = backend_frame_encode(env, &len)) != NULL) {
-		if (backend_frame_decode(buf, len, &again, &used, &why) !=
+		if (backend_frame_decode(buf, len, &again, &used, why,
+		    sizeof(why)) !=
 		    BACKEND_FRAME_OK || used != len)
 			abort();	/* accepted once, refused re-encoded */
 		backend_frame_free(again);
@@ -45,11 +46,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Warrant__Backend__Envelope	*env;
-	const char			*why;
+	char				 why[160];
 	size_t				 used;
 
 	while (size > 0) {
-		if (backend_frame_decode(data, size, &env, &used, &why) !=
+		if (backend_frame_decode(data, size, &env, &used, why, sizeof(why)) !=
 		    BACKEND_FRAME_OK)
 			break;
 		if (used == 0 || used > size)
