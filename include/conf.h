@@ -8,6 +8,7 @@
 #define WD_CONF_H
 
 #include <sys/queue.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -132,6 +133,8 @@ struct wd_conf {
 	bool		 desk_show_results[WD_REQ__COUNT];	/* desk show-results */
 	char		*state_dir;		/* journal, results */
 	char		*templates_dir;		/* etc/templates */
+	unsigned	 parsers;		/* parser workers; 0: in-process */
+#define CONF_PARSERS_PER_CORE	UINT_MAX	/* default: one per core */
 	struct {
 		char	*cert, *key, *ca, *crl;
 		bool	 crl_none;		/* `crl none`: revocation off, on purpose */

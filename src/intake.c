@@ -25,6 +25,7 @@
 #include "log.h"
 #include "seal.h"
 #include "obj.h"
+#include "parsers.h"
 #include "policy.h"
 #include "purge.h"
 #include "review.h"
@@ -475,20 +476,21 @@ intake_decide_change(struct intake_job *j, int64_t now)
 	}
 }
 
-/* Decide the outcome; fills j->event, j->err, j->ref. */
-static void
-intake_decide(struct intake_job *j, const char *body, size_t len)
+/*
+ * Before the body is read: who is asking and in which Content-Type. 0 if
+ * the body is to be parsed; -1 with the outcome decided (j->event, j->err).
+ */
+static int
+intake_decide_sender(struct intake_job *j)
 {
 	struct conn		*c = j->c;
-	struct server_gen	*gen = c->gen;
 	const char		*ct = c->req.content_type;
-	int64_t			 now = intake_now_us();
 
 	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED;
 	if (c->refusal.failed) {
 		wd_error_set(&j->err, WD_ERR_UNKNOWN_OFFICIAL,
 		    "client certificate no longer accepted: %s", c->refusal.reason);
-		return;
+		return -1;
 	}
 	if (c->identity == WD_IDENTITY_AMBIGUOUS ||
 	    c->identity == WD_IDENTITY_INCONSISTENT) {
@@ -498,25 +500,36 @@ intake_decide(struct intake_job *j, const char *body, size_t len)
 		    "registry", c->identity == WD_IDENTITY_AMBIGUOUS ?
 		    "more than one registered person" :
 		    "a registry entry that names another public key");
-		return;
+		return -1;
 	}
-	if (policy_check_official(c->official, now, &j->err) == -1)
-		return;
+	if (policy_check_official(c->official, intake_now_us(), &j->err) == -1)
+		return -1;
 	snprintf(j->owner, sizeof(j->owner), "%s", c->official->authority->id);
 	j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
 	if (strncasecmp(ct, "application/xml", 15) != 0 ||
 	    (ct[15] != '\0' && ct[15] != ';' && ct[15] != ' ')) {
 		wd_error_set(&j->err, WD_ERR_BAD_CONTENT_TYPE,
 		    "Content-Type is \"%s\", expected application/xml", ct);
-		return;
+		return -1;
 	}
-	if (hi1_parse_request(gen->schema, body, len, &j->req, &j->err) == -1) {
+	return 0;
+}
+
+/* After the parse (j->req, j->err): policy, then reading or changing. */
+static void
+intake_decide_parsed(struct intake_job *j, bool parsed)
+{
+	struct conn	*c = j->c;
+	int64_t		 now = intake_now_us();
+
+	if (!parsed) {
 		/* Per-action errors come after extraction: answer per action. */
 		j->extracted = j->err.has_action;
 		return;
 	}
 	j->parsed = true;
-	if (policy_check_request(gen->conf, c->official, &j->req, now, &j->err) == -1) {
+	if (policy_check_request(c->gen->conf, c->official, &j->req, now,
+	    &j->err) == -1) {
 		if (wd_error_http_status(j->err.code) == 403)
 			j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_REFUSED;
 		return;
@@ -563,12 +576,69 @@ intake_fill_record(struct intake_job *j, Warrant__Record *rec)
 	}
 }
 
+/* The outcome is decided: one journal record, then the answer. */
+static void
+intake_commit(struct intake_job *j)
+{
+	struct server		*srv = j->c->srv;
+	Warrant__Record		 rec = WARRANT__RECORD__INIT;
+
+	intake_fill_record(j, &rec);
+	if (journal_append(srv->journal, &rec, intake_journaled, j) == -1) {
+		/* Queue full or journal failed: the callback will not run. */
+		srv->stats.unavailable++;
+		if (!journal_healthy(srv->journal))
+			wd_error_set(&j->err, WD_ERR_STORAGE, "%s",
+			    journal_status(srv->journal));
+		else
+			wd_error_set(&j->err, WD_ERR_OVERLOADED,
+			    "the journal cannot take more requests now");
+		j->parsed = j->extracted = false;
+		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
+		if (!conn_release_if_dead(j->c))
+			intake_answer(j);
+		intake_job_free(j);
+	}
+}
+
+/* A parser worker answered (src/parsers.c): the request resumes. */
+static void
+intake_parsed(void *arg, bool parsed)
+{
+	struct intake_job *j = arg;
+
+	intake_decide_parsed(j, parsed);
+	intake_commit(j);
+}
+
+/*
+ * The body goes to a parser worker (the event loop carries on), or, with
+ * parsers 0, is parsed here. -1: decided now (the pool refused it).
+ */
+static int
+intake_parse(struct intake_job *j, const char *body, size_t len)
+{
+	struct server	*srv = j->c->srv;
+	bool		 parsed;
+
+	if (srv->parsers != NULL) {
+		if (parsers_submit(srv->parsers, body, len, &j->req, &j->err,
+		    intake_parsed, j) == 0)
+			return 0;
+		j->extracted = false;
+		return -1;
+	}
+	parsed = hi1_parse_request(j->c->gen->schema, body, len, &j->req,
+	    &j->err) == 0;
+	intake_parsed(j, parsed);
+	return 0;
+}
+
 void
 intake_request(struct conn *c, char *body, size_t len)
 {
 	struct server		*srv = c->srv;
 	struct intake_job	*j;
-	Warrant__Record		 rec = WARRANT__RECORD__INIT;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		free(body);
@@ -588,24 +658,9 @@ intake_request(struct conn *c, char *body, size_t len)
 		intake_job_free(j);
 		return;
 	}
-	intake_decide(j, body, len);
+	if (intake_decide_sender(j) == -1 || intake_parse(j, body, len) == -1)
+		intake_commit(j);
 	free(body);
-	intake_fill_record(j, &rec);
-	if (journal_append(srv->journal, &rec, intake_journaled, j) == -1) {
-		/* Queue full or journal failed: the callback will not run. */
-		srv->stats.unavailable++;
-		if (!journal_healthy(srv->journal))
-			wd_error_set(&j->err, WD_ERR_STORAGE, "%s",
-			    journal_status(srv->journal));
-		else
-			wd_error_set(&j->err, WD_ERR_OVERLOADED,
-			    "the journal cannot take more requests now");
-		j->parsed = j->extracted = false;
-		j->event = WARRANT__EVENT_TYPE__EVENT_REQUEST_INVALID;
-		if (!conn_release_if_dead(c))
-			intake_answer(j);
-		intake_job_free(j);
-	}
 }
 
 static void

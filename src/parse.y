@@ -91,7 +91,7 @@ struct tokstr {
 
 /* Settings that may be given once; the value is the line that set it. */
 enum seen {
-	S_CARRIER, S_LISTEN, S_STATE, S_TEMPLATES,
+	S_CARRIER, S_LISTEN, S_STATE, S_TEMPLATES, S_PARSERS,
 	S_TLS_CERT, S_TLS_KEY, S_TLS_CA, S_TLS_CRL,
 	S_BODY, S_CONNECTIONS, S_HEADERS, S_HEADER_SIZE, S_REQUEST_TIMEOUT,
 	S_IDLE_TIMEOUT,
@@ -221,6 +221,7 @@ static void	 ne_end(void);
 %token	AUDITKEY DATAKEY
 %token	DESK FOUREYES LEVEL OPERATOR PAGES REVIEWPOLICY SHOWRESULTS
 %token	ALERTWARN ALERTCOMMAND ALERTTIMEOUT
+%token	PARSERS
 %token	DESTINATION NE RECONCILE URL
 /* Keywords end here: yyerror() takes ALLOW..VALID as its range. */
 %token	VALID
@@ -253,6 +254,11 @@ main		: CARRIER STRING	{ set_carrier($<lineno>1, $2); }
 		| TEMPLATES STRING {
 			set_str(S_TEMPLATES, "templates", $<lineno>1,
 			    &ps.conf->templates_dir, $2);
+		}
+		| PARSERS count {
+			/* 0: parse in warrantd itself (comparison, debugging). */
+			set_count(S_PARSERS, "parsers", $<lineno>1, $2, 0, 64,
+			    "0..64", &ps.conf->parsers);
 		}
 		| INCLUDE STRING	{ include_file($<lineno>1, $2); }
 		| TLS tlsblock
@@ -950,6 +956,7 @@ static const struct keyword {
 	{ "origin",		ORIGIN },
 	{ "pages",		PAGES },
 	{ "part-size",		PARTSIZE },
+	{ "parsers",		PARSERS },
 	{ "policy",		POLICY },
 	{ "port",		PORT },
 	{ "position",		POSITION },
@@ -2514,6 +2521,7 @@ conf_new(const char *path)
 		return NULL;
 	}
 	c->listen_port = 8443;
+	c->parsers = CONF_PARSERS_PER_CORE;
 	c->limits.body_max = 256 * KIB;
 	c->limits.max_connections = 1024;
 	c->limits.max_headers = 64;

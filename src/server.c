@@ -52,6 +52,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "parsers.h"
 #include "push.h"
 #include "desk.h"
 #include "server.h"
@@ -1458,6 +1459,12 @@ server_reload(struct server *srv)
 		    "running elements stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
+	/* Parser workers restart with new templates or a new body limit. */
+	parsers_reconfigure(srv->parsers, gen->conf->templates_dir,
+	    gen->conf->limits.body_max);
+	if (gen->conf->parsers != srv->gen->conf->parsers)
+		log_warnx("parsers changes need a restart; the running workers "
+		    "stay in use");
 	server_gen_unref(srv->gen);
 	srv->gen = gen;
 	if (srv->lifecycle != NULL) {

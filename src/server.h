@@ -141,6 +141,7 @@ struct server {
 	struct purge		*purge;		/* deletes delivered results */
 	struct store		*store;		/* the HI-1 objects held */
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
+	struct parsers		*parsers;	/* NULL: parsers 0, in-process */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */
 	struct x1prov		*x1;		/* X1 elements; NULL: none */
 	struct alert		*alert;		/* deadlines in danger */

@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "parsers.h"
 #include "purge.h"
 #include "push.h"
 #include "results.h"
@@ -523,6 +524,29 @@ warrantd_run(struct server *srv)
 		event_free(srv->ev_drain);
 }
 
+/*
+ * The parser workers, before any key is loaded (issue 12): the body limit,
+ * the templates and their number come from a first reading of the
+ * configuration, which holds paths, never keys.
+ */
+static void
+warrantd_start_parsers(struct server *srv, const char *path)
+{
+	struct wd_conf	*conf;
+
+	if ((conf = conf_load(path)) == NULL)
+		fatalx("configuration %s is not usable; nothing started", path);
+	if (conf->parsers == 0)
+		log_warnx("parsers 0: request bodies are parsed inside "
+		    "warrantd, beside its keys (for comparison only)");
+	else if ((srv->parsers = parsers_start(conf->parsers ==
+	    CONF_PARSERS_PER_CORE ? 0 : conf->parsers, conf->templates_dir,
+	    conf->limits.body_max)) == NULL ||
+	    parsers_attach(srv->parsers, srv->base) == -1)
+		fatalx("parser workers could not be started; nothing started");
+	conf_free(conf);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -552,6 +576,7 @@ main(int argc, char *argv[])
 	srv.conf_path = path;
 	if (evthread_use_pthreads() == -1 || (srv.base = event_base_new()) == NULL)
 		fatalx("cannot initialise libevent");
+	warrantd_start_parsers(&srv, path);
 	if ((srv.gen = server_gen_load(path, 1)) == NULL)
 		fatalx("configuration %s is not usable; nothing started", path);
 	if ((srv.tally = tally_new()) == NULL)
@@ -580,6 +605,7 @@ main(int argc, char *argv[])
 	if (server_listen(&srv) == -1)
 		fatalx("cannot listen");
 	warrantd_run(&srv);
+	parsers_free(srv.parsers);	/* waiting requests refused, journaled */
 
 	intake_record_event(&srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_STOP,
 	    "warrantd stopped");
