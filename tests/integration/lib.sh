@@ -145,6 +145,10 @@ stack_private_bins() {
 		done
 		cmp -s "$b" "$DIR/bin/${b##*/}" || fail "cannot copy $b"
 	done
+	# warrantd starts the warrantd-parser beside its own executable.
+	b=${WARRANTD%/*}/warrantd-parser
+	cp "$b" "$DIR/bin/" && cmp -s "$b" "$DIR/bin/warrantd-parser" ||
+	    fail "cannot copy $b"
 	"$DIR/bin/warrantctl" --version >/dev/null 2>&1 || fail "$WARRANTCTL does not run"
 	WARRANTD=$DIR/bin/${WARRANTD##*/}
 	WARRANTCTL=$DIR/bin/${WARRANTCTL##*/}

@@ -287,7 +287,7 @@ rel_plain() {
 		REL_WHY="only a sanitizer build exists and WD_REL_NO_BUILD is set"
 		return 1
 	fi
-	rel_private_build plain 'CFLAGS="-O2 -g"' src/warrantd src/warrantctl \
+	rel_private_build plain 'CFLAGS="-O2 -g"' src/warrantd src/warrantd-parser src/warrantctl \
 	    src/warrant-audit src/warrant-backend || return 1
 	if rel_sanitized "$tree/src/warrantd"; then
 		REL_WHY="$tree is configured with sanitizers; remove it"
