@@ -198,6 +198,8 @@ parsers_worker_schedule(struct parsers_worker *w)
 			ms = PARSERS_BACKOFF_MAX_MS;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
+		log_warnx("parser worker %u failed %u times in a row: started "
+		    "again in %u ms", w->idx, w->fails + 1, ms);
 	}
 	w->fails++;
 	if (w->restart != NULL)

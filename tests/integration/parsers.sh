@@ -6,6 +6,9 @@
 #    again and the next request is served;
 #  - the sandbox: a worker that tries open(2) or socket(2) is killed by its
 #    seccomp filter (SIGSYS), and its request is refused and journaled;
+#    failing again at once, it is started again after a backoff;
+#  - a worker that does not answer within its bound (10 s) is killed, and
+#    its request refused and journaled;
 #  - as root: the journal's signing key and the results key, read from the
 #    test PKI, are found in warrantd's memory (the search works) and in no
 #    worker's memory (skipped, loudly, if not root).
@@ -93,6 +96,15 @@ for call in OPEN SOCKET; do
 	refused_and_journaled "$call" "killed by signal 31"
 	kill -0 "$w" 2>/dev/null && fail "$call: worker $w survived its forbidden call"
 done
+grep -q "parser worker 0 failed [0-9]* times in a row: started again in [0-9]* ms" \
+    "$DIR/warrantd.log" || fail "failures in a row were not met with a backoff"
+served
+
+# --- the time bound: a worker that does not answer is killed ---------------------
+post "WD-TEST-STALL"
+refused_and_journaled "stall" "killed by signal 9"
+grep -q "parser worker 0 exceeded its time bound" "$DIR/warrantd.log" ||
+    fail "the time bound is not logged"
 served
 
 # --- no key in a worker's memory --------------------------------------------------
