@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,15 @@ main(int argc, char *argv[])
 	if (sock < 3 || dir == NULL || optind != argc)
 		usage();
 	log_init("warrantd-parser", 1, 0);
+	/*
+	 * Stopping is warrantd's to decide: a SIGTERM or SIGINT sent to the
+	 * whole group (systemd's stop, ^C) must not fail requests in flight;
+	 * warrantd kills its workers itself, and a worker whose warrantd is
+	 * gone reads end-of-file and exits.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	pw_hooks = (e = getenv("WARRANTD_PARSER_TEST_HOOKS")) != NULL &&
 	    strcmp(e, "1") == 0;
 	hi1_init();

@@ -606,6 +606,7 @@ main(int argc, char *argv[])
 		fatalx("cannot listen");
 	warrantd_run(&srv);
 	parsers_free(srv.parsers);	/* waiting requests refused, journaled */
+	srv.parsers = NULL;
 
 	intake_record_event(&srv, WARRANT__EVENT_TYPE__EVENT_DAEMON_STOP,
 	    "warrantd stopped");
