@@ -33,6 +33,7 @@ extern char **environ;
 
 #define PARSERS_BACKOFF_MAX_MS	10000	/* between restarts of a failing worker */
 #define PARSERS_STABLE_S	60	/* up this long: its failures are forgotten */
+#define PARSERS_ENV_MAX		8	/* variables passed on to a worker */
 
 struct parsers_job {
 	TAILQ_ENTRY(parsers_job) entry;
@@ -64,6 +65,7 @@ struct parsers {
 	struct event_base	*base;
 	char			 exe[PATH_MAX];
 	char			 templates[PATH_MAX];
+	char			*env[PARSERS_ENV_MAX + 1];	/* copies */
 	size_t			 max_body;
 	unsigned		 n;
 	struct parsers_worker	 w[PARSERS_MAX];
@@ -100,6 +102,32 @@ parsers_find_exe(struct parsers *p)
 }
 
 /*
+ * The worker's environment: only what it reads (the test hooks' switch)
+ * and the sanitizers' settings of a test build. Nothing else is passed on:
+ * no LD_PRELOAD (a shim of ours would break its sandbox, another's would
+ * run in it), no variable that is none of its business.
+ */
+static const char *parsers_env_keep[] = {
+	"WARRANTD_PARSER_TEST_HOOKS=", "ASAN_OPTIONS=", "UBSAN_OPTIONS=",
+	"LSAN_OPTIONS=",
+};
+
+static void
+parsers_make_env(struct parsers *p)
+{
+	size_t n = 0;
+
+	for (char **e = environ; *e != NULL; e++)
+		for (size_t k = 0; k < sizeof(parsers_env_keep) /
+		    sizeof(parsers_env_keep[0]) && n < PARSERS_ENV_MAX; k++)
+			if (strncmp(*e, parsers_env_keep[k],
+			    strlen(parsers_env_keep[k])) == 0)
+				if ((p->env[n] = strdup(*e)) != NULL)
+					n++;
+	p->env[n] = NULL;
+}
+
+/*
  * posix_spawn: the child shares our memory only until it execs (vfork
  * semantics), runs nothing of ours, and the program it becomes never
  * held a key. Its end of the socketpair is the one descriptor it keeps.
@@ -119,7 +147,7 @@ parsers_worker_spawn(struct parsers_worker *w)
 	}
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 	if (fcntl(sv[1], F_SETFD, 0) == -1 ||
-	    (rc = posix_spawn(&w->pid, p->exe, NULL, NULL, argv, environ)) != 0) {
+	    (rc = posix_spawn(&w->pid, p->exe, NULL, NULL, argv, p->env)) != 0) {
 		log_warnx("parsers: cannot start %s", p->exe);
 		close(sv[0]);
 		close(sv[1]);
@@ -152,7 +180,7 @@ parsers_worker_kill(struct parsers_worker *w, char *how, size_t len)
 		close(w->fd);
 	if (w->timer != NULL)
 		evtimer_del(w->timer);
-	if (w->pid == -1)
+	if (w->pid <= 0)	/* never kill(0 or -1, ...): only our child */
 		return;
 	if (waitpid(w->pid, &st, WNOHANG) == 0) {
 		kill(w->pid, SIGKILL);
@@ -385,19 +413,22 @@ parsers_start(unsigned n, const char *templates_dir, size_t max_body)
 	p->n = n != 0 ? n : cores > 0 ? (unsigned)cores : 1;
 	if (p->n > PARSERS_MAX)
 		p->n = PARSERS_MAX;
-	p->max_body = max_body;
-	snprintf(p->templates, sizeof(p->templates), "%s", templates_dir);
-	if (parsers_find_exe(p) == -1) {
-		free(p);
-		return NULL;
-	}
 	for (unsigned i = 0; i < p->n; i++) {
 		p->w[i].p = p;
 		p->w[i].idx = i;
 		p->w[i].fd = -1;
+		p->w[i].pid = -1;
+	}
+	p->max_body = max_body;
+	snprintf(p->templates, sizeof(p->templates), "%s", templates_dir);
+	parsers_make_env(p);
+	if (parsers_find_exe(p) == -1) {
+		parsers_free(p);
+		return NULL;
+	}
+	for (unsigned i = 0; i < p->n; i++)
 		if (parsers_worker_spawn(&p->w[i]) == 0)
 			up++;
-	}
 	if (up == 0) {
 		parsers_free(p);
 		return NULL;
@@ -524,5 +555,7 @@ parsers_free(struct parsers *p)
 		parsers_job_refuse(job, "the daemon stopped before the "
 		    "request was parsed");
 	}
+	for (size_t i = 0; p->env[i] != NULL; i++)
+		free(p->env[i]);
 	free(p);
 }
