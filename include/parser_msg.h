@@ -43,7 +43,9 @@ uint8_t	*parser_msg_answer(uint64_t id, const struct hi1_request *req,
 /*
  * Read a decoded ParseAnswer into *req and *err: 0 with *parsed true (req
  * valid, err cleared) or false (err set; req filled if err->has_action).
- * -1 (why) if the worker sent anything a parser could not have produced.
+ * -1 (why) if the worker sent anything a parser could not have produced;
+ * *req and *err are then all zero. *req must be all zero on entry (fresh
+ * from calloc, as intake's is): it is 172 KiB, not cleared per request.
  */
 int	parser_msg_answer_read(const Warrant__Parser__ParseAnswer *,
 	    struct hi1_request *req, struct wd_error *err, bool *parsed,

@@ -44,7 +44,8 @@ unsigned	 parsers_count(const struct parsers *);
 size_t		 parsers_pids(const struct parsers *, int *pids, size_t max);
 
 /*
- * Parse body (copied: the caller may free it on return). done runs later,
+ * Parse body (copied: the caller may free it on return) into *req, which
+ * must be all zero (fresh from calloc, as intake's job is). done runs later,
  * from the event loop, exactly once; -1 (err set, done never runs) if the
  * queue is full or memory short.
  */

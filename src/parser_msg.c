@@ -574,7 +574,7 @@ parser_msg_answer_read(const Warrant__Parser__ParseAnswer *a,
 {
 	struct pm_in	in = { why, whylen, false };
 
-	memset(req, 0, sizeof(*req));
+	/* *req is zero already (172 KiB: not cleared again per request). */
 	memset(err, 0, sizeof(*err));
 	*parsed = a->refusal == NULL;
 	if (a->refusal != NULL)

@@ -33,6 +33,7 @@ roundtrip(const struct wd_error *err, bool parsed)
 	if (codec_decode(&parser_answer_spec, frame, flen, &m, &used, why,
 	    sizeof(why)) != CODEC_OK)
 		abort();	/* accepted once, refused re-encoded */
+	memset(&again, 0, sizeof(again));
 	if (parser_msg_answer_read((Warrant__Parser__ParseAnswer *)m, &again,
 	    &err2, &parsed2, why, sizeof(why)) == -1 || parsed2 != parsed)
 		abort();
@@ -59,6 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		if (used == 0 || used > size)
 			abort();
+		memset(&req, 0, sizeof(req));
 		if (parser_msg_answer_read((Warrant__Parser__ParseAnswer *)m, &req,
 		    &err, &parsed, why, sizeof(why)) == 0)
 			roundtrip(&err, parsed);

@@ -61,6 +61,7 @@ roundtrip(const char *path)
 	    why, sizeof(why)), CODEC_OK);
 	assert_int_equal(used, flen);
 	assert_int_equal(((Warrant__Parser__ParseAnswer *)m)->id, 7);
+	memset(&back, 0, sizeof(back));
 	if (parser_msg_answer_read((Warrant__Parser__ParseAnswer *)m, &back, &err2,
 	    &parsed, why, sizeof(why)) == -1)
 		fail_msg("%s: refused: %s", path, why);
@@ -146,6 +147,7 @@ refused(Warrant__Parser__ParseAnswer *a, const char *want)
 	bool		parsed;
 	char		why[160] = "";
 
+	memset(&back, 0, sizeof(back));
 	assert_int_equal(parser_msg_answer_read(a, &back, &err, &parsed, why,
 	    sizeof(why)), -1);
 	if (strstr(why, want) == NULL)
@@ -170,6 +172,7 @@ test_hostile(void **state)
 	a = valid_answer(&frame);
 	q = a->request;
 	assert_true(q->n_tasks > 0 && q->n_actions > 0 && q->tasks[0]->n_ids > 0);
+	memset(&back, 0, sizeof(back));
 	assert_int_equal(parser_msg_answer_read(a, &back, &err, &parsed, why,
 	    sizeof(why)), 0);
 	assert_true(parsed);
@@ -223,6 +226,7 @@ test_hostile(void **state)
 	a->request = q;
 
 	/* And after all that, the untouched answer still reads. */
+	memset(&back, 0, sizeof(back));
 	assert_int_equal(parser_msg_answer_read(a, &back, &err, &parsed, why,
 	    sizeof(why)), 0);
 	assert_memory_equal(&back, &req, sizeof(req));
