@@ -53,7 +53,10 @@ int		 parsers_submit(struct parsers *, const char *body, size_t len,
 		    struct hi1_request *req, struct wd_error *err,
 		    parsers_done_fn done, void *arg);
 
-/* A reload: new templates directory or body limit; workers restart on change. */
+/*
+ * A reload: every worker restarts (a busy one after its body) and reads the
+ * templates again, as warrantd itself does: they may have changed in place.
+ */
 void		 parsers_reconfigure(struct parsers *, const char *templates_dir,
 		    size_t max_body);
 

@@ -507,8 +507,8 @@ void
 parsers_reconfigure(struct parsers *p, const char *templates_dir,
     size_t max_body)
 {
-	if (p == NULL || (strcmp(p->templates, templates_dir) == 0 &&
-	    p->max_body == max_body))
+	/* Always: the files may have changed under the same directory. */
+	if (p == NULL)
 		return;
 	snprintf(p->templates, sizeof(p->templates), "%s", templates_dir);
 	p->max_body = max_body;

@@ -1459,7 +1459,7 @@ server_reload(struct server *srv)
 		    "running elements stay in use");
 	/* push reads answers with the templates of the generation in force. */
 	push_set_schema(srv->push, gen->schema);
-	/* Parser workers restart with new templates or a new body limit. */
+	/* Parser workers restart, reading the templates again. */
 	parsers_reconfigure(srv->parsers, gen->conf->templates_dir,
 	    gen->conf->limits.body_max);
 	if (gen->conf->parsers != srv->gen->conf->parsers)
