@@ -8,7 +8,7 @@
 #    seccomp filter (SIGSYS), and its request is refused and journaled;
 #    failing again at once, it is started again after a backoff;
 #  - a worker that does not answer within its bound (10 s) is killed, and
-#    its request refused and journaled;
+#    its request refused and journaled; a reload restarts the workers;
 #  - as root: the journal's signing key and the results key, read from the
 #    test PKI, are found in warrantd's memory (the search works) and in no
 #    worker's memory (skipped, loudly, if not root).
@@ -105,6 +105,17 @@ post "WD-TEST-STALL"
 refused_and_journaled "stall" "killed by signal 9"
 grep -q "parser worker 0 exceeded its time bound" "$DIR/warrantd.log" ||
     fail "the time bound is not logged"
+served
+
+# --- a reload restarts the worker (templates are read again) ---------------------
+w=$(worker) || fail "no parser worker before the reload"
+kill -HUP "$pid"
+for i in $(seq 1 100); do
+	grep -q "parser workers restarted" "$DIR/warrantd.log" && break
+	sleep 0.1
+done
+grep -q "parser workers restarted" "$DIR/warrantd.log" || fail "the reload did not restart the workers"
+kill -0 "$w" 2>/dev/null && fail "worker $w survived the reload"
 served
 
 # --- no key in a worker's memory --------------------------------------------------
