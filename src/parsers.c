@@ -146,9 +146,12 @@ parsers_worker_spawn(struct parsers_worker *w)
 		return -1;
 	}
 	snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
-	if (fcntl(sv[1], F_SETFD, 0) == -1 ||
-	    (rc = posix_spawn(&w->pid, p->exe, NULL, NULL, argv, p->env)) != 0) {
-		log_warnx("parsers: cannot start %s", p->exe);
+	if (fcntl(sv[1], F_SETFD, 0) == -1)
+		rc = errno;
+	else
+		rc = posix_spawn(&w->pid, p->exe, NULL, NULL, argv, p->env);
+	if (rc != 0) {
+		log_warnx("parsers: cannot start %s: %s", p->exe, strerror(rc));
 		close(sv[0]);
 		close(sv[1]);
 		w->pid = -1;
