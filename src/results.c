@@ -99,6 +99,9 @@ struct results_reader {
 	off_t		 off;		/* of the next chunk */
 	off_t		 seal_off;
 	bool		 failed;
+	bool		 held;		/* the chunk in buf is returned again */
+	bool		 ended;		/* the end was checked ahead */
+	size_t		 held_len;
 	uint8_t		*buf;
 	size_t		 bufsz;
 };
@@ -711,6 +714,18 @@ results_reader_sha256(const struct results_reader *rd)
 	return rd->sealed_sha;
 }
 
+uint64_t
+results_reader_bytes(const struct results_reader *rd)
+{
+	return rd->bytes;
+}
+
+bool
+results_reader_at_end(const struct results_reader *rd)
+{
+	return rd->next == rd->chunks;
+}
+
 static int
 reader_end(struct results_reader *rd)
 {
@@ -732,6 +747,16 @@ results_read(struct results_reader *rd, const uint8_t **data, size_t *len)
 
 	if (rd->failed)
 		return -1;
+	if (rd->held) {
+		rd->held = false;
+		*data = rd->buf + RES_FRAME_HDR;
+		*len = rd->held_len;
+		return 1;
+	}
+	if (rd->ended) {
+		rd->failed = true;	/* the end is reported once */
+		return 0;
+	}
 	if (rd->next == rd->chunks) {
 		if (reader_end(rd) == 0) {
 			rd->failed = true;	/* the end is reported once */
@@ -769,6 +794,28 @@ results_read(struct results_reader *rd, const uint8_t **data, size_t *len)
 	    (unsigned long long)rd->next);
 	rd->failed = true;
 	return -1;
+}
+
+int
+results_reader_prefetch(struct results_reader *rd)
+{
+	const uint8_t	*data;
+	size_t		 len;
+
+	if (rd->held || rd->ended || results_read(rd, &data, &len) != 1)
+		return -1;
+	if (rd->next == rd->chunks) {
+		if (reader_end(rd) == -1) {
+			log_warnx("results %s: its end fails authentication",
+			    rd->name);
+			rd->failed = true;
+			return -1;
+		}
+		rd->ended = true;
+	}
+	rd->held = true;
+	rd->held_len = len;
+	return 0;
 }
 
 void
