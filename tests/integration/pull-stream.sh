@@ -86,8 +86,11 @@ fetch() {
 	    -H 'Content-Type: application/xml' --data-binary @"$work/get.xml" \
 	    -D "$o.h" -o "$o" "$WARRANT_URL/hi1" 2>"$o.err" || rc=$?
 }
-# The text of the first element named NAME (any prefix) in FILE.
-elem() { sed -e 's/xmlns="[^"]*"//' "$1" | xmllint --xpath "string(//*[local-name()=\"$2\"])" - 2>/dev/null; }
+# The text of element NAME of the Delivery's BinaryData (not the
+# Manifest's: the last part has both) in FILE; N: of the N-th Delivery.
+elem() {
+	sed -e 's/xmlns="[^"]*"//' "$1" | xmllint --xpath "string((//*[local-name()=\"Delivery\"]/*[local-name()=\"BinaryData\"]/*[local-name()=\"$2\"])[${3:-1}])" - 2>/dev/null
+}
 journal() { "$AUDIT" show --journal "$DIR/state/journal" 2>/dev/null; }
 
 submit_as fgr "$work/records.xml"; expect_exit 0
@@ -128,10 +131,10 @@ done
 # Several parts in one answer, streamed one after the other.
 fetch "$work/two" "${pid[0]}" "${pid[1]}"
 [ "$rc" = 0 ] || fail "GET of two parts: curl $rc"
-[ "$(grep -o '<delivery:Data>[^<]*' "$work/two" | sed 's/^<delivery:Data>//' | head -n 1 |
-    base64 -d | sha256sum | cut -c1-16)" = "${sha[0]}" ] || fail "two parts: the first is not whole"
-[ "$(grep -o '<delivery:Data>[^<]*' "$work/two" | sed 's/^<delivery:Data>//' | tail -n 1 |
-    base64 -d | sha256sum | cut -c1-16)" = "${sha[1]}" ] || fail "two parts: the second is not whole"
+[ "$(elem "$work/two" Data 1 | base64 -d | sha256sum | cut -c1-16)" = "${sha[0]}" ] ||
+    fail "two parts: the first is not whole"
+[ "$(elem "$work/two" Data 2 | base64 -d | sha256sum | cut -c1-16)" = "${sha[1]}" ] ||
+    fail "two parts: the second is not whole"
 
 # --- clients that go away half way ----------------------------------------------
 get_msg "${pid[0]}" "${pid[1]}" >"$work/get-gone.xml"
