@@ -99,6 +99,7 @@ struct results_reader {
 	off_t		 off;		/* of the next chunk */
 	off_t		 seal_off;
 	bool		 failed;
+	bool		 keyed;		/* cipher holds the key */
 	bool		 held;		/* the chunk in buf is returned again */
 	bool		 ended;		/* the end was checked ahead */
 	size_t		 held_len;
@@ -608,7 +609,9 @@ reader_open_frame(struct results_reader *rd, uint8_t *buf, uint8_t kind,
 	    memcmp(buf + 5, nonce, sizeof(nonce)) != 0)
 		return -1;
 	frame_aad(aad, rd->hhash, kind, index, len);
-	if (EVP_DecryptInit_ex(rd->cipher, NULL, NULL, rd->key, nonce) != 1 ||
+	/* The key is set once; each frame sets its nonce only. */
+	if (EVP_DecryptInit_ex(rd->cipher, NULL, NULL, rd->keyed ? NULL :
+	    rd->key, nonce) != 1 ||
 	    EVP_DecryptUpdate(rd->cipher, NULL, &outl, aad, sizeof(aad)) != 1 ||
 	    (len > 0 && EVP_DecryptUpdate(rd->cipher, buf + RES_FRAME_HDR,
 	    &outl, buf + RES_FRAME_HDR, (int)len) != 1) ||
@@ -617,6 +620,7 @@ reader_open_frame(struct results_reader *rd, uint8_t *buf, uint8_t kind,
 	    EVP_DecryptFinal_ex(rd->cipher, buf + RES_FRAME_HDR + len,
 	    &outl) != 1)
 		return -1;
+	rd->keyed = true;
 	return 0;
 }
 
