@@ -58,12 +58,13 @@
 #include "tls.h"
 #include "x1_prov.h"
 
-static void	conn_readcb(struct bufferevent *, void *);
 /* A streamed answer (conn_respond_stream) is refilled below LOW, to HIGH. */
 #define CONN_BODY_LOW	(128 * 1024)
 #define CONN_BODY_HIGH	(256 * 1024)
 
+static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_body_end(struct conn *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
 static void	conn_error_response(struct conn *, int, enum wd_errcode,
@@ -641,11 +642,7 @@ conn_free(struct conn *c)
 	edge_leave(c->state == CONN_HANDSHAKE ? srv->sources : srv->identities,
 	    &c->group);
 	conn_idle_leave(c);
-	if (c->body != NULL) {
-		c->body->free(c->body->arg);
-		free(c->body);
-		c->body = NULL;
-	}
+	conn_body_end(c);	/* an answer cut short: its readers go */
 	srv->body_inflight -= c->body_held;
 	event_free(c->timer);
 	/* BEV_OPT_CLOSE_ON_FREE frees the SSL and closes the socket. */
