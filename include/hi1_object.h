@@ -49,7 +49,7 @@ struct hi1_answer {
  * malloc'd) with, at each cut (in order, offsets into text), the base64 of
  * cut_len[i] / 4 * 3 bytes, minus padding, from the source cut_src[i].
  */
-#define HI1_PIECES_MAX		16
+#define HI1_PIECES_MAX		HI1_MAX_ACTIONS	/* one data a GET */
 struct hi1_pieces {
 	char		*text;
 	size_t		 len;		/* of text */

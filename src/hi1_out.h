@@ -18,7 +18,8 @@
 
 struct hi1_pieces;
 
-#define HI1_SPLICE_MAX		16
+/* Each answer's data and manifest (a GET of 16 parts of 16 KiB: 17). */
+#define HI1_SPLICE_MAX		(2 * HI1_MAX_ACTIONS)
 #define HI1_SPLICE_MARK_LEN	40	/* "wd-splice-" and 30 random hex digits */
 
 /*

@@ -306,12 +306,12 @@ hi1_out_spliced(const struct hi1_out *o, const char *mem, size_t size,
 {
 	const char	*at = mem, *end = mem + size, *m;
 	char		*out, *w;
-	size_t		 total = size;
+	size_t		 total = size, ncut = 0;
 
 	for (size_t i = 0; i < o->nsplice; i++) {
 		if (o->splice[i].data != NULL)
 			total += WD_B64_LEN(o->splice[i].len);
-		else if (pc == NULL || pc->ncut == HI1_PIECES_MAX) {
+		else if (pc == NULL || ++ncut > HI1_PIECES_MAX) {
 			log_warnx("%s: a streamed splice cannot be taken",
 			    __func__);
 			return NULL;

@@ -7,7 +7,9 @@
  * altered on disk ends the answer before that chunk's bytes, and the text
  * after the part is never sent; a part shorter or longer than announced
  * is refused likewise; the readers are released once, also when the
- * answer is dropped half way (a client gone: ASan sees no leak).
+ * answer is dropped half way (a client gone: ASan sees no leak); a GET
+ * answer of 16 streamed parts, one with its manifest, has a cut for each
+ * part, in order, and no marker left in its text.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,8 @@
 #include <openssl/evp.h>
 
 #include "answer_stream.h"
+#include "hi1_object.h"
+#include "obj.h"
 #include "results.h"
 #include "wd_b64.h"
 
@@ -350,11 +354,68 @@ test_stream_dropped(void **state)
 	evbuffer_free(out);
 }
 
+/* ---- a GET answer with its parts' data left as cuts ---------------------- */
+
+static void
+test_pieces_sixteen(void **state)
+{
+	static struct obj		objs[HI1_MAX_ACTIONS];
+	struct hi1_answer		a[HI1_MAX_ACTIONS];
+	struct hi1_response_header	h = { "MXCARRIER", "FGR",
+					    "5d6f8a3e-0c1b-4e6a-9f2d-1a2b3c4d5e6f",
+					    1764583200000000 };
+	struct hi1_pieces		pc;
+	static const uint8_t		manifest[] = "<LDManifest/>";
+	static const uint8_t		sha[32];
+	int				src[HI1_MAX_ACTIONS];
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	for (size_t i = 0; i < HI1_MAX_ACTIONS; i++) {
+		struct obj *o = &objs[i];
+
+		memset(o, 0, sizeof(*o));
+		o->kind = HI1_OBJ_DELIVERY;
+		snprintf(o->oid, sizeof(o->oid),
+		    "00000000-0000-4000-8000-0000000000%02zu", i);
+		snprintf(o->owner, sizeof(o->owner), "FGR");
+		o->generation = 1;
+		o->u.part.seq = (uint32_t)i + 1;
+		o->u.part.parts = HI1_MAX_ACTIONS;
+		a[i].action_id = (uint32_t)i;
+		a[i].verb = HI1_VERB_GET;
+		a[i].obj = o;
+		a[i].data_stream = &src[i];
+		a[i].data_len = 1000 + i;
+		a[i].data_sha256 = sha;
+	}
+	/* The first part carries the manifest: a splice of its own. */
+	a[0].manifest = manifest;
+	a[0].manifest_len = sizeof(manifest) - 1;
+	assert_int_equal(hi1_build_answer_pieces(&h, a, HI1_MAX_ACTIONS, &pc), 0);
+	assert_int_equal(pc.ncut, HI1_MAX_ACTIONS);
+	for (size_t i = 0; i < pc.ncut; i++) {
+		assert_ptr_equal(pc.cut_src[i], &src[i]);
+		assert_int_equal(pc.cut_bytes[i], 1000 + i);
+		assert_int_equal(pc.cut_len[i], WD_B64_LEN(1000 + i));
+		assert_true(i == 0 || pc.cut[i] > pc.cut[i - 1]);
+		/* Each cut is where a Data element's text goes. */
+		assert_true(pc.cut[i] >= 15);
+		assert_memory_equal(pc.text + pc.cut[i] - 15, "<delivery:Data>", 15);
+	}
+	assert_null(strstr(pc.text, "wd-splice-"));
+	assert_int_equal(strlen(pc.text), pc.len);
+	free(pc.text);
+	/* Without cuts to take, a streamed part is an error, never a marker. */
+	assert_null(hi1_build_answer(&h, a, HI1_MAX_ACTIONS, &(size_t){ 0 }));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_whole_and_split),
+		cmocka_unit_test(test_pieces_sixteen),
 		cmocka_unit_test_setup_teardown(test_stream_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_corrupt_chunk, setup,
 		    teardown),
