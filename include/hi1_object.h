@@ -37,11 +37,35 @@ struct hi1_answer {
 	const uint8_t		*data_sha256;	/* its SHA-256 if known, or NULL */
 	const uint8_t		*manifest;
 	size_t			 manifest_len;
+	/*
+	 * Or the data streamed into the answer later (hi1_build_answer_pieces):
+	 * data NULL, data_len bytes from this source, opaque here.
+	 */
+	const void		*data_stream;
+};
+
+/*
+ * A message whose streamed Data is not in it yet: text (NUL-terminated,
+ * malloc'd) with, at each cut (in order, offsets into text), the base64 of
+ * cut_len[i] / 4 * 3 bytes, minus padding, from the source cut_src[i].
+ */
+#define HI1_PIECES_MAX		HI1_MAX_ACTIONS	/* one data a GET */
+struct hi1_pieces {
+	char		*text;
+	size_t		 len;		/* of text */
+	size_t		 ncut;
+	size_t		 cut[HI1_PIECES_MAX];
+	size_t		 cut_len[HI1_PIECES_MAX];	/* characters of base64 */
+	size_t		 cut_bytes[HI1_PIECES_MAX];	/* bytes they encode */
+	const void	*cut_src[HI1_PIECES_MAX];
 };
 
 /* Answers, in the order given. Caller frees. NULL (logged) on failure. */
 char	*hi1_build_answer(const struct hi1_response_header *,
 	    const struct hi1_answer *, size_t n, size_t *len);
+/* The same, with each data_stream left as a cut. 0 or -1 (logged). */
+int	 hi1_build_answer_pieces(const struct hi1_response_header *,
+	    const struct hi1_answer *, size_t n, struct hi1_pieces *);
 /*
  * A DELIVER request: h->carrier_id sends to h->authority_id, one
  * ActionRequest per answer (verb ignored), each carrying its object.

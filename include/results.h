@@ -25,6 +25,13 @@
 
 #define RESULTS_NAME_MAX	96		/* bytes of a name, with the NUL */
 #define RESULTS_CHUNK_MAX	(1024 * 1024)	/* plaintext bytes of one chunk */
+/*
+ * The chunk size of results meant to be streamed (the parts of a delivery,
+ * src/ldpack.c): each chunk is authenticated on its own, so a reader can
+ * hand one on as soon as it is read; a multiple of 3, so that each chunk is
+ * whole groups of base64.
+ */
+#define RESULTS_STREAM_CHUNK	(48 * 1024)
 
 struct results;
 struct results_writer;
@@ -76,14 +83,29 @@ uint64_t		 results_written(const struct results_writer *);	/* plaintext bytes */
 struct results_reader	*results_reader_open(struct results *, const char *name);
 uint64_t		 results_reader_count(const struct results_reader *);
 const uint8_t		*results_reader_sha256(const struct results_reader *);
+/* Plaintext bytes, as the (authenticated) seal says. */
+uint64_t		 results_reader_bytes(const struct results_reader *);
+/* Every chunk has been read: the next results_read checks the end. */
+bool			 results_reader_at_end(const struct results_reader *);
 /*
  * Next chunk, in order: 1 and *data, *len (valid until the next call),
  * 0 at the authenticated end (where the SHA-256 of everything read is also
  * checked against the seal), -1 on any failure (then stop: the result is
- * not trustworthy, and what was read before must be discarded).
+ * not trustworthy, and what was read before must be discarded). Each chunk
+ * returned has passed its own authentication (AES-GCM, bound to its index
+ * and to the file); a streaming reader that hands chunks on before the end
+ * must still fail whatever it sent when the end does not check (src/
+ * answer_stream.c withholds the last chunk until it has).
  */
 int			 results_read(struct results_reader *, const uint8_t **data,
 			    size_t *len);
+/*
+ * Read and authenticate the next chunk now (and, if it is the last, the
+ * end: the SHA-256 against the seal), so that a failure can still be
+ * answered cleanly; the next results_read returns that chunk. At the end,
+ * results_read returning 0 leaves the last chunk's data valid. 0 or -1.
+ */
+int			 results_reader_prefetch(struct results_reader *);
 void			 results_reader_close(struct results_reader *);
 
 /* Delete one result (after delivery). 0 if deleted or absent. */

@@ -297,7 +297,8 @@ obj_document(struct hi1_out *o, xmlNodePtr parent, const struct obj *ob,
  */
 static void
 obj_binary(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns,
-    const uint8_t *data, size_t len, const uint8_t *sha256, const char *type)
+    const uint8_t *data, const void *stream, size_t len, const uint8_t *sha256,
+    const char *type)
 {
 	unsigned char	 md[32];
 	char		 hex[65];
@@ -310,6 +311,10 @@ obj_binary(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns,
 		o->oom = 1;
 		return;
 	}
+	if (sha256 == NULL && data == NULL) {
+		o->oom = 1;	/* a streamed binary comes with its digest */
+		return;
+	}
 	if (sha256 == NULL) {
 		EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
 		sha256 = md;
@@ -317,9 +322,10 @@ obj_binary(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns,
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sha256[i]);
 	/* The base64 goes straight into the output (hi1_out.h), or here. */
-	if ((mark = hi1_out_splice(o, data, len)) != NULL)
+	if ((mark = data != NULL ? hi1_out_splice(o, data, len) :
+	    hi1_out_splice_stream(o, stream, len)) != NULL)
 		n = HI1_SPLICE_MARK_LEN;
-	else if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) != NULL)
+	else if (data != NULL && (b64 = malloc(4 * ((len + 2) / 3) + 1)) != NULL)
 		n = EVP_EncodeBlock(b64, data, (int)len);
 	else {
 		o->oom = 1;
@@ -367,14 +373,13 @@ obj_delivery(struct hi1_out *o, xmlNodePtr parent, const struct obj *ob,
 		es = hi1_add(o, m, ns->delivery, "ExternalSchema", NULL);
 		hi1_add(o, es, ns->delivery, "ManifestID", RESULT_NS);
 		mc = hi1_add(o, es, ns->delivery, "ManifestContents", NULL);
-		obj_binary(o, mc, ns->delivery, ans->manifest, ans->manifest_len, NULL,
-		    MANIFEST_TYPE);
+		obj_binary(o, mc, ns->delivery, ans->manifest, NULL,
+		    ans->manifest_len, NULL, MANIFEST_TYPE);
 	}
-	if (ans != NULL && ans->data != NULL) {
+	if (ans != NULL && (ans->data != NULL || ans->data_stream != NULL)) {
 		d = hi1_add(o, x, ns->delivery, "Delivery", NULL);
-		obj_binary(o, d, ns->delivery, ans->data, ans->data_len,
-		    ans->data_sha256,
-		    RESULT_TYPE);
+		obj_binary(o, d, ns->delivery, ans->data, ans->data_stream,
+		    ans->data_len, ans->data_sha256, RESULT_TYPE);
 	}
 }
 
@@ -485,30 +490,58 @@ hi1_one_answer(struct hi1_out *o, xmlNodePtr list, const struct hi1_answer *a,
 		hi1_object(o, r, a->obj, a, ns);
 }
 
-char *
-hi1_build_answer(const struct hi1_response_header *h,
-    const struct hi1_answer *a, size_t n, size_t *len)
+/* The answers' tree in o; 0 or -1 (logged). */
+static int
+hi1_answer_tree(struct hi1_out *o, const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n)
 {
-	struct hi1_out	 o;
 	struct hi1_ons	 ns;
 	xmlNodePtr	 list;
 
 	if (h == NULL || n == 0 || n > HI1_MAX_ACTIONS) {
 		log_warnx("%s: %zu answers", __func__, n);
-		return NULL;
+		return -1;
 	}
-	if (hi1_out_init(&o) == -1 || hi1_ons_init(&o, &ns) == -1) {
-		log_warnx("%s: out of memory", __func__);
-		return NULL;
+	if (hi1_out_init(o) == -1)
+		goto oom;
+	if (hi1_ons_init(o, &ns) == -1) {
+		xmlFreeDoc(o->doc);
+		goto oom;
 	}
-	list = hi1_add(&o, hi1_out_header(&o, h, "ResponsePayload"), o.core,
+	list = hi1_add(o, hi1_out_header(o, h, "ResponsePayload"), o->core,
 	    "ActionResponses", NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].verb == HI1_VERB_GET && a[i].obj == NULL && a[i].err == NULL)
-			o.oom = 1;	/* a GETResponse needs its object */
-		hi1_one_answer(&o, list, &a[i], &ns);
+			o->oom = 1;	/* a GETResponse needs its object */
+		hi1_one_answer(o, list, &a[i], &ns);
 	}
+	return 0;
+ oom:
+	log_warnx("%s: out of memory", __func__);
+	return -1;
+}
+
+char *
+hi1_build_answer(const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n, size_t *len)
+{
+	struct hi1_out	 o;
+
+	if (hi1_answer_tree(&o, h, a, n) == -1)
+		return NULL;
 	return hi1_out_finish(&o, len);
+}
+
+int
+hi1_build_answer_pieces(const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n, struct hi1_pieces *pc)
+{
+	struct hi1_out	 o;
+
+	memset(pc, 0, sizeof(*pc));
+	if (hi1_answer_tree(&o, h, a, n) == -1)
+		return -1;
+	return hi1_out_finish_pieces(&o, pc);
 }
 
 char *

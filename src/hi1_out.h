@@ -16,7 +16,10 @@
 
 #include "hi1.h"
 
-#define HI1_SPLICE_MAX		16
+struct hi1_pieces;
+
+/* Each answer's data and manifest (a GET of 16 parts of 16 KiB: 17). */
+#define HI1_SPLICE_MAX		(2 * HI1_MAX_ACTIONS)
 #define HI1_SPLICE_MARK_LEN	40	/* "wd-splice-" and 30 random hex digits */
 
 /*
@@ -26,10 +29,13 @@
  * an authority sent can pose as one, and hi1_out_finish encodes the bytes
  * straight into the output where the marker is. Saves the base64 copy,
  * the text node's copy and the serialiser's growing buffer (bench/lifecycle).
- * The bytes must stay valid until hi1_out_finish.
+ * The bytes must stay valid until hi1_out_finish. A streamed splice has
+ * no bytes yet (data NULL, stream its source): hi1_out_finish_pieces
+ * leaves a cut where its base64 goes, and the caller streams it there.
  */
 struct hi1_splice {
 	const uint8_t	*data;
+	const void	*stream;
 	size_t		 len;
 	char		 mark[HI1_SPLICE_MARK_LEN + 1];
 };
@@ -66,8 +72,13 @@ xmlNodePtr	 hi1_out_header(struct hi1_out *, const struct hi1_response_header *,
  */
 const char	*hi1_out_splice(struct hi1_out *, const uint8_t *data,
 		    size_t len);
+/* The marker for len bytes that the caller streams later (see above). */
+const char	*hi1_out_splice_stream(struct hi1_out *, const void *stream,
+		    size_t len);
 /* Serialise (frees the tree): a malloc'd NUL-terminated message or NULL. */
 char		*hi1_out_finish(struct hi1_out *, size_t *len);
+/* The same with streamed splices left as cuts; 0 or -1 (logged). */
+int		 hi1_out_finish_pieces(struct hi1_out *, struct hi1_pieces *);
 /* An ActionResponse with its ActionIdentifier under list. */
 xmlNodePtr	 hi1_action_response(struct hi1_out *, xmlNodePtr list, uint32_t action);
 /* ErrorInformation under parent: the code and "<short name>: <detail>". */

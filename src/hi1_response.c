@@ -29,8 +29,10 @@
 #include <openssl/rand.h>
 
 #include "hi1.h"
+#include "hi1_object.h"
 #include "hi1_out.h"
 #include "log.h"
+#include "wd_b64.h"
 
 #define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
 #define NS_COMMON	"http://uri.etsi.org/03120/common/2016/02/Common"
@@ -260,8 +262,9 @@ hi1_out_header(struct hi1_out *o, const struct hi1_response_header *h,
 	return hi1_add(o, payload, o->core, payload_kind, NULL);
 }
 
-const char *
-hi1_out_splice(struct hi1_out *o, const uint8_t *data, size_t len)
+static const char *
+hi1_out_mark(struct hi1_out *o, const uint8_t *data, const void *stream,
+    size_t len)
 {
 	struct hi1_splice	*sp;
 	unsigned char		 rnd[15];
@@ -271,6 +274,7 @@ hi1_out_splice(struct hi1_out *o, const uint8_t *data, size_t len)
 		return NULL;
 	sp = &o->splice[o->nsplice++];
 	sp->data = data;
+	sp->stream = stream;
 	sp->len = len;
 	memcpy(sp->mark, "wd-splice-", 10);
 	for (size_t i = 0; i < sizeof(rnd); i++)
@@ -278,21 +282,42 @@ hi1_out_splice(struct hi1_out *o, const uint8_t *data, size_t len)
 	return sp->mark;
 }
 
+const char *
+hi1_out_splice(struct hi1_out *o, const uint8_t *data, size_t len)
+{
+	return data == NULL ? NULL : hi1_out_mark(o, data, NULL, len);
+}
+
+const char *
+hi1_out_splice_stream(struct hi1_out *o, const void *stream, size_t len)
+{
+	return stream == NULL ? NULL : hi1_out_mark(o, NULL, stream, len);
+}
+
 /*
  * The serialised message with each marker replaced by the base64 of its
- * bytes, in one buffer. Markers are found in order, each once; one missing
- * is an error (never a message with a marker in it).
+ * bytes, in one buffer; a streamed splice becomes a cut of pc (NULL: an
+ * error). Markers are found in order, each once; one missing is an error
+ * (never a message with a marker in it).
  */
 static char *
 hi1_out_spliced(const struct hi1_out *o, const char *mem, size_t size,
-    size_t *len)
+    size_t *len, struct hi1_pieces *pc)
 {
 	const char	*at = mem, *end = mem + size, *m;
 	char		*out, *w;
-	size_t		 total = size;
+	size_t		 total = size, ncut = 0;
 
-	for (size_t i = 0; i < o->nsplice; i++)
-		total += 4 * ((o->splice[i].len + 2) / 3) - HI1_SPLICE_MARK_LEN;
+	for (size_t i = 0; i < o->nsplice; i++) {
+		if (o->splice[i].data != NULL)
+			total += WD_B64_LEN(o->splice[i].len);
+		else if (pc == NULL || ++ncut > HI1_PIECES_MAX) {
+			log_warnx("%s: a streamed splice cannot be taken",
+			    __func__);
+			return NULL;
+		}
+		total -= HI1_SPLICE_MARK_LEN;
+	}
 	if ((out = malloc(total + 1)) == NULL)
 		return NULL;
 	w = out;
@@ -307,7 +332,14 @@ hi1_out_spliced(const struct hi1_out *o, const char *mem, size_t size,
 		}
 		memcpy(w, at, (size_t)(m - at));
 		w += m - at;
-		w += EVP_EncodeBlock((unsigned char *)w, sp->data, (int)sp->len);
+		if (sp->data != NULL)
+			w += wd_b64_encode(w, sp->data, sp->len);
+		else {
+			pc->cut[pc->ncut] = (size_t)(w - out);
+			pc->cut_len[pc->ncut] = WD_B64_LEN(sp->len);
+			pc->cut_bytes[pc->ncut] = sp->len;
+			pc->cut_src[pc->ncut++] = sp->stream;
+		}
 		at = m + HI1_SPLICE_MARK_LEN;
 	}
 	memcpy(w, at, (size_t)(end - at));
@@ -317,9 +349,8 @@ hi1_out_spliced(const struct hi1_out *o, const char *mem, size_t size,
 	return out;
 }
 
-/* Serialise and hand over a malloc'd, NUL-terminated copy. */
-char *
-hi1_out_finish(struct hi1_out *o, size_t *len)
+static char *
+hi1_out_serialise(struct hi1_out *o, size_t *len, struct hi1_pieces *pc)
 {
 	xmlChar		*mem = NULL;
 	char		*out = NULL;
@@ -329,7 +360,7 @@ hi1_out_finish(struct hi1_out *o, size_t *len)
 	if (!o->oom)
 		xmlDocDumpFormatMemoryEnc(o->doc, &mem, &size, "UTF-8", 1);
 	if (mem != NULL && size > 0 && o->nsplice > 0)
-		out = hi1_out_spliced(o, (const char *)mem, (size_t)size, &n);
+		out = hi1_out_spliced(o, (const char *)mem, (size_t)size, &n, pc);
 	else if (mem != NULL && size > 0 &&
 	    (out = malloc((size_t)size + 1)) != NULL) {
 		memcpy(out, mem, (size_t)size);
@@ -343,6 +374,24 @@ hi1_out_finish(struct hi1_out *o, size_t *len)
 	if (out == NULL)
 		log_warnx("%s: cannot build the HI-1 response", __func__);
 	return out;
+}
+
+/* Serialise and hand over a malloc'd, NUL-terminated copy. */
+char *
+hi1_out_finish(struct hi1_out *o, size_t *len)
+{
+	return hi1_out_serialise(o, len, NULL);
+}
+
+int
+hi1_out_finish_pieces(struct hi1_out *o, struct hi1_pieces *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	if ((pc->text = hi1_out_serialise(o, &pc->len, pc)) == NULL) {
+		pc->ncut = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* Every action of req, plus extra (if not already there), by action id. */

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "conf.h"
+#include "answer_stream.h"
 #include "dispatch.h"
 #include "hi1.h"
 #include "hi1_object.h"
@@ -229,6 +230,60 @@ intake_build_changed(struct intake_job *j, const struct hi1_response_header *h,
 	return body;
 }
 
+/* The read's buffers and readers, held by a streamed answer. */
+static void
+intake_read_release(void *arg)
+{
+	struct lc_read *r = arg;
+
+	lifecycle_read_free(r);
+	free(r);
+}
+
+static int
+intake_stream_fill(void *arg, struct evbuffer *out, size_t want)
+{
+	return astream_fill(arg, out, want);
+}
+
+static void
+intake_stream_free(void *arg)
+{
+	astream_free(arg);
+}
+
+/*
+ * A read whose parts' data is streamed (answer_stream.h): the answer's
+ * text is built now, the data goes into the connection as it drains; the
+ * read's readers go with it. -1 (nothing taken) if it cannot be built.
+ */
+static int
+intake_answer_stream(struct intake_job *j, const struct hi1_response_header *h)
+{
+	struct hi1_pieces	 pc;
+	struct lc_read		*r;
+	struct astream		*s;
+	struct conn_body	 body;
+
+	if (hi1_build_answer_pieces(h, j->read.answers, j->read.nanswers,
+	    &pc) == -1)
+		return -1;
+	if ((r = malloc(sizeof(*r))) == NULL ||
+	    (s = astream_new(&pc, intake_read_release, r)) == NULL) {
+		free(r);
+		free(pc.text);
+		return -1;
+	}
+	*r = j->read;
+	memset(&j->read, 0, sizeof(j->read));
+	body.fill = intake_stream_fill;
+	body.free = intake_stream_free;
+	body.arg = s;
+	conn_respond_stream(j->c, 200, "application/xml; charset=utf-8",
+	    astream_length(s), &body);
+	return 0;
+}
+
 static void
 intake_answer(struct intake_job *j)
 {
@@ -253,7 +308,12 @@ intake_answer(struct intake_job *j)
 	status = 200;
 	if (intake_is_write_outcome(j))
 		body = intake_build_changed(j, &h, &len);
-	else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ)
+	else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ &&
+	    j->read.nstreams > 0) {
+		if (intake_answer_stream(j, &h) == 0)
+			return;
+		body = NULL;
+	} else if (j->event == WARRANT__EVENT_TYPE__EVENT_REQUEST_READ)
 		body = hi1_build_answer(&h, j->read.answers, j->read.nanswers, &len);
 	else {
 		body = hi1_build_error(&h, j->parsed || j->extracted ? &j->req : NULL,

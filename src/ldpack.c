@@ -103,7 +103,10 @@ ldpack_args_ok(struct ldpack_run *run)
 /* ------------------------------------------------------------------------ */
 /* parts                                                                     */
 
-/* doc as the durable result name, in chunks the store takes; 0 or -1. */
+/*
+ * doc as the durable result name, in chunks of RESULTS_STREAM_CHUNK: a GET
+ * of the part streams it chunk by chunk (src/answer_stream.c). 0 or -1.
+ */
 static int
 ldpack_write(struct results *store, const char *name, const char *doc,
     size_t len, uint64_t records)
@@ -115,7 +118,8 @@ ldpack_write(struct results *store, const char *name, const char *doc,
 	if ((w = results_create(store, name)) == NULL)
 		return -1;
 	for (off = 0; off < len && rc == 0; off += n) {
-		n = len - off < RESULTS_CHUNK_MAX ? len - off : RESULTS_CHUNK_MAX;
+		n = len - off < RESULTS_STREAM_CHUNK ? len - off :
+		    RESULTS_STREAM_CHUNK;
 		rc = results_append(w, doc + off, n);
 	}
 	if (rc == -1) {

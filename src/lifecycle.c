@@ -1593,7 +1593,8 @@ lc_destroy(struct lifecycle *lc, const struct obj *task, const char *why)
  * A stored result, whole (a part: at most part_max bytes). want: the
  * SHA-256 the part records, or NULL; the result's seal must say the same
  * (results_read checks every byte against the seal), so that the answer
- * can give it as the part's Checksum without hashing the data again.
+ * can give it as the part's Checksum without hashing the data again. One
+ * buffer of the size the seal gives, filled chunk by chunk.
  */
 static int
 lc_read_result(struct lifecycle *lc, const char *name, const uint8_t *want,
@@ -1601,9 +1602,9 @@ lc_read_result(struct lifecycle *lc, const char *name, const uint8_t *want,
 {
 	struct results_reader	*rd;
 	const uint8_t		*data;
-	uint8_t			*buf = NULL, *nb;
-	size_t			 len = 0, n;
-	int			 rc;
+	uint8_t			*buf = NULL;
+	size_t			 len = 0, n, size;
+	int			 rc = -1;
 
 	*out = NULL;
 	*outlen = 0;
@@ -1616,24 +1617,58 @@ lc_read_result(struct lifecycle *lc, const char *name, const uint8_t *want,
 		results_reader_close(rd);
 		return -1;
 	}
+	size = (size_t)results_reader_bytes(rd);
+	if (size == 0 || size > 2 * LDPACK_PART_DEFAULT ||
+	    (buf = malloc(size)) == NULL) {
+		results_reader_close(rd);
+		return -1;
+	}
 	while ((rc = results_read(rd, &data, &n)) == 1) {
-		if (len + n > 2 * LDPACK_PART_DEFAULT ||
-		    (nb = realloc(buf, len + n)) == NULL) {
+		if (n > size - len) {
 			rc = -1;
 			break;
 		}
-		buf = nb;
 		memcpy(buf + len, data, n);
 		len += n;
 	}
 	results_reader_close(rd);
-	if (rc != 0 || len == 0) {
+	if (rc != 0 || len != size) {
+		OPENSSL_cleanse(buf, size);
 		free(buf);
 		return -1;
 	}
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+/*
+ * A part's result opened for streaming into an answer (src/answer_stream.c):
+ * its seal checked against the part's SHA-256 and size, and its first chunk
+ * read and authenticated now (the whole of a part stored in one chunk, end
+ * included), so that what fails here is answered as an error.
+ */
+static struct results_reader *
+lc_open_part(struct lifecycle *lc, const struct obj_part *p)
+{
+	struct results_reader *rd;
+
+	if (lc->env.results == NULL ||
+	    (rd = results_reader_open(lc->env.results, p->result_name)) == NULL)
+		return NULL;
+	if (CRYPTO_memcmp(results_reader_sha256(rd), p->sha256, 32) != 0 ||
+	    results_reader_bytes(rd) != p->size || p->size == 0 ||
+	    p->size > 2 * LDPACK_PART_DEFAULT) {
+		log_warnx("result %s: its seal is not the part's SHA-256 and "
+		    "size", p->result_name);
+		results_reader_close(rd);
+		return NULL;
+	}
+	if (results_reader_prefetch(rd) == -1) {
+		results_reader_close(rd);
+		return NULL;
+	}
+	return rd;
 }
 
 int
@@ -2544,7 +2579,7 @@ struct lc_read_store {
 	struct wd_error		 errs[HI1_MAX_ACTIONS];
 	struct lc_parts		 lists[HI1_MAX_ACTIONS];
 	char			(*deliveries[HI1_MAX_ACTIONS])[HI1_UUID_LEN + 1];
-	uint8_t			*data[HI1_MAX_ACTIONS];
+	struct results_reader	*readers[HI1_MAX_ACTIONS];	/* streamed data */
 	uint8_t			*manifest[HI1_MAX_ACTIONS];
 	Warrant__DeliveryPart	 parts[HI1_MAX_ACTIONS];
 	Warrant__DeliveryPart	*partp[HI1_MAX_ACTIONS];
@@ -2600,8 +2635,7 @@ lc_read_part(struct lifecycle *lc, struct lc_read_store *st, size_t i,
 		a->err = &st->errs[i];
 		return;
 	}
-	if (lc_read_result(lc, p->result_name, p->sha256, &st->data[i],
-	    &dlen) == -1 ||
+	if ((st->readers[i] = lc_open_part(lc, p)) == NULL ||
 	    (p->manifest_name[0] != '\0' && lc_read_result(lc, p->manifest_name,
 	    NULL, &st->manifest[i], &mlen) == -1)) {
 		log_warnx("%s: part %s of task %s cannot be read", o->ref, o->oid,
@@ -2611,10 +2645,12 @@ lc_read_part(struct lifecycle *lc, struct lc_read_store *st, size_t i,
 		a->err = &st->errs[i];
 		return;
 	}
+	dlen = p->size;
 	st->data_total += dlen;
-	a->data = st->data[i];
+	a->data_stream = st->readers[i];
 	a->data_len = dlen;
 	a->data_sha256 = p->sha256;
+	out->nstreams++;
 	a->manifest = st->manifest[i];
 	a->manifest_len = mlen;
 	obj_part_pb(o->oid, p, &st->parts[out->nparts]);
@@ -2733,9 +2769,7 @@ lifecycle_read_free(struct lc_read *r)
 	for (size_t i = 0; i < HI1_MAX_ACTIONS; i++) {
 		free(st->lists[i].v);
 		free(st->deliveries[i]);
-		if (st->data[i] != NULL)
-			OPENSSL_cleanse(st->data[i], st->answers[i].data_len);
-		free(st->data[i]);
+		results_reader_close(st->readers[i]);
 		free(st->manifest[i]);
 	}
 	free(st);

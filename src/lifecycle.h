@@ -165,6 +165,12 @@ struct lc_read {
 	size_t			 nparts;
 	char			**objects;	/* GET: what was asked */
 	size_t			 nobjects;
+	/*
+	 * Answers whose part data is streamed (data_stream: an open
+	 * struct results_reader, its first chunk authenticated), closed by
+	 * lifecycle_read_free: build with hi1_build_answer_pieces.
+	 */
+	size_t			 nstreams;
 	void			*storage;
 };
 int	lifecycle_read(struct lifecycle *, const char *owner,

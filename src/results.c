@@ -99,6 +99,10 @@ struct results_reader {
 	off_t		 off;		/* of the next chunk */
 	off_t		 seal_off;
 	bool		 failed;
+	bool		 keyed;		/* cipher holds the key */
+	bool		 held;		/* the chunk in buf is returned again */
+	bool		 ended;		/* the end was checked ahead */
+	size_t		 held_len;
 	uint8_t		*buf;
 	size_t		 bufsz;
 };
@@ -605,7 +609,9 @@ reader_open_frame(struct results_reader *rd, uint8_t *buf, uint8_t kind,
 	    memcmp(buf + 5, nonce, sizeof(nonce)) != 0)
 		return -1;
 	frame_aad(aad, rd->hhash, kind, index, len);
-	if (EVP_DecryptInit_ex(rd->cipher, NULL, NULL, rd->key, nonce) != 1 ||
+	/* The key is set once; each frame sets its nonce only. */
+	if (EVP_DecryptInit_ex(rd->cipher, NULL, NULL, rd->keyed ? NULL :
+	    rd->key, nonce) != 1 ||
 	    EVP_DecryptUpdate(rd->cipher, NULL, &outl, aad, sizeof(aad)) != 1 ||
 	    (len > 0 && EVP_DecryptUpdate(rd->cipher, buf + RES_FRAME_HDR,
 	    &outl, buf + RES_FRAME_HDR, (int)len) != 1) ||
@@ -614,6 +620,7 @@ reader_open_frame(struct results_reader *rd, uint8_t *buf, uint8_t kind,
 	    EVP_DecryptFinal_ex(rd->cipher, buf + RES_FRAME_HDR + len,
 	    &outl) != 1)
 		return -1;
+	rd->keyed = true;
 	return 0;
 }
 
@@ -711,6 +718,18 @@ results_reader_sha256(const struct results_reader *rd)
 	return rd->sealed_sha;
 }
 
+uint64_t
+results_reader_bytes(const struct results_reader *rd)
+{
+	return rd->bytes;
+}
+
+bool
+results_reader_at_end(const struct results_reader *rd)
+{
+	return rd->next == rd->chunks;
+}
+
 static int
 reader_end(struct results_reader *rd)
 {
@@ -732,6 +751,16 @@ results_read(struct results_reader *rd, const uint8_t **data, size_t *len)
 
 	if (rd->failed)
 		return -1;
+	if (rd->held) {
+		rd->held = false;
+		*data = rd->buf + RES_FRAME_HDR;
+		*len = rd->held_len;
+		return 1;
+	}
+	if (rd->ended) {
+		rd->failed = true;	/* the end is reported once */
+		return 0;
+	}
 	if (rd->next == rd->chunks) {
 		if (reader_end(rd) == 0) {
 			rd->failed = true;	/* the end is reported once */
@@ -769,6 +798,28 @@ results_read(struct results_reader *rd, const uint8_t **data, size_t *len)
 	    (unsigned long long)rd->next);
 	rd->failed = true;
 	return -1;
+}
+
+int
+results_reader_prefetch(struct results_reader *rd)
+{
+	const uint8_t	*data;
+	size_t		 len;
+
+	if (rd->held || rd->ended || results_read(rd, &data, &len) != 1)
+		return -1;
+	if (rd->next == rd->chunks) {
+		if (reader_end(rd) == -1) {
+			log_warnx("results %s: its end fails authentication",
+			    rd->name);
+			rd->failed = true;
+			return -1;
+		}
+		rd->ended = true;
+	}
+	rd->held = true;
+	rd->held_len = len;
+	return 0;
 }
 
 void

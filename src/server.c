@@ -59,8 +59,13 @@
 #include "tls.h"
 #include "x1_prov.h"
 
+/* A streamed answer (conn_respond_stream) is refilled below LOW, to HIGH. */
+#define CONN_BODY_LOW	(128 * 1024)
+#define CONN_BODY_HIGH	(256 * 1024)
+
 static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_body_end(struct conn *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
 static void	conn_error_response(struct conn *, int, enum wd_errcode,
@@ -638,6 +643,7 @@ conn_free(struct conn *c)
 	edge_leave(c->state == CONN_HANDSHAKE ? srv->sources : srv->identities,
 	    &c->group);
 	conn_idle_leave(c);
+	conn_body_end(c);	/* an answer cut short: its readers go */
 	srv->body_inflight -= c->body_held;
 	event_free(c->timer);
 	/* BEV_OPT_CLOSE_ON_FREE frees the SSL and closes the socket. */
@@ -1164,9 +1170,9 @@ conn_body_free(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-void
-conn_respond_type(struct conn *c, int status, const char *type, char *body,
-    size_t len)
+/* The status line and headers of an answer of len bytes. */
+static void
+conn_respond_head(struct conn *c, int status, const char *type, size_t len)
 {
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	const struct wd_conf	*conf = c->gen->conf;
@@ -1188,6 +1194,24 @@ conn_respond_type(struct conn *c, int status, const char *type, char *body,
 	    "Connection: %s\r\n\r\n", status, http_status_text(status), type,
 	    len, c->receipt[0] ? c->receipt : "", c->close_after ? "close" : "keep-alive");
 	c->receipt[0] = '\0';
+}
+
+static void
+conn_respond_sent(struct conn *c)
+{
+	c->state = CONN_WRITING;
+	bufferevent_disable(c->bev, EV_READ);
+	/* A client that does not read its answer is dropped too. */
+	conn_arm(c, c->gen->conf->limits.request_timeout_ms);
+}
+
+void
+conn_respond_type(struct conn *c, int status, const char *type, char *body,
+    size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	conn_respond_head(c, status, type, len);
 	/* By reference: an answer with parts is megabytes, not copied again. */
 	if (body && len && evbuffer_add_reference(out, body, len,
 	    conn_body_free, NULL) == 0)
@@ -1195,10 +1219,52 @@ conn_respond_type(struct conn *c, int status, const char *type, char *body,
 	else if (body && len)
 		evbuffer_add(out, body, len);
 	free(body);
-	c->state = CONN_WRITING;
-	bufferevent_disable(c->bev, EV_READ);
-	/* A client that does not read its answer is dropped too. */
-	conn_arm(c, c->gen->conf->limits.request_timeout_ms);
+	conn_respond_sent(c);
+}
+
+/* The streamed answer is whole, or will never be: let it go. */
+static void
+conn_body_end(struct conn *c)
+{
+	struct conn_body *b = c->body;
+
+	if (b == NULL)
+		return;
+	c->body = NULL;
+	b->free(b->arg);
+	free(b);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+void
+conn_respond_stream(struct conn *c, int status, const char *type, size_t len,
+    const struct conn_body *body)
+{
+	struct evbuffer		*first = evbuffer_new();
+	int			 rc = -1;
+
+	/* The first bytes before anything is sent: a failure is still a 500. */
+	if (first != NULL)
+		rc = body->fill(body->arg, first, CONN_BODY_HIGH);
+	if (rc == -1 || (rc == 1 && (c->body = malloc(sizeof(*c->body))) ==
+	    NULL)) {
+		if (first != NULL)
+			evbuffer_free(first);
+		body->free(body->arg);
+		c->close_after = true;
+		conn_respond(c, 500, NULL, 0);
+		return;
+	}
+	conn_respond_head(c, status, type, len);
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), first);
+	evbuffer_free(first);
+	if (rc == 0)
+		body->free(body->arg);
+	else {
+		*c->body = *body;
+		bufferevent_setwatermark(c->bev, EV_WRITE, CONN_BODY_LOW, 0);
+	}
+	conn_respond_sent(c);
 }
 
 void
@@ -1224,14 +1290,38 @@ conn_respond_text(struct conn *c, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* More of a streamed answer, as the output drains below CONN_BODY_LOW. */
+static int
+conn_body_more(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 held = evbuffer_get_length(out);
+	int		 rc;
+
+	if (held > CONN_BODY_LOW)
+		return 0;
+	if ((rc = c->body->fill(c->body->arg, out, CONN_BODY_HIGH - held)) == -1) {
+		log_warnx("conn %llu from %s: the answer cannot be completed: "
+		    "closed", (unsigned long long)c->id, c->peer);
+		conn_free(c);
+		return -1;
+	}
+	if (rc == 0)
+		conn_body_end(c);
+	return 0;
+}
+
 static void
 conn_writecb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->state != CONN_WRITING ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	if (c->state != CONN_WRITING)
+		return;
+	if (c->body != NULL && conn_body_more(c) == -1)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;
 	if (c->close_after && c->linger) {
 		c->state = CONN_LINGER;

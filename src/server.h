@@ -68,6 +68,9 @@ enum conn_state {
 
 struct server;
 
+struct conn_body;
+struct evbuffer;
+
 struct conn {
 	uint64_t		 id;
 	struct server		*srv;
@@ -108,6 +111,7 @@ struct conn {
 	int			 identity;	/* enum wd_identity (conf_identify) */
 	uint64_t		 requests;
 	char			 receipt[512];	/* extra header lines for the next answer */
+	struct conn_body	*body;		/* an answer being streamed, or NULL */
 	TAILQ_ENTRY(conn)	 entry;
 };
 
@@ -191,6 +195,20 @@ void	server_check_crl(struct server *, time_t now);
 void	server_close_all(struct server *);	/* at exit */
 /* Queue a response; takes ownership of body (malloc'ed, may be NULL). */
 void	conn_respond(struct conn *, int status, char *body, size_t len);
+/*
+ * An answer of len bytes made as the output drains: fill(arg, out, want)
+ * adds about want bytes and returns 1 (more to come), 0 (whole) or -1
+ * (cannot be completed: the connection is closed there, short of len).
+ * free(arg) is called once, when the answer is whole or the connection
+ * goes. The first fill happens here, before anything is sent.
+ */
+struct conn_body {
+	int	(*fill)(void *arg, struct evbuffer *out, size_t want);
+	void	(*free)(void *arg);
+	void	*arg;
+};
+void	conn_respond_stream(struct conn *, int status, const char *content_type,
+	    size_t len, const struct conn_body *);
 void	conn_respond_type(struct conn *, int status, const char *content_type,
 	    char *body, size_t len);
 /* A text/plain answer, for the auditors' resources. */

@@ -874,6 +874,28 @@ test_delivery_not_journaled(void **state)
 }
 
 /* Results in parts, fetched with GET: Disclosed, then destroyed later. */
+/* The SHA-256 of a streamed part, read to its authenticated end. */
+static void
+stream_sha256(const void *src, size_t len, uint8_t md[32])
+{
+	struct results_reader	*r = (struct results_reader *)src;
+	EVP_MD_CTX		*ctx;
+	const uint8_t		*data;
+	size_t			 n, total = 0;
+	int			 rc;
+
+	assert_non_null(ctx = EVP_MD_CTX_new());
+	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+	while ((rc = results_read(r, &data, &n)) == 1) {
+		EVP_DigestUpdate(ctx, data, n);
+		total += n;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(total, len);
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+}
+
 static void
 test_delivery_pull(void **state)
 {
@@ -921,11 +943,13 @@ test_delivery_pull(void **state)
 	assert_int_equal(rd.nanswers, 2);
 	assert_int_equal(rd.answers[0].ndeliveries, 1);
 	assert_string_equal(rd.answers[0].deliveries[0], part);
-	assert_non_null(rd.answers[1].data);
+	/* The part's data is streamed: an open reader, first chunk checked. */
+	assert_null(rd.answers[1].data);
+	assert_non_null(rd.answers[1].data_stream);
+	assert_int_equal(rd.nstreams, 1);
 	assert_non_null(rd.answers[1].manifest);
 	assert_int_equal(rd.nparts, 1);
-	EVP_Digest(rd.answers[1].data, rd.answers[1].data_len, md, NULL,
-	    EVP_sha256(), NULL);
+	stream_sha256(rd.answers[1].data_stream, rd.answers[1].data_len, md);
 	assert_memory_equal(md, rd.parts[0].sha256.data, 32);
 	rec.event = WARRANT__EVENT_TYPE__EVENT_REQUEST_READ;
 	rec.authority_id = OWNER;
@@ -946,6 +970,7 @@ test_delivery_pull(void **state)
 	assert_true(get(f, part)->u.part.destroyed);
 	assert_int_equal(lifecycle_read(f->lc, OWNER, &get_req, &rd), 0);
 	assert_null(rd.answers[1].data);
+	assert_null(rd.answers[1].data_stream);
 	assert_int_equal(rd.nparts, 0);
 	lifecycle_read_free(&rd);
 }
