@@ -1664,6 +1664,7 @@ lc_open_part(struct lifecycle *lc, const struct obj_part *p)
 		results_reader_close(rd);
 		return NULL;
 	}
+	results_reader_skip_digest(rd);
 	if (results_reader_prefetch(rd) == -1) {
 		results_reader_close(rd);
 		return NULL;

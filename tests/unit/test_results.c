@@ -311,6 +311,70 @@ test_tamper_every_byte(void **state)
 	results_close(r);
 }
 
+/* Read to the end without the digest: 0 at the end, -1 on any failure. */
+static int
+get_skip_digest(struct results *r, const char *name, size_t *bytes)
+{
+	struct results_reader	*rd;
+	const uint8_t		*data;
+	size_t			 len;
+	int			 rc;
+
+	*bytes = 0;
+	if ((rd = results_reader_open(r, name)) == NULL)
+		return -1;
+	results_reader_skip_digest(rd);
+	while ((rc = results_read(rd, &data, &len)) == 1)
+		*bytes += len;
+	results_reader_close(rd);
+	return rc;
+}
+
+/*
+ * A reader that leaves out the SHA-256 (the streamed GET) still notices
+ * every flipped byte, chunks swapped, truncation and extension: the chunks'
+ * tags and the seal's count carry the whole protection.
+ */
+static void
+test_skip_digest_still_authenticates(void **state)
+{
+	static const size_t	 sizes[] = { 40, 40, 3 };
+	struct results		*r;
+	uint8_t			 sha[32], *orig, tmp[40 + 33];
+	size_t			 len, i, bytes, off;
+
+	(void)state;
+	assert_non_null(r = store("key"));
+	put(r, "MXC-9", sizes, 3, 3, sha);
+	assert_int_equal(get_skip_digest(r, "MXC-9", &bytes), 0);
+	assert_int_equal(bytes, 83);
+	orig = slurp(res_path("MXC-9"), &len);
+	for (i = 0; i < len; i++) {
+		orig[i] ^= 0x01;
+		spit(res_path("MXC-9"), orig, len);
+		if (get_skip_digest(r, "MXC-9", &bytes) != -1)
+			fail_msg("flipping byte %zu of %zu went unnoticed", i, len);
+		orig[i] ^= 0x01;
+	}
+	/* The two 40-byte chunks swapped (each frame is 5+12+40+16 bytes). */
+	off = len - 89 - 3 - 33 - 2 * (40 + 33);
+	memcpy(tmp, orig + off, sizeof(tmp));
+	memmove(orig + off, orig + off + sizeof(tmp), sizeof(tmp));
+	memcpy(orig + off + sizeof(tmp), tmp, sizeof(tmp));
+	spit(res_path("MXC-9"), orig, len);
+	assert_int_equal(get_skip_digest(r, "MXC-9", &bytes), -1);
+	memcpy(tmp, orig + off, sizeof(tmp));
+	memmove(orig + off, orig + off + sizeof(tmp), sizeof(tmp));
+	memcpy(orig + off + sizeof(tmp), tmp, sizeof(tmp));
+	spit(res_path("MXC-9"), orig, len);
+	assert_int_equal(get_skip_digest(r, "MXC-9", &bytes), 0);
+	/* Truncated. */
+	spit(res_path("MXC-9"), orig, len - 1);
+	assert_int_equal(get_skip_digest(r, "MXC-9", &bytes), -1);
+	free(orig);
+	results_close(r);
+}
+
 /* Two chunks of the same length swapped; a file under another name. */
 static void
 test_swap_and_rename(void **state)
@@ -530,6 +594,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_swap_and_rename, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_skip_digest_still_authenticates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leftovers_and_replace, setup,
 		    teardown),
