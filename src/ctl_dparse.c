@@ -1,0 +1,592 @@
+/*
+ * ctl_dparse — how `warrantctl receive` reads one DELIVER body: the same
+ * checks as hi1_parse_deliver() (hardened libxml2, the profile's schema,
+ * every field and identifier), without building a tree that holds 1.4 MB
+ * of base64 nor decoding and hashing it in separate passes.
+ *
+ * One SAX pass over the body (libxml2's own tree builder for everything
+ * else) takes the text of every Delivery-namespace Data element as it
+ * streams by: it is decoded (xs:base64Binary: the standard alphabet, XML
+ * white space anywhere, one or two '=' only at the end, unused bits zero)
+ * and hashed (SHA-256) in the same pass, and the element gets a
+ * placeholder instead: base64 of a random per-message nonce and the Data's
+ * index. The small tree is serialised and handed to hi1_parse_deliver(),
+ * which validates it against the schema and reads every field as before;
+ * each BinaryData it decodes is a placeholder that names the real data
+ * and SHA-256 to put in its stead. Data that is not base64 (or decodes to
+ * more than HI1_BINARY_MAX) gets a placeholder that is not base64 either,
+ * so the schema refuses it as it always did; empty Data stays empty and is
+ * refused the same way.
+ *
+ * Before the pass, what libxml2 does not bound cheaply: the body's ceiling
+ * and attributes per element (libxml2 2.9's duplicate-attribute check is
+ * quadratic); during it, a DOCTYPE stops the parse, and so do more
+ * elements or deeper nesting than the profile's reader accepts, so the
+ * tree built is bounded too. Line numbers in schema errors are those of
+ * the serialised tree, not of the body.
+ *
+ * Memory: the body (the caller's), the decoded data (at most 3/4 of the
+ * body), a tree and its serialisation without the data (a few KiB).
+ */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
+#include <libxml/tree.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ctl_receive.h"
+#include "hi1.h"
+#include "hi1_parse.h"
+#include "wd.h"
+
+#define DP_NS_DELIVERY	"http://uri.etsi.org/03120/common/2019/10/Delivery"
+#define DP_MAX_BODY	(4u * 1024 * 1024)	/* hi1.c's HI1_MAX_BODY */
+#define DP_MAX_ELEMENTS	8192			/* hi1.c's HI1_MAX_ELEMENTS */
+#define DP_NONCE	16
+#define DP_MARK_LEN	24			/* base64 of DP_NONCE + 1 bytes */
+#define DP_BUF_FIRST	(16 * 1024)
+#define DP_OPTIONS	(XML_PARSE_NONET | XML_PARSE_NOCDATA | \
+			    XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+/* Table values besides sextets. */
+#define B64_BAD		-1
+#define B64_SPACE	-2
+#define B64_PAD		-3
+
+struct dp_slot {
+	uint8_t		*buf;
+	size_t		 len, cap;
+	EVP_MD_CTX	*md;
+	uint32_t	 acc;
+	unsigned	 q, pad;
+	bool		 bad;		/* not base64, or too long */
+	bool		 used;		/* matched to a BinaryData */
+	char		 sum[65];
+};
+
+struct dp_state {
+	struct dp_slot	 slots[CTL_DMSG_SLOTS];
+	size_t		 nslots;
+	struct dp_slot	*cur;		/* inside a Data element */
+	int		 depth, data_depth;
+	size_t		 elements;
+	uint8_t		 nonce[DP_NONCE];
+	struct wd_error	*err;
+	bool		 stopped;	/* err is set */
+};
+
+static int8_t	dp_b64[256];
+
+static void
+dp_table(void)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	if (dp_b64['A'] == 0 && dp_b64['B'] == 1)
+		return;
+	memset(dp_b64, B64_BAD, sizeof(dp_b64));
+	for (int i = 0; i < 64; i++)
+		dp_b64[(unsigned char)alpha[i]] = (int8_t)i;
+	dp_b64[' '] = dp_b64['\t'] = dp_b64['\n'] = dp_b64['\r'] = B64_SPACE;
+	dp_b64['='] = B64_PAD;
+}
+
+/* ---- the checks before parsing ------------------------------------------ */
+
+/*
+ * At most HI1_MAX_ATTRS '=' outside quotes in any start tag, as hi1.c
+ * counts them; memchr skips text (base64 has no '<') at memory speed.
+ */
+static bool
+dp_attrs_ok(const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + len, *lt;
+	unsigned char	 c;
+	size_t		 nattr;
+	char		 quote;
+
+	while (p < end && (lt = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p = lt + 1;
+		if (p >= end)
+			break;
+		c = (unsigned char)*p;
+		if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c != '_' &&
+		    c != ':' && c < 0x80)
+			continue;
+		nattr = 0;
+		quote = 0;
+		for (; p < end && *p != '<'; p++) {
+			if (quote) {
+				if (*p == quote)
+					quote = 0;
+			} else if (*p == '"' || *p == '\'')
+				quote = *p;
+			else if (*p == '=' && ++nattr > HI1_MAX_ATTRS)
+				return false;
+			else if (*p == '>')
+				break;
+		}
+	}
+	return true;
+}
+
+/* The XML declaration, if any, names UTF-8 (hi1.c's rule). */
+static bool
+dp_xmldecl_ok(const char *buf, size_t len)
+{
+	const char	*p, *end, *q;
+	char		 quote;
+
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
+	if (len < 6 || memcmp(buf, "<?xml", 5) != 0 ||
+	    (end = memmem(buf, len < 512 ? len : 512, "?>", 2)) == NULL ||
+	    (p = memmem(buf, (size_t)(end - buf), "encoding", 8)) == NULL)
+		return true;
+	for (p += 8; p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n' || *p == '='); p++)
+		;
+	if (p >= end || (*p != '"' && *p != '\''))
+		return true;
+	quote = *p++;
+	if ((q = memchr(p, quote, (size_t)(end - p))) == NULL)
+		return true;
+	return q - p == 5 && strncasecmp(p, "UTF-8", 5) == 0;
+}
+
+static int
+dp_precheck(const char *buf, size_t len, struct wd_error *err)
+{
+	if (buf == NULL || len == 0) {
+		wd_error_set(err, WD_ERR_NOT_WELL_FORMED, "empty body");
+		return -1;
+	}
+	if (len > DP_MAX_BODY) {
+		wd_error_set(err, WD_ERR_BODY_TOO_LARGE, "body of %zu bytes "
+		    "exceeds the %u-byte ceiling", len, DP_MAX_BODY);
+		return -1;
+	}
+	if (!dp_xmldecl_ok(buf, len)) {
+		wd_error_set(err, WD_ERR_ENCODING, "the XML declaration names "
+		    "an encoding other than UTF-8; only UTF-8 is accepted");
+		return -1;
+	}
+	if (!dp_attrs_ok(buf, len)) {
+		wd_error_set(err, WD_ERR_LIMITS, "an element has more than %d "
+		    "attributes", HI1_MAX_ATTRS);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Data: decoded and hashed as it streams by --------------------------- */
+
+static int
+dp_slot_room(struct dp_slot *s, size_t more)
+{
+	size_t	 cap;
+	uint8_t	*nb;
+
+	if (s->len + more <= s->cap)
+		return 0;
+	/* Bounded by the body: its characters decode to 3/4 of them. */
+	if (s->len + more > DP_MAX_BODY)
+		return -1;
+	cap = s->cap ? s->cap : DP_BUF_FIRST;
+	while (cap < s->len + more)
+		cap *= 2;
+	if ((nb = realloc(s->buf, cap)) == NULL)
+		return -1;
+	s->buf = nb;
+	s->cap = cap;
+	return 0;
+}
+
+/* One quantum of four characters done: its bytes out. */
+static void
+dp_quantum(struct dp_slot *s)
+{
+	uint32_t	 acc = s->acc << (6 * s->pad);
+
+	s->buf[s->len++] = (uint8_t)(acc >> 16);
+	if (s->pad < 2)
+		s->buf[s->len++] = (uint8_t)(acc >> 8);
+	if (s->pad < 1)
+		s->buf[s->len++] = (uint8_t)acc;
+	s->acc = 0;
+	s->q = 0;
+}
+
+/* One character outside the fast path; false if it breaks the lexical form. */
+static bool
+dp_char(struct dp_slot *s, unsigned char ch)
+{
+	int	 v = dp_b64[ch];
+
+	if (v == B64_SPACE)
+		return true;
+	if (v == B64_PAD) {
+		/* '=' only as the 3rd or 4th character of the last quantum. */
+		if (s->q < 2 || ++s->pad > 2)
+			return false;
+	} else if (v < 0 || s->pad > 0)
+		return false;
+	else
+		s->acc = s->acc << 6 | (uint32_t)v;
+	if (++s->q < 4)
+		return true;
+	/* The unused bits of the sextet before the padding must be 0. */
+	if ((s->pad == 1 && (s->acc & 0x3) != 0) ||
+	    (s->pad == 2 && (s->acc & 0xf) != 0))
+		return false;
+	dp_quantum(s);
+	if (s->pad > 0)
+		s->q = 4;	/* the end: nothing may follow but space */
+	return true;
+}
+
+static void
+dp_decode(struct dp_slot *s, const unsigned char *p, size_t n)
+{
+	size_t		 i = 0, from = s->len;
+	int		 a, b, c, d;
+
+	if (s->bad)
+		return;
+	/* n characters make at most n / 4 * 3 + 3 bytes. */
+	if (dp_slot_room(s, n / 4 * 3 + 3) == -1) {
+		s->bad = true;
+		return;
+	}
+	while (i < n) {
+		/* Whole quanta without space or padding, the common case. */
+		while (s->q == 0 && s->pad == 0 && i + 4 <= n &&
+		    (a = dp_b64[p[i]]) >= 0 && (b = dp_b64[p[i + 1]]) >= 0 &&
+		    (c = dp_b64[p[i + 2]]) >= 0 && (d = dp_b64[p[i + 3]]) >= 0) {
+			uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
+			    (uint32_t)c << 6 | (uint32_t)d;
+
+			s->buf[s->len++] = (uint8_t)(v >> 16);
+			s->buf[s->len++] = (uint8_t)(v >> 8);
+			s->buf[s->len++] = (uint8_t)v;
+			i += 4;
+		}
+		if (i == n)
+			break;
+		if ((s->q == 4 && dp_b64[p[i]] != B64_SPACE) ||
+		    (s->q < 4 && !dp_char(s, p[i]))) {
+			s->bad = true;
+			return;
+		}
+		i++;
+	}
+	if (s->len > HI1_BINARY_MAX) {
+		s->bad = true;
+		return;
+	}
+	if (s->len > from &&
+	    EVP_DigestUpdate(s->md, s->buf + from, s->len - from) != 1)
+		s->bad = true;
+}
+
+/* The end of a Data element: its hash, and the placeholder for the tree. */
+static void
+dp_finish(struct dp_state *st, struct dp_slot *s, char mark[DP_MARK_LEN + 1])
+{
+	uint8_t		 md[32], raw[DP_NONCE + 1];
+	unsigned	 mdlen = 0;
+
+	if (s->q != 0 && s->q != 4)
+		s->bad = true;
+	if (!s->bad && s->len > 0 &&
+	    EVP_DigestFinal_ex(s->md, md, &mdlen) == 1 && mdlen == 32) {
+		for (int i = 0; i < 32; i++)
+			snprintf(s->sum + 2 * i, 3, "%02x", md[i]);
+		memcpy(raw, st->nonce, DP_NONCE);
+		raw[DP_NONCE] = (uint8_t)(s - st->slots);
+		EVP_EncodeBlock((unsigned char *)mark, raw, sizeof(raw));
+		return;
+	}
+	if (s->len == 0 && !s->bad) {
+		mark[0] = '\0';		/* empty stays empty */
+		return;
+	}
+	s->bad = true;
+	snprintf(mark, DP_MARK_LEN + 1, "*not-base64*");
+}
+
+/* ---- the SAX pass --------------------------------------------------------- */
+
+static struct dp_state *
+dp_state(void *ctx)
+{
+	return ((xmlParserCtxtPtr)ctx)->_private;
+}
+
+static void
+dp_stop(void *ctx, enum wd_errcode code, const char *why)
+{
+	struct dp_state	*st = dp_state(ctx);
+
+	if (!st->stopped) {
+		wd_error_set(st->err, code, "%s", why);
+		st->stopped = true;
+	}
+	xmlStopParser(ctx);
+}
+
+static void
+dp_no_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
+    const xmlChar *sys)
+{
+	(void)name;
+	(void)ext;
+	(void)sys;
+	dp_stop(ctx, WD_ERR_DOCTYPE, "the body contains a DOCTYPE or ENTITY "
+	    "declaration");
+}
+
+static void
+dp_chars(void *ctx, const xmlChar *ch, int len)
+{
+	struct dp_state	*st = dp_state(ctx);
+
+	if (st->cur != NULL && st->depth == st->data_depth)
+		dp_decode(st->cur, ch, (size_t)len);
+	else
+		xmlSAX2Characters(ctx, ch, len);
+}
+
+static void
+dp_start(void *ctx, const xmlChar *name, const xmlChar *prefix,
+    const xmlChar *uri, int nns, const xmlChar **ns, int nattr, int ndef,
+    const xmlChar **attrs)
+{
+	struct dp_state	*st = dp_state(ctx);
+	struct dp_slot	*s;
+
+	if (++st->elements > DP_MAX_ELEMENTS || st->depth >= HI1_MAX_DEPTH) {
+		dp_stop(ctx, WD_ERR_LIMITS, st->depth >= HI1_MAX_DEPTH ?
+		    "elements nested too deep" : "too many elements");
+		return;
+	}
+	if (st->cur != NULL)
+		st->cur->bad = true;	/* an element inside Data */
+	xmlSAX2StartElementNs(ctx, name, prefix, uri, nns, ns, nattr, ndef,
+	    attrs);
+	st->depth++;
+	if (st->cur != NULL || uri == NULL ||
+	    strcmp((const char *)name, "Data") != 0 ||
+	    strcmp((const char *)uri, DP_NS_DELIVERY) != 0)
+		return;
+	if (st->nslots == CTL_DMSG_SLOTS) {
+		dp_stop(ctx, WD_ERR_LIMITS, "more Data elements than a DELIVER "
+		    "of 16 actions carries");
+		return;
+	}
+	s = &st->slots[st->nslots++];
+	if ((s->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+		dp_stop(ctx, WD_ERR_INTERNAL, "cannot start a SHA-256");
+		return;
+	}
+	st->cur = s;
+	st->data_depth = st->depth;
+}
+
+static void
+dp_end(void *ctx, const xmlChar *name, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	struct dp_state	*st = dp_state(ctx);
+	char		 mark[DP_MARK_LEN + 1];
+
+	if (st->cur != NULL && st->depth == st->data_depth) {
+		dp_finish(st, st->cur, mark);
+		if (mark[0] != '\0')
+			xmlSAX2Characters(ctx, (const xmlChar *)mark,
+			    (int)strlen(mark));
+		st->cur = NULL;
+	}
+	st->depth--;
+	xmlSAX2EndElementNs(ctx, name, prefix, uri);
+}
+
+static enum wd_errcode
+dp_xml_errcode(const xmlError *e)
+{
+	if (e == NULL)
+		return WD_ERR_NOT_WELL_FORMED;
+	if ((e->code == XML_ERR_INTERNAL_ERROR && e->message != NULL &&
+	    strstr(e->message, "depth")) || e->code == XML_ERR_NO_MEMORY)
+		return WD_ERR_LIMITS;
+	if (e->code == XML_ERR_UNKNOWN_ENCODING ||
+	    e->code == XML_ERR_UNSUPPORTED_ENCODING ||
+	    e->code == XML_ERR_INVALID_CHAR)
+		return WD_ERR_ENCODING;
+	return WD_ERR_NOT_WELL_FORMED;
+}
+
+/* The message printable and on one line, at most len - 1 bytes. */
+static void
+dp_xml_error(xmlParserCtxtPtr ctxt, struct wd_error *err)
+{
+	const xmlError	*e = xmlCtxtGetLastError(ctxt);
+	char		 msg[160];
+	size_t		 i;
+
+	snprintf(msg, sizeof(msg), "%s", e != NULL && e->message != NULL ?
+	    e->message : "not well-formed");
+	for (i = 0; msg[i] != '\0'; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = ' ';
+	while (i > 0 && msg[i - 1] == ' ')
+		msg[--i] = '\0';
+	wd_error_set(err, dp_xml_errcode(e), "line %d: %s", e ? e->line : 0,
+	    msg);
+}
+
+/* The tree without the data; NULL with err set. */
+static xmlDocPtr
+dp_parse(struct dp_state *st, const char *body, size_t len)
+{
+	xmlParserCtxtPtr	 ctxt;
+	xmlDocPtr		 doc;
+
+	if ((ctxt = xmlNewParserCtxt()) == NULL) {
+		wd_error_set(st->err, WD_ERR_INTERNAL, "cannot allocate an XML "
+		    "parser");
+		return NULL;
+	}
+	ctxt->_private = st;
+	ctxt->sax->internalSubset = dp_no_dtd;
+	ctxt->sax->externalSubset = dp_no_dtd;
+	ctxt->sax->characters = dp_chars;
+	ctxt->sax->ignorableWhitespace = dp_chars;
+	ctxt->sax->cdataBlock = NULL;
+	ctxt->sax->startElementNs = dp_start;
+	ctxt->sax->endElementNs = dp_end;
+	/* "UTF-8" forces the decoder whatever the document claims. */
+	doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", DP_OPTIONS);
+	if (st->stopped) {
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (doc == NULL || xmlDocGetRootElement(doc) == NULL ||
+	    doc->intSubset != NULL || doc->extSubset != NULL) {
+		dp_xml_error(ctxt, st->err);
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	xmlFreeParserCtxt(ctxt);
+	return doc;
+}
+
+/* ---- the placeholders back to data ------------------------------------- */
+
+/* A BinaryData as hi1_parse_deliver() decoded it: its real data. */
+static int
+dp_swap(struct dp_state *st, struct hi1_binary *b, char sum[65])
+{
+	struct dp_slot	*s;
+	size_t		 i;
+
+	if (b->len != DP_NONCE + 1 || memcmp(b->data, st->nonce, DP_NONCE) != 0 ||
+	    (i = b->data[DP_NONCE]) >= st->nslots)
+		return -1;
+	s = &st->slots[i];
+	if (s->used || s->bad || s->buf == NULL)
+		return -1;
+	s->used = true;
+	free(b->data);
+	b->data = s->buf;
+	b->len = s->len;
+	s->buf = NULL;
+	memcpy(sum, s->sum, 65);
+	return 0;
+}
+
+static int
+dp_swap_all(struct dp_state *st, struct ctl_dmsg *m, struct wd_error *err)
+{
+	for (size_t i = 0; i < m->d.n; i++) {
+		struct hi1_delivered *it = &m->d.items[i];
+
+		if ((it->has_data &&
+		    dp_swap(st, &it->data, m->sum[i][0]) == -1) ||
+		    (it->has_manifest &&
+		    dp_swap(st, &it->manifest, m->sum[i][1]) == -1)) {
+			wd_error_set(err, WD_ERR_INTERNAL, "action %u: its Data "
+			    "cannot be told apart from the others'",
+			    it->action_id);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+dp_state_free(struct dp_state *st)
+{
+	for (size_t i = 0; i < st->nslots; i++) {
+		free(st->slots[i].buf);
+		EVP_MD_CTX_free(st->slots[i].md);
+	}
+}
+
+int
+ctl_dparse(const struct hi1_schema *hs, const char *body, size_t len,
+    struct ctl_dmsg *m, struct wd_error *err)
+{
+	struct dp_state	 st;
+	xmlDocPtr	 doc;
+	xmlChar		*small = NULL;
+	int		 slen = 0, rv = -1;
+
+	memset(m, 0, sizeof(*m));
+	memset(err, 0, sizeof(*err));
+	memset(&st, 0, sizeof(st));
+	st.err = err;
+	dp_table();
+	if (dp_precheck(body, len, err) == -1)
+		return -1;
+	if (RAND_bytes(st.nonce, sizeof(st.nonce)) != 1) {
+		wd_error_set(err, WD_ERR_INTERNAL, "no random bytes");
+		return -1;
+	}
+	if ((doc = dp_parse(&st, body, len)) != NULL) {
+		xmlDocDumpMemoryEnc(doc, &small, &slen, "UTF-8");
+		xmlFreeDoc(doc);
+		if (small == NULL || slen <= 0)
+			wd_error_set(err, WD_ERR_INTERNAL, "cannot serialise the "
+			    "message");
+		else if (hi1_parse_deliver(hs, (const char *)small, (size_t)slen,
+		    &m->d, err) == 0) {
+			if (dp_swap_all(&st, m, err) == 0)
+				rv = 0;
+			else
+				hi1_deliver_free(&m->d);
+		}
+		xmlFree(small);
+	}
+	dp_state_free(&st);
+	return rv;
+}
+
+void
+ctl_dmsg_free(struct ctl_dmsg *m)
+{
+	hi1_deliver_free(&m->d);
+}
