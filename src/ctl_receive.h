@@ -83,10 +83,12 @@ struct ctl_dmsg {
  * does (the same refusals), its Data decoded and hashed in the same pass
  * (the SHA-256 in m->sum, lowercase hex, to compare with the Checksum
  * declared). 0 with *m filled (free with ctl_dmsg_free), -1 with *err.
- * Thread-safe once hi1_init() has run.
+ * Thread-safe once hi1_init() and ctl_dparse_init() have run.
  */
 int	ctl_dparse(const struct hi1_schema *, const char *body, size_t len,
 	    struct ctl_dmsg *m, struct wd_error *err);
+/* Once, before any ctl_dparse() (its decoding tables). */
+void	ctl_dparse_init(void);
 void	ctl_dmsg_free(struct ctl_dmsg *);
 
 /* ---- ctl_rwork.c ----------------------------------------------------- */
