@@ -470,7 +470,7 @@ deliver_refuse(struct ctl_store *st, const struct hi1_msg_header *h,
 
 char *
 ctl_deliver(struct ctl_store *st, const struct hi1_schema *schema,
-    const char *body, size_t len, int *status, size_t *outlen)
+    struct evbuffer *body, int *status, size_t *outlen)
 {
 	struct ctl_dmsg			*m;
 	struct hi1_msg_header		 none;
@@ -481,7 +481,7 @@ ctl_deliver(struct ctl_store *st, const struct hi1_schema *schema,
 
 	if ((m = malloc(sizeof(*m))) == NULL)
 		return NULL;
-	if (ctl_dparse(schema, body, len, m, &err) == -1) {
+	if (ctl_dparse_buffer(schema, body, m, &err) == -1) {
 		memset(&none, 0, sizeof(none));
 		free(m);
 		return deliver_refuse(st, &none, &err, status, outlen);

@@ -18,15 +18,17 @@
  * so the schema refuses it as it always did; empty Data stays empty and is
  * refused the same way.
  *
- * Before the pass, what libxml2 does not bound cheaply: the body's ceiling
+ * libxml2 reads the body piece by piece from the connection's buffer (no
+ * contiguous copy of it, no encoding conversion). Before the pass, what libxml2 does not bound cheaply: the body's ceiling
  * and attributes per element (libxml2 2.9's duplicate-attribute check is
  * quadratic); during it, a DOCTYPE stops the parse, and so do more
  * elements or deeper nesting than the profile's reader accepts, so the
  * tree built is bounded too. Line numbers in schema errors are those of
  * the serialised tree, not of the body.
  *
- * Memory: the body (the caller's), the decoded data (at most 3/4 of the
- * body), a tree and its serialisation without the data (a few KiB).
+ * Memory: the body (the caller's, consumed as it is read), the decoded
+ * data (at most 3/4 of the body), libxml2's window on the body (tens of
+ * KiB), a tree and its serialisation without the data (a few KiB).
  */
 #include "config.h"
 
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
@@ -121,37 +124,56 @@ ctl_dparse_init(void)
 /* ---- the checks before parsing ------------------------------------------ */
 
 /*
- * At most HI1_MAX_ATTRS '=' outside quotes in any start tag, as hi1.c
- * counts them; memchr skips text (base64 has no '<') at memory speed.
+ * At most HI1_MAX_ATTRS '=' outside quotes in any start tag, counted as
+ * hi1.c counts them (a tag starts at '<' and a name character, ends at
+ * '>' or at the next '<'), over the body's pieces in turn; memchr skips
+ * text (base64 has no '<') at memory speed.
  */
-static bool
-dp_attrs_ok(const char *buf, size_t len)
-{
-	const char	*p = buf, *end = buf + len, *lt;
-	unsigned char	 c;
-	size_t		 nattr;
+struct dp_scan {
+	int		 state;		/* 0 text, 1 after '<', 2 in a tag */
 	char		 quote;
+	size_t		 nattr;
+};
 
-	while (p < end && (lt = memchr(p, '<', (size_t)(end - p))) != NULL) {
-		p = lt + 1;
-		if (p >= end)
-			break;
-		c = (unsigned char)*p;
-		if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && c != '_' &&
-		    c != ':' && c < 0x80)
+static bool
+dp_scan(struct dp_scan *sc, const char *p, size_t n)
+{
+	const char	*end = p + n, *lt;
+	unsigned char	 c;
+
+	while (p < end) {
+		if (sc->state == 0) {
+			if ((lt = memchr(p, '<', (size_t)(end - p))) == NULL)
+				return true;
+			p = lt + 1;
+			sc->state = 1;
 			continue;
-		nattr = 0;
-		quote = 0;
-		for (; p < end && *p != '<'; p++) {
-			if (quote) {
-				if (*p == quote)
-					quote = 0;
-			} else if (*p == '"' || *p == '\'')
-				quote = *p;
-			else if (*p == '=' && ++nattr > HI1_MAX_ATTRS)
-				return false;
-			else if (*p == '>')
+		}
+		if (sc->state == 1) {
+			c = (unsigned char)*p;
+			sc->state = ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+			    c == '_' || c == ':' || c >= 0x80 ? 2 : 0;
+			sc->nattr = 0;
+			sc->quote = 0;
+			continue;	/* c again, in its new state */
+		}
+		for (; p < end; p++) {
+			if (*p == '<') {
+				sc->state = 0;
 				break;
+			}
+			if (sc->quote) {
+				if (*p == sc->quote)
+					sc->quote = 0;
+			} else if (*p == '"' || *p == '\'')
+				sc->quote = *p;
+			else if (*p == '=' && ++sc->nattr > HI1_MAX_ATTRS)
+				return false;
+			else if (*p == '>') {
+				sc->state = 0;
+				p++;
+				break;
+			}
 		}
 	}
 	return true;
@@ -183,10 +205,34 @@ dp_xmldecl_ok(const char *buf, size_t len)
 	return q - p == 5 && strncasecmp(p, "UTF-8", 5) == 0;
 }
 
-static int
-dp_precheck(const char *buf, size_t len, struct wd_error *err)
+/*
+ * The parser reads the body as UTF-8 without converting it (UTF-8 is the
+ * only encoding, checked by libxml2 as it reads). So that it never
+ * guesses another from the first bytes (UTF-16, UCS-4, EBCDIC), those are
+ * a UTF-8 byte order mark, '<' or white space, and no NUL; a declaration
+ * naming another encoding is refused (dp_xmldecl_ok).
+ */
+static bool
+dp_start_ok(const char *body, size_t len)
 {
-	if (buf == NULL || len == 0) {
+	unsigned char	 c = (unsigned char)body[0];
+
+	if (memchr(body, '\0', len < 4 ? len : 4) != NULL)
+		return false;
+	return c == '<' || c == 0xef || c == ' ' || c == '\t' || c == '\r' ||
+	    c == '\n';
+}
+
+static int
+dp_precheck(struct evbuffer *body, struct wd_error *err)
+{
+	size_t			 len = evbuffer_get_length(body), n;
+	struct evbuffer_iovec	*v;
+	struct dp_scan		 sc;
+	const char		*head;
+	int			 k;
+
+	if (len == 0) {
 		wd_error_set(err, WD_ERR_NOT_WELL_FORMED, "empty body");
 		return -1;
 	}
@@ -195,16 +241,38 @@ dp_precheck(const char *buf, size_t len, struct wd_error *err)
 		    "exceeds the %u-byte ceiling", len, DP_MAX_BODY);
 		return -1;
 	}
-	if (!dp_xmldecl_ok(buf, len)) {
+	/* The first 512 bytes made contiguous: a small copy at most. */
+	n = len < 512 ? len : 512;
+	if ((head = (const char *)evbuffer_pullup(body, (ev_ssize_t)n)) == NULL) {
+		wd_error_set(err, WD_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (!dp_start_ok(head, n)) {
+		wd_error_set(err, WD_ERR_ENCODING, "the body does not start "
+		    "as UTF-8 XML does");
+		return -1;
+	}
+	if (!dp_xmldecl_ok(head, n)) {
 		wd_error_set(err, WD_ERR_ENCODING, "the XML declaration names "
 		    "an encoding other than UTF-8; only UTF-8 is accepted");
 		return -1;
 	}
-	if (!dp_attrs_ok(buf, len)) {
-		wd_error_set(err, WD_ERR_LIMITS, "an element has more than %d "
-		    "attributes", HI1_MAX_ATTRS);
+	/* Every piece, in order (about one per TLS record). */
+	if ((k = evbuffer_peek(body, -1, NULL, NULL, 0)) <= 0 ||
+	    (v = calloc((size_t)k, sizeof(*v))) == NULL) {
+		wd_error_set(err, WD_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
+	k = evbuffer_peek(body, -1, NULL, v, k);
+	memset(&sc, 0, sizeof(sc));
+	for (int i = 0; i < k; i++)
+		if (!dp_scan(&sc, v[i].iov_base, v[i].iov_len)) {
+			free(v);
+			wd_error_set(err, WD_ERR_LIMITS, "an element has more "
+			    "than %d attributes", HI1_MAX_ATTRS);
+			return -1;
+		}
+	free(v);
 	return 0;
 }
 
@@ -484,9 +552,16 @@ dp_xml_error(xmlParserCtxtPtr ctxt, struct wd_error *err)
 	    msg);
 }
 
+/* libxml2 reads the body piece by piece, never all of it at once. */
+static int
+dp_ioread(void *ctx, char *buf, int len)
+{
+	return evbuffer_remove(ctx, buf, (size_t)len);
+}
+
 /* The tree without the data; NULL with err set. */
 static xmlDocPtr
-dp_parse(struct dp_state *st, const char *body, size_t len)
+dp_parse(struct dp_state *st, struct evbuffer *body)
 {
 	xmlParserCtxtPtr	 ctxt;
 	xmlDocPtr		 doc;
@@ -504,13 +579,19 @@ dp_parse(struct dp_state *st, const char *body, size_t len)
 	ctxt->sax->cdataBlock = NULL;
 	ctxt->sax->startElementNs = dp_start;
 	ctxt->sax->endElementNs = dp_end;
-	/* "UTF-8" forces the decoder whatever the document claims. */
-	doc = xmlCtxtReadMemory(ctxt, body, (int)len, NULL, "UTF-8", DP_OPTIONS);
+	/*
+	 * No encoding forced (which would convert UTF-8 to UTF-8, a copy):
+	 * dp_start_ok() and dp_xmldecl_ok() leave libxml2 nothing to read but
+	 * UTF-8.
+	 */
+	doc = xmlCtxtReadIO(ctxt, dp_ioread, NULL, body, NULL, NULL,
+	    DP_OPTIONS);
 	if (st->stopped) {
 		xmlFreeDoc(doc);
 		doc = NULL;
-	} else if (doc == NULL || xmlDocGetRootElement(doc) == NULL ||
-	    doc->intSubset != NULL || doc->extSubset != NULL) {
+	} else if (doc == NULL ||
+	    xmlDocGetRootElement(doc) == NULL || doc->intSubset != NULL ||
+	    doc->extSubset != NULL) {
 		dp_xml_error(ctxt, st->err);
 		xmlFreeDoc(doc);
 		doc = NULL;
@@ -572,7 +653,7 @@ dp_state_free(struct dp_state *st)
 }
 
 int
-ctl_dparse(const struct hi1_schema *hs, const char *body, size_t len,
+ctl_dparse_buffer(const struct hi1_schema *hs, struct evbuffer *body,
     struct ctl_dmsg *m, struct wd_error *err)
 {
 	struct dp_state	 st;
@@ -584,13 +665,13 @@ ctl_dparse(const struct hi1_schema *hs, const char *body, size_t len,
 	memset(err, 0, sizeof(*err));
 	memset(&st, 0, sizeof(st));
 	st.err = err;
-	if (dp_precheck(body, len, err) == -1)
+	if (dp_precheck(body, err) == -1)
 		return -1;
 	if (RAND_bytes(st.nonce, sizeof(st.nonce)) != 1) {
 		wd_error_set(err, WD_ERR_INTERNAL, "no random bytes");
 		return -1;
 	}
-	if ((doc = dp_parse(&st, body, len)) != NULL) {
+	if ((doc = dp_parse(&st, body)) != NULL) {
 		xmlDocDumpMemoryEnc(doc, &small, &slen, "UTF-8");
 		xmlFreeDoc(doc);
 		if (small == NULL || slen <= 0)
@@ -606,6 +687,26 @@ ctl_dparse(const struct hi1_schema *hs, const char *body, size_t len,
 		xmlFree(small);
 	}
 	dp_state_free(&st);
+	return rv;
+}
+
+int
+ctl_dparse(const struct hi1_schema *hs, const char *body, size_t len,
+    struct ctl_dmsg *m, struct wd_error *err)
+{
+	struct evbuffer	*b;
+	int		 rv;
+
+	if ((b = evbuffer_new()) == NULL ||
+	    (len > 0 && evbuffer_add_reference(b, body, len, NULL, NULL) == -1)) {
+		if (b != NULL)
+			evbuffer_free(b);
+		memset(m, 0, sizeof(*m));
+		wd_error_set(err, WD_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	rv = ctl_dparse_buffer(hs, b, m, err);
+	evbuffer_free(b);
 	return rv;
 }
 

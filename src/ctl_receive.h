@@ -25,6 +25,7 @@
 #include "hi1.h"
 #include "hi1_parse.h"
 
+struct evbuffer;
 struct hi1_schema;
 struct wd_error;
 
@@ -57,8 +58,9 @@ int	ctl_store_init(struct ctl_store *);
 void	ctl_store_cleanup(struct ctl_store *);
 
 /*
- * One DELIVER body from the carrier: parsed and validated, every checksum
- * verified, each part and notification stored (a file written and
+ * One DELIVER body from the carrier (consumed as it is read): parsed and
+ * validated, every checksum verified, each part and notification stored
+ * (a file written and
  * fdatasync'ed, linked under its name only if that name is free, the
  * directory fsync'ed, shared with the other workers' links) before it is
  * acknowledged. Safe to call from several threads at once. Returns the
@@ -66,7 +68,7 @@ void	ctl_store_cleanup(struct ctl_store *);
  * NULL if no answer could be built (then answer 500).
  */
 char	*ctl_deliver(struct ctl_store *, const struct hi1_schema *,
-	    const char *body, size_t len, int *status, size_t *outlen);
+	    struct evbuffer *body, int *status, size_t *outlen);
 
 /* ---- ctl_dparse.c ---------------------------------------------------- */
 
@@ -87,6 +89,9 @@ struct ctl_dmsg {
  */
 int	ctl_dparse(const struct hi1_schema *, const char *body, size_t len,
 	    struct ctl_dmsg *m, struct wd_error *err);
+/* The same over a body in pieces, which it consumes (drains). */
+int	ctl_dparse_buffer(const struct hi1_schema *, struct evbuffer *body,
+	    struct ctl_dmsg *m, struct wd_error *err);
 /* Once, before any ctl_dparse() (its decoding tables). */
 void	ctl_dparse_init(void);
 void	ctl_dmsg_free(struct ctl_dmsg *);
@@ -94,7 +99,6 @@ void	ctl_dmsg_free(struct ctl_dmsg *);
 /* ---- ctl_rwork.c ----------------------------------------------------- */
 
 struct event_base;
-struct evbuffer;
 struct rwork;
 
 /* One request handed to the workers: owned by them until it comes back. */

@@ -60,14 +60,9 @@ rwork_job_free(struct rwork_job *job)
 static void
 rwork_run(struct rwork *w, struct rwork_job *job)
 {
-	size_t		 len = evbuffer_get_length(job->body);
-	const char	*body;
-
-	body = (const char *)evbuffer_pullup(job->body, -1);
 	job->status = 500;
-	if (body != NULL)
-		job->answer = ctl_deliver(w->st, w->schema, body, len,
-		    &job->status, &job->alen);
+	job->answer = ctl_deliver(w->st, w->schema, job->body, &job->status,
+	    &job->alen);
 	evbuffer_free(job->body);
 	job->body = NULL;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -128,8 +129,46 @@ same_binary(const struct hi1_binary *a, const struct hi1_binary *b,
 }
 
 /*
+ * ctl_dparse_buffer over msg in pieces of at most piece bytes, each its
+ * own chain of the buffer (as TLS records arrive): the same outcome, the
+ * same error code and the same data's SHA-256 as over msg in one piece.
+ */
+static void
+same_in_pieces(const char *msg, size_t len, size_t piece, int rc,
+    const struct wd_error *whole, const struct ctl_dmsg *wm, const char *what)
+{
+	struct evbuffer	*b;
+	struct ctl_dmsg	*m;
+	struct wd_error	 err;
+	int		 r;
+
+	assert_non_null(b = evbuffer_new());
+	for (size_t off = 0; off < len; off += piece)
+		assert_int_equal(evbuffer_add_reference(b, msg + off,
+		    len - off < piece ? len - off : piece, NULL, NULL), 0);
+	assert_non_null(m = malloc(sizeof(*m)));
+	r = ctl_dparse_buffer(schema, b, m, &err);
+	if (r != rc)
+		fail_msg("%s in pieces of %zu: %d (%s), %d in one", what, piece,
+		    r, r ? err.text : "", rc);
+	if (r == -1 && err.code != whole->code)
+		fail_msg("%s in pieces of %zu: error %d (%s) against %d (%s)",
+		    what, piece, (int)err.code, err.text, (int)whole->code,
+		    whole->text);
+	if (r == 0) {
+		assert_int_equal(m->d.n, wm->d.n);
+		for (size_t i = 0; i < m->d.n; i++)
+			assert_string_equal(m->sum[i][0], wm->sum[i][0]);
+		ctl_dmsg_free(m);
+	}
+	free(m);
+	evbuffer_free(b);
+}
+
+/*
  * Both readers over msg: both accept it with the same items, or both
- * refuse it with the same code. Returns whether it was accepted.
+ * refuse it with the same code (and so does ctl_dparse_buffer over msg in
+ * pieces). Returns whether it was accepted.
  */
 static bool
 agree(const char *msg, size_t len, const char *what)
@@ -145,6 +184,8 @@ agree(const char *msg, size_t len, const char *what)
 	if (r1 != r2)
 		fail_msg("%s: hi1_parse_deliver %d (%s), ctl_dparse %d (%s)",
 		    what, r1, r1 ? e1.text : "", r2, r2 ? e2.text : "");
+	same_in_pieces(msg, len, 7, r2, &e2, m, what);
+	same_in_pieces(msg, len, 16384, r2, &e2, m, what);
 	if (r1 == -1) {
 		if (e1.code != e2.code)
 			fail_msg("%s: error %d (%s) against %d (%s)", what,
@@ -364,6 +405,8 @@ test_message_refusals(void **state)
 		{ "</HI1Message>", "", "not well-formed" },
 		{ "MXCARRIER", "MX\xc3\x28", "bad UTF-8" },
 		{ "<delivery:Data>", "<delivery:Data>&x;", "an entity" },
+		/* A UTF-16 byte order mark: never read as UTF-16. */
+		{ "<?xml", "\xfe\xff<?xml", "a UTF-16 BOM" },
 	};
 	char	*msg;
 	size_t	 len;
