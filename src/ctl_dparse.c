@@ -57,7 +57,10 @@
 #define DP_MAX_ELEMENTS	8192			/* hi1.c's HI1_MAX_ELEMENTS */
 #define DP_NONCE	16
 #define DP_MARK_LEN	24			/* base64 of DP_NONCE + 1 bytes */
-#define DP_BUF_FIRST	(16 * 1024)
+#define DP_BUF_FIRST	(64 * 1024)
+#define DP_PIECE	(16 * 1024)	/* characters decoded per room check */
+/* HI1_BINARY_MAX and the most a piece may overestimate, in whole pages. */
+#define DP_CAP_MAX	(HI1_BINARY_MAX + DP_PIECE)
 #define DP_OPTIONS	(XML_PARSE_NONET | XML_PARSE_NOCDATA | \
 			    XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
@@ -278,22 +281,31 @@ dp_precheck(struct evbuffer *body, struct wd_error *err)
 
 /* ---- Data: decoded and hashed as it streams by --------------------------- */
 
+/*
+ * Room for more bytes: the buffer doubles (from DP_BUF_FIRST, at most
+ * DP_CAP_MAX), always CTL_DIO_ALIGN-aligned and a multiple of it in size,
+ * so that ctl_deliver.c can write it with O_DIRECT.
+ */
 static int
 dp_slot_room(struct dp_slot *s, size_t more)
 {
 	size_t	 cap;
-	uint8_t	*nb;
+	void	*nb;
 
 	if (s->len + more <= s->cap)
 		return 0;
-	/* Bounded by the body: its characters decode to 3/4 of them. */
-	if (s->len + more > DP_MAX_BODY)
+	if (s->len + more > DP_CAP_MAX)
 		return -1;
 	cap = s->cap ? s->cap : DP_BUF_FIRST;
 	while (cap < s->len + more)
 		cap *= 2;
-	if ((nb = realloc(s->buf, cap)) == NULL)
+	if (cap > DP_CAP_MAX)
+		cap = DP_CAP_MAX;
+	if (posix_memalign(&nb, CTL_DIO_ALIGN, cap) != 0)
 		return -1;
+	if (s->len > 0)
+		memcpy(nb, s->buf, s->len);
+	free(s->buf);
 	s->buf = nb;
 	s->cap = cap;
 	return 0;
@@ -343,7 +355,7 @@ dp_char(struct dp_slot *s, unsigned char ch)
 }
 
 static void
-dp_decode(struct dp_slot *s, const unsigned char *p, size_t n)
+dp_decode_piece(struct dp_slot *s, const unsigned char *p, size_t n)
 {
 	size_t		 i = 0, from = s->len;
 	uint16_t	 x, y;
@@ -351,8 +363,8 @@ dp_decode(struct dp_slot *s, const unsigned char *p, size_t n)
 
 	if (s->bad)
 		return;
-	/* n characters make at most n / 4 * 3 + 3 bytes. */
-	if (dp_slot_room(s, n / 4 * 3 + 3) == -1) {
+	/* With the q pending, (q + n) / 4 quanta at most. */
+	if (dp_slot_room(s, (s->q + n) / 4 * 3) == -1) {
 		s->bad = true;
 		return;
 	}
@@ -393,6 +405,24 @@ dp_decode(struct dp_slot *s, const unsigned char *p, size_t n)
 	if (s->len > from &&
 	    EVP_DigestUpdate(s->md, s->buf + from, s->len - from) != 1)
 		s->bad = true;
+}
+
+/*
+ * Text of a Data element, in pieces of DP_PIECE characters: the room each
+ * asks for overestimates by its white space, never by more than a piece,
+ * so Data of HI1_BINARY_MAX bytes always fits DP_CAP_MAX.
+ */
+static void
+dp_decode(struct dp_slot *s, const unsigned char *p, size_t n)
+{
+	size_t	 k;
+
+	while (n > 0 && !s->bad) {
+		k = n < DP_PIECE ? n : DP_PIECE;
+		dp_decode_piece(s, p, k);
+		p += k;
+		n -= k;
+	}
 }
 
 /* The end of a Data element: its hash, and the placeholder for the tree. */

@@ -73,8 +73,14 @@ char	*ctl_deliver(struct ctl_store *, const struct hi1_schema *,
 /* ---- ctl_dparse.c ---------------------------------------------------- */
 
 #define CTL_DMSG_SLOTS	(2 * HI1_MAX_ACTIONS)	/* Data: a part and a manifest */
+#define CTL_DIO_ALIGN	4096	/* O_DIRECT's alignment, a page */
 
-/* A DELIVER as read: the items, and each BinaryData's SHA-256 computed. */
+/*
+ * A DELIVER as read: the items, and each BinaryData's SHA-256 computed.
+ * Every BinaryData's data is CTL_DIO_ALIGN-aligned, in an allocation that
+ * reaches at least to the next multiple of CTL_DIO_ALIGN past its len (so
+ * it can be written with O_DIRECT, padded, then the file truncated).
+ */
 struct ctl_dmsg {
 	struct hi1_deliver d;
 	char		 sum[HI1_MAX_ACTIONS][2][65];	/* [0] data, [1] manifest */
