@@ -63,6 +63,7 @@
 #define RCV_TIMEOUT_MAX		3600
 #define RCV_PINS_MAX		8
 #define RCV_WORKERS_DEFAULT	8
+#define RCV_READ_MAX		(256 * 1024)	/* per turn of the loop */
 #define RCV_WORKERS_MAX		RCV_CONNS
 #define RCV_EXIT_OK		0
 #define RCV_EXIT_REFUSED	1
@@ -384,6 +385,8 @@ rcv_acceptcb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, RCV_HEAD_MAX + RCV_BODY_MAX);
+	/* A 1.4 MB body in big reads, not 16 KiB (libevent's default) a turn. */
+	bufferevent_set_max_single_read(c->bev, RCV_READ_MAX);
 	bufferevent_setcb(c->bev, rconn_readcb, rconn_writecb, rconn_eventcb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->timer, &tv);
