@@ -81,6 +81,7 @@ struct dp_slot {
 };
 
 struct dp_state {
+	struct evbuffer	*body;		/* what libxml2 has not read yet */
 	struct dp_slot	 slots[CTL_DMSG_SLOTS];
 	size_t		 nslots;
 	struct dp_slot	*cur;		/* inside a Data element */
@@ -282,8 +283,8 @@ dp_precheck(struct evbuffer *body, struct wd_error *err)
 /* ---- Data: decoded and hashed as it streams by --------------------------- */
 
 /*
- * Room for more bytes: the buffer doubles (from DP_BUF_FIRST, at most
- * DP_CAP_MAX), always CTL_DIO_ALIGN-aligned and a multiple of it in size,
+ * Room for more bytes: the buffer doubles (at most DP_CAP_MAX), always
+ * CTL_DIO_ALIGN-aligned and a multiple of it in size,
  * so that ctl_deliver.c can write it with O_DIRECT.
  */
 static int
@@ -296,7 +297,8 @@ dp_slot_room(struct dp_slot *s, size_t more)
 		return 0;
 	if (s->len + more > DP_CAP_MAX)
 		return -1;
-	cap = s->cap ? s->cap : DP_BUF_FIRST;
+	if ((cap = s->cap) == 0)
+		cap = (more + CTL_DIO_ALIGN - 1) / CTL_DIO_ALIGN * CTL_DIO_ALIGN;
 	while (cap < s->len + more)
 		cap *= 2;
 	if (cap > DP_CAP_MAX)
@@ -309,6 +311,24 @@ dp_slot_room(struct dp_slot *s, size_t more)
 	s->buf = nb;
 	s->cap = cap;
 	return 0;
+}
+
+/*
+ * The first buffer of a Data element, once: as large as what is left of
+ * the body can decode to (or DP_CAP_MAX), so that a part's data needs no
+ * growing (and no copy); a small Data in a small rest stays small.
+ */
+static int
+dp_slot_first(struct dp_slot *s, size_t remaining)
+{
+	size_t	 cap = remaining / 4 * 3 + DP_PIECE;
+
+	if (cap > DP_CAP_MAX)
+		cap = DP_CAP_MAX;
+	cap = (cap + CTL_DIO_ALIGN - 1) / CTL_DIO_ALIGN * CTL_DIO_ALIGN;
+	if (cap < DP_BUF_FIRST)
+		cap = DP_BUF_FIRST;
+	return dp_slot_room(s, cap);
 }
 
 /* One quantum of four characters done: its bytes out. */
@@ -459,6 +479,18 @@ dp_state(void *ctx)
 	return ((xmlParserCtxtPtr)ctx)->_private;
 }
 
+/* Bytes of the body not parsed yet: libxml2's window and the rest. */
+static size_t
+dp_remaining(void *ctx)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	size_t			 n = evbuffer_get_length(dp_state(ctx)->body);
+
+	if (ctxt->input != NULL && ctxt->input->end > ctxt->input->cur)
+		n += (size_t)(ctxt->input->end - ctxt->input->cur);
+	return n;
+}
+
 static void
 dp_stop(void *ctx, enum wd_errcode code, const char *why)
 {
@@ -522,8 +554,9 @@ dp_start(void *ctx, const xmlChar *name, const xmlChar *prefix,
 	}
 	s = &st->slots[st->nslots++];
 	if ((s->md = EVP_MD_CTX_new()) == NULL ||
+	    dp_slot_first(s, dp_remaining(ctx)) == -1 ||
 	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
-		dp_stop(ctx, WD_ERR_INTERNAL, "cannot start a SHA-256");
+		dp_stop(ctx, WD_ERR_INTERNAL, "out of memory for a Data element");
 		return;
 	}
 	st->cur = s;
@@ -695,6 +728,7 @@ ctl_dparse_buffer(const struct hi1_schema *hs, struct evbuffer *body,
 	memset(err, 0, sizeof(*err));
 	memset(&st, 0, sizeof(st));
 	st.err = err;
+	st.body = body;
 	if (dp_precheck(body, err) == -1)
 		return -1;
 	if (RAND_bytes(st.nonce, sizeof(st.nonce)) != 1) {

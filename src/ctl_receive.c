@@ -719,7 +719,7 @@ ctl_receive_main(int argc, char *argv[])
 	 * 1 MiB part, bench/lifecycle/NOTES.md). The peak is the same.
 	 */
 	mallopt(M_MMAP_THRESHOLD, RCV_BODY_MAX * 4);
-	mallopt(M_TRIM_THRESHOLD, RCV_BODY_MAX * 16);
+	mallopt(M_TRIM_THRESHOLD, RCV_BODY_MAX * 2);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("warrantctl", 1, 0);
 	if ((rc = rcv_options(argc, argv, &r, &o)) != 0) {
