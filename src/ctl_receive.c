@@ -8,7 +8,12 @@
  * (--timeout) for handshake, request and answer, bounded buffers (16 KiB
  * of head, 4 MiB of body: the HI-1 parser's own ceiling) and carries one
  * request (Connection: close). At most RCV_CONNS connections are open; at
- * the cap the listener pauses and the kernel's backlog waits. The TLS
+ * the cap the listener pauses and the kernel's backlog waits. A whole
+ * request goes to the workers (ctl_rwork.c, --workers, default
+ * RCV_WORKERS_DEFAULT): the loop only does TLS and HTTP, and answers once
+ * a worker says the message is stored durably (or refused). Memory: at
+ * most RCV_CONNS requests at once, each its body (4 MiB at most) and, while
+ * a worker holds it, its decoded data (3/4 of that). The TLS
  * policy is the daemon's (src/tls.c): the carrier's client certificate is
  * required and verified against --cacert (and --crl), and --pin restricts
  * it further to given certificates or keys.
@@ -23,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -56,6 +62,9 @@
 #define RCV_TIMEOUT_DEFAULT	60
 #define RCV_TIMEOUT_MAX		3600
 #define RCV_PINS_MAX		8
+#define RCV_WORKERS_DEFAULT	8
+#define RCV_READ_MAX		(256 * 1024)	/* per turn of the loop */
+#define RCV_WORKERS_MAX		RCV_CONNS
 #define RCV_EXIT_OK		0
 #define RCV_EXIT_REFUSED	1
 #define RCV_EXIT_FAILED		2
@@ -69,6 +78,8 @@ struct rcv {
 	struct hi1_schema	*schema;
 	struct evconnlistener	*lst;
 	struct event		*sigs[2];
+	struct rwork		*work;
+	unsigned		 nworkers;
 	struct ctl_store	 store;
 	uint8_t			 pins[RCV_PINS_MAX][32];
 	size_t			 npins;
@@ -87,6 +98,7 @@ struct rconn {
 	char			 peer[64];
 	bool			 have_head;
 	struct http_request	 req;
+	struct rwork_job	*job;		/* with the workers */
 	bool			 answered;	/* close once it is written */
 };
 
@@ -97,7 +109,8 @@ rcv_usage(FILE *out)
 	    "--key FILE --cacert FILE\n"
 	    "                  -o DIR [--authority ID] [--crl FILE] "
 	    "[--pin SHA256]...\n"
-	    "                  [--templates DIR] [--timeout SECONDS]\n");
+	    "                  [--templates DIR] [--timeout SECONDS] "
+	    "[--workers N]\n");
 }
 
 static void
@@ -119,6 +132,8 @@ rconn_free(struct rconn *c)
 
 	TAILQ_REMOVE(&r->conns, c, entry);
 	r->nconns--;
+	if (c->job != NULL)
+		c->job->owner = NULL;	/* finished, its answer dropped */
 	if (c->timer != NULL)
 		event_free(c->timer);
 	bufferevent_free(c->bev);
@@ -168,36 +183,64 @@ rconn_pinned(struct rconn *c)
 	return false;
 }
 
-static void
-rconn_request(struct rconn *c, const struct http_request *req,
-    const char *body)
+/* The request's HTTP side; true if it may go to the workers. */
+static bool
+rconn_acceptable(struct rconn *c, const struct http_request *req)
 {
-	char	*answer;
-	size_t	 len = 0;
-	int	 status;
-
 	if (req->method != HTTP_POST) {
 		rconn_http_error(c, 405, "only POST of HI-1 DELIVER messages");
-		return;
+		return false;
 	}
 	if (strncasecmp(req->content_type, "application/xml", 15) != 0 ||
 	    (req->content_type[15] != '\0' && req->content_type[15] != ';')) {
 		rconn_http_error(c, 415, "Content-Type must be application/xml");
-		return;
+		return false;
 	}
 	if (!rconn_pinned(c)) {
 		rconn_http_error(c, 403, "the client certificate is not one "
 		    "of those given with --pin");
+		return false;
+	}
+	return true;
+}
+
+/* The whole body, moved (not copied) into a job for the workers. */
+static void
+rconn_request(struct rconn *c, struct evbuffer *in)
+{
+	struct rwork_job	*job;
+
+	bufferevent_disable(c->bev, EV_READ);
+	if ((job = calloc(1, sizeof(*job))) == NULL ||
+	    (job->body = evbuffer_new()) == NULL ||
+	    evbuffer_drain(in, c->req.head_len) == -1 ||
+	    evbuffer_remove_buffer(in, job->body, c->req.content_length) !=
+	    (int)c->req.content_length) {
+		rwork_job_free(job);
+		rconn_http_error(c, 500, "out of memory");
 		return;
 	}
-	answer = ctl_deliver(&c->r->store, c->r->schema, body,
-	    req->content_length, &status, &len);
-	if (answer == NULL) {
-		rconn_http_error(c, 500, "cannot build the answer");
-		return;
+	job->owner = c;
+	c->job = job;
+	rwork_submit(c->r->work, job);
+}
+
+/* On the loop: a worker is done with a connection's request. */
+static void
+rcv_donecb(struct rwork_job *job, void *arg)
+{
+	struct rconn	*c = job->owner;
+
+	(void)arg;
+	if (c != NULL) {
+		c->job = NULL;
+		if (job->answer == NULL)
+			rconn_http_error(c, 500, "cannot build the answer");
+		else
+			rconn_answer(c, job->status, "application/xml",
+			    job->answer, job->alen);
 	}
-	rconn_answer(c, status, "application/xml", answer, len);
-	free(answer);
+	rwork_job_free(job);
 }
 
 static void
@@ -211,7 +254,7 @@ rconn_readcb(struct bufferevent *bev, void *arg)
 	const char		*buf;
 	int			 status = 400;
 
-	if (c->answered)
+	if (c->answered || c->job != NULL)
 		return;
 	if (!c->have_head) {
 		buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)(n <
@@ -233,14 +276,11 @@ rconn_readcb(struct bufferevent *bev, void *arg)
 		}
 		c->have_head = true;
 	}
-	/* The body is pulled up once, when it is whole. */
+	/* Judged once whole, so that a refusal is not lost to a reset. */
 	if (n < c->req.head_len + c->req.content_length)
 		return;
-	if ((buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
-		rconn_free(c);
-		return;
-	}
-	rconn_request(c, &c->req, buf + c->req.head_len);
+	if (rconn_acceptable(c, &c->req))
+		rconn_request(c, in);
 }
 
 static void
@@ -345,6 +385,8 @@ rcv_acceptcb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, RCV_HEAD_MAX + RCV_BODY_MAX);
+	/* A 1.4 MB body in big reads, not 16 KiB (libevent's default) a turn. */
+	bufferevent_set_max_single_read(c->bev, RCV_READ_MAX);
 	bufferevent_setcb(c->bev, rconn_readcb, rconn_writecb, rconn_eventcb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->timer, &tv);
@@ -412,16 +454,16 @@ struct rcv_opts {
 	const char	*listen, *cert, *key, *cacert, *crl, *dir, *templates;
 };
 
+/* A number from 1 to max. */
 static int
-rcv_parse_timeout(const char *s, unsigned *out)
+rcv_parse_count(const char *s, unsigned long max, unsigned *out)
 {
 	char		*end;
 	unsigned long	 v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
-	    v > RCV_TIMEOUT_MAX)
+	if (errno != 0 || end == s || *end != '\0' || v < 1 || v > max)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
@@ -442,6 +484,7 @@ rcv_options(int argc, char *argv[], struct rcv *r, struct rcv_opts *o)
 		{ "pin",	required_argument,	NULL, 'p' },
 		{ "templates",	required_argument,	NULL, 'T' },
 		{ "timeout",	required_argument,	NULL, 't' },
+		{ "workers",	required_argument,	NULL, 'w' },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -474,10 +517,20 @@ rcv_options(int argc, char *argv[], struct rcv *r, struct rcv_opts *o)
 			}
 			break;
 		case 't':
-			if (rcv_parse_timeout(optarg, &r->timeout_s) == -1) {
+			if (rcv_parse_count(optarg, RCV_TIMEOUT_MAX,
+			    &r->timeout_s) == -1) {
 				fprintf(stderr, "warrantctl: --timeout %s: "
 				    "expected 1 to %d seconds\n", optarg,
 				    RCV_TIMEOUT_MAX);
+				return -1;
+			}
+			break;
+		case 'w':
+			if (rcv_parse_count(optarg, RCV_WORKERS_MAX,
+			    &r->nworkers) == -1) {
+				fprintf(stderr, "warrantctl: --workers %s: "
+				    "expected 1 to %d\n", optarg,
+				    RCV_WORKERS_MAX);
 				return -1;
 			}
 			break;
@@ -592,6 +645,7 @@ rcv_setup(struct rcv *r, const struct rcv_opts *o)
 	if (rcv_dir(r, o->dir) == -1)
 		return -1;
 	hi1_init();
+	ctl_dparse_init();
 	if ((r->schema = hi1_schema_load(o->templates)) == NULL)
 		return -1;
 	memset(&conf, 0, sizeof(conf));
@@ -611,14 +665,19 @@ rcv_setup(struct rcv *r, const struct rcv_opts *o)
 		fprintf(stderr, "warrantctl: cannot set up the event loop\n");
 		return -1;
 	}
+	if ((r->work = rwork_new(r->base, r->nworkers, &r->store, r->schema,
+	    rcv_donecb, r)) == NULL)
+		return -1;
 	return rcv_listen(r, o->listen);
 }
 
 static void
 rcv_cleanup(struct rcv *r)
 {
+	/* The connections first: their jobs are the workers' to free. */
 	while (!TAILQ_EMPTY(&r->conns))
 		rconn_free(TAILQ_FIRST(&r->conns));
+	rwork_free(r->work);
 	if (r->lst != NULL)
 		evconnlistener_free(r->lst);
 	for (int i = 0; i < 2; i++)
@@ -646,22 +705,39 @@ ctl_receive_main(int argc, char *argv[])
 	r.store.dirfd = -1;
 	r.store.out = stdout;
 	r.timeout_s = RCV_TIMEOUT_DEFAULT;
+	r.nworkers = RCV_WORKERS_DEFAULT;
+	if (ctl_store_init(&r.store) == -1) {
+		fprintf(stderr, "warrantctl: receive: cannot set up locks\n");
+		return RCV_EXIT_FAILED;
+	}
 	o.templates = DATADIR "/templates";
+	/*
+	 * Each part allocates and frees a few MiB (the body made contiguous,
+	 * libxml2's copy of it, the decoded data): kept by malloc for the next
+	 * part rather than given back to the kernel and faulted in again,
+	 * which cost as much as the parsing itself (6.2 -> 3.4 ms of CPU per
+	 * 1 MiB part, bench/lifecycle/NOTES.md). The peak is the same.
+	 */
+	mallopt(M_MMAP_THRESHOLD, RCV_BODY_MAX * 4);
+	mallopt(M_TRIM_THRESHOLD, RCV_BODY_MAX * 2);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("warrantctl", 1, 0);
 	if ((rc = rcv_options(argc, argv, &r, &o)) != 0) {
 		if (rc == -1)
 			rcv_usage(stderr);
+		ctl_store_cleanup(&r.store);
 		return rc == 1 ? RCV_EXIT_OK : RCV_EXIT_FAILED;
 	}
 	if (rcv_setup(&r, &o) == -1) {
 		rcv_cleanup(&r);
+		ctl_store_cleanup(&r.store);
 		return RCV_EXIT_FAILED;
 	}
 	event_base_dispatch(r.base);
+	rcv_cleanup(&r);	/* the workers finish what they hold */
 	printf("stopped: %u stored, %u delivered again, %u refused\n",
 	    r.store.stored, r.store.again, r.store.refused);
-	rcv_cleanup(&r);
+	ctl_store_cleanup(&r.store);
 	if (fflush(stdout) == EOF)
 		return RCV_EXIT_FAILED;
 	return r.store.refused > 0 ? RCV_EXIT_REFUSED : RCV_EXIT_OK;

@@ -2561,7 +2561,7 @@ conf_new(const char *path)
 	c->deadlines.answer_s[WD_REQ_INTERCEPTION] = 86400;
 	c->deadlines.older_records_s = 2 * 86400;
 	c->delivery.timeout_ms = 30 * SEC_MS;
-	c->delivery.window = 4;
+	c->delivery.window = 8;
 	return c;
 }
 

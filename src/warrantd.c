@@ -567,6 +567,16 @@ main(int argc, char *argv[])
 		usage();
 	log_init("warrantd", foreground || check, verbose);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A part on its way (a DELIVER or a GET's answer, 1.4-4 MiB) is
+	 * allocated and freed whole: kept by malloc for the next one rather
+	 * than unmapped and faulted in again, page by page (push: 6.6-7.8 ms
+	 * of warrantd's CPU a part, 5.2 with these; bench/lifecycle/NOTES.md).
+	 * The peak is the same; the watchdog's malloc_trim() gives it back
+	 * once the transfer is over.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	hi1_init();
 	if (check)
 		return warrantd_check(path);

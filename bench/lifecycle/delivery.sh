@@ -74,7 +74,8 @@ delivery {
 	certificate "$d/carrier.pem"
 	key "$d/carrier.key"
 	ca "$d/ca.pem"
-	timeout 30s
+	timeout 30s${BENCH_WINDOW:+
+	window $BENCH_WINDOW}
 }
 EOF
 		sed -i "s|^\tkind federal-prosecutor\$|&\n\tdeliver-to \"https://127.0.0.1:$rport/hi1/deliver\"|" \
@@ -208,11 +209,12 @@ pull_bench() {
 push_round() { :; }	# the push itself ran once, before
 
 push_bench() {
-	local d=$tmp/push t_first t_last wd_hwm r_hwm payload first n w g r
+	local d=$tmp/push t_first t_last wd_hwm r_hwm payload first n w g r wd_cpu r_cpu
 	cpu_pid=$wd_pid
 	note "B push: warrantctl receive started after the first failed DELIVER"
 	wait_journal push "EVENT_DELIVERY_FAILED ref=$ref " 1 120
 	hwm_reset "$wd_pid"
+	wd_cpu=$(cpu_of "$wd_pid")
 	echo "warrantctl receive --listen 127.0.0.1:PORT ... -o \$TMP/received --authority FGR" >>"$tmp/commands"
 	"$warrantctl" receive --listen "127.0.0.1:$rport" --cert "$d/endpoint.pem" \
 	    --key "$d/endpoint.key" --cacert "$d/ca.pem" -o "$tmp/received" \
@@ -222,6 +224,8 @@ push_bench() {
 	wait_journal push "EVENT_RESULT_DELIVERED ref=$ref " "$npart" 3600
 	wd_hwm=$(hwm_kb "$wd_pid")
 	r_hwm=$(hwm_kb "$rpid")
+	wd_cpu=$(($(cpu_of "$wd_pid") - wd_cpu))
+	r_cpu=$(cpu_of "$rpid")
 	stop_pid "$rpid"
 	rpid=
 	n=$(grep -c 'SHA-256 ok, stored as' "$tmp/recv.out" || true)
@@ -243,6 +247,10 @@ push_bench() {
 	    "$(verdict "$r" 0.5)"
 	row B "  first to last acknowledgement (s), parts" "$(span "$t_first" "$t_last"), $npart" \
 	    "$(per_round c-ng elapsed_s)" "" "" ""
+	row B "  CPU ms per part, warrantd / warrantctl receive" \
+	    "$(awk -v a="$wd_cpu" -v b="$r_cpu" -v h="$hz" -v n="$npart" \
+		'BEGIN { printf "%.2f / %.2f", a * 1000 / h / n, b * 1000 / h / n }')" \
+	    "" "" "" ""
 	row B "push: peak RSS, warrantd / warrantctl receive (MiB)" \
 	    "$(mb "$wd_hwm") / $(mb "$r_hwm")" "" "" "bounded" ""
 }

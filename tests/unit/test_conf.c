@@ -1227,7 +1227,7 @@ test_delivery_block(void **state)
 	assert_string_equal(c->delivery.ca, "/ca.pem");
 	assert_string_equal(c->delivery.crl, "/crl.pem");
 	assert_int_equal(c->delivery.timeout_ms, 5000);
-	assert_int_equal(c->delivery.window, 4);	/* the default */
+	assert_int_equal(c->delivery.window, 8);	/* the default */
 	conf_free(c);
 	assert_non_null(c = load_text(PREFIX "delivery {\n"
 	    "\tcertificate \"/c.pem\"\n\tkey \"/c.key\"\n\tca \"/ca.pem\"\n"
