@@ -317,11 +317,13 @@ rel_gone() {	# pid
 # build tree while a long test runs. The back end goes along (tests/stack
 # runs the warrant-backend found beside warrantd).
 rel_snapshot() {
-	local b i dst=$REL_TMP/bin be
+	local b i dst=$REL_TMP/bin be pa
 
 	mkdir -p "$dst"
 	be=$(dirname "$WARRANTD")/warrant-backend
-	for b in "$WARRANTD" "$WARRANTCTL" "$AUDIT" "$be"; do
+	# warrantd starts its parser workers from beside its own executable.
+	pa=$(dirname "$WARRANTD")/warrantd-parser
+	for b in "$WARRANTD" "$WARRANTCTL" "$AUDIT" "$be" "$pa"; do
 		[ -x "$b" ] || continue
 		for i in 1 2 3 4 5 6 7 8 9 10; do
 			cp "$b" "$dst/" 2>/dev/null && cmp -s "$b" "$dst/${b##*/}" && break
@@ -330,6 +332,7 @@ rel_snapshot() {
 		cmp -s "$b" "$dst/${b##*/}" || fail "cannot copy $b"
 	done
 	[ -x "$dst/${WARRANTD##*/}" ] || skip "$WARRANTD not built"
+	[ -x "$dst/warrantd-parser" ] || fail "$pa not built (warrantd needs it beside itself)"
 	[ -x "$dst/${WARRANTCTL##*/}" ] || skip "$WARRANTCTL not built"
 	WARRANTD=$dst/${WARRANTD##*/}
 	WARRANTCTL=$dst/${WARRANTCTL##*/}
