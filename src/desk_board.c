@@ -322,7 +322,7 @@ stats_auth_json(const struct stats *st)
 /* [from, to) of the day, local midnight to local midnight. */
 static int
 stats_day(const char *query, int64_t now, int64_t *from, int64_t *to,
-    char date[11], char zone[16])
+    char date[11], char zone[32])
 {
 	struct tm	 tm;
 	time_t		 t = (time_t)(now / 1000000), a, b;
@@ -342,7 +342,7 @@ stats_day(const char *query, int64_t now, int64_t *from, int64_t *to,
 	if ((a = mktime(&tm)) == (time_t)-1)
 		return -1;
 	strftime(date, 11, "%Y-%m-%d", &tm);
-	strftime(zone, 16, "%Z%z", &tm);
+	strftime(zone, 32, "%Z %z", &tm);
 	tm.tm_mday++;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	tm.tm_isdst = -1;
@@ -366,7 +366,7 @@ desk_board_stats(const struct desk_env *env, const char *query, int64_t now,
     int *status)
 {
 	struct stats	 st = { 0 };
-	char		 date[11], zone[16];
+	char		 date[11], zone[32];
 	int64_t		 to;
 	json_t		*hours, *j;
 	int		 rc;
