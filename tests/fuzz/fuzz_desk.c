@@ -3,8 +3,8 @@
  * (src/desk_input.c): the input's first byte picks the action whose body
  * rules apply (approve, reject, hold, release, assign, note); the rest is
  * both an action body (JSON), a query string for the queue and the
- * statistics' day. Checks what
- * the parsers promise: whatever they accept is bounded and valid.
+ * statistics' day (desk_date_parse). Checks what the parsers promise:
+ * whatever they accept is bounded and valid.
  * Run: tests/fuzz/run.sh BUILDDIR [SECONDS].
  */
 #include "config.h"
