@@ -113,7 +113,7 @@ enum store_stmt {
 	ST_QUEUE_STATE, ST_QUEUE_TYPE, ST_QUEUE_TS,
 	ST_QCOUNT_STATE, ST_QCOUNT_TYPE, ST_QCOUNT_TS,
 	ST_AREF_PUT, ST_AREF_DEL, ST_QUEUE_AREF,
-	ST_DAY_PUT, ST_DAY, ST_URGENT_PUT, ST_URGENT,
+	ST_DAY_PUT, ST_DAY, ST_URGENT_PUT, ST_URGENT_DONE, ST_URGENT,
 	ST__COUNT
 };
 
@@ -195,6 +195,8 @@ static const char *const store_sql[ST__COUNT] = {
 	    "created_us < ?2 LIMIT ?3",
 	[ST_URGENT_PUT] = "INSERT OR REPLACE INTO urgent(ratify_by_us, owner, "
 	    "oid, pending) VALUES (?1, ?2, ?3, ?4)",
+	[ST_URGENT_DONE] = "UPDATE urgent SET pending = 0 WHERE owner = ?1 "
+	    "AND oid = ?2",
 	[ST_URGENT] = "SELECT o.owner, o.oid, o.body FROM urgent u INDEXED BY "
 	    "urgent_by JOIN objects o ON o.owner = u.owner AND o.oid = u.oid "
 	    "WHERE u.pending = 1 AND u.ratify_by_us >= ?1 ORDER BY "
@@ -678,8 +680,15 @@ store_desk_put(struct store *s, const struct obj *o)
 		sqlite3_bind_int(q, 6, o->u.task.deadline_missed);
 		return store_step_done(s, q);
 	}
-	if (o->kind != HI1_OBJ_AUTHORISATION || !o->u.auth.a.urgent ||
-	    o->u.auth.ratify_by_us == 0)
+	if (o->kind != HI1_OBJ_AUTHORISATION || !o->u.auth.a.urgent)
+		return 0;
+	if (o->u.auth.ratified) {	/* its clock is gone: off the board */
+		q = s->st[ST_URGENT_DONE];
+		sqlite3_bind_text(q, 1, o->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, o->oid, -1, SQLITE_STATIC);
+		return store_step_done(s, q);
+	}
+	if (o->u.auth.ratify_by_us == 0)
 		return 0;
 	q = s->st[ST_URGENT_PUT];
 	sqlite3_bind_int64(q, 1, o->u.auth.ratify_by_us);
