@@ -89,12 +89,13 @@ static const char store_schema[] =
     /* The desk's day statistics: every task (open or not) by creation,
        with when it was answered (0: not yet) and whether it missed its
        deadline; no identifier, no reference (store_day). */
+    /* One B-tree, keyed by creation first: a day is one range of it, and
+       a task's row is found again from its own creation time. */
     "CREATE TABLE IF NOT EXISTS daystat ("
     "  created_us INTEGER NOT NULL, owner TEXT NOT NULL, oid TEXT NOT NULL,"
     "  type INTEGER NOT NULL, answered_us INTEGER NOT NULL,"
-    "  missed INTEGER NOT NULL, PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS daystat_created ON daystat(created_us, "
-    "  owner, type, answered_us, missed);"
+    "  missed INTEGER NOT NULL, PRIMARY KEY (created_us, owner, oid))"
+    "  WITHOUT ROWID;"
     /* The desk's urgent-orders board: urgent orders by ratification
        clock, pending until ratified (store_urgent). */
     "CREATE TABLE IF NOT EXISTS urgent ("
@@ -187,12 +188,12 @@ static const char *const store_sql[ST__COUNT] = {
 	    "AND o.oid = r.oid WHERE r.token = ?1",
 	[ST_DAY_PUT] = "INSERT INTO daystat(created_us, owner, oid, type, "
 	    "answered_us, missed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-	    "ON CONFLICT(owner, oid) DO UPDATE SET answered_us = CASE WHEN "
+	    "ON CONFLICT(created_us, owner, oid) DO UPDATE SET answered_us = "
+	    "CASE WHEN "
 	    "answered_us = 0 THEN excluded.answered_us ELSE answered_us END, "
 	    "missed = excluded.missed",
 	[ST_DAY] = "SELECT owner, type, created_us, answered_us, missed FROM "
-	    "daystat INDEXED BY daystat_created WHERE created_us >= ?1 AND "
-	    "created_us < ?2 LIMIT ?3",
+	    "daystat WHERE created_us >= ?1 AND created_us < ?2 LIMIT ?3",
 	[ST_URGENT_PUT] = "INSERT OR REPLACE INTO urgent(ratify_by_us, owner, "
 	    "oid, pending) VALUES (?1, ?2, ?3, ?4)",
 	[ST_URGENT_DONE] = "UPDATE urgent SET pending = 0 WHERE owner = ?1 "
