@@ -124,8 +124,8 @@ int		 store_open_kind(struct store *, enum hi1_kind, store_visit_cb,
  * [from_us, to_us) — open or not — as its owner, request type, creation,
  * first answer (tally.c's meaning: results packaged, interception active,
  * or final; 0: not yet) and whether it missed its answer deadline; at most
- * max, read from one index without opening a body (no identifier or
- * reference is read).
+ * max, read from one range of a table keyed by creation, without opening
+ * a body (no identifier or reference is read).
  */
 struct store_day_row {
 	const char	*owner;

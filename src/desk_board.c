@@ -6,7 +6,7 @@
  *   GET /desk/api/stats    one day: requests per authority and type, time
  *                          to answer per type, deadlines missed
  * Both read the object store through its indexes only (store_urgent: one
- * range of the pending orders; store_day: one range of an index by
+ * range of the pending orders; store_day: one range of a table keyed by
  * creation that holds no identifier or reference), so their cost is bounded
  * by what they show, not by what the store holds. Nothing here writes.
  */
