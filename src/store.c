@@ -699,9 +699,24 @@ store_desk_put(struct store *s, const struct obj *o)
 	return store_step_done(s, q);
 }
 
-/* Write o: insert (if new; an existing row is kept) or update. */
+/* What the desk's rows hold of o: they are written again only if it changed. */
+static int64_t
+store_desk_sig(const struct obj *o)
+{
+	if (o->kind == HI1_OBJ_LDTASK || o->kind == HI1_OBJ_LITASK)
+		return (int64_t)store_task_answered(o) << 1 |
+		    o->u.task.deadline_missed;
+	if (o->kind == HI1_OBJ_AUTHORISATION)
+		return o->u.auth.ratified ? -1 : o->u.auth.ratify_by_us;
+	return 0;
+}
+
+/*
+ * Write o: insert (if new; an existing row is kept) or update; the desk's
+ * rows too when desk is set (a new object, or what they hold changed).
+ */
 static int
-store_put(struct store *s, const struct obj *o, bool insert)
+store_put(struct store *s, const struct obj *o, bool insert, bool desk)
 {
 	sqlite3_stmt	*q = s->st[insert ? ST_INSERT : ST_UPDATE];
 	uint8_t		*plain, *body;
@@ -734,7 +749,7 @@ store_put(struct store *s, const struct obj *o, bool insert)
 	}
 	rc = store_step_done(s, q);
 	free(body);
-	if (rc == 0)
+	if (rc == 0 && desk)
 		rc = store_desk_put(s, o);
 	return rc == 0 ? store_queue_put(s, o) : rc;
 }
@@ -762,11 +777,17 @@ store_apply_changes(struct store *s, const Warrant__Record *rec)
 			log_warnx("journal record %llu names %s, which the store "
 			    "does not hold for %s", (unsigned long long)rec->seq,
 			    ids[i], owner);
-		else if ((r = obj_apply(o, rec)) == 1)
-			rc = store_put(s, o, false);
-		else if (r == -1)
-			log_warnx("journal record %llu: change of %s not applied",
-			    (unsigned long long)rec->seq, ids[i]);
+		else {
+			int64_t sig = store_desk_sig(o);
+
+			if ((r = obj_apply(o, rec)) == 1)
+				rc = store_put(s, o, false,
+				    sig != store_desk_sig(o));
+			else if (r == -1)
+				log_warnx("journal record %llu: change of %s "
+				    "not applied", (unsigned long long)rec->seq,
+				    ids[i]);
+		}
 	}
 	free(o);
 	return rc;
@@ -785,7 +806,7 @@ store_apply(struct store *s, const Warrant__Record *rec)
 		return -1;
 	v = obj_from_record(rec, &n);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = store_put(s, &v[i], true);
+		rc = store_put(s, &v[i], true, true);
 	free(v);
 	if (rc == 0)
 		rc = store_apply_changes(s, rec);
