@@ -69,6 +69,23 @@ slurp(const char *path, size_t *len)
 
 /* N/2 acceptances of records.xml (two tasks each), fresh ids, spread clocks. */
 static bool	 day_mode;	/* "stats": a day of tasks, half answered */
+static unsigned	 retried;	/* store_apply tried again */
+
+/*
+ * store_apply as the daemon does it: a record the store failed to apply
+ * (rolled back: SQLite busy past its timeout while the checkpoint thread
+ * truncates the WAL, on a loaded machine) is tried again, up to 3 times.
+ */
+static int
+apply(struct store *st, const Warrant__Record *rec)
+{
+	for (int i = 0; i < 3; i++) {
+		if (store_apply(st, rec) == 0)
+			return 0;
+		retried++;
+	}
+	return -1;
+}
 static int64_t	 day_start;	/* local midnight today, µs */
 
 /* The day mode's answer: both tasks of acceptance i Disclosed, later. */
@@ -94,7 +111,7 @@ answer(struct store *st, const struct hi1_request *req, unsigned i,
 	rec.authority_id = OWNER;
 	rec.n_transitions = 2;
 	rec.transitions = trp;
-	if (store_apply(st, &rec) == -1) {
+	if (apply(st, &rec) == -1) {
 		fprintf(stderr, "qbench: answer %u not applied\n", i);
 		exit(1);
 	}
@@ -147,7 +164,7 @@ fill(struct store *st, const struct hi1_request *tmpl, unsigned n)
 		rec.authorisations = ap;
 		rec.n_tasks = 2;
 		rec.tasks = tp;
-		if (store_apply(st, &rec) == -1) {
+		if (apply(st, &rec) == -1) {
 			fprintf(stderr, "qbench: store_apply failed at %u\n", i);
 			exit(1);
 		}
@@ -157,6 +174,7 @@ fill(struct store *st, const struct hi1_request *tmpl, unsigned n)
 	free(req);
 	printf("# filled %u tasks in %.1f s\n", (n + 1) / 2 * 2,
 	    (mono_ms() - t0) / 1e3);
+	printf("# store_apply tried again %u times\n", retried);
 }
 
 struct answer {
