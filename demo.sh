@@ -64,6 +64,7 @@ openssl pkcs12 -export -in "$dir/deskop.pem" -inkey "$dir/deskop.key" \
     -certfile "$dir/ca.pem" -name "op.ramirez (warrantd demo)" \
     -passout pass:demo -out "$dir/deskop.p12"
 echo "   compliance desk console at $DESK_URL/ (API under $DESK_URL/desk/api/)"
+echo "   urgent-orders board at $DESK_URL/urgent.html, a day's statistics at $DESK_URL/stats.html"
 echo "   desk operator op.ramirez: certificate $dir/deskop.pem, key $dir/deskop.key"
 echo "   to import in a browser: $dir/deskop.p12 (password: demo), CA $dir/ca.pem"
 mkdir -p "$dir/samples"

@@ -119,6 +119,29 @@ int		 store_queue_tally(struct store *, store_tally_cb, void *arg);
 /* The open objects of one kind (parts not delivered, notifications...). */
 int		 store_open_kind(struct store *, enum hi1_kind, store_visit_cb,
 		    void *arg);
+/*
+ * The compliance desk's day statistics: every task created in
+ * [from_us, to_us) — open or not — as its owner, request type, creation,
+ * first answer (tally.c's meaning: results packaged, interception active,
+ * or final; 0: not yet) and whether it missed its answer deadline; at most
+ * max, read from one range of a table keyed by creation, without opening
+ * a body (no identifier or reference is read).
+ */
+struct store_day_row {
+	const char	*owner;
+	int		 type;		/* enum wd_reqtype */
+	int64_t		 created_us, answered_us;
+	bool		 missed;
+};
+typedef int (*store_day_cb)(const struct store_day_row *, void *arg);
+int		 store_day(struct store *, int64_t from_us, int64_t to_us,
+		    size_t max, store_day_cb, void *arg);
+/*
+ * Urgent orders not ratified whose ratification clock ends at or after
+ * since_us (lapsed ones included), earliest first, at most max.
+ */
+int		 store_urgent(struct store *, int64_t since_us, size_t max,
+		    store_visit_cb, void *arg);
 /* Objects held, for status lines. */
 uint64_t	 store_count(struct store *);
 

@@ -4,6 +4,8 @@
  *   GET  /desk/api/queue?...          open tasks: filter, sort, search
  *   GET  /desk/api/requests/REF       one request: its objects, the desk's state
  *   GET  /desk/api/alerts             deadlines in danger (src/alert.h)
+ *   GET  /desk/api/urgent             the urgent-orders board (desk_board.c)
+ *   GET  /desk/api/stats?date=        a day's statistics (desk_board.c)
  *   POST /desk/api/{approve,reject,hold,release,assign,note,reviewed,reopen}
  * Only registered desk operators and supervisors whose registration is in
  * force get an answer; officials, auditors and unknown certificates get 403.
@@ -37,6 +39,7 @@
 #include "backend.h"
 #include "conf.h"
 #include "desk.h"
+#include "desk_board.h"
 #include "desk_input.h"
 #include "journal.h"
 #include "lifecycle.h"
@@ -63,6 +66,9 @@ static const struct desk_page_name {
 	{ "/", "index.html", "text/html; charset=utf-8" },
 	{ "/index.html", "index.html", "text/html; charset=utf-8" },
 	{ "/request.html", "request.html", "text/html; charset=utf-8" },
+	{ "/urgent.html", "urgent.html", "text/html; charset=utf-8" },
+	{ "/stats.html", "stats.html", "text/html; charset=utf-8" },
+	{ "/board.js", "board.js", "text/javascript; charset=utf-8" },
 	{ "/desk.js", "desk.js", "text/javascript; charset=utf-8" },
 	{ "/desk.css", "desk.css", "text/css; charset=utf-8" },
 };
@@ -192,7 +198,7 @@ desk_level(const struct wd_official *o)
 }
 
 /* ISO 8601 UTC of µs since the epoch, or JSON null for 0. */
-static json_t *
+json_t *
 desk_time(int64_t us)
 {
 	char		 buf[32];
@@ -234,7 +240,7 @@ struct desk_scan {
 };
 
 /* The registry id of the official with this certificate fingerprint. */
-static const char *
+const char *
 desk_official_id(const struct wd_conf *conf, const char *hex)
 {
 	uint8_t	fp[32];
@@ -1245,6 +1251,32 @@ desk_alerts(struct desk *d, desk_reply_cb cb, void *arg)
 	    "alerts", x.list));
 }
 
+/* GET /desk/api/urgent and /desk/api/stats (desk_board.c). */
+static void
+desk_board(struct desk *d, const struct desk_request *r, const char *p,
+    desk_reply_cb cb, void *arg)
+{
+	json_t	*j;
+	int	 status = 503;
+
+	if (p[0] == 'u') {
+		if (r->query != NULL && r->query[0] != '\0') {
+			desk_error(cb, arg, 400, "bad-parameter",
+			    "the board takes no parameter");
+			return;
+		}
+		j = desk_board_urgent(&d->env, r->conf, desk_now_us());
+	} else
+		j = desk_board_stats(&d->env, r->query, desk_now_us(), &status);
+	if (j != NULL)
+		desk_reply_json(cb, arg, 200, j);
+	else if (status == 400)
+		desk_error(cb, arg, 400, "bad-parameter", "date must be "
+		    "YYYY-MM-DD (the only parameter)");
+	else
+		desk_error(cb, arg, 503, "store", "the object store cannot be read");
+}
+
 /* ---- metrics and health ---------------------------------------------------- */
 
 struct desk_count {
@@ -1686,7 +1718,8 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		}
 	if (r->method != HTTP_GET) {
 		desk_error(cb, arg, strcmp(p, "me") == 0 || strcmp(p, "queue") == 0 ||
-		    strcmp(p, "alerts") == 0 ||
+		    strcmp(p, "alerts") == 0 || strcmp(p, "urgent") == 0 ||
+		    strcmp(p, "stats") == 0 ||
 		    strncmp(p, "requests/", 9) == 0 ? 405 : 404, "method",
 		    "only GET here");
 		return;
@@ -1698,6 +1731,8 @@ desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 		desk_queue(d, r, cb, arg);
 	else if (strcmp(p, "alerts") == 0)
 		desk_alerts(d, cb, arg);
+	else if (strcmp(p, "urgent") == 0 || strcmp(p, "stats") == 0)
+		desk_board(d, r, p, cb, arg);
 	else if (strncmp(p, "requests/", 9) == 0)
 		desk_show(d, r, p + 9, cb, arg);
 	else

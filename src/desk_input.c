@@ -130,6 +130,35 @@ desk_query_get(const char *q, const char *key, char *out, size_t outlen)
 	return 0;
 }
 
+int
+desk_date_parse(const char *q, int *y, int *m, int *d)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	char	 v[16];
+	int	 rc;
+
+	if (q == NULL || *q == '\0')
+		return 0;
+	/* One parameter, date, or nothing: anything else is a mistake. */
+	if (strncmp(q, "date=", 5) != 0 || strchr(q, '&') != NULL)
+		return -1;
+	if ((rc = desk_query_get(q, "date", v, sizeof(v))) != 1)
+		return -1;
+	if (strlen(v) != 10 || v[4] != '-' || v[7] != '-')
+		return -1;
+	for (size_t i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)v[i]))
+			return -1;
+	*y = atoi(v);
+	*m = atoi(v + 5);
+	*d = atoi(v + 8);
+	if (*y < 2000 || *y > 2099 || *m < 1 || *m > 12 || *d < 1 ||
+	    *d > mdays[*m - 1] || (*m == 2 && *d == 29 && *y % 4 != 0))
+		return -1;
+	return 1;
+}
+
 static const char *const desk_filter_keys[] = {
 	"state", "type", "authority", "holder", "carrier_ref", "authority_ref",
 	"identifier", "sort", "order", "limit", NULL

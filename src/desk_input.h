@@ -45,6 +45,13 @@ struct desk_filter {
 /* The queue's parameters, checked; NULL, or the name of the bad one. */
 const char	*desk_filter_parse(const char *q, struct desk_filter *);
 
+/*
+ * The statistics' day: `date=YYYY-MM-DD` (years 2000..2099, a day that
+ * exists) and no other parameter. 1 with *y, *m, *d set; 0 absent (the
+ * caller takes today); -1 malformed.
+ */
+int		 desk_date_parse(const char *q, int *y, int *m, int *d);
+
 /* An action's body (one JSON object), its fields checked for the action. */
 struct desk_body {
 	char	 ref[DESK_REF_MAX];

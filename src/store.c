@@ -86,6 +86,22 @@ static const char store_schema[] =
     "  owner TEXT NOT NULL, oid TEXT NOT NULL, token BLOB NOT NULL,"
     "  PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS queue_ref_token ON queue_ref(token);"
+    /* The desk's day statistics: every task (open or not) by creation,
+       with when it was answered (0: not yet) and whether it missed its
+       deadline; no identifier, no reference (store_day). */
+    /* One B-tree, keyed by creation first: a day is one range of it, and
+       a task's row is found again from its own creation time. */
+    "CREATE TABLE IF NOT EXISTS daystat ("
+    "  created_us INTEGER NOT NULL, owner TEXT NOT NULL, oid TEXT NOT NULL,"
+    "  type INTEGER NOT NULL, answered_us INTEGER NOT NULL,"
+    "  missed INTEGER NOT NULL, PRIMARY KEY (created_us, owner, oid))"
+    "  WITHOUT ROWID;"
+    /* The desk's urgent-orders board: urgent orders by ratification
+       clock, pending until ratified (store_urgent). */
+    "CREATE TABLE IF NOT EXISTS urgent ("
+    "  ratify_by_us INTEGER NOT NULL, owner TEXT NOT NULL, oid TEXT NOT NULL,"
+    "  pending INTEGER NOT NULL, PRIMARY KEY (owner, oid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS urgent_by ON urgent(pending, ratify_by_us);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('applied', 0);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('format', 1);";
 
@@ -98,6 +114,7 @@ enum store_stmt {
 	ST_QUEUE_STATE, ST_QUEUE_TYPE, ST_QUEUE_TS,
 	ST_QCOUNT_STATE, ST_QCOUNT_TYPE, ST_QCOUNT_TS,
 	ST_AREF_PUT, ST_AREF_DEL, ST_QUEUE_AREF,
+	ST_DAY_PUT, ST_DAY, ST_URGENT_PUT, ST_URGENT_DONE, ST_URGENT,
 	ST__COUNT
 };
 
@@ -169,6 +186,22 @@ static const char *const store_sql[ST__COUNT] = {
 	[ST_QUEUE_AREF] = "SELECT o.owner, o.oid, o.body FROM queue_ref r "
 	    "INDEXED BY queue_ref_token JOIN objects o ON o.owner = r.owner "
 	    "AND o.oid = r.oid WHERE r.token = ?1",
+	[ST_DAY_PUT] = "INSERT INTO daystat(created_us, owner, oid, type, "
+	    "answered_us, missed) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT(created_us, owner, oid) DO UPDATE SET answered_us = "
+	    "CASE WHEN "
+	    "answered_us = 0 THEN excluded.answered_us ELSE answered_us END, "
+	    "missed = excluded.missed",
+	[ST_DAY] = "SELECT owner, type, created_us, answered_us, missed FROM "
+	    "daystat WHERE created_us >= ?1 AND created_us < ?2 LIMIT ?3",
+	[ST_URGENT_PUT] = "INSERT OR REPLACE INTO urgent(ratify_by_us, owner, "
+	    "oid, pending) VALUES (?1, ?2, ?3, ?4)",
+	[ST_URGENT_DONE] = "UPDATE urgent SET pending = 0 WHERE owner = ?1 "
+	    "AND oid = ?2",
+	[ST_URGENT] = "SELECT o.owner, o.oid, o.body FROM urgent u INDEXED BY "
+	    "urgent_by JOIN objects o ON o.owner = u.owner AND o.oid = u.oid "
+	    "WHERE u.pending = 1 AND u.ratify_by_us >= ?1 ORDER BY "
+	    "u.ratify_by_us LIMIT ?2",
 #undef QUEUE_SEL
 #undef QUEUE_ORDER
 };
@@ -421,6 +454,7 @@ store_read_applied(struct store *s)
 }
 
 static int	store_queue_fill(struct store *);
+static int	store_desk_fill(struct store *);
 
 struct store *
 store_open(const char *path, const uint8_t key[32])
@@ -466,7 +500,7 @@ store_open(const char *path, const uint8_t key[32])
 	}
 	sqlite3_busy_timeout(s->db, 2000);
 	if (store_prepare(s) == -1 || store_read_applied(s) == -1 ||
-	    store_queue_fill(s) == -1)
+	    store_queue_fill(s) == -1 || store_desk_fill(s) == -1)
 		goto fail;
 	if (pthread_create(&s->thread, NULL, store_checkpointer, s) != 0) {
 		log_warnx("store %s: cannot start the checkpoint thread", path);
@@ -615,9 +649,74 @@ store_queue_put(struct store *s, const struct obj *o)
 	return store_aref_put(s, o);
 }
 
-/* Write o: insert (if new; an existing row is kept) or update. */
+/*
+ * A task is answered (the carrier's part done, as tally.c counts it) once
+ * its results are packaged, an interception is active, or it is final.
+ */
+static bool
+store_task_answered(const struct obj *o)
+{
+	return o->u.task.parts > 0 || o->status == OST_DISCLOSED ||
+	    (o->kind == HI1_OBJ_LITASK && o->status == OST_ACTIVE) ||
+	    obj_final(o);
+}
+
+/*
+ * The desk's rows of o: a task's day statistics (its first answer time is
+ * kept), an urgent order's ratification clock (pending until ratified).
+ */
 static int
-store_put(struct store *s, const struct obj *o, bool insert)
+store_desk_put(struct store *s, const struct obj *o)
+{
+	sqlite3_stmt *q;
+
+	if (o->kind == HI1_OBJ_LDTASK || o->kind == HI1_OBJ_LITASK) {
+		q = s->st[ST_DAY_PUT];
+		sqlite3_bind_int64(q, 1, o->created_us);
+		sqlite3_bind_text(q, 2, o->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, o->oid, -1, SQLITE_STATIC);
+		sqlite3_bind_int(q, 4, (int)o->u.task.t.type);
+		sqlite3_bind_int64(q, 5, store_task_answered(o) ?
+		    (o->changed_us > 0 ? o->changed_us : 1) : 0);
+		sqlite3_bind_int(q, 6, o->u.task.deadline_missed);
+		return store_step_done(s, q);
+	}
+	if (o->kind != HI1_OBJ_AUTHORISATION || !o->u.auth.a.urgent)
+		return 0;
+	if (o->u.auth.ratified) {	/* its clock is gone: off the board */
+		q = s->st[ST_URGENT_DONE];
+		sqlite3_bind_text(q, 1, o->owner, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, o->oid, -1, SQLITE_STATIC);
+		return store_step_done(s, q);
+	}
+	if (o->u.auth.ratify_by_us == 0)
+		return 0;
+	q = s->st[ST_URGENT_PUT];
+	sqlite3_bind_int64(q, 1, o->u.auth.ratify_by_us);
+	sqlite3_bind_text(q, 2, o->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, o->oid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 4, !o->u.auth.ratified);
+	return store_step_done(s, q);
+}
+
+/* What the desk's rows hold of o: they are written again only if it changed. */
+static int64_t
+store_desk_sig(const struct obj *o)
+{
+	if (o->kind == HI1_OBJ_LDTASK || o->kind == HI1_OBJ_LITASK)
+		return (int64_t)store_task_answered(o) << 1 |
+		    o->u.task.deadline_missed;
+	if (o->kind == HI1_OBJ_AUTHORISATION)
+		return o->u.auth.ratified ? -1 : o->u.auth.ratify_by_us;
+	return 0;
+}
+
+/*
+ * Write o: insert (if new; an existing row is kept) or update; the desk's
+ * rows too when desk is set (a new object, or what they hold changed).
+ */
+static int
+store_put(struct store *s, const struct obj *o, bool insert, bool desk)
 {
 	sqlite3_stmt	*q = s->st[insert ? ST_INSERT : ST_UPDATE];
 	uint8_t		*plain, *body;
@@ -650,6 +749,8 @@ store_put(struct store *s, const struct obj *o, bool insert)
 	}
 	rc = store_step_done(s, q);
 	free(body);
+	if (rc == 0 && desk)
+		rc = store_desk_put(s, o);
 	return rc == 0 ? store_queue_put(s, o) : rc;
 }
 
@@ -676,11 +777,17 @@ store_apply_changes(struct store *s, const Warrant__Record *rec)
 			log_warnx("journal record %llu names %s, which the store "
 			    "does not hold for %s", (unsigned long long)rec->seq,
 			    ids[i], owner);
-		else if ((r = obj_apply(o, rec)) == 1)
-			rc = store_put(s, o, false);
-		else if (r == -1)
-			log_warnx("journal record %llu: change of %s not applied",
-			    (unsigned long long)rec->seq, ids[i]);
+		else {
+			int64_t sig = store_desk_sig(o);
+
+			if ((r = obj_apply(o, rec)) == 1)
+				rc = store_put(s, o, false,
+				    sig != store_desk_sig(o));
+			else if (r == -1)
+				log_warnx("journal record %llu: change of %s "
+				    "not applied", (unsigned long long)rec->seq,
+				    ids[i]);
+		}
 	}
 	free(o);
 	return rc;
@@ -699,7 +806,7 @@ store_apply(struct store *s, const Warrant__Record *rec)
 		return -1;
 	v = obj_from_record(rec, &n);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = store_put(s, &v[i], true);
+		rc = store_put(s, &v[i], true, true);
 	free(v);
 	if (rc == 0)
 		rc = store_apply_changes(s, rec);
@@ -1033,6 +1140,90 @@ store_queue_fill(struct store *s)
 	log_warnx("store %s: the desk's queue index cannot be built",
 	    s->path);
 	return -1;
+}
+
+static int
+store_desk_fill_one(const struct obj *o, void *arg)
+{
+	return store_desk_put(arg, o) == -1 ? -1 : 0;
+}
+
+/*
+ * A store written before the desk's day statistics and urgent orders
+ * existed: its tasks and orders are put in once, in one transaction.
+ */
+static int
+store_desk_fill(struct store *s)
+{
+	sqlite3_stmt	*q;
+	char		 sql[160];
+	bool		 done;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM meta WHERE key "
+	    "= 'daystat'", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	done = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+	sqlite3_finalize(q);
+	if (done || !store_readable(s))
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT owner, oid, body FROM objects "
+	    "WHERE kind IN (%d, %d, %d)", HI1_OBJ_LDTASK, HI1_OBJ_LITASK,
+	    HI1_OBJ_AUTHORISATION);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = store_step_done(s, s->st[ST_BEGIN])) == 0)
+		rc = store_visit(s, q, store_desk_fill_one, s);
+	sqlite3_finalize(q);
+	if (rc == 0 && sqlite3_exec(s->db, "INSERT OR IGNORE INTO meta(key, "
+	    "value) VALUES ('daystat', 1)", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	if (rc == 0 && store_step_done(s, s->st[ST_COMMIT]) == 0)
+		return 0;
+	store_step_done(s, s->st[ST_ROLLBACK]);
+	log_warnx("store %s: the desk's statistics cannot be built", s->path);
+	return -1;
+}
+
+int
+store_day(struct store *s, int64_t from_us, int64_t to_us, size_t max,
+    store_day_cb cb, void *arg)
+{
+	sqlite3_stmt	*q = s->st[ST_DAY];
+	struct store_day_row r;
+	int		 rc = 0, step;
+
+	sqlite3_bind_int64(q, 1, from_us);
+	sqlite3_bind_int64(q, 2, to_us);
+	sqlite3_bind_int64(q, 3, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	while (rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *owner = (const char *)sqlite3_column_text(q, 0);
+
+		r.owner = owner ? owner : "";
+		r.type = sqlite3_column_int(q, 1);
+		r.created_us = sqlite3_column_int64(q, 2);
+		r.answered_us = sqlite3_column_int64(q, 3);
+		r.missed = sqlite3_column_int(q, 4) != 0;
+		rc = cb(&r, arg);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		log_warnx("store %s: %s", s->path, sqlite3_errmsg(s->db));
+		rc = -1;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int
+store_urgent(struct store *s, int64_t since_us, size_t max, store_visit_cb cb,
+    void *arg)
+{
+	sqlite3_stmt *q = s->st[ST_URGENT];
+
+	sqlite3_bind_int64(q, 1, since_us);
+	sqlite3_bind_int64(q, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	return store_visit(s, q, cb, arg);
 }
 
 uint64_t

@@ -8,7 +8,12 @@
  * open task. The HTTP and TLS layers are left out: they cost the same
  * whatever the queue holds.
  *
- * usage: qbench TOP_SRCDIR STATE_DIR [TASKS [RUNS]]
+ * With "stats" after RUNS it fills another store with a day of TASKS
+ * tasks instead (created over today, local time, half of them answered
+ * 1 s to 2 h later) and times a day's statistics (GET /desk/api/stats,
+ * src/desk_board.c) and the urgent-orders board.
+ *
+ * usage: qbench TOP_SRCDIR STATE_DIR [TASKS [RUNS [stats]]]
  * Prints one line per figure: "name runs p50_ms p99_ms max_ms total".
  */
 #include "config.h"
@@ -63,6 +68,55 @@ slurp(const char *path, size_t *len)
 }
 
 /* N/2 acceptances of records.xml (two tasks each), fresh ids, spread clocks. */
+static bool	 day_mode;	/* "stats": a day of tasks, half answered */
+static unsigned	 retried;	/* store_apply tried again */
+
+/*
+ * store_apply as the daemon does it: a record the store failed to apply
+ * (rolled back: SQLite busy past its timeout while the checkpoint thread
+ * truncates the WAL, on a loaded machine) is tried again, up to 3 times.
+ */
+static int
+apply(struct store *st, const Warrant__Record *rec)
+{
+	for (int i = 0; i < 3; i++) {
+		if (store_apply(st, rec) == 0)
+			return 0;
+		retried++;
+	}
+	return -1;
+}
+static int64_t	 day_start;	/* local midnight today, µs */
+
+/* The day mode's answer: both tasks of acceptance i Disclosed, later. */
+static void
+answer(struct store *st, const struct hi1_request *req, unsigned i,
+    int64_t created)
+{
+	Warrant__Transition	 tr[2], *trp[2];
+	Warrant__Record		 rec;
+
+	warrant__record__init(&rec);
+	for (size_t k = 0; k < 2; k++) {
+		warrant__transition__init(&tr[k]);
+		tr[k].object_id = (char *)req->tasks[k].object_id;
+		tr[k].status = "Disclosed";
+		tr[k].previous_status = "AwaitingDisclosure";
+		tr[k].generation = 2;
+		trp[k] = &tr[k];
+	}
+	rec.seq = (uint64_t)i * 2 + 1;
+	rec.time_us = created + (int64_t)(1 + (i * 7919u) % 7200) * 1000000;
+	rec.event = WARRANT__EVENT_TYPE__EVENT_OBJECT_CHANGED;
+	rec.authority_id = OWNER;
+	rec.n_transitions = 2;
+	rec.transitions = trp;
+	if (apply(st, &rec) == -1) {
+		fprintf(stderr, "qbench: answer %u not applied\n", i);
+		exit(1);
+	}
+}
+
 static void
 fill(struct store *st, const struct hi1_request *tmpl, unsigned n)
 {
@@ -98,8 +152,11 @@ fill(struct store *st, const struct hi1_request *tmpl, unsigned n)
 			t[k].task.review = i % 2 ? 2 : 1;	/* half wait */
 			tp[k] = &t[k].task;
 		}
-		rec.seq = i;
+		rec.seq = day_mode ? (uint64_t)i * 2 : i;
 		rec.time_us = now;
+		if (day_mode)	/* spread over today, in creation order */
+			rec.time_us = day_start + (int64_t)((double)i /
+			    ((n + 1) / 2) * 86399e6);
 		rec.event = WARRANT__EVENT_TYPE__EVENT_REQUEST_ACCEPTED;
 		rec.authority_id = OWNER;
 		rec.carrier_ref = ref;
@@ -107,14 +164,17 @@ fill(struct store *st, const struct hi1_request *tmpl, unsigned n)
 		rec.authorisations = ap;
 		rec.n_tasks = 2;
 		rec.tasks = tp;
-		if (store_apply(st, &rec) == -1) {
+		if (apply(st, &rec) == -1) {
 			fprintf(stderr, "qbench: store_apply failed at %u\n", i);
 			exit(1);
 		}
+		if (day_mode && i % 2 == 0)
+			answer(st, req, i, rec.time_us);
 	}
 	free(req);
 	printf("# filled %u tasks in %.1f s\n", (n + 1) / 2 * 2,
 	    (mono_ms() - t0) / 1e3);
+	printf("# store_apply tried again %u times\n", retried);
 }
 
 struct answer {
@@ -207,6 +267,16 @@ main(int argc, char *argv[])
 	}
 	n = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 100000;
 	runs = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : 200;
+	day_mode = argc > 5 && strcmp(argv[5], "stats") == 0;
+	{
+		time_t		 now = time(NULL);
+		struct tm	 tm;
+
+		localtime_r(&now, &tm);
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		day_start = (int64_t)mktime(&tm) * 1000000;
+	}
 	log_init("qbench", 1, 0);
 	hi1_init();
 	snprintf(path, sizeof(path), "%s/etc/templates", argv[1]);
@@ -278,6 +348,13 @@ main(int argc, char *argv[])
 	r.peer = "127.0.0.1:1";
 
 	printf("# name runs p50_ms p99_ms max_ms bytes\n");
+	if (day_mode) {
+		measure(d, &r, "stats_day", "/desk/api/stats", "", runs, 1);
+		measure(d, &r, "stats_other_day", "/desk/api/stats",
+		    "date=2026-01-01", runs, 1);
+		measure(d, &r, "urgent_board", "/desk/api/urgent", "", runs, 1);
+		goto out;
+	}
 	measure(d, &r, "first_page", "/desk/api/queue", "", runs, 1);
 	measure(d, &r, "search_carrier_ref", "/desk/api/queue",
 	    "carrier_ref=", runs, (n + 1) / 2);
@@ -286,6 +363,7 @@ main(int argc, char *argv[])
 	measure(d, &r, "filter_state", "/desk/api/queue",
 	    "state=AwaitingApproval", runs, 1);
 	measure(d, &r, "metrics", "/metrics", NULL, runs, 1);
+out:
 	desk_free(d);
 	journal_close(j);
 	event_base_free(base);

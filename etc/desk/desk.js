@@ -10,6 +10,7 @@
 const I18N = {
 	es: {
 		title: "Mesa de cumplimiento", nav_queue: "Cola de trabajo",
+		nav_urgent: "Órdenes urgentes", nav_stats: "Estadísticas",
 		search: "Buscar por", by_carrier_ref: "referencia del operador",
 		by_authority_ref: "referencia de la autoridad",
 		by_identifier: "identificador (queda registrado)", state: "Estado",
@@ -34,6 +35,7 @@ const I18N = {
 	},
 	en: {
 		title: "Compliance desk", nav_queue: "Work queue",
+		nav_urgent: "Urgent orders", nav_stats: "Statistics",
 		search: "Search by", by_carrier_ref: "carrier reference",
 		by_authority_ref: "authority reference",
 		by_identifier: "identifier (journaled)", state: "State",
@@ -285,6 +287,8 @@ async function start() {
 		translate();
 		if (document.body.dataset.page === "queue")
 			loadQueue();
+		else if (typeof boardLanguage === "function")
+			boardLanguage();
 	});
 	try {
 		const me = await api("/desk/api/me");
@@ -311,8 +315,10 @@ async function start() {
 					td.textContent = left(task.seconds_left);
 			}
 		}, 1000);
-	} else
+	} else if (document.body.dataset.page === "request")
 		loadRequest();
+	else if (typeof boardStart === "function")	/* board.js */
+		boardStart(document.body.dataset.page);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -2,8 +2,9 @@
  * fuzz_desk — libFuzzer target for the compliance desk's untrusted input
  * (src/desk_input.c): the input's first byte picks the action whose body
  * rules apply (approve, reject, hold, release, assign, note); the rest is
- * both an action body (JSON) and a query string for the queue. Checks what
- * the parsers promise: whatever they accept is bounded and valid.
+ * both an action body (JSON), a query string for the queue and the
+ * statistics' day (desk_date_parse). Checks what the parsers promise:
+ * whatever they accept is bounded and valid.
  * Run: tests/fuzz/run.sh BUILDDIR [SECONDS].
  */
 #include "config.h"
@@ -47,6 +48,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strlen(s) < 512 && desk_filter_parse(s, &f) == NULL) {
 		if (f.limit == 0 || f.limit > DESK_QUEUE_MAX ||
 		    strlen(f.identifier) > DESK_FIELD_MAX)
+			abort();
+	}
+	/* As the statistics' day: accepted only as a day that exists. */
+	if (strlen(s) < 512) {
+		int y, m, d;
+
+		if (desk_date_parse(s, &y, &m, &d) == 1 && (y < 2000 ||
+		    y > 2099 || m < 1 || m > 12 || d < 1 || d > 31))
 			abort();
 	}
 	free(s);

@@ -54,6 +54,11 @@ for who in deskop desksup; do
 	    fail "GET me as $who: wrong level: $body"
 	req $who GET "$DESK/desk/api/queue"
 	expect_code "GET queue as $who" 200
+	# The urgent-orders board and a day's statistics (desk_board.c).
+	req $who GET "$DESK/desk/api/urgent"
+	expect_code "GET urgent as $who" 200
+	req $who GET "$DESK/desk/api/stats"
+	expect_code "GET stats as $who" 200
 	# Desk people reach neither the auditors' nor the authorities' resources.
 	req $who GET "$WARRANT_URL/journal/checkpoint"
 	expect_code "GET /journal/checkpoint as $who" 403
@@ -62,7 +67,8 @@ for who in deskop desksup; do
 	expect_code "POST /hi1 as $who" 403
 done
 for who in fgr fgecdmx auditor unregistered suspended; do
-	for path in me queue requests/MXC-20260101-00000001; do
+	for path in me queue requests/MXC-20260101-00000001 urgent stats \
+	    "stats?date=2026-01-01"; do
 		req $who GET "$DESK/desk/api/$path"
 		expect_code "GET $path as $who" 403
 	done
@@ -78,7 +84,7 @@ req deskop POST "$DESK/hi1" -H 'Content-Type: application/json' --data-binary '{
 expect_code "POST /hi1 on the desk listener" 404
 
 # --- the console's files: desk people only, under a strict CSP ---------------------
-for page in / /request.html /desk.js /desk.css; do
+for page in / /request.html /desk.js /desk.css /urgent.html /stats.html /board.js; do
 	req deskop GET "$DESK$page" -D "$work/headers"
 	expect_code "GET $page" 200
 	grep -qi "^Content-Security-Policy: default-src 'none'; script-src 'self';" "$work/headers" ||

@@ -50,10 +50,15 @@ printf '{ "AutoSelectCertificateForUrls": ["{\\"pattern\\":\\"%s\\",\\"filter\\"
 
 "$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/records.xml" >/dev/null
 fresh_uuids "$work/records.xml"
+# An urgent order approved now: its 48 h ratification clock runs on the board.
+"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/location-realtime-urgent.xml" >/dev/null
+sed -i "s|<common:ApprovalTimestamp>[^<]*|<common:ApprovalTimestamp>$(date -u +%Y-%m-%dT%H:%M:%SZ)|" \
+    "$work/location-realtime-urgent.xml"
+fresh_uuids "$work/location-realtime-urgent.xml"
 mkdir -p "$work/shots"
 DESK=$DESK WORK=$work SHOTS=$work/shots HOME_OP=$work/home-op \
     HOME_NONE=$work/home-none HOME_FGR=$work/home-fgr \
-    RECORDS=$work/records.xml FGR_CERT=$DIR/fgr.pem FGR_KEY=$DIR/fgr.key \
+    RECORDS=$work/records.xml URGENT=$work/location-realtime-urgent.xml FGR_CERT=$DIR/fgr.pem FGR_KEY=$DIR/fgr.key \
     TEMPLATES=$TOP_SRCDIR/etc/templates WARRANTCTL=$WARRANTCTL \
     /usr/bin/python3 "$TOP_SRCDIR/tests/integration/desk-browser.py" ||
     fail "the browser test failed (screenshots in $work/shots; WD_KEEP=1 keeps them)"

@@ -343,6 +343,31 @@ desk_apply(struct obj *o, const char *action, const char *op, const char *text)
 	return obj_apply(o, &rec);
 }
 
+/* The statistics' day: one strict parameter, a day that exists. */
+static void
+test_date(void **state)
+{
+	int y = 0, m = 0, d = 0;
+	static const char *const bad[] = {
+		"date=2026-13-01", "date=2026-02-29", "date=1999-12-31",
+		"date=2026-1-01", "date=2026-01-01&x=1", "x=1", "date=",
+		"date=2026-01-01T", "date=2026%2D01-01x", "date=20260101..",
+		"date=2026-00-10", "date=2026-04-31", "date=+026-01-01",
+	};
+
+	(void)state;
+	assert_int_equal(desk_date_parse(NULL, &y, &m, &d), 0);
+	assert_int_equal(desk_date_parse("", &y, &m, &d), 0);
+	assert_int_equal(desk_date_parse("date=2028-02-29", &y, &m, &d), 1);
+	assert_int_equal(y, 2028);
+	assert_int_equal(m, 2);
+	assert_int_equal(d, 29);
+	assert_int_equal(desk_date_parse("date=2026%2D12%2D07", &y, &m, &d), 1);
+	assert_int_equal(d, 7);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(desk_date_parse(bad[i], &y, &m, &d), -1);
+}
+
 static void
 test_reopen(void **state)
 {
@@ -412,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_reopen),
+		cmocka_unit_test(test_date),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

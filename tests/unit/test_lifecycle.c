@@ -1596,6 +1596,119 @@ test_queue_index(void **state)
 	}
 }
 
+/*
+ * store_day's rows, kept for the desk's statistics: the records' tasks
+ * counted (this harness's journal gives every record the same time).
+ */
+struct day_ctx {
+	size_t	 n, answered, missed;
+	int64_t	 created, answered_us;
+};
+
+static int
+day_cb(const struct store_day_row *r, void *arg)
+{
+	struct day_ctx *d = arg;
+
+	assert_string_equal(r->owner, "FGR");
+	if (r->type != WD_REQ_RECORDS)
+		return 0;
+	d->n++;
+	d->answered += r->answered_us != 0;
+	d->missed += r->missed;
+	d->created = r->created_us;
+	d->answered_us = r->answered_us;
+	return 0;
+}
+
+static int
+urgent_cb(const struct obj *o, void *arg)
+{
+	assert_int_equal(o->kind, HI1_OBJ_AUTHORISATION);
+	assert_true(o->u.auth.a.urgent);
+	snprintf(arg, HI1_UUID_LEN + 1, "%s", o->oid);
+	return 0;
+}
+
+static size_t
+day_read(struct fx *f, int64_t from, int64_t to, struct day_ctx *d)
+{
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(store_day(f->st, from, to, 100, day_cb, d), 0);
+	return d->n;
+}
+
+/*
+ * The desk's indexes (desk_board.c): every task by acceptance with its
+ * first answer and missed deadline, kept once the task ends; urgent orders
+ * pending ratification by clock, gone once ratified; both filled at the
+ * next open for a store from before them.
+ */
+static void
+test_desk_indexes(void **state)
+{
+	struct fx		*f = *state;
+	struct hi1_request	 req, ur;
+	struct wd_error		 err;
+	struct day_ctx		 d;
+	char			 oid[HI1_UUID_LEN + 1] = "";
+	int64_t			 t0, by;
+	sqlite3			*db;
+	char			 path[128];
+
+	f->cfg.retry_rounds = 20;
+	f->cfg.retry_base_us = 30 * DAY;
+	lifecycle_configure(f->lc, &f->cfg);
+	create(f, "records.xml", "MXC-20261201-00000031", &req);
+	t0 = get(f, req.tasks[0].object_id)->created_us;	/* its record's */
+	assert_int_equal(day_read(f, t0, t0 + US, &d), 2);
+	assert_int_equal(d.created, t0);
+	assert_int_equal(d.answered, 0);
+	assert_int_equal(day_read(f, t0 + US, t0 + DAY, &d), 0);	/* [from, to) */
+	assert_int_equal(day_read(f, t0 - DAY, t0, &d), 0);
+	/* The deadline passes: missed, still not answered. */
+	advance(f, DAY + US);
+	assert_int_equal(day_read(f, t0, t0 + US, &d), 2);
+	assert_int_equal(d.missed, 2);
+	assert_int_equal(d.answered, 0);
+	/* An urgent order on the board until ratified. */
+	advance(f, HOUR);
+	create(f, "location-realtime-urgent.xml", "MXC-20261201-00000032", &ur);
+	by = get(f, ur.auths[0].object_id)->u.auth.ratify_by_us;
+	assert_int_equal(store_urgent(f->st, f->now, 10, urgent_cb, oid), 0);
+	assert_string_equal(oid, ur.auths[0].object_id);
+	oid[0] = '\0';
+	assert_int_equal(store_urgent(f->st, by + US, 10, urgent_cb, oid), 0);
+	assert_string_equal(oid, "");	/* since: after its clock */
+	/* A store from before the indexes: filled at its open. */
+	fx_close(f);
+	snprintf(path, sizeof(path), "%s/objects.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM daystat; DELETE FROM "
+	    "urgent; DELETE FROM meta WHERE key = 'daystat'", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	fx_open(f);
+	assert_int_equal(day_read(f, t0, t0 + US, &d), 2);
+	assert_int_equal(d.missed, 2);
+	assert_int_equal(store_urgent(f->st, f->now, 10, urgent_cb, oid), 0);
+	assert_string_equal(oid, ur.auths[0].object_id);
+	assert_int_equal(update(f, "auth:AuthorisationObject",
+	    ur.auths[0].object_id, 1, ratify, &err), 0);
+	oid[0] = '\0';
+	assert_int_equal(store_urgent(f->st, 0, 10, urgent_cb, oid), 0);
+	assert_string_equal(oid, "");
+	/* The records' tasks end (their calls fail past every round): answered
+	 * once, at that change, and still counted on their day. */
+	f->cfg.retry_rounds = 1;
+	lifecycle_configure(f->lc, &f->cfg);
+	advance(f, 31 * DAY);
+	assert_true(obj_final(get(f, req.tasks[0].object_id)));
+	assert_int_equal(day_read(f, t0, t0 + US, &d), 2);
+	assert_int_equal(d.answered, 2);
+	assert_true(d.answered_us >= t0);
+}
+
 int
 main(void)
 {
@@ -1622,6 +1735,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alert_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_slice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_desk_indexes, setup, teardown),
 	};
 
 	log_init("test_lifecycle", 1, 0);
