@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "ctl.h"
+#include "wd_tls_policy.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -179,7 +180,7 @@ ctl_tls_ctx(const char *cert, const char *key, const char *cacert,
 	}
 	/* Only the given CA: the system store has no say over warrantd. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+	if (wd_tls_policy(ctx, false) == -1)
 		ctl_err_set(err, CTL_E_TRANSPORT, "OpenSSL: %s", tls_reason());
 	else if (SSL_CTX_load_verify_file(ctx, cacert) != 1)
 		ctl_err_set(err, CTL_E_TRANSPORT,
