@@ -40,6 +40,7 @@
 #include "journal.h"
 #include "journal_audit.h"
 #include "log.h"
+#include "auditapi.h"
 #include "server.h"
 #include "wd_wake.h"
 
@@ -280,7 +281,7 @@ proof_start(struct proof_job *job)
 }
 
 void
-auditapi_proof(struct conn *c)
+auditapi_proof(struct conn *c, char *body, size_t len)
 {
 	struct proof_job	*job;
 	uint64_t		 seq = 0, size = 0, have;
@@ -288,6 +289,9 @@ auditapi_proof(struct conn *c)
 	bool			 by_leaf;
 	char			*note;
 
+	(void)len;
+	free(body);
+	c->close_after = c->close_after || !c->req.keep_alive;
 	if (proof_parse_query(c->req.query, &seq, &by_leaf, leaf) == -1) {
 		proof_answer(c, 400, "usage: GET /journal/proof?seq=N, N a "
 		    "record's sequence number in decimal without leading zeros, "

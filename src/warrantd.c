@@ -33,6 +33,8 @@
 #include "results.h"
 #include "seal.h"
 #include "desk.h"
+#include "intake.h"
+#include "routes.h"
 #include "server.h"
 #include "strict.h"
 #include "store.h"
@@ -541,6 +543,7 @@ main(int argc, char *argv[])
 	memset(&srv, 0, sizeof(srv));
 	TAILQ_INIT(&srv.conns);
 	srv.conf_path = path;
+	srv.hooks = &routes_hooks;
 	if (evthread_use_pthreads() == -1 || (srv.base = event_base_new()) == NULL)
 		fatalx("cannot initialise libevent");
 	if ((srv.gen = server_gen_load(path, 1)) == NULL)
