@@ -2769,6 +2769,12 @@ lc_tick_cb(evutil_socket_t fd, short what, void *arg)
 	lifecycle_tick(arg);
 }
 
+/* The dispatch reports its calls through these (lifecycle_env.h). */
+static const struct dispatch_hooks lc_dispatch_hooks = {
+	lifecycle_claim, lifecycle_unclaim, lifecycle_calls,
+	lifecycle_call_reported, lifecycle_gated,
+};
+
 struct lifecycle *
 lifecycle_new(const struct lifecycle_env *env, const struct lifecycle_config *cfg)
 {
@@ -2777,6 +2783,7 @@ lifecycle_new(const struct lifecycle_env *env, const struct lifecycle_config *cf
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		return NULL;
 	lc->env = *env;
+	lc->env.dispatch = &lc_dispatch_hooks;
 	lc->cfg = *cfg;
 	lc->now = lc_realtime;
 	TAILQ_INIT(&lc->marks);
