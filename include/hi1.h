@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "wd.h"
+#include "wd_time.h"
 
 #define HI1_MAX_ACTIONS		16
 #define HI1_MAX_IDS		8
@@ -245,10 +246,14 @@ struct _xmlDoc;
 int	hi1_validate(const struct hi1_schema *, struct _xmlDoc *,
 	    struct wd_error *err);
 
-/* Parse an RFC 3339 / xs:dateTime with zone into µs since the epoch. */
-int	hi1_parse_time(const char *s, int64_t *out_us);
-/* Format µs since epoch as YYYY-MM-DDTHH:MM:SS.ffffffZ (buf >= 32). */
-void	hi1_format_time(int64_t us, char *buf, size_t len);
+/*
+ * Times are read and written by the shared library (wd_time.h). The old
+ * names stay until the branches of issue 12 have merged, then go.
+ */
+#define hi1_parse_time(s, us)		wd_time_parse((s), (us))
+#define hi1_format_time(us, b, l)	wd_time_format((us), (b), (l))
+#define hi1_format_time_s(us, b, l)	wd_time_format_s((us), (b), (l))
+/* 15 digits, the last the Luhn digit of the others (wd_luhn.h). */
 int	hi1_imei_luhn_ok(const char *digits15);
 /* id->type and id->value checked as in a request (addr, port filled): 0 or -1. */
 int	hi1_identifier_valid(struct hi1_identifier *id);

@@ -73,7 +73,5 @@ int	 hi1_build_answer_pieces(const struct hi1_response_header *,
 char	*hi1_build_deliver(const struct hi1_response_header *,
 	    const struct hi1_answer *, size_t n, size_t *len);
 
-/* QualifiedDateTime, whole seconds: YYYY-MM-DDTHH:MM:SSZ (buf >= 21). */
-void	 hi1_format_time_s(int64_t us, char *buf, size_t len);
 
 #endif

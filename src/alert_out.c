@@ -45,6 +45,7 @@
 #include "log.h"
 #include "strict.h"
 #include "wd.h"
+#include "wd_time.h"
 
 #define ALERT_CMD_MAX		8	/* hooks running at once */
 #define ALERT_CMD_ENV		12	/* variables given, with the NULL */
@@ -79,13 +80,10 @@ struct alert_out {
 void
 alert_out_time(int64_t us, char *buf, size_t len)
 {
-	time_t		 t = (time_t)(us / 1000000);
-	struct tm	 tm;
-
-	if (us == 0 || gmtime_r(&t, &tm) == NULL)
+	if (us != 0)
+		wd_time_format_s(us, buf, len);
+	if (us == 0 || buf[0] == '\0')
 		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static const char *

@@ -41,6 +41,7 @@
 #include "journal_segment.h"
 #include "log.h"
 #include "merkle.h"
+#include "wd_time.h"
 
 #define EXIT_BAD	1
 #define EXIT_USAGE	2
@@ -50,18 +51,8 @@
 static void
 fmt_time(int64_t us, char *out, size_t len)
 {
-	struct tm	tm;
-	time_t		t = (time_t)(us / 1000000);
-	int		n;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(out, len, "%" PRId64, us);
-		return;
-	}
-	n = snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(us % 1000000));
-	if (n < 0 || (size_t)n >= len)	/* a year that does not fit */
+	wd_time_format(us, out, len);
+	if (out[0] == '\0')	/* a year that does not fit */
 		snprintf(out, len, "%" PRId64, us);
 }
 
@@ -69,20 +60,10 @@ fmt_time(int64_t us, char *out, size_t len)
 static int
 parse_time(const char *s, int64_t *us)
 {
-	struct tm	 tm;
-	const char	*end;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end) {
-		memset(&tm, 0, sizeof(tm));
-		if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end) {
-			log_warnx("bad time \"%s\" (YYYY-MM-DD or "
-			    "YYYY-MM-DDTHH:MM:SSZ)", s);
-			return -1;
-		}
-	}
-	*us = (int64_t)timegm(&tm) * 1000000;
-	return 0;
+	if (wd_time_parse_date(s, us) == 0 || wd_time_parse(s, us) == 0)
+		return 0;
+	log_warnx("bad time \"%s\" (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)", s);
+	return -1;
 }
 
 static const char *

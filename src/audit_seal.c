@@ -23,6 +23,7 @@
 #include "audit_seal.h"
 #include "journal_audit.h"
 #include "log.h"
+#include "wd_time.h"
 
 #define EXIT_BAD	1
 #define EXIT_USAGE	2
@@ -153,11 +154,8 @@ search_names(const struct search_run *sr, const Warrant__Record *r)
 static void
 search_when(int64_t us, char *out, size_t len)
 {
-	time_t		t = (time_t)(us / 1000000);
-	struct tm	tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	wd_time_format_s(us, out, len);
+	if (out[0] == '\0')
 		snprintf(out, len, "%" PRId64, us);
 }
 

@@ -13,13 +13,12 @@
  * once (503 beyond): threads and memory stay bounded whatever auditors do.
  *
  * Handing back: the worker owns nothing but its job and never touches the
- * connection, the server or libevent. It closes the write end of the job's
- * pipe when done; the read end was registered with event_base_once() on the
- * loop thread before the worker started, so the loop wakes up, and there
+ * connection, the server or libevent. It signals the job's once-only wake
+ * (wd_wake.h) when done; the wake was registered on the loop thread before
+ * the worker started, so the loop wakes up, and there
  * conn_release_if_dead() balances the busy count taken by conn_route() and
  * the answer goes out. If the loop has already exited when the worker
- * finishes (the stop's drain deadline passed), nothing dangles: the pending
- * once-event is freed with the base, the job is abandoned at exit.
+ * finishes (the stop's drain deadline passed), the job is abandoned at exit.
  */
 #include "config.h"
 
@@ -41,7 +40,9 @@
 #include "journal.h"
 #include "journal_audit.h"
 #include "log.h"
+#include "auditapi.h"
 #include "server.h"
+#include "wd_wake.h"
 
 #define PROOF_MAX_RUNNING	2
 #define PROOF_TYPE		"text/plain; charset=utf-8"
@@ -56,7 +57,7 @@ struct proof_job {
 	char		*note;		/* newest checkpoint, signed note */
 	size_t		 notelen;
 	uint64_t	 size;		/* its tree size */
-	int		 rfd, wfd;	/* done signal: the worker closes wfd */
+	struct wd_wake	*wake;		/* done signal, once */
 	/* Written by the worker, read by the loop once done is set. */
 	int		 done;
 	int		 rv;		/* JAUDIT_* */
@@ -71,10 +72,7 @@ static unsigned	proof_running;		/* loop thread only */
 static void
 proof_job_free(struct proof_job *job)
 {
-	if (job->rfd != -1)
-		close(job->rfd);
-	if (job->wfd != -1)
-		close(job->wfd);
+	wd_wake_free(job->wake);
 	free(job->note);
 	free(job->buf);
 	free(job);
@@ -134,7 +132,7 @@ proof_worker(void *arg)
 {
 	struct proof_job	*job = arg;
 	FILE			*out;
-	int			 wfd = job->wfd;
+	struct wd_wake		*wake = job->wake;
 
 	if ((out = open_memstream(&job->buf, &job->len)) == NULL) {
 		log_warn("proof of seq %" PRIu64 ": open_memstream", job->seq);
@@ -157,12 +155,12 @@ proof_worker(void *arg)
 		}
 	}
 	/*
-	 * Publish, then signal. After the close the loop may free job at any
-	 * moment: nothing below may touch it.
+	 * Publish, then signal. After the signal the loop may free job (and
+	 * the wake) at any moment: nothing below may touch them.
 	 */
-	job->wfd = -1;
 	__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
-	close(wfd);
+	if (wd_wake_signal(wake) == -1)
+		fatal("proof: wake-up");
 	return NULL;
 }
 
@@ -182,7 +180,7 @@ proof_not_found(struct conn *c, const struct proof_job *job)
 }
 
 static void
-proof_done(evutil_socket_t fd, short what, void *arg)
+proof_done(void *arg)
 {
 	static const char	 msg500[] = "the proof could not be built; the "
 	    "operator's log says why\n";
@@ -190,10 +188,8 @@ proof_done(evutil_socket_t fd, short what, void *arg)
 	struct conn		*c = job->c;
 	char			*body;
 
-	(void)fd;
-	(void)what;
 	proof_running--;
-	/* Only the worker's close makes the pipe readable. */
+	/* Only the worker's signal wakes the loop for this job. */
 	if (!__atomic_load_n(&job->done, __ATOMIC_ACQUIRE))
 		fatalx("proof of seq %" PRIu64 ": woken before the worker "
 		    "finished", job->seq);
@@ -229,7 +225,7 @@ static struct proof_job *
 proof_job_new(struct conn *c, uint64_t seq, char *note, uint64_t size)
 {
 	struct proof_job	*job;
-	int			 p[2], n;
+	int			 n;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		log_warn("proof");
@@ -242,19 +238,15 @@ proof_job_new(struct conn *c, uint64_t seq, char *note, uint64_t size)
 	job->note = note;
 	job->notelen = strlen(note);
 	job->size = size;
-	job->rfd = job->wfd = -1;
 	n = snprintf(job->dir, sizeof(job->dir), "%s/journal",
 	    c->gen->conf->state_dir);
 	if (n < 0 || (size_t)n >= sizeof(job->dir)) {
 		log_warnx("proof: state directory name too long");
 		goto fail;
 	}
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_warn("proof: pipe");
+	/* Registered before the worker exists, so its signal cannot be lost. */
+	if ((job->wake = wd_wake_new(c->srv->base, proof_done, job, 1)) == NULL)
 		goto fail;
-	}
-	job->rfd = p[0];
-	job->wfd = p[1];
 	return job;
 fail:
 	proof_job_free(job);
@@ -289,7 +281,7 @@ proof_start(struct proof_job *job)
 }
 
 void
-auditapi_proof(struct conn *c)
+auditapi_proof(struct conn *c, char *body, size_t len)
 {
 	struct proof_job	*job;
 	uint64_t		 seq = 0, size = 0, have;
@@ -297,6 +289,9 @@ auditapi_proof(struct conn *c)
 	bool			 by_leaf;
 	char			*note;
 
+	(void)len;
+	free(body);
+	c->close_after = c->close_after || !c->req.keep_alive;
 	if (proof_parse_query(c->req.query, &seq, &by_leaf, leaf) == -1) {
 		proof_answer(c, 400, "usage: GET /journal/proof?seq=N, N a "
 		    "record's sequence number in decimal without leading zeros, "
@@ -334,25 +329,15 @@ auditapi_proof(struct conn *c)
 		return;
 	job->by_leaf = by_leaf;
 	memcpy(job->leaf, leaf, sizeof(job->leaf));
-	/* Registered before the worker exists, so its signal cannot be lost. */
-	if (event_base_once(c->srv->base, job->rfd, EV_READ, proof_done, job,
-	    NULL) == -1) {
-		log_warnx("proof: cannot watch the worker");
-		proof_job_free(job);
-		proof_answer(c, 500, "the proof could not be started\n");
-		return;
-	}
 	if (proof_start(job) == -1) {
-		/*
-		 * The once-event stays registered on rfd: close wfd so that it
-		 * fires and proof_done() answers from the job's error.
-		 */
+		/* The wake stays registered: signal it so that proof_done()
+		 * answers from the job's error. */
 		log_warn("proof: pthread_create");
 		snprintf(job->err, sizeof(job->err), "no worker thread");
 		job->rv = JAUDIT_ERROR;
 		__atomic_store_n(&job->done, 1, __ATOMIC_RELEASE);
-		close(job->wfd);
-		job->wfd = -1;
+		if (wd_wake_signal(job->wake) == -1)
+			fatal("proof: wake-up");
 	}
 	proof_running++;
 }

@@ -34,13 +34,8 @@
 #include "log.h"
 #include "strict.h"
 #include "seal.h"
-
-/* TLS to a back end: the same policy as towards authorities (tls.c). */
-#define BE_TLS12_CIPHERS "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-			"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
-			"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
-#define BE_TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:" \
-			"TLS_AES_128_GCM_SHA256"
+#include "wd_tls_policy.h"
+#include "wd_wake.h"
 
 static void	call_attempt(struct backend_call *);
 static void	call_complete(struct backend_call *, enum backend_outcome,
@@ -829,7 +824,6 @@ finisher_main(void *arg)
 {
 	struct backend_set	*set = arg;
 	struct backend_call	*call;
-	char			 one = 1;
 
 	pthread_mutex_lock(&set->fin_lock);
 	for (;;) {
@@ -843,8 +837,7 @@ finisher_main(void *arg)
 		call->w = NULL;
 		pthread_mutex_lock(&set->fin_lock);
 		TAILQ_INSERT_TAIL(&set->fin_done, call, entry);
-		/* A full pipe already wakes the loop. */
-		if (write(set->fin_pipe[1], &one, 1) == -1 && errno != EAGAIN)
+		if (wd_wake_signal(set->fin_wake) == -1)
 			log_warn("backend: finisher wake-up");
 	}
 	pthread_mutex_unlock(&set->fin_lock);
@@ -874,33 +867,16 @@ finisher_collect(struct backend_set *set)
 }
 
 static void
-finisher_wakecb(evutil_socket_t fd, short what, void *arg)
+finisher_wakecb(void *arg)
 {
-	char	buf[64];
-
-	(void)what;
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
 	finisher_collect(arg);
 }
 
 static int
 finisher_start(struct backend_set *set)
 {
-	int	fl;
-
-	if (pipe(set->fin_pipe) == -1) {
-		set->fin_pipe[0] = set->fin_pipe[1] = -1;
-		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		fl = fcntl(set->fin_pipe[i], F_GETFL);
-		fcntl(set->fin_pipe[i], F_SETFL, fl | O_NONBLOCK);
-		fcntl(set->fin_pipe[i], F_SETFD, FD_CLOEXEC);
-	}
-	set->fin_ev = event_new(set->base, set->fin_pipe[0], EV_READ | EV_PERSIST,
-	    finisher_wakecb, set);
-	if (set->fin_ev == NULL || event_add(set->fin_ev, NULL) == -1)
+	if ((set->fin_wake = wd_wake_new(set->base, finisher_wakecb, set,
+	    0)) == NULL)
 		return -1;
 	if (pthread_create(&set->fin_thread, NULL, finisher_main, set) != 0)
 		return -1;
@@ -920,12 +896,8 @@ finisher_stop(struct backend_set *set)
 		set->fin_started = false;
 		finisher_collect(set);
 	}
-	if (set->fin_ev != NULL)
-		event_free(set->fin_ev);
-	set->fin_ev = NULL;
-	for (int i = 0; i < 2; i++)
-		if (set->fin_pipe[i] != -1)
-			close(set->fin_pipe[i]);
+	wd_wake_free(set->fin_wake);
+	set->fin_wake = NULL;
 }
 
 /* --- the set ----------------------------------------------------------------- */
@@ -944,12 +916,8 @@ backend_tls(const struct wd_backend *wb)
 		return NULL;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_TICKET);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	if (SSL_CTX_set_cipher_list(ctx, BE_TLS12_CIPHERS) != 1 ||
-	    SSL_CTX_set_ciphersuites(ctx, BE_TLS13_SUITES) != 1 ||
+	/* TLS to a back end: the same policy as towards authorities. */
+	if (wd_tls_policy(ctx, false) == -1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, wb->tls.cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, wb->tls.key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1 ||
@@ -1051,7 +1019,6 @@ backend_set_new(struct event_base *base, const struct wd_conf *conf,
 	}
 	set->base = base;
 	set->results = results;
-	set->fin_pipe[0] = set->fin_pipe[1] = -1;
 	TAILQ_INIT(&set->backends);
 	TAILQ_INIT(&set->calls);
 	TAILQ_INIT(&set->fin_queue);

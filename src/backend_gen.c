@@ -33,6 +33,7 @@
 #include "bgen.h"
 #include "bstore.h"
 #include "log.h"
+#include "wd_luhn.h"
 
 #define US		1000000LL
 #define DAY_US		(86400LL * US)
@@ -281,34 +282,6 @@ gcd(uint64_t a, uint64_t b)
 
 /* --- identifiers ---------------------------------------------------------- */
 
-char
-bgen_luhn_digit(const char *d, size_t n)
-{
-	unsigned sum = 0;
-
-	/* From the right, every second digit of the payload is doubled. */
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = (unsigned)(d[n - 1 - i] - '0');
-		if (i % 2 == 0) {
-			v *= 2;
-			if (v > 9)
-				v -= 9;
-		}
-		sum += v;
-	}
-	return (char)('0' + (10 - sum % 10) % 10);
-}
-
-int
-bgen_luhn_valid(const char *d)
-{
-	size_t n = strlen(d);
-
-	if (n < 2 || strspn(d, "0123456789") != n)
-		return 0;
-	return bgen_luhn_digit(d, n - 1) == d[n - 1];
-}
-
 static const char curp_alphabet[] = "0123456789ABCDEFGHIJKLMN&OPQRSTUVWXYZ";
 
 static int
@@ -486,7 +459,7 @@ make_imei(uint64_t seed, uint64_t k)
 	uint64_t x = perm(k, NTAC * 1000000, 7919, key(seed, 3, 0, T_PERM));
 
 	snprintf(d, sizeof(d), "%.8s%06u", tacs[x % NTAC], (unsigned)(x / NTAC % 1000000));
-	d[14] = bgen_luhn_digit(d, 14);
+	d[14] = wd_luhn_digit(d, 14);
 	d[15] = '\0';
 	return strtoull(d, NULL, 10);
 }

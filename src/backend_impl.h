@@ -138,8 +138,7 @@ struct backend_set {
 	pthread_cond_t		 fin_cond;
 	struct backend_calls	 fin_queue;
 	struct backend_calls	 fin_done;
-	int			 fin_pipe[2];
-	struct event		*fin_ev;
+	struct wd_wake		*fin_wake;
 };
 
 int64_t	backend_now_ms(void);

@@ -44,6 +44,7 @@
 
 #include "bsrv.h"
 #include "log.h"
+#include "wd_wake.h"
 
 #define ERR_CODE(x)	WARRANT__BACKEND__ERROR_CODE__ERROR_ ## x
 #define BODY(x)		WARRANT__BACKEND__ENVELOPE__BODY_ ## x
@@ -88,11 +89,12 @@ struct bsrv {
 	struct bsrv_pool	*pool;
 	pthread_mutex_t		 mail_mtx;
 	struct bsrv_outq	 mail;
-	struct event		*ev_mail, *ev_term, *ev_int, *ev_watchdog;
+	struct event		*ev_term, *ev_int, *ev_watchdog;
 	TAILQ_HEAD(, bsrv_conn)	 conns;
 	unsigned		 nconns;	/* live (not dead) */
 	atomic_uint		 in_flight;
 	uint64_t		 serial, served, refused;
+	struct wd_wake		*mail_wake;	/* workers wake the loop */
 };
 
 static void	conn_close(struct bsrv_conn *);
@@ -127,7 +129,8 @@ mail_push(struct bsrv *srv, struct bsrv_conn *c, struct bsrv_job *done,
 	pthread_mutex_lock(&srv->mail_mtx);
 	TAILQ_INSERT_TAIL(&srv->mail, o, entry);
 	pthread_mutex_unlock(&srv->mail_mtx);
-	event_active(srv->ev_mail, EV_READ, 0);
+	if (wd_wake_signal(srv->mail_wake) == -1)
+		log_warn("mailbox: wake-up");
 }
 
 int
@@ -237,15 +240,13 @@ conn_flow(struct bsrv_conn *c)
 }
 
 static void
-mail_cb(evutil_socket_t fd, short what, void *arg)
+mail_cb(void *arg)
 {
 	struct bsrv		*srv = arg;
 	struct bsrv_outq	 q = TAILQ_HEAD_INITIALIZER(q);
 	struct bsrv_out		*o;
 	struct bsrv_conn	*c;
 
-	(void)fd;
-	(void)what;
 	pthread_mutex_lock(&srv->mail_mtx);
 	TAILQ_CONCAT(&q, &srv->mail, entry);
 	pthread_mutex_unlock(&srv->mail_mtx);
@@ -857,7 +858,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	bsrv_pool_free(srv->pool);
 	srv->pool = NULL;
-	mail_cb(-1, 0, srv);
+	mail_cb(srv);
 	event_base_loopexit(srv->base, NULL);
 }
 
@@ -877,7 +878,7 @@ bsrv_new(const struct bsrv_opts *opts)
 	TAILQ_INIT(&srv->mail);
 	pthread_mutex_init(&srv->mail_mtx, NULL);
 	if (evthread_use_pthreads() == -1 || (srv->base = event_base_new()) == NULL ||
-	    (srv->ev_mail = event_new(srv->base, -1, EV_PERSIST, mail_cb, srv)) == NULL ||
+	    (srv->mail_wake = wd_wake_new(srv->base, mail_cb, srv, 0)) == NULL ||
 	    (srv->ev_term = evsignal_new(srv->base, SIGTERM, stop_cb, srv)) == NULL ||
 	    (srv->ev_int = evsignal_new(srv->base, SIGINT, stop_cb, srv)) == NULL ||
 	    (srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST, watchdog_cb,
@@ -927,8 +928,8 @@ bsrv_free(struct bsrv *srv)
 		conn_close(c);
 	}
 	bsrv_pool_free(srv->pool);
-	if (srv->ev_mail)
-		mail_cb(-1, 0, srv);
+	if (srv->mail_wake)
+		mail_cb(srv);
 	if (srv->listener)
 		evconnlistener_free(srv->listener);
 	if (srv->unix_path) {
@@ -936,8 +937,7 @@ bsrv_free(struct bsrv *srv)
 		free(srv->unix_path);
 	}
 	SSL_CTX_free(srv->ssl);
-	if (srv->ev_mail)
-		event_free(srv->ev_mail);
+	wd_wake_free(srv->mail_wake);
 	if (srv->ev_term)
 		event_free(srv->ev_term);
 	if (srv->ev_int)

@@ -22,8 +22,6 @@ int		bgen_digest(const char *path, uint8_t out[32]);
 
 /* Helpers exposed for the tests. */
 uint64_t	bgen_splitmix64(uint64_t *state);
-int		bgen_luhn_valid(const char *digits);
-char		bgen_luhn_digit(const char *digits, size_t n);
 int		bgen_curp_valid(const char *curp);
 
 #endif

@@ -216,7 +216,7 @@ when(const xmlNode *n)
 	int64_t	 us;
 
 	text(n, buf, sizeof(buf));
-	return hi1_parse_time(buf, &us) == 0 ? us : 0;
+	return wd_time_parse(buf, &us) == 0 ? us : 0;
 }
 
 /* common:Value of a dictionary entry element. */

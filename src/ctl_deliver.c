@@ -417,7 +417,7 @@ note_text(const struct hi1_deliver *d, const struct hi1_delivered *it,
 	size_t	 off = 0;
 	int	 n;
 
-	hi1_format_time(it->noted_us, ts, sizeof(ts));
+	wd_time_format(it->noted_us, ts, sizeof(ts));
 	for (size_t i = 0; i < it->nassoc && i < HI1_MAX_ASSOC; i++)
 		off += (size_t)snprintf(assoc + off, sizeof(assoc) - off, "%s%s",
 		    i ? ", " : "", it->assoc[i]);

@@ -79,7 +79,7 @@ objs_free(struct life_objs *os)
 static void
 fmt_time(int64_t us, char *buf, size_t len)
 {
-	hi1_format_time_s(us, buf, len);
+	wd_time_format_s(us, buf, len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -295,7 +295,7 @@ ref_since(const char *ref)
 	snprintf(ts, sizeof(ts), "%.4s-%.2s-%.2sT00:00:00Z", ref + 4, ref + 8,
 	    ref + 10);
 	/* A day earlier: never miss an object for a clock's sake. */
-	return hi1_parse_time(ts, &us) == 0 ? us - DAY_US : -1;
+	return wd_time_parse(ts, &us) == 0 ? us - DAY_US : -1;
 }
 
 /*
@@ -608,7 +608,7 @@ parse_since(const char *s, int64_t *us)
 		snprintf(ts, sizeof(ts), "%sT00:00:00Z", s);
 		s = ts;
 	}
-	return hi1_parse_time(s, us);
+	return wd_time_parse(s, us);
 }
 
 static int
@@ -850,7 +850,7 @@ cmd_extend(struct life *L, const char *target)
 	enum ctl_result		 rc;
 
 	memset(&os, 0, sizeof(os));
-	if (L->o->until == NULL || hi1_parse_time(L->o->until, &until) == -1) {
+	if (L->o->until == NULL || wd_time_parse(L->o->until, &until) == -1) {
 		fprintf(stderr, "warrantctl: extend needs --until with a date, "
 		    "a time and a zone (2027-03-01T00:00:00-06:00)\n");
 		return CTL_FAILED;

@@ -31,6 +31,7 @@
 #include "hi1_object.h"
 #include "hi1_out.h"
 #include "ctl_life.h"
+#include "wd_utf8.h"
 
 #define NS_DOC		"http://uri.etsi.org/03120/common/2020/09/Document"
 #define MSG_COUNTRY	"MX"
@@ -57,33 +58,16 @@ msg_fail(struct ctl_msg *m, const char *fmt, ...)
 	return -1;
 }
 
-/* Length of one UTF-8 character at s that XML and the profile accept. */
-static size_t
-text_char(const unsigned char *s)
-{
-	size_t	 n = hi1_utf8_len(s);
-
-	if (n == 1 && (s[0] < 0x20 || s[0] == 0x7f))
-		return 0;
-	/* C1 controls (U+0080-U+009F) are no text either. */
-	if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
-		return 0;
-	return n;
-}
-
 bool
 ctl_text_ok(const char *s, size_t maxchars)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 chars = 0, n, len;
+	size_t			 len;
 
 	if (s == NULL || (len = strlen(s)) == 0 || isspace(p[0]) ||
 	    isspace(p[len - 1]))
 		return false;
-	for (; *p != '\0'; p += n, chars++)
-		if ((n = text_char(p)) == 0 || chars == maxchars)
-			return false;
-	return true;
+	return wd_utf8_text_ok(s, maxchars);
 }
 
 bool
@@ -182,7 +166,7 @@ msg_time(struct ctl_msg *m, xmlNodePtr parent, xmlNsPtr ns, const char *name,
 {
 	char	 ts[32];
 
-	hi1_format_time_s(us, ts, sizeof(ts));
+	wd_time_format_s(us, ts, sizeof(ts));
 	hi1_add(&m->o, parent, ns, name, ts);
 }
 
@@ -451,7 +435,7 @@ order_line(char *line, size_t lineno, struct ctl_order *o, bool *seen,
 	}
 	seen[k] = true;
 	if (order_keys[k].maxchars == 0) {
-		if (hi1_parse_time(val, &o->approved_us) == -1) {
+		if (wd_time_parse(val, &o->approved_us) == -1) {
 			snprintf(why, whylen, "line %zu: time must be like "
 			    "2026-12-07T10:00:00-06:00 (a date, a time and a "
 			    "zone)", lineno);

@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "ctl.h"
+#include "wd_tls_policy.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -179,7 +180,7 @@ ctl_tls_ctx(const char *cert, const char *key, const char *cacert,
 	}
 	/* Only the given CA: the system store has no say over warrantd. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+	if (wd_tls_policy(ctx, false) == -1)
 		ctl_err_set(err, CTL_E_TRANSPORT, "OpenSSL: %s", tls_reason());
 	else if (SSL_CTX_load_verify_file(ctx, cacert) != 1)
 		ctl_err_set(err, CTL_E_TRANSPORT,
@@ -561,4 +562,49 @@ ctl_read(struct ctl_conn *c, void *buf, size_t len, size_t *got,
 		if (tls_fail(c, r, "receiving", err) == -1)
 			return -1;
 	}
+}
+
+/* --- one exchange of a session (struct ctl_state) ------------------------- */
+
+static void
+drop_conn(struct ctl_state *st)
+{
+	ctl_close(st->conn);
+	st->conn = NULL;
+}
+
+/*
+ * One request, reconnecting when needed. A server may close an idle
+ * kept-alive connection just as we reuse it; an answer that never starts
+ * on a reused connection is taken for that race and the file is sent once
+ * more on a fresh one, once, and never after any byte of an answer:
+ * warrantd answers every request it reads, so silence means not taken.
+ */
+int
+ctl_exchange(struct ctl_state *st, const char *body, size_t len,
+    struct ctl_response *resp, struct ctl_err *err)
+{
+	int	attempt, reused;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (st->conn != NULL && !ctl_conn_reusable(st->conn))
+			drop_conn(st);
+		if (st->conn == NULL)
+			st->conn = ctl_connect(st->ctx, &st->url, st->timeout,
+			    err);
+		if (st->conn == NULL)
+			return -1;
+		reused = ctl_conn_used(st->conn);
+		if ((st->req != NULL ? ctl_http_request(st->conn, &st->url,
+		    st->req, body, len, resp, err) : ctl_http_exchange(st->conn,
+		    &st->url, body, len, resp, err)) == 0) {
+			if (!resp->keepalive)
+				drop_conn(st);
+			return 0;
+		}
+		drop_conn(st);
+		if (!reused || err->kind != CTL_E_CLOSED)
+			return -1;
+	}
+	return -1;
 }

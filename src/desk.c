@@ -49,6 +49,7 @@
 #include "store.h"
 #include "x1_prov.h"
 #include "tally.h"
+#include "wd_time.h"
 
 
 static const char *const desk_actions[] = {
@@ -202,13 +203,10 @@ json_t *
 desk_time(int64_t us)
 {
 	char		 buf[32];
-	time_t		 t = (time_t)(us / 1000000);
-	struct tm	 tm;
 
-	if (us == 0 || gmtime_r(&t, &tm) == NULL)
-		return json_null();
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
+	if (us != 0)
+		wd_time_format_s(us, buf, sizeof(buf));
+	return us == 0 || buf[0] == '\0' ? json_null() : json_string(buf);
 }
 
 static int64_t

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "desk_input.h"
+#include "wd_utf8.h"
 
 /* ---- untrusted text ----------------------------------------------------- */
 
@@ -26,45 +27,7 @@
 bool
 desk_text_ok(const char *s, size_t max)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 chars = 0;
-
-	if (s == NULL || *s == '\0')
-		return false;
-	while (*p) {
-		size_t	 n;
-		uint32_t cp;
-
-		if (*p < 0x80) {
-			if (*p < 0x20 || *p == 0x7f)
-				return false;
-			n = 1;
-			cp = *p;
-		} else if ((*p & 0xe0) == 0xc0) {
-			n = 2;
-			cp = *p & 0x1f;
-		} else if ((*p & 0xf0) == 0xe0) {
-			n = 3;
-			cp = *p & 0x0f;
-		} else if ((*p & 0xf8) == 0xf0) {
-			n = 4;
-			cp = *p & 0x07;
-		} else
-			return false;
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
-			return false;
-		p += n;
-		if (++chars > max)
-			return false;
-	}
-	return true;
+	return wd_utf8_text_ok(s, max);
 }
 
 /* References, ids, filter words: printable ASCII without spaces. */

@@ -9,7 +9,7 @@
  *
  * A dispatch outlives the answer when calls are still running: it frees
  * itself when its last call has reported and ready has run. Each outcome
- * goes to the lifecycle (lifecycle_call_reported) once its record is
+ * goes to the lifecycle (its dispatch_hooks) once its record is
  * durable, so that what the lifecycle decides rests on the journal.
  */
 #include "config.h"
@@ -25,7 +25,6 @@
 #include "dispatch.h"
 #include "hi1_delivery.h"
 #include "journal.h"
-#include "lifecycle.h"
 #include "log.h"
 
 #define DISPATCH_MAX_CALLS	(HI1_MAX_ACTIONS * HI1_MAX_IDS)
@@ -66,6 +65,7 @@ struct dispatch {
 /* Who is told once an outcome's record is durable. */
 struct dispatch_report {
 	struct lifecycle	*lc;
+	const struct dispatch_hooks *hooks;
 	char			 owner[HI1_ID_LEN + 1];
 	char			 task[HI1_UUID_LEN + 1];
 };
@@ -85,8 +85,8 @@ dispatch_journaled(int status, const struct journal_receipt *rcpt, void *arg)
 	 * awaited answer handed over, another record) saw no call and no
 	 * outcome, and called the back end a second time.
 	 */
-	lifecycle_calls(r->lc, r->owner, r->task, -1);
-	lifecycle_call_reported(r->lc, r->owner, r->task, status == 0);
+	r->hooks->calls(r->lc, r->owner, r->task, -1);
+	r->hooks->reported(r->lc, r->owner, r->task, status == 0);
 	free(r);
 }
 
@@ -134,6 +134,7 @@ dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
 	rec.detail = detail;
 	if ((rep = calloc(1, sizeof(*rep))) != NULL) {
 		rep->lc = d->lc;
+		rep->hooks = d->env.dispatch;
 		snprintf(rep->owner, sizeof(rep->owner), "%s", d->owner);
 		snprintf(rep->task, sizeof(rep->task), "%s", t->object_id);
 	}
@@ -141,8 +142,8 @@ dispatch_journal(struct dispatch *d, const struct dispatch_call *k,
 	    dispatch_journaled, rep) == -1) {
 		log_warnx("journal: back-end outcome of %s not recorded", d->ref);
 		/* The task stays pending; the lifecycle asks again later. */
-		lifecycle_calls(d->lc, d->owner, t->object_id, -1);
-		lifecycle_call_reported(d->lc, d->owner, t->object_id, false);
+		d->env.dispatch->calls(d->lc, d->owner, t->object_id, -1);
+		d->env.dispatch->reported(d->lc, d->owner, t->object_id, false);
 		free(rep);
 	}
 }
@@ -220,7 +221,7 @@ dispatch_fire(struct dispatch *d)
 			out[n++] = k->out;
 			memset(&k->out, 0, sizeof(k->out));	/* moved */
 		} else	/* nothing to carry: the lifecycle takes it over */
-			lifecycle_unclaim(d->lc, d->owner,
+			d->env.dispatch->unclaim(d->lc, d->owner,
 			    d->tasks[k->task].object_id);
 	}
 	d->ready(out, n, d->arg);
@@ -308,7 +309,7 @@ dispatch_plan(struct dispatch *d, const uint8_t (*mask)[HI1_MAX_IDS],
 			c->awaited = quick;
 		}
 		if (quick)
-			lifecycle_claim(d->lc, d->owner, t->object_id);
+			d->env.dispatch->claim(d->lc, d->owner, t->object_id);
 	}
 }
 
@@ -324,7 +325,7 @@ dispatch_run(struct dispatch *d)
 		const struct hi1_task *t = &d->tasks[k->task];
 
 		dispatch_query(d, t, k->id, &q);
-		lifecycle_calls(d->lc, d->owner, t->object_id, +1);
+		d->env.dispatch->calls(d->lc, d->owner, t->object_id, +1);
 		if (d->env.backends == NULL) {
 			struct backend_result r;
 
@@ -342,7 +343,7 @@ dispatch_run(struct dispatch *d)
 		if (backend_call(d->env.backends, &q, dispatch_called, k) == -1) {
 			log_warnx("%s: back-end call not started (out of memory)",
 			    d->ref);
-			lifecycle_calls(d->lc, d->owner, t->object_id, -1);
+			d->env.dispatch->calls(d->lc, d->owner, t->object_id, -1);
 			continue;
 		}
 		d->pending++;
@@ -389,7 +390,7 @@ dispatch_start(struct lifecycle *lc, const struct lifecycle_env *env,
 		const struct hi1_task *t = &req->tasks[i];
 
 		/* Under review: the desk's approval starts it (lc_progress). */
-		if (lifecycle_gated(lc, owner, t->object_id))
+		if (env->dispatch->gated(lc, owner, t->object_id))
 			continue;
 		d->tasks[d->ntasks] = *t;
 		if (t->auth_index >= 0 && (size_t)t->auth_index < req->nauths)

@@ -16,7 +16,38 @@
 #include "obj.h"
 
 struct lifecycle;
-struct lifecycle_env;
+
+/* What the dispatch tells the lifecycle about a task's back-end calls
+ * (lifecycle.c fills it: lifecycle_claim, lifecycle_calls...). */
+struct dispatch_hooks {
+	void	(*claim)(struct lifecycle *, const char *owner, const char *oid);
+	void	(*unclaim)(struct lifecycle *, const char *owner,
+		    const char *oid);
+	void	(*calls)(struct lifecycle *, const char *owner, const char *oid,
+		    int delta);
+	void	(*reported)(struct lifecycle *, const char *owner,
+		    const char *oid, bool ok);
+	bool	(*gated)(struct lifecycle *, const char *owner, const char *oid);
+};
+
+/*
+ * What the lifecycle and its arm, the dispatch, use; neither owns any of
+ * these (NULL where absent). Defined here, with the hooks above, so that
+ * the dispatch needs nothing of lifecycle.h: no include cycle between the
+ * two (tests/doc/include-cycles.sh).
+ */
+struct lifecycle_env {
+	struct event_base	*base;
+	struct journal		*journal;
+	struct store		*store;
+	struct results		*results;
+	struct purge		*purge;
+	struct backend_set	*backends;
+	struct push		*push;
+	struct x1prov		*x1;	/* interceptions at network elements */
+	/* Set by lifecycle_new(): the dispatch's way back. */
+	const struct dispatch_hooks *dispatch;
+};
 
 /* A quick answer to carry in the acceptance: owned by the receiver. */
 struct dispatch_delivery {

@@ -50,6 +50,9 @@
 
 #include "hi1.h"
 #include "hi1_parse.h"
+#include "wd_luhn.h"
+#include "wd_time.h"
+#include "wd_utf8.h"
 #include "log.h"
 
 #define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
@@ -284,48 +287,6 @@ hi1_cleanup(void)
 /* Byte-level checks, before libxml2 sees anything                           */
 
 /*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
- * U+10FFFF, and no NUL (not an XML character, and a way to hide UTF-16).
- * Returns the offset of the first bad byte, or len.
- */
-static size_t
-hi1_utf8_bad_offset(const unsigned char *s, size_t len)
-{
-	size_t		 i = 0, need, k;
-	uint32_t	 cp, min;
-
-	while (i < len) {
-		unsigned char c = s[i];
-
-		if (c == 0)
-			return i;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1; cp = c & 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2; cp = c & 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3; cp = c & 0x07; min = 0x10000;
-		} else
-			return i;
-		if (len - i <= need)
-			return i;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += need + 1;
-	}
-	return len;
-}
-
-/*
  * An XML declaration that names an encoding other than UTF-8 is refused:
  * we decode UTF-8 only, and a body that says otherwise is either broken or
  * trying to make two parsers disagree about what it says.
@@ -429,7 +390,7 @@ hi1_precheck(const char *buf, size_t len, size_t max, struct wd_error *err)
 		    "body of %zu bytes exceeds the %zu-byte ceiling", len, max);
 		return -1;
 	}
-	if ((off = hi1_utf8_bad_offset((const unsigned char *)buf, len)) != len) {
+	if ((off = wd_utf8_bad_offset(buf, len, false)) != len) {
 		wd_error_set(err, WD_ERR_ENCODING, "byte 0x%02x at offset %zu "
 		    "is not valid UTF-8", (unsigned char)buf[off], off);
 		return -1;
@@ -1016,132 +977,10 @@ hi1_validate(const struct hi1_schema *hs, xmlDocPtr doc, struct wd_error *err)
 /* ------------------------------------------------------------------------ */
 /* Times and identifiers                                                     */
 
-static int
-hi1_digits(const char *s, size_t n, int *out)
-{
-	int	 v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-hi1_days_in_month(int year, int mon)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int	 leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	return mon == 2 && leap ? 29 : days[mon - 1];
-}
-
-/* "[.ffffff](Z|+hh:mm|-hh:mm)" after the seconds. */
-static int
-hi1_parse_zone(const char *p, int64_t *frac_us, int64_t *offset_s)
-{
-	int	 n = 0, hh, mm;
-
-	*frac_us = 0;
-	if (*p == '.') {
-		for (p++; isdigit((unsigned char)*p); p++, n++) {
-			if (n >= 6)
-				return -1;
-			*frac_us = *frac_us * 10 + (*p - '0');
-		}
-		if (n == 0)
-			return -1;
-		for (; n < 6; n++)
-			*frac_us *= 10;
-	}
-	if (p[0] == 'Z' && p[1] == '\0') {
-		*offset_s = 0;
-		return 0;
-	}
-	if (strlen(p) != 6 || (p[0] != '+' && p[0] != '-') || p[3] != ':' ||
-	    hi1_digits(p + 1, 2, &hh) || hi1_digits(p + 4, 2, &mm) ||
-	    mm > 59 || hh > 14 || (hh == 14 && mm != 0))
-		return -1;
-	*offset_s = (hh * 3600 + mm * 60) * (p[0] == '-' ? -1 : 1);
-	return 0;
-}
-
-int
-hi1_parse_time(const char *s, int64_t *out_us)
-{
-	struct tm	 tm;
-	int		 y, mo, d, h, mi, se;
-	int64_t		 frac, off;
-	time_t		 t;
-
-	if (s == NULL || strnlen(s, 40) < 20 || s[4] != '-' || s[7] != '-' ||
-	    s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
-	    hi1_digits(s, 4, &y) || hi1_digits(s + 5, 2, &mo) ||
-	    hi1_digits(s + 8, 2, &d) || hi1_digits(s + 11, 2, &h) ||
-	    hi1_digits(s + 14, 2, &mi) || hi1_digits(s + 17, 2, &se))
-		return -1;
-	/* xs:dateTime allows 24:00:00 and year 0000 is not one; we take neither. */
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > hi1_days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || se > 59)
-		return -1;
-	if (hi1_parse_zone(s + 19, &frac, &off) == -1)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	/* Fields are in range, so timegm() has nothing to normalise. */
-	t = timegm(&tm);
-	*out_us = ((int64_t)t - off) * 1000000 + frac;
-	return 0;
-}
-
-void
-hi1_format_time(int64_t us, char *buf, size_t len)
-{
-	struct tm	 tm;
-	int64_t		 sec = us / 1000000, frac = us % 1000000;
-	time_t		 t;
-
-	if (frac < 0) {		/* floor, so that -1 µs is 23:59:59.999999 */
-		frac += 1000000;
-		sec--;
-	}
-	t = (time_t)sec;
-	if (len == 0)
-		return;
-	if (gmtime_r(&t, &tm) == NULL) {
-		buf[0] = '\0';
-		return;
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long long)frac);
-}
-
 int
 hi1_imei_luhn_ok(const char *s)
 {
-	int	 sum = 0, d;
-
-	if (s == NULL || strlen(s) != 15)
-		return 0;
-	for (int i = 14; i >= 0; i--) {
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-		d = s[i] - '0';
-		/* Every second digit from the right, the check digit excluded. */
-		if ((14 - i) % 2 == 1 && (d *= 2) > 9)
-			d -= 9;
-		sum += d;
-	}
-	return sum % 10 == 0;
+	return s != NULL && strlen(s) == 15 && wd_luhn_ok(s, 15);
 }
 
 static int
@@ -1322,7 +1161,7 @@ hi1_time_field(struct hi1_ctx *c, xmlNodePtr parent, const char *ns,
 		return -1;
 	if (buf[0] == '\0')
 		return 0;
-	if (hi1_parse_time(buf, out) == -1)
+	if (wd_time_parse(buf, out) == -1)
 		return hi1_fail(c, WD_ERR_SCHEMA, "%s is not a valid date and "
 		    "time with a zone", name);
 	*present = true;

@@ -40,6 +40,7 @@
 #include "hi1_delivery.h"
 #include "hi1_out.h"
 #include "log.h"
+#include "wd_utf8.h"
 
 #define NS_DELIVERY	"http://uri.etsi.org/03120/common/2019/10/Delivery"
 
@@ -178,7 +179,7 @@ res_date_ok(const char *s)
 		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
 			return 0;
 	snprintf(t, sizeof(t), "%sT00:00:00Z", s);
-	return hi1_parse_time(t, &us) == 0;
+	return wd_time_parse(t, &us) == 0;
 }
 
 /* MX-[A-Z0-9]+(-[A-Za-z0-9]+)+, at most 64 characters (etsi:LDID). */
@@ -301,7 +302,7 @@ res_clean(struct res_writer *rw, const char *field, const char *in,
 				res_remark(rw, field, RES_TRUNCATED);
 			break;
 		}
-		n = hi1_utf8_len(s + i);
+		n = wd_utf8_xml_char(s + i);
 		src = s + i;
 		if (n == 0 || (n == 1 && s[i] < 0x20 && !res_blank(s[i]))) {
 			res_remark(rw, field, RES_REPAIRED);
@@ -349,7 +350,7 @@ res_time(struct res_writer *rw, const char *name, const char *field,
 		res_remark(rw, field, RES_OMITTED);
 		return;
 	}
-	hi1_format_time(us, ts, sizeof(ts));
+	wd_time_format(us, ts, sizeof(ts));
 	res_elem(rw, name, ts);
 }
 
@@ -487,7 +488,7 @@ res_header(struct res_writer *rw, const char *carrier_ref,
 	char		 ts[40];
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	hi1_format_time((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+	wd_time_format((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
 	    ts, sizeof(ts));
 	res_rc(rw, xmlTextWriterSetIndent(rw->w, 1));
 	res_rc(rw, xmlTextWriterSetIndentString(rw->w, BAD_CAST "  "));

@@ -38,26 +38,13 @@ struct hi1_ons {
 	xmlNsPtr	doc, delivery, notif;
 };
 
-void
-hi1_format_time_s(int64_t us, char *buf, size_t len)
-{
-	time_t		 t = (time_t)(us / 1000000);
-	struct tm	 tm;
-
-	if (us < 0 && us % 1000000 != 0)
-		t--;
-	gmtime_r(&t, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static void
 obj_time(struct hi1_out *o, xmlNodePtr parent, xmlNsPtr ns, const char *name,
     int64_t us)
 {
 	char	 ts[32];
 
-	hi1_format_time_s(us, ts, sizeof(ts));
+	wd_time_format_s(us, ts, sizeof(ts));
 	hi1_add(o, parent, ns, name, ts);
 }
 

@@ -53,8 +53,6 @@ struct hi1_out {
 /* Add ns:name under parent with text (made valid UTF-8, at most ~1 KiB). */
 xmlNodePtr	 hi1_add(struct hi1_out *, xmlNodePtr parent, xmlNsPtr ns,
 		    const char *name, const char *text);
-/* Length of the valid UTF-8 sequence (an XML character) at s, or 0. */
-size_t		 hi1_utf8_len(const unsigned char *s);
 /* [A-Z0-9][A-Z0-9-]{1,31}: the profile's endpoint and owner identifiers. */
 int		 hi1_endpoint_ok(const char *);
 /* ExternalIdentifier: 1-128 characters, one line, no surrounding blanks. */

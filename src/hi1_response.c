@@ -33,6 +33,7 @@
 #include "hi1_out.h"
 #include "log.h"
 #include "wd_b64.h"
+#include "wd_utf8.h"
 
 #define NS_CORE		"http://uri.etsi.org/03120/common/2019/10/Core"
 #define NS_COMMON	"http://uri.etsi.org/03120/common/2016/02/Common"
@@ -52,37 +53,6 @@ struct hi1_entry {
 	const struct hi1_task		*task;
 };
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-size_t
-hi1_utf8_len(const unsigned char *s)
-{
-	uint32_t	 cp;
-	size_t		 n, k;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2; cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3; cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4; cp = s[0] & 0x07;
-	} else
-		return 0;
-	for (k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	/* U+FFFE and U+FFFF are not XML characters. */
-	if (cp == 0xfffe || cp == 0xffff)
-		return 0;
-	return n;
-}
-
 /*
  * Copy in to out as XML-safe UTF-8: invalid bytes and control characters
  * (other than tab) become '?', newlines a space, and a sequence that would
@@ -95,7 +65,7 @@ hi1_xml_safe(const char *in, char *out, size_t len)
 	size_t			 i = 0, o = 0, n;
 
 	while (s[i] != '\0' && o + 1 < len) {
-		n = hi1_utf8_len(s + i);
+		n = wd_utf8_xml_char(s + i);
 		if (n == 0 || (n == 1 && ((s[i] < 0x20 && s[i] != '\t') ||
 		    s[i] == 0x7f))) {
 			out[o++] = (s[i] == '\n' || s[i] == '\r') ? ' ' : '?';
@@ -252,7 +222,7 @@ hi1_out_header(struct hi1_out *o, const struct hi1_response_header *h,
 	else
 		hi1_uuid(tid, sizeof(tid));
 	hi1_add(o, hdr, o->core, "TransactionIdentifier", tid);
-	hi1_format_time(h->timestamp_us, ts, sizeof(ts));
+	wd_time_format(h->timestamp_us, ts, sizeof(ts));
 	hi1_add(o, hdr, o->core, "Timestamp", ts);
 	ver = hi1_add(o, hdr, o->core, "Version", NULL);
 	hi1_add(o, ver, o->core, "ETSIVersion", HI1_ETSI_VERSION);

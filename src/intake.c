@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "purge.h"
 #include "review.h"
+#include "intake.h"
 #include "server.h"
 #include "store.h"
 #include "tls.h"

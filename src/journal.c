@@ -42,6 +42,7 @@
 #include "merkle.h"
 #include "seal.h"
 #include "wd_bytes.h"
+#include "wd_wake.h"
 
 #define JOURNAL_SEGMENT_MAX_DEFAULT	(64 * 1024 * 1024)
 #define JOURNAL_PENDING_MAX		100000
@@ -70,8 +71,7 @@ struct journal {
 	size_t			 segment_max;
 	uint32_t		 record_max;
 	struct event_base	*base;
-	struct event		*done_ev;
-	int			 pipe[2];
+	struct wd_wake		*wake;		/* the writer wakes the loop */
 	pthread_t		 thread;
 	bool			 thread_started;
 
@@ -541,13 +541,11 @@ journal_writer(void *arg)
 static void
 journal_notify(struct journal *j)
 {
-	static const char	one = 1;
-
-	if (j->signalled || j->pipe[1] == -1)
+	if (j->signalled || j->wake == NULL)
 		return;
 	j->signalled = true;
-	if (write(j->pipe[1], &one, 1) == -1 && errno != EAGAIN)
-		log_warn("journal: completion pipe");
+	if (wd_wake_signal(j->wake) == -1)
+		log_warn("journal: completion wake-up");
 }
 
 /* Put a record's sealed fields back (the daemon's data key). -1 logged. */
@@ -598,10 +596,7 @@ static void
 journal_run_done(struct journal *j)
 {
 	struct jentry	*e, *next;
-	char		 buf[64];
 
-	while (read(j->pipe[0], buf, sizeof(buf)) > 0)
-		;
 	pthread_mutex_lock(&j->mu);
 	j->signalled = false;
 	e = jqueue_take(&j->done);
@@ -617,10 +612,8 @@ journal_run_done(struct journal *j)
 }
 
 static void
-journal_on_done(evutil_socket_t fd, short ev, void *arg)
+journal_on_done(void *arg)
 {
-	(void)fd;
-	(void)ev;
 	journal_run_done(arg);
 }
 
@@ -1317,7 +1310,7 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 		free(j);
 		return -1;
 	}
-	j->dirfd = j->fd = j->pipe[0] = j->pipe[1] = -1;
+	j->dirfd = j->fd = -1;
 	j->base = base;
 	j->segment_max = cfg->segment_max ? cfg->segment_max :
 	    JOURNAL_SEGMENT_MAX_DEFAULT;
@@ -1349,12 +1342,8 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 	/* The auditor's way to the blind index key (seal.h). */
 	if (seal_index_publish(j->seal, j->dirfd) == -1)
 		goto fail;
-	if (pipe2(j->pipe, O_NONBLOCK | O_CLOEXEC) == -1 ||
-	    (j->done_ev = event_new(base, j->pipe[0], EV_READ | EV_PERSIST,
-	    journal_on_done, j)) == NULL || event_add(j->done_ev, NULL) == -1) {
-		log_warn("journal: completion channel");
+	if ((j->wake = wd_wake_new(base, journal_on_done, j, 0)) == NULL)
 		goto fail;
-	}
 	if (detail[0] != '\0' && journal_record_torn(j, detail) == -1)
 		goto fail;
 	if (pthread_create(&j->thread, NULL, journal_writer, j) != 0) {
@@ -1384,19 +1373,14 @@ journal_close(struct journal *j)
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->thread, NULL);
 	}
-	if (j->pipe[0] != -1)
+	if (j->wake != NULL)
 		journal_run_done(j);	/* callbacks of the last batch */
 	/* Sign everything written, if the journal opened at all. */
 	if (j->thread_started && j->key != NULL &&
 	    (!j->cp_have || j->tree.size > j->cp_size))
 		journal_checkpoint(j);
 	EVP_PKEY_free(j->key);
-	if (j->done_ev != NULL)
-		event_free(j->done_ev);
-	if (j->pipe[0] != -1)
-		close(j->pipe[0]);
-	if (j->pipe[1] != -1)
-		close(j->pipe[1]);
+	wd_wake_free(j->wake);
 	if (j->fd != -1)
 		close(j->fd);
 	if (j->dirfd != -1)

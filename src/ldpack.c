@@ -533,7 +533,7 @@ ldpack_manifest_body(xmlTextWriterPtr w, const struct ldpack *pk,
 	int		 rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	hi1_format_time((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+	wd_time_format((int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
 	    ts, sizeof(ts));
 	rc |= xmlTextWriterSetIndent(w, 1) < 0 ? -1 : 0;
 	rc |= xmlTextWriterSetIndentString(w, BAD_CAST "  ") < 0 ? -1 : 0;

@@ -42,6 +42,7 @@
 #include "results.h"
 #include "store.h"
 #include "x1_prov.h"
+#include "wd_wake.h"
 
 #define LC_TICK_MS		1000
 #define LC_DUE_BATCH		64	/* objects handled per tick */
@@ -1229,7 +1230,7 @@ struct lc_pack {
 	uint8_t			 manifest_sha256[32];
 	struct ldpack		*pk;
 	char			 why[LDPACK_WHY_MAX];
-	struct event		*done;
+	struct wd_wake		*done;
 	pthread_t		 thread;
 };
 
@@ -1282,11 +1283,12 @@ lc_pack_thread(void *arg)
 		ldpack_free(j->pk);
 		j->pk = NULL;
 	}
-	event_active(j->done, EV_READ, 0);
+	if (wd_wake_signal(j->done) == -1)
+		fatal("lifecycle: packaging wake-up");
 	return NULL;
 }
 
-static void lc_packed(evutil_socket_t, short, void *);
+static void lc_packed(void *);
 
 static void
 lc_pack(struct lifecycle *lc, const struct obj *o)
@@ -1322,12 +1324,11 @@ lc_pack(struct lifecycle *lc, const struct obj *o)
 	}
 	snprintf(j->prefix, sizeof(j->prefix), "%s.%u.d", o->ref, t->t.action_id);
 	hi1_uuid(j->delivery_id, sizeof(j->delivery_id));
-	if ((j->done = event_new(lc->env.base, -1, 0, lc_packed, j)) == NULL ||
+	if ((j->done = wd_wake_new(lc->env.base, lc_packed, j, 1)) == NULL ||
 	    pthread_create(&j->thread, NULL, lc_pack_thread, j) != 0) {
 		log_warnx("%s: task %s: cannot start packaging its results",
 		    o->ref, o->oid);
-		if (j->done)
-			event_free(j->done);
+		wd_wake_free(j->done);
 		free(j);
 		lc_schedule_retry(lc, o);
 		return;
@@ -1424,17 +1425,15 @@ lc_pack_recorded(struct lifecycle *lc, int status, void *arg)
 }
 
 static void
-lc_packed(evutil_socket_t fd, short what, void *arg)
+lc_packed(void *arg)
 {
 	struct lc_pack		*j = arg;
 	struct lifecycle	*lc = j->lc;
 	struct lc_rec		*r;
 	struct lc_mark		*m;
 
-	(void)fd;
-	(void)what;
 	pthread_join(j->thread, NULL);
-	event_free(j->done);
+	wd_wake_free(j->done);
 	lc->packers--;
 	TAILQ_REMOVE(&lc->packs, j, entry);
 	if (j->pk == NULL) {
@@ -2805,6 +2804,12 @@ lc_tick_cb(evutil_socket_t fd, short what, void *arg)
 	lifecycle_tick(arg);
 }
 
+/* The dispatch reports its calls through these (lifecycle_env.h). */
+static const struct dispatch_hooks lc_dispatch_hooks = {
+	lifecycle_claim, lifecycle_unclaim, lifecycle_calls,
+	lifecycle_call_reported, lifecycle_gated,
+};
+
 struct lifecycle *
 lifecycle_new(const struct lifecycle_env *env, const struct lifecycle_config *cfg)
 {
@@ -2813,6 +2818,7 @@ lifecycle_new(const struct lifecycle_env *env, const struct lifecycle_config *cf
 	if ((lc = calloc(1, sizeof(*lc))) == NULL)
 		return NULL;
 	lc->env = *env;
+	lc->env.dispatch = &lc_dispatch_hooks;
 	lc->cfg = *cfg;
 	lc->now = lc_realtime;
 	TAILQ_INIT(&lc->marks);
@@ -2898,7 +2904,7 @@ lifecycle_free(struct lifecycle *lc)
 	while ((j = TAILQ_FIRST(&lc->packs)) != NULL) {
 		TAILQ_REMOVE(&lc->packs, j, entry);
 		pthread_join(j->thread, NULL);
-		event_free(j->done);
+		wd_wake_free(j->done);
 		ldpack_free(j->pk);
 		free(j);
 	}

@@ -26,6 +26,7 @@
 
 #include "hi1.h"
 #include "obj.h"
+#include "dispatch.h"	/* struct lifecycle_env */
 
 struct event_base;
 struct journal;
@@ -56,17 +57,6 @@ struct lifecycle_config {
 	void		*endpoint_arg;
 };
 
-/* What the lifecycle uses; it owns none of these (NULL where absent). */
-struct lifecycle_env {
-	struct event_base	*base;
-	struct journal		*journal;
-	struct store		*store;
-	struct results		*results;
-	struct purge		*purge;
-	struct backend_set	*backends;
-	struct push		*push;
-	struct x1prov		*x1;	/* interceptions at network elements */
-};
 
 struct lifecycle	*lifecycle_new(const struct lifecycle_env *,
 			    const struct lifecycle_config *);

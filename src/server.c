@@ -987,34 +987,82 @@ conn_route_desk(struct conn *c)
 	return 0;
 }
 
+/* The first entry of the table whose path matches, and whether its method
+ * does: 0 found, 404 no path, 405 only under other methods. */
+static int
+edge_route_find(const struct edge_route *t, size_t n, enum http_method m,
+    const char *path, const struct edge_route **out)
+{
+	int	 status = 404;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t	 len = strlen(t[i].path);
+
+		if (t[i].path[len - 1] == '/' ? strncmp(path, t[i].path, len) != 0 :
+		    strcmp(path, t[i].path) != 0)
+			continue;
+		if (t[i].method == m) {
+			*out = &t[i];
+			return 0;
+		}
+		status = 405;
+	}
+	return status;
+}
+
+/* The caller is one of the route's roles, registered and in force. */
+static bool
+edge_route_allowed(const struct conn *c, const struct edge_route *rt)
+{
+	const struct wd_official *o = c->official;
+
+	if (rt->roles == 0)
+		return true;
+	return !c->refusal.failed && o != NULL &&
+	    (rt->roles & EDGE_ROLE(o->role)) != 0 &&
+	    conf_official_status(o, time(NULL)) == WD_OFFICIAL_OK;
+}
+
 /*
- * Route a complete head: POST /hi1 for authorities, GET /journal/... for
- * auditors (read-only, no body). Returns 1 when the request is complete
- * without a body and has been handed on, 0 to read a body, -1 if answered.
+ * Route a complete head by the authorities' listener's table
+ * (server_hooks). Returns 1 when the request is complete without a body
+ * and has been handed on, 0 to read a body, -1 if answered.
  */
 static int
 conn_route(struct conn *c)
 {
-	struct http_request *r = &c->req;
+	struct http_request	*r = &c->req;
+	const struct edge_route	*rt = NULL;
+	int			 status;
 
 	if (c->desk)
 		return conn_route_desk(c);
-	if (strncmp(r->path, "/journal/", 9) == 0 && r->method == HTTP_GET &&
-	    (!r->has_length || r->content_length == 0)) {
+	status = edge_route_find(c->srv->hooks->routes, c->srv->hooks->nroutes,
+	    r->method, r->path, &rt);
+	/* Refusals before a body close: an unread body would be taken for a
+	 * head. */
+	if (status == 0 && !rt->body && r->has_length && r->content_length > 0)
+		status = 400;
+	if (status != 0) {
+		c->close_after = c->linger = true;
+		conn_respond(c, status, NULL, 0);
+		return -1;
+	}
+	if (!edge_route_allowed(c, rt)) {
+		log_warnx("conn %llu from %s: %s refused to %s",
+		    (unsigned long long)c->id, c->peer, r->path,
+		    c->official ? c->official->id : c->fingerprint);
+		c->close_after = c->close_after || rt->body || !r->keep_alive;
+		c->linger = rt->body;
+		conn_respond_text(c, 403, "this resource is for registered %s\n",
+		    rt->who);
+		return -1;
+	}
+	c->route = rt;
+	if (!rt->body) {
 		conn_begin_busy(c);
-		auditapi_request(c);
+		rt->fn(c, NULL, 0);
 		return 1;
-	}
-	/* Unknown routes close: an unread body would be taken for a head. */
-	if (strcmp(r->path, "/hi1") != 0) {
-		c->close_after = c->linger = true;
-		conn_respond(c, 404, NULL, 0);
-		return -1;
-	}
-	if (r->method != HTTP_POST) {
-		c->close_after = c->linger = true;
-		conn_respond(c, 405, NULL, 0);
-		return -1;
 	}
 	if (!r->has_length) {
 		conn_error_response(c, 411, WD_ERR_BAD_HTTP,
@@ -1113,7 +1161,7 @@ conn_read_body(struct conn *c, struct evbuffer *in)
 		free(body);
 		return;
 	}
-	intake_request(c, body, len);
+	c->route->fn(c, body, len);
 }
 
 /*
@@ -1374,7 +1422,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			    "(subject %s, sha256 %s)", c->refusal.reason,
 			    c->refusal.subject, c->refusal.fingerprint[0] ?
 			    c->refusal.fingerprint : "-");
-			intake_tls_refused(c->srv, c);
+			c->srv->hooks->tls_refused(c->srv, c);
 		} else {
 			c->srv->stats.handshake_failed++;
 			conn_log_stranger(c, "TLS handshake failed");
@@ -1478,7 +1526,7 @@ server_check_crl(struct server *srv, time_t now)
 		snprintf(detail, sizeof(detail), "CRL expired: nextUpdate %s "
 		    "passed; every client is refused until a fresh CRL is "
 		    "loaded", when);
-		intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CRL_EXPIRED,
+		srv->hooks->record_event(srv, WARRANT__EVENT_TYPE__EVENT_CRL_EXPIRED,
 		    detail);
 		return;
 	}
@@ -1520,7 +1568,7 @@ server_reload(struct server *srv)
 	}
 	if (gen == NULL) {
 		log_warnx("reload failed: keeping the running configuration");
-		intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
+		srv->hooks->record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
 		    "reload failed; running configuration kept");
 		sd_notify(0, "READY=1\nSTATUS=reload failed, running configuration kept");
 		return;
@@ -1567,7 +1615,7 @@ server_reload(struct server *srv)
 	server_alert_reload(srv);
 	server_fd_limit(gen->conf);
 	log_info("configuration generation %u in force", gen->number);
-	intake_record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
+	srv->hooks->record_event(srv, WARRANT__EVENT_TYPE__EVENT_CONFIG_RELOAD,
 	    "configuration reloaded");
 	sd_notify(0, "READY=1");
 	server_notify_status(srv);

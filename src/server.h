@@ -37,6 +37,8 @@ struct desk;
 struct wd_conf;
 struct wd_official;
 struct hi1_schema;
+struct conn;
+struct server;
 
 /*
  * Everything SIGHUP can replace, in one reference-counted bundle: a
@@ -70,6 +72,41 @@ struct server;
 
 struct conn_body;
 struct evbuffer;
+/*
+ * The route table of a listener ({method, path, role, handler}), read top
+ * to bottom, the first entry whose path matches wins: an exact path, or a
+ * prefix when the entry's ends in '/'. A path no entry matches is 404, one
+ * matched only under another method 405; roles (EDGE_ROLE bits) other than
+ * 0 are checked here (403, "for registered ..."); 0 leaves the caller to
+ * the handler (the intake answers strangers with journaled HI-1 refusals).
+ *
+ * A handler is called on the loop thread with the connection BUSY (reading
+ * paused) and c->req parsed, body NULL for routes without one; it must
+ * finish with conn_release_if_dead() and, if that returns false, an answer
+ * (conn_respond*). It owns body.
+ */
+typedef void	(*edge_handler)(struct conn *, char *body, size_t len);
+#define EDGE_ROLE(role)	(1u << (role))
+struct edge_route {
+	enum http_method	 method;
+	const char		*path;
+	unsigned		 roles;		/* EDGE_ROLE bits; 0: the handler judges */
+	bool			 body;		/* a Content-Length body is read first */
+	edge_handler		 fn;
+	const char		*who;		/* the roles, said in a 403 */
+};
+
+/*
+ * What the edge hands on, given by the program (routes.c, set in
+ * warrantd.c): the edge never calls up into the intake or the auditors'
+ * API, so no include cycle runs through it.
+ */
+struct server_hooks {
+	const struct edge_route	*routes;	/* the authorities' listener */
+	size_t			 nroutes;
+	void	(*tls_refused)(struct server *, const struct conn *);
+	void	(*record_event)(struct server *, int event, const char *detail);
+};
 
 struct conn {
 	uint64_t		 id;
@@ -108,6 +145,7 @@ struct conn {
 	char			 fingerprint[65];
 	char			 subject[256];
 	const struct wd_official *official;	/* in gen->conf; NULL if unknown */
+	const struct edge_route	*route;		/* of the request being read */
 	int			 identity;	/* enum wd_identity (conf_identify) */
 	uint64_t		 requests;
 	char			 receipt[512];	/* extra header lines for the next answer */
@@ -174,6 +212,7 @@ struct server {
 	uint64_t		 tls_suppressed;	/* refusals not recorded one by one */
 	struct server_stats	 stats;
 	TAILQ_HEAD(, conn)	 conns;
+	const struct server_hooks *hooks;	/* routes, journal events */
 };
 
 struct lifecycle_config;
@@ -219,25 +258,5 @@ void	conn_vrespond_text(struct conn *, int status, const char *fmt, va_list)
 /* Intake finished with a request: free a connection that died meanwhile. */
 bool	conn_release_if_dead(struct conn *);
 
-/*
- * auditapi.c: read-only journal access for registered auditors,
- * GET /journal/checkpoint and GET /journal/proof?seq=N. Called with the
- * connection BUSY (reading paused) and c->req parsed; like intake, it must
- * finish on the loop thread with conn_release_if_dead() and, if that
- * returns false, conn_respond(). It must not block the loop: proofs
- * re-read the journal's segments on a worker thread.
- */
-void	auditapi_request(struct conn *);
-/* auditapi_proof.c: GET /journal/proof, computed off the loop. */
-void	auditapi_proof(struct conn *);
-
-/* intake.c: the HI-1 request pipeline. */
-int	intake_recover(struct server *);		/* replay the journal */
-void	intake_request(struct conn *, char *body, size_t len);	/* owns body */
-void	intake_tls_refused(struct server *, const struct conn *);
-void	intake_record_event(struct server *, int event, const char *detail);
-/* The journal's names for request and identifier types. */
-Warrant__RequestType	 intake_pb_reqtype(enum wd_reqtype);
-Warrant__IdentifierType	 intake_pb_idtype(enum wd_idtype);
 
 #endif

@@ -22,18 +22,7 @@
 #include "log.h"
 #include "strict.h"
 #include "tls.h"
-
-/*
- * TLS 1.2 suites: ECDHE only (forward secrecy) and AEAD only (GCM,
- * ChaCha20-Poly1305). Every TLS 1.3 suite is AEAD; we list them to pin the
- * order and to exclude the CCM-8 suites' short tags.
- */
-#define TLS12_CIPHERS	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-			"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
-			"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
-#define TLS13_SUITES	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:" \
-			"TLS_AES_128_GCM_SHA256"
-#define TLS_GROUPS	"X25519:P-256:P-384"
+#include "wd_tls_policy.h"
 
 static int tls_refusal_index = -1;
 
@@ -277,23 +266,13 @@ tls_load_crls(X509_STORE *store, const char *path)
 static int
 tls_set_policy(SSL_CTX *ctx)
 {
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
-	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||
-	    !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS))
-		return -1;
 	/*
-	 * No tickets, no session cache: every connection does a full handshake
-	 * with a fresh chain and CRL check, so a revocation takes effect on the
-	 * very next connection. No renegotiation (a mid-stream identity change
-	 * we would not re-authorise), no compression (CRIME).
+	 * No tickets, no session cache (wd_tls_policy.h): every connection
+	 * does a full handshake with a fresh chain and CRL check, so a
+	 * revocation takes effect on the very next connection.
 	 */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	/* Idle connections give back their 34 KiB of record buffers. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (wd_tls_policy(ctx, true) == -1)
+		return -1;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    tls_verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 4);

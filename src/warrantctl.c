@@ -135,49 +135,6 @@ read_file(const char *path, char **bufp, size_t *lenp)
 	return -1;
 }
 
-static void
-drop_conn(struct ctl_state *st)
-{
-	ctl_close(st->conn);
-	st->conn = NULL;
-}
-
-/*
- * One request, reconnecting when needed. A server may close an idle
- * kept-alive connection just as we reuse it; an answer that never starts
- * on a reused connection is taken for that race and the file is sent once
- * more on a fresh one, once, and never after any byte of an answer:
- * warrantd answers every request it reads, so silence means not taken.
- */
-int
-ctl_exchange(struct ctl_state *st, const char *body, size_t len,
-    struct ctl_response *resp, struct ctl_err *err)
-{
-	int	attempt, reused;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		if (st->conn != NULL && !ctl_conn_reusable(st->conn))
-			drop_conn(st);
-		if (st->conn == NULL)
-			st->conn = ctl_connect(st->ctx, &st->url, st->timeout,
-			    err);
-		if (st->conn == NULL)
-			return -1;
-		reused = ctl_conn_used(st->conn);
-		if ((st->req != NULL ? ctl_http_request(st->conn, &st->url,
-		    st->req, body, len, resp, err) : ctl_http_exchange(st->conn,
-		    &st->url, body, len, resp, err)) == 0) {
-			if (!resp->keepalive)
-				drop_conn(st);
-			return 0;
-		}
-		drop_conn(st);
-		if (!reused || err->kind != CTL_E_CLOSED)
-			return -1;
-	}
-	return -1;
-}
-
 static enum ctl_result
 report_failure(const struct ctl_state *st, const char *file,
     const struct ctl_err *err)
@@ -255,7 +212,8 @@ run(struct ctl_state *st, const char *cert, const char *key, const char *cacert,
 				worst = rc;
 	} else
 		worst = ctl_life_run(st, lo, argc, argv);
-	drop_conn(st);
+	ctl_close(st->conn);
+	st->conn = NULL;
 	SSL_CTX_free(st->ctx);
 	xmlCleanupParser();
 	return worst;

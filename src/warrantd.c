@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "backend.h"
+#include "checkpoint.h"
 #include "conf.h"
 #include "hi1.h"
 #include "journal.h"
@@ -33,6 +34,8 @@
 #include "results.h"
 #include "seal.h"
 #include "desk.h"
+#include "intake.h"
+#include "routes.h"
 #include "server.h"
 #include "strict.h"
 #include "store.h"
@@ -105,27 +108,17 @@ warrantd_check(const char *path)
 {
 	struct server_gen	*gen;
 	EVP_PKEY		*key = NULL;
-	FILE			*f;
 	int			 ok = 1;
 
 	if ((gen = server_gen_load(path, 1)) == NULL)
 		return 1;
 	if (gen->conf->journal.signing_key) {
-		if ((f = fopen(gen->conf->journal.signing_key, "r")) == NULL ||
-		    (key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
-			log_warnx("%s: cannot read the journal signing key",
-			    gen->conf->journal.signing_key);
+		/* The loader start-up uses (journal_open): Ed25519, PEM. */
+		if ((key = checkpoint_load_private(
+		    gen->conf->journal.signing_key)) == NULL ||
+		    tls_key_file_private(gen->conf->journal.signing_key) == -1)
 			ok = 0;
-		} else if (tls_key_file_private(gen->conf->journal.signing_key) == -1) {
-			ok = 0;
-		} else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519) {
-			log_warnx("%s: journal signing key is not Ed25519",
-			    gen->conf->journal.signing_key);
-			ok = 0;
-		}
 		EVP_PKEY_free(key);
-		if (f)
-			fclose(f);
 	}
 	if (warrantd_check_seal(gen->conf) == -1)
 		ok = 0;
@@ -584,6 +577,7 @@ main(int argc, char *argv[])
 	memset(&srv, 0, sizeof(srv));
 	TAILQ_INIT(&srv.conns);
 	srv.conf_path = path;
+	srv.hooks = &routes_hooks;
 	if (evthread_use_pthreads() == -1 || (srv.base = event_base_new()) == NULL)
 		fatalx("cannot initialise libevent");
 	warrantd_start_parsers(&srv, path);

@@ -185,19 +185,6 @@ x1_add(struct x1_build *b, xmlNodePtr parent, xmlNsPtr ns, const char *name,
 }
 
 static void
-x1_timestamp(int64_t us, char *buf, size_t len)
-{
-	time_t		 t = (time_t)(us / 1000000);
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
-	    (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100,
-	    tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
-	    (unsigned)(us % 1000000));
-}
-
-static void
 x1_build_task(struct x1_build *b, xmlNodePtr msg, const struct x1_task *t)
 {
 	xmlNodePtr td, ids, ti, dids;
@@ -284,7 +271,7 @@ x1_build(struct x1_msg *m, char **out, size_t *len)
 		return -1;
 	}
 	hi1_uuid(m->txid, sizeof(m->txid));
-	x1_timestamp(m->now_us, ts, sizeof(ts));
+	wd_time_format(m->now_us, ts, sizeof(ts));
 	snprintf(type, sizeof(type), "x1:%sRequest", x1_op_name(m->op));
 	if ((b.doc = xmlNewDoc((const xmlChar *)"1.0")) == NULL ||
 	    (root = xmlNewDocNode(b.doc, NULL, (const xmlChar *)"X1Request",

@@ -171,9 +171,10 @@ variant crl-garbage -e "s|crl \"$T/crl.pem\"|crl \"$T/garbage.crl\"|"
 expect_refused crl-garbage "$T/garbage.crl" "CRL"
 
 # A CRL past its nextUpdate would make OpenSSL refuse every client.
-openssl ca -gencrl -config "$T/ca.cnf" -crlsec 1 \
-    -out "$T/expired-crl.pem" 2>/dev/null || fail "cannot make an expiring CRL"
-sleep 2
+# Made already past it (OpenSSL 3's -crl_nextupdate), rather than waited out.
+openssl ca -gencrl -config "$T/ca.cnf" -crl_lastupdate 20000101000000Z \
+    -crl_nextupdate 20000102000000Z \
+    -out "$T/expired-crl.pem" 2>/dev/null || fail "cannot make an expired CRL"
 variant crl-expired -e "s|crl \"$T/crl.pem\"|crl \"$T/expired-crl.pem\"|"
 expect_refused crl-expired "$T/expired-crl.pem" "nextUpdate"
 

@@ -60,8 +60,12 @@ for i in $(seq 1 100); do hdrs+=(-H "X-Pad-$i: $i"); done
 # A slow sender: half a request head, then silence. The configured request
 # deadline is 30 s in the test config; we lower it to 2 s for this check.
 sed -i 's/request-timeout 30s/request-timeout 2s/' "$DIR/warrantd.conf"
+gens=$(grep -c 'configuration generation [0-9]* in force' "$DIR/warrantd.log")
 kill -HUP "$(cat "$DIR/warrantd.pid")"
-sleep 1
+for i in $(seq 1 100); do
+	[ "$(grep -c 'configuration generation [0-9]* in force' "$DIR/warrantd.log")" -gt "$gens" ] && break
+	sleep 0.1
+done
 { printf 'POST /hi1 HTTP/1.1\r\nHost: x\r\n'; sleep 8; } |
     timeout 10 openssl s_client -quiet -connect "${WARRANT_URL#https://}" \
     -cert "$DIR/fgr.pem" -key "$DIR/fgr.key" -CAfile "$WARRANT_CACERT" >/dev/null 2>&1 &

@@ -216,9 +216,20 @@ load() {	# id
 rm -f "$DIR/load.stop"
 pids=
 for k in 1 2 3; do load $k & pids="$pids $!"; done
+# After each fault, load goes on until acceptances resume (two more), at
+# most 15 s: waiting for the recovery, not a fixed time.
+accepted() { cat "$DIR"/load.[0-9] 2>/dev/null | wc -l; }
+resumed() {
+	local n0 i
+	n0=$(accepted)
+	for i in $(seq 1 150); do
+		[ "$(accepted)" -ge $((n0 + 2)) ] && return 0
+		sleep 0.1
+	done
+}
 sleep 1
-echo "write ENOSPC" >"$FLAG"; sleep 1.5; rm -f "$FLAG"; sleep 6
-echo "sync EIO" >"$FLAG"; sleep 1.5; rm -f "$FLAG"; sleep 6
+echo "write ENOSPC" >"$FLAG"; sleep 1.5; rm -f "$FLAG"; resumed
+echo "sync EIO" >"$FLAG"; sleep 1.5; rm -f "$FLAG"; resumed
 touch "$DIR/load.stop"
 wait $pids
 sanitizer_check "under load"

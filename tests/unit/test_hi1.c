@@ -1207,14 +1207,14 @@ test_parse_time(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		if (hi1_parse_time(good[i].s, &us) != 0)
+		if (wd_time_parse(good[i].s, &us) != 0)
 			fail_msg("refused %s", good[i].s);
 		assert_int_equal(us, good[i].us);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (hi1_parse_time(bad[i], &us) == 0)
+		if (wd_time_parse(bad[i], &us) == 0)
 			fail_msg("accepted %s", bad[i]);
-	assert_int_equal(hi1_parse_time(NULL, &us), -1);
+	assert_int_equal(wd_time_parse(NULL, &us), -1);
 }
 
 static void
@@ -1224,15 +1224,15 @@ test_format_time(void **state)
 	int64_t	 us;
 
 	(void)state;
-	hi1_format_time(1795190712LL * US + 840211, buf, sizeof(buf));
+	wd_time_format(1795190712LL * US + 840211, buf, sizeof(buf));
 	assert_string_equal(buf, "2026-11-20T16:05:12.840211Z");
-	hi1_format_time(0, buf, sizeof(buf));
+	wd_time_format(0, buf, sizeof(buf));
 	assert_string_equal(buf, "1970-01-01T00:00:00.000000Z");
-	hi1_format_time(-1, buf, sizeof(buf));
+	wd_time_format(-1, buf, sizeof(buf));
 	assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
-	assert_int_equal(hi1_parse_time(buf, &us), 0);
+	assert_int_equal(wd_time_parse(buf, &us), 0);
 	assert_int_equal(us, -1);
-	hi1_format_time(1795190712LL * US, buf, 8);	/* truncates, terminates */
+	wd_time_format(1795190712LL * US, buf, 8);	/* truncates, terminates */
 	assert_int_equal(strlen(buf), 7);
 }
 

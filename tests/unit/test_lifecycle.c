@@ -720,8 +720,8 @@ test_preservation(void **state)
 	t = get(f, req.tasks[0].object_id);
 	assert_int_equal(t->u.task.freeze_until_us, req.auths[0].valid_until_us);
 	/* Extended beyond the 90-day limit: refused. */
-	hi1_format_time_s(req.auths[0].valid_from_us, start, sizeof(start));
-	hi1_format_time_s(f->now + 91 * DAY, end, sizeof(end));
+	wd_time_format_s(req.auths[0].valid_from_us, start, sizeof(start));
+	wd_time_format_s(f->now + 91 * DAY, end, sizeof(end));
 	snprintf(ext, sizeof(ext), "<auth:AuthorisationTimespan><auth:StartTime>"
 	    "%s</auth:StartTime><auth:EndTime>%s</auth:EndTime>"
 	    "</auth:AuthorisationTimespan>", start, end);
@@ -730,7 +730,7 @@ test_preservation(void **state)
 	assert_int_equal(err.code, WD_ERR_EXTENSION_LIMIT);
 	/* Within it: the order and its preservation move together. */
 	until = (f->now + 80 * DAY) / US * US;
-	hi1_format_time_s(until, end, sizeof(end));
+	wd_time_format_s(until, end, sizeof(end));
 	snprintf(ext, sizeof(ext), "<auth:AuthorisationTimespan><auth:StartTime>"
 	    "%s</auth:StartTime><auth:EndTime>%s</auth:EndTime>"
 	    "</auth:AuthorisationTimespan>", start, end);
