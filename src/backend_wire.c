@@ -20,6 +20,7 @@
 #include "bsrv.h"
 #include "codec.h"
 #include "log.h"
+#include "wd_luhn.h"
 
 /*
  * The server's side of the protocol: requests are small, so 64 KiB plus
@@ -116,20 +117,6 @@ all_digits(const char *s, size_t n)
 	return strlen(s) == n && strspn(s, "0123456789") == n;
 }
 
-static int
-luhn_ok(const char *d, size_t n)
-{
-	unsigned sum = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = (unsigned)(d[n - 1 - i] - '0');
-		if (i % 2 == 1 && (v *= 2) > 9)
-			v -= 9;
-		sum += v;
-	}
-	return sum % 10 == 0;
-}
-
 #define MALFORMED	WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED
 
 static int
@@ -153,7 +140,7 @@ check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why, size_t len
 		snprintf(why, len, "IMSI must be 15 digits with MCC 334");
 		return MALFORMED;
 	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI:
-		if (all_digits(t->value, 15) && luhn_ok(t->value, 15))
+		if (all_digits(t->value, 15) && wd_luhn_ok(t->value, 15))
 			return 0;
 		snprintf(why, len, "IMEI must be 15 digits with a valid Luhn digit");
 		return MALFORMED;

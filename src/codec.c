@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "wd_utf8.h"
 
 #define CODEC_DEPTH_MAX	8	/* messages inside messages */
 
@@ -94,38 +95,6 @@ codec_free(ProtobufCMessage *m)
 
 /* --- the descriptor walk -------------------------------------------------- */
 
-/* Strictly well-formed UTF-8: no overlong forms, surrogates or > U+10FFFF. */
-static bool
-codec_utf8(const unsigned char *s)
-{
-	uint32_t	cp, min;
-	size_t		len, k;
-
-	while (*s) {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if ((*s & 0xe0) == 0xc0)
-			len = 2, cp = *s & 0x1f, min = 0x80;
-		else if ((*s & 0xf0) == 0xe0)
-			len = 3, cp = *s & 0x0f, min = 0x800;
-		else if ((*s & 0xf8) == 0xf0)
-			len = 4, cp = *s & 0x07, min = 0x10000;
-		else
-			return false;
-		for (k = 1; k < len; k++) {
-			if ((s[k] & 0xc0) != 0x80)
-				return false;	/* also stops at the NUL */
-			cp = (cp << 6) | (s[k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += len;
-	}
-	return true;
-}
-
 static int	codec_check_message(const ProtobufCMessage *, int, char *, size_t);
 
 /* One value of a field: the k-th of an array, or the field itself. */
@@ -149,7 +118,7 @@ codec_check_value(const ProtobufCFieldDescriptor *f, const void *arr,
 		return 0;
 	case PROTOBUF_C_TYPE_STRING:
 		s = ((char * const *)arr)[k];
-		if (s != NULL && !codec_utf8((const unsigned char *)s)) {
+		if (s != NULL && !wd_utf8_valid(s)) {
 			snprintf(why, whylen, "field %s: not UTF-8", f->name);
 			return -1;
 		}
