@@ -3,6 +3,10 @@
  * DELIVER message per call to an authority's endpoint and judging the
  * answer (src/push.h says what counts as acknowledged).
  *
+ * A body is given whole (push_send) or made as the connection drains
+ * (push_send_body: refilled below PUSH_BODY_LOW to PUSH_BODY_HIGH; one that
+ * cannot be completed closes the connection short of its length).
+ *
  * One connection per message, closed after the answer ("Connection:
  * close"): the lifecycle sends a delivery's parts one at a time, each part
  * is up to 1 MiB, and a fresh full handshake per message re-checks the
