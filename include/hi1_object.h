@@ -72,6 +72,9 @@ int	 hi1_build_answer_pieces(const struct hi1_response_header *,
  */
 char	*hi1_build_deliver(const struct hi1_response_header *,
 	    const struct hi1_answer *, size_t n, size_t *len);
+/* The same, with each data_stream left as a cut (a pushed part streamed). */
+int	 hi1_build_deliver_pieces(const struct hi1_response_header *,
+	    const struct hi1_answer *, size_t n, struct hi1_pieces *);
 
 
 #endif

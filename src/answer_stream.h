@@ -5,7 +5,9 @@
  * up to a part's Data, then for each chunk of the stored part: read,
  * authenticated (AES-GCM) and encoded as base64 straight into the output
  * buffer, then the text after it, and so on. The server asks for more as
- * its output drains (server.c, conn_respond_stream).
+ * its output drains (server.c, conn_respond_stream). A pushed part's
+ * DELIVER is streamed the same way (lifecycle.c lc_push_part, push.c
+ * push_send_body): there, an answer cut short is a failed DELIVER.
  *
  * Memory per answer, whatever the size of its parts: one chunk of each
  * open part (RESULTS_STREAM_CHUNK, 48 KiB, for parts packaged since the

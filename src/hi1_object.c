@@ -531,36 +531,64 @@ hi1_build_answer_pieces(const struct hi1_response_header *h,
 	return hi1_out_finish_pieces(&o, pc);
 }
 
-char *
-hi1_build_deliver(const struct hi1_response_header *h,
-    const struct hi1_answer *a, size_t n, size_t *len)
+/* A DELIVER's tree, ready to be serialised. 0 or -1 (logged). */
+static int
+hi1_deliver_tree(struct hi1_out *o, const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n)
 {
-	struct hi1_out	 o;
 	struct hi1_ons	 ns;
 	xmlNodePtr	 list, ar, dv;
 	char		 id[16];
 
 	if (h == NULL || n == 0 || n > HI1_MAX_ACTIONS) {
 		log_warnx("%s: %zu objects", __func__, n);
-		return NULL;
+		return -1;
 	}
-	if (hi1_out_init(&o) == -1 || hi1_ons_init(&o, &ns) == -1) {
-		log_warnx("%s: out of memory", __func__);
-		return NULL;
+	if (hi1_out_init(o) == -1)
+		goto oom;
+	if (hi1_ons_init(o, &ns) == -1) {
+		xmlFreeDoc(o->doc);
+		goto oom;
 	}
-	list = hi1_add(&o, hi1_out_header(&o, h, "RequestPayload"), o.core,
+	list = hi1_add(o, hi1_out_header(o, h, "RequestPayload"), o->core,
 	    "ActionRequests", NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].obj == NULL) {
-			o.oom = 1;
+			o->oom = 1;
 			break;
 		}
-		ar = hi1_add(&o, list, o.core, "ActionRequest", NULL);
+		ar = hi1_add(o, list, o->core, "ActionRequest", NULL);
 		snprintf(id, sizeof(id), "%u", a[i].action_id);
-		hi1_add(&o, ar, o.core, "ActionIdentifier", id);
-		dv = hi1_add(&o, ar, o.core, "DELIVER", NULL);
-		hi1_add(&o, dv, o.core, "Identifier", a[i].obj->oid);
-		hi1_object(&o, dv, a[i].obj, &a[i], &ns);
+		hi1_add(o, ar, o->core, "ActionIdentifier", id);
+		dv = hi1_add(o, ar, o->core, "DELIVER", NULL);
+		hi1_add(o, dv, o->core, "Identifier", a[i].obj->oid);
+		hi1_object(o, dv, a[i].obj, &a[i], &ns);
 	}
+	return 0;
+ oom:
+	log_warnx("%s: out of memory", __func__);
+	return -1;
+}
+
+char *
+hi1_build_deliver(const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n, size_t *len)
+{
+	struct hi1_out	 o;
+
+	if (hi1_deliver_tree(&o, h, a, n) == -1)
+		return NULL;
 	return hi1_out_finish(&o, len);
+}
+
+int
+hi1_build_deliver_pieces(const struct hi1_response_header *h,
+    const struct hi1_answer *a, size_t n, struct hi1_pieces *pc)
+{
+	struct hi1_out	 o;
+
+	memset(pc, 0, sizeof(*pc));
+	if (hi1_deliver_tree(&o, h, a, n) == -1)
+		return -1;
+	return hi1_out_finish_pieces(&o, pc);
 }

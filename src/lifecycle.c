@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "answer_stream.h"
 #include "backend.h"
 #include "dispatch.h"
 #include "hi1_delivery.h"
@@ -49,7 +50,7 @@
 #define LC_REC_TR_MAX		64	/* transitions in one record */
 #define LC_KEY_LEN		(HI1_ID_LEN + HI1_UUID_LEN + 2)
 #define LC_MARK_BUCKETS		4096
-#define LC_WINDOW_DEFAULT	4	/* parts of a task pushed at once */
+#define LC_WINDOW_DEFAULT	8	/* parts of a task pushed at once */
 
 /*
  * Where a push of a task's parts stands, in memory only: the parts not
@@ -1915,6 +1916,73 @@ lc_pushed(int ok, const char *why, void *arg)
 	free(p);
 }
 
+static int
+lc_stream_fill(void *arg, struct evbuffer *out, size_t want)
+{
+	return astream_fill(arg, out, want);
+}
+
+static void
+lc_stream_free(void *arg)
+{
+	astream_free(arg);
+}
+
+static void
+lc_stream_release(void *arg)
+{
+	results_reader_close(arg);
+}
+
+/*
+ * A part's DELIVER, streamed (answer_stream.h) as for a GET: the message's
+ * text is built now with a cut where the Data goes, the part is read,
+ * authenticated and encoded into the connection as it drains. Its seal
+ * and first chunk are checked here (lc_open_part): a part failing there
+ * is not sent (-1, tried again like any part that cannot be sent). One
+ * failing later closes the connection short of its length: the DELIVER
+ * fails (lc_pushed) and the part is sent again after the retry time.
+ */
+static int
+lc_push_part(struct lifecycle *lc, const struct obj *o,
+    const struct hi1_response_header *h, struct hi1_answer *a,
+    struct push_body *body)
+{
+	struct results_reader	*rd;
+	struct hi1_pieces	 pc;
+	struct astream		*as;
+	uint8_t			*man = NULL;
+	size_t			 mlen = 0;
+	int			 rc;
+
+	if ((rd = lc_open_part(lc, &o->u.part)) == NULL ||
+	    (o->u.part.manifest_name[0] != '\0' && lc_read_result(lc,
+	    o->u.part.manifest_name, NULL, &man, &mlen) == -1)) {
+		log_warnx("%s: part %s cannot be read for delivery", o->ref,
+		    o->oid);
+		results_reader_close(rd);
+		return -1;
+	}
+	a->data_stream = rd;
+	a->data_len = o->u.part.size;
+	a->data_sha256 = o->u.part.sha256;
+	a->manifest = man;
+	a->manifest_len = mlen;
+	rc = hi1_build_deliver_pieces(h, a, 1, &pc);
+	free(man);	/* encoded into the text already */
+	if (rc == -1 || pc.ncut != 1 ||
+	    (as = astream_new(&pc, lc_stream_release, rd)) == NULL) {
+		free(pc.text);
+		results_reader_close(rd);
+		return -1;
+	}
+	body->len = astream_length(as);
+	body->fill = lc_stream_fill;
+	body->free = lc_stream_free;
+	body->arg = as;
+	return 0;
+}
+
 /*
  * Send one part (or notification) to url; the answer comes to lc_pushed.
  * cidx: the part's entry in its task's cursor. -1 if it could not be sent.
@@ -1925,42 +1993,31 @@ lc_push(struct lifecycle *lc, const struct obj *o, const char *task_oid,
 {
 	struct hi1_response_header	 h;
 	struct hi1_answer		 a;
+	struct push_body		 body;
 	struct lc_push			*p;
 	struct lc_mark			*m;
-	uint8_t				*data = NULL, *man = NULL;
-	size_t				 dlen = 0, mlen = 0, len = 0;
-	char				 tid[HI1_UUID_LEN + 1], *body;
+	size_t				 len = 0;
+	char				 tid[HI1_UUID_LEN + 1], *text = NULL;
 	const char			*ids[1] = { o->oid };
+	int				 rc;
 
 	memset(&a, 0, sizeof(a));
 	a.verb = HI1_VERB_DELIVER;
 	a.obj = o;
-	if (o->kind == HI1_OBJ_DELIVERY) {
-		if (lc_read_result(lc, o->u.part.result_name, o->u.part.sha256,
-		    &data, &dlen) == -1 ||
-		    (o->u.part.manifest_name[0] != '\0' && lc_read_result(lc,
-		    o->u.part.manifest_name, NULL, &man, &mlen) == -1)) {
-			log_warnx("%s: part %s cannot be read for delivery", o->ref,
-			    o->oid);
-			free(data);
-			return -1;
-		}
-		a.data = data;
-		a.data_len = dlen;
-		a.data_sha256 = o->u.part.sha256;
-		a.manifest = man;
-		a.manifest_len = mlen;
-	}
 	hi1_uuid(tid, sizeof(tid));
 	h.carrier_id = lc->cfg.carrier_id;
 	h.authority_id = o->owner;
 	h.transaction_id = tid;
 	h.timestamp_us = lifecycle_now(lc);
-	body = hi1_build_deliver(&h, &a, 1, &len);
-	free(data);
-	free(man);
-	if (body == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
-		free(body);
+	if (o->kind == HI1_OBJ_DELIVERY) {
+		if (lc_push_part(lc, o, &h, &a, &body) == -1)
+			return -1;
+	} else if ((text = hi1_build_deliver(&h, &a, 1, &len)) == NULL)
+		return -1;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		if (text == NULL)
+			body.free(body.arg);
+		free(text);
 		return -1;
 	}
 	p->lc = lc;
@@ -1968,8 +2025,11 @@ lc_push(struct lifecycle *lc, const struct obj *o, const char *task_oid,
 	p->cidx = cidx;
 	snprintf(p->task, sizeof(p->task), "%s", task_oid ? task_oid : "");
 	snprintf(p->url, sizeof(p->url), "%s", url);
-	if (push_send(lc->env.push, url, o->owner, ids, 1, body, len, lc_pushed,
-	    p) == -1) {
+	/* Either takes what it is given, also when it fails. */
+	rc = text != NULL ? push_send(lc->env.push, url, o->owner, ids, 1, text,
+	    len, lc_pushed, p) : push_send_body(lc->env.push, url, o->owner,
+	    ids, 1, &body, lc_pushed, p);
+	if (rc == -1) {
 		free(p);
 		return -1;
 	}

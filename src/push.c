@@ -3,6 +3,10 @@
  * DELIVER message per call to an authority's endpoint and judging the
  * answer (src/push.h says what counts as acknowledged).
  *
+ * A body is given whole (push_send) or made as the connection drains
+ * (push_send_body: refilled below PUSH_BODY_LOW to PUSH_BODY_HIGH; one that
+ * cannot be completed closes the connection short of its length).
+ *
  * One connection per message, closed after the answer ("Connection:
  * close"): the lifecycle sends a delivery's parts one at a time, each part
  * is up to 1 MiB, and a fresh full handshake per message re-checks the
@@ -62,6 +66,9 @@
 #define PUSH_TIMEOUT_DEFAULT	30000
 #define PUSH_WHY_LEN		320
 #define PUSH_WRITE_MAX		(256 * 1024)	/* per turn of the loop */
+/* A streamed body (push_send_body) is refilled below LOW, to HIGH. */
+#define PUSH_BODY_LOW		(128 * 1024)
+#define PUSH_BODY_HIGH		(256 * 1024)
 
 struct push_send {
 	TAILQ_ENTRY(push_send)	 entry;
@@ -72,8 +79,11 @@ struct push_send {
 	char			 authority[HI1_ID_LEN + 1];
 	char			(*ids)[HI1_UUID_LEN + 1];
 	size_t			 nids;
-	char			*body;
+	char			*body;		/* whole, or NULL: */
 	size_t			 len;
+	struct push_body	 stream;	/* ... made as it drains */
+	bool			 streaming;	/* stream.free still owed */
+	size_t			 filled;	/* bytes of it made */
 	push_cb			 cb;
 	void			*arg;
 	struct evdns_getaddrinfo_request *dnsreq;
@@ -111,6 +121,8 @@ static void	push_connect(struct push_send *);
 static void	push_connectedcb(evutil_socket_t, short, void *);
 static void	push_body_free(const void *, size_t, void *);
 static void	push_readcb(struct bufferevent *, void *);
+static void	push_writecb(struct bufferevent *, void *);
+static int	push_body_more(struct push_send *);
 static void	push_eventcb(struct bufferevent *, short, void *);
 
 static void
@@ -212,6 +224,8 @@ push_finish(struct push_send *s, int ok, const char *why)
 		bufferevent_free(s->bev);
 	if (s->timer != NULL)
 		event_free(s->timer);
+	if (s->streaming)
+		s->stream.free(s->stream.arg);
 	free(s->body);
 	free(s->ids);
 	s->cb(ok, why, s->arg);
@@ -330,28 +344,26 @@ push_url(struct push_send *s, const char *url, size_t len)
 	return w > 0 && (size_t)w < sizeof(s->head) ? 0 : -1;
 }
 
-int
-push_send(struct push *p, const char *url, const char *authority,
-    const char *const *ids, size_t n, char *body, size_t len, push_cb cb,
-    void *arg)
+/* A send queued on p, started from the loop; -1 if the arguments are unusable. */
+static int
+push_queue(struct push *p, struct push_send *s, const char *url,
+    const char *authority, const char *const *ids, size_t n, size_t len,
+    push_cb cb, void *arg)
 {
-	struct push_send	*s = NULL;
-
-	if (p->freeing || (s = calloc(1, sizeof(*s))) == NULL ||
-	    n == 0 || n > HI1_MAX_ACTIONS || body == NULL || cb == NULL ||
-	    authority == NULL || strlen(authority) > HI1_ID_LEN ||
-	    push_url(s, url, len) == -1 ||
+	if (n == 0 || n > HI1_MAX_ACTIONS || cb == NULL || authority == NULL ||
+	    strlen(authority) > HI1_ID_LEN || push_url(s, url, len) == -1 ||
 	    (s->ids = calloc(n, sizeof(*s->ids))) == NULL)
-		goto fail;
+		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] == NULL || strlen(ids[i]) > HI1_UUID_LEN)
-			goto fail;
+		if (ids[i] == NULL || strlen(ids[i]) > HI1_UUID_LEN) {
+			free(s->ids);
+			return -1;
+		}
 		snprintf(s->ids[i], sizeof(s->ids[i]), "%s", ids[i]);
 	}
 	snprintf(s->authority, sizeof(s->authority), "%s", authority);
 	s->p = p;
 	s->nids = n;
-	s->body = body;
 	s->len = len;
 	s->cb = cb;
 	s->arg = arg;
@@ -362,12 +374,46 @@ push_send(struct push *p, const char *url, const char *authority,
 	/* Started from the loop: cb never runs inside push_send(). */
 	event_active(p->kick, EV_TIMEOUT, 0);
 	return 0;
+}
+
+int
+push_send(struct push *p, const char *url, const char *authority,
+    const char *const *ids, size_t n, char *body, size_t len, push_cb cb,
+    void *arg)
+{
+	struct push_send	*s = NULL;
+
+	if (p->freeing || body == NULL || (s = calloc(1, sizeof(*s))) == NULL)
+		goto fail;
+	s->body = body;
+	if (push_queue(p, s, url, authority, ids, n, len, cb, arg) == -1)
+		goto fail;
+	return 0;
  fail:
-	if (s != NULL)
-		free(s->ids);
 	free(s);
 	free(body);
 	return -1;
+}
+
+int
+push_send_body(struct push *p, const char *url, const char *authority,
+    const char *const *ids, size_t n, const struct push_body *body,
+    push_cb cb, void *arg)
+{
+	struct push_send	*s = NULL;
+
+	if (body == NULL || body->fill == NULL || body->free == NULL)
+		return -1;
+	if (p->freeing || body->len == 0 ||
+	    (s = calloc(1, sizeof(*s))) == NULL ||
+	    push_queue(p, s, url, authority, ids, n, body->len, cb, arg) == -1) {
+		free(s);
+		body->free(body->arg);
+		return -1;
+	}
+	s->stream = *body;
+	s->streaming = true;
+	return 0;
 }
 
 static void
@@ -500,24 +546,73 @@ push_tls(struct push_send *s)
 	s->fd = -1;	/* the bufferevent's now */
 	/* The endpoint may hang up without close_notify once it answered. */
 	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-	bufferevent_setcb(s->bev, push_readcb, NULL, push_eventcb, s);
+	bufferevent_setcb(s->bev, push_readcb, push_writecb, push_eventcb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0,
 	    PUSH_HEAD_MAX + PUSH_ANSWER_MAX + 1);
 	/* 1.4 MB in big writes, not 16 KiB (libevent's default) a turn. */
 	bufferevent_set_max_single_write(s->bev, PUSH_WRITE_MAX);
 	if (bufferevent_write(s->bev, s->head, strlen(s->head)) == -1 ||
-	    evbuffer_add_reference(bufferevent_get_output(s->bev), s->body,
-	    s->len, push_body_free, NULL) == -1) {
+	    (s->body != NULL && evbuffer_add_reference(bufferevent_get_output(
+	    s->bev), s->body, s->len, push_body_free, NULL) == -1)) {
 		push_fail(s, "out of memory");
 		return;
 	}
 	/* The output buffer owns the body now (no copy of 1.4 MB). */
 	s->body = NULL;
+	/* Or its first 256 KiB, more each time the output drains. */
+	if (s->streaming) {
+		if (push_body_more(s) == -1)
+			return;
+		if (s->streaming)
+			bufferevent_setwatermark(s->bev, EV_WRITE,
+			    PUSH_BODY_LOW, 0);
+	}
 	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1) {
 		push_fail(s, "out of memory");
 		return;
 	}
 	s->phase = "TLS handshake";
+}
+
+/*
+ * More of a streamed body, when the output holds PUSH_BODY_LOW or less.
+ * -1 if the send failed (s is gone): a body that cannot be completed
+ * closes the connection short of its Content-Length, so the endpoint
+ * never takes a partial or altered part for a whole one.
+ */
+static int
+push_body_more(struct push_send *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	size_t		 held = evbuffer_get_length(out), after;
+	int		 rc;
+
+	if (!s->streaming || held > PUSH_BODY_LOW)
+		return 0;
+	rc = s->stream.fill(s->stream.arg, out, PUSH_BODY_HIGH - held);
+	after = evbuffer_get_length(out);
+	if (rc != -1 && after >= held)
+		s->filled += after - held;
+	if (rc == -1 || after < held || s->filled > s->len ||
+	    (rc == 0 && s->filled != s->len)) {
+		push_fail(s, "the message could not be completed after %zu of "
+		    "its %zu bytes: connection closed (%s)", s->filled, s->len,
+		    s->phase);
+		return -1;
+	}
+	if (rc == 0) {
+		s->streaming = false;
+		s->stream.free(s->stream.arg);
+		bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	}
+	return 0;
+}
+
+static void
+push_writecb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	(void)push_body_more(arg);
 }
 
 /* Frees a message body handed to an output buffer by reference. */

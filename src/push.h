@@ -16,7 +16,9 @@
  * network; every byte from the endpoint is bounded (answers over 1 MiB are
  * refused) and parsed by the same hardened libxml2 path as requests.
  * One connection per message (Connection: close), at most 16 at once; the
- * rest wait in order. The endpoint's certificate must chain to ca (and
+ * rest wait in order. A body is either given whole or made as the
+ * connection drains (push_send_body: a pushed part streamed from the
+ * results store, never whole in memory). The endpoint's certificate must chain to ca (and
  * pass crl, if given) and name the URL's host (DNS name or IP address).
  */
 #ifndef WD_PUSH_H
@@ -25,6 +27,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct evbuffer;
 struct hi1_schema;
 struct push;
 
@@ -68,6 +71,29 @@ typedef void (*push_cb)(int ok, const char *why, void *arg);
 int		 push_send(struct push *, const char *url, const char *authority,
 		    const char *const *ids, size_t n, char *body, size_t len,
 		    push_cb cb, void *arg);
+/*
+ * A body made as the connection drains (a DELIVER whose part is streamed
+ * from the results store, src/answer_stream.h): len bytes in all (the
+ * Content-Length), fill(arg, out, want) adds about want more of them to
+ * out and says 1 (more to come), 0 (whole) or -1 (it cannot be completed:
+ * the connection is closed short of len, and the send fails); free(arg)
+ * runs exactly once, when the send ends or could not start.
+ */
+struct push_body {
+	size_t		  len;
+	int		(*fill)(void *arg, struct evbuffer *out, size_t want);
+	void		(*free)(void *arg);
+	void		 *arg;
+};
+
+/*
+ * As push_send, with the body made as it goes: push holds at most
+ * 256 KiB of it in the connection's output at a time. -1 in the same
+ * cases (body->free has run then too).
+ */
+int		 push_send_body(struct push *, const char *url,
+		    const char *authority, const char *const *ids, size_t n,
+		    const struct push_body *body, push_cb cb, void *arg);
 /* Sends in progress. */
 unsigned	 push_pending(const struct push *);
 

@@ -486,19 +486,21 @@ run_until(int *n, int want, unsigned ms)
 		fail_msg("timed out after %u ms (%d of %d done)", ms, *n, want);
 }
 
-/* A DELIVER of one part (sequence seq) of 1000 bytes; its id in oid. */
+/* A DELIVER of one part (sequence seq) of size bytes; its id in oid. */
 static char *
-make_deliver(unsigned seq, char oid[HI1_UUID_LEN + 1], size_t *len)
+make_deliver_n(unsigned seq, size_t size, char oid[HI1_UUID_LEN + 1],
+    size_t *len)
 {
 	struct hi1_response_header	 h;
 	struct hi1_answer		 a;
 	struct obj			 o;
-	uint8_t				 data[1000];
+	uint8_t				*data;
 	char				 tid[HI1_UUID_LEN + 1];
 	char				*body;
 
-	for (size_t i = 0; i < sizeof(data); i++)
-		data[i] = (uint8_t)('a' + (i + seq) % 26);
+	assert_non_null(data = malloc(size));
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)('a' + (i * 7 + seq + i / 4096) % 26);
 	memset(&o, 0, sizeof(o));
 	o.kind = HI1_OBJ_DELIVERY;
 	snprintf(o.owner, sizeof(o.owner), "%s", AUTHORITY);
@@ -517,13 +519,20 @@ make_deliver(unsigned seq, char oid[HI1_UUID_LEN + 1], size_t *len)
 	a.verb = HI1_VERB_DELIVER;
 	a.obj = &o;
 	a.data = data;
-	a.data_len = sizeof(data);
+	a.data_len = size;
 	hi1_uuid(tid, sizeof(tid));
 	h = (struct hi1_response_header){ CARRIER, AUTHORITY, tid,
 	    1796659200000000LL };
 	assert_non_null(body = hi1_build_deliver(&h, &a, 1, len));
+	free(data);
 	snprintf(oid, HI1_UUID_LEN + 1, "%s", o.oid);
 	return body;
+}
+
+static char *
+make_deliver(unsigned seq, char oid[HI1_UUID_LEN + 1], size_t *len)
+{
+	return make_deliver_n(seq, 1000, oid, len);
 }
 
 static struct push *
@@ -1058,6 +1067,137 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* --- a body made as the connection drains (push_send_body) ---------------------- */
+
+/* A message handed out in pieces; cut_at: fails there (or 0: never). */
+struct piecewise {
+	char	*msg;
+	size_t	 len, at, cut_at, short_by;
+	int	 fills, frees;
+};
+
+static int
+piecewise_fill(void *arg, struct evbuffer *out, size_t want)
+{
+	struct piecewise	*pw = arg;
+	size_t			 end = pw->len - pw->short_by, n;
+
+	pw->fills++;
+	assert_true(want > 0 && want <= 256 * 1024);
+	if (pw->cut_at > 0 && pw->at >= pw->cut_at)
+		return -1;
+	n = want < 40000 ? want : 40000;	/* less than asked: called again */
+	if (n > end - pw->at)
+		n = end - pw->at;
+	assert_int_equal(evbuffer_add(out, pw->msg + pw->at, n), 0);
+	pw->at += n;
+	return pw->at < end ? 1 : 0;
+}
+
+static void
+piecewise_free(void *arg)
+{
+	struct piecewise *pw = arg;
+
+	pw->frees++;
+}
+
+/* A DELIVER of a 1 MiB part through push_send_body; the outcome in g. */
+static void
+deliver_piecewise(struct piecewise *pw, struct got *g)
+{
+	struct push	 *p;
+	struct push_body  body;
+	char		  url[128], oid[HI1_UUID_LEN + 1];
+	const char	 *ids[1] = { oid };
+
+	fake_listen(M_ACK, &srv, &ca);
+	p = client(10000);
+	memset(g, 0, sizeof(*g));
+	pw->msg = make_deliver_n(3, 1024 * 1024, oid, &pw->len);
+	body = (struct push_body){ pw->len, piecewise_fill, piecewise_free, pw };
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/hi1/deliver", fake.port);
+	ndone = 0;
+	assert_int_equal(push_send_body(p, url, AUTHORITY, ids, 1, &body, got_cb,
+	    g), 0);
+	assert_int_equal(pw->fills, 0);		/* nothing before the loop */
+	run_until(&ndone, 1, 15000);
+	assert_int_equal(g->done, 1);
+	assert_int_equal(pw->frees, 1);
+	push_free(p);
+	assert_int_equal(pw->frees, 1);
+	free(pw->msg);
+}
+
+/* Whole, in many fills as the output drains, never more than 256 KiB held. */
+static void
+test_body_streamed(void **state)
+{
+	struct piecewise	pw = { 0 };
+	struct got		g;
+
+	(void)state;
+	deliver_piecewise(&pw, &g);
+	assert_true(g.ok);
+	assert_int_equal(fake.requests, 1);
+	assert_true(fake.checksum_ok);
+	assert_int_equal(pw.at, pw.len);
+	assert_true(pw.fills > (int)(pw.len / (256 * 1024)));
+}
+
+/* A body that fails half way: closed short, never a whole request. */
+static void
+test_body_cut(void **state)
+{
+	struct piecewise	pw = { 0 };
+	struct got		g;
+
+	(void)state;
+	pw.cut_at = 600 * 1024;
+	deliver_piecewise(&pw, &g);
+	assert_failed(&g, "could not be completed");
+	assert_int_equal(fake.requests, 0);
+	assert_true(pw.at >= pw.cut_at && pw.at < pw.len);
+}
+
+/* A body that ends before its length: the same. */
+static void
+test_body_short(void **state)
+{
+	struct piecewise	pw = { 0 };
+	struct got		g;
+
+	(void)state;
+	pw.short_by = 1;
+	deliver_piecewise(&pw, &g);
+	assert_failed(&g, "could not be completed");
+	assert_int_equal(fake.requests, 0);
+}
+
+/* Refused at once: the body is freed all the same, no callback. */
+static void
+test_body_refused(void **state)
+{
+	struct piecewise	 pw = { 0 };
+	struct push_body	 body = { 10, piecewise_fill, piecewise_free, &pw };
+	struct push		*p = client(1000);
+	const char		*ids[1] = { OTHER_ID };
+	struct got		 g = { 0 };
+
+	(void)state;
+	assert_int_equal(push_send_body(p, "http://127.0.0.1/", AUTHORITY, ids, 1,
+	    &body, got_cb, &g), -1);
+	assert_int_equal(pw.frees, 1);
+	body.len = 0;
+	assert_int_equal(push_send_body(p, "https://127.0.0.1/", AUTHORITY, ids,
+	    1, &body, got_cb, &g), -1);
+	assert_int_equal(pw.frees, 2);
+	assert_int_equal(push_pending(p), 0);
+	assert_int_equal(g.done, 0);
+	assert_int_equal(pw.fills, 0);
+	push_free(p);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1088,6 +1228,10 @@ main(void)
 		T(test_free_pending),
 		T(test_free_in_callback),
 		T(test_schema_replaced),
+		T(test_body_streamed),
+		T(test_body_cut),
+		T(test_body_short),
+		T(test_body_refused),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
