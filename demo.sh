@@ -16,8 +16,8 @@ mkdir -p build/demo
 (cd build/demo &&
     { [ -f Makefile ] || "$top/configure" -q; } &&
     make -j"$(nproc)" >/dev/null)
-export WARRANTD=$top/build/demo/src/warrantd
-ctl=$top/build/demo/src/warrantctl
+export WARRANTD=$top/build/demo/src/warrantd/warrantd
+ctl=$top/build/demo/src/warrantctl/warrantctl
 
 # Strict modes: the daemon refuses group-writable files (a umask 002 shell).
 umask 022
@@ -222,7 +222,7 @@ done
 echo
 echo "== the journal, as an auditor sees it (offline, with only the public key)"
 "$top/tests/stack" stop "$dir" >/dev/null
-audit=$top/build/demo/src/warrant-audit
+audit=$top/build/demo/src/warrant-audit/warrant-audit
 "$audit" show --journal "$dir/state/journal" | grep -v 'op=GetAllDetails' |
     tail -n 12 | cut -c1-240
 echo

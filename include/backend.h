@@ -6,7 +6,7 @@
  * went.
  *
  * This header was written first and committed early so that the daemon
- * (src/warrantd.c, src/intake.c) can be wired to it while the module is
+ * (src/warrantd/warrantd.c, src/warrantd/intake.c) can be wired to it while the module is
  * written; docs/gateway-backends.md describes the behaviour and the reasons.
  *
  * Everything runs on the caller's libevent loop and never blocks on the

@@ -38,7 +38,7 @@ enum backend_frame_status {
  * size on the wire. NEED_MORE: the frame is incomplete (its length is
  * already checked, so a huge length prefix fails at once, not after the
  * bytes). ERROR: why says why, never quoting data from the frame.
- * Framing, budget and the generic checks are src/codec.c's.
+ * Framing, budget and the generic checks are lib/codec.c's.
  */
 enum backend_frame_status backend_frame_decode(const uint8_t *buf, size_t len,
 	    Warrant__Backend__Envelope **env, size_t *used, char *why,

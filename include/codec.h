@@ -1,8 +1,8 @@
 /*
  * codec — the one framed protobuf-c codec every process and protocol of
- * warrantd uses: the back-end protocol (gateway client, src/backend_frame.c,
- * and the reference server, src/backend_wire.c) and the parser workers' IPC
- * (src/parser_msg.c). It owns the frame (a 4-byte big-endian length, then
+ * warrantd uses: the back-end protocol (gateway client, src/warrantd/backend_frame.c,
+ * and the reference server, src/warrant-backend/refbe_wire.c) and the parser workers' IPC
+ * (lib/parser_msg.c). It owns the frame (a 4-byte big-endian length, then
  * one message), the size bounds, the bounded allocator protobuf-c decodes
  * through, and the descriptor walk that refuses what protobuf-c lets
  * through: enum values the .proto does not define, strings that are not

@@ -1,6 +1,6 @@
 /*
  * conf — the configuration and the registry of authorities, officials and
- * auditors, parsed from warrantd.conf (grammar in src/parse.y). A struct
+ * auditors, parsed from warrantd.conf (grammar in src/warrantd/parse.y). A struct
  * wd_conf is immutable once loaded: SIGHUP builds a new one and swaps it in,
  * and every connection keeps a reference to the one it started with.
  */
@@ -71,7 +71,7 @@ struct wd_authority {
 TAILQ_HEAD(wd_authorities, wd_authority);
 
 /*
- * A carrier back end (src/backend.c) and what it serves. Each request type
+ * A carrier back end (src/warrantd/backend.c) and what it serves. Each request type
  * is served by at most one back end.
  */
 struct wd_backend {
@@ -95,7 +95,7 @@ struct wd_backend {
 TAILQ_HEAD(wd_backends, wd_backend);
 
 /*
- * A network element provisioned over ETSI X1 (src/x1*.c, docs/x1.md): the
+ * A network element provisioned over ETSI X1 (src/warrantd/x1*.c, docs/x1.md): the
  * gateway is its ADMF and POSTs X1 requests to url with mutual TLS.
  */
 enum wd_ne_target {			/* X1 TargetIdentifier kinds served */
@@ -115,7 +115,7 @@ struct wd_ne {
 	unsigned	 reconcile_s;		/* GetAllDetails period, 5 min */
 	unsigned	 breaker_failures;	/* exchanges in a row, default 5 */
 	unsigned	 breaker_open_ms;	/* before the probe, default 30 s */
-	int		 seen[16];		/* src/conf_ne.c: line of each */
+	int		 seen[16];		/* src/warrantd/conf_ne.c: line of each */
 	int		 line;
 	TAILQ_ENTRY(wd_ne) entry;
 };
@@ -215,7 +215,7 @@ struct wd_backend	*conf_find_backend(const struct wd_conf *, const char *name);
 struct wd_backend	*conf_backend_for(const struct wd_conf *, enum wd_reqtype);
 
 /*
- * Network elements (src/conf_ne.c). The setters return NULL or what is
+ * Network elements (src/warrantd/conf_ne.c). The setters return NULL or what is
  * wrong with the value, for parse.y to report with the line.
  */
 struct wd_ne	*conf_find_ne(const struct wd_conf *, const char *name);
@@ -245,7 +245,7 @@ enum wd_official_status {
 struct wd_official	*conf_find_official(const struct wd_conf *,
 			    const uint8_t cert_sha256[32], const uint8_t spki_sha256[32]);
 /*
- * Who a client certificate is (src/conf.c): exactly one entry, none, more
+ * Who a client certificate is (src/warrantd/conf.c): exactly one entry, none, more
  * than one (who and other are the first two), or an entry whose certificate
  * hash matches and whose public-key hash does not (who). Only ONE may act.
  */

@@ -7,7 +7,7 @@
  * which is the oldest connection of the source holding the most (the one
  * to shed when every handshake slot is taken). Also the rate limit of log
  * lines about strangers. The server owns the connections and what is done
- * to them (src/server.c, "admission").
+ * to them (src/warrantd/server.c, "admission").
  */
 #ifndef WD_EDGE_H
 #define WD_EDGE_H

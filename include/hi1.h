@@ -199,7 +199,7 @@ struct hi1_schema;
 void	hi1_init(void);
 void	hi1_cleanup(void);
 /*
- * Untrusted XML of another dialect (X1 answers, src/x1.c) through the same
+ * Untrusted XML of another dialect (X1 answers, src/warrantd/x1.c) through the same
  * hardened path as requests: UTF-8 only, no DOCTYPE or entity, no network,
  * attributes, depth and elements bounded. NULL with err on refusal; the
  * caller frees the document with xmlFreeDoc().
@@ -240,7 +240,7 @@ int	hi1_parse_request(const struct hi1_schema *, const char *body, size_t len,
 /*
  * Validate a parsed document against the templates: 0, or -1 with err
  * (203 with the line and the schema's message). warrantctl checks the
- * carrier's answers with it (src/ctl_answer.c).
+ * carrier's answers with it (src/warrantctl/ctl_answer.c).
  */
 struct _xmlDoc;
 int	hi1_validate(const struct hi1_schema *, struct _xmlDoc *,

@@ -1,7 +1,7 @@
 /*
  * hi1_delivery — the result documents that DeliveryObjects carry (the
- * envelope is src/hi1_object.c's): for a quick lookup in the answer to its
- * CREATE, and in the parts a task's results are cut into (src/ldpack.c).
+ * envelope is lib/hi1_object.c's): for a quick lookup in the answer to its
+ * CREATE, and in the parts a task's results are cut into (src/warrantd/ldpack.c).
  *
  * The result document (namespace urn:warrantd:mx:ld-result:1, schema
  * etc/templates/ld-result.xsd, shaped on TS 102 657's records) is built
@@ -11,7 +11,7 @@
  * format are left out; each change is named in a Remark, never the data.
  * docs/results.md describes the format for integrators. Records results
  * (historical location, communication records) are built here record by
- * record (hi1_records_*) and cut into parts by src/ldpack.c.
+ * record (hi1_records_*) and cut into parts by src/warrantd/ldpack.c.
  */
 #ifndef WD_HI1_DELIVERY_H
 #define WD_HI1_DELIVERY_H
@@ -62,7 +62,7 @@ int	hi1_result_task_ok(const char *carrier_ref, const struct hi1_task *t);
  * A records document (LocationRecords for t->type WD_REQ_LOCATION_HIST,
  * CommunicationRecords for WD_REQ_RECORDS), written one back-end Record at
  * a time and never more than max bytes once finished: what results
- * delivered in parts are made of (src/ldpack.c). The same rules as above
+ * delivered in parts are made of (src/warrantd/ldpack.c). The same rules as above
  * apply to each record; a record whose required elements are not in their
  * format (Time; Service, StartTime) is left out whole, with the Remark
  * "<container>/Record" Omitted. Memory: the document so far, plus one

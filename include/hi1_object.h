@@ -1,6 +1,6 @@
 /*
  * hi1_object — the carrier's HI-1 messages about objects it holds
- * (src/hi1_object.c): answers with one GETResponse, CREATEResponse,
+ * (lib/hi1_object.c): answers with one GETResponse, CREATEResponse,
  * UPDATEResponse, LISTResponse or ErrorInformation per action, and the
  * DELIVER requests the carrier sends to an authority's endpoint. Objects
  * (include/obj.h) are written in full, in the ETSI order, with Generation

@@ -1,11 +1,11 @@
 /*
  * hi1_parse — reading the HI-1 messages that are not requests to the
- * carrier, through the same hardened path as requests (src/hi1.c: byte
+ * carrier, through the same hardened path as requests (lib/hi1.c: byte
  * checks, parse without DTD or entities, structural limits, XSD validation
  * against the profile's templates), and then extraction:
  *  - hi1_parse_response(): any response (CREATE/GET/UPDATE/LIST/DELIVER
  *    responses, ErrorInformation), as one outcome per ActionResponse. The
- *    gateway reads an authority's DELIVERResponse with it (src/push.c),
+ *    gateway reads an authority's DELIVERResponse with it (src/warrantd/push.c),
  *    warrantctl the carrier's answers.
  *  - hi1_parse_deliver(): a DELIVER request, as an authority's endpoint
  *    receives it (warrantctl receive): DeliveryObjects with their result

@@ -1,6 +1,6 @@
 /*
  * http_resp — a strict, bounded parser for the head of an HTTP/1.1
- * response, for the gateway's own requests as a client (src/push.c). Pure
+ * response, for the gateway's own requests as a client (src/warrantd/push.c). Pure
  * functions over bytes (no I/O), fuzzed by tests/fuzz/fuzz_http_resp.c.
  * The mirror of include/http.h for the other direction, and as narrow:
  * CRLF line ends only, no obsolete folding, no Transfer-Encoding (a body

@@ -1,6 +1,6 @@
 /*
  * journal_segment — the journal's on-disk format, shared by the daemon's
- * journal (src/journal.c) and the auditor's tool (src/audit.c), so that
+ * journal (src/warrantd/journal.c) and the auditor's tool (src/warrant-audit/warrant-audit.c), so that
  * both read the bytes with exactly the same checks.
  *
  * A segment file seg-<16 hex digits of its first seq>.wj holds

@@ -61,7 +61,7 @@ enum obj_status {
 #define BACKEND_OUTCOME_LAST_ANSWER	3	/* BACKEND_OUTSIDE_RETENTION */
 
 /*
- * The compliance desk's view of a task (src/desk.c): changed only by
+ * The compliance desk's view of a task (src/warrantd/desk.c): changed only by
  * EVENT_DESK_ACTION records, never a change the authority sees (no
  * Generation, no LastChanged).
  */

@@ -1,7 +1,7 @@
 /*
  * parser_msg — the parser workers' messages (proto/parser.proto) as C: a
  * ParseJob out, a ParseAnswer back, between struct hi1_request / struct
- * wd_error and frames of the shared codec (src/codec.c). Pure functions.
+ * wd_error and frames of the shared codec (lib/codec.c). Pure functions.
  *
  * The answer comes from a worker that parsed untrusted XML and may have
  * been taken over by it, so reading it (parser_msg_answer_read) checks

@@ -1,8 +1,8 @@
 /*
  * parsers — warrantd's pool of parser workers (warrantd-parser, see
- * src/parser_main.c): it starts them, hands each an HI-1 request body and
+ * src/warrantd-parser/warrantd-parser.c): it starts them, hands each an HI-1 request body and
  * resumes the request when the answer comes back, checked like a back
- * end's (src/parser_msg.c). It supervises them: a worker that dies, sends
+ * end's (lib/parser_msg.c). It supervises them: a worker that dies, sends
  * what a parser cannot, or takes longer than PARSERS_TIMEOUT_S on one body
  * is killed, its request refused with WD_ERR_INTERNAL (the caller journals
  * it as any refusal), and it is started again, after a growing delay if it

@@ -27,7 +27,7 @@
 #define RESULTS_CHUNK_MAX	(1024 * 1024)	/* plaintext bytes of one chunk */
 /*
  * The chunk size of results meant to be streamed (the parts of a delivery,
- * src/ldpack.c): each chunk is authenticated on its own, so a reader can
+ * src/warrantd/ldpack.c): each chunk is authenticated on its own, so a reader can
  * hand one on as soon as it is read; a multiple of 3, so that each chunk is
  * whole groups of base64.
  */

@@ -1,6 +1,6 @@
 /*
  * store — the persistent object store: every HI-1 object the gateway holds
- * (include/obj.h), per owning authority, on SQLite (src/store.c).
+ * (include/obj.h), per owning authority, on SQLite (src/warrantd/store.c).
  *
  * The store is DERIVED from the journal, which stays the source of truth:
  * store_apply() takes each record once it is durable, in journal order, and

@@ -23,7 +23,7 @@ struct tls_refusal {
 	char		fingerprint[65];	/* SHA-256 hex of the leaf, if seen */
 };
 
-/* Why verification failed, in words that do not mislead (src/tls.c). */
+/* Why verification failed, in words that do not mislead (lib/tls.c). */
 void	 tls_refusal_reason(int verify_error, char *buf, size_t len);
 /* Build the server context; logs what is wrong (file and reason) on error. */
 SSL_CTX	*tls_server_ctx(const struct wd_conf *);
@@ -45,7 +45,7 @@ time_t	 tls_crl_next_update(SSL_CTX *);
 int	 tls_key_file_private(const char *path);
 
 /*
- * Client side, same policy (src/tls.c): our certificate and key, the CAs
+ * Client side, same policy (lib/tls.c): our certificate and key, the CAs
  * the peer must chain to, and an optional CRL file. NULL (logged) on error.
  */
 SSL_CTX	*tls_client_ctx(const char *cert, const char *key, const char *ca,

@@ -1,6 +1,6 @@
 /*
  * wd_luhn.h — the Luhn check digit (ISO/IEC 7812-1) of IMEIs and ICCIDs,
- * once for every program (src/lib_luhn.c).
+ * once for every program (lib/lib_luhn.c).
  */
 #ifndef WD_LUHN_H
 #define WD_LUHN_H

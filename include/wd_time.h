@@ -1,6 +1,6 @@
 /*
  * wd_time.h — the one reading and writing of timestamps for every program
- * (src/lib_time.c): µs since the epoch, UTC on output.
+ * (lib/lib_time.c): µs since the epoch, UTC on output.
  */
 #ifndef WD_TIME_H
 #define WD_TIME_H

@@ -1,7 +1,7 @@
 /*
  * wd_tls_policy.h — the one TLS policy (versions, suites, groups, options)
  * of every TLS context the programs make, towards authorities, back ends
- * and from warrantctl (src/lib_tls_policy.c). Certificates, keys and
+ * and from warrantctl (lib/lib_tls_policy.c). Certificates, keys and
  * verification stay with each caller.
  */
 #ifndef WD_TLS_POLICY_H

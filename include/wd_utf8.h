@@ -1,5 +1,5 @@
 /*
- * wd_utf8.h — the one reading of UTF-8 for every program (src/lib_utf8.c).
+ * wd_utf8.h — the one reading of UTF-8 for every program (lib/lib_utf8.c).
  *
  * Strict RFC 3629: shortest form only, no surrogates (U+D800..U+DFFF),
  * nothing above U+10FFFF, no truncated sequence. What counts as "text" on

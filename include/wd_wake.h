@@ -1,6 +1,6 @@
 /*
  * wd_wake.h — the one way for a thread, a signal handler or a child
- * process to wake an event loop (src/lib_wake.c): a non-blocking pipe
+ * process to wake an event loop (lib/lib_wake.c): a non-blocking pipe
  * whose read end the loop watches. Wakes coalesce: many signals before the
  * loop runs make one callback, so the callback takes all that is waiting.
  */

@@ -1,7 +1,7 @@
 /*
  * x1 — ETSI TS 103 221-1 ("X1") messages: the requests the gateway, as
  * ADMF, sends to network elements to provision interceptions, and the
- * reading of their answers (src/x1.c, docs/x1.md).
+ * reading of their answers (src/warrantd/x1.c, docs/x1.md).
  *
  * Requests are built with libxml2's tree (escaped by the serialiser) and
  * are valid under the official X1 schemas (TS 103 221-1 V1.22.1), which
@@ -12,8 +12,8 @@
  * the message type, the transaction, the identifiers, and exactly what the
  * operation's answer carries. Anything else is a refusal with a reason.
  *
- * Nothing here does I/O or keeps state; src/x1_client.c carries the bytes
- * and src/x1_prov.c decides what to send.
+ * Nothing here does I/O or keeps state; src/warrantd/x1_client.c carries the bytes
+ * and src/warrantd/x1_prov.c decides what to send.
  */
 #ifndef WD_X1_H
 #define WD_X1_H

@@ -1,11 +1,11 @@
 /*
  * x1_client — the gateway as the HTTPS client of one network element over
- * ETSI X1 (src/x1_client.c): one X1 request per POST, mutual TLS under the
- * same policy as every TLS client of the gateway (src/tls.c), the
+ * ETSI X1 (src/warrantd/x1_client.c): one X1 request per POST, mutual TLS under the
+ * same policy as every TLS client of the gateway (lib/tls.c), the
  * element's certificate checked against the element's own CA bundle (and
  * CRL) and against the URL's host.
  *
- * Rules this module keeps for its caller (src/x1_prov.c):
+ * Rules this module keeps for its caller (src/warrantd/x1_prov.c):
  *  - one outstanding request per key (a task's XID, a destination's DID)
  *    at a time: a second request for the same key waits for the first to
  *    finish, so two changes of one task never race at the element;

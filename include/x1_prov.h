@@ -1,5 +1,5 @@
 /*
- * x1_prov — the gateway as ADMF (src/x1_prov.c, docs/x1.md): makes the
+ * x1_prov — the gateway as ADMF (src/warrantd/x1_prov.c, docs/x1.md): makes the
  * network elements of the `ne` blocks hold exactly the interceptions the
  * orders justify, over ETSI TS 103 221-1 X1.
  *

@@ -3,7 +3,7 @@
  * bench/desk/README.md): fills an object store (encrypted bodies, as the
  * daemon's) with N open tasks through store_apply() of acceptance records
  * built from etc/samples/records.xml, then times the desk's own handler
- * (src/desk.c, desk_handle) for the console's first page and a search by
+ * (src/warrantd/desk.c, desk_handle) for the console's first page and a search by
  * carrier reference, and, for comparison, searches that still read every
  * open task. The HTTP and TLS layers are left out: they cost the same
  * whatever the queue holds.
@@ -11,7 +11,7 @@
  * With "stats" after RUNS it fills another store with a day of TASKS
  * tasks instead (created over today, local time, half of them answered
  * 1 s to 2 h later) and times a day's statistics (GET /desk/api/stats,
- * src/desk_board.c) and the urgent-orders board.
+ * src/warrantd/desk_board.c) and the urgent-orders board.
  *
  * usage: qbench TOP_SRCDIR STATE_DIR [TASKS [RUNS [stats]]]
  * Prints one line per figure: "name runs p50_ms p99_ms max_ms total".

@@ -2,7 +2,7 @@
 #
 # include-cycles.sh — no include cycle between modules (issue 12): the
 # edge, the intake, the dispatch and the auditors' API, and every other
-# module of src/, include one another's headers one way only.
+# module of src/ (every program's folder) and lib/, include one another's headers one way only.
 #
 # A module is the files of src/ whose names share the part before the
 # first '_' (hi1.c, hi1_response.c and hi1.h are "hi1"; server.c and
@@ -13,7 +13,7 @@
 # other. A cycle in that graph fails, named with the headers that make it.
 #
 # The checker first proves itself on a made-up tree with a cycle hidden in
-# a shared header, then reads src/ and include/.
+# a shared header, then reads src/, lib/ and include/.
 set -eu
 
 top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -24,8 +24,10 @@ check() {	# DIR: 0 if no cycle, 1 (and the cycles on stdout) if any
 import glob, os, re, sys
 
 top = sys.argv[1]
-cfiles = sorted(glob.glob(top + '/src/*.c'))
-hfiles = sorted(glob.glob(top + '/src/*.h') + glob.glob(top + '/include/*.h'))
+cfiles = sorted(glob.glob(top + '/src/**/*.c', recursive=True) +
+                glob.glob(top + '/lib/*.c'))
+hfiles = sorted(glob.glob(top + '/src/**/*.h', recursive=True) +
+                glob.glob(top + '/lib/*.h') + glob.glob(top + '/include/*.h'))
 
 
 def module(path):

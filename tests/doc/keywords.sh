@@ -3,7 +3,7 @@
 # keywords.sh — every configuration keyword is documented, in both places.
 #
 # The keywords are those of the grammar's keyword table (the `keywords[]`
-# array of src/parse.y), which is what the parser accepts. Each must be:
+# array of src/warrantd/parse.y), which is what the parser accepts. Each must be:
 #   - in docs/config.md, as a word between backquotes in the first cell of
 #     a row of a keyword table (a table whose header's first cell is
 #     "keyword"), e.g.  | `answer-within` | duration | `5s` | ... |
@@ -14,7 +14,7 @@
 set -eu
 
 top=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-grammar=$top/src/parse.y
+grammar=$top/src/warrantd/parse.y
 md=$top/docs/config.md
 man=$top/man/warrantd.conf.5.in
 for f in "$grammar" "$md" "$man"; do
@@ -71,22 +71,22 @@ awk '/^\./ {
 
 rc=0
 for k in $(comm -23 "$tmp/grammar" "$tmp/md"); do
-	echo "FAIL: keyword \"$k\" (src/parse.y) is not documented in docs/config.md:" \
+	echo "FAIL: keyword \"$k\" (src/warrantd/parse.y) is not documented in docs/config.md:" \
 	    "add a row naming it to its block's keyword table, e.g. | \`$k\` | value | default | ... |"
 	rc=1
 done
 for k in $(comm -23 "$tmp/grammar" "$tmp/man"); do
-	echo "FAIL: keyword \"$k\" (src/parse.y) is not documented in man/warrantd.conf.5.in:" \
+	echo "FAIL: keyword \"$k\" (src/warrantd/parse.y) is not documented in man/warrantd.conf.5.in:" \
 	    "add it to its block's list, e.g. .It Ic $k Ar value"
 	rc=1
 done
 for k in $(comm -13 "$tmp/grammar" "$tmp/md"); do
-	echo "FAIL: docs/config.md documents \"$k\", which is not a keyword of src/parse.y"
+	echo "FAIL: docs/config.md documents \"$k\", which is not a keyword of src/warrantd/parse.y"
 	rc=1
 done
 for k in $(comm -13 "$tmp/grammar" "$tmp/man"); do
-	echo "FAIL: man/warrantd.conf.5.in documents \"$k\" (.Ic), which is not a keyword of src/parse.y"
+	echo "FAIL: man/warrantd.conf.5.in documents \"$k\" (.Ic), which is not a keyword of src/warrantd/parse.y"
 	rc=1
 done
-[ $rc -ne 0 ] || echo "PASS: all $n keywords of src/parse.y are in docs/config.md and warrantd.conf(5)"
+[ $rc -ne 0 ] || echo "PASS: all $n keywords of src/warrantd/parse.y are in docs/config.md and warrantd.conf(5)"
 exit $rc

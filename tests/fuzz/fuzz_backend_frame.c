@@ -1,6 +1,6 @@
 /*
  * fuzz_backend_frame — libFuzzer target for the back-end frame decoder, the
- * code that reads a back end's untrusted bytes (src/backend_frame.c). The
+ * code that reads a back end's untrusted bytes (src/warrantd/backend_frame.c). The
  * input is a byte stream as a connection would deliver it: frames are
  * decoded one after another, as the read callback does, until the decoder
  * needs more or fails. Every decoded Envelope is re-encoded and decoded

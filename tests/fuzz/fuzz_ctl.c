@@ -1,6 +1,6 @@
 /*
  * fuzz_ctl — libFuzzer target for what warrantctl reads from the carrier
- * when it follows a request (src/ctl_answer.c, src/ctl_fetch.c). The first
+ * when it follows a request (src/warrantctl/ctl_answer.c, src/warrantctl/ctl_fetch.c). The first
  * byte picks the reader, the rest is its input:
  *   0  an answer: ctl_answer_read() (bounds, hardened parse, templates,
  *      extraction), and the base64 of every BinaryData it holds;

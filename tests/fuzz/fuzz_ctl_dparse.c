@@ -1,6 +1,6 @@
 /*
  * fuzz_ctl_dparse — libFuzzer target for warrantctl receive's streaming
- * reader of DELIVER bodies (src/ctl_dparse.c), against the tree reader it
+ * reader of DELIVER bodies (src/warrantctl/ctl_dparse.c), against the tree reader it
  * stands in for, over the same untrusted bytes. Besides sanitizer
  * reports, broken promises abort:
  *

@@ -1,6 +1,6 @@
 /*
  * fuzz_ctl_resp — libFuzzer target for warrantctl's reading of an answer
- * (src/ctl_resp.c): the carrier's HI-1 response, its DeliveryObjects and
+ * (src/warrantctl/ctl_resp.c): the carrier's HI-1 response, its DeliveryObjects and
  * their result documents, and the request file read back to name the
  * actions. Both are untrusted. The input is the answer, then optionally a
  * NUL byte and the request; its length's parity picks HTTP 200 or 400 (the

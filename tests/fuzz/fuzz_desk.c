@@ -1,6 +1,6 @@
 /*
  * fuzz_desk — libFuzzer target for the compliance desk's untrusted input
- * (src/desk_input.c): the input's first byte picks the action whose body
+ * (src/warrantd/desk_input.c): the input's first byte picks the action whose body
  * rules apply (approve, reject, hold, release, assign, note); the rest is
  * both an action body (JSON), a query string for the queue and the
  * statistics' day (desk_date_parse). Checks what the parsers promise:

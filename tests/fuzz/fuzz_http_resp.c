@@ -1,7 +1,7 @@
 /*
  * fuzz_http_resp — libFuzzer target for http_parse_response_head, the
  * first code that reads an authority endpoint's bytes after TLS when the
- * gateway pushes a delivery (src/push.c). The first input byte picks a
+ * gateway pushes a delivery (src/warrantd/push.c). The first input byte picks a
  * limit set (push's own, tiny ones that put every limit within reach, none
  * at all); the rest is the answer. Besides sanitizer reports, any broken
  * promise aborts:

@@ -1,7 +1,7 @@
 /*
  * fuzz_parser_msg — libFuzzer target for what warrantd reads from a parser
- * worker (src/parsers.c): a byte stream of frames (src/codec.c), each a
- * ParseAnswer read into a struct hi1_request (src/parser_msg.c), as if
+ * worker (src/warrantd/parsers.c): a byte stream of frames (lib/codec.c), each a
+ * ParseAnswer read into a struct hi1_request (lib/parser_msg.c), as if
  * from a worker a hostile body took over. Whatever is accepted must
  * survive its own encoder: re-encoded and read again, the same request and
  * refusal come back, byte for byte.

@@ -1,6 +1,6 @@
 /*
  * fuzz_seal — libFuzzer target for opening sealed journal records
- * (src/seal.c): the envelope, the wrapped keys, the sealed plaintext and
+ * (lib/seal.c): the envelope, the wrapped keys, the sealed plaintext and
  * its shape against the clear record, and the blind index match — what
  * warrantd runs on its own records at every replay and warrant-audit on
  * an auditor's copy. Input: a packed Warrant__Record. The keys are fixed

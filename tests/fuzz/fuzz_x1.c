@@ -1,5 +1,5 @@
 /*
- * fuzz_x1 — libFuzzer target for x1_parse() (src/x1.c): a network
+ * fuzz_x1 — libFuzzer target for x1_parse() (src/warrantd/x1.c): a network
  * element's answer to an X1 request, the bytes the gateway reads from an
  * element it does not control. The first byte picks the operation the
  * answer is read as (every one the gateway sends); the rest is the body.

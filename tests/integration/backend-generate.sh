@@ -5,7 +5,7 @@
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
-BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend}
+BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend/warrant-backend}
 name=${0##*/}
 
 fail() { echo "FAIL: $name: $*" >&2; exit 1; }

@@ -13,7 +13,7 @@
 set -u
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
-BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend}
+BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend/warrant-backend}
 CLIENT=$TOP_BUILDDIR/tests/unit/backend_client
 INTEROP=$TOP_BUILDDIR/tests/unit/backend_interop
 name=${0##*/}

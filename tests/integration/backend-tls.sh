@@ -8,7 +8,7 @@ set -u
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 TOP_SRCDIR=${TOP_SRCDIR:-$srcdir}
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
-BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend}
+BACKEND=${WARRANT_BACKEND:-$TOP_BUILDDIR/src/warrant-backend/warrant-backend}
 CLIENT=$TOP_BUILDDIR/tests/unit/backend_client
 name=${0##*/}
 

@@ -16,7 +16,7 @@
 #    action is a journal record naming the operator.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 
 . "$srcdir/tests/integration/desk-lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# desk-journald.sh — the alert path to journald (src/alert_out.c): a raised
+# desk-journald.sh — the alert path to journald (src/warrantd/alert_out.c): a raised
 # alert is one native journal entry with PRIORITY and structured fields.
 #
 # libsystemd's sd_journal_send writes to the fixed path

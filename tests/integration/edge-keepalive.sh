@@ -11,7 +11,7 @@ PY=$(command -v /usr/bin/python3 || command -v python3 || true)
 [ -n "$PY" ] || skip "no python3"
 stack_up
 port=${WARRANT_URL##*:}
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 work=$DIR/samples
 mkdir -p "$work"
 "$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/subscriber-msisdn.xml"

@@ -13,7 +13,7 @@
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
 command -v curl >/dev/null || skip "no curl command"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 stack_up
 

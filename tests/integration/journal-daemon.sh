@@ -10,7 +10,7 @@
 # without touching it; and the intact journal goes on where it stopped.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 command -v perl >/dev/null || skip "no perl"
 command -v sha256sum >/dev/null || skip "no sha256sum"

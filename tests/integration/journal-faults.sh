@@ -13,7 +13,7 @@
 # runtime is preloaded first, as it requires.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 case $(uname -s) in Linux) ;; *) skip "needs /proc/self/fd (Linux)" ;; esac
 

@@ -10,7 +10,7 @@
 # also land while a segment is created or a checkpoint written.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 KILLS=${WD_KILLS:-50}
 CLIENTS=${WD_CLIENTS:-4}

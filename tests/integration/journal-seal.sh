@@ -15,7 +15,7 @@
 set -u
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 JGEN=${JGEN:-$TOP_BUILDDIR/tests/unit/jgen}
 FIX=$TOP_SRCDIR/tests/fixtures/journal-v1
 [ -x "$AUDIT" ] && [ -x "$JGEN" ] || { echo "SKIP: no $AUDIT or $JGEN"; exit 77; }

@@ -7,7 +7,7 @@
 # Exit 0 pass, 1 fail, 77 skip (as automake expects).
 set -u
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 JGEN=${JGEN:-$TOP_BUILDDIR/tests/unit/jgen}
 [ -x "$AUDIT" ] && [ -x "$JGEN" ] || { echo "SKIP: no $AUDIT or $JGEN"; exit 77; }
 command -v openssl >/dev/null || { echo "SKIP: no openssl"; exit 77; }

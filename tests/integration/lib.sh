@@ -21,8 +21,8 @@ umask 022
 : "${srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 TOP_SRCDIR=${TOP_SRCDIR:-$srcdir}
 TOP_BUILDDIR=${TOP_BUILDDIR:-$PWD}
-WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd}
-WARRANTCTL=${WARRANTCTL:-$TOP_BUILDDIR/src/warrantctl}
+WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd/warrantd}
+WARRANTCTL=${WARRANTCTL:-$TOP_BUILDDIR/src/warrantctl/warrantctl}
 SAMPLES=$TOP_SRCDIR/etc/samples
 export WARRANTD		# tests/stack runs this daemon, not its own guess
 

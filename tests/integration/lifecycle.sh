@@ -22,7 +22,7 @@ stack_up
 XSD=$TOP_SRCDIR/etc/templates/hi1-mx.xsd
 OFFICIAL=$TOP_SRCDIR/../shared/etsi/validate.sh
 [ -x "$OFFICIAL" ] || echo "### SKIPPED here: official ETSI schema checks (../shared absent)" >&2
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 
 work=$DIR/work
 mkdir -p "$work"

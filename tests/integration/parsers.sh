@@ -16,7 +16,7 @@
 # hooks (a body "WD-TEST-STALL", "WD-TEST-OPEN", "WD-TEST-SOCKET").
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 command -v curl >/dev/null || skip "no curl"
 command -v python3 >/dev/null || skip "no python3"
 export WARRANTD_PARSER_TEST_HOOKS=1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # pull-stream.sh — a GET of a Delivery object streamed from the results
-# store into the connection (src/answer_stream.c), against a real daemon
+# store into the connection (src/warrantd/answer_stream.c), against a real daemon
 # and the reference back end, with parts of many chunks (3000 records for
 # one line: three parts of up to 1 MiB, each stored in 48 KiB chunks):
 #
@@ -19,7 +19,7 @@ command -v curl >/dev/null || skip "curl missing"
 command -v sqlite3 >/dev/null || skip "sqlite3 missing"
 command -v xmllint >/dev/null || skip "xmllint missing (libxml2-utils)"
 stack_up
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 [ -s "$DIR/backend.db" ] || skip "the stack runs no back end"
 NREC=3000
 

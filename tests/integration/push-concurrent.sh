@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # push-concurrent.sh — `warrantctl receive` with several DELIVERs at once
-# (its worker threads, src/ctl_rwork.c; the directory's grouped fsyncs and
-# link-without-overwrite, src/ctl_deliver.c), each sent by
+# (its worker threads, src/warrantctl/ctl_rwork.c; the directory's grouped fsyncs and
+# link-without-overwrite, src/warrantctl/ctl_deliver.c), each sent by
 # tests/unit/push_send as the gateway sends it, many in parallel:
 #  - parts arriving at once and out of order (sequence numbers shuffled)
 #    are all stored, byte for byte, and acknowledged;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # push-daemon.sh — push delivery end to end: warrantd (its lifecycle and
-# src/push.c, `delivery` block, FGR's `deliver-to`) pushes the results of a
+# src/warrantd/push.c, `delivery` block, FGR's `deliver-to`) pushes the results of a
 # communication-records request to `warrantctl receive`, which is down at
 # first and started once a DELIVER has failed:
 #  - the failures are journaled (EVENT_DELIVERY_FAILED) and retried;
@@ -12,7 +12,7 @@ set -u
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$srcdir/tests/integration/lib.sh"
 
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 command -v openssl >/dev/null || skip "no openssl command"
 command -v sqlite3 >/dev/null || skip "no sqlite3 command"
 [ -x "$WARRANTD" ] || skip "$WARRANTD not built"

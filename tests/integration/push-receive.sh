@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# push-receive.sh — the gateway's DELIVER client (src/push.c, driven by the
+# push-receive.sh — the gateway's DELIVER client (src/warrantd/push.c, driven by the
 # test program tests/unit/push_send, which builds each message with
 # hi1_build_deliver as the gateway does) against `warrantctl receive` on
 # 127.0.0.1, with certificates from tests/pki/mkpki (carrier.pem is the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # push-stream.sh — a pushed DELIVER whose part is streamed from the results
-# store (src/lifecycle.c lc_push_part, src/answer_stream.c, push_send_body
-# in src/push.c), end to end: warrantd pushes a result of 3000 records for
+# store (src/warrantd/lifecycle.c lc_push_part, src/warrantd/answer_stream.c, push_send_body
+# in src/warrantd/push.c), end to end: warrantd pushes a result of 3000 records for
 # one line (parts of up to 1 MiB, each stored in 48 KiB chunks) to
 # `warrantctl receive`, which is down at first (so that a stored part can
 # be altered once packaged, before any DELIVER gets through):
@@ -17,7 +17,7 @@ set -u
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$srcdir/tests/integration/lib.sh"
 
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 command -v openssl >/dev/null || skip "no openssl command"
 command -v sqlite3 >/dev/null || skip "no sqlite3 command"
 command -v xxd >/dev/null || skip "no xxd command"

@@ -10,7 +10,7 @@
 # rebuild rather than serve blank targets.
 srcdir=${srcdir:-$(dirname "$0")/../..}
 . "$srcdir/tests/integration/lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 stack_up
 grep -q 'audit-key' "$DIR/warrantd.conf" || fail "tests/pki/mkpki wrote no audit-key"
 

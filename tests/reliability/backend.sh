@@ -25,11 +25,11 @@
 # verifies.
 #
 # Skipped (77) while the daemon does not use the back-end client yet
-# (src/warrantd.c and src/intake.c do not call backend_set_new).
+# (src/warrantd/warrantd.c and src/warrantd/intake.c do not call backend_set_new).
 srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$srcdir/tests/reliability/lib.sh"
-grep -q backend_set_new "$TOP_SRCDIR/src/warrantd.c" "$TOP_SRCDIR/src/intake.c" 2>/dev/null ||
-    skip "the back end is not integrated into warrantd yet (no backend_set_new in src/warrantd.c, src/intake.c)"
+grep -q backend_set_new "$TOP_SRCDIR/src/warrantd/warrantd.c" "$TOP_SRCDIR/src/warrantd/intake.c" 2>/dev/null ||
+    skip "the back end is not integrated into warrantd yet (no backend_set_new in src/warrantd/warrantd.c, src/warrantd/intake.c)"
 PY=$(command -v /usr/bin/python3 || command -v python3 || true)
 [ -n "$PY" ] || skip "no python3 for the fake back end"
 rel_snapshot

@@ -21,7 +21,7 @@
 
 REL_SCALE=${WD_REL_SCALE:-short}
 case $REL_SCALE in short|full) ;; *) fail "WD_REL_SCALE is short or full, not $REL_SCALE" ;; esac
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 REL_BUILD=${WD_REL_BUILDDIR:-$TOP_BUILDDIR/build/reliability}
 RELDIR=$TOP_SRCDIR/tests/reliability
 SLOWLORIS=${WD_SLOWLORIS:-$TOP_BUILDDIR/tests/reliability/slowloris}
@@ -283,19 +283,19 @@ rel_plain() {
 		PLAIN_AUDIT=$AUDIT
 		return 0
 	fi
-	if [ -n "${WD_REL_NO_BUILD:-}" ] && [ ! -x "$tree/src/warrantd" ]; then
+	if [ -n "${WD_REL_NO_BUILD:-}" ] && [ ! -x "$tree/src/warrantd/warrantd" ]; then
 		REL_WHY="only a sanitizer build exists and WD_REL_NO_BUILD is set"
 		return 1
 	fi
-	rel_private_build plain 'CFLAGS="-O2 -g"' src/warrantd src/warrantd-parser src/warrantctl \
-	    src/warrant-audit src/warrant-backend || return 1
-	if rel_sanitized "$tree/src/warrantd"; then
+	rel_private_build plain 'CFLAGS="-O2 -g"' src/warrantd/warrantd src/warrantd/warrantd-parser src/warrantctl/warrantctl \
+	    src/warrant-audit/warrant-audit src/warrant-backend/warrant-backend || return 1
+	if rel_sanitized "$tree/src/warrantd/warrantd"; then
 		REL_WHY="$tree is configured with sanitizers; remove it"
 		return 1
 	fi
-	PLAIN_WARRANTD=$tree/src/warrantd
-	PLAIN_WARRANTCTL=$tree/src/warrantctl
-	PLAIN_AUDIT=$tree/src/warrant-audit
+	PLAIN_WARRANTD=$tree/src/warrantd/warrantd
+	PLAIN_WARRANTCTL=$tree/src/warrantctl/warrantctl
+	PLAIN_AUDIT=$tree/src/warrant-audit/warrant-audit
 	return 0
 }
 

@@ -1,6 +1,6 @@
 /*
  * accepted — for tests: the answer to an accepted CREATE as intake builds
- * it (src/intake.c): each action's CREATEResponse, tasks with their object
+ * it (src/warrantd/intake.c): each action's CREATEResponse, tasks with their object
  * as the store holds it after the acceptance, and optionally one task's
  * quick result as a one-part DeliveryObject.
  */

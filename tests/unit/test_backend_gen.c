@@ -20,7 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "bgen.h"
+#include "refbe_gen.h"
 #include "wd_luhn.h"
 
 #define END_US	1795500000000000LL	/* a fixed end: 2026-11-24 */

@@ -1,5 +1,5 @@
 /*
- * test_backend_store — the reference back end's queries (src/backend_store.c)
+ * test_backend_store — the reference back end's queries (src/warrant-backend/refbe_store.c)
  * against a small generated database: every query is answered through an
  * index (EXPLAIN QUERY PLAN: no full scan of a table, no sort for the
  * window queries), and the store's answers and typed errors.
@@ -19,8 +19,8 @@
 
 #include <sqlite3.h>
 
-#include "bgen.h"
-#include "bstore.h"
+#include "refbe_gen.h"
+#include "refbe_store.h"
 
 #define US	1000000LL
 #define DAY_US	(86400LL * US)

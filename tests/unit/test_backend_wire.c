@@ -1,5 +1,5 @@
 /*
- * test_backend_wire — the back-end protocol's wire rules (src/backend_wire.c):
+ * test_backend_wire — the back-end protocol's wire rules (src/warrant-backend/refbe_wire.c):
  * frame lengths, the top-level field scan, the enum and UTF-8 checks done
  * after unpacking, the request content checks, and the hand-written records
  * chunk encoder, which must produce exactly protobuf-c's bytes and the
@@ -17,7 +17,7 @@
 
 #include <openssl/evp.h>
 
-#include "bsrv.h"
+#include "refbe_server.h"
 
 #define BODY(x)	WARRANT__BACKEND__ENVELOPE__BODY_ ## x
 #define ID(x)	WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_ ## x

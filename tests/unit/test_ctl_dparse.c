@@ -1,6 +1,6 @@
 /*
  * test_ctl_dparse — warrantctl receive's streaming reader of DELIVER
- * bodies (src/ctl_dparse.c) against the tree reader it stands in for,
+ * bodies (src/warrantctl/ctl_dparse.c) against the tree reader it stands in for,
  * hi1_parse_deliver(): over messages made by hi1_build_deliver and edited
  * by hand, both accept the same messages with the same fields and bytes
  * and refuse the same ones with the same error code; the SHA-256 computed

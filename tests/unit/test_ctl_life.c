@@ -1,14 +1,14 @@
 /*
  * test_ctl_life — unit tests of warrantctl's follow-up commands, without a
- * network: the requests src/ctl_msg.c builds (GET, LIST, cancel, ratify
+ * network: the requests src/warrantctl/ctl_msg.c builds (GET, LIST, cancel, ratify
  * with and without a Warrant document, extend) are read back by the
  * daemon's own hi1_parse_request() field by field and are valid under the
  * official ETSI schemas (when ../shared is present); the --order file is
  * read strictly; answers (tests/lifecycle/get-response.xml and answers
- * built by the daemon's hi1_build_answer()) are read by src/ctl_answer.c,
+ * built by the daemon's hi1_build_answer()) are read by src/warrantctl/ctl_answer.c,
  * and hostile ones refused (DOCTYPE, 100,000 attributes, depth, invalid
  * under the templates, oversized); LIST paging skips what a page repeats
- * and stops where it cannot go on; and src/ctl_fetch.c writes a good
+ * and stops where it cannot go on; and src/warrantctl/ctl_fetch.c writes a good
  * delivery and refuses, without writing them, a part with a flipped byte,
  * a part whose Checksum lies, a missing part, a manifest that does not add
  * up, a part whose records are not the manifest's count.

@@ -1,5 +1,5 @@
 /*
- * test_ctl_resp — unit tests of src/ctl_resp.c, warrantctl's reading of
+ * test_ctl_resp — unit tests of src/warrantctl/ctl_resp.c, warrantctl's reading of
  * the carrier's answer and of the request file that names its actions:
  * both are untrusted, and neither may drive it into libxml2's quadratic
  * handling of an element with a huge number of attributes. A refused

@@ -1,5 +1,5 @@
 /*
- * test_delivery — unit tests of src/hi1_delivery.c: result documents built
+ * test_delivery — unit tests of src/warrantd/hi1_delivery.c: result documents built
  * from hand-made back-end answers (subscriber, location, none) are valid
  * under etc/templates/ld-result.xsd and say what the answer said; hostile
  * strings in an answer (markup, invalid UTF-8, control characters, 10 KB

@@ -1,10 +1,10 @@
 /*
  * test_desk — the compliance desk's pure parts: the review policy
- * (src/review.c: defaults, overrides, the urgent location that is never
+ * (src/warrantd/review.c: defaults, overrides, the urgent location that is never
  * held), the registry's desk keywords (operator blocks, level, desk listen,
  * review-policy and their errors) and the desk's untrusted input
- * (src/desk_input.c: texts, query strings, action bodies), and the desk's
- * state of a task as its records change it (src/obj.c: hold, release,
+ * (src/warrantd/desk_input.c: texts, query strings, action bodies), and the desk's
+ * state of a task as its records change it (lib/obj.c: hold, release,
  * re-open, decisions).
  */
 #include "config.h"

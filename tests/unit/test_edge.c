@@ -1,6 +1,6 @@
 /*
  * test_edge — the bookkeeping of the connection edge's budgets
- * (src/edge.c): groups counted by key, members oldest first, the oldest
+ * (src/warrantd/edge.c): groups counted by key, members oldest first, the oldest
  * member of the largest group (what the server sheds when every handshake
  * slot is taken), keys of addresses (IPv4, IPv6 by /64, mapped IPv4), a
  * table grown well past its first size, and the log rate limit.

@@ -1,5 +1,5 @@
 /*
- * test_hi1 — unit tests of src/hi1.c and src/hi1_response.c: every sample
+ * test_hi1 — unit tests of lib/hi1.c and lib/hi1_response.c: every sample
  * parses and is extracted field by field, every semantic failure class is
  * refused with its code and action, every attack in tests/xml-attacks is
  * refused as its README says, schema loading fails closed, times and

@@ -1,5 +1,5 @@
 /*
- * test_http — the request-head parser of src/http.c: a valid POST, every
+ * test_http — the request-head parser of lib/http.c: a valid POST, every
  * split point of a head arriving in pieces, the limits (head size, number of
  * fields, body size), and everything it must refuse rather than guess:
  * Transfer-Encoding, other versions, bare LF or CR, obsolete folding,

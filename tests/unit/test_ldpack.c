@@ -1,6 +1,6 @@
 /*
- * test_ldpack — unit tests of src/ldpack.c (and the records documents of
- * src/hi1_delivery.c it is made of): back-end answers of several sizes are
+ * test_ldpack — unit tests of src/warrantd/ldpack.c (and the records documents of
+ * src/warrantd/hi1_delivery.c it is made of): back-end answers of several sizes are
  * written into a temporary results store as backend.c writes them, packed
  * with small part bounds, and every part is read back from the store: its
  * bytes have the announced size and SHA-256, fit the bound, are valid under

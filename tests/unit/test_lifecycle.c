@@ -1,5 +1,5 @@
 /*
- * test_lifecycle — the request lifecycle (src/lifecycle.c) over a real
+ * test_lifecycle — the request lifecycle (src/warrantd/lifecycle.c) over a real
  * journal, object store and results store on a temporary directory, with
  * an injected clock: days of legal time pass without sleeping.
  *
@@ -31,17 +31,17 @@
 
 #include "backend.h"
 #include "backend_frame.h"
-#include "../../src/dispatch.h"
+#include "../../src/warrantd/dispatch.h"
 #include "hi1.h"
 #include "hi1_object.h"
 #include "journal.h"
 #include "log.h"
 #include "obj.h"
-#include "../../src/purge.h"
+#include "../../src/warrantd/purge.h"
 #include "results.h"
 #include "store.h"
-#include "../../src/lifecycle.h"
-#include "../../src/alert.h"
+#include "../../src/warrantd/lifecycle.h"
+#include "../../src/warrantd/alert.h"
 
 #define US		1000000LL
 #define HOUR		(3600 * US)
@@ -1028,7 +1028,7 @@ test_restart_resumes_calls(void **state)
 	    BACKEND_UNAVAILABLE + 1);
 }
 
-/* ---- deadlines and alerts (src/alert.c), on the same clock ----------------- */
+/* ---- deadlines and alerts (src/warrantd/alert.c), on the same clock ----------------- */
 
 struct raised {
 	struct alert_info	 v[16];

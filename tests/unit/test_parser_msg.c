@@ -1,6 +1,6 @@
 /*
- * test_parser_msg — the parser workers' messages (src/parser_msg.c over
- * src/codec.c): every sample, invalid and semantic template of the tree is
+ * test_parser_msg — the parser workers' messages (lib/parser_msg.c over
+ * lib/codec.c): every sample, invalid and semantic template of the tree is
  * parsed as a worker would, its answer framed, decoded and read back as
  * warrantd does, and must come back the same, byte for byte (a parsed
  * request, a refusal, a refusal with what was extracted). Then answers a

@@ -1,5 +1,5 @@
 /*
- * test_policy — every rule of src/policy.c, each with a case that passes and
+ * test_policy — every rule of src/warrantd/policy.c, each with a case that passes and
  * one that fails, at the boundary: the registered official, sender and
  * receiver, header clock skew, permissions (type, judicial order, urgent
  * order), authorisation validity and the ratification deadline, retention

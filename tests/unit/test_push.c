@@ -1,5 +1,5 @@
 /*
- * test_push — the gateway's DELIVER client (src/push.c) against a FAKE
+ * test_push — the gateway's DELIVER client (src/warrantd/push.c) against a FAKE
  * authority endpoint served by this test on the same event loop: HTTPS
  * with mutual TLS on 127.0.0.1, certificates made by the test (its own
  * CAs). The fake reads the DELIVER with hi1_parse_deliver(), checks the

@@ -1,5 +1,5 @@
 /*
- * test_ref — carrier references (src/ref.c, issue 14 section 5). The attack
+ * test_ref — carrier references (src/warrantd/ref.c, issue 14 section 5). The attack
  * it closes: an authority given MXC-20260301-00000040 and, an hour later,
  * MXC-20260301-00000052 knew that eleven requests of other authorities came
  * in between. References now carry the time and 16 random digits: they

@@ -1,6 +1,6 @@
 /*
  * test_stream — a GET answer streamed from the results store
- * (src/answer_stream.c) and its base64 (src/wd_b64.c): the base64 is
+ * (src/warrantd/answer_stream.c) and its base64 (lib/wd_b64.c): the base64 is
  * EVP_EncodeBlock's, whole and in any split; a part of several chunks
  * (odd sizes: base64 groups cross chunks) comes out as the text with the
  * part's base64 in place, whatever the amount asked each time; a chunk

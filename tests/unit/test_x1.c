@@ -1,5 +1,5 @@
 /*
- * test_x1 — src/x1.c and src/conf_ne.c without the network: targets in X1
+ * test_x1 — src/warrantd/x1.c and src/warrantd/conf_ne.c without the network: targets in X1
  * form, derived identifiers, the strict reading of elements' answers
  * (another transaction, element or ADMF, the wrong type, a DTD, a
  * duplicated task, an error's words cut and made printable), and the

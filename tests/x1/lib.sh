@@ -203,7 +203,7 @@ wait_until() {
 	return 1
 }
 
-# The XID the gateway derives for FGR's task UUID (src/x1.c, x1_derive_uuid).
+# The XID the gateway derives for FGR's task UUID (src/warrantd/x1.c, x1_derive_uuid).
 xid_of() {
 	python3 - "$1" <<'PY'
 import hashlib, sys

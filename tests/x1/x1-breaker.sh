@@ -15,7 +15,7 @@ srcdir=${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$srcdir/tests/integration/lib.sh"
 . "$srcdir/tests/x1/lib.sh"
 . "$srcdir/tests/integration/desk-lib.sh"
-AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit}
+AUDIT=${WARRANT_AUDIT:-$TOP_BUILDDIR/src/warrant-audit/warrant-audit}
 
 command -v curl >/dev/null || skip "no curl command"
 desk_port=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The gateway's X1 client (src/x1_client.c, src/x1.c) against simulated
+# The gateway's X1 client (src/warrantd/x1_client.c, src/warrantd/x1.c) against simulated
 # network elements: every operation the gateway uses, answered and valid
 # under the official schemas (the simulator checks each message); an
 # element's refusal read as an answer; an element that hangs or is down
@@ -76,7 +76,7 @@ ne_ctl a clear
 
 # warrantd -t: the element's files are usable, and whether it answers is
 # said; one that does not answer does not fail the check.
-WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd}
+WARRANTD=${WARRANTD:-$TOP_BUILDDIR/src/warrantd/warrantd}
 if [ -x "$WARRANTD" ]; then
 	out=$("$WARRANTD" -t -f "$conf" 2>&1) || fail "warrantd -t failed: $out"
 	case $out in *'ne "a": reachable (Ping acknowledged)'*) ;; *) fail "-t: $out" ;; esac
