@@ -321,6 +321,7 @@ rel_snapshot() {
 
 	mkdir -p "$dst"
 	be=$(dirname "$WARRANTD")/warrant-backend
+	[ -f "$be" ] || be=$(dirname "$WARRANTD")/../warrant-backend/warrant-backend
 	# warrantd starts its parser workers from beside its own executable.
 	pa=$(dirname "$WARRANTD")/warrantd-parser
 	for b in "$WARRANTD" "$WARRANTCTL" "$AUDIT" "$be" "$pa"; do
