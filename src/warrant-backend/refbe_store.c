@@ -1,5 +1,5 @@
 /*
- * bstore — see src/bstore.h. The schema models what a carrier's systems
+ * bstore — see refbe_store.h. The schema models what a carrier's systems
  * hold, one table per source: subscriber (HLR/HSS + billing), device (IMEI
  * use periods seen by the EIR/HSS), cell (radio planning), location (GMLC
  * and network events), cdr (mediation), cgnat (CGNAT port-block logs) and

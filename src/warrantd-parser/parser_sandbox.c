@@ -1,6 +1,6 @@
 /*
  * parser_sandbox — the seccomp filter of a parser worker (see
- * include/parser_sandbox.h). Written as raw BPF: a dozen allowed calls do
+ * parser_sandbox.h). Written as raw BPF: a dozen allowed calls do
  * not need libseccomp, and prctl(PR_SET_SECCOMP) works under systemd's own
  * filter (@system-service allows prctl) without another dependency.
  */

@@ -1,5 +1,5 @@
 /*
- * answer_stream — see src/answer_stream.h. One cursor over the message:
+ * answer_stream — see answer_stream.h. One cursor over the message:
  * the text between cuts is copied into the output as it comes, each cut
  * is filled from its reader one chunk at a time, its base64 written
  * straight into space reserved in the output buffer (no copy of the data
