@@ -127,6 +127,9 @@ ctl_store_cleanup(struct ctl_store *st)
 	pthread_mutex_destroy(&st->lock);
 }
 
+static void	store_say(struct ctl_store *, unsigned *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 /* One line of output and a counter, under the lock. */
 static void
 store_say(struct ctl_store *st, unsigned *counter, const char *fmt, ...)

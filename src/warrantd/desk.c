@@ -7,6 +7,9 @@
  *   GET  /desk/api/urgent             the urgent-orders board (desk_board.c)
  *   GET  /desk/api/stats?date=        a day's statistics (desk_board.c)
  *   POST /desk/api/{approve,reject,hold,release,assign,note,reviewed,reopen}
+ *   GET  /metrics, /healthz, and the console's files
+ * all read from one route table (desk_routes[], at the end; matched by
+ * desk_routes.c): 403 to who is no desk person, else 404, 405 from it.
  * Only registered desk operators and supervisors whose registration is in
  * force get an answer; officials, auditors and unknown certificates get 403.
  * Every action, and every search by identifier, is one journal record
@@ -41,6 +44,7 @@
 #include "desk.h"
 #include "desk_board.h"
 #include "desk_input.h"
+#include "desk_routes.h"
 #include "journal.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -1118,11 +1122,8 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 	const char		*code, *msg = "";
 	int			 status;
 
-	/* Non-simple requests only: no form or text/plain post from elsewhere. */
-	if (r->method != HTTP_POST) {
-		desk_error(cb, arg, 405, "method", "actions are POST");
-		return;
-	}
+	/* Non-simple requests only (POST, desk_routes[]): no form or
+	 * text/plain post from elsewhere. */
 	if (strncasecmp(r->content_type, "application/json", 16) != 0 ||
 	    (r->content_type[16] != '\0' && r->content_type[16] != ';')) {
 		desk_error(cb, arg, 415, "content-type",
@@ -1176,8 +1177,8 @@ desk_action(struct desk *d, const struct desk_request *r, const char *action,
 
 /* ---- the console's files ------------------------------------------------ */
 
-/* GET of one of the console's files; 0 if path is not one. */
-static int
+/* GET of one of the console's files (its route in desk_routes[]). */
+static void
 desk_page(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
     void *arg)
 {
@@ -1187,9 +1188,7 @@ desk_page(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 
 		if (strcmp(r->path, desk_page_names[i].path) != 0)
 			continue;
-		if (r->method != HTTP_GET)
-			desk_error(cb, arg, 405, "method", "only GET here");
-		else if (pg->data == NULL)
+		if (pg->data == NULL)
 			desk_error(cb, arg, 404, "not-found", "the console is "
 			    "not installed");
 		else if ((copy = malloc(pg->len ? pg->len : 1)) == NULL)
@@ -1198,9 +1197,9 @@ desk_page(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
 			memcpy(copy, pg->data, pg->len);
 			cb(200, desk_page_names[i].type, copy, pg->len, arg);
 		}
-		return 1;
+		return;
 	}
-	return 0;
+	desk_error(cb, arg, 404, "not-found", "no such resource");
 }
 
 unsigned
@@ -1670,69 +1669,177 @@ desk_healthz(struct desk *d, desk_reply_cb cb, void *arg)
 
 /* ---- routing ---------------------------------------------------------- */
 
+static void
+desk_route_page(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)rt;
+	desk_page(d, r, cb, arg);
+}
+
+static void
+desk_route_metrics(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)r, (void)rt;
+	desk_metrics(d, cb, arg);
+}
+
+static void
+desk_route_healthz(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)r, (void)rt;
+	desk_healthz(d, cb, arg);
+}
+
+/* GET /desk/api/me: who the certificate is. */
+static void
+desk_route_me(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)d, (void)rt;
+	desk_reply_json(cb, arg, 200, json_pack("{s:s, s:s, s:s}", "id",
+	    r->who->id, "name", r->who->name, "level", desk_level(r->who)));
+}
+
+static void
+desk_route_queue(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)rt;
+	desk_queue(d, r, cb, arg);
+}
+
+static void
+desk_route_alerts(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	(void)r, (void)rt;
+	desk_alerts(d, cb, arg);
+}
+
+#define DESK_API	"/desk/api/"
+#define DESK_API_LEN	(sizeof(DESK_API) - 1)
+
+/* urgent, stats: the name after /desk/api/ says which board. */
+static void
+desk_route_board(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	desk_board(d, r, rt->path + DESK_API_LEN, cb, arg);
+}
+
+/* requests/REF: the rest of the path is the reference. */
+static void
+desk_route_show(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	desk_show(d, r, r->path + strlen(rt->path), cb, arg);
+}
+
+/* The action is the name after /desk/api/ (one of desk_actions[]). */
+static void
+desk_route_action(struct desk *d, const struct desk_request *r,
+    const struct desk_route *rt, desk_reply_cb cb, void *arg)
+{
+	desk_action(d, r, rt->path + DESK_API_LEN, cb, arg);
+}
+
+#define DESK_PEOPLE	(DESK_ROLE(WD_ROLE_OPERATOR) | DESK_ROLE(WD_ROLE_SUPERVISOR))
+#define DESK_PAGE(path)	\
+	{ HTTP_GET, path, false, DESK_PEOPLE, false, desk_route_page }
+#define DESK_ACTION(name) \
+	{ HTTP_POST, DESK_API name, false, DESK_PEOPLE, true, desk_route_action }
+
+/*
+ * The desk listener's routes, read top to bottom (desk_routes.h). Every one
+ * is for desk people in force, /healthz and /metrics too (a monitoring
+ * system gets a certificate registered as an operator: docs/desk-api.md).
+ * The console's pages are desk_page_names[]'s; the actions desk_actions[]'s.
+ */
+static const struct desk_route desk_routes[] = {
+	/* method	path			prefix	roles	body	handler */
+	DESK_PAGE("/"),
+	DESK_PAGE("/index.html"),
+	DESK_PAGE("/request.html"),
+	DESK_PAGE("/urgent.html"),
+	DESK_PAGE("/stats.html"),
+	DESK_PAGE("/board.js"),
+	DESK_PAGE("/desk.js"),
+	DESK_PAGE("/desk.css"),
+	{ HTTP_GET,	"/metrics",		false, DESK_PEOPLE, false,
+	    desk_route_metrics },
+	{ HTTP_GET,	"/healthz",		false, DESK_PEOPLE, false,
+	    desk_route_healthz },
+	{ HTTP_GET,	DESK_API "me",		false, DESK_PEOPLE, false,
+	    desk_route_me },
+	{ HTTP_GET,	DESK_API "queue",	false, DESK_PEOPLE, false,
+	    desk_route_queue },
+	{ HTTP_GET,	DESK_API "alerts",	false, DESK_PEOPLE, false,
+	    desk_route_alerts },
+	{ HTTP_GET,	DESK_API "urgent",	false, DESK_PEOPLE, false,
+	    desk_route_board },
+	{ HTTP_GET,	DESK_API "stats",	false, DESK_PEOPLE, false,
+	    desk_route_board },
+	{ HTTP_GET,	DESK_API "requests/",	true,  DESK_PEOPLE, false,
+	    desk_route_show },
+	DESK_ACTION("approve"),
+	DESK_ACTION("reject"),
+	DESK_ACTION("hold"),
+	DESK_ACTION("release"),
+	DESK_ACTION("assign"),
+	DESK_ACTION("note"),
+	DESK_ACTION("reviewed"),
+	DESK_ACTION("reopen"),
+};
+#define DESK_NROUTES	(sizeof(desk_routes) / sizeof(desk_routes[0]))
+
+const char *
+desk_allow(const char *path)
+{
+	return desk_route_allow(desk_routes, DESK_NROUTES, path);
+}
+
+/* The caller holds one of roles, registered and in force. */
 static bool
-desk_allowed(const struct desk_request *r)
+desk_allowed(const struct desk_request *r, unsigned roles)
 {
 	const struct wd_official *o = r->who;
 
-	return o != NULL && (o->role == WD_ROLE_OPERATOR ||
-	    o->role == WD_ROLE_SUPERVISOR) &&
+	if (roles == 0)
+		return true;
+	return o != NULL && (roles & DESK_ROLE(o->role)) != 0 &&
 	    conf_official_status(o, time(NULL)) == WD_OFFICIAL_OK;
 }
 
+/*
+ * 404 and 405 only to callers some route admits: to anyone else (an
+ * official, an auditor, a stranger, a suspended person) every path is 403,
+ * as the desk answered before it had a table.
+ */
 void
 desk_handle(struct desk *d, const struct desk_request *r, desk_reply_cb cb,
     void *arg)
 {
-	const char *p = r->path;
+	const struct desk_route	*rt = NULL;
+	int			 status;
 
-	if (!desk_allowed(r)) {
-		log_warnx("desk: %s refused to %s from %s", p, r->who ?
+	status = desk_route_find(desk_routes, DESK_NROUTES, r->method, r->path,
+	    &rt);
+	if (!desk_allowed(r, status == 0 ? rt->roles :
+	    desk_route_roles(desk_routes, DESK_NROUTES))) {
+		log_warnx("desk: %s refused to %s from %s", r->path, r->who ?
 		    r->who->id : r->fingerprint, r->peer);
 		desk_error(cb, arg, 403, "forbidden", "this certificate is not a "
 		    "desk operator's in force");
-		return;
-	}
-	if (desk_page(d, r, cb, arg))
-		return;
-	if (strcmp(p, "/metrics") == 0 || strcmp(p, "/healthz") == 0) {
-		if (r->method != HTTP_GET)
-			desk_error(cb, arg, 405, "method", "only GET here");
-		else if (p[1] == 'm')
-			desk_metrics(d, cb, arg);
-		else
-			desk_healthz(d, cb, arg);
-		return;
-	}
-	if (strncmp(p, "/desk/api/", 10) != 0) {
+	} else if (status == 404)
 		desk_error(cb, arg, 404, "not-found", "no such resource");
-		return;
-	}
-	p += 10;
-	for (size_t i = 0; desk_actions[i] != NULL; i++)
-		if (strcmp(p, desk_actions[i]) == 0) {
-			desk_action(d, r, desk_actions[i], cb, arg);
-			return;
-		}
-	if (r->method != HTTP_GET) {
-		desk_error(cb, arg, strcmp(p, "me") == 0 || strcmp(p, "queue") == 0 ||
-		    strcmp(p, "alerts") == 0 || strcmp(p, "urgent") == 0 ||
-		    strcmp(p, "stats") == 0 ||
-		    strncmp(p, "requests/", 9) == 0 ? 405 : 404, "method",
-		    "only GET here");
-		return;
-	}
-	if (strcmp(p, "me") == 0)
-		desk_reply_json(cb, arg, 200, json_pack("{s:s, s:s, s:s}", "id",
-		    r->who->id, "name", r->who->name, "level", desk_level(r->who)));
-	else if (strcmp(p, "queue") == 0)
-		desk_queue(d, r, cb, arg);
-	else if (strcmp(p, "alerts") == 0)
-		desk_alerts(d, cb, arg);
-	else if (strcmp(p, "urgent") == 0 || strcmp(p, "stats") == 0)
-		desk_board(d, r, p, cb, arg);
-	else if (strncmp(p, "requests/", 9) == 0)
-		desk_show(d, r, p + 9, cb, arg);
+	else if (status == 405)
+		desk_error(cb, arg, 405, "method", r->method == HTTP_GET ?
+		    "actions are POST" : "only GET here");
+	else if (!rt->body && r->body != NULL && r->len > 0)
+		desk_error(cb, arg, 400, "bad-request", "no body here");
 	else
-		desk_error(cb, arg, 404, "not-found", "no such resource");
+		rt->fn(d, r, rt, cb, arg);
 }

@@ -81,6 +81,12 @@ void		 desk_free(struct desk *);
 /* Exactly one reply, now or once what the request did is journaled. */
 void		 desk_handle(struct desk *, const struct desk_request *,
 		    desk_reply_cb, void *arg);
+/*
+ * The methods the desk's route table has for path, for the Allow header of
+ * a 405 ("GET", "POST"); NULL when it has none (404). The connection layer
+ * adds it to the desk's 405s and answers other methods with it.
+ */
+const char	*desk_allow(const char *path);
 /* Replies still owed (for a clean stop). */
 unsigned	 desk_pending(const struct desk *);
 

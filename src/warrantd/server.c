@@ -921,6 +921,17 @@ server_desk_stats(void *arg, struct desk_stats *out)
 	out->connections = srv->nconns;
 }
 
+/* The desk's headers, and a 405's Allow (from the desk's route table). */
+static void
+conn_desk_headers(struct conn *c, int status)
+{
+	const char *allow = status == 405 ? desk_allow(c->req.path) : NULL;
+
+	snprintf(c->receipt, sizeof(c->receipt), "%s%s%s%s",
+	    DESK_SECURITY_HEADERS, allow ? "Allow: " : "", allow ? allow : "",
+	    allow ? "\r\n" : "");
+}
+
 /* The desk's answer, from desk.c (now or once its record is durable). */
 static void
 conn_desk_reply(int status, const char *type, char *body, size_t len,
@@ -932,7 +943,7 @@ conn_desk_reply(int status, const char *type, char *body, size_t len,
 		free(body);
 		return;
 	}
-	snprintf(c->receipt, sizeof(c->receipt), "%s", DESK_SECURITY_HEADERS);
+	conn_desk_headers(c, status);
 	conn_respond_type(c, status, type, body, len);
 }
 
@@ -959,9 +970,12 @@ conn_route_desk(struct conn *c)
 {
 	struct http_request *r = &c->req;
 
-	if (r->method == HTTP_OTHER) {
+	if (r->method == HTTP_OTHER) {	/* in no route: 405, or 404 */
+		int status = desk_allow(r->path) != NULL ? 405 : 404;
+
 		c->close_after = c->linger = true;
-		conn_respond(c, 405, NULL, 0);
+		conn_desk_headers(c, status);
+		conn_respond(c, status, NULL, 0);
 		return -1;
 	}
 	if (r->method == HTTP_GET) {

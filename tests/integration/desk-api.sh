@@ -11,6 +11,8 @@
 #    reason) in the authority's GET;
 #  * CSRF: actions need POST with application/json (a form post or
 #    text/plain is 415, a GET 405);
+#  * the route table: a method a path lacks is 405 with an Allow header, an
+#    unknown path 404, both 403 for who is no desk person;
 #  * hold, assign (operators vs. supervisors), note; a search by identifier
 #    is journaled with the identifier's SHA-256, never the identifier; every
 #    action is a journal record naming the operator.
@@ -287,6 +289,50 @@ req deskop GET "$DESK/desk/api/queue?carrier_ref=%zz"
 expect_code "bad escape" 400
 req deskop PUT "$DESK/desk/api/queue"
 expect_code "PUT" 405
+
+# --- the route table: 405 with what it allows, 404 for what it lacks ----------
+# allow WHAT NAME: the last answer's Allow header (in $work/headers) is WHAT.
+allow() {
+	local got
+	got=$(sed -n 's/^[Aa]llow: *\([^\r]*\)\r*$/\1/p' "$work/headers")
+	[ "$got" = "$1" ] || fail "$2: Allow '$got', expected '$1': $(cat "$work/headers")"
+}
+req deskop PUT "$DESK/desk/api/queue" -D "$work/headers"
+expect_code "PUT queue" 405
+allow GET "PUT queue"
+req deskop DELETE "$DESK/desk/api/requests/MXC-20260101-00000001" -D "$work/headers"
+expect_code "DELETE a request" 405
+allow GET "DELETE a request"
+req deskop POST "$DESK/desk/api/queue" -H 'Content-Type: application/json' \
+    --data-binary '{}' -D "$work/headers"
+expect_code "POST queue" 405
+[ "$(jget 'd["error"]')" = method ] || fail "POST queue: $body"
+allow GET "POST queue"
+req deskop GET "$DESK/desk/api/approve" -D "$work/headers"
+expect_code "GET approve" 405
+[ "$(jget 'd["message"]')" = "actions are POST" ] || fail "GET approve: $body"
+allow POST "GET approve"
+grep -qi '^X-Frame-Options: DENY' "$work/headers" || fail "405 without the desk's headers"
+for m in GET POST; do
+	if [ $m = GET ]; then
+		req deskop GET "$DESK/desk/api/nonesuch" -D "$work/headers"
+	else
+		req deskop POST "$DESK/desk/api/nonesuch" -D "$work/headers" \
+		    -H 'Content-Type: application/json' --data-binary '{}'
+	fi
+	expect_code "$m an unknown path" 404
+	[ "$(jget 'd["error"]')" = not-found ] || fail "$m an unknown path: $body"
+	! grep -qi '^Allow:' "$work/headers" || fail "$m an unknown path: an Allow"
+done
+req deskop PUT "$DESK/nonesuch"
+expect_code "PUT an unknown path" 404
+req deskop GET "$DESK/desk/api/requests"
+expect_code "the requests prefix without its slash" 404
+# Who is no desk person learns nothing of the table: 403 for every path.
+req fgr GET "$DESK/desk/api/nonesuch"
+expect_code "an unknown path as an official" 403
+req fgr POST "$DESK/desk/api/queue" -H 'Content-Type: application/json' --data-binary '{}'
+expect_code "POST queue as an official" 403
 
 # --- hold, assign, note, show -------------------------------------------------
 act deskop hold "{\"ref\":\"$r2\",\"task\":\"$t2\",\"note\":\"Falta el oficio firmado\"}"

@@ -5,7 +5,8 @@
  * review-policy and their errors) and the desk's untrusted input
  * (src/warrantd/desk_input.c: texts, query strings, action bodies), and the desk's
  * state of a task as its records change it (lib/obj.c: hold, release,
- * re-open, decisions).
+ * re-open, decisions), and the matcher of the desk's route table
+ * (src/warrantd/desk_routes.c: 404, 405 and its Allow, prefixes, first match wins).
  */
 #include "config.h"
 
@@ -24,6 +25,7 @@
 
 #include "conf.h"
 #include "desk_input.h"
+#include "desk_routes.h"
 #include "obj.h"
 #include "review.h"
 
@@ -425,6 +427,71 @@ test_reopen(void **state)
 	free(o);
 }
 
+/* ---- the route table's matcher ---------------------------------------------- */
+
+#define PEOPLE	(DESK_ROLE(WD_ROLE_OPERATOR) | DESK_ROLE(WD_ROLE_SUPERVISOR))
+static const struct desk_route rt_table[] = {
+	{ HTTP_GET,	"/",			false, PEOPLE, false, NULL },
+	{ HTTP_GET,	"/desk/api/queue",	false, PEOPLE, false, NULL },
+	{ HTTP_GET,	"/desk/api/requests/",	true,  PEOPLE, false, NULL },
+	{ HTTP_POST,	"/desk/api/approve",	false, PEOPLE, true,  NULL },
+	{ HTTP_GET,	"/both",		false, 0,      false, NULL },
+	{ HTTP_POST,	"/both",		false, DESK_ROLE(WD_ROLE_AUDITOR),
+	    true, NULL },
+};
+#define RT_N	(sizeof(rt_table) / sizeof(rt_table[0]))
+
+static void
+test_routes(void **state)
+{
+	const struct desk_route *rt;
+
+	(void)state;
+	rt = NULL;
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/queue", &rt), 0);
+	assert_ptr_equal(rt, &rt_table[1]);
+	/* "/" is exact, not a prefix of everything. */
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/etc/passwd", &rt), 404);
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/queueX", &rt), 404);
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/nope", &rt), 404);
+	assert_null(desk_route_allow(rt_table, RT_N, "/desk/api/nope"));
+	/* A prefix: what follows is the handler's. */
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/requests/MXC-1", &rt), 0);
+	assert_ptr_equal(rt, &rt_table[2]);
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/requests", &rt), 404);
+	/* A method not in the table for the path: 405, and what is allowed. */
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_POST,
+	    "/desk/api/queue", &rt), 405);
+	assert_string_equal(desk_route_allow(rt_table, RT_N, "/desk/api/queue"),
+	    "GET");
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET,
+	    "/desk/api/approve", &rt), 405);
+	assert_string_equal(desk_route_allow(rt_table, RT_N,
+	    "/desk/api/approve"), "POST");
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_OTHER,
+	    "/desk/api/requests/X", &rt), 405);
+	assert_string_equal(desk_route_allow(rt_table, RT_N,
+	    "/desk/api/requests/X"), "GET");
+	/* One path under two methods: each finds its own entry. */
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_POST, "/both",
+	    &rt), 0);
+	assert_ptr_equal(rt, &rt_table[5]);
+	assert_int_equal(desk_route_find(rt_table, RT_N, HTTP_GET, "/both",
+	    &rt), 0);
+	assert_ptr_equal(rt, &rt_table[4]);
+	assert_string_equal(desk_route_allow(rt_table, RT_N, "/both"),
+	    "GET, POST");
+	assert_int_equal(desk_route_roles(rt_table, RT_N),
+	    PEOPLE | DESK_ROLE(WD_ROLE_AUDITOR));
+	assert_int_equal(desk_route_roles(rt_table, 4), PEOPLE);
+}
+
 int
 main(void)
 {
@@ -438,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_reopen),
 		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
