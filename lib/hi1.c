@@ -305,8 +305,17 @@ hi1_check_xmldecl(const char *buf, size_t len, struct wd_error *err)
 	if (len < 6 || memcmp(buf, "<?xml", 5) != 0 ||
 	    !isspace((unsigned char)buf[5]))
 		return 0;
-	if ((end = memmem(buf, len < 512 ? len : 512, "?>", 2)) == NULL)
-		return 0;	/* the parser will call it not well-formed */
+	/*
+	 * A declaration that does not end within 512 bytes is refused rather
+	 * than left to the parser: past the window we look at, a parser that
+	 * honours the declaration (warrantctl receive's) would read another
+	 * encoding than the one we checked.
+	 */
+	if ((end = memmem(buf, len < 512 ? len : 512, "?>", 2)) == NULL) {
+		wd_error_set(err, WD_ERR_ENCODING, "the XML declaration does "
+		    "not end within its first 512 bytes");
+		return -1;
+	}
 	if ((p = memmem(buf, (size_t)(end - buf), "encoding", 8)) == NULL)
 		return 0;
 	for (p += 8; p < end && (isspace((unsigned char)*p) || *p == '='); p++)

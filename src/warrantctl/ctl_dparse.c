@@ -183,7 +183,11 @@ dp_scan(struct dp_scan *sc, const char *p, size_t n)
 	return true;
 }
 
-/* The XML declaration, if any, names UTF-8 (hi1.c's rule). */
+/*
+ * The XML declaration, if any, ends within 512 bytes and names UTF-8
+ * (hi1.c's rule): libxml2 here honours what the declaration names, so one
+ * that ended past the window checked could switch it to Latin-1 unseen.
+ */
 static bool
 dp_xmldecl_ok(const char *buf, size_t len)
 {
@@ -194,9 +198,11 @@ dp_xmldecl_ok(const char *buf, size_t len)
 		buf += 3;
 		len -= 3;
 	}
-	if (len < 6 || memcmp(buf, "<?xml", 5) != 0 ||
-	    (end = memmem(buf, len < 512 ? len : 512, "?>", 2)) == NULL ||
-	    (p = memmem(buf, (size_t)(end - buf), "encoding", 8)) == NULL)
+	if (len < 6 || memcmp(buf, "<?xml", 5) != 0)
+		return true;
+	if ((end = memmem(buf, len < 512 ? len : 512, "?>", 2)) == NULL)
+		return false;
+	if ((p = memmem(buf, (size_t)(end - buf), "encoding", 8)) == NULL)
 		return true;
 	for (p += 8; p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
 	    *p == '\n' || *p == '='); p++)
@@ -258,7 +264,8 @@ dp_precheck(struct evbuffer *body, struct wd_error *err)
 	}
 	if (!dp_xmldecl_ok(head, n)) {
 		wd_error_set(err, WD_ERR_ENCODING, "the XML declaration names "
-		    "an encoding other than UTF-8; only UTF-8 is accepted");
+		    "an encoding other than UTF-8 (only UTF-8 is accepted) or "
+		    "does not end within its first 512 bytes");
 		return -1;
 	}
 	/* Every piece, in order (about one per TLS record). */
@@ -650,6 +657,13 @@ dp_parse(struct dp_state *st, struct evbuffer *body)
 	doc = xmlCtxtReadIO(ctxt, dp_ioread, NULL, body, NULL, NULL,
 	    DP_OPTIONS);
 	if (st->stopped) {
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (ctxt->input != NULL && ctxt->input->buf != NULL &&
+	    ctxt->input->buf->encoder != NULL) {
+		/* Should dp_xmldecl_ok() ever miss one: never another encoding. */
+		wd_error_set(st->err, WD_ERR_ENCODING, "the body was read in "
+		    "an encoding other than UTF-8");
 		xmlFreeDoc(doc);
 		doc = NULL;
 	} else if (doc == NULL ||

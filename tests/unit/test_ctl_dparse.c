@@ -386,6 +386,8 @@ test_padding_bits(void **state)
 	free(msg);
 }
 
+#define SP64	"                                                                "
+
 /* Edits of the message around the data: the same refusals. */
 static void
 test_message_refusals(void **state)
@@ -405,6 +407,12 @@ test_message_refusals(void **state)
 		{ "</HI1Message>", "", "not well-formed" },
 		{ "MXCARRIER", "MX\xc3\x28", "bad UTF-8" },
 		{ "<delivery:Data>", "<delivery:Data>&x;", "an entity" },
+		/*
+		 * A declaration ending past the 512 bytes checked: read
+		 * as Latin-1 by a parser that honours it (fuzz finding).
+		 */
+		{ "encoding=\"UTF-8\"", SP64 SP64 SP64 SP64 SP64 SP64 SP64 SP64
+		    SP64 SP64 "encoding=\"ISO-8859-1\"", "a long declaration" },
 		/* A UTF-16 byte order mark: never read as UTF-16. */
 		{ "<?xml", "\xfe\xff<?xml", "a UTF-16 BOM" },
 	};
