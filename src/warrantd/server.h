@@ -31,6 +31,7 @@ struct backend_set;
 struct results;
 struct purge;
 struct store;
+struct store_sync;
 struct lifecycle;
 struct push;
 struct desk;
@@ -182,6 +183,7 @@ struct server {
 	struct results		*results;	/* NULL: no results key */
 	struct purge		*purge;		/* deletes delivered results */
 	struct store		*store;		/* the HI-1 objects held */
+	struct store_sync	*store_sync;	/* it, caught up with the journal */
 	struct lifecycle	*lifecycle;	/* what happens after acceptance */
 	struct parsers		*parsers;	/* NULL: parsers 0, in-process */
 	struct push		*push;		/* DELIVER to authorities; NULL: none */

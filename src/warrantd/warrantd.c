@@ -39,6 +39,7 @@
 #include "server.h"
 #include "strict.h"
 #include "store.h"
+#include "store_sync.h"
 #include "tally.h"
 #include "tls.h"
 #include "x1_prov.h"
@@ -308,27 +309,13 @@ warrantd_open_journal(struct server *srv)
 	return journal_open(&jc, srv->base, &srv->journal);
 }
 
-/* Each durable record, as the object store must hold it (store.h). */
+/* Each durable record, as the object store must hold it (store_sync.h). */
 static void
 warrantd_observe(const Warrant__Record *rec, void *arg)
 {
 	struct server	*srv = arg;
-	int		 tries = 0;
 
-	/*
-	 * Tried again (store_apply rolls back what failed): the usual failure
-	 * is a busy database, the checkpoint thread's TRUNCATE outlasting the
-	 * busy timeout on a loaded machine, and a record skipped here stays
-	 * skipped, as the next record moves the store's position past it.
-	 */
-	while (store_apply(srv->store, rec) == -1)
-		if (++tries == 3) {
-			log_warnx("object store: record %llu not applied after "
-			    "%d tries: the store has skipped it; stop, move "
-			    "objects.db aside and start, and it is rebuilt from "
-			    "the journal", (unsigned long long)rec->seq, tries);
-			break;
-		}
+	store_sync_record(srv->store_sync, rec);
 	tally_record(srv->tally, rec, srv->store);
 }
 
@@ -389,6 +376,11 @@ warrantd_open_store(struct server *srv)
 		log_warnx("object store at %llu of %llu journal records",
 		    (unsigned long long)store_applied(srv->store),
 		    (unsigned long long)journal_size(srv->journal));
+		return -1;
+	}
+	if ((srv->store_sync = store_sync_new(srv->base, srv->store,
+	    srv->journal)) == NULL) {
+		log_warnx("object store: out of memory");
 		return -1;
 	}
 	journal_set_observer(srv->journal, warrantd_observe, srv);
@@ -625,6 +617,7 @@ main(int argc, char *argv[])
 	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));
 	server_alert_close(&srv);
 	lifecycle_free(srv.lifecycle);
+	store_sync_free(srv.store_sync);	/* behind: the next start catches up */
 	store_close(srv.store);
 	purge_stop(srv.purge);
 	results_close(srv.results);
