@@ -1,9 +1,10 @@
 /*
- * bsrv pool — the worker threads of warrant-backend. Every SQLite call
- * happens here, never on the event loop: each worker owns one bstore (one
+ * refbe_srv pool — the worker threads of warrant-backend. Every SQLite call
+ * happens here, never on the event loop: each worker owns one refbe_store (one
  * SQLite connection), takes requests from a bounded queue, and hands its
- * answers to the loop with bsrv_post()/bsrv_done(). A records answer is
- * stepped row by row and sent chunk by chunk; bsrv_post() blocks the
+ * answers to the loop with refbe_srv_post()/refbe_srv_done(). A records answer
+  * is
+ * stepped row by row and sent chunk by chunk; refbe_srv_post() blocks the
  * worker while the connection's output is above the high-water mark, so a
  * slow reader holds one worker, never memory.
  */
@@ -24,18 +25,18 @@
 
 struct worker {
 	pthread_t		 thread;
-	struct bstore		*store;
-	struct bsrv_pool	*pool;
+	struct refbe_store		*store;
+	struct refbe_srv_pool	*pool;
 	int			 started;
 };
 
-struct bsrv_pool {
+struct refbe_srv_pool {
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
-	TAILQ_HEAD(, bsrv_job)	 queue;
+	TAILQ_HEAD(, refbe_srv_job)	 queue;
 	unsigned		 queued;
 	int			 stopping;
-	const struct bsrv_opts	*opts;
+	const struct refbe_srv_opts	*opts;
 	struct worker		*workers;
 	unsigned		 nworkers;
 };
@@ -50,27 +51,29 @@ now_us(void)
 }
 
 static uint8_t *
-answer_error(struct bsrv_job *job, const struct bstore_err *e, size_t *len)
+answer_error(struct refbe_srv_job *job, const struct refbe_store_err *e,
+    size_t *len)
 {
-	return bwire_error(job->request_id, e->code, e->msg, len);
+	return refbe_wire_error(job->request_id, e->code, e->msg, len);
 }
 
 static uint8_t *
-answer(struct bsrv_job *job, Warrant__Backend__Envelope *env, size_t *len)
+answer(struct refbe_srv_job *job, Warrant__Backend__Envelope *env, size_t *len)
 {
 	env->request_id = job->request_id;
-	return bwire_encode(env, len);
+	return refbe_wire_encode(env, len);
 }
 
 static uint8_t *
-run_subscriber(struct worker *w, struct bsrv_job *job, size_t *len)
+run_subscriber(struct worker *w, struct refbe_srv_job *job, size_t *len)
 {
 	const Warrant__Backend__SubscriberQuery	*q = job->env->subscriber_query;
 	Warrant__Backend__Envelope		 env = WARRANT__BACKEND__ENVELOPE__INIT;
-	struct bstore_sub			 sub;
-	struct bstore_err			 e;
+	struct refbe_store_sub			 sub;
+	struct refbe_store_err			 e;
 
-	if (bstore_subscriber(w->store, q->target, q->at_us ? q->at_us : now_us(),
+	if (refbe_store_subscriber(w->store, q->target,
+	    q->at_us ? q->at_us : now_us(),
 	    &sub, &e) == -1)
 		return answer_error(job, &e, len);
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_SUBSCRIBER;
@@ -79,13 +82,14 @@ run_subscriber(struct worker *w, struct bsrv_job *job, size_t *len)
 }
 
 static uint8_t *
-run_location(struct worker *w, struct bsrv_job *job, size_t *len)
+run_location(struct worker *w, struct refbe_srv_job *job, size_t *len)
 {
 	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
-	struct bstore_loc		loc;
-	struct bstore_err		e;
+	struct refbe_store_loc		loc;
+	struct refbe_store_err		e;
 
-	if (bstore_location(w->store, job->env->location_query->target, now_us(),
+	if (refbe_store_location(w->store, job->env->location_query->target,
+	    now_us(),
 	    &loc, &e) == -1)
 		return answer_error(job, &e, len);
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_LOCATION;
@@ -94,15 +98,16 @@ run_location(struct worker *w, struct bsrv_job *job, size_t *len)
 }
 
 static uint8_t *
-run_preservation(struct worker *w, struct bsrv_job *job, size_t *len)
+run_preservation(struct worker *w, struct refbe_srv_job *job, size_t *len)
 {
 	const Warrant__Backend__PreservationRequest	*q = job->env->preservation;
 	Warrant__Backend__Envelope			 env = WARRANT__BACKEND__ENVELOPE__INIT;
 	Warrant__Backend__PreservationAck		 ack = WARRANT__BACKEND__PRESERVATION_ACK__INIT;
-	struct bstore_ack				 a;
-	struct bstore_err				 e;
+	struct refbe_store_ack				 a;
+	struct refbe_store_err				 e;
 
-	if (bstore_preserve(w->store, q->action, q->target, q->until_us, q->reference,
+	if (refbe_store_preserve(w->store, q->action, q->target, q->until_us,
+	    q->reference,
 	    now_us(), &a, &e) == -1)
 		return answer_error(job, &e, len);
 	ack.action = q->action;
@@ -114,18 +119,18 @@ run_preservation(struct worker *w, struct bsrv_job *job, size_t *len)
 }
 
 static uint8_t *
-run_health(struct worker *w, struct bsrv_job *job, size_t *len)
+run_health(struct worker *w, struct refbe_srv_job *job, size_t *len)
 {
 	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
 	Warrant__Backend__Health	h = WARRANT__BACKEND__HEALTH__INIT;
-	struct bstore_meta		m;
+	struct refbe_store_meta		m;
 	unsigned			queued;
 
-	bstore_meta(w->store, &m);
+	refbe_store_meta(w->store, &m);
 	pthread_mutex_lock(&w->pool->mtx);
 	queued = w->pool->queued;
 	pthread_mutex_unlock(&w->pool->mtx);
-	bsrv_health_counts(job, &h.in_flight);
+	refbe_srv_health_counts(job, &h.in_flight);
 	/* Degraded once the queue is half full: answers will be slow. */
 	h.status = queued > QUEUE_MAX / 2 ? WARRANT__BACKEND__HEALTH_STATUS__HEALTH_DEGRADED :
 	    WARRANT__BACKEND__HEALTH_STATUS__HEALTH_SERVING;
@@ -144,65 +149,70 @@ run_health(struct worker *w, struct bsrv_job *job, size_t *len)
  * Error, which (per the protocol) voids those chunks.
  */
 static uint8_t *
-run_records(struct worker *w, struct bsrv_job *job, size_t *len)
+run_records(struct worker *w, struct refbe_srv_job *job, size_t *len)
 {
 	const Warrant__Backend__RecordsQuery	*q = job->env->records_query;
-	struct bwire_stream			 s;
-	struct bstore_rec			 rec;
-	struct bstore_err			 e = { 0, "" };
+	struct refbe_wire_stream			 s;
+	struct refbe_store_rec			 rec;
+	struct refbe_store_err			 e = { 0, "" };
 	uint8_t					*frame;
 	size_t					 flen;
 	int					 rc, full;
 
-	if (bstore_records_begin(w->store, q->kind, q->target, q->start_us, q->end_us,
+	if (refbe_store_records_begin(w->store, q->kind, q->target, q->start_us,
+	    q->end_us,
 	    now_us(), &e) == -1)
 		return answer_error(job, &e, len);
-	if (bwire_stream_init(&s, job->request_id, w->pool->opts->chunk_records) == -1) {
-		bstore_records_end(w->store);
-		bwire_stream_free(&s);
-		return bwire_error(job->request_id,
+	if (refbe_wire_stream_init(&s, job->request_id,
+	    w->pool->opts->chunk_records) == -1) {
+		refbe_store_records_end(w->store);
+		refbe_wire_stream_free(&s);
+		return refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "digest", len);
 	}
-	while ((rc = bstore_records_next(w->store, &rec, &e)) == 1) {
+	while ((rc = refbe_store_records_next(w->store, &rec, &e)) == 1) {
 		if (atomic_load(&job->cancelled))
 			break;
-		if ((full = bwire_stream_add(&s, &rec.rec)) == -1) {
+		if ((full = refbe_wire_stream_add(&s, &rec.rec)) == -1) {
 			rc = -1;
 			e.code = WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL;
 			snprintf(e.msg, sizeof(e.msg), "record not serializable");
 			break;
 		}
-		if (full && ((frame = bwire_stream_chunk(&s, &flen)) == NULL ||
-		    bsrv_post(job, frame, flen) == -1))
+		if (full && ((frame = refbe_wire_stream_chunk(&s,
+		    &flen)) == NULL ||
+		    refbe_srv_post(job, frame, flen) == -1))
 			break;
 	}
-	bstore_records_end(w->store);
+	refbe_store_records_end(w->store);
 	if (atomic_load(&job->cancelled))
-		frame = bwire_error(job->request_id,
+		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED, "cancelled", len);
 	else if (rc != 0)
-		frame = rc == -1 ? answer_error(job, &e, len) : bwire_error(job->request_id,
+		frame = rc == -1 ? answer_error(job, &e,
+		    len) : refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "out of memory", len);
-	else if (s.nrec > 0 && ((frame = bwire_stream_chunk(&s, &flen)) == NULL ||
-	    bsrv_post(job, frame, flen) == -1))
-		frame = bwire_error(job->request_id,
+	else if (s.nrec > 0 && ((frame = refbe_wire_stream_chunk(&s,
+	    &flen)) == NULL ||
+	    refbe_srv_post(job, frame, flen) == -1))
+		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED, "cancelled", len);
 	else
-		frame = bwire_stream_summary(&s, len);
-	bwire_stream_free(&s);
+		frame = refbe_wire_stream_summary(&s, len);
+	refbe_wire_stream_free(&s);
 	return frame;
 }
 
 static void
-run(struct worker *w, struct bsrv_job *job)
+run(struct worker *w, struct refbe_srv_job *job)
 {
 	uint8_t	*frame = NULL;
 	size_t	 len = 0;
 
 	if (atomic_load(&job->cancelled)) {
-		frame = bwire_error(job->request_id,
+		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED, "cancelled", &len);
-		bsrv_done(job, frame, frame ? len : 0);
+		refbe_srv_done(job, frame, frame ? len : 0);
 		return;
 	}
 	switch (job->env->body_case) {
@@ -222,22 +232,22 @@ run(struct worker *w, struct bsrv_job *job)
 		frame = run_health(w, job, &len);
 		break;
 	default:
-		frame = bwire_error(job->request_id,
+		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED, "not a request", &len);
 	}
 	/* Out of memory for the answer: say so in a frame that needs none. */
 	if (frame == NULL)
-		frame = bwire_error(job->request_id,
+		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "no answer", &len);
-	bsrv_done(job, frame, frame ? len : 0);
+	refbe_srv_done(job, frame, frame ? len : 0);
 }
 
 static void *
 worker_main(void *arg)
 {
 	struct worker		*w = arg;
-	struct bsrv_pool	*p = w->pool;
-	struct bsrv_job		*job;
+	struct refbe_srv_pool	*p = w->pool;
+	struct refbe_srv_job		*job;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mtx);
@@ -254,10 +264,10 @@ worker_main(void *arg)
 	}
 }
 
-struct bsrv_pool *
-bsrv_pool_new(const struct bsrv_opts *opts)
+struct refbe_srv_pool *
+refbe_srv_pool_new(const struct refbe_srv_opts *opts)
 {
-	struct bsrv_pool	*p;
+	struct refbe_srv_pool	*p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
 	    (p->workers = calloc(opts->workers, sizeof(*p->workers))) == NULL) {
@@ -273,11 +283,13 @@ bsrv_pool_new(const struct bsrv_opts *opts)
 	/* Open every store here, so that a bad database stops the start. */
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		p->workers[i].pool = p;
-		if ((p->workers[i].store = bstore_open(opts->db, opts->retention_days)) == NULL)
+		if ((p->workers[i].store = refbe_store_open(opts->db,
+		    opts->retention_days)) == NULL)
 			goto fail;
 	}
 	for (unsigned i = 0; i < p->nworkers; i++) {
-		if ((errno = pthread_create(&p->workers[i].thread, NULL, worker_main,
+		if ((errno = pthread_create(&p->workers[i].thread, NULL,
+		    worker_main,
 		    &p->workers[i])) != 0) {
 			log_warn("pool: pthread_create");
 			goto fail;
@@ -286,12 +298,12 @@ bsrv_pool_new(const struct bsrv_opts *opts)
 	}
 	return p;
 fail:
-	bsrv_pool_free(p);
+	refbe_srv_pool_free(p);
 	return NULL;
 }
 
 int
-bsrv_pool_submit(struct bsrv_pool *p, struct bsrv_job *job)
+refbe_srv_pool_submit(struct refbe_srv_pool *p, struct refbe_srv_job *job)
 {
 	pthread_mutex_lock(&p->mtx);
 	if (p->stopping || p->queued >= QUEUE_MAX) {
@@ -306,9 +318,9 @@ bsrv_pool_submit(struct bsrv_pool *p, struct bsrv_job *job)
 }
 
 void
-bsrv_pool_free(struct bsrv_pool *p)
+refbe_srv_pool_free(struct refbe_srv_pool *p)
 {
-	struct bsrv_job *job;
+	struct refbe_srv_job *job;
 
 	if (p == NULL)
 		return;
@@ -322,7 +334,7 @@ bsrv_pool_free(struct bsrv_pool *p)
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		if (p->workers[i].started)
 			pthread_join(p->workers[i].thread, NULL);
-		bstore_close(p->workers[i].store);
+		refbe_store_close(p->workers[i].store);
 	}
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mtx);

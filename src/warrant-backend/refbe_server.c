@@ -1,5 +1,5 @@
 /*
- * bsrv — warrant-backend's network side: the listener (Unix socket, or TCP
+ * refbe_srv — warrant-backend's network side: the listener (Unix socket, or TCP
  * with mutual TLS), connections, frames, the hello, dispatch to the worker
  * pool and the answers' way back.
  *
@@ -52,53 +52,56 @@
 #define ANSWER_FIELDS	(1u << 11 | 1u << 13 | 1u << 15 | 1u << 16 | 1u << 18 | 1u << 20)
 #define CLOSE_GRACE	5	/* seconds to flush the Error before closing */
 
-struct bsrv_out {
-	TAILQ_ENTRY(bsrv_out)	 entry;
-	struct bsrv_conn	*conn;
-	struct bsrv_job		*done;		/* the job ends with this item */
+struct refbe_srv_out {
+	TAILQ_ENTRY(refbe_srv_out)	 entry;
+	struct refbe_srv_conn	*conn;
+	struct refbe_srv_job		*done;		/* the job ends with this item */
 	uint8_t			*frame;
 	size_t			 len;
 };
-TAILQ_HEAD(bsrv_outq, bsrv_out);
+TAILQ_HEAD(refbe_srv_outq, refbe_srv_out);
 
-struct bsrv_conn {
-	TAILQ_ENTRY(bsrv_conn)	 entry;
-	struct bsrv		*srv;
+struct refbe_srv_conn {
+	TAILQ_ENTRY(refbe_srv_conn)	 entry;
+	struct refbe_srv		*srv;
 	struct bufferevent	*bev;		/* NULL once dead */
-	struct event		*ev_timer;	/* hello deadline, then close grace */
+	struct event		*ev_timer;	/* hello deadline,
+	    then close grace */
 	char			 peer[96];
 	int			 hello;
-	int			 closing;	/* flushing an Error, then close */
+	int			 closing;	/* flushing an Error,
+	    then close */
 	int			 paused;	/* reading stopped: output too full */
 	int			 dead;
-	struct bsrv_job		*jobs[BSRV_MAX_IN_FLIGHT];
+	struct refbe_srv_job		*jobs[REFBE_SRV_MAX_IN_FLIGHT];
 	unsigned		 njobs;
 	/* Shared with workers, under mtx: */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
-	size_t			 in_mail;	/* bytes posted, not yet in output */
+	size_t			 in_mail;	/* bytes posted,
+	    not yet in output */
 	size_t			 outlen;	/* output length last seen by the loop */
 };
 
-struct bsrv {
-	const struct bsrv_opts	*opts;
+struct refbe_srv {
+	const struct refbe_srv_opts	*opts;
 	struct event_base	*base;
 	struct evconnlistener	*listener;
 	SSL_CTX			*ssl;
 	char			*unix_path;
-	struct bsrv_pool	*pool;
+	struct refbe_srv_pool	*pool;
 	pthread_mutex_t		 mail_mtx;
-	struct bsrv_outq	 mail;
+	struct refbe_srv_outq	 mail;
 	struct event		*ev_term, *ev_int, *ev_watchdog;
-	TAILQ_HEAD(, bsrv_conn)	 conns;
+	TAILQ_HEAD(, refbe_srv_conn)	 conns;
 	unsigned		 nconns;	/* live (not dead) */
 	atomic_uint		 in_flight;
 	uint64_t		 serial, served, refused;
 	struct wd_wake		*mail_wake;	/* workers wake the loop */
 };
 
-static void	conn_close(struct bsrv_conn *);
-static void	conn_process(struct bsrv_conn *);
+static void	conn_close(struct refbe_srv_conn *);
+static void	conn_process(struct refbe_srv_conn *);
 
 static int64_t
 now_us(void)
@@ -109,13 +112,15 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* --- worker side ----------------------------------------------------------- */
+/* --- worker side -----------------------------------------------------------
+ * */
 
 static void
-mail_push(struct bsrv *srv, struct bsrv_conn *c, struct bsrv_job *done,
+mail_push(struct refbe_srv *srv, struct refbe_srv_conn *c,
+    struct refbe_srv_job *done,
     uint8_t *frame, size_t len)
 {
-	struct bsrv_out *o;
+	struct refbe_srv_out *o;
 
 	/* Without memory the job must still end: retry, the loop frees some. */
 	while ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -134,9 +139,9 @@ mail_push(struct bsrv *srv, struct bsrv_conn *c, struct bsrv_job *done,
 }
 
 int
-bsrv_post(struct bsrv_job *job, uint8_t *frame, size_t len)
+refbe_srv_post(struct refbe_srv_job *job, uint8_t *frame, size_t len)
 {
-	struct bsrv_conn *c = job->conn;
+	struct refbe_srv_conn *c = job->conn;
 
 	pthread_mutex_lock(&c->mtx);
 	if (c->in_mail + c->outlen > c->srv->opts->high_water)
@@ -157,9 +162,9 @@ bsrv_post(struct bsrv_job *job, uint8_t *frame, size_t len)
 }
 
 void
-bsrv_done(struct bsrv_job *job, uint8_t *frame, size_t len)
+refbe_srv_done(struct refbe_srv_job *job, uint8_t *frame, size_t len)
 {
-	struct bsrv_conn *c = job->conn;
+	struct refbe_srv_conn *c = job->conn;
 
 	if (frame) {
 		pthread_mutex_lock(&c->mtx);
@@ -170,15 +175,16 @@ bsrv_done(struct bsrv_job *job, uint8_t *frame, size_t len)
 }
 
 void
-bsrv_health_counts(struct bsrv_job *job, uint32_t *in_flight)
+refbe_srv_health_counts(struct refbe_srv_job *job, uint32_t *in_flight)
 {
 	*in_flight = atomic_load(&job->conn->srv->in_flight);
 }
 
-/* --- loop side: jobs and flow ------------------------------------------------- */
+/* --- loop side: jobs and flow
+ * ------------------------------------------------- */
 
 static void
-conn_free(struct bsrv_conn *c)
+conn_free(struct refbe_srv_conn *c)
 {
 	TAILQ_REMOVE(&c->srv->conns, c, entry);
 	pthread_cond_destroy(&c->cond);
@@ -187,7 +193,7 @@ conn_free(struct bsrv_conn *c)
 }
 
 static void
-job_end(struct bsrv_conn *c, struct bsrv_job *job)
+job_end(struct refbe_srv_conn *c, struct refbe_srv_job *job)
 {
 	for (unsigned i = 0; i < c->njobs; i++)
 		if (c->jobs[i] == job) {
@@ -201,7 +207,7 @@ job_end(struct bsrv_conn *c, struct bsrv_job *job)
 }
 
 static void
-conn_cancel_all(struct bsrv_conn *c)
+conn_cancel_all(struct refbe_srv_conn *c)
 {
 	for (unsigned i = 0; i < c->njobs; i++)
 		atomic_store(&c->jobs[i]->cancelled, 1);
@@ -215,7 +221,7 @@ conn_cancel_all(struct bsrv_conn *c)
  * client that does not read its answers (resume below the low-water mark).
  */
 static void
-conn_flow(struct bsrv_conn *c)
+conn_flow(struct refbe_srv_conn *c)
 {
 	size_t out;
 
@@ -242,10 +248,10 @@ conn_flow(struct bsrv_conn *c)
 static void
 mail_cb(void *arg)
 {
-	struct bsrv		*srv = arg;
-	struct bsrv_outq	 q = TAILQ_HEAD_INITIALIZER(q);
-	struct bsrv_out		*o;
-	struct bsrv_conn	*c;
+	struct refbe_srv		*srv = arg;
+	struct refbe_srv_outq	 q = TAILQ_HEAD_INITIALIZER(q);
+	struct refbe_srv_out		*o;
+	struct refbe_srv_conn	*c;
 
 	pthread_mutex_lock(&srv->mail_mtx);
 	TAILQ_CONCAT(&q, &srv->mail, entry);
@@ -264,7 +270,8 @@ mail_cb(void *arg)
 		if (o->done)
 			job_end(c, o->done);
 		free(o);
-		/* A dead connection's last job has ended: no item names it now. */
+		/* A dead connection's last job has ended: no item names it now.
+		 * */
 		if (c->dead && c->njobs == 0)
 			conn_free(c);
 		else
@@ -272,10 +279,11 @@ mail_cb(void *arg)
 	}
 }
 
-/* --- loop side: answers from the loop itself ----------------------------------- */
+/* --- loop side: answers from the loop itself
+ * ----------------------------------- */
 
 static void
-conn_write(struct bsrv_conn *c, uint8_t *frame, size_t len)
+conn_write(struct refbe_srv_conn *c, uint8_t *frame, size_t len)
 {
 	if (frame && !c->dead && bufferevent_write(c->bev, frame, len) == -1)
 		log_warnx("%s: cannot queue an answer", c->peer);
@@ -283,10 +291,10 @@ conn_write(struct bsrv_conn *c, uint8_t *frame, size_t len)
 }
 
 static void
-conn_error(struct bsrv_conn *c, uint64_t id, int code, const char *msg)
+conn_error(struct refbe_srv_conn *c, uint64_t id, int code, const char *msg)
 {
 	size_t	 len = 0;
-	uint8_t	*frame = bwire_error(id, code, msg, &len);
+	uint8_t	*frame = refbe_wire_error(id, code, msg, &len);
 
 	conn_write(c, frame, len);
 }
@@ -294,22 +302,22 @@ conn_error(struct bsrv_conn *c, uint64_t id, int code, const char *msg)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct bsrv_conn *c = arg;
+	struct refbe_srv_conn *c = arg;
 
 	(void)fd;
 	(void)what;
 	if (!c->hello && !c->closing)
-		log_warnx("%s: no hello within %d s; closing", c->peer, BSRV_HELLO_TIMEOUT);
+		log_warnx("%s: no hello within %d s; closing", c->peer, REFBE_SRV_HELLO_TIMEOUT);
 	conn_close(c);
 }
 
 /* Protocol error: log once, send Error{0}, close once it is flushed. */
 static void
-conn_fail(struct bsrv_conn *c, const char *fmt, ...)
+conn_fail(struct refbe_srv_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
-conn_fail(struct bsrv_conn *c, const char *fmt, ...)
+conn_fail(struct refbe_srv_conn *c, const char *fmt, ...)
 {
 	struct timeval	tv = { CLOSE_GRACE, 0 };
 	char		why[256];
@@ -328,10 +336,11 @@ conn_fail(struct bsrv_conn *c, const char *fmt, ...)
 	evtimer_add(c->ev_timer, &tv);
 }
 
-/* --- loop side: requests ------------------------------------------------------- */
+/* --- loop side: requests
+ * ------------------------------------------------------- */
 
 static void
-conn_hello(struct bsrv_conn *c, const Warrant__Backend__Hello *in)
+conn_hello(struct refbe_srv_conn *c, const Warrant__Backend__Hello *in)
 {
 	static Warrant__Backend__RequestKind kinds[] = {
 		WARRANT__BACKEND__REQUEST_KIND__REQUEST_KIND_SUBSCRIBER,
@@ -352,9 +361,10 @@ conn_hello(struct bsrv_conn *c, const Warrant__Backend__Hello *in)
 	uint8_t				*frame;
 	size_t				len = 0;
 
-	if (in->version_major != BSRV_VERSION_MAJOR) {
+	if (in->version_major != REFBE_SRV_VERSION_MAJOR) {
 		snprintf(msg, sizeof(msg), "protocol major %u not supported (this is %d.%d)",
-		    in->version_major, BSRV_VERSION_MAJOR, BSRV_VERSION_MINOR);
+		    in->version_major, REFBE_SRV_VERSION_MAJOR,
+		    REFBE_SRV_VERSION_MINOR);
 		log_warnx("%s: %s; closing", c->peer, msg);
 		conn_error(c, 0, ERR_CODE(UNSUPPORTED), msg);
 		c->closing = 1;
@@ -366,24 +376,24 @@ conn_hello(struct bsrv_conn *c, const Warrant__Backend__Hello *in)
 	evtimer_del(c->ev_timer);
 	log_info("%s: hello from \"%.64s\", protocol %u.%u", c->peer,
 	    in->name ? in->name : "", in->version_major, in->version_minor);
-	h.version_major = BSRV_VERSION_MAJOR;
-	h.version_minor = BSRV_VERSION_MINOR;
-	h.name = BSRV_NAME;
+	h.version_major = REFBE_SRV_VERSION_MAJOR;
+	h.version_minor = REFBE_SRV_VERSION_MINOR;
+	h.name = REFBE_SRV_NAME;
 	h.n_capabilities = sizeof(kinds) / sizeof(kinds[0]);
 	h.capabilities = kinds;
 	h.n_identifiers = sizeof(ids) / sizeof(ids[0]);
 	h.identifiers = ids;
-	h.max_in_flight = BSRV_MAX_IN_FLIGHT;
+	h.max_in_flight = REFBE_SRV_MAX_IN_FLIGHT;
 	h.max_records_per_chunk = c->srv->opts->chunk_records;
 	h.retention_days = c->srv->opts->retention_days;
 	env.body_case = BODY(HELLO);
 	env.hello = &h;
-	frame = bwire_encode(&env, &len);
+	frame = refbe_wire_encode(&env, &len);
 	conn_write(c, frame, len);
 }
 
-static struct bsrv_job *
-conn_job(struct bsrv_conn *c, uint64_t id)
+static struct refbe_srv_job *
+conn_job(struct refbe_srv_conn *c, uint64_t id)
 {
 	for (unsigned i = 0; i < c->njobs; i++)
 		if (c->jobs[i]->request_id == id)
@@ -393,12 +403,12 @@ conn_job(struct bsrv_conn *c, uint64_t id)
 
 /* A request that passed every check: to the pool, unless we are full. */
 static void
-conn_submit(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
+conn_submit(struct refbe_srv_conn *c, Warrant__Backend__Envelope *env)
 {
-	struct bsrv_job	*job;
+	struct refbe_srv_job	*job;
 	uint64_t	 id = env->request_id;
 
-	if (c->njobs >= BSRV_MAX_IN_FLIGHT) {
+	if (c->njobs >= REFBE_SRV_MAX_IN_FLIGHT) {
 		warrant__backend__envelope__free_unpacked(env, NULL);
 		conn_error(c, id, ERR_CODE(TEMPORARILY_UNAVAILABLE),
 		    "too many requests in flight on this connection");
@@ -415,7 +425,7 @@ conn_submit(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
 	job->env = env;
 	c->jobs[c->njobs++] = job;
 	atomic_fetch_add(&c->srv->in_flight, 1);
-	if (bsrv_pool_submit(c->srv->pool, job) == -1) {
+	if (refbe_srv_pool_submit(c->srv->pool, job) == -1) {
 		c->jobs[--c->njobs] = NULL;
 		atomic_fetch_sub(&c->srv->in_flight, 1);
 		warrant__backend__envelope__free_unpacked(env, NULL);
@@ -425,9 +435,9 @@ conn_submit(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
 }
 
 static void
-conn_request(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
+conn_request(struct refbe_srv_conn *c, Warrant__Backend__Envelope *env)
 {
-	struct bsrv_job	*job;
+	struct refbe_srv_job	*job;
 	char		 why[160];
 	int		 code;
 
@@ -452,7 +462,8 @@ conn_request(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
 		warrant__backend__envelope__free_unpacked(env, NULL);
 		return;
 	}
-	if ((code = bwire_check_request(env, now_us(), why, sizeof(why))) != 0) {
+	if ((code = refbe_wire_check_request(env, now_us(), why,
+	    sizeof(why))) != 0) {
 		log_debug("%s: request %llu refused: %s", c->peer,
 		    (unsigned long long)env->request_id, why);
 		conn_error(c, env->request_id, code, why);
@@ -463,13 +474,13 @@ conn_request(struct bsrv_conn *c, Warrant__Backend__Envelope *env)
 }
 
 static void
-conn_frame(struct bsrv_conn *c, const uint8_t *buf, size_t len)
+conn_frame(struct refbe_srv_conn *c, const uint8_t *buf, size_t len)
 {
 	Warrant__Backend__Envelope	*env;
 	uint32_t			 fields;
 	char				 why[160];
 
-	if (bwire_peek_fields(buf, len, &fields) == -1) {
+	if (refbe_wire_peek_fields(buf, len, &fields) == -1) {
 		conn_fail(c, "frame of %zu bytes is not protobuf", len);
 		return;
 	}
@@ -477,7 +488,7 @@ conn_frame(struct bsrv_conn *c, const uint8_t *buf, size_t len)
 		conn_fail(c, "an answer message was sent to the back end");
 		return;
 	}
-	if ((env = bwire_decode(buf, len, why, sizeof(why))) == NULL) {
+	if ((env = refbe_wire_decode(buf, len, why, sizeof(why))) == NULL) {
 		conn_fail(c, "%s", why);
 		return;
 	}
@@ -492,7 +503,8 @@ conn_frame(struct bsrv_conn *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (env->body_case == BODY(ERROR)) {
-		/* The client's complaint about us: worth a line, then its close. */
+		/* The client's complaint about us: worth a line, then its
+		 * close. */
 		log_warnx("%s: client reports error %d: %.128s", c->peer,
 		    env->error->code, env->error->message ? env->error->message : "");
 		warrant__backend__envelope__free_unpacked(env, NULL);
@@ -510,7 +522,7 @@ conn_frame(struct bsrv_conn *c, const uint8_t *buf, size_t len)
 
 /* Take every complete frame from the input while we may. */
 static void
-conn_process(struct bsrv_conn *c)
+conn_process(struct refbe_srv_conn *c)
 {
 	struct evbuffer	*in;
 	uint8_t		 hdr[4], *buf;
@@ -521,8 +533,8 @@ conn_process(struct bsrv_conn *c)
 		if (evbuffer_get_length(in) < 4)
 			return;
 		evbuffer_copyout(in, hdr, 4);
-		if (bwire_frame_len(hdr, &len) == -1) {
-			conn_fail(c, "frame length %u (must be 1..%zu)", len, BWIRE_MAX_FRAME);
+		if (refbe_wire_frame_len(hdr, &len) == -1) {
+			conn_fail(c, "frame length %u (must be 1..%zu)", len, REFBE_WIRE_MAX_FRAME);
 			return;
 		}
 		if (evbuffer_get_length(in) < 4 + (size_t)len)
@@ -543,7 +555,8 @@ conn_process(struct bsrv_conn *c)
 	}
 }
 
-/* --- loop side: connection events ------------------------------------------------ */
+/* --- loop side: connection events
+ * ------------------------------------------------ */
 
 static void
 conn_readcb(struct bufferevent *bev, void *arg)
@@ -555,7 +568,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 static void
 conn_writecb(struct bufferevent *bev, void *arg)
 {
-	struct bsrv_conn *c = arg;
+	struct refbe_srv_conn *c = arg;
 
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		conn_close(c);
@@ -567,7 +580,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
-	struct bsrv_conn	*c = arg;
+	struct refbe_srv_conn	*c = arg;
 	unsigned long		 e;
 	char			 buf[256], subject[256];
 	SSL			*ssl;
@@ -577,7 +590,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
 		    SSL_get0_peer_certificate(ssl) != NULL) {
 			X509_NAME_oneline(X509_get_subject_name(
-			    SSL_get0_peer_certificate(ssl)), subject, sizeof(subject));
+			    SSL_get0_peer_certificate(ssl)), subject,
+			    sizeof(subject));
 			log_info("%s: TLS client %s", c->peer, subject);
 		}
 		return;
@@ -595,7 +609,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-conn_close(struct bsrv_conn *c)
+conn_close(struct refbe_srv_conn *c)
 {
 	if (c->dead)
 		return;
@@ -616,15 +630,16 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct bsrv		*srv = arg;
-	struct bsrv_conn	*c;
-	struct timeval		 tv = { BSRV_HELLO_TIMEOUT, 0 };
+	struct refbe_srv		*srv = arg;
+	struct refbe_srv_conn	*c;
+	struct timeval		 tv = { REFBE_SRV_HELLO_TIMEOUT, 0 };
 	char			 host[INET6_ADDRSTRLEN], serv[8];
 	SSL			*ssl = NULL;
 	int			 one = 1;
 
 	(void)l;
-	if (srv->nconns >= BSRV_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (srv->nconns >= REFBE_SRV_MAX_CONNS || (c = calloc(1,
+	    sizeof(*c))) == NULL) {
 		log_warnx("refusing a connection: %u open", srv->nconns);
 		evutil_closesocket(fd);
 		return;
@@ -647,16 +662,19 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	srv->nconns++;
 	if (srv->ssl) {
 		if ((ssl = SSL_new(srv->ssl)) != NULL)
-			c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
+			    ssl,
 			    BUFFEREVENT_SSL_ACCEPTING,
 			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	} else
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (c->bev == NULL || (c->ev_timer = evtimer_new(srv->base, timer_cb, c)) == NULL) {
+	if (c->bev == NULL || (c->ev_timer = evtimer_new(srv->base, timer_cb,
+	    c)) == NULL) {
 		log_warnx("%s: cannot set up the connection", c->peer);
 		if (c->bev)
-			bufferevent_free(c->bev);	/* closes fd, frees ssl */
+			bufferevent_free(c->bev);	/* closes fd,
+			    frees ssl */
 		else	/* libevent freed ssl (CLOSE_ON_FREE), not fd */
 			evutil_closesocket(fd);
 		srv->nconns--;
@@ -667,8 +685,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* The input never holds more than one frame and its header. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + BWIRE_MAX_FRAME);
-	bufferevent_setwatermark(c->bev, EV_WRITE, srv->opts->high_water / 2, 0);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + REFBE_WIRE_MAX_FRAME);
+	bufferevent_setwatermark(c->bev, EV_WRITE, srv->opts->high_water / 2,
+	    0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->ev_timer, &tv);
 	log_debug("%s: connected", c->peer);
@@ -683,14 +702,15 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("accept");
 }
 
-/* --- listening ------------------------------------------------------------------ */
+/* --- listening
+ * ------------------------------------------------------------------ */
 
 /*
  * TLS 1.3 only (both ends are ours), client certificate required and
  * verified against the back end's own CA, no tickets, no renegotiation.
  */
 static SSL_CTX *
-tls_ctx(const struct bsrv_opts *o)
+tls_ctx(const struct refbe_srv_opts *o)
 {
 	SSL_CTX		*ctx;
 	struct stat	 st;
@@ -704,7 +724,8 @@ tls_ctx(const struct bsrv_opts *o)
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->tls_key,
+	    SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, o->tls_ca, NULL) != 1) {
 		ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
@@ -712,7 +733,8 @@ tls_ctx(const struct bsrv_opts *o)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(ctx,
+	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(o->tls_ca));
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
@@ -723,7 +745,7 @@ tls_ctx(const struct bsrv_opts *o)
 
 /* unix:/path — mode 0600: only the gateway's user may connect. */
 static int
-listen_unix(struct bsrv *srv, const char *path)
+listen_unix(struct refbe_srv *srv, const char *path)
 {
 	struct sockaddr_un	sun;
 	struct stat		st;
@@ -745,7 +767,8 @@ listen_unix(struct bsrv *srv, const char *path)
 		}
 		unlink(path);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
 		log_warn("socket");
 		return -1;
 	}
@@ -776,7 +799,7 @@ listen_unix(struct bsrv *srv, const char *path)
 
 /* HOST:PORT or [V6]:PORT, numeric only. */
 static int
-listen_tcp(struct bsrv *srv, const char *spec)
+listen_tcp(struct refbe_srv *srv, const char *spec)
 {
 	struct addrinfo	 hints, *res = NULL;
 	char		 host[256], *port;
@@ -810,7 +833,8 @@ listen_tcp(struct bsrv *srv, const char *spec)
 		return -1;
 	}
 	srv->listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    128,
 	    res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
 	if (srv->listener == NULL) {
@@ -820,10 +844,11 @@ listen_tcp(struct bsrv *srv, const char *spec)
 	return 0;
 }
 
-/* --- systemd and signals ---------------------------------------------------------- */
+/* --- systemd and signals
+ * ---------------------------------------------------------- */
 
 static void
-notify_status(struct bsrv *srv)
+notify_status(struct refbe_srv *srv)
 {
 	sd_notifyf(0, "STATUS=%u connections, %u requests in flight, %llu answered, "
 	    "%llu protocol errors", srv->nconns, atomic_load(&srv->in_flight),
@@ -845,8 +870,8 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 static void
 stop_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct bsrv		*srv = arg;
-	struct bsrv_conn	*c, *next;
+	struct refbe_srv		*srv = arg;
+	struct refbe_srv_conn	*c, *next;
 
 	(void)what;
 	log_info("signal %d: stopping", (int)sig);
@@ -856,16 +881,16 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 		next = TAILQ_NEXT(c, entry);
 		conn_close(c);
 	}
-	bsrv_pool_free(srv->pool);
+	refbe_srv_pool_free(srv->pool);
 	srv->pool = NULL;
 	mail_cb(srv);
 	event_base_loopexit(srv->base, NULL);
 }
 
-struct bsrv *
-bsrv_new(const struct bsrv_opts *opts)
+struct refbe_srv *
+refbe_srv_new(const struct refbe_srv_opts *opts)
 {
-	struct bsrv	*srv;
+	struct refbe_srv	*srv;
 	uint64_t	 usec = 0;
 	struct timeval	 tv;
 
@@ -878,18 +903,23 @@ bsrv_new(const struct bsrv_opts *opts)
 	TAILQ_INIT(&srv->mail);
 	pthread_mutex_init(&srv->mail_mtx, NULL);
 	if (evthread_use_pthreads() == -1 || (srv->base = event_base_new()) == NULL ||
-	    (srv->mail_wake = wd_wake_new(srv->base, mail_cb, srv, 0)) == NULL ||
-	    (srv->ev_term = evsignal_new(srv->base, SIGTERM, stop_cb, srv)) == NULL ||
-	    (srv->ev_int = evsignal_new(srv->base, SIGINT, stop_cb, srv)) == NULL ||
-	    (srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST, watchdog_cb,
+	    (srv->mail_wake = wd_wake_new(srv->base, mail_cb, srv,
+	    0)) == NULL ||
+	    (srv->ev_term = evsignal_new(srv->base, SIGTERM, stop_cb,
+	    srv)) == NULL ||
+	    (srv->ev_int = evsignal_new(srv->base, SIGINT, stop_cb,
+	    srv)) == NULL ||
+	    (srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST,
+	    watchdog_cb,
 	    srv)) == NULL) {
 		log_warnx("cannot initialise libevent");
 		goto fail;
 	}
-	if ((srv->pool = bsrv_pool_new(opts)) == NULL)
+	if ((srv->pool = refbe_srv_pool_new(opts)) == NULL)
 		goto fail;
 	if (strncmp(opts->listen, "unix:", 5) == 0 ?
-	    listen_unix(srv, opts->listen + 5) == -1 : listen_tcp(srv, opts->listen) == -1)
+	    listen_unix(srv, opts->listen + 5) == -1 : listen_tcp(srv,
+	    opts->listen) == -1)
 		goto fail;
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	if (sd_watchdog_enabled(0, &usec) <= 0)
@@ -901,12 +931,12 @@ bsrv_new(const struct bsrv_opts *opts)
 	evsignal_add(srv->ev_int, NULL);
 	return srv;
 fail:
-	bsrv_free(srv);
+	refbe_srv_free(srv);
 	return NULL;
 }
 
 int
-bsrv_run(struct bsrv *srv)
+refbe_srv_run(struct refbe_srv *srv)
 {
 	log_info("listening on %s (%s), %u workers, %u records per chunk",
 	    srv->opts->listen, srv->ssl ? "mutual TLS" : "no TLS",
@@ -917,9 +947,9 @@ bsrv_run(struct bsrv *srv)
 }
 
 void
-bsrv_free(struct bsrv *srv)
+refbe_srv_free(struct refbe_srv *srv)
 {
-	struct bsrv_conn *c, *next;
+	struct refbe_srv_conn *c, *next;
 
 	if (srv == NULL)
 		return;
@@ -927,7 +957,7 @@ bsrv_free(struct bsrv *srv)
 		next = TAILQ_NEXT(c, entry);
 		conn_close(c);
 	}
-	bsrv_pool_free(srv->pool);
+	refbe_srv_pool_free(srv->pool);
 	if (srv->mail_wake)
 		mail_cb(srv);
 	if (srv->listener)

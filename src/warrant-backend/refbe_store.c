@@ -1,5 +1,5 @@
 /*
- * bstore — see refbe_store.h. The schema models what a carrier's systems
+ * refbe_store — see refbe_store.h. The schema models what a carrier's systems
  * hold, one table per source: subscriber (HLR/HSS + billing), device (IMEI
  * use periods seen by the EIR/HSS), cell (radio planning), location (GMLC
  * and network events), cdr (mediation), cgnat (CGNAT port-block logs) and
@@ -143,24 +143,24 @@ static const char *const queries[Q__COUNT] = {
 	    " (SELECT count(*) FROM location WHERE subscriber = ?1)",
 };
 
-struct bstore {
+struct refbe_store {
 	sqlite3			*db;
 	sqlite3_stmt		*q[Q__COUNT];
 	sqlite3_stmt		*cur;		/* records query being stepped */
 	Warrant__Backend__RecordsKind cur_kind;
-	struct bstore_meta	 meta;
+	struct refbe_store_meta	 meta;
 	int64_t			 nat_max_us;
 	unsigned		 retention_days;
 };
 
 const char *
-bstore_query_sql(unsigned i)
+refbe_store_query_sql(unsigned i)
 {
 	return i < Q__COUNT ? queries[i] : NULL;
 }
 
 int
-bstore_schema_tables(sqlite3 *db)
+refbe_store_schema_tables(sqlite3 *db)
 {
 	char *err = NULL;
 
@@ -173,7 +173,7 @@ bstore_schema_tables(sqlite3 *db)
 }
 
 int
-bstore_schema_indexes(sqlite3 *db)
+refbe_store_schema_indexes(sqlite3 *db)
 {
 	char *err = NULL;
 
@@ -185,10 +185,11 @@ bstore_schema_indexes(sqlite3 *db)
 	return 0;
 }
 
-/* --- open ------------------------------------------------------------------ */
+/* --- open ------------------------------------------------------------------
+ * */
 
 static int
-store_load_meta(struct bstore *s)
+store_load_meta(struct refbe_store *s)
 {
 	sqlite3_stmt	*st = s->q[Q_META];
 	int		 rc, seen = 0;
@@ -216,10 +217,10 @@ store_load_meta(struct bstore *s)
 	return 0;
 }
 
-struct bstore *
-bstore_open(const char *path, unsigned retention_days)
+struct refbe_store *
+refbe_store_open(const char *path, unsigned retention_days)
 {
-	struct bstore	*s;
+	struct refbe_store	*s;
 	char		*err = NULL;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -228,13 +229,15 @@ bstore_open(const char *path, unsigned retention_days)
 	}
 	s->retention_days = retention_days;
 	/* One connection per worker thread: no SQLite mutex needed. */
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &s->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	/* WAL: readers never wait for the preservation writer nor it for them. */
+	/* WAL: readers never wait for the preservation writer nor it for them.
+	 * */
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "PRAGMA foreign_keys=OFF; PRAGMA query_only=OFF", NULL, NULL, &err) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path, err ? err : "pragma");
@@ -242,7 +245,8 @@ bstore_open(const char *path, unsigned retention_days)
 		goto fail;
 	}
 	for (int i = 0; i < Q__COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
+		if (sqlite3_prepare_v3(s->db, queries[i], -1,
+		    SQLITE_PREPARE_PERSISTENT,
 		    &s->q[i], NULL) != SQLITE_OK) {
 			log_warnx("store: %s: %s (is it a warrant-backend database?)",
 			    path, sqlite3_errmsg(s->db));
@@ -252,12 +256,12 @@ bstore_open(const char *path, unsigned retention_days)
 		goto fail;
 	return s;
 fail:
-	bstore_close(s);
+	refbe_store_close(s);
 	return NULL;
 }
 
 void
-bstore_close(struct bstore *s)
+refbe_store_close(struct refbe_store *s)
 {
 	if (s == NULL)
 		return;
@@ -268,20 +272,21 @@ bstore_close(struct bstore *s)
 }
 
 int
-bstore_meta(struct bstore *s, struct bstore_meta *m)
+refbe_store_meta(struct refbe_store *s, struct refbe_store_meta *m)
 {
 	*m = s->meta;
 	return 0;
 }
 
-/* --- helpers --------------------------------------------------------------- */
+/* --- helpers ---------------------------------------------------------------
+ * */
 
 static int
-store_err(struct bstore_err *e, int code, const char *fmt, ...)
+store_err(struct refbe_store_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-store_err(struct bstore_err *e, int code, const char *fmt, ...)
+store_err(struct refbe_store_err *e, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -293,20 +298,21 @@ store_err(struct bstore_err *e, int code, const char *fmt, ...)
 }
 
 static int
-store_dberr(struct bstore *s, struct bstore_err *e, sqlite3_stmt *st)
+store_dberr(struct refbe_store *s, struct refbe_store_err *e, sqlite3_stmt *st)
 {
 	int rc = sqlite3_errcode(s->db);
 
 	log_warnx("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(s->db));
 	sqlite3_reset(st);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 		    "database busy");
 	return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "database error");
 }
 
 int
-bstore_digits(const char *p, size_t n, int64_t *out)
+refbe_store_digits(const char *p, size_t n, int64_t *out)
 {
 	int64_t v = 0;
 
@@ -350,7 +356,7 @@ fmt_digits(char *buf, size_t len, int width, int64_t v)
 
 /* The one-value statements: 1 row, 0 none, -1 error. */
 static int
-step_one(struct bstore *s, sqlite3_stmt *st, struct bstore_err *e)
+step_one(struct refbe_store *s, sqlite3_stmt *st, struct refbe_store_err *e)
 {
 	int rc = sqlite3_step(st);
 
@@ -368,15 +374,16 @@ step_one(struct bstore *s, sqlite3_stmt *st, struct bstore_err *e)
  * NOT_FOUND. For an IMEI, the line whose SIM was in the device then.
  */
 static int
-store_resolve(struct bstore *s, const Warrant__Backend__Identifier *t,
-    int64_t at, int64_t *id, struct bstore_err *e)
+store_resolve(struct refbe_store *s, const Warrant__Backend__Identifier *t,
+    int64_t at, int64_t *id, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
 	int64_t		 num;
 	int		 rc;
 
-	if (bstore_digits(t->value, strlen(t->value), &num) == -1)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+	if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 		    "identifier is not digits");
 	switch (t->type) {
 	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_MSISDN:
@@ -390,17 +397,20 @@ store_resolve(struct bstore *s, const Warrant__Backend__Identifier *t,
 		sqlite3_bind_int64(st, 2, at);
 		break;
 	default:
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED,
 		    "identifier type not served here");
 	}
 	sqlite3_bind_int64(st, 1, num);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no subscriber for this identifier") : -1;
 	*id = sqlite3_column_int64(st, 0);
 	if (st == s->q[Q_BY_IMEI] && sqlite3_column_int64(st, 1) <= at) {
 		sqlite3_reset(st);
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "device not in use at that instant");
 	}
 	sqlite3_reset(st);
@@ -408,8 +418,8 @@ store_resolve(struct bstore *s, const Warrant__Backend__Identifier *t,
 }
 
 static int
-store_resolve_ip(struct bstore *s, const Warrant__Backend__Identifier *t,
-    int64_t at, int64_t *id, struct bstore_err *e)
+store_resolve_ip(struct refbe_store *s, const Warrant__Backend__Identifier *t,
+    int64_t at, int64_t *id, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st = s->q[Q_BY_IP];
 	unsigned char	 bin[16];
@@ -419,31 +429,35 @@ store_resolve_ip(struct bstore *s, const Warrant__Backend__Identifier *t,
 	/* The table holds inet_ntop's spelling: compare in that spelling. */
 	if (inet_pton(af, t->value, bin) != 1 ||
 	    inet_ntop(af, bin, canon, sizeof(canon)) == NULL)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 		    "not an IP address");
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, at);
 	sqlite3_bind_int(st, 3, (int)t->port);
 	sqlite3_bind_int64(st, 4, s->nat_max_us);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no CGNAT mapping for this address, port and instant") : -1;
 	*id = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }
 
-/* --- subscriber ------------------------------------------------------------ */
+/* --- subscriber ------------------------------------------------------------
+ * */
 
 static int
-store_sub_row(sqlite3_stmt *st, struct bstore_sub *o)
+store_sub_row(sqlite3_stmt *st, struct refbe_store_sub *o)
 {
 	Warrant__Backend__Subscriber	*p = &o->sub;
 	Warrant__Backend__Address	*a = &o->addr;
 	int				 state = sqlite3_column_int(st, 12);
 	int				 contract = sqlite3_column_int(st, 14);
 
-	fmt_digits(o->msisdn, sizeof(o->msisdn), 12, sqlite3_column_int64(st, 0));
+	fmt_digits(o->msisdn, sizeof(o->msisdn), 12, sqlite3_column_int64(st,
+	    0));
 	fmt_digits(o->imsi, sizeof(o->imsi), 15, sqlite3_column_int64(st, 1));
 	if (col_text(st, 2, o->given, sizeof(o->given)) == -1 ||
 	    col_text(st, 3, o->first, sizeof(o->first)) == -1 ||
@@ -494,15 +508,17 @@ store_sub_row(sqlite3_stmt *st, struct bstore_sub *o)
 }
 
 int
-bstore_subscriber(struct bstore *s, const Warrant__Backend__Identifier *t,
-    int64_t at, struct bstore_sub *o, struct bstore_err *e)
+refbe_store_subscriber(struct refbe_store *s,
+    const Warrant__Backend__Identifier *t,
+    int64_t at, struct refbe_store_sub *o, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
 	int64_t		 id;
 	int		 rc;
 
 	rc = t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT ?
-	    store_resolve_ip(s, t, at, &id, e) : store_resolve(s, t, at, &id, e);
+	    store_resolve_ip(s, t, at, &id, e) : store_resolve(s, t, at, &id,
+	    e);
 	if (rc == -1)
 		return -1;
 	memset(o, 0, sizeof(*o));
@@ -512,32 +528,39 @@ bstore_subscriber(struct bstore *s, const Warrant__Backend__Identifier *t,
 	if ((rc = step_one(s, st, e)) == -1)
 		return -1;
 	if (rc == 1) {
-		fmt_digits(o->imei, sizeof(o->imei), 15, sqlite3_column_int64(st, 0));
+		fmt_digits(o->imei, sizeof(o->imei), 15,
+		    sqlite3_column_int64(st, 0));
 		sqlite3_reset(st);
 	}
 	st = s->q[Q_SUBSCRIBER];
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return rc == 0 ? store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "subscriber row missing") : -1;
 	if (sqlite3_column_int64(st, 15) > at) {
 		sqlite3_reset(st);
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "line not yet active at that instant");
 	}
 	rc = store_sub_row(st, o);
 	sqlite3_reset(st);
 	if (rc == -1)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "subscriber row not usable");
 	return 0;
 }
 
-/* --- cells and location ----------------------------------------------------- */
+/* --- cells and location -----------------------------------------------------
+ * */
 
-/* Seven cell columns from c: mnc, lac, ci, rat, latitude, longitude, azimuth. */
+/* Seven cell columns from c: mnc, lac, ci, rat, latitude, longitude, azimuth.
+ * */
 static int
-store_cell(sqlite3_stmt *st, int c, Warrant__Backend__Cell *cell, char *mnc, size_t len)
+store_cell(sqlite3_stmt *st, int c, Warrant__Backend__Cell *cell, char *mnc,
+    size_t len)
 {
 	int rat = sqlite3_column_int(st, c + 3);
 
@@ -563,16 +586,18 @@ source_ok(int v)
 }
 
 int
-bstore_location(struct bstore *s, const Warrant__Backend__Identifier *t,
-    int64_t now, struct bstore_loc *o, struct bstore_err *e)
+refbe_store_location(struct refbe_store *s,
+    const Warrant__Backend__Identifier *t,
+    int64_t now, struct refbe_store_loc *o, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
 	int64_t		 id, num;
 	int		 rc, src;
 
 	if (t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI) {
-		if (bstore_digits(t->value, strlen(t->value), &num) == -1)
-			return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+		if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
+			return store_err(e,
+			    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 			    "identifier is not digits");
 		st = s->q[Q_LAST_FIX_IMEI];
 		sqlite3_bind_int64(st, 1, num);
@@ -584,14 +609,17 @@ bstore_location(struct bstore *s, const Warrant__Backend__Identifier *t,
 	}
 	sqlite3_bind_int64(st, 2, now);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no position known for this target") : -1;
 	memset(o, 0, sizeof(*o));
 	warrant__backend__location__init(&o->loc);
 	src = sqlite3_column_int(st, 4);
-	if (!source_ok(src) || store_cell(st, 7, &o->cell, o->mnc, sizeof(o->mnc)) == -1) {
+	if (!source_ok(src) || store_cell(st, 7, &o->cell, o->mnc,
+	    sizeof(o->mnc)) == -1) {
 		sqlite3_reset(st);
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "location row not usable");
 	}
 	o->loc.cell = &o->cell;
@@ -605,10 +633,12 @@ bstore_location(struct bstore *s, const Warrant__Backend__Identifier *t,
 	return 0;
 }
 
-/* --- records --------------------------------------------------------------- */
+/* --- records ---------------------------------------------------------------
+ * */
 
 static int
-store_frozen(struct bstore *s, int64_t id, int64_t now, struct bstore_err *e, int *frozen)
+store_frozen(struct refbe_store *s, int64_t id, int64_t now,
+    struct refbe_store_err *e, int *frozen)
 {
 	sqlite3_stmt	*st = s->q[Q_FROZEN];
 	int		 rc;
@@ -628,34 +658,40 @@ store_frozen(struct bstore *s, int64_t id, int64_t now, struct bstore_err *e, in
  * first data held is NOT_RETAINED: legal to ask, but nothing was kept.
  */
 int
-bstore_records_begin(struct bstore *s, Warrant__Backend__RecordsKind kind,
+refbe_store_records_begin(struct refbe_store *s,
+    Warrant__Backend__RecordsKind kind,
     const Warrant__Backend__Identifier *t, int64_t start, int64_t end,
-    int64_t now, struct bstore_err *e)
+    int64_t now, struct refbe_store_err *e)
 {
 	int64_t	 id = 0, num = 0;
 	int	 by_imei = t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI;
-	int	 frozen = 0, loc = kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
+	int	 frozen = 0,
+	    loc = kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
 
-	bstore_records_end(s);
+	refbe_store_records_end(s);
 	if (by_imei) {
 		sqlite3_stmt *st = s->q[Q_IMEI_KNOWN];
 		int rc;
-		if (bstore_digits(t->value, strlen(t->value), &num) == -1)
-			return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+		if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
+			return store_err(e,
+			    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 			    "identifier is not digits");
 		sqlite3_bind_int64(st, 1, num);
 		if ((rc = step_one(s, st, e)) <= 0)
-			return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+			return rc == 0 ? store_err(e,
+			    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 			    "device never seen") : -1;
 		sqlite3_reset(st);
 	} else if (store_resolve(s, t, now, &id, e) == -1 ||
 	    store_frozen(s, id, now, e, &frozen) == -1)
 		return -1;
 	if (!frozen && start < now - (int64_t)s->retention_days * DAY_US)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_OUTSIDE_RETENTION,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_OUTSIDE_RETENTION,
 		    "window starts more than %u days ago", s->retention_days);
 	if (end <= s->meta.data_start_us)
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_RETAINED,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_RETAINED,
 		    "no records held before the window's end");
 	s->cur = s->q[loc ? (by_imei ? Q_LOC_IMEI : Q_LOC_SUB) :
 	    (by_imei ? Q_CDR_IMEI : Q_CDR_SUB)];
@@ -667,12 +703,13 @@ bstore_records_begin(struct bstore *s, Warrant__Backend__RecordsKind kind,
 }
 
 static int
-store_loc_row(sqlite3_stmt *st, struct bstore_rec *o)
+store_loc_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 {
 	Warrant__Backend__LocationRecord *l = &o->loc;
 	int src = sqlite3_column_int(st, 4);
 
-	if (!source_ok(src) || store_cell(st, 7, &o->cell1, o->mnc1, sizeof(o->mnc1)) == -1)
+	if (!source_ok(src) || store_cell(st, 7, &o->cell1, o->mnc1,
+	    sizeof(o->mnc1)) == -1)
 		return -1;
 	warrant__backend__location_record__init(l);
 	l->time_us = sqlite3_column_int64(st, 0);
@@ -694,7 +731,7 @@ store_loc_row(sqlite3_stmt *st, struct bstore_rec *o)
  * duration, 5 imei, 6 msisdn, 7 imsi, 8-13 data, 14 has end cell, 15 cell
  * start (7 columns), 22 cell end (7 columns). */
 static int
-store_cdr_row(sqlite3_stmt *st, struct bstore_rec *o)
+store_cdr_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 {
 	Warrant__Backend__CommRecord	*c = &o->comm;
 	int				 svc = sqlite3_column_int(st, 0);
@@ -710,12 +747,14 @@ store_cdr_row(sqlite3_stmt *st, struct bstore_rec *o)
 	if (sqlite3_column_type(st, 2) == SQLITE_NULL)
 		other[0] = '\0';
 	else
-		fmt_digits(other, sizeof(other), 12, sqlite3_column_int64(st, 2));
+		fmt_digits(other, sizeof(other), 12, sqlite3_column_int64(st,
+		    2));
 	fmt_digits(o->imsi, sizeof(o->imsi), 15, sqlite3_column_int64(st, 7));
 	fmt_digits(o->imei, sizeof(o->imei), 15, sqlite3_column_int64(st, 5));
 	snprintf(o->a, sizeof(o->a), "%s", dir == 1 ? own : other);
 	if (svc == WARRANT__BACKEND__SERVICE_TYPE__SERVICE_DATA)
-		/* 3GPP TS 23.003 APN with the operator part of the line's IMSI. */
+		/* 3GPP TS 23.003 APN with the operator part of the line's IMSI.
+		 * */
 		snprintf(o->b, sizeof(o->b), "internet.mnc%.3s.mcc334.gprs", o->imsi + 3);
 	else
 		snprintf(o->b, sizeof(o->b), "%s", dir == 1 ? other : own);
@@ -729,7 +768,8 @@ store_cdr_row(sqlite3_stmt *st, struct bstore_rec *o)
 		return -1;
 	c->cell_start = &o->cell1;
 	if (sqlite3_column_int(st, 14)) {
-		if (store_cell(st, 22, &o->cell2, o->mnc2, sizeof(o->mnc2)) == -1)
+		if (store_cell(st, 22, &o->cell2, o->mnc2,
+		    sizeof(o->mnc2)) == -1)
 			return -1;
 		c->cell_end = &o->cell2;
 	}
@@ -748,7 +788,8 @@ store_cdr_row(sqlite3_stmt *st, struct bstore_rec *o)
 }
 
 int
-bstore_records_next(struct bstore *s, struct bstore_rec *o, struct bstore_err *e)
+refbe_store_records_next(struct refbe_store *s, struct refbe_store_rec *o,
+    struct refbe_store_err *e)
 {
 	int rc;
 
@@ -756,7 +797,7 @@ bstore_records_next(struct bstore *s, struct bstore_rec *o, struct bstore_err *e
 		return 0;
 	rc = sqlite3_step(s->cur);
 	if (rc == SQLITE_DONE) {
-		bstore_records_end(s);
+		refbe_store_records_end(s);
 		return 0;
 	}
 	if (rc != SQLITE_ROW) {
@@ -768,15 +809,16 @@ bstore_records_next(struct bstore *s, struct bstore_rec *o, struct bstore_err *e
 	rc = s->cur_kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION ?
 	    store_loc_row(s->cur, o) : store_cdr_row(s->cur, o);
 	if (rc == -1) {
-		bstore_records_end(s);
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		refbe_store_records_end(s);
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "record row not usable");
 	}
 	return 1;
 }
 
 void
-bstore_records_end(struct bstore *s)
+refbe_store_records_end(struct refbe_store *s)
 {
 	if (s->cur) {
 		sqlite3_reset(s->cur);
@@ -785,23 +827,26 @@ bstore_records_end(struct bstore *s)
 	s->cur = NULL;
 }
 
-/* --- preservation ----------------------------------------------------------- */
+/* --- preservation -----------------------------------------------------------
+ * */
 
 static int
-store_exec(struct bstore *s, const char *sql, struct bstore_err *e)
+store_exec(struct refbe_store *s, const char *sql, struct refbe_store_err *e)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", sql, sqlite3_errmsg(s->db));
-		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+		return store_err(e,
+		    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 		    "database busy");
 	}
 	return 0;
 }
 
 int
-bstore_preserve(struct bstore *s, Warrant__Backend__PreservationAction action,
+refbe_store_preserve(struct refbe_store *s,
+    Warrant__Backend__PreservationAction action,
     const Warrant__Backend__Identifier *t, int64_t until, const char *ref,
-    int64_t now, struct bstore_ack *ack, struct bstore_err *e)
+    int64_t now, struct refbe_store_ack *ack, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
 	int64_t		 id;

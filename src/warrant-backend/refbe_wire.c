@@ -26,18 +26,18 @@
  * The server's side of the protocol: requests are small, so 64 KiB plus
  * four bytes per wire byte is all a request frame may cost to decode.
  */
-static const struct codec_spec bwire_spec = {
+static const struct codec_spec refbe_wire_spec = {
 	.desc = &warrant__backend__envelope__descriptor,
-	.frame_max = BWIRE_MAX_FRAME,
+	.frame_max = REFBE_WIRE_MAX_FRAME,
 	.alloc_floor = 64 * 1024,
 };
 
 int
-bwire_frame_len(const uint8_t h[4], uint32_t *len)
+refbe_wire_frame_len(const uint8_t h[4], uint32_t *len)
 {
 	char	why[64];
 
-	return codec_frame_len(&bwire_spec, h, len, why, sizeof(why));
+	return codec_frame_len(&refbe_wire_spec, h, len, why, sizeof(why));
 }
 
 static int
@@ -56,14 +56,15 @@ varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 int
-bwire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
+refbe_wire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 {
 	const uint8_t	*end = p + n;
 	uint64_t	 tag, v;
 
 	*mask = 0;
 	while (p < end) {
-		if (varint(&p, end, &tag) == -1 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
+		if (varint(&p, end,
+		    &tag) == -1 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
 			return -1;
 		if (tag >> 3 < 32)
 			*mask |= 1u << (tag >> 3);
@@ -78,7 +79,8 @@ bwire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 			p += 8;
 			break;
 		case 2:
-			if (varint(&p, end, &v) == -1 || v > (uint64_t)(end - p))
+			if (varint(&p, end,
+			    &v) == -1 || v > (uint64_t)(end - p))
 				return -1;
 			p += v;
 			break;
@@ -94,22 +96,25 @@ bwire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 	return 0;
 }
 
-/* --- validation ------------------------------------------------------------ */
+/* --- validation ------------------------------------------------------------
+ * */
 
 int
-bwire_valid(const ProtobufCMessage *m, char *why, size_t len)
+refbe_wire_valid(const ProtobufCMessage *m, char *why, size_t len)
 {
 	return codec_check(m, why, len);
 }
 
 Warrant__Backend__Envelope *
-bwire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
+refbe_wire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
 {
-	return (Warrant__Backend__Envelope *)codec_unpack(&bwire_spec, buf, n,
+	return (Warrant__Backend__Envelope *)codec_unpack(&refbe_wire_spec, buf,
+	    n,
 	    why, len);
 }
 
-/* --- request content ------------------------------------------------------- */
+/* --- request content -------------------------------------------------------
+ * */
 
 static int
 all_digits(const char *s, size_t n)
@@ -120,7 +125,8 @@ all_digits(const char *s, size_t n)
 #define MALFORMED	WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED
 
 static int
-check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why, size_t len)
+check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why,
+    size_t len)
 {
 	unsigned char bin[16];
 
@@ -167,7 +173,8 @@ check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why, size_t len
 }
 
 int
-bwire_check_request(const Warrant__Backend__Envelope *env, int64_t now, char *why,
+refbe_wire_check_request(const Warrant__Backend__Envelope *env, int64_t now,
+    char *why,
     size_t len)
 {
 	const Warrant__Backend__RecordsQuery		*rq;
@@ -227,21 +234,22 @@ bwire_check_request(const Warrant__Backend__Envelope *env, int64_t now, char *wh
 	}
 }
 
-/* --- encoding -------------------------------------------------------------- */
+/* --- encoding --------------------------------------------------------------
+ * */
 
 uint8_t *
-bwire_encode(const Warrant__Backend__Envelope *env, size_t *len)
+refbe_wire_encode(const Warrant__Backend__Envelope *env, size_t *len)
 {
 	uint8_t	*buf;
 
-	if ((buf = codec_encode(&bwire_spec, &env->base, len)) == NULL)
+	if ((buf = codec_encode(&refbe_wire_spec, &env->base, len)) == NULL)
 		log_warnx("answer of %zu bytes: no frame (over the limit or out "
 		    "of memory)", warrant__backend__envelope__get_packed_size(env));
 	return buf;
 }
 
 uint8_t *
-bwire_error(uint64_t id, int code, const char *msg, size_t *len)
+refbe_wire_error(uint64_t id, int code, const char *msg, size_t *len)
 {
 	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
 	Warrant__Backend__Error		err = WARRANT__BACKEND__ERROR__INIT;
@@ -253,10 +261,11 @@ bwire_error(uint64_t id, int code, const char *msg, size_t *len)
 	env.request_id = id;
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_ERROR;
 	env.error = &err;
-	return bwire_encode(&env, len);
+	return refbe_wire_encode(&env, len);
 }
 
-/* --- streamed records -------------------------------------------------------- */
+/* --- streamed records --------------------------------------------------------
+ * */
 
 static size_t
 put_varint(uint8_t *p, uint64_t v)
@@ -290,12 +299,13 @@ grow(uint8_t **buf, size_t *cap, size_t need)
 }
 
 int
-bwire_stream_init(struct bwire_stream *s, uint64_t id, unsigned per_chunk)
+refbe_wire_stream_init(struct refbe_wire_stream *s, uint64_t id,
+    unsigned per_chunk)
 {
 	memset(s, 0, sizeof(*s));
 	s->request_id = id;
-	s->per_chunk = per_chunk == 0 || per_chunk > BWIRE_MAX_CHUNK ?
-	    BWIRE_MAX_CHUNK : per_chunk;
+	s->per_chunk = per_chunk == 0 || per_chunk > REFBE_WIRE_MAX_CHUNK ?
+	    REFBE_WIRE_MAX_CHUNK : per_chunk;
 	if ((s->md = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
 		log_warnx("records digest: cannot initialise SHA-256");
@@ -310,20 +320,23 @@ bwire_stream_init(struct bwire_stream *s, uint64_t id, unsigned per_chunk)
  * BE32 length || bytes and into the chunk as field 2 (tag 0x12).
  */
 int
-bwire_stream_add(struct bwire_stream *s, const Warrant__Backend__Record *r)
+refbe_wire_stream_add(struct refbe_wire_stream *s,
+    const Warrant__Backend__Record *r)
 {
 	size_t	n = warrant__backend__record__get_packed_size(r);
 	uint8_t	hdr[4];
 
-	if (n > BWIRE_MAX_RECORD) {
-		log_warnx("record of %zu bytes exceeds %d", n, BWIRE_MAX_RECORD);
+	if (n > REFBE_WIRE_MAX_RECORD) {
+		log_warnx("record of %zu bytes exceeds %d", n, REFBE_WIRE_MAX_RECORD);
 		return -1;
 	}
-	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap, s->len + n + 11) == -1)
+	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap,
+	    s->len + n + 11) == -1)
 		return -1;
 	warrant__backend__record__pack(r, s->rec);
 	codec_put_be32(hdr, (uint32_t)n);
-	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec, n))
+	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec,
+	    n))
 		return -1;
 	s->body[s->len++] = 0x12;
 	s->len += put_varint(s->body + s->len, n);
@@ -337,7 +350,7 @@ bwire_stream_add(struct bwire_stream *s, const Warrant__Backend__Record *r)
 
 /* Envelope{1: request_id, 15: RecordsChunk{1: seq, 2: records...}} */
 uint8_t *
-bwire_stream_chunk(struct bwire_stream *s, size_t *len)
+refbe_wire_stream_chunk(struct refbe_wire_stream *s, size_t *len)
 {
 	uint8_t	 head[32], chead[16], *buf;
 	size_t	 hl = 0, cl = 0, clen, total;
@@ -370,7 +383,7 @@ bwire_stream_chunk(struct bwire_stream *s, size_t *len)
 }
 
 uint8_t *
-bwire_stream_summary(struct bwire_stream *s, size_t *len)
+refbe_wire_stream_summary(struct refbe_wire_stream *s, size_t *len)
 {
 	Warrant__Backend__Envelope	env = WARRANT__BACKEND__ENVELOPE__INIT;
 	Warrant__Backend__RecordsSummary sum = WARRANT__BACKEND__RECORDS_SUMMARY__INIT;
@@ -388,11 +401,11 @@ bwire_stream_summary(struct bwire_stream *s, size_t *len)
 	env.request_id = s->request_id;
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_SUMMARY;
 	env.records_summary = &sum;
-	return bwire_encode(&env, len);
+	return refbe_wire_encode(&env, len);
 }
 
 void
-bwire_stream_free(struct bwire_stream *s)
+refbe_wire_stream_free(struct refbe_wire_stream *s)
 {
 	EVP_MD_CTX_free(s->md);
 	free(s->body);

@@ -88,7 +88,7 @@ end_us(const char *date)
 }
 
 static int
-generate(struct bgen_params *p, int have_n, int have_days, int have_seed)
+generate(struct refbe_gen_params *p, int have_n, int have_days, int have_seed)
 {
 	struct timespec	t0, t1;
 	struct stat	st;
@@ -99,7 +99,7 @@ generate(struct bgen_params *p, int have_n, int have_days, int have_seed)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (bgen_generate(p) == -1)
+	if (refbe_gen_generate(p) == -1)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (stat(p->path, &st) == 0)
@@ -115,7 +115,7 @@ digest(const char *path)
 {
 	uint8_t md[32];
 
-	if (bgen_digest(path, md) == -1)
+	if (refbe_gen_digest(path, md) == -1)
 		return 1;
 	for (int i = 0; i < 32; i++)
 		printf("%02x", md[i]);
@@ -149,13 +149,14 @@ static const struct option longopts[] = {
 int
 main(int argc, char *argv[])
 {
-	struct bsrv_opts	 o = { .workers = 4, .retention_days = 730,
-				    .chunk_records = BWIRE_MAX_CHUNK,
-				    .high_water = BSRV_HIGH_WATER };
-	struct bgen_params	 g = { 0 };
-	struct bsrv		*srv;
+	struct refbe_srv_opts	 o = { .workers = 4, .retention_days = 730,
+				    .chunk_records = REFBE_WIRE_MAX_CHUNK,
+				    .high_water = REFBE_SRV_HIGH_WATER };
+	struct refbe_gen_params	 g = { 0 };
+	struct refbe_srv		*srv;
 	const char		*digest_path = NULL, *end = NULL;
-	int			 ch, fg = 0, verbose = 0, hn = 0, hd = 0, hs = 0, rc;
+	int			 ch, fg = 0, verbose = 0, hn = 0, hd = 0,
+	    hs = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "dv", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -172,7 +173,7 @@ main(int argc, char *argv[])
 			break;
 		case O_CHUNK:
 			o.chunk_records = (unsigned)number("--chunk-records", optarg, 1,
-			    BWIRE_MAX_CHUNK);
+			    REFBE_WIRE_MAX_CHUNK);
 			break;
 		case O_HIGH_WATER:
 			o.high_water = number("--high-water", optarg, 1024, 64 << 20);
@@ -202,10 +203,10 @@ main(int argc, char *argv[])
 	if (o.db == NULL || o.listen == NULL)
 		usage();
 	log_init("warrant-backend", fg, verbose);
-	if ((srv = bsrv_new(&o)) == NULL)
+	if ((srv = refbe_srv_new(&o)) == NULL)
 		fatalx("not started");
-	rc = bsrv_run(srv);
-	bsrv_free(srv);
+	rc = refbe_srv_run(srv);
+	refbe_srv_free(srv);
 	log_info("stopped");
 	return rc == 0 ? 0 : 1;
 }

@@ -32,7 +32,7 @@ static sqlite3	*db;
 static int
 setup(void **state)
 {
-	struct bgen_params p = { db_a, 150, 3, 20261124, END_US };
+	struct refbe_gen_params p = { db_a, 150, 3, 20261124, END_US };
 
 	(void)state;
 	if (mkdtemp(dir) == NULL)
@@ -42,21 +42,22 @@ setup(void **state)
 	snprintf(db_c, sizeof(db_c), "%s/c.db", dir);
 	snprintf(db_d, sizeof(db_d), "%s/d.db", dir);
 	p.path = db_a;
-	if (bgen_generate(&p) == -1)
+	if (refbe_gen_generate(&p) == -1)
 		return -1;
 	p.path = db_b;
-	if (bgen_generate(&p) == -1)
+	if (refbe_gen_generate(&p) == -1)
 		return -1;
 	p.path = db_c;
 	p.seed++;
-	if (bgen_generate(&p) == -1)
+	if (refbe_gen_generate(&p) == -1)
 		return -1;
 	p.path = db_d;
 	p.seed--;
 	p.end_us += 86400000000LL;
-	if (bgen_generate(&p) == -1)
+	if (refbe_gen_generate(&p) == -1)
 		return -1;
-	return sqlite3_open_v2(db_a, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_open_v2(db_a, &db, SQLITE_OPEN_READONLY,
+	    NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int
@@ -85,9 +86,9 @@ test_splitmix_vectors(void **state)
 
 	(void)state;
 	/* The reference outputs of splitmix64 from state 0. */
-	assert_true(bgen_splitmix64(&s) == 0xe220a8397b1dcdafULL);
-	assert_true(bgen_splitmix64(&s) == 0x6e789e6aa1b965f4ULL);
-	assert_true(bgen_splitmix64(&s) == 0x06c45d188009454fULL);
+	assert_true(refbe_gen_splitmix64(&s) == 0xe220a8397b1dcdafULL);
+	assert_true(refbe_gen_splitmix64(&s) == 0x6e789e6aa1b965f4ULL);
+	assert_true(refbe_gen_splitmix64(&s) == 0x06c45d188009454fULL);
 }
 
 static void
@@ -100,9 +101,9 @@ test_luhn_and_curp(void **state)
 	assert_int_equal(wd_luhn_digit("49015420323751", 14), '8');
 	assert_int_equal(wd_luhn_digit("35332510922839", 14), '9');
 	/* A CURP's last character is RENAPO's check digit. */
-	assert_true(bgen_curp_valid("AAJD730720MSRLMN32"));
-	assert_false(bgen_curp_valid("AAJD730720MSRLMN33"));
-	assert_false(bgen_curp_valid("AAJD730720MSRLMN3"));
+	assert_true(refbe_gen_curp_valid("AAJD730720MSRLMN32"));
+	assert_false(refbe_gen_curp_valid("AAJD730720MSRLMN33"));
+	assert_false(refbe_gen_curp_valid("AAJD730720MSRLMN3"));
 }
 
 static void
@@ -111,10 +112,10 @@ test_same_seed_same_data(void **state)
 	uint8_t a[32], b[32], c[32], d[32];
 
 	(void)state;
-	assert_int_equal(bgen_digest(db_a, a), 0);
-	assert_int_equal(bgen_digest(db_b, b), 0);
-	assert_int_equal(bgen_digest(db_c, c), 0);
-	assert_int_equal(bgen_digest(db_d, d), 0);
+	assert_int_equal(refbe_gen_digest(db_a, a), 0);
+	assert_int_equal(refbe_gen_digest(db_b, b), 0);
+	assert_int_equal(refbe_gen_digest(db_c, c), 0);
+	assert_int_equal(refbe_gen_digest(db_d, d), 0);
 	assert_memory_equal(a, b, 32);
 	assert_memory_not_equal(a, c, 32);
 	assert_memory_not_equal(a, d, 32);
@@ -123,13 +124,13 @@ test_same_seed_same_data(void **state)
 static void
 test_refuses_to_overwrite(void **state)
 {
-	struct bgen_params p = { db_a, 10, 1, 1, END_US };
+	struct refbe_gen_params p = { db_a, 10, 1, 1, END_US };
 
 	(void)state;
-	assert_int_equal(bgen_generate(&p), -1);
+	assert_int_equal(refbe_gen_generate(&p), -1);
 	p.subscribers = 0;
 	p.path = "/nonexistent/x.db";
-	assert_int_equal(bgen_generate(&p), -1);
+	assert_int_equal(refbe_gen_generate(&p), -1);
 }
 
 /* Run sql; every row's first column is text or an integer to check. */
@@ -187,13 +188,14 @@ msisdn_ok(sqlite3_stmt *st)
 static int
 curp_ok(sqlite3_stmt *st)
 {
-	return bgen_curp_valid((const char *)sqlite3_column_text(st, 0));
+	return refbe_gen_curp_valid((const char *)sqlite3_column_text(st, 0));
 }
 
 static int
 in_mexico(sqlite3_stmt *st)
 {
-	double lat = sqlite3_column_double(st, 0), lon = sqlite3_column_double(st, 1);
+	double lat = sqlite3_column_double(st, 0),
+	    lon = sqlite3_column_double(st, 1);
 
 	return lat > 14.5 && lat < 32.72 && lon > -117.2 && lon < -86.7;
 }

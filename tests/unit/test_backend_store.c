@@ -1,5 +1,6 @@
 /*
- * test_backend_store — the reference back end's queries (src/warrant-backend/refbe_store.c)
+ * test_backend_store — the reference back end's queries
+  * (src/warrant-backend/refbe_store.c)
  * against a small generated database: every query is answered through an
  * index (EXPLAIN QUERY PLAN: no full scan of a table, no sort for the
  * window queries), and the store's answers and typed errors.
@@ -30,7 +31,7 @@
 static char		 dir[] = "/tmp/test_backend_store.XXXXXX";
 static char		 path[64];
 static int64_t		 now, d0, d1;
-static struct bstore	*store;
+static struct refbe_store	*store;
 static sqlite3		*db;
 
 static int64_t
@@ -50,7 +51,7 @@ scalar(const char *sql)
 static int
 setup(void **state)
 {
-	struct bgen_params p = { path, 120, 4, 99, 0 };
+	struct refbe_gen_params p = { path, 120, 4, 99, 0 };
 
 	(void)state;
 	now = (int64_t)time(NULL) * US;
@@ -59,7 +60,8 @@ setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/s.db", dir);
-	if (bgen_generate(&p) == -1 || (store = bstore_open(path, 730)) == NULL ||
+	if (refbe_gen_generate(&p) == -1 || (store = refbe_store_open(path,
+	    730)) == NULL ||
 	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return -1;
 	d0 = scalar("SELECT value FROM meta WHERE key = 'data_start_us'");
@@ -73,7 +75,7 @@ teardown(void **state)
 	char p[96];
 
 	(void)state;
-	bstore_close(store);
+	refbe_store_close(store);
 	sqlite3_close(db);
 	unlink(path);
 	snprintf(p, sizeof(p), "%s-wal", path);
@@ -96,18 +98,21 @@ test_query_plans(void **state)
 	char		 explain[4096];
 
 	(void)state;
-	for (unsigned i = 0; (sql = bstore_query_sql(i)) != NULL; i++) {
+	for (unsigned i = 0; (sql = refbe_store_query_sql(i)) != NULL; i++) {
 		sqlite3_stmt	*st;
 		int		 searches = 0;
 
 		snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
-		assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL),
+		    SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *d = (const char *)sqlite3_column_text(st, 3);
+			const char *d = (const char *)sqlite3_column_text(st,
+			    3);
 			print_message("# %u: %s\n", i, d);
 			if (strncmp(d, "SEARCH", 6) == 0)
 				searches++;
-			/* SCAN CONSTANT ROW: a SELECT without FROM, no table. */
+			/* SCAN CONSTANT ROW: a SELECT without FROM, no table.
+			 * */
 			if (strncmp(d, "SCAN", 4) == 0 && strcmp(d, "SCAN meta") != 0 &&
 			    strcmp(d, "SCAN CONSTANT ROW") != 0)
 				fail_msg("query %u scans: %s\n%s", i, d, sql);
@@ -127,8 +132,8 @@ static void
 test_subscriber(void **state)
 {
 	Warrant__Backend__Identifier	t = WARRANT__BACKEND__IDENTIFIER__INIT;
-	struct bstore_sub		s;
-	struct bstore_err		e;
+	struct refbe_store_sub		s;
+	struct refbe_store_err		e;
 	char				msisdn[16];
 
 	(void)state;
@@ -136,7 +141,7 @@ test_subscriber(void **state)
 	    (long long)scalar("SELECT msisdn FROM subscriber WHERE id = 7"));
 	t.type = ID(MSISDN);
 	t.value = msisdn;
-	assert_int_equal(bstore_subscriber(store, &t, now, &s, &e), 0);
+	assert_int_equal(refbe_store_subscriber(store, &t, now, &s, &e), 0);
 	assert_string_equal(s.sub.msisdn, msisdn);
 	assert_int_equal(strlen(s.sub.imsi), 15);
 	assert_int_equal(strlen(s.sub.imei), 15);
@@ -144,10 +149,11 @@ test_subscriber(void **state)
 	assert_true(s.addr.state >= 1 && s.addr.state <= 32);
 	assert_int_equal(strlen(s.sub.activation_date), 10);
 	/* Before the line existed. */
-	assert_int_equal(bstore_subscriber(store, &t, 1000000, &s, &e), -1);
+	assert_int_equal(refbe_store_subscriber(store, &t, 1000000, &s, &e),
+	    -1);
 	assert_int_equal(e.code, E(NOT_FOUND));
 	t.value = "520000000000";
-	assert_int_equal(bstore_subscriber(store, &t, now, &s, &e), -1);
+	assert_int_equal(refbe_store_subscriber(store, &t, now, &s, &e), -1);
 	assert_int_equal(e.code, E(NOT_FOUND));
 }
 
@@ -155,8 +161,8 @@ static void
 test_records_errors(void **state)
 {
 	Warrant__Backend__Identifier	t = WARRANT__BACKEND__IDENTIFIER__INIT;
-	struct bstore_err		e;
-	struct bstore_rec		r;
+	struct refbe_store_err		e;
+	struct refbe_store_rec		r;
 	char				imsi[16];
 	long				n = 0;
 
@@ -165,23 +171,28 @@ test_records_errors(void **state)
 	    (long long)scalar("SELECT imsi FROM subscriber WHERE id = 3"));
 	t.type = ID(IMSI);
 	t.value = imsi;
-	assert_int_equal(bstore_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_COMMUNICATIONS,
+	assert_int_equal(refbe_store_records_begin(store,
+	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_COMMUNICATIONS,
 	    &t, d0, d1, now, &e), 0);
-	while (bstore_records_next(store, &r, &e) == 1) {
-		assert_int_equal(r.rec.kind_case, WARRANT__BACKEND__RECORD__KIND_COMM);
+	while (refbe_store_records_next(store, &r, &e) == 1) {
+		assert_int_equal(r.rec.kind_case,
+		    WARRANT__BACKEND__RECORD__KIND_COMM);
 		assert_string_equal(r.comm.imsi, imsi);
 		n++;
 	}
 	assert_int_equal(n, scalar("SELECT count(*) FROM cdr WHERE subscriber = 3"));
-	assert_int_equal(bstore_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store,
+	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, now - 800 * DAY_US, now, now, &e), -1);
 	assert_int_equal(e.code, E(OUTSIDE_RETENTION));
-	assert_int_equal(bstore_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store,
+	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, d0 - 30 * DAY_US, d0, now, &e), -1);
 	assert_int_equal(e.code, E(NOT_RETAINED));
 	t.type = ID(IMEI);
 	t.value = "490154203237518";
-	assert_int_equal(bstore_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store,
+	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, d0, d1, now, &e), -1);
 	assert_int_equal(e.code, E(NOT_FOUND));
 }

@@ -1,5 +1,6 @@
 /*
- * test_backend_wire — the back-end protocol's wire rules (src/warrant-backend/refbe_wire.c):
+ * test_backend_wire — the back-end protocol's wire rules
+  * (src/warrant-backend/refbe_wire.c):
  * frame lengths, the top-level field scan, the enum and UTF-8 checks done
  * after unpacking, the request content checks, and the hand-written records
  * chunk encoder, which must produce exactly protobuf-c's bytes and the
@@ -30,13 +31,18 @@ test_frame_len(void **state)
 	uint32_t len;
 
 	(void)state;
-	assert_int_equal(bwire_frame_len((const uint8_t[]){ 0, 0, 0, 0 }, &len), -1);
-	assert_int_equal(bwire_frame_len((const uint8_t[]){ 0, 0, 0, 1 }, &len), 0);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 0 },
+	    &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 1 },
+	    &len), 0);
 	assert_int_equal(len, 1);
-	assert_int_equal(bwire_frame_len((const uint8_t[]){ 0, 0x10, 0, 0 }, &len), 0);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0,
+	    0 }, &len), 0);
 	assert_int_equal(len, 1048576);
-	assert_int_equal(bwire_frame_len((const uint8_t[]){ 0, 0x10, 0, 1 }, &len), -1);
-	assert_int_equal(bwire_frame_len((const uint8_t[]){ 0xff, 0xff, 0xff, 0xff }, &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0,
+	    1 }, &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0xff, 0xff,
+	    0xff, 0xff }, &len), -1);
 	assert_int_equal(len, 0xffffffffu);
 }
 
@@ -65,16 +71,21 @@ test_peek_fields(void **state)
 	env.body_case = BODY(HEALTH_QUERY);
 	env.health_query = &hq;
 	n = pack(&env);
-	assert_int_equal(bwire_peek_fields(packed, n, &mask), 0);
+	assert_int_equal(refbe_wire_peek_fields(packed, n, &mask), 0);
 	assert_int_equal(mask, 1u << 1 | 1u << 19);
 	/* Truncated varint, group wire types, a length beyond the end. */
-	assert_int_equal(bwire_peek_fields((const uint8_t[]){ 0x08, 0x80 }, 2, &mask), -1);
-	assert_int_equal(bwire_peek_fields((const uint8_t[]){ 0x0b }, 1, &mask), -1);
-	assert_int_equal(bwire_peek_fields((const uint8_t[]){ 0x7a, 0x05, 1 }, 3, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x08, 0x80 },
+	    2, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x0b }, 1,
+	    &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x05,
+	    1 }, 3, &mask), -1);
 	/* Field number 0 does not exist. */
-	assert_int_equal(bwire_peek_fields((const uint8_t[]){ 0x00, 0x01 }, 2, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x00, 0x01 },
+	    2, &mask), -1);
 	/* An answer body is seen even when a request follows it. */
-	assert_int_equal(bwire_peek_fields((const uint8_t[]){ 0x7a, 0x00, 0x9a, 0x01, 0x00 },
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x00,
+	    0x9a, 0x01, 0x00 },
 	    5, &mask), 0);
 	assert_true(mask & 1u << 15);
 	assert_true(mask & 1u << 19);
@@ -83,7 +94,7 @@ test_peek_fields(void **state)
 static Warrant__Backend__Envelope *
 decode(size_t n, char *why)
 {
-	return bwire_decode(packed, n, why, 160);
+	return refbe_wire_decode(packed, n, why, 160);
 }
 
 static void
@@ -153,7 +164,7 @@ test_decode_utf8(void **state)
 		assert_non_null(strstr(why, "not UTF-8"));
 	}
 	/* Not a message at all. */
-	assert_null(bwire_decode((const uint8_t *)"\xff\xff\xff", 3, why, sizeof(why)));
+	assert_null(refbe_wire_decode((const uint8_t *)"\xff\xff\xff", 3, why, sizeof(why)));
 }
 
 /*
@@ -176,16 +187,18 @@ test_decode_budget(void **state)
 		buf[i + 1] = 0x01;
 		buf[i + 2] = 0x00;
 	}
-	assert_null(bwire_decode(buf, n, why, sizeof(why)));
+	assert_null(refbe_wire_decode(buf, n, why, sizeof(why)));
 	assert_non_null(strstr(why, "memory"));
-	assert_non_null(d = bwire_decode(buf, 30, why, sizeof(why)));
-	assert_int_equal(d->body_case, WARRANT__BACKEND__ENVELOPE__BODY__NOT_SET);
+	assert_non_null(d = refbe_wire_decode(buf, 30, why, sizeof(why)));
+	assert_int_equal(d->body_case,
+	    WARRANT__BACKEND__ENVELOPE__BODY__NOT_SET);
 	warrant__backend__envelope__free_unpacked(d, NULL);
 	free(buf);
 }
 
 static int
-check_id(Warrant__Backend__IdentifierType type, const char *value, uint32_t port,
+check_id(Warrant__Backend__IdentifierType type, const char *value,
+    uint32_t port,
     int64_t at)
 {
 	Warrant__Backend__Envelope		env = WARRANT__BACKEND__ENVELOPE__INIT;
@@ -201,7 +214,7 @@ check_id(Warrant__Backend__IdentifierType type, const char *value, uint32_t port
 	env.request_id = 1;
 	env.body_case = BODY(SUBSCRIBER_QUERY);
 	env.subscriber_query = &q;
-	return bwire_check_request(&env, NOW, why, sizeof(why));
+	return refbe_wire_check_request(&env, NOW, why, sizeof(why));
 }
 
 static void
@@ -248,19 +261,24 @@ test_check_windows(void **state)
 	env.request_id = 1;
 	env.body_case = BODY(RECORDS_QUERY);
 	env.records_query = &q;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), 0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    0);
 	q.start_us = NOW;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 	q.start_us = NOW - 1000;
 	q.kind = WARRANT__BACKEND__RECORDS_KIND__RECORDS_UNSPECIFIED;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 	q.kind = WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
 	t.type = ID(IP_PORT);
 	t.value = "187.188.0.1";
 	t.port = 1024;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 	q.target = NULL;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 
 	t.type = ID(IMSI);
 	t.value = "334020123456789";
@@ -270,16 +288,20 @@ test_check_windows(void **state)
 	p.reference = "FGR/0042";
 	env.body_case = BODY(PRESERVATION);
 	env.preservation = &p;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), 0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    0);
 	p.until_us = NOW;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 	p.action = WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_UNFREEZE;
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), 0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    0);
 	p.reference = "";
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
+	    MALFORMED);
 	/* Answers are not requests. */
 	env.body_case = BODY(HEALTH);
-	assert_int_equal(bwire_check_request(&env, NOW, why, sizeof(why)),
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
 	    WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED);
 }
 
@@ -321,27 +343,29 @@ test_stream_matches_protobuf_c(void **state)
 	Warrant__Backend__Record	 r[5], *rp[5];
 	Warrant__Backend__CommRecord	 c[5];
 	Warrant__Backend__Cell		 cell[5];
-	struct bwire_stream		 s;
+	struct refbe_wire_stream		 s;
 	EVP_MD_CTX			*md = EVP_MD_CTX_new();
 	uint8_t				 want[32], *f, buf[8192];
 	size_t				 flen;
 	int				 chunk = 0, first = 0;
 
 	(void)state;
-	assert_int_equal(bwire_stream_init(&s, 1234567, 2), 0);
+	assert_int_equal(refbe_wire_stream_init(&s, 1234567, 2), 0);
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (int i = 0; i < 5; i++) {
 		make_record(&r[i], &c[i], &cell[i], i);
 		rp[i] = &r[i];
 		size_t n = warrant__backend__record__pack(&r[i], buf);
-		uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
+		uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+		    (uint8_t)(n >> 8),
 		    (uint8_t)n };
 		EVP_DigestUpdate(md, h, 4);
 		EVP_DigestUpdate(md, buf, n);
-		int full = bwire_stream_add(&s, &r[i]);
+		int full = refbe_wire_stream_add(&s, &r[i]);
 		assert_int_equal(full, i % 2 == 1);
 		if (full || i == 4) {
-			/* The same chunk packed by protobuf-c, byte for byte. */
+			/* The same chunk packed by protobuf-c, byte for byte.
+			 * */
 			Warrant__Backend__Envelope	 env = WARRANT__BACKEND__ENVELOPE__INIT;
 			Warrant__Backend__RecordsChunk	 ch = WARRANT__BACKEND__RECORDS_CHUNK__INIT;
 			ch.seq = (uint32_t)chunk;
@@ -350,7 +374,7 @@ test_stream_matches_protobuf_c(void **state)
 			env.request_id = 1234567;
 			env.body_case = BODY(RECORDS_CHUNK);
 			env.records_chunk = &ch;
-			assert_non_null(f = bwire_stream_chunk(&s, &flen));
+			assert_non_null(f = refbe_wire_stream_chunk(&s, &flen));
 			size_t n2 = warrant__backend__envelope__pack(&env, buf);
 			assert_int_equal(flen, n2 + 4);
 			assert_int_equal(f[0] << 24 | f[1] << 16 | f[2] << 8 | f[3], n2);
@@ -362,8 +386,9 @@ test_stream_matches_protobuf_c(void **state)
 	}
 	EVP_DigestFinal_ex(md, want, NULL);
 	EVP_MD_CTX_free(md);
-	assert_non_null(f = bwire_stream_summary(&s, &flen));
-	Warrant__Backend__Envelope *e = warrant__backend__envelope__unpack(NULL, flen - 4, f + 4);
+	assert_non_null(f = refbe_wire_stream_summary(&s, &flen));
+	Warrant__Backend__Envelope *e = warrant__backend__envelope__unpack(NULL,
+	    flen - 4, f + 4);
 	assert_non_null(e);
 	assert_int_equal(e->request_id, 1234567);
 	assert_int_equal(e->body_case, BODY(RECORDS_SUMMARY));
@@ -373,13 +398,13 @@ test_stream_matches_protobuf_c(void **state)
 	assert_memory_equal(e->records_summary->sha256.data, want, 32);
 	warrant__backend__envelope__free_unpacked(e, NULL);
 	free(f);
-	bwire_stream_free(&s);
+	refbe_wire_stream_free(&s);
 }
 
 static void
 test_stream_empty(void **state)
 {
-	struct bwire_stream		 s;
+	struct refbe_wire_stream		 s;
 	uint8_t				*f, want[32];
 	size_t				 flen;
 	unsigned			 mdlen;
@@ -387,17 +412,18 @@ test_stream_empty(void **state)
 
 	(void)state;
 	/* 0 and more than the protocol's cap both mean the cap. */
-	assert_int_equal(bwire_stream_init(&s, 9, 100000), 0);
+	assert_int_equal(refbe_wire_stream_init(&s, 9, 100000), 0);
 	assert_int_equal(s.per_chunk, 500);
-	assert_non_null(f = bwire_stream_summary(&s, &flen));
-	assert_non_null(e = warrant__backend__envelope__unpack(NULL, flen - 4, f + 4));
+	assert_non_null(f = refbe_wire_stream_summary(&s, &flen));
+	assert_non_null(e = warrant__backend__envelope__unpack(NULL, flen - 4,
+	    f + 4));
 	EVP_Digest("", 0, want, &mdlen, EVP_sha256(), NULL);
 	assert_int_equal(e->records_summary->count, 0);
 	assert_int_equal(e->records_summary->chunks, 0);
 	assert_memory_equal(e->records_summary->sha256.data, want, 32);
 	warrant__backend__envelope__free_unpacked(e, NULL);
 	free(f);
-	bwire_stream_free(&s);
+	refbe_wire_stream_free(&s);
 }
 
 static void
@@ -408,11 +434,14 @@ test_error_frame(void **state)
 	size_t				 len;
 
 	(void)state;
-	assert_non_null(f = bwire_error(77, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+	assert_non_null(f = refbe_wire_error(77,
+	    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 	    "busy", &len));
-	assert_non_null(e = warrant__backend__envelope__unpack(NULL, len - 4, f + 4));
+	assert_non_null(e = warrant__backend__envelope__unpack(NULL, len - 4,
+	    f + 4));
 	assert_int_equal(e->request_id, 77);
-	assert_int_equal(e->error->code, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE);
+	assert_int_equal(e->error->code,
+	    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE);
 	assert_string_equal(e->error->message, "busy");
 	assert_true(e->error->retry_after_ms > 0);
 	warrant__backend__envelope__free_unpacked(e, NULL);
