@@ -188,3 +188,89 @@ submit_new() {
 	[ $# -eq 2 ] || fail "usage: submit_new NAME FILE"
 	submit_as "$1" "$(fresh_copy "$2")"
 }
+
+# --- fixtures shared by the lifecycle and delivery tests ----------------------
+
+# push_stack_up TIMEOUT: stack_up with push delivery for FGR to a receiver
+# at https://127.0.0.1:$rport/hi1/deliver (started by the test, its pid in
+# $rpid, stopped with the stack whatever happens); $db is the back end's
+# dataset (skipped if the stack runs none).
+rpid=
+push_stack_down() {
+	local status=$?
+
+	if [ -n "$rpid" ]; then
+		kill -TERM "$rpid" 2>/dev/null
+		wait "$rpid" 2>/dev/null
+		rpid=
+	fi
+	(exit "$status")
+	stack_down
+}
+push_stack_up() {
+	local env
+
+	DIR=$(mktemp -d "${TMPDIR:-/tmp}/wd-it.XXXXXX") || fail "mktemp failed"
+	trap push_stack_down EXIT
+	trap 'exit 1' INT TERM
+	"$TOP_SRCDIR/tests/pki/mkpki" "$DIR" 2>/dev/null || fail "mkpki failed"
+	rport=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
+	cat >>"$DIR/warrantd.conf" <<CONF
+delivery {
+	certificate "$DIR/carrier.pem"
+	key "$DIR/carrier.key"
+	ca "$DIR/ca.pem"
+	timeout $1
+}
+CONF
+	sed -i "s|^\tkind federal-prosecutor\$|&\n\tdeliver-to \"https://127.0.0.1:$rport/hi1/deliver\"|" \
+	    "$DIR/registry.conf"
+	grep -q deliver-to "$DIR/registry.conf" || fail "cannot add deliver-to"
+	env=$("$TOP_SRCDIR/tests/stack" start "$DIR") || fail "tests/stack start failed"
+	eval "$(printf '%s\n' "$env" | grep '^WARRANT_[A-Z_]*=')"
+	db=$DIR/backend.db
+	[ -s "$db" ] || skip "the stack runs no back end (warrant-backend not built?)"
+}
+
+# records_request OFFSET: $DIR/work/records.xml, the records sample restamped
+# with fresh identifiers, for the dataset's subscriber at OFFSET (its id in
+# $sub, its line in $msisdn).
+records_request() {
+	mkdir -p "$DIR/work"
+	"$TOP_SRCDIR/tests/restamp" -o "$DIR/work" "$SAMPLES/records.xml" ||
+	    fail "cannot restamp the records sample"
+	sub=$(sqlite3 "$DIR/backend.db" "select id from subscriber order by id limit 1 offset $1")
+	msisdn=$(sqlite3 "$DIR/backend.db" "select msisdn from subscriber where id = $sub")
+	[ -n "$msisdn" ] || fail "no subscriber at offset $1 in $DIR/backend.db"
+	sed -i "s/>52[0-9]\{10\}</>$msisdn</g" "$DIR/work/records.xml"
+	fresh_uuids "$DIR/work/records.xml"
+}
+
+# records_fill N: N records for $sub over the window of $DIR/work/records.xml,
+# copies of the dataset's own rows (as bench/lifecycle/delivery.sh does).
+records_fill() {
+	local f=$DIR/work/records.xml ws we s_us e_us step imei
+
+	ws=$(sed -n 's:.*<task\:StartTime>\([^<]*\)</task\:StartTime>.*:\1:p' "$f" | head -n 1)
+	we=$(sed -n 's:.*<task\:EndTime>\([^<]*\)</task\:EndTime>.*:\1:p' "$f" | head -n 1)
+	[ -n "$ws" ] && [ -n "$we" ] || fail "no task window in the records request"
+	s_us=$(($(date -u -d "$ws" +%s) * 1000000))
+	e_us=$(($(date -u -d "$we" +%s) * 1000000))
+	step=$(((e_us - s_us) / $1))
+	imei=$(sqlite3 "$DIR/backend.db" "select imei from device where subscriber = $sub order by since_us limit 1")
+	sqlite3 "$DIR/backend.db" >/dev/null <<SQL || fail "cannot put records into the dataset"
+PRAGMA busy_timeout=10000;
+BEGIN;
+DELETE FROM cdr WHERE subscriber = $sub;
+CREATE TEMP TABLE t (k INTEGER PRIMARY KEY, service, direction, other, duration_s,
+    cell_start, cell_end, private_ip, public_ip, port_first, port_last, bytes_up, bytes_down);
+INSERT INTO t SELECT NULL, service, direction, other, duration_s, cell_start, cell_end,
+    private_ip, public_ip, port_first, port_last, bytes_up, bytes_down FROM cdr;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
+INSERT INTO cdr SELECT $sub, t.service, t.direction, t.other, $s_us + n.i * $step,
+    t.duration_s, $imei, t.cell_start, t.cell_end, t.private_ip, t.public_ip,
+    t.port_first, t.port_last, t.bytes_up, t.bytes_down
+    FROM n JOIN t ON t.k = 1 + n.i % (SELECT count(*) FROM t);
+COMMIT;
+SQL
+}

@@ -19,40 +19,8 @@ command -v sqlite3 >/dev/null || skip "no sqlite3 command"
 [ -x "$WARRANTCTL" ] || skip "$WARRANTCTL not built"
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 
-rpid=
-down() {
-	local status=$?
-
-	if [ -n "$rpid" ]; then
-		kill -TERM "$rpid" 2>/dev/null
-		wait "$rpid" 2>/dev/null
-		rpid=
-	fi
-	(exit "$status")
-	stack_down
-}
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/wd-it.XXXXXX") || fail "mktemp failed"
-trap down EXIT
-trap 'exit 1' INT TERM
-
-# The stack's PKI and configuration, with push delivery for FGR.
-"$TOP_SRCDIR/tests/pki/mkpki" "$DIR" 2>/dev/null || fail "mkpki failed"
-rport=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
-cat >>"$DIR/warrantd.conf" <<EOF
-delivery {
-	certificate "$DIR/carrier.pem"
-	key "$DIR/carrier.key"
-	ca "$DIR/ca.pem"
-	timeout 5s
-}
-EOF
-sed -i "s|^\tkind federal-prosecutor\$|&\n\tdeliver-to \"https://127.0.0.1:$rport/hi1/deliver\"|" \
-    "$DIR/registry.conf"
-grep -q deliver-to "$DIR/registry.conf" || fail "cannot add deliver-to"
-env=$("$TOP_SRCDIR/tests/stack" start "$DIR") || fail "tests/stack start failed"
-eval "$(printf '%s\n' "$env" | grep '^WARRANT_[A-Z_]*=')"
-db=$DIR/backend.db
-[ -s "$db" ] || skip "the stack runs no back end (warrant-backend not built?)"
+# The stack with push delivery for FGR.
+push_stack_up 5s
 
 # A records request for a subscriber of the generated dataset.
 sub=$(sqlite3 "$db" "select id from subscriber order by id limit 1 offset 17")

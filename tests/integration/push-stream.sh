@@ -26,70 +26,12 @@ command -v xxd >/dev/null || skip "no xxd command"
 [ -x "$AUDIT" ] || skip "$AUDIT not built"
 NREC=3000
 
-rpid=
-down() {
-	local status=$?
-
-	if [ -n "$rpid" ]; then
-		kill -TERM "$rpid" 2>/dev/null
-		wait "$rpid" 2>/dev/null
-		rpid=
-	fi
-	(exit "$status")
-	stack_down
-}
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/wd-it.XXXXXX") || fail "mktemp failed"
-trap down EXIT
-trap 'exit 1' INT TERM
-
-"$TOP_SRCDIR/tests/pki/mkpki" "$DIR" 2>/dev/null || fail "mkpki failed"
-rport=$("$TOP_SRCDIR/tests/pki/mkpki" --pick-port)
-cat >>"$DIR/warrantd.conf" <<EOF
-delivery {
-	certificate "$DIR/carrier.pem"
-	key "$DIR/carrier.key"
-	ca "$DIR/ca.pem"
-	timeout 10s
-}
-EOF
-sed -i "s|^\tkind federal-prosecutor\$|&\n\tdeliver-to \"https://127.0.0.1:$rport/hi1/deliver\"|" \
-    "$DIR/registry.conf"
-grep -q deliver-to "$DIR/registry.conf" || fail "cannot add deliver-to"
-env=$("$TOP_SRCDIR/tests/stack" start "$DIR") || fail "tests/stack start failed"
-eval "$(printf '%s\n' "$env" | grep '^WARRANT_[A-Z_]*=')"
-db=$DIR/backend.db
-[ -s "$db" ] || skip "the stack runs no back end (warrant-backend not built?)"
+push_stack_up 10s
 
 # NREC records for one line over the request's window (as pull-stream.sh).
 work=$DIR/work
-mkdir -p "$work"
-"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/records.xml"
-sub=$(sqlite3 "$db" "select id from subscriber order by id limit 1 offset 7")
-msisdn=$(sqlite3 "$db" "select msisdn from subscriber where id = $sub")
-sed -i "s/>52[0-9]\{10\}</>$msisdn</g" "$work/records.xml"
-fresh_uuids "$work/records.xml"
-ws=$(sed -n 's:.*<task\:StartTime>\([^<]*\)</task\:StartTime>.*:\1:p' "$work/records.xml" | head -n 1)
-we=$(sed -n 's:.*<task\:EndTime>\([^<]*\)</task\:EndTime>.*:\1:p' "$work/records.xml" | head -n 1)
-[ -n "$ws" ] && [ -n "$we" ] || fail "no task window in the records request"
-s_us=$(($(date -u -d "$ws" +%s) * 1000000))
-e_us=$(($(date -u -d "$we" +%s) * 1000000))
-step=$(((e_us - s_us) / NREC))
-imei=$(sqlite3 "$db" "select imei from device where subscriber = $sub order by since_us limit 1")
-sqlite3 "$db" >/dev/null <<EOF || fail "cannot put records into the dataset"
-PRAGMA busy_timeout=10000;
-BEGIN;
-DELETE FROM cdr WHERE subscriber = $sub;
-CREATE TEMP TABLE t (k INTEGER PRIMARY KEY, service, direction, other, duration_s,
-    cell_start, cell_end, private_ip, public_ip, port_first, port_last, bytes_up, bytes_down);
-INSERT INTO t SELECT NULL, service, direction, other, duration_s, cell_start, cell_end,
-    private_ip, public_ip, port_first, port_last, bytes_up, bytes_down FROM cdr;
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $NREC - 1)
-INSERT INTO cdr SELECT $sub, t.service, t.direction, t.other, $s_us + n.i * $step,
-    t.duration_s, $imei, t.cell_start, t.cell_end, t.private_ip, t.public_ip,
-    t.port_first, t.port_last, t.bytes_up, t.bytes_down
-    FROM n JOIN t ON t.k = 1 + n.i % (SELECT count(*) FROM t);
-COMMIT;
-EOF
+records_request 7
+records_fill "$NREC"
 
 journal() { "$AUDIT" show --journal "$DIR/state/journal" 2>/dev/null; }
 submit_as fgr "$work/records.xml"; expect_exit 0

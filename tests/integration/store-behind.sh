@@ -21,10 +21,7 @@ DB=$DIR/state/objects.db
 [ -f "$DB" ] || fail "no object store at $DB"
 
 work=$DIR/work
-mkdir -p "$work"
-"$TOP_SRCDIR/tests/restamp" -o "$work" "$SAMPLES/records.xml"
-msisdn=$(sqlite3 "$DIR/backend.db" "select msisdn from subscriber order by id limit 1 offset 3")
-sed -i "s/>52[0-9]\{10\}</>$msisdn</g" "$work/records.xml"
+records_request 3
 
 # get AUTHORITY ID: a GET of one object, as an authority's system sends it.
 get_msg() {
