@@ -51,6 +51,13 @@ let boardData = null;
 let boardAt = Date.now();
 
 /* Seconds left now, counted down in the page between refreshes. */
+
+/* "None." across the whole table, not under its first column only. */
+function noneRow(tbody) {
+	const td = cell(tbody.appendChild(document.createElement("tr")), t("none"));
+	td.colSpan = tbody.closest("table").querySelectorAll("thead th").length;
+}
+
 function boardLeft(seconds) {
 	return seconds - Math.floor((Date.now() - boardAt) / 1000);
 }
@@ -118,7 +125,7 @@ function renderBoard() {
 		tbody.appendChild(tr);
 	}
 	if (boardData.orders.length === 0)
-		cell(tbody.appendChild(document.createElement("tr")), t("none"));
+		noneRow(tbody);
 	const ex = document.querySelector("#expiring tbody");
 	ex.textContent = "";
 	for (const x of boardData.expiring) {
@@ -136,7 +143,7 @@ function renderBoard() {
 		ex.appendChild(tr);
 	}
 	if (boardData.expiring.length === 0)
-		cell(ex.appendChild(document.createElement("tr")), t("none"));
+		noneRow(ex);
 	const pending = boardData.orders.filter((o) => !o.lapsed).length;
 	document.getElementById("count").textContent = t("orders", pending);
 	tick();

@@ -184,6 +184,14 @@ def urgent_board(drv):
              "the clock of %s does not count down (%d s)" % (ref, first))
     if "clock-ok" not in drv.find_element(By.CSS_SELECTOR, sel).get_attribute("class"):
         fail("a clock with 48 h left is not coloured as far from its deadline")
+    # Nothing expires in this test: "None." spans the whole table.
+    none = drv.find_elements(By.CSS_SELECTOR, "#expiring tbody td")
+    heads = len(drv.find_elements(By.CSS_SELECTOR, "#expiring thead th"))
+    if len(none) != 1 or none[0].text != "Ninguna." or \
+            none[0].get_attribute("colspan") != str(heads):
+        fail("the empty expiring table: %r, spanning %s of %d columns" %
+             ([c.text for c in none], none[0].get_attribute("colspan")
+              if none else None, heads))
     drv.save_screenshot(os.path.join(SHOTS, "desk-urgent.png"))
     language(drv, "Urgent orders awaiting ratification")
     second = clock_seconds(drv, ref)
