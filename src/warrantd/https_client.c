@@ -11,8 +11,8 @@
  * deadline from hc_request() covers all of it; more bytes never extend it.
  *
  * Reasons name what went wrong at the transport or HTTP level, the phase
- * it happened in and the server's address, and never quote the body sent;
- * texts from the server are cut (not inside a UTF-8 character).
+ * it happened in and the server's address, in ASCII; they never quote the
+ * body sent, nor any text of the server's.
  */
 #include "config.h"
 
@@ -47,6 +47,7 @@
 #define HC_WHY_LEN	320
 #define HC_PEER_LEN	32
 #define HC_WRITE_MAX	(256 * 1024)	/* per turn of the loop */
+#define HC_COPY_MAX	(12 * 1024)	/* a body sent with its head, copied */
 /* A streamed body is refilled below LOW, to HIGH. */
 #define HC_BODY_LOW	(128 * 1024)
 #define HC_BODY_HIGH	(256 * 1024)
@@ -277,20 +278,12 @@ static void
 hc_fail(struct hc_req *r, const char *fmt, ...)
 {
 	char	 why[HC_WHY_LEN];
-	size_t	 n;
 	va_list	 ap;
 
+	/* ASCII only: our words, OpenSSL's and http_resp.c's, a checked host. */
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	/* Cut short: not in the middle of a UTF-8 character. */
-	if ((n = strlen(why)) == sizeof(why) - 1) {
-		while (n > 0 && ((unsigned char)why[n - 1] & 0xc0) == 0x80)
-			n--;
-		if (n > 0 && (unsigned char)why[n - 1] >= 0xc0)
-			n--;
-		why[n] = '\0';
-	}
 	hc_end(r, NULL, why);
 }
 
@@ -459,17 +452,36 @@ hc_body_free(const void *data, size_t len, void *arg)
 	free((void *)data);
 }
 
-/* The head and the whole body (or its first part) behind the handshake. */
+/*
+ * The head and the whole body (or its first part) behind the handshake.
+ * A small whole body is copied behind the head in one piece of the buffer,
+ * so the request leaves as one TLS record: a server that reads the head
+ * and closes at once (an element going down) finds no unread bytes, and
+ * the connection is closed rather than reset. A large one is handed over
+ * by reference (no copy of a 1.4 MB message).
+ */
 static int
 hc_queue_request(struct hc_req *r)
 {
-	if (bufferevent_write(r->bev, r->head, strlen(r->head)) == -1 ||
-	    (r->body != NULL && evbuffer_add_reference(bufferevent_get_output(
-	    r->bev), r->body, r->len, hc_body_free, NULL) == -1)) {
+	struct evbuffer	*out = bufferevent_get_output(r->bev);
+	size_t		 hlen = strlen(r->head);
+	int		 rc;
+
+	if (r->body != NULL && r->len <= HC_COPY_MAX)
+		rc = evbuffer_expand(out, hlen + r->len) == -1 ||
+		    evbuffer_add(out, r->head, hlen) == -1 ||
+		    evbuffer_add(out, r->body, r->len) == -1 ? -1 : 0;
+	else
+		rc = evbuffer_add(out, r->head, hlen) == -1 ||
+		    (r->body != NULL && evbuffer_add_reference(out, r->body,
+		    r->len, hc_body_free, NULL) == -1) ? -1 : 0;
+	if (rc == -1) {
 		hc_fail(r, "out of memory");
 		return -1;
 	}
-	/* The output buffer owns the body now (no copy). */
+	/* Copied, or the output buffer owns it now. */
+	if (r->body != NULL && r->len <= HC_COPY_MAX)
+		free(r->body);
 	r->body = NULL;
 	if (r->streaming) {
 		if (hc_body_more(r) == -1)
