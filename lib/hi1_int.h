@@ -128,8 +128,8 @@ int		 hi1_extract_update(struct hi1_ctx *, xmlNodePtr,
 		    struct hi1_update *);
 
 /* lib/hi1_request.c: shared with lib/hi1_parse.c */
-int		 hi1_endpoint(struct hi1_ctx *, xmlNodePtr, const char *, char *,
-		    size_t, char *, size_t);
+int		 hi1_read_endpoint(struct hi1_ctx *, xmlNodePtr, const char *,
+		    char *, size_t, char *, size_t);
 int		 hi1_action_id(struct hi1_ctx *, xmlNodePtr, uint32_t *);
 int		 hi1_object_type(struct hi1_ctx *, xmlNodePtr, enum hi1_kind *);
 int		 hi1_check_root(xmlNodePtr, struct wd_error *);

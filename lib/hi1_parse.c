@@ -41,9 +41,9 @@ hi1_msg_header(struct hi1_ctx *c, xmlNodePtr root, struct hi1_msg_header *h)
 	char		 cc[3], etsi[32];
 	bool		 has;
 
-	if (hi1_endpoint(c, hdr, "SenderIdentifier", cc, sizeof(cc),
+	if (hi1_read_endpoint(c, hdr, "SenderIdentifier", cc, sizeof(cc),
 	    h->sender_id, sizeof(h->sender_id)) == -1 ||
-	    hi1_endpoint(c, hdr, "ReceiverIdentifier", cc, sizeof(cc),
+	    hi1_read_endpoint(c, hdr, "ReceiverIdentifier", cc, sizeof(cc),
 	    h->receiver_id, sizeof(h->receiver_id)) == -1 ||
 	    hi1_field(c, hdr, NS_CORE, "TransactionIdentifier", h->transaction_id,
 	    sizeof(h->transaction_id), 1) == -1 ||

@@ -32,7 +32,7 @@ struct hi1_slot {
 /* The message: header, actions, links                                       */
 
 int
-hi1_endpoint(struct hi1_ctx *c, xmlNodePtr hdr, const char *name, char *cc,
+hi1_read_endpoint(struct hi1_ctx *c, xmlNodePtr hdr, const char *name, char *cc,
     size_t cclen, char *id, size_t idlen)
 {
 	xmlNodePtr	 ep = hi1_child(hdr, NS_CORE, name);
@@ -55,9 +55,9 @@ hi1_extract_header(struct hi1_ctx *c, xmlNodePtr root)
 
 	hdr = hi1_child(root, NS_CORE, "Header");
 	ver = hi1_child(hdr, NS_CORE, "Version");
-	if (hi1_endpoint(c, hdr, "SenderIdentifier", r->sender_cc,
+	if (hi1_read_endpoint(c, hdr, "SenderIdentifier", r->sender_cc,
 	    sizeof(r->sender_cc), r->sender_id, sizeof(r->sender_id)) == -1 ||
-	    hi1_endpoint(c, hdr, "ReceiverIdentifier", r->receiver_cc,
+	    hi1_read_endpoint(c, hdr, "ReceiverIdentifier", r->receiver_cc,
 	    sizeof(r->receiver_cc), r->receiver_id, sizeof(r->receiver_id)) == -1 ||
 	    hi1_field(c, hdr, NS_CORE, "TransactionIdentifier", r->transaction_id,
 	    sizeof(r->transaction_id), 1) == -1 ||

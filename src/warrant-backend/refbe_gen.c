@@ -45,18 +45,15 @@
 #define PORT_BLOCKS	((65536 - PORT_BASE) / PORT_BLOCK)
 
 /* Purposes: the last key of every draw, so that streams never overlap. */
-enum { T_SUB = 1, T_DAY, T_TRAVEL, T_ERRAND, T_CELL, T_SITE, T_SLOT, T_FIX,
-    T_PERM };
+enum { T_SUB = 1, T_DAY, T_TRAVEL, T_ERRAND, T_CELL, T_SITE, T_SLOT, T_FIX, T_PERM };
 
 /* --- the country ---------------------------------------------------------- */
 
 struct state {
 	const char	*curp;			/* CURP entity code */
-	double		 lat, lon, spread;	/* main city,
-	    radius of the cells (deg) */
+	double		 lat, lon, spread;	/* main city, radius of the cells (deg) */
 	unsigned	 weight;		/* population, 100k */
-	unsigned	 cp_lo,
-	    cp_hi;		/* first two digits of its postal codes */
+	unsigned	 cp_lo, cp_hi;		/* first two digits of its postal codes */
 	const char	*lada[4];		/* area codes */
 	const char	*muni[3];
 };
@@ -253,8 +250,7 @@ round6(double v)
 
 /* A point in the disc of radius rad around (lat, lon), rounded to 1e-6. */
 static void
-rdisc(struct rng *r, double lat, double lon, double rad, double *olat,
-    double *olon)
+rdisc(struct rng *r, double lat, double lon, double rad, double *olat, double *olon)
 {
 	double x, y;
 
@@ -364,8 +360,7 @@ make_curp(char out[19], const char *given, const char *s1, const char *s2,
 	    (unsigned)dd % 100u, female ? 'M' : 'H',
 	    states[st].curp, ascii_upper(s1, 1, 2), ascii_upper(s2, 1, 2),
 	    ascii_upper(given, 1, 2),
-	    after2000 ? (char)('A' + rbelow(r, 26)) : (char)('0' + rbelow(r,
-	    10)));
+	    after2000 ? (char)('A' + rbelow(r, 26)) : (char)('0' + rbelow(r, 10)));
 	out[17] = curp_check(out);
 	out[18] = '\0';
 }
@@ -388,8 +383,7 @@ struct sub {
 struct gen {
 	const struct refbe_gen_params *p;
 	sqlite3		*db;
-	sqlite3_stmt	*ins_sub, *ins_dev, *ins_cell, *ins_loc, *ins_cdr,
-	    *ins_nat;
+	sqlite3_stmt	*ins_sub, *ins_dev, *ins_cell, *ins_loc, *ins_cdr, *ins_nat;
 	struct cell	*cells;
 	uint32_t	 ncells;
 	uint32_t	 cell_first[32], cell_count[32];
@@ -432,8 +426,7 @@ cell_at(struct gen *g, uint64_t i, int64_t t)
 	int64_t	 day = rel >= 0 ? rel / DAY_US : -1;
 	int64_t	 hour = rel >= 0 ? rel / HOUR_US : -1;
 	int	 hod = (int)((rel % DAY_US + DAY_US) % DAY_US / HOUR_US);
-	int64_t	 lday = (t - LOCAL_OFFSET_US) / DAY_US;	/* days since epoch,
-	    local */
+	int64_t	 lday = (t - LOCAL_OFFSET_US) / DAY_US;	/* days since epoch, local */
 	int	 dow = (int)((lday + 4) % 7);		/* 0 = Sunday */
 	uint64_t h;
 
@@ -441,8 +434,7 @@ cell_at(struct gen *g, uint64_t i, int64_t t)
 	if (h % 1000 < 15) {
 		struct rng r = { h };
 		int st = pick_state(g, &r);
-		return state_cell(g, st, key(g->p->seed, i, (uint64_t)hour,
-		    T_CELL));
+		return state_cell(g, st, key(g->p->seed, i, (uint64_t)hour, T_CELL));
 	}
 	h = key(g->p->seed, i, (uint64_t)hour, T_ERRAND);
 	if (h % 100 < 10)
@@ -518,8 +510,7 @@ gen_prepare(struct gen *g)
 
 	for (size_t i = 0; i < NELEM(q); i++) {
 		sqlite3_stmt **st = (sqlite3_stmt **)((char *)g + q[i].off);
-		if (sqlite3_prepare_v3(g->db, q[i].sql, -1,
-		    SQLITE_PREPARE_PERSISTENT,
+		if (sqlite3_prepare_v3(g->db, q[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
 		    st, NULL) != SQLITE_OK) {
 			log_warnx("generate: %s: %s", q[i].sql, sqlite3_errmsg(g->db));
 			return -1;
@@ -571,8 +562,7 @@ gen_cells(struct gen *g)
 			rat = rat <= 1 ? 1 : rat <= 4 ? 2 : rat <= 18 ? 3 : 4;
 			while (x >= mncs[mnc].weight)
 				x -= mncs[mnc++].weight;
-			rdisc(&r, states[st].lat, states[st].lon,
-			    states[st].spread,
+			rdisc(&r, states[st].lat, states[st].lon, states[st].spread,
 			    &lat, &lon);
 			for (int sector = 0; sector < 3; sector++, n++) {
 				int64_t ci = rat >= 3 ? (int64_t)(100000 + site) << 8 | sector :
@@ -582,10 +572,8 @@ gen_cells(struct gen *g)
 				g->cells[n].lon = lon;
 				g->cells[n].state = (uint8_t)st;
 				sqlite3_bind_int64(s, 1, n + 1);
-				sqlite3_bind_text(s, 2, mncs[mnc].mnc, -1,
-				    SQLITE_STATIC);
-				sqlite3_bind_int(s, 3,
-				    (st + 1) * 1000 + (int)(k / 8));
+				sqlite3_bind_text(s, 2, mncs[mnc].mnc, -1, SQLITE_STATIC);
+				sqlite3_bind_int(s, 3, (st + 1) * 1000 + (int)(k / 8));
 				sqlite3_bind_int64(s, 4, ci);
 				sqlite3_bind_int(s, 5, rat);
 				sqlite3_bind_double(s, 6, lat);
@@ -613,17 +601,13 @@ gen_address(struct gen *g, struct rng *r, int st, sqlite3_stmt *s)
 	else
 		in[0] = '\0';
 	snprintf(cp, sizeof(cp), "%02d%03d",
-	    (int)rrange(r, states[st].cp_lo, states[st].cp_hi), (int)rbelow(r,
-	    1000));
-	sqlite3_bind_text(s, 9, streets[rbelow(r, NELEM(streets))], -1,
-	    SQLITE_STATIC);
+	    (int)rrange(r, states[st].cp_lo, states[st].cp_hi), (int)rbelow(r, 1000));
+	sqlite3_bind_text(s, 9, streets[rbelow(r, NELEM(streets))], -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 10, ext, -1, SQLITE_TRANSIENT);
 	if (in[0])
 		sqlite3_bind_text(s, 11, in, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 12, colonias[rbelow(r, NELEM(colonias))], -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_text(s, 13, states[st].muni[rbelow(r, 3)], -1,
-	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 12, colonias[rbelow(r, NELEM(colonias))], -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 13, states[st].muni[rbelow(r, 3)], -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 14, st + 1);
 	sqlite3_bind_text(s, 15, cp, -1, SQLITE_TRANSIENT);
 }
@@ -672,8 +656,7 @@ gen_subscriber(struct gen *g, uint64_t i)
 	sqlite3_stmt	*st = g->ins_sub;
 	const char	*given, *s1, *s2, *lada;
 	char		 names[96], curp[19], rfc[16];
-	int		 female = (int)rbelow(&r, 2), y, m, d, contract,
-	    mnc = 0;
+	int		 female = (int)rbelow(&r, 2), y, m, d, contract, mnc = 0;
 	int64_t		 birth, activation;
 	uint64_t	 local, digits, msin;
 	uint32_t	 x;
@@ -693,8 +676,7 @@ gen_subscriber(struct gen *g, uint64_t i)
 	x = rbelow(&r, 100);
 	while (x >= mncs[mnc].weight)
 		x -= mncs[mnc++].weight;
-	msin = perm(i, 1000000000ULL, 2654435761ULL, key(g->p->seed, 2, 0,
-	    T_PERM));
+	msin = perm(i, 1000000000ULL, 2654435761ULL, key(g->p->seed, 2, 0, T_PERM));
 	s->imei[0] = make_imei(g->p->seed, 2 * i);
 	s->imei[1] = make_imei(g->p->seed, 2 * i + 1);
 	/* Activated up to eight years before the data; 12% change devices. */
@@ -707,26 +689,21 @@ gen_subscriber(struct gen *g, uint64_t i)
 	    given_m[rbelow(&r, NELEM(given_m))];
 	if (rbelow(&r, 3) == 0)
 		snprintf(names, sizeof(names), "%s %s", given, female ?
-		    given_f[rbelow(&r, NELEM(given_f))] : given_m[rbelow(&r,
-		    NELEM(given_m))]);
+		    given_f[rbelow(&r, NELEM(given_f))] : given_m[rbelow(&r, NELEM(given_m))]);
 	else
 		snprintf(names, sizeof(names), "%s", given);
 	s1 = surnames[rbelow(&r, NELEM(surnames))];
 	s2 = surnames[rbelow(&r, NELEM(surnames))];
 	birth = g->start_us / DAY_US - rrange(&r, 18 * 365, 75 * 365);
 	civil(birth, &y, &m, &d);
-	make_curp(curp, names, s1, s2, y % 100, m, d, female, s->state,
-	    y >= 2000, &r);
+	make_curp(curp, names, s1, s2, y % 100, m, d, female, s->state, y >= 2000, &r);
 	x = rbelow(&r, 100);
 	contract = x < 68 ? 1 : x < 94 ? 2 : 3;
 	if (contract == 3)
 		snprintf(rfc, sizeof(rfc), "%c%c%c%02d%02d%02d%c%c%d",
-		    'A' + rbelow(&r, 26), 'A' + rbelow(&r, 26), 'A' + rbelow(&r,
-		    26),
-		    (int)rrange(&r, 0, 23), (int)rrange(&r, 1, 12),
-		    (int)rrange(&r, 1, 28),
-		    'A' + rbelow(&r, 26), '1' + rbelow(&r, 9), (int)rbelow(&r,
-		    10));
+		    'A' + rbelow(&r, 26), 'A' + rbelow(&r, 26), 'A' + rbelow(&r, 26),
+		    (int)rrange(&r, 0, 23), (int)rrange(&r, 1, 12), (int)rrange(&r, 1, 28),
+		    'A' + rbelow(&r, 26), '1' + rbelow(&r, 9), (int)rbelow(&r, 10));
 
 	sqlite3_bind_int64(st, 1, (int64_t)i + 1);
 	sqlite3_bind_int64(st, 2, (int64_t)s->msisdn);
@@ -755,12 +732,10 @@ gen_location(struct gen *g, uint64_t i, int64_t t, uint32_t c)
 	struct rng	 r = { key(g->p->seed, i, (uint64_t)t, T_FIX) };
 	sqlite3_stmt	*s = g->ins_loc;
 	int		 gnss = rbelow(&r, 100) < 15;
-	int		 acc = gnss ? (int)rrange(&r, 5, 40) : (int)rrange(&r,
-	    150, 2500);
+	int		 acc = gnss ? (int)rrange(&r, 5, 40) : (int)rrange(&r, 150, 2500);
 	double		 lat, lon;
 
-	rdisc(&r, g->cells[c].lat, g->cells[c].lon, acc / 2 / 111000.0, &lat,
-	    &lon);
+	rdisc(&r, g->cells[c].lat, g->cells[c].lon, acc / 2 / 111000.0, &lat, &lon);
 	sqlite3_bind_int64(s, 1, (int64_t)i + 1);
 	sqlite3_bind_int64(s, 2, t);
 	sqlite3_bind_int64(s, 3, c + 1);
@@ -797,8 +772,7 @@ gen_cdr(struct gen *g, const struct ev *e, const char *priv, const char *pub,
 	sqlite3_bind_int64(s, 7, (int64_t)imei_at(&g->subs[e->i], e->t));
 	sqlite3_bind_int64(s, 8, cell_at(g, e->i, e->t) + 1);
 	if (e->service != 2)	/* SMS: no end cell */
-		sqlite3_bind_int64(s, 9, cell_at(g, e->i,
-		    e->t + e->dur_s * US) + 1);
+		sqlite3_bind_int64(s, 9, cell_at(g, e->i, e->t + e->dur_s * US) + 1);
 	if (pub) {
 		sqlite3_bind_text(s, 10, priv, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 11, pub, -1, SQLITE_STATIC);
@@ -824,16 +798,14 @@ offnet_number(struct rng *r)
 
 /* Voice or SMS originated (or received from off-net) by subscriber i. */
 static int
-gen_call(struct gen *g, uint64_t i, int64_t day0, int service, int dir,
-    struct rng *r)
+gen_call(struct gen *g, uint64_t i, int64_t day0, int service, int dir, struct rng *r)
 {
 	struct ev e = { i, service, dir, 0, 0, 0 };
 	uint64_t  j = UINT64_MAX;
 
 	e.t = day0 + rrange(r, 7 * HOUR_US, 23 * HOUR_US);
 	if (service == 1)
-		e.dur_s = rbelow(r, 100) < 65 ? rrange(r, 5, 180) : rrange(r,
-		    181, 2400);
+		e.dur_s = rbelow(r, 100) < 65 ? rrange(r, 5, 180) : rrange(r, 181, 2400);
 	if (dir == 1 && g->p->subscribers > 1 && rbelow(r, 100) < 70) {
 		j = rbelow(r, (uint32_t)g->p->subscribers - 1);
 		j += j >= i;		/* anyone but i */
@@ -877,8 +849,7 @@ gen_data(struct gen *g, uint64_t i, unsigned d, int64_t day0, struct rng *r)
 	while (gcd(a, g->slots) != 1)
 		a += 2;
 	slot = perm(i, g->slots, a, b);
-	ipv4(priv, sizeof(priv),
-	    0x64400000u + (uint32_t)i);		/* 100.64/10 */
+	ipv4(priv, sizeof(priv), 0x64400000u + (uint32_t)i);		/* 100.64/10 */
 	ipv4(pub, sizeof(pub), 0xbbbc0000u + (uint32_t)(slot / PORT_BLOCKS));
 	port = PORT_BASE + (int)(slot % PORT_BLOCKS) * PORT_BLOCK;
 	e.t = day0 + rrange(r, 0, DAY_US - 61 * US);
@@ -905,8 +876,7 @@ gen_data(struct gen *g, uint64_t i, unsigned d, int64_t day0, struct rng *r)
 static int
 gen_day(struct gen *g, uint64_t i, unsigned d)
 {
-	static const int voice_mo[] = { 0, 1, 1, 2, 2, 3 }, data[] = { 1, 2, 2,
-	    3 };
+	static const int voice_mo[] = { 0, 1, 1, 2, 2, 3 }, data[] = { 1, 2, 2, 3 };
 	struct rng	 r = { key(g->p->seed, i, d, T_DAY) };
 	int64_t		 day0 = g->start_us + (int64_t)d * DAY_US;
 	int		 n, k;
@@ -986,8 +956,7 @@ gen_load(struct gen *g)
 			if (i + 1 >= next_report || i + 1 == n) {
 				log_info("generate: %" PRIu64 "/%" PRIu64 " subscribers "
 				    "(%d%%), %" PRIu64 " rows, %.1f s", i + 1, n,
-				    (int)((i + 1) * 100 / n), g->rows,
-				    elapsed(&t0));
+				    (int)((i + 1) * 100 / n), g->rows, elapsed(&t0));
 				next_report = i + 1 + (n / 20 > BATCH ? n / 20 : BATCH);
 			}
 		}
@@ -1002,8 +971,7 @@ gen_load(struct gen *g)
 static int
 gen_open(struct gen *g, const char *tmp)
 {
-	if (sqlite3_open_v2(tmp, &g->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	if (sqlite3_open_v2(tmp, &g->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("generate: %s: %s", tmp, g->db ? sqlite3_errmsg(g->db) : "no memory");
 		return -1;
@@ -1121,8 +1089,7 @@ digest_table(sqlite3 *db, EVP_MD_CTX *md, const char *table)
 			uint64_t u;
 			switch (sqlite3_column_type(st, c)) {
 			case SQLITE_INTEGER:
-				digest_u64(md, 'i',
-				    (uint64_t)sqlite3_column_int64(st, c));
+				digest_u64(md, 'i', (uint64_t)sqlite3_column_int64(st, c));
 				break;
 			case SQLITE_FLOAT:
 				dv = sqlite3_column_double(st, c);
@@ -1133,8 +1100,7 @@ digest_table(sqlite3 *db, EVP_MD_CTX *md, const char *table)
 				EVP_DigestUpdate(md, "n", 1);
 				break;
 			default:
-				digest_u64(md, 's',
-				    (uint64_t)sqlite3_column_bytes(st, c));
+				digest_u64(md, 's', (uint64_t)sqlite3_column_bytes(st, c));
 				EVP_DigestUpdate(md, sqlite3_column_blob(st, c),
 				    (size_t)sqlite3_column_bytes(st, c));
 			}
@@ -1155,14 +1121,12 @@ refbe_gen_digest(const char *path, uint8_t out[32])
 	EVP_MD_CTX	*md;
 	int		 rc = 0;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
-	    NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		log_warnx("digest: %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
 		sqlite3_close(db);
 		return -1;
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(md,
-	    EVP_sha256(), NULL))
+	if ((md = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		rc = -1;
 	for (size_t i = 0; rc == 0 && i < NELEM(tables); i++)
 		rc = digest_table(db, md, tables[i]);

@@ -1,6 +1,5 @@
 /*
- * refbe_gen — the deterministic synthetic Mexican dataset for the reference
-  * back
+ * refbe_gen — the deterministic synthetic Mexican dataset for the reference back
  * end (warrant-backend --generate) and its canonical digest (--digest).
  */
 #ifndef REFBE_GEN_H

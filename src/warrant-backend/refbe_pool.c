@@ -2,8 +2,7 @@
  * refbe_srv pool — the worker threads of warrant-backend. Every SQLite call
  * happens here, never on the event loop: each worker owns one refbe_store (one
  * SQLite connection), takes requests from a bounded queue, and hands its
- * answers to the loop with refbe_srv_post()/refbe_srv_done(). A records answer
-  * is
+ * answers to the loop with refbe_srv_post()/refbe_srv_done(). A records answer is
  * stepped row by row and sent chunk by chunk; refbe_srv_post() blocks the
  * worker while the connection's output is above the high-water mark, so a
  * slow reader holds one worker, never memory.
@@ -51,8 +50,7 @@ now_us(void)
 }
 
 static uint8_t *
-answer_error(struct refbe_srv_job *job, const struct refbe_store_err *e,
-    size_t *len)
+answer_error(struct refbe_srv_job *job, const struct refbe_store_err *e, size_t *len)
 {
 	return refbe_wire_error(job->request_id, e->code, e->msg, len);
 }
@@ -72,8 +70,7 @@ run_subscriber(struct worker *w, struct refbe_srv_job *job, size_t *len)
 	struct refbe_store_sub			 sub;
 	struct refbe_store_err			 e;
 
-	if (refbe_store_subscriber(w->store, q->target,
-	    q->at_us ? q->at_us : now_us(),
+	if (refbe_store_subscriber(w->store, q->target, q->at_us ? q->at_us : now_us(),
 	    &sub, &e) == -1)
 		return answer_error(job, &e, len);
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_SUBSCRIBER;
@@ -88,8 +85,7 @@ run_location(struct worker *w, struct refbe_srv_job *job, size_t *len)
 	struct refbe_store_loc		loc;
 	struct refbe_store_err		e;
 
-	if (refbe_store_location(w->store, job->env->location_query->target,
-	    now_us(),
+	if (refbe_store_location(w->store, job->env->location_query->target, now_us(),
 	    &loc, &e) == -1)
 		return answer_error(job, &e, len);
 	env.body_case = WARRANT__BACKEND__ENVELOPE__BODY_LOCATION;
@@ -106,8 +102,7 @@ run_preservation(struct worker *w, struct refbe_srv_job *job, size_t *len)
 	struct refbe_store_ack				 a;
 	struct refbe_store_err				 e;
 
-	if (refbe_store_preserve(w->store, q->action, q->target, q->until_us,
-	    q->reference,
+	if (refbe_store_preserve(w->store, q->action, q->target, q->until_us, q->reference,
 	    now_us(), &a, &e) == -1)
 		return answer_error(job, &e, len);
 	ack.action = q->action;
@@ -159,12 +154,10 @@ run_records(struct worker *w, struct refbe_srv_job *job, size_t *len)
 	size_t					 flen;
 	int					 rc, full;
 
-	if (refbe_store_records_begin(w->store, q->kind, q->target, q->start_us,
-	    q->end_us,
+	if (refbe_store_records_begin(w->store, q->kind, q->target, q->start_us, q->end_us,
 	    now_us(), &e) == -1)
 		return answer_error(job, &e, len);
-	if (refbe_wire_stream_init(&s, job->request_id,
-	    w->pool->opts->chunk_records) == -1) {
+	if (refbe_wire_stream_init(&s, job->request_id, w->pool->opts->chunk_records) == -1) {
 		refbe_store_records_end(w->store);
 		refbe_wire_stream_free(&s);
 		return refbe_wire_error(job->request_id,
@@ -179,8 +172,7 @@ run_records(struct worker *w, struct refbe_srv_job *job, size_t *len)
 			snprintf(e.msg, sizeof(e.msg), "record not serializable");
 			break;
 		}
-		if (full && ((frame = refbe_wire_stream_chunk(&s,
-		    &flen)) == NULL ||
+		if (full && ((frame = refbe_wire_stream_chunk(&s, &flen)) == NULL ||
 		    refbe_srv_post(job, frame, flen) == -1))
 			break;
 	}
@@ -189,11 +181,9 @@ run_records(struct worker *w, struct refbe_srv_job *job, size_t *len)
 		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED, "cancelled", len);
 	else if (rc != 0)
-		frame = rc == -1 ? answer_error(job, &e,
-		    len) : refbe_wire_error(job->request_id,
+		frame = rc == -1 ? answer_error(job, &e, len) : refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "out of memory", len);
-	else if (s.nrec > 0 && ((frame = refbe_wire_stream_chunk(&s,
-	    &flen)) == NULL ||
+	else if (s.nrec > 0 && ((frame = refbe_wire_stream_chunk(&s, &flen)) == NULL ||
 	    refbe_srv_post(job, frame, flen) == -1))
 		frame = refbe_wire_error(job->request_id,
 		    WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED, "cancelled", len);
@@ -283,13 +273,11 @@ refbe_srv_pool_new(const struct refbe_srv_opts *opts)
 	/* Open every store here, so that a bad database stops the start. */
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		p->workers[i].pool = p;
-		if ((p->workers[i].store = refbe_store_open(opts->db,
-		    opts->retention_days)) == NULL)
+		if ((p->workers[i].store = refbe_store_open(opts->db, opts->retention_days)) == NULL)
 			goto fail;
 	}
 	for (unsigned i = 0; i < p->nworkers; i++) {
-		if ((errno = pthread_create(&p->workers[i].thread, NULL,
-		    worker_main,
+		if ((errno = pthread_create(&p->workers[i].thread, NULL, worker_main,
 		    &p->workers[i])) != 0) {
 			log_warn("pool: pthread_create");
 			goto fail;

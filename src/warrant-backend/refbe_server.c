@@ -65,12 +65,10 @@ struct refbe_srv_conn {
 	TAILQ_ENTRY(refbe_srv_conn)	 entry;
 	struct refbe_srv		*srv;
 	struct bufferevent	*bev;		/* NULL once dead */
-	struct event		*ev_timer;	/* hello deadline,
-	    then close grace */
+	struct event		*ev_timer;	/* hello deadline, then close grace */
 	char			 peer[96];
 	int			 hello;
-	int			 closing;	/* flushing an Error,
-	    then close */
+	int			 closing;	/* flushing an Error, then close */
 	int			 paused;	/* reading stopped: output too full */
 	int			 dead;
 	struct refbe_srv_job		*jobs[REFBE_SRV_MAX_IN_FLIGHT];
@@ -78,8 +76,7 @@ struct refbe_srv_conn {
 	/* Shared with workers, under mtx: */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;
-	size_t			 in_mail;	/* bytes posted,
-	    not yet in output */
+	size_t			 in_mail;	/* bytes posted, not yet in output */
 	size_t			 outlen;	/* output length last seen by the loop */
 };
 
@@ -112,12 +109,10 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* --- worker side -----------------------------------------------------------
- * */
+/* --- worker side ----------------------------------------------------------- */
 
 static void
-mail_push(struct refbe_srv *srv, struct refbe_srv_conn *c,
-    struct refbe_srv_job *done,
+mail_push(struct refbe_srv *srv, struct refbe_srv_conn *c, struct refbe_srv_job *done,
     uint8_t *frame, size_t len)
 {
 	struct refbe_srv_out *o;
@@ -180,8 +175,7 @@ refbe_srv_health_counts(struct refbe_srv_job *job, uint32_t *in_flight)
 	*in_flight = atomic_load(&job->conn->srv->in_flight);
 }
 
-/* --- loop side: jobs and flow
- * ------------------------------------------------- */
+/* --- loop side: jobs and flow ------------------------------------------------- */
 
 static void
 conn_free(struct refbe_srv_conn *c)
@@ -270,8 +264,7 @@ mail_cb(void *arg)
 		if (o->done)
 			job_end(c, o->done);
 		free(o);
-		/* A dead connection's last job has ended: no item names it now.
-		 * */
+		/* A dead connection's last job has ended: no item names it now. */
 		if (c->dead && c->njobs == 0)
 			conn_free(c);
 		else
@@ -279,8 +272,7 @@ mail_cb(void *arg)
 	}
 }
 
-/* --- loop side: answers from the loop itself
- * ----------------------------------- */
+/* --- loop side: answers from the loop itself ----------------------------------- */
 
 static void
 conn_write(struct refbe_srv_conn *c, uint8_t *frame, size_t len)
@@ -336,8 +328,7 @@ conn_fail(struct refbe_srv_conn *c, const char *fmt, ...)
 	evtimer_add(c->ev_timer, &tv);
 }
 
-/* --- loop side: requests
- * ------------------------------------------------------- */
+/* --- loop side: requests ------------------------------------------------------- */
 
 static void
 conn_hello(struct refbe_srv_conn *c, const Warrant__Backend__Hello *in)
@@ -363,8 +354,7 @@ conn_hello(struct refbe_srv_conn *c, const Warrant__Backend__Hello *in)
 
 	if (in->version_major != REFBE_SRV_VERSION_MAJOR) {
 		snprintf(msg, sizeof(msg), "protocol major %u not supported (this is %d.%d)",
-		    in->version_major, REFBE_SRV_VERSION_MAJOR,
-		    REFBE_SRV_VERSION_MINOR);
+		    in->version_major, REFBE_SRV_VERSION_MAJOR, REFBE_SRV_VERSION_MINOR);
 		log_warnx("%s: %s; closing", c->peer, msg);
 		conn_error(c, 0, ERR_CODE(UNSUPPORTED), msg);
 		c->closing = 1;
@@ -462,8 +452,7 @@ conn_request(struct refbe_srv_conn *c, Warrant__Backend__Envelope *env)
 		warrant__backend__envelope__free_unpacked(env, NULL);
 		return;
 	}
-	if ((code = refbe_wire_check_request(env, now_us(), why,
-	    sizeof(why))) != 0) {
+	if ((code = refbe_wire_check_request(env, now_us(), why, sizeof(why))) != 0) {
 		log_debug("%s: request %llu refused: %s", c->peer,
 		    (unsigned long long)env->request_id, why);
 		conn_error(c, env->request_id, code, why);
@@ -503,8 +492,7 @@ conn_frame(struct refbe_srv_conn *c, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (env->body_case == BODY(ERROR)) {
-		/* The client's complaint about us: worth a line, then its
-		 * close. */
+		/* The client's complaint about us: worth a line, then its close. */
 		log_warnx("%s: client reports error %d: %.128s", c->peer,
 		    env->error->code, env->error->message ? env->error->message : "");
 		warrant__backend__envelope__free_unpacked(env, NULL);
@@ -555,8 +543,7 @@ conn_process(struct refbe_srv_conn *c)
 	}
 }
 
-/* --- loop side: connection events
- * ------------------------------------------------ */
+/* --- loop side: connection events ------------------------------------------------ */
 
 static void
 conn_readcb(struct bufferevent *bev, void *arg)
@@ -590,8 +577,7 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		if ((ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
 		    SSL_get0_peer_certificate(ssl) != NULL) {
 			X509_NAME_oneline(X509_get_subject_name(
-			    SSL_get0_peer_certificate(ssl)), subject,
-			    sizeof(subject));
+			    SSL_get0_peer_certificate(ssl)), subject, sizeof(subject));
 			log_info("%s: TLS client %s", c->peer, subject);
 		}
 		return;
@@ -638,8 +624,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	int			 one = 1;
 
 	(void)l;
-	if (srv->nconns >= REFBE_SRV_MAX_CONNS || (c = calloc(1,
-	    sizeof(*c))) == NULL) {
+	if (srv->nconns >= REFBE_SRV_MAX_CONNS || (c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("refusing a connection: %u open", srv->nconns);
 		evutil_closesocket(fd);
 		return;
@@ -662,19 +647,16 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	srv->nconns++;
 	if (srv->ssl) {
 		if ((ssl = SSL_new(srv->ssl)) != NULL)
-			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
-			    ssl,
+			c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
 			    BUFFEREVENT_SSL_ACCEPTING,
 			    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	} else
 		c->bev = bufferevent_socket_new(srv->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (c->bev == NULL || (c->ev_timer = evtimer_new(srv->base, timer_cb,
-	    c)) == NULL) {
+	if (c->bev == NULL || (c->ev_timer = evtimer_new(srv->base, timer_cb, c)) == NULL) {
 		log_warnx("%s: cannot set up the connection", c->peer);
 		if (c->bev)
-			bufferevent_free(c->bev);	/* closes fd,
-			    frees ssl */
+			bufferevent_free(c->bev);	/* closes fd, frees ssl */
 		else	/* libevent freed ssl (CLOSE_ON_FREE), not fd */
 			evutil_closesocket(fd);
 		srv->nconns--;
@@ -686,8 +668,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* The input never holds more than one frame and its header. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + REFBE_WIRE_MAX_FRAME);
-	bufferevent_setwatermark(c->bev, EV_WRITE, srv->opts->high_water / 2,
-	    0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, srv->opts->high_water / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	evtimer_add(c->ev_timer, &tv);
 	log_debug("%s: connected", c->peer);
@@ -702,8 +683,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warn("accept");
 }
 
-/* --- listening
- * ------------------------------------------------------------------ */
+/* --- listening ------------------------------------------------------------------ */
 
 /*
  * TLS 1.3 only (both ends are ours), client certificate required and
@@ -724,8 +704,7 @@ tls_ctx(const struct refbe_srv_opts *o)
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, o->tls_key,
-	    SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, o->tls_ca, NULL) != 1) {
 		ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
@@ -733,8 +712,7 @@ tls_ctx(const struct refbe_srv_opts *o)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_verify(ctx,
-	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(o->tls_ca));
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
@@ -767,8 +745,7 @@ listen_unix(struct refbe_srv *srv, const char *path)
 		}
 		unlink(path);
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		log_warn("socket");
 		return -1;
 	}
@@ -833,8 +810,7 @@ listen_tcp(struct refbe_srv *srv, const char *spec)
 		return -1;
 	}
 	srv->listener = evconnlistener_new_bind(srv->base, accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    128,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 128,
 	    res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
 	if (srv->listener == NULL) {
@@ -844,8 +820,7 @@ listen_tcp(struct refbe_srv *srv, const char *spec)
 	return 0;
 }
 
-/* --- systemd and signals
- * ---------------------------------------------------------- */
+/* --- systemd and signals ---------------------------------------------------------- */
 
 static void
 notify_status(struct refbe_srv *srv)
@@ -903,14 +878,10 @@ refbe_srv_new(const struct refbe_srv_opts *opts)
 	TAILQ_INIT(&srv->mail);
 	pthread_mutex_init(&srv->mail_mtx, NULL);
 	if (evthread_use_pthreads() == -1 || (srv->base = event_base_new()) == NULL ||
-	    (srv->mail_wake = wd_wake_new(srv->base, mail_cb, srv,
-	    0)) == NULL ||
-	    (srv->ev_term = evsignal_new(srv->base, SIGTERM, stop_cb,
-	    srv)) == NULL ||
-	    (srv->ev_int = evsignal_new(srv->base, SIGINT, stop_cb,
-	    srv)) == NULL ||
-	    (srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST,
-	    watchdog_cb,
+	    (srv->mail_wake = wd_wake_new(srv->base, mail_cb, srv, 0)) == NULL ||
+	    (srv->ev_term = evsignal_new(srv->base, SIGTERM, stop_cb, srv)) == NULL ||
+	    (srv->ev_int = evsignal_new(srv->base, SIGINT, stop_cb, srv)) == NULL ||
+	    (srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST, watchdog_cb,
 	    srv)) == NULL) {
 		log_warnx("cannot initialise libevent");
 		goto fail;
@@ -918,8 +889,7 @@ refbe_srv_new(const struct refbe_srv_opts *opts)
 	if ((srv->pool = refbe_srv_pool_new(opts)) == NULL)
 		goto fail;
 	if (strncmp(opts->listen, "unix:", 5) == 0 ?
-	    listen_unix(srv, opts->listen + 5) == -1 : listen_tcp(srv,
-	    opts->listen) == -1)
+	    listen_unix(srv, opts->listen + 5) == -1 : listen_tcp(srv, opts->listen) == -1)
 		goto fail;
 	evconnlistener_set_error_cb(srv->listener, accept_error_cb);
 	if (sd_watchdog_enabled(0, &usec) <= 0)

@@ -22,8 +22,7 @@
 #define REFBE_SRV_VERSION_MINOR	0
 #define REFBE_WIRE_MAX_FRAME		((size_t)WARRANT__BACKEND__LIMIT__LIMIT_MAX_FRAME_BYTES)
 #define REFBE_WIRE_MAX_CHUNK		((unsigned)WARRANT__BACKEND__LIMIT__LIMIT_MAX_RECORDS_PER_CHUNK)
-#define REFBE_WIRE_MAX_RECORD	(64 * 1024)	/* one serialized Record,
-    at most */
+#define REFBE_WIRE_MAX_RECORD	(64 * 1024)	/* one serialized Record, at most */
 #define REFBE_SRV_MAX_IN_FLIGHT	64		/* unanswered requests per connection */
 #define REFBE_SRV_MAX_CONNS		256
 #define REFBE_SRV_HIGH_WATER		(2 * 1024 * 1024)	/* output bytes: stop producing;
@@ -37,23 +36,16 @@ int		 refbe_wire_frame_len(const uint8_t h[4], uint32_t *len);
 /* Which top-level field numbers (1..31) an Envelope's bytes hold; -1 if
  * they are not protobuf. Lets a receiver refuse a body it never accepts
  * (a RecordsChunk sent to a server) before unpacking allocates for it. */
-int		 refbe_wire_peek_fields(const uint8_t *, size_t,
-    uint32_t *mask);
+int		 refbe_wire_peek_fields(const uint8_t *, size_t, uint32_t *mask);
 /* Unpack and check every enum (defined values only) and string (UTF-8). */
-Warrant__Backend__Envelope *refbe_wire_decode(const uint8_t *, size_t,
-    char *why,
-    size_t);
+Warrant__Backend__Envelope *refbe_wire_decode(const uint8_t *, size_t, char *why, size_t);
 int		 refbe_wire_valid(const ProtobufCMessage *, char *why, size_t);
 /* Request content (identifiers, windows): 0, or an ErrorCode and why. */
-int		 refbe_wire_check_request(const Warrant__Backend__Envelope *,
-    int64_t now_us,
+int		 refbe_wire_check_request(const Warrant__Backend__Envelope *, int64_t now_us,
 		    char *why, size_t);
 /* A whole frame (4-byte length + Envelope), malloc'd. */
-uint8_t		*refbe_wire_encode(const Warrant__Backend__Envelope *,
-    size_t *len);
-uint8_t		*refbe_wire_error(uint64_t request_id, int code,
-    const char *msg,
-    size_t *len);
+uint8_t		*refbe_wire_encode(const Warrant__Backend__Envelope *, size_t *len);
+uint8_t		*refbe_wire_error(uint64_t request_id, int code, const char *msg, size_t *len);
 
 /*
  * A records answer in the making: each Record is serialized once, and those
@@ -71,16 +63,11 @@ struct refbe_wire_stream {
 	uint8_t		*rec;		/* one packed Record */
 	size_t		 rcap;
 };
-int		 refbe_wire_stream_init(struct refbe_wire_stream *,
-    uint64_t request_id,
-    unsigned per_chunk);
+int		 refbe_wire_stream_init(struct refbe_wire_stream *, uint64_t request_id, unsigned per_chunk);
 /* 1 if the chunk is now full (flush it), 0 if not, -1 on error. */
-int		 refbe_wire_stream_add(struct refbe_wire_stream *,
-    const Warrant__Backend__Record *);
-uint8_t		*refbe_wire_stream_chunk(struct refbe_wire_stream *,
-    size_t *len);
-uint8_t		*refbe_wire_stream_summary(struct refbe_wire_stream *,
-    size_t *len);
+int		 refbe_wire_stream_add(struct refbe_wire_stream *, const Warrant__Backend__Record *);
+uint8_t		*refbe_wire_stream_chunk(struct refbe_wire_stream *, size_t *len);
+uint8_t		*refbe_wire_stream_summary(struct refbe_wire_stream *, size_t *len);
 void		 refbe_wire_stream_free(struct refbe_wire_stream *);
 
 /* --- server and pool ---------------------------------------------------- */
@@ -112,16 +99,12 @@ struct refbe_srv_opts {
  * while its output is above the high-water mark (returns -1 if the job was
  * cancelled meanwhile: the frame is dropped). done: the final frame (may be
  * NULL) and the end of the job; the worker must not touch it afterwards. */
-int		 refbe_srv_post(struct refbe_srv_job *, uint8_t *frame,
-    size_t len);
-void		 refbe_srv_done(struct refbe_srv_job *, uint8_t *frame,
-    size_t len);
-void		 refbe_srv_health_counts(struct refbe_srv_job *,
-    uint32_t *in_flight);
+int		 refbe_srv_post(struct refbe_srv_job *, uint8_t *frame, size_t len);
+void		 refbe_srv_done(struct refbe_srv_job *, uint8_t *frame, size_t len);
+void		 refbe_srv_health_counts(struct refbe_srv_job *, uint32_t *in_flight);
 
 struct refbe_srv_pool *refbe_srv_pool_new(const struct refbe_srv_opts *);
-int		 refbe_srv_pool_submit(struct refbe_srv_pool *,
-    struct refbe_srv_job *);
+int		 refbe_srv_pool_submit(struct refbe_srv_pool *, struct refbe_srv_job *);
 void		 refbe_srv_pool_free(struct refbe_srv_pool *);	/* cancels queued jobs, joins */
 
 /* backend_server.c, driven by main */

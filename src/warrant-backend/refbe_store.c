@@ -185,8 +185,7 @@ refbe_store_schema_indexes(sqlite3 *db)
 	return 0;
 }
 
-/* --- open ------------------------------------------------------------------
- * */
+/* --- open ------------------------------------------------------------------ */
 
 static int
 store_load_meta(struct refbe_store *s)
@@ -229,15 +228,13 @@ refbe_store_open(const char *path, unsigned retention_days)
 	}
 	s->retention_days = retention_days;
 	/* One connection per worker thread: no SQLite mutex needed. */
-	if (sqlite3_open_v2(path, &s->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	/* WAL: readers never wait for the preservation writer nor it for them.
-	 * */
+	/* WAL: readers never wait for the preservation writer nor it for them. */
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "PRAGMA foreign_keys=OFF; PRAGMA query_only=OFF", NULL, NULL, &err) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path, err ? err : "pragma");
@@ -245,8 +242,7 @@ refbe_store_open(const char *path, unsigned retention_days)
 		goto fail;
 	}
 	for (int i = 0; i < Q__COUNT; i++)
-		if (sqlite3_prepare_v3(s->db, queries[i], -1,
-		    SQLITE_PREPARE_PERSISTENT,
+		if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT,
 		    &s->q[i], NULL) != SQLITE_OK) {
 			log_warnx("store: %s: %s (is it a warrant-backend database?)",
 			    path, sqlite3_errmsg(s->db));
@@ -278,8 +274,7 @@ refbe_store_meta(struct refbe_store *s, struct refbe_store_meta *m)
 	return 0;
 }
 
-/* --- helpers ---------------------------------------------------------------
- * */
+/* --- helpers --------------------------------------------------------------- */
 
 static int
 store_err(struct refbe_store_err *e, int code, const char *fmt, ...)
@@ -305,8 +300,7 @@ store_dberr(struct refbe_store *s, struct refbe_store_err *e, sqlite3_stmt *st)
 	log_warnx("store: %s: %s", sqlite3_sql(st), sqlite3_errmsg(s->db));
 	sqlite3_reset(st);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 		    "database busy");
 	return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL, "database error");
 }
@@ -382,8 +376,7 @@ store_resolve(struct refbe_store *s, const Warrant__Backend__Identifier *t,
 	int		 rc;
 
 	if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 		    "identifier is not digits");
 	switch (t->type) {
 	case WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_MSISDN:
@@ -397,20 +390,17 @@ store_resolve(struct refbe_store *s, const Warrant__Backend__Identifier *t,
 		sqlite3_bind_int64(st, 2, at);
 		break;
 	default:
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED,
 		    "identifier type not served here");
 	}
 	sqlite3_bind_int64(st, 1, num);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no subscriber for this identifier") : -1;
 	*id = sqlite3_column_int64(st, 0);
 	if (st == s->q[Q_BY_IMEI] && sqlite3_column_int64(st, 1) <= at) {
 		sqlite3_reset(st);
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "device not in use at that instant");
 	}
 	sqlite3_reset(st);
@@ -429,24 +419,21 @@ store_resolve_ip(struct refbe_store *s, const Warrant__Backend__Identifier *t,
 	/* The table holds inet_ntop's spelling: compare in that spelling. */
 	if (inet_pton(af, t->value, bin) != 1 ||
 	    inet_ntop(af, bin, canon, sizeof(canon)) == NULL)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 		    "not an IP address");
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, at);
 	sqlite3_bind_int(st, 3, (int)t->port);
 	sqlite3_bind_int64(st, 4, s->nat_max_us);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no CGNAT mapping for this address, port and instant") : -1;
 	*id = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }
 
-/* --- subscriber ------------------------------------------------------------
- * */
+/* --- subscriber ------------------------------------------------------------ */
 
 static int
 store_sub_row(sqlite3_stmt *st, struct refbe_store_sub *o)
@@ -456,8 +443,7 @@ store_sub_row(sqlite3_stmt *st, struct refbe_store_sub *o)
 	int				 state = sqlite3_column_int(st, 12);
 	int				 contract = sqlite3_column_int(st, 14);
 
-	fmt_digits(o->msisdn, sizeof(o->msisdn), 12, sqlite3_column_int64(st,
-	    0));
+	fmt_digits(o->msisdn, sizeof(o->msisdn), 12, sqlite3_column_int64(st, 0));
 	fmt_digits(o->imsi, sizeof(o->imsi), 15, sqlite3_column_int64(st, 1));
 	if (col_text(st, 2, o->given, sizeof(o->given)) == -1 ||
 	    col_text(st, 3, o->first, sizeof(o->first)) == -1 ||
@@ -508,8 +494,7 @@ store_sub_row(sqlite3_stmt *st, struct refbe_store_sub *o)
 }
 
 int
-refbe_store_subscriber(struct refbe_store *s,
-    const Warrant__Backend__Identifier *t,
+refbe_store_subscriber(struct refbe_store *s, const Warrant__Backend__Identifier *t,
     int64_t at, struct refbe_store_sub *o, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
@@ -517,8 +502,7 @@ refbe_store_subscriber(struct refbe_store *s,
 	int		 rc;
 
 	rc = t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IP_PORT ?
-	    store_resolve_ip(s, t, at, &id, e) : store_resolve(s, t, at, &id,
-	    e);
+	    store_resolve_ip(s, t, at, &id, e) : store_resolve(s, t, at, &id, e);
 	if (rc == -1)
 		return -1;
 	memset(o, 0, sizeof(*o));
@@ -528,39 +512,32 @@ refbe_store_subscriber(struct refbe_store *s,
 	if ((rc = step_one(s, st, e)) == -1)
 		return -1;
 	if (rc == 1) {
-		fmt_digits(o->imei, sizeof(o->imei), 15,
-		    sqlite3_column_int64(st, 0));
+		fmt_digits(o->imei, sizeof(o->imei), 15, sqlite3_column_int64(st, 0));
 		sqlite3_reset(st);
 	}
 	st = s->q[Q_SUBSCRIBER];
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "subscriber row missing") : -1;
 	if (sqlite3_column_int64(st, 15) > at) {
 		sqlite3_reset(st);
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "line not yet active at that instant");
 	}
 	rc = store_sub_row(st, o);
 	sqlite3_reset(st);
 	if (rc == -1)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "subscriber row not usable");
 	return 0;
 }
 
-/* --- cells and location -----------------------------------------------------
- * */
+/* --- cells and location ----------------------------------------------------- */
 
-/* Seven cell columns from c: mnc, lac, ci, rat, latitude, longitude, azimuth.
- * */
+/* Seven cell columns from c: mnc, lac, ci, rat, latitude, longitude, azimuth. */
 static int
-store_cell(sqlite3_stmt *st, int c, Warrant__Backend__Cell *cell, char *mnc,
-    size_t len)
+store_cell(sqlite3_stmt *st, int c, Warrant__Backend__Cell *cell, char *mnc, size_t len)
 {
 	int rat = sqlite3_column_int(st, c + 3);
 
@@ -586,8 +563,7 @@ source_ok(int v)
 }
 
 int
-refbe_store_location(struct refbe_store *s,
-    const Warrant__Backend__Identifier *t,
+refbe_store_location(struct refbe_store *s, const Warrant__Backend__Identifier *t,
     int64_t now, struct refbe_store_loc *o, struct refbe_store_err *e)
 {
 	sqlite3_stmt	*st;
@@ -596,8 +572,7 @@ refbe_store_location(struct refbe_store *s,
 
 	if (t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI) {
 		if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
-			return store_err(e,
-			    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+			return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 			    "identifier is not digits");
 		st = s->q[Q_LAST_FIX_IMEI];
 		sqlite3_bind_int64(st, 1, num);
@@ -609,17 +584,14 @@ refbe_store_location(struct refbe_store *s,
 	}
 	sqlite3_bind_int64(st, 2, now);
 	if ((rc = step_one(s, st, e)) <= 0)
-		return rc == 0 ? store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+		return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 		    "no position known for this target") : -1;
 	memset(o, 0, sizeof(*o));
 	warrant__backend__location__init(&o->loc);
 	src = sqlite3_column_int(st, 4);
-	if (!source_ok(src) || store_cell(st, 7, &o->cell, o->mnc,
-	    sizeof(o->mnc)) == -1) {
+	if (!source_ok(src) || store_cell(st, 7, &o->cell, o->mnc, sizeof(o->mnc)) == -1) {
 		sqlite3_reset(st);
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "location row not usable");
 	}
 	o->loc.cell = &o->cell;
@@ -633,12 +605,10 @@ refbe_store_location(struct refbe_store *s,
 	return 0;
 }
 
-/* --- records ---------------------------------------------------------------
- * */
+/* --- records --------------------------------------------------------------- */
 
 static int
-store_frozen(struct refbe_store *s, int64_t id, int64_t now,
-    struct refbe_store_err *e, int *frozen)
+store_frozen(struct refbe_store *s, int64_t id, int64_t now, struct refbe_store_err *e, int *frozen)
 {
 	sqlite3_stmt	*st = s->q[Q_FROZEN];
 	int		 rc;
@@ -658,40 +628,34 @@ store_frozen(struct refbe_store *s, int64_t id, int64_t now,
  * first data held is NOT_RETAINED: legal to ask, but nothing was kept.
  */
 int
-refbe_store_records_begin(struct refbe_store *s,
-    Warrant__Backend__RecordsKind kind,
+refbe_store_records_begin(struct refbe_store *s, Warrant__Backend__RecordsKind kind,
     const Warrant__Backend__Identifier *t, int64_t start, int64_t end,
     int64_t now, struct refbe_store_err *e)
 {
 	int64_t	 id = 0, num = 0;
 	int	 by_imei = t->type == WARRANT__BACKEND__IDENTIFIER_TYPE__IDENTIFIER_IMEI;
-	int	 frozen = 0,
-	    loc = kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
+	int	 frozen = 0, loc = kind == WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
 
 	refbe_store_records_end(s);
 	if (by_imei) {
 		sqlite3_stmt *st = s->q[Q_IMEI_KNOWN];
 		int rc;
 		if (refbe_store_digits(t->value, strlen(t->value), &num) == -1)
-			return store_err(e,
-			    WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
+			return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED,
 			    "identifier is not digits");
 		sqlite3_bind_int64(st, 1, num);
 		if ((rc = step_one(s, st, e)) <= 0)
-			return rc == 0 ? store_err(e,
-			    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
+			return rc == 0 ? store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND,
 			    "device never seen") : -1;
 		sqlite3_reset(st);
 	} else if (store_resolve(s, t, now, &id, e) == -1 ||
 	    store_frozen(s, id, now, e, &frozen) == -1)
 		return -1;
 	if (!frozen && start < now - (int64_t)s->retention_days * DAY_US)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_OUTSIDE_RETENTION,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_OUTSIDE_RETENTION,
 		    "window starts more than %u days ago", s->retention_days);
 	if (end <= s->meta.data_start_us)
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_RETAINED,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_RETAINED,
 		    "no records held before the window's end");
 	s->cur = s->q[loc ? (by_imei ? Q_LOC_IMEI : Q_LOC_SUB) :
 	    (by_imei ? Q_CDR_IMEI : Q_CDR_SUB)];
@@ -708,8 +672,7 @@ store_loc_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 	Warrant__Backend__LocationRecord *l = &o->loc;
 	int src = sqlite3_column_int(st, 4);
 
-	if (!source_ok(src) || store_cell(st, 7, &o->cell1, o->mnc1,
-	    sizeof(o->mnc1)) == -1)
+	if (!source_ok(src) || store_cell(st, 7, &o->cell1, o->mnc1, sizeof(o->mnc1)) == -1)
 		return -1;
 	warrant__backend__location_record__init(l);
 	l->time_us = sqlite3_column_int64(st, 0);
@@ -747,14 +710,12 @@ store_cdr_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 	if (sqlite3_column_type(st, 2) == SQLITE_NULL)
 		other[0] = '\0';
 	else
-		fmt_digits(other, sizeof(other), 12, sqlite3_column_int64(st,
-		    2));
+		fmt_digits(other, sizeof(other), 12, sqlite3_column_int64(st, 2));
 	fmt_digits(o->imsi, sizeof(o->imsi), 15, sqlite3_column_int64(st, 7));
 	fmt_digits(o->imei, sizeof(o->imei), 15, sqlite3_column_int64(st, 5));
 	snprintf(o->a, sizeof(o->a), "%s", dir == 1 ? own : other);
 	if (svc == WARRANT__BACKEND__SERVICE_TYPE__SERVICE_DATA)
-		/* 3GPP TS 23.003 APN with the operator part of the line's IMSI.
-		 * */
+		/* 3GPP TS 23.003 APN with the operator part of the line's IMSI. */
 		snprintf(o->b, sizeof(o->b), "internet.mnc%.3s.mcc334.gprs", o->imsi + 3);
 	else
 		snprintf(o->b, sizeof(o->b), "%s", dir == 1 ? other : own);
@@ -768,8 +729,7 @@ store_cdr_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 		return -1;
 	c->cell_start = &o->cell1;
 	if (sqlite3_column_int(st, 14)) {
-		if (store_cell(st, 22, &o->cell2, o->mnc2,
-		    sizeof(o->mnc2)) == -1)
+		if (store_cell(st, 22, &o->cell2, o->mnc2, sizeof(o->mnc2)) == -1)
 			return -1;
 		c->cell_end = &o->cell2;
 	}
@@ -788,8 +748,7 @@ store_cdr_row(sqlite3_stmt *st, struct refbe_store_rec *o)
 }
 
 int
-refbe_store_records_next(struct refbe_store *s, struct refbe_store_rec *o,
-    struct refbe_store_err *e)
+refbe_store_records_next(struct refbe_store *s, struct refbe_store_rec *o, struct refbe_store_err *e)
 {
 	int rc;
 
@@ -810,8 +769,7 @@ refbe_store_records_next(struct refbe_store *s, struct refbe_store_rec *o,
 	    store_loc_row(s->cur, o) : store_cdr_row(s->cur, o);
 	if (rc == -1) {
 		refbe_store_records_end(s);
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL,
 		    "record row not usable");
 	}
 	return 1;
@@ -827,24 +785,21 @@ refbe_store_records_end(struct refbe_store *s)
 	s->cur = NULL;
 }
 
-/* --- preservation -----------------------------------------------------------
- * */
+/* --- preservation ----------------------------------------------------------- */
 
 static int
 store_exec(struct refbe_store *s, const char *sql, struct refbe_store_err *e)
 {
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", sql, sqlite3_errmsg(s->db));
-		return store_err(e,
-		    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+		return store_err(e, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 		    "database busy");
 	}
 	return 0;
 }
 
 int
-refbe_store_preserve(struct refbe_store *s,
-    Warrant__Backend__PreservationAction action,
+refbe_store_preserve(struct refbe_store *s, Warrant__Backend__PreservationAction action,
     const Warrant__Backend__Identifier *t, int64_t until, const char *ref,
     int64_t now, struct refbe_store_ack *ack, struct refbe_store_err *e)
 {

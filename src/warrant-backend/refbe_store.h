@@ -1,6 +1,5 @@
 /*
- * refbe_store — the reference back end's SQLite store: schema, indexes and
-  * every
+ * refbe_store — the reference back end's SQLite store: schema, indexes and every
  * query warrant-backend answers. One struct refbe_store per worker thread (an
  * SQLite connection is used by one thread at a time); the event loop never
  * touches it. Answers are filled into protobuf-c structs whose strings live
@@ -33,8 +32,7 @@ struct refbe_store_sub {
 	Warrant__Backend__Subscriber	sub;
 	Warrant__Backend__Address	addr;
 	char	given[96], first[64], second[64], curp[24], rfc[16];
-	char	street[128], extno[16], intno[16], colonia[96],
-	    municipality[96];
+	char	street[128], extno[16], intno[16], colonia[96], municipality[96];
 	char	cp[8], msisdn[16], imsi[16], imei[16], actdate[16];
 };
 
@@ -59,33 +57,25 @@ struct refbe_store_ack {
 	uint64_t	records_held;
 };
 
-struct refbe_store	*refbe_store_open(const char *path,
-    unsigned retention_days);
+struct refbe_store	*refbe_store_open(const char *path, unsigned retention_days);
 void		 refbe_store_close(struct refbe_store *);
-int		 refbe_store_meta(struct refbe_store *,
-    struct refbe_store_meta *);
+int		 refbe_store_meta(struct refbe_store *, struct refbe_store_meta *);
 
-int	refbe_store_subscriber(struct refbe_store *,
-    const Warrant__Backend__Identifier *,
+int	refbe_store_subscriber(struct refbe_store *, const Warrant__Backend__Identifier *,
 	    int64_t at_us, struct refbe_store_sub *, struct refbe_store_err *);
-int	refbe_store_location(struct refbe_store *,
-    const Warrant__Backend__Identifier *,
+int	refbe_store_location(struct refbe_store *, const Warrant__Backend__Identifier *,
 	    int64_t now_us, struct refbe_store_loc *, struct refbe_store_err *);
 /*
  * Records: begin binds the window query (after the retention checks), next
  * steps it one row at a time (1 row, 0 end, -1 error), end resets it. Only
  * one records query per refbe_store at a time.
  */
-int	refbe_store_records_begin(struct refbe_store *,
-    Warrant__Backend__RecordsKind,
-	    const Warrant__Backend__Identifier *, int64_t start_us,
-	    int64_t end_us,
+int	refbe_store_records_begin(struct refbe_store *, Warrant__Backend__RecordsKind,
+	    const Warrant__Backend__Identifier *, int64_t start_us, int64_t end_us,
 	    int64_t now_us, struct refbe_store_err *);
-int	refbe_store_records_next(struct refbe_store *, struct refbe_store_rec *,
-    struct refbe_store_err *);
+int	refbe_store_records_next(struct refbe_store *, struct refbe_store_rec *, struct refbe_store_err *);
 void	refbe_store_records_end(struct refbe_store *);
-int	refbe_store_preserve(struct refbe_store *,
-    Warrant__Backend__PreservationAction,
+int	refbe_store_preserve(struct refbe_store *, Warrant__Backend__PreservationAction,
 	    const Warrant__Backend__Identifier *, int64_t until_us,
 	    const char *reference, int64_t now_us, struct refbe_store_ack *,
 	    struct refbe_store_err *);

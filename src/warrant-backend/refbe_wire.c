@@ -63,8 +63,7 @@ refbe_wire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 
 	*mask = 0;
 	while (p < end) {
-		if (varint(&p, end,
-		    &tag) == -1 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
+		if (varint(&p, end, &tag) == -1 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)
 			return -1;
 		if (tag >> 3 < 32)
 			*mask |= 1u << (tag >> 3);
@@ -79,8 +78,7 @@ refbe_wire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 			p += 8;
 			break;
 		case 2:
-			if (varint(&p, end,
-			    &v) == -1 || v > (uint64_t)(end - p))
+			if (varint(&p, end, &v) == -1 || v > (uint64_t)(end - p))
 				return -1;
 			p += v;
 			break;
@@ -96,8 +94,7 @@ refbe_wire_peek_fields(const uint8_t *p, size_t n, uint32_t *mask)
 	return 0;
 }
 
-/* --- validation ------------------------------------------------------------
- * */
+/* --- validation ------------------------------------------------------------ */
 
 int
 refbe_wire_valid(const ProtobufCMessage *m, char *why, size_t len)
@@ -108,13 +105,11 @@ refbe_wire_valid(const ProtobufCMessage *m, char *why, size_t len)
 Warrant__Backend__Envelope *
 refbe_wire_decode(const uint8_t *buf, size_t n, char *why, size_t len)
 {
-	return (Warrant__Backend__Envelope *)codec_unpack(&refbe_wire_spec, buf,
-	    n,
+	return (Warrant__Backend__Envelope *)codec_unpack(&refbe_wire_spec, buf, n,
 	    why, len);
 }
 
-/* --- request content -------------------------------------------------------
- * */
+/* --- request content ------------------------------------------------------- */
 
 static int
 all_digits(const char *s, size_t n)
@@ -125,8 +120,7 @@ all_digits(const char *s, size_t n)
 #define MALFORMED	WARRANT__BACKEND__ERROR_CODE__ERROR_MALFORMED
 
 static int
-check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why,
-    size_t len)
+check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why, size_t len)
 {
 	unsigned char bin[16];
 
@@ -173,8 +167,7 @@ check_id(const Warrant__Backend__Identifier *t, int ip_ok, char *why,
 }
 
 int
-refbe_wire_check_request(const Warrant__Backend__Envelope *env, int64_t now,
-    char *why,
+refbe_wire_check_request(const Warrant__Backend__Envelope *env, int64_t now, char *why,
     size_t len)
 {
 	const Warrant__Backend__RecordsQuery		*rq;
@@ -234,8 +227,7 @@ refbe_wire_check_request(const Warrant__Backend__Envelope *env, int64_t now,
 	}
 }
 
-/* --- encoding --------------------------------------------------------------
- * */
+/* --- encoding -------------------------------------------------------------- */
 
 uint8_t *
 refbe_wire_encode(const Warrant__Backend__Envelope *env, size_t *len)
@@ -264,8 +256,7 @@ refbe_wire_error(uint64_t id, int code, const char *msg, size_t *len)
 	return refbe_wire_encode(&env, len);
 }
 
-/* --- streamed records --------------------------------------------------------
- * */
+/* --- streamed records -------------------------------------------------------- */
 
 static size_t
 put_varint(uint8_t *p, uint64_t v)
@@ -299,8 +290,7 @@ grow(uint8_t **buf, size_t *cap, size_t need)
 }
 
 int
-refbe_wire_stream_init(struct refbe_wire_stream *s, uint64_t id,
-    unsigned per_chunk)
+refbe_wire_stream_init(struct refbe_wire_stream *s, uint64_t id, unsigned per_chunk)
 {
 	memset(s, 0, sizeof(*s));
 	s->request_id = id;
@@ -320,8 +310,7 @@ refbe_wire_stream_init(struct refbe_wire_stream *s, uint64_t id,
  * BE32 length || bytes and into the chunk as field 2 (tag 0x12).
  */
 int
-refbe_wire_stream_add(struct refbe_wire_stream *s,
-    const Warrant__Backend__Record *r)
+refbe_wire_stream_add(struct refbe_wire_stream *s, const Warrant__Backend__Record *r)
 {
 	size_t	n = warrant__backend__record__get_packed_size(r);
 	uint8_t	hdr[4];
@@ -330,13 +319,11 @@ refbe_wire_stream_add(struct refbe_wire_stream *s,
 		log_warnx("record of %zu bytes exceeds %d", n, REFBE_WIRE_MAX_RECORD);
 		return -1;
 	}
-	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap,
-	    s->len + n + 11) == -1)
+	if (grow(&s->rec, &s->rcap, n) == -1 || grow(&s->body, &s->cap, s->len + n + 11) == -1)
 		return -1;
 	warrant__backend__record__pack(r, s->rec);
 	codec_put_be32(hdr, (uint32_t)n);
-	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec,
-	    n))
+	if (!EVP_DigestUpdate(s->md, hdr, 4) || !EVP_DigestUpdate(s->md, s->rec, n))
 		return -1;
 	s->body[s->len++] = 0x12;
 	s->len += put_varint(s->body + s->len, n);

@@ -155,8 +155,7 @@ main(int argc, char *argv[])
 	struct refbe_gen_params	 g = { 0 };
 	struct refbe_srv		*srv;
 	const char		*digest_path = NULL, *end = NULL;
-	int			 ch, fg = 0, verbose = 0, hn = 0, hd = 0,
-	    hs = 0, rc;
+	int			 ch, fg = 0, verbose = 0, hn = 0, hd = 0, hs = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "dv", longopts, NULL)) != -1) {
 		switch (ch) {

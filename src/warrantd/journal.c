@@ -81,7 +81,7 @@ journal_test_set_probe_ms(unsigned ms)
 /* ---- small helpers -------------------------------------------------------- */
 
 void
-jqueue_init(struct jqueue *q)
+journal_queue_init(struct jqueue *q)
 {
 	q->head = NULL;
 	q->tail = &q->head;
@@ -101,7 +101,7 @@ jqueue_take(struct jqueue *q)
 {
 	struct jentry	*h = q->head;
 
-	jqueue_init(q);
+	journal_queue_init(q);
 	return h;
 }
 

@@ -94,7 +94,7 @@ struct journal {
 };
 
 /* src/warrantd/journal.c, called by journal_open.c */
-void		 jqueue_init(struct jqueue *);
+void		 journal_queue_init(struct jqueue *);
 int		 journal_roll(struct journal *, uint64_t);
 void		 journal_write_batch(struct journal *, struct jentry *);
 void		*journal_writer(void *);

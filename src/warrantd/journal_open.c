@@ -488,8 +488,8 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 	    JSEG_RECORD_MAX_DEFAULT;
 	if (j->record_max > JSEG_RECORD_MAX_LIMIT)
 		j->record_max = JSEG_RECORD_MAX_LIMIT;
-	jqueue_init(&j->queue);
-	jqueue_init(&j->done);
+	journal_queue_init(&j->queue);
+	journal_queue_init(&j->done);
 	merkle_tree_init(&j->tree);
 	if (journal_init_sync(j) == -1) {
 		log_warnx("journal: cannot create mutex");

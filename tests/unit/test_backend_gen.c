@@ -56,8 +56,7 @@ setup(void **state)
 	p.end_us += 86400000000LL;
 	if (refbe_gen_generate(&p) == -1)
 		return -1;
-	return sqlite3_open_v2(db_a, &db, SQLITE_OPEN_READONLY,
-	    NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_open_v2(db_a, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int
@@ -194,8 +193,7 @@ curp_ok(sqlite3_stmt *st)
 static int
 in_mexico(sqlite3_stmt *st)
 {
-	double lat = sqlite3_column_double(st, 0),
-	    lon = sqlite3_column_double(st, 1);
+	double lat = sqlite3_column_double(st, 0), lon = sqlite3_column_double(st, 1);
 
 	return lat > 14.5 && lat < 32.72 && lon > -117.2 && lon < -86.7;
 }

@@ -1,6 +1,5 @@
 /*
- * test_backend_store — the reference back end's queries
-  * (src/warrant-backend/refbe_store.c)
+ * test_backend_store — the reference back end's queries (src/warrant-backend/refbe_store.c)
  * against a small generated database: every query is answered through an
  * index (EXPLAIN QUERY PLAN: no full scan of a table, no sort for the
  * window queries), and the store's answers and typed errors.
@@ -60,8 +59,7 @@ setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/s.db", dir);
-	if (refbe_gen_generate(&p) == -1 || (store = refbe_store_open(path,
-	    730)) == NULL ||
+	if (refbe_gen_generate(&p) == -1 || (store = refbe_store_open(path, 730)) == NULL ||
 	    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
 		return -1;
 	d0 = scalar("SELECT value FROM meta WHERE key = 'data_start_us'");
@@ -103,16 +101,13 @@ test_query_plans(void **state)
 		int		 searches = 0;
 
 		snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
-		assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL),
-		    SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *d = (const char *)sqlite3_column_text(st,
-			    3);
+			const char *d = (const char *)sqlite3_column_text(st, 3);
 			print_message("# %u: %s\n", i, d);
 			if (strncmp(d, "SEARCH", 6) == 0)
 				searches++;
-			/* SCAN CONSTANT ROW: a SELECT without FROM, no table.
-			 * */
+			/* SCAN CONSTANT ROW: a SELECT without FROM, no table. */
 			if (strncmp(d, "SCAN", 4) == 0 && strcmp(d, "SCAN meta") != 0 &&
 			    strcmp(d, "SCAN CONSTANT ROW") != 0)
 				fail_msg("query %u scans: %s\n%s", i, d, sql);
@@ -149,8 +144,7 @@ test_subscriber(void **state)
 	assert_true(s.addr.state >= 1 && s.addr.state <= 32);
 	assert_int_equal(strlen(s.sub.activation_date), 10);
 	/* Before the line existed. */
-	assert_int_equal(refbe_store_subscriber(store, &t, 1000000, &s, &e),
-	    -1);
+	assert_int_equal(refbe_store_subscriber(store, &t, 1000000, &s, &e), -1);
 	assert_int_equal(e.code, E(NOT_FOUND));
 	t.value = "520000000000";
 	assert_int_equal(refbe_store_subscriber(store, &t, now, &s, &e), -1);
@@ -171,28 +165,23 @@ test_records_errors(void **state)
 	    (long long)scalar("SELECT imsi FROM subscriber WHERE id = 3"));
 	t.type = ID(IMSI);
 	t.value = imsi;
-	assert_int_equal(refbe_store_records_begin(store,
-	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_COMMUNICATIONS,
+	assert_int_equal(refbe_store_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_COMMUNICATIONS,
 	    &t, d0, d1, now, &e), 0);
 	while (refbe_store_records_next(store, &r, &e) == 1) {
-		assert_int_equal(r.rec.kind_case,
-		    WARRANT__BACKEND__RECORD__KIND_COMM);
+		assert_int_equal(r.rec.kind_case, WARRANT__BACKEND__RECORD__KIND_COMM);
 		assert_string_equal(r.comm.imsi, imsi);
 		n++;
 	}
 	assert_int_equal(n, scalar("SELECT count(*) FROM cdr WHERE subscriber = 3"));
-	assert_int_equal(refbe_store_records_begin(store,
-	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, now - 800 * DAY_US, now, now, &e), -1);
 	assert_int_equal(e.code, E(OUTSIDE_RETENTION));
-	assert_int_equal(refbe_store_records_begin(store,
-	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, d0 - 30 * DAY_US, d0, now, &e), -1);
 	assert_int_equal(e.code, E(NOT_RETAINED));
 	t.type = ID(IMEI);
 	t.value = "490154203237518";
-	assert_int_equal(refbe_store_records_begin(store,
-	    WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
+	assert_int_equal(refbe_store_records_begin(store, WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION,
 	    &t, d0, d1, now, &e), -1);
 	assert_int_equal(e.code, E(NOT_FOUND));
 }

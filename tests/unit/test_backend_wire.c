@@ -1,6 +1,5 @@
 /*
- * test_backend_wire — the back-end protocol's wire rules
-  * (src/warrant-backend/refbe_wire.c):
+ * test_backend_wire — the back-end protocol's wire rules (src/warrant-backend/refbe_wire.c):
  * frame lengths, the top-level field scan, the enum and UTF-8 checks done
  * after unpacking, the request content checks, and the hand-written records
  * chunk encoder, which must produce exactly protobuf-c's bytes and the
@@ -31,18 +30,13 @@ test_frame_len(void **state)
 	uint32_t len;
 
 	(void)state;
-	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 0 },
-	    &len), -1);
-	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 1 },
-	    &len), 0);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 0 }, &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0, 0, 1 }, &len), 0);
 	assert_int_equal(len, 1);
-	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0,
-	    0 }, &len), 0);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0, 0 }, &len), 0);
 	assert_int_equal(len, 1048576);
-	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0,
-	    1 }, &len), -1);
-	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0xff, 0xff,
-	    0xff, 0xff }, &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0, 0x10, 0, 1 }, &len), -1);
+	assert_int_equal(refbe_wire_frame_len((const uint8_t[]){ 0xff, 0xff, 0xff, 0xff }, &len), -1);
 	assert_int_equal(len, 0xffffffffu);
 }
 
@@ -74,18 +68,13 @@ test_peek_fields(void **state)
 	assert_int_equal(refbe_wire_peek_fields(packed, n, &mask), 0);
 	assert_int_equal(mask, 1u << 1 | 1u << 19);
 	/* Truncated varint, group wire types, a length beyond the end. */
-	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x08, 0x80 },
-	    2, &mask), -1);
-	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x0b }, 1,
-	    &mask), -1);
-	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x05,
-	    1 }, 3, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x08, 0x80 }, 2, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x0b }, 1, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x05, 1 }, 3, &mask), -1);
 	/* Field number 0 does not exist. */
-	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x00, 0x01 },
-	    2, &mask), -1);
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x00, 0x01 }, 2, &mask), -1);
 	/* An answer body is seen even when a request follows it. */
-	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x00,
-	    0x9a, 0x01, 0x00 },
+	assert_int_equal(refbe_wire_peek_fields((const uint8_t[]){ 0x7a, 0x00, 0x9a, 0x01, 0x00 },
 	    5, &mask), 0);
 	assert_true(mask & 1u << 15);
 	assert_true(mask & 1u << 19);
@@ -190,15 +179,13 @@ test_decode_budget(void **state)
 	assert_null(refbe_wire_decode(buf, n, why, sizeof(why)));
 	assert_non_null(strstr(why, "memory"));
 	assert_non_null(d = refbe_wire_decode(buf, 30, why, sizeof(why)));
-	assert_int_equal(d->body_case,
-	    WARRANT__BACKEND__ENVELOPE__BODY__NOT_SET);
+	assert_int_equal(d->body_case, WARRANT__BACKEND__ENVELOPE__BODY__NOT_SET);
 	warrant__backend__envelope__free_unpacked(d, NULL);
 	free(buf);
 }
 
 static int
-check_id(Warrant__Backend__IdentifierType type, const char *value,
-    uint32_t port,
+check_id(Warrant__Backend__IdentifierType type, const char *value, uint32_t port,
     int64_t at)
 {
 	Warrant__Backend__Envelope		env = WARRANT__BACKEND__ENVELOPE__INIT;
@@ -261,24 +248,19 @@ test_check_windows(void **state)
 	env.request_id = 1;
 	env.body_case = BODY(RECORDS_QUERY);
 	env.records_query = &q;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), 0);
 	q.start_us = NOW;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 	q.start_us = NOW - 1000;
 	q.kind = WARRANT__BACKEND__RECORDS_KIND__RECORDS_UNSPECIFIED;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 	q.kind = WARRANT__BACKEND__RECORDS_KIND__RECORDS_LOCATION;
 	t.type = ID(IP_PORT);
 	t.value = "187.188.0.1";
 	t.port = 1024;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 	q.target = NULL;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 
 	t.type = ID(IMSI);
 	t.value = "334020123456789";
@@ -288,17 +270,13 @@ test_check_windows(void **state)
 	p.reference = "FGR/0042";
 	env.body_case = BODY(PRESERVATION);
 	env.preservation = &p;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), 0);
 	p.until_us = NOW;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 	p.action = WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_UNFREEZE;
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    0);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), 0);
 	p.reference = "";
-	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
-	    MALFORMED);
+	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)), MALFORMED);
 	/* Answers are not requests. */
 	env.body_case = BODY(HEALTH);
 	assert_int_equal(refbe_wire_check_request(&env, NOW, why, sizeof(why)),
@@ -356,16 +334,14 @@ test_stream_matches_protobuf_c(void **state)
 		make_record(&r[i], &c[i], &cell[i], i);
 		rp[i] = &r[i];
 		size_t n = warrant__backend__record__pack(&r[i], buf);
-		uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
-		    (uint8_t)(n >> 8),
+		uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8),
 		    (uint8_t)n };
 		EVP_DigestUpdate(md, h, 4);
 		EVP_DigestUpdate(md, buf, n);
 		int full = refbe_wire_stream_add(&s, &r[i]);
 		assert_int_equal(full, i % 2 == 1);
 		if (full || i == 4) {
-			/* The same chunk packed by protobuf-c, byte for byte.
-			 * */
+			/* The same chunk packed by protobuf-c, byte for byte. */
 			Warrant__Backend__Envelope	 env = WARRANT__BACKEND__ENVELOPE__INIT;
 			Warrant__Backend__RecordsChunk	 ch = WARRANT__BACKEND__RECORDS_CHUNK__INIT;
 			ch.seq = (uint32_t)chunk;
@@ -387,8 +363,7 @@ test_stream_matches_protobuf_c(void **state)
 	EVP_DigestFinal_ex(md, want, NULL);
 	EVP_MD_CTX_free(md);
 	assert_non_null(f = refbe_wire_stream_summary(&s, &flen));
-	Warrant__Backend__Envelope *e = warrant__backend__envelope__unpack(NULL,
-	    flen - 4, f + 4);
+	Warrant__Backend__Envelope *e = warrant__backend__envelope__unpack(NULL, flen - 4, f + 4);
 	assert_non_null(e);
 	assert_int_equal(e->request_id, 1234567);
 	assert_int_equal(e->body_case, BODY(RECORDS_SUMMARY));
@@ -415,8 +390,7 @@ test_stream_empty(void **state)
 	assert_int_equal(refbe_wire_stream_init(&s, 9, 100000), 0);
 	assert_int_equal(s.per_chunk, 500);
 	assert_non_null(f = refbe_wire_stream_summary(&s, &flen));
-	assert_non_null(e = warrant__backend__envelope__unpack(NULL, flen - 4,
-	    f + 4));
+	assert_non_null(e = warrant__backend__envelope__unpack(NULL, flen - 4, f + 4));
 	EVP_Digest("", 0, want, &mdlen, EVP_sha256(), NULL);
 	assert_int_equal(e->records_summary->count, 0);
 	assert_int_equal(e->records_summary->chunks, 0);
@@ -434,14 +408,11 @@ test_error_frame(void **state)
 	size_t				 len;
 
 	(void)state;
-	assert_non_null(f = refbe_wire_error(77,
-	    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
+	assert_non_null(f = refbe_wire_error(77, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE,
 	    "busy", &len));
-	assert_non_null(e = warrant__backend__envelope__unpack(NULL, len - 4,
-	    f + 4));
+	assert_non_null(e = warrant__backend__envelope__unpack(NULL, len - 4, f + 4));
 	assert_int_equal(e->request_id, 77);
-	assert_int_equal(e->error->code,
-	    WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE);
+	assert_int_equal(e->error->code, WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE);
 	assert_string_equal(e->error->message, "busy");
 	assert_true(e->error->retry_after_ms > 0);
 	warrant__backend__envelope__free_unpacked(e, NULL);
