@@ -97,7 +97,8 @@ struct journal {
 	struct merkle_tree	 tree;		/* over the durable records */
 
 	/* Checkpoints (the writer's too); no key, no checkpoints. */
-	EVP_PKEY		*key;
+	EVP_PKEY		*key;		/* private, or the signer's public */
+	struct journal_signer	 signer;	/* sign NULL: key signs here */
 	char			 origin[CHECKPOINT_ORIGIN_MAX];
 	unsigned		 cp_records;
 	unsigned		 cp_interval_s;
@@ -420,7 +421,9 @@ journal_checkpoint(struct journal *j)
 	cp.size = j->tree.size;
 	merkle_tree_root(&j->tree, cp.root);
 	clock_gettime(CLOCK_MONOTONIC, &j->cp_time);
-	if ((note = checkpoint_sign(&cp, j->key)) == NULL)
+	note = j->signer.sign != NULL ? j->signer.sign(&cp, j->signer.arg) :
+	    checkpoint_sign(&cp, j->key);
+	if (note == NULL)
 		return;
 	snprintf(name, sizeof(name), "checkpoint-%016" PRIx64, cp.size);
 	if (checkpoint_write(j->dirfd, name, note) == -1 ||
@@ -724,14 +727,26 @@ journal_healthy(const struct journal *j)
 	return ok;
 }
 
+bool
+journal_signing(const struct journal *j)
+{
+	return j->signer.broken == NULL ||
+	    j->signer.broken(j->signer.arg) == NULL;
+}
+
 const char *
 journal_status(const struct journal *j)
 {
 	static __thread char	 buf[sizeof(j->status)];
 	pthread_mutex_t		*mu = (pthread_mutex_t *)&j->mu;
+	const char		*why = j->signer.broken != NULL ?
+	    j->signer.broken(j->signer.arg) : NULL;
 
 	pthread_mutex_lock(mu);
-	if (j->error == 0)
+	if (j->error == 0 && why != NULL)
+		snprintf(buf, sizeof(buf), "journal ok, %" PRIu64 " records; "
+		    "NO NEW CHECKPOINTS: %s", j->durable, why);
+	else if (j->error == 0)
 		snprintf(buf, sizeof(buf), "journal ok, %" PRIu64 " records",
 		    j->durable);
 	else
@@ -1327,7 +1342,15 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 		free(j);
 		return -1;
 	}
-	if (cfg->signing_key != NULL &&
+	if (cfg->signer != NULL && cfg->signer->pub != NULL &&
+	    EVP_PKEY_up_ref(cfg->signer->pub) == 1) {
+		j->signer = *cfg->signer;
+		j->key = cfg->signer->pub;
+	} else if (cfg->signer != NULL) {
+		log_warnx("journal: the signer has no public key");
+		goto fail;
+	}
+	else if (cfg->signing_key != NULL &&
 	    (j->key = checkpoint_load_private(cfg->signing_key)) == NULL)
 		goto fail;
 	snprintf(j->origin, sizeof(j->origin), "%s",
