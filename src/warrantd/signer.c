@@ -185,19 +185,40 @@ signer_broken(void *arg)
 
 /* ---- signing (the journal's writer thread, or journal_close) ---------------- */
 
-/* The note in an answer, if it is one and it signs exactly cp. */
-static char *
-signer_note(struct signer *s, const uint8_t *buf, size_t len,
+void
+signer_request_make(uint8_t out[SIGNER_SIGN_LEN], const struct checkpoint *cp)
+{
+	out[0] = SIGNER_SIGN;
+	wd_put_be64(out + 1, cp->size);
+	memcpy(out + 9, cp->root, MERKLE_HASH_LEN);
+}
+
+int
+signer_request_read(const uint8_t *buf, size_t len, const char *origin,
+    struct checkpoint *cp)
+{
+	if (len != SIGNER_SIGN_LEN || buf[0] != SIGNER_SIGN)
+		return -1;
+	memset(cp, 0, sizeof(*cp));
+	snprintf(cp->origin, sizeof(cp->origin), "%s", origin);
+	cp->size = wd_get_be64(buf + 1);
+	memcpy(cp->root, buf + 9, MERKLE_HASH_LEN);
+	return 0;
+}
+
+char *
+signer_answer_read(const uint8_t *buf, size_t len, EVP_PKEY *pub,
     const struct checkpoint *cp)
 {
 	struct checkpoint	 got;
 	char			*note, err[128];
 
-	if (len < 2 || buf[0] != SIGNER_NOTE || (note = malloc(len)) == NULL)
+	if (len < 2 || len > SIGNER_FRAME_MAX || buf[0] != SIGNER_NOTE ||
+	    (note = malloc(len)) == NULL)
 		return NULL;
 	memcpy(note, buf + 1, len - 1);
 	note[len - 1] = '\0';
-	if (checkpoint_verify(note, len - 1, s->pub, &got, err,
+	if (checkpoint_verify(note, len - 1, pub, &got, err,
 	    sizeof(err)) == -1 || got.size != cp->size ||
 	    memcmp(got.root, cp->root, MERKLE_HASH_LEN) != 0 ||
 	    strcmp(got.origin, cp->origin) != 0) {
@@ -222,9 +243,7 @@ signer_sign(const struct checkpoint *cp, void *arg)
 	}
 	if ((ans = malloc(SIGNER_FRAME_MAX)) == NULL)
 		return NULL;
-	req[0] = SIGNER_SIGN;
-	wd_put_be64(req + 1, cp->size);
-	memcpy(req + 9, cp->root, MERKLE_HASH_LEN);
+	signer_request_make(req, cp);
 	pthread_mutex_lock(&s->mu);
 	if (s->broken[0] != '\0')
 		;	/* said once already */
@@ -235,7 +254,7 @@ signer_sign(const struct checkpoint *cp, void *arg)
 		    ECONNRESET ? "closed its socket" : errno == ETIMEDOUT ?
 		    "did not answer in time" : errno == EMSGSIZE ?
 		    "sent a frame of a bad length" : strerror(errno));
-	else if ((note = signer_note(s, ans, len, cp)) == NULL)
+	else if ((note = signer_answer_read(ans, len, s->pub, cp)) == NULL)
 		signer_fail_locked(s, "answered with a note that does not "
 		    "verify with its public key");
 	pthread_mutex_unlock(&s->mu);

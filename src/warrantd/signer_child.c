@@ -29,7 +29,6 @@
 #include "checkpoint.h"
 #include "log.h"
 #include "signer_impl.h"
-#include "wd_bytes.h"
 
 #define SIGNER_SOCK	3	/* its socket, once the others are closed */
 
@@ -172,12 +171,8 @@ signer_child_serve(EVP_PKEY *key, const char *origin, uint8_t *buf)
 	if (signer_frame_read(SIGNER_SOCK, buf, SIGNER_FRAME_MAX, &len, -1) ==
 	    -1)
 		_exit(errno == EPIPE ? 0 : SIGNER_EXIT_PROTOCOL);
-	if (len != SIGNER_SIGN_LEN || buf[0] != SIGNER_SIGN)
+	if (signer_request_read(buf, len, origin, &cp) == -1)
 		_exit(SIGNER_EXIT_PROTOCOL);
-	memset(&cp, 0, sizeof(cp));
-	snprintf(cp.origin, sizeof(cp.origin), "%s", origin);
-	cp.size = wd_get_be64(buf + 1);
-	memcpy(cp.root, buf + 9, MERKLE_HASH_LEN);
 	if ((note = checkpoint_sign(&cp, key)) == NULL ||
 	    (len = strlen(note)) + 1 > SIGNER_FRAME_MAX) {
 		free(note);

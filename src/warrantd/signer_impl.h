@@ -34,6 +34,21 @@ int	signer_frame_write(int fd, const uint8_t *buf, size_t len);
  */
 int	signer_frame_read(int fd, uint8_t *buf, size_t max, size_t *len,
 	    int timeout_ms);
+/* warrantd: the request for cp (its size and root; the origin is the signer's). */
+void	signer_request_make(uint8_t out[SIGNER_SIGN_LEN],
+	    const struct checkpoint *);
+/*
+ * The child: a request frame into cp under origin; -1 unless it is exactly
+ * one. Untrusted (a warrantd taken over).
+ */
+int	signer_request_read(const uint8_t *buf, size_t len, const char *origin,
+	    struct checkpoint *cp);
+/*
+ * warrantd: the note in an answer frame, NUL-terminated, malloc'd, if it is
+ * one and verifies with pub as exactly cp; else NULL.
+ */
+char	*signer_answer_read(const uint8_t *buf, size_t len, EVP_PKEY *pub,
+	    const struct checkpoint *cp);
 /* The child: never returns. */
 void	signer_child_main(int sock, const char *key_path, const char *origin)
 	    __attribute__((noreturn));
