@@ -42,7 +42,12 @@ struct signer {
 	char			 broken[160];	/* "" while it signs */
 };
 
-/* ---- frames ----------------------------------------------------------------- */
+/*
+ * ---- frames -----------------------------------------------------------------
+ * send and recv, not write and read: a socket's calls, the only ones the
+ * child's filter allows on it (and no LD_PRELOAD'ed write wrapper of a test
+ * runs in the sandbox).
+ */
 
 static int
 signer_wait(int fd, short events, const struct timespec *end)
@@ -74,7 +79,7 @@ signer_read_full(int fd, uint8_t *buf, size_t len, const struct timespec *end)
 	while (len > 0) {
 		if (end != NULL && signer_wait(fd, POLLIN, end) == -1)
 			return -1;
-		if ((n = read(fd, buf, len)) == -1 && errno == EINTR)
+		if ((n = recv(fd, buf, len, 0)) == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
@@ -93,7 +98,8 @@ signer_write_full(int fd, const uint8_t *buf, size_t len)
 	ssize_t	n;
 
 	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1 && errno == EINTR)
+		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) == -1 &&
+		    errno == EINTR)
 			continue;
 		if (n == -1)
 			return -1;

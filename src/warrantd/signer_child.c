@@ -2,7 +2,7 @@
  * signer_child — the checkpoint signer's own side (see signer.h): forked by
  * warrantd, it keeps its socket and stdio only, loads the signing key,
  * confines itself (seccomp, written as raw BPF like the parser workers'
- * filter: read and write on its socket, write on stderr, memory, exit),
+ * filter: recv and send on its socket, write on stderr, memory, exit),
  * then signs what it is asked: only a tree size and a root, under its one
  * origin. Anything else on the socket ends it. It never returns.
  */
@@ -56,16 +56,17 @@ signer_sandbox(void)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SC_ARCH, 1, 0),
 		SC_RET(SECCOMP_RET_KILL_PROCESS),
 		SC_LOAD(SC_NR),
-		/* read: its socket only. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_read, 0, 4),
+		/* recv(from), send(to): its socket only. */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_recvfrom, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 4),
 		SC_LOAD(SC_ARG(0)),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIGNER_SOCK, 0, 1),
 		SC_RET(SECCOMP_RET_ALLOW),
 		SC_RET(SECCOMP_RET_KILL_PROCESS),
-		/* write: its socket and stderr. */
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 5),
+		SC_LOAD(SC_NR),
+		/* write: stderr only (the sanitizers' reports). */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 0, 4),
 		SC_LOAD(SC_ARG(0)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIGNER_SOCK, 1, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 1),
 		SC_RET(SECCOMP_RET_ALLOW),
 		SC_RET(SECCOMP_RET_KILL_PROCESS),
