@@ -1349,8 +1349,7 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 	} else if (cfg->signer != NULL) {
 		log_warnx("journal: the signer has no public key");
 		goto fail;
-	}
-	else if (cfg->signing_key != NULL &&
+	} else if (cfg->signing_key != NULL &&
 	    (j->key = checkpoint_load_private(cfg->signing_key)) == NULL)
 		goto fail;
 	snprintf(j->origin, sizeof(j->origin), "%s",
