@@ -17,17 +17,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "journal.pb-c.h"
 
+struct checkpoint;
 struct event_base;
 struct journal;
 struct seal;
+
+/*
+ * Who signs checkpoints when the key is not in this process (the daemon's
+ * signer child, src/warrantd/signer.h). sign returns the signed note for
+ * cp (malloc'd) or NULL (logged); it is called from the journal's writer
+ * thread and from journal_close. broken returns NULL while signing works,
+ * else why it does not (for journal_status and /healthz); any thread.
+ * pub verifies the checkpoints found at open; the journal takes a
+ * reference.
+ */
+struct journal_signer {
+	char		*(*sign)(const struct checkpoint *, void *arg);
+	const char	*(*broken)(void *arg);
+	void		*arg;
+	EVP_PKEY	*pub;
+};
 
 struct journal_config {
 	const char	*dir;			/* created 0700 if missing */
 	size_t		 segment_max;		/* bytes per segment file */
 	uint32_t	 record_max;		/* cap on one record's length */
 	const char	*signing_key;		/* Ed25519 PEM for checkpoints; NULL = none */
+	/* Or the key kept elsewhere (the daemon); with signing_key NULL. */
+	const struct journal_signer *signer;
 	const char	*origin;		/* checkpoint origin line */
 	unsigned	 checkpoint_records;
 	unsigned	 checkpoint_interval_s;
@@ -83,6 +104,8 @@ int	journal_replay(struct journal *,
 int	journal_replay_unsealed_from(struct journal *, uint64_t from,
 	    int (*fn)(const Warrant__Record *, void *), void *arg);
 bool	journal_healthy(const struct journal *);
+/* False once checkpoints can no longer be signed (the signer is gone). */
+bool	journal_signing(const struct journal *);
 /* Short reason when unhealthy, for logs, 503 answers and sd_notify STATUS. */
 const char *journal_status(const struct journal *);
 uint64_t journal_size(const struct journal *);	/* records so far */

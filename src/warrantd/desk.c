@@ -1658,7 +1658,9 @@ static void
 desk_healthz(struct desk *d, desk_reply_cb cb, void *arg)
 {
 	struct desk_health	 h = { json_array(), true };
-	bool			 journal = journal_healthy(d->env.journal);
+	/* Appends working, and checkpoints still signed. */
+	bool			 journal = journal_healthy(d->env.journal) &&
+	    journal_signing(d->env.journal);
 
 	backend_each(d->env.backends, desk_health_backend, &h);
 	desk_reply_json(cb, arg, journal && h.ok ? 200 : 503, json_pack(

@@ -352,7 +352,9 @@ journal_checkpoint(struct journal *j)
 	cp.size = j->tree.size;
 	merkle_tree_root(&j->tree, cp.root);
 	clock_gettime(CLOCK_MONOTONIC, &j->cp_time);
-	if ((note = checkpoint_sign(&cp, j->key)) == NULL)
+	note = j->signer.sign != NULL ? j->signer.sign(&cp, j->signer.arg) :
+	    checkpoint_sign(&cp, j->key);
+	if (note == NULL)
 		return;
 	snprintf(name, sizeof(name), "checkpoint-%016" PRIx64, cp.size);
 	if (checkpoint_write(j->dirfd, name, note) == -1 ||
@@ -656,14 +658,26 @@ journal_healthy(const struct journal *j)
 	return ok;
 }
 
+bool
+journal_signing(const struct journal *j)
+{
+	return j->signer.broken == NULL ||
+	    j->signer.broken(j->signer.arg) == NULL;
+}
+
 const char *
 journal_status(const struct journal *j)
 {
 	static __thread char	 buf[sizeof(j->status)];
 	pthread_mutex_t		*mu = (pthread_mutex_t *)&j->mu;
+	const char		*why = j->signer.broken != NULL ?
+	    j->signer.broken(j->signer.arg) : NULL;
 
 	pthread_mutex_lock(mu);
-	if (j->error == 0)
+	if (j->error == 0 && why != NULL)
+		snprintf(buf, sizeof(buf), "journal ok, %" PRIu64 " records; "
+		    "NO NEW CHECKPOINTS: %s", j->durable, why);
+	else if (j->error == 0)
 		snprintf(buf, sizeof(buf), "journal ok, %" PRIu64 " records",
 		    j->durable);
 	else

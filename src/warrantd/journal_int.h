@@ -71,7 +71,8 @@ struct journal {
 	struct merkle_tree	 tree;		/* over the durable records */
 
 	/* Checkpoints (the writer's too); no key, no checkpoints. */
-	EVP_PKEY		*key;
+	EVP_PKEY		*key;		/* private, or the signer's public */
+	struct journal_signer	 signer;	/* sign NULL: key signs here */
 	char			 origin[CHECKPOINT_ORIGIN_MAX];
 	unsigned		 cp_records;
 	unsigned		 cp_interval_s;

@@ -497,7 +497,14 @@ journal_open(const struct journal_config *cfg, struct event_base *base,
 		free(j);
 		return -1;
 	}
-	if (cfg->signing_key != NULL &&
+	if (cfg->signer != NULL && cfg->signer->pub != NULL &&
+	    EVP_PKEY_up_ref(cfg->signer->pub) == 1) {
+		j->signer = *cfg->signer;
+		j->key = cfg->signer->pub;
+	} else if (cfg->signer != NULL) {
+		log_warnx("journal: the signer has no public key");
+		goto fail;
+	} else if (cfg->signing_key != NULL &&
 	    (j->key = checkpoint_load_private(cfg->signing_key)) == NULL)
 		goto fail;
 	snprintf(j->origin, sizeof(j->origin), "%s",

@@ -37,6 +37,7 @@
 #include "intake.h"
 #include "routes.h"
 #include "server.h"
+#include "signer.h"
 #include "strict.h"
 #include "store.h"
 #include "store_sync.h"
@@ -238,6 +239,8 @@ warrantd_state_strict(const char *state, const char *journal)
  */
 static struct seal	*warrantd_seal;
 static uint8_t		 warrantd_data_key[SEAL_KEY_LEN];
+/* The only process that holds the journal's signing key (signer.h). */
+static struct signer	*warrantd_signer;
 
 static const char *
 warrantd_data_key_path(const struct wd_conf *conf, char *buf, size_t len)
@@ -277,6 +280,7 @@ warrantd_open_journal(struct server *srv)
 {
 	const struct wd_conf	*conf = srv->gen->conf;
 	struct journal_config	 jc;
+	struct journal_signer	 js;
 	char			 dir[4096];
 
 	if (mkdir(conf->state_dir, 0700) == -1 && errno != EEXIST) {
@@ -299,13 +303,20 @@ warrantd_open_journal(struct server *srv)
 	 * journal accept up to JSEG_RECORD_MAX_LIMIT.
 	 */
 	jc.record_max = 1024 * 1024;
-	jc.signing_key = conf->journal.signing_key;
+	/* The key itself is in the signer child, never here. */
+	if (warrantd_signer != NULL) {
+		signer_journal(warrantd_signer, &js);
+		jc.signer = &js;
+	} else if (conf->journal.signing_key != NULL) {
+		log_warnx("journal: signing-key %s appeared between two readings "
+		    "of the configuration at start: start again",
+		    conf->journal.signing_key);
+		return -1;
+	}
 	jc.origin = conf->journal.origin;
 	jc.checkpoint_records = conf->journal.checkpoint_records;
 	jc.checkpoint_interval_s = conf->journal.checkpoint_interval_s;
 	jc.seal = warrantd_seal;
-	if (jc.signing_key != NULL && tls_key_file_private(jc.signing_key) == -1)
-		return -1;
 	return journal_open(&jc, srv->base, &srv->journal);
 }
 
@@ -532,6 +543,27 @@ warrantd_start_parsers(struct server *srv, const char *path)
 	conf_free(conf);
 }
 
+/*
+ * The checkpoint signer, forked before any thread exists and before any key
+ * is loaded (issue 12): from a first reading of the configuration, which
+ * holds the key's path, never the key.
+ */
+static void
+warrantd_start_signer(const char *path)
+{
+	struct wd_conf	*conf;
+
+	if ((conf = conf_load(path)) == NULL)
+		fatalx("configuration %s is not usable; nothing started", path);
+	if (conf->journal.signing_key != NULL &&
+	    (tls_key_file_private(conf->journal.signing_key) == -1 ||
+	    (warrantd_signer = signer_start(conf->journal.signing_key,
+	    conf->journal.origin != NULL ? conf->journal.origin :
+	    "warrantd")) == NULL))
+		fatalx("journal signing key not usable; refusing to start");
+	conf_free(conf);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -570,8 +602,12 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&srv.conns);
 	srv.conf_path = path;
 	srv.hooks = &routes_hooks;
+	warrantd_start_signer(path);
 	if (evthread_use_pthreads() == -1 || (srv.base = event_base_new()) == NULL)
 		fatalx("cannot initialise libevent");
+	if (warrantd_signer != NULL &&
+	    signer_attach(warrantd_signer, srv.base) == -1)
+		fatalx("checkpoint signer not watched; refusing to start");
 	warrantd_start_parsers(&srv, path);
 	if ((srv.gen = server_gen_load(path, 1)) == NULL)
 		fatalx("configuration %s is not usable; nothing started", path);
@@ -613,6 +649,7 @@ main(int argc, char *argv[])
 	push_free(srv.push);
 	x1prov_free(srv.x1);	/* exchanges cut short: reconciled at start */
 	journal_close(srv.journal);	/* flushes the stop record */
+	signer_free(warrantd_signer);	/* after the last checkpoint */
 	seal_free(warrantd_seal);
 	OPENSSL_cleanse(warrantd_data_key, sizeof(warrantd_data_key));
 	server_alert_close(&srv);
