@@ -74,7 +74,7 @@ grep -q "<CURP>$curp</CURP>" <<<"$doc" || fail "the carried result is not the da
 ref=$(grep -o '<CarrierReference>[^<]*' <<<"$doc" | cut -d'>' -f2)
 [ -n "$ref" ] || fail "no carrier reference in the carried result"
 journal_of "$ref" >"$DIR/held.out"
-grep -q "EVENT_BACKEND_RESULT .*ok" "$DIR/held.out" ||
+grep -q "EVENT_BACKEND_RESULT .*count=1 sha256=" "$DIR/held.out" ||
     fail "the back end's outcome of $ref is not journaled ok: $(cat "$DIR/held.out")"
 grep -q "EVENT_RESULT_DELIVERED" "$DIR/held.out" ||
     fail "the carried result of $ref is not journaled as delivered: $(cat "$DIR/held.out")"
@@ -108,13 +108,14 @@ for i in $(seq 1 100); do
 	grep -q "EVENT_DELIVERY_READY" "$DIR/late.out" && break
 	sleep 0.2
 done
-grep -q "EVENT_BACKEND_RESULT .*ok" "$DIR/late.out" ||
+grep -q "EVENT_BACKEND_RESULT .*count=1 sha256=" "$DIR/late.out" ||
     fail "the late answer of $ref is not journaled ok: $(cat "$DIR/late.out")"
 grep -q "EVENT_DELIVERY_READY" "$DIR/late.out" ||
     fail "the late answer of $ref was not packaged for delivery: $(cat "$DIR/late.out")"
 rm -rf "$DIR/fetched"
 "$WARRANTCTL" --url "$WARRANT_URL" --cacert "$WARRANT_CACERT" --cert "$DIR/fgr.pem" \
-    --key "$DIR/fgr.key" --timeout 20 fetch "$ref" -o "$DIR/fetched" >"$DIR/fetch.out" 2>&1 ||
+    --key "$DIR/fgr.key" --timeout 20 --authority FGR --carrier MXCARRIER \
+    --templates "$TOP_SRCDIR/etc/templates" fetch "$ref" -o "$DIR/fetched" >"$DIR/fetch.out" 2>&1 ||
     fail "warrantctl fetch $ref failed: $(cat "$DIR/fetch.out")"
 grep -rq "$curp" "$DIR/fetched" ||
     fail "the fetched result of $ref is not the database's (CURP $curp): $(ls -R "$DIR/fetched")"
