@@ -100,8 +100,8 @@ struct backend_query {
  * one) as result_name, "<carrier_ref>.<action_id>.<id_index>", durable
  * before the callback runs (a small answer to a query with hold excepted:
  * then stored is false and data, len are what would have been stored):
- * streamed ones (historical location, communication records) only there, chunk by chunk;
- * small ones (subscriber, location, preservation) there as one record and
+ * streamed ones (historical location, communication records) only there,
+ * chunk by chunk; small ones (subscriber, location, preservation) there as one record and
  * decoded here too. count and sha256 follow the protocol's RECORD DIGEST:
  * SHA-256 over, for each record, its 32-bit big-endian length and its
  * canonical encoding; a small answer counts as one record.

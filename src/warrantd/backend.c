@@ -7,7 +7,8 @@
  * (or held for the caller, backend_query.hold, and stored later only if it
  * asks: backend_store), streamed records re-serialized, digested and written
  * chunk by chunk into the results store, then made durable by the finisher
- * thread before the callback runs. Connections are src/warrantd/backend_conn.c's.
+ * thread before the callback runs. Connections are
+ * src/warrantd/backend_conn.c's.
  *
  * Every call ends in exactly one callback, always from the event loop and
  * never from inside backend_call(): completion is posted as a zero timeout.
