@@ -23,7 +23,10 @@
  * (results.h) and are never held whole in memory; the callback gets the
  * record count, the SHA-256 (checked against the back end's own summary) and
  * the name of the stored result. Small answers (subscriber, one location,
- * preservation) are handed decoded, and stored too.
+ * preservation) are handed decoded, and stored too, unless the caller holds
+ * them (backend_query.hold: an answer carried in the acceptance needs no
+ * stored copy; the caller stores it with backend_store() if it cannot be
+ * delivered at once).
  *
  * The module writes no journal records: the callback carries what the
  * daemon journals (back end, attempts, outcome, count, SHA-256, duration).
@@ -85,6 +88,9 @@ struct backend_query {
 	uint32_t		 action_id;	/* HI-1 action of the task */
 	unsigned		 id_index;	/* which identifier of the task (a
 						   task may name several) */
+	bool			 hold;		/* a small answer is not stored:
+						   the callback gets its stored
+						   form (data, len) to keep */
 };
 
 /*
@@ -92,9 +98,10 @@ struct backend_query {
  *
  * Every answer that arrived is also in the results store (when the set has
  * one) as result_name, "<carrier_ref>.<action_id>.<id_index>", durable
- * before the callback runs: streamed ones
- * (historical location, communication records) only there, chunk by chunk;
- * small ones (subscriber, location, preservation) there as one record and
+ * before the callback runs (a small answer to a query with hold excepted:
+ * then stored is false and data, len are what would have been stored):
+ * streamed ones (historical location, communication records) only there,
+ * chunk by chunk; small ones (subscriber, location, preservation) there as one record and
  * decoded here too. count and sha256 follow the protocol's RECORD DIGEST:
  * SHA-256 over, for each record, its 32-bit big-endian length and its
  * canonical encoding; a small answer counts as one record.
@@ -113,6 +120,9 @@ struct backend_result {
 							   back end's summary */
 	bool				 stored;	/* in the results store */
 	char				 result_name[BACKEND_RESULT_NAME_MAX];
+	/* A held small answer (query.hold): its stored form, for backend_store(). */
+	const uint8_t			*data;
+	size_t				 len;
 	/* The decoded small answer, NULL for other types (see backend.pb-c.h). */
 	const Warrant__Backend__Subscriber	*subscriber;
 	const Warrant__Backend__Location	*location;
@@ -146,6 +156,17 @@ void			 backend_set_free(struct backend_set *);
  */
 int			 backend_call(struct backend_set *, const struct backend_query *,
 			    backend_cb cb, void *arg);
+
+/*
+ * Store a held small answer (backend_result.data, len of a call made with
+ * hold) as result "<carrier_ref>.<action_id>.<id_index>" of q, one record:
+ * written, then made durable on the finisher thread. cb runs once, on the
+ * loop, never before this returns: BACKEND_OK with stored set once the
+ * result is durable, BACKEND_STORAGE if it could not be. -1 (cb will not
+ * run) if the set is being freed, has no results store, or is out of memory.
+ */
+int			 backend_store(struct backend_set *, const struct backend_query *,
+			    const uint8_t *data, size_t len, backend_cb cb, void *arg);
 
 /*
  * For warrantd -t: every back end's TLS files load and match, and the

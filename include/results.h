@@ -114,8 +114,18 @@ int			 results_reader_prefetch(struct results_reader *);
 void			 results_reader_skip_digest(struct results_reader *);
 void			 results_reader_close(struct results_reader *);
 
-/* Delete one result (after delivery). 0 if deleted or absent. */
+/* Whether a finished result of that name is in the store. */
+bool			 results_exists(struct results *, const char *name);
+
+/* Delete one result (after delivery), durably. 0 if deleted or absent. */
 int			 results_delete(struct results *, const char *name);
+/*
+ * The same in two steps, to make several deletions durable at once:
+ * results_unlink (1 deleted, 0 absent, -1 error; not yet durable), then
+ * results_sync (the directory's fsync: 0, or -1 logged).
+ */
+int			 results_unlink(struct results *, const char *name);
+int			 results_sync(struct results *);
 /* Delete every result of a carrier reference: name and name.*; count out. */
 int			 results_purge(struct results *, const char *carrier_ref,
 			    unsigned *deleted);

@@ -3,10 +3,12 @@
  * docs/gateway-backends.md): the set built from the configuration, each
  * call's attempts (deadline, retries with exponential backoff and full
  * jitter), the circuit breaker of each back end, and what is done with an
- * answer: typed errors mapped to outcomes, small answers decoded and stored,
- * streamed records re-serialized, digested and written chunk by chunk into
- * the results store, then made durable by the finisher thread before the
- * callback runs. Connections are src/warrantd/backend_conn.c's.
+ * answer: typed errors mapped to outcomes, small answers decoded and stored
+ * (or held for the caller, backend_query.hold, and stored later only if it
+ * asks: backend_store), streamed records re-serialized, digested and written
+ * chunk by chunk into the results store, then made durable by the finisher
+ * thread before the callback runs. Connections are
+ * src/warrantd/backend_conn.c's.
  *
  * Every call ends in exactly one callback, always from the event loop and
  * never from inside backend_call(): completion is posted as a zero timeout.
@@ -182,10 +184,17 @@ call_run_callback(struct backend_call *call)
 		    WARRANT__BACKEND__ENVELOPE__BODY_PRESERVATION_ACK)
 			res.preservation = a->preservation_ack;
 	}
+	if (call->outcome == BACKEND_OK && call->held != NULL) {
+		res.data = call->held;
+		res.len = call->held_len;
+	}
 	TAILQ_REMOVE(&set->calls, call, all);
 	set->npending--;
 	call->cb(&res, call->arg);
 	backend_frame_free(call->answer);
+	if (call->held != NULL)
+		OPENSSL_cleanse(call->held, call->held_len);
+	free(call->held);
 	event_free(call->timer);
 	free(call);
 }
@@ -669,6 +678,17 @@ call_small_answer(struct backend_call *call, Warrant__Backend__Envelope *env,
 		return 0;
 	}
 	EVP_Digest(set->scratch, len, call->sha256, NULL, EVP_sha256(), NULL);
+	if (call->q.hold) {
+		/* The caller keeps it (carried in the acceptance): no file. */
+		if ((call->held = malloc(len)) == NULL) {
+			call_complete(call, BACKEND_STORAGE, "out of memory");
+			return 0;
+		}
+		memcpy(call->held, set->scratch, len);
+		call->held_len = len;
+		call_complete(call, BACKEND_OK, "answered");
+		return 0;
+	}
 	if (set->results == NULL) {
 		call_complete(call, BACKEND_OK, "answered");
 		return 0;
@@ -1142,6 +1162,42 @@ backend_call(struct backend_set *set, const struct backend_query *q,
 		    wd_reqtype_confname(q->type));
 	else
 		call_attempt(call);
+	return 0;
+}
+
+/* A call that only stores what a held call answered: no back end. */
+int
+backend_store(struct backend_set *set, const struct backend_query *q,
+    const uint8_t *data, size_t len, backend_cb cb, void *arg)
+{
+	struct backend_call	*call;
+
+	if (set == NULL || set->freeing || set->results == NULL || len == 0 ||
+	    len > RESULTS_CHUNK_MAX)
+		return -1;
+	if ((call = calloc(1, sizeof(*call))) == NULL) {
+		log_warn("backend store");
+		return -1;
+	}
+	if ((call->timer = evtimer_new(set->base, call_timercb, call)) == NULL) {
+		log_warnx("backend store: cannot make a timer");
+		free(call);
+		return -1;
+	}
+	call->set = set;
+	call->q = *q;
+	call->q.carrier_ref[sizeof(call->q.carrier_ref) - 1] = '\0';
+	call->cb = cb;
+	call->arg = arg;
+	call->started_us = now_us();
+	call->count = 1;
+	EVP_Digest(data, len, call->sha256, NULL, EVP_sha256(), NULL);
+	TAILQ_INSERT_TAIL(&set->calls, call, all);
+	set->npending++;
+	if (call_writer(call) == -1 || results_append(call->w, data, len) == -1)
+		call_complete(call, BACKEND_STORAGE, "results store: cannot write");
+	else
+		finisher_submit(call);
 	return 0;
 }
 

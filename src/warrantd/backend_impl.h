@@ -111,6 +111,8 @@ struct backend_call {
 	uint8_t			 sha256[32];
 	int			 fin_rc;
 	Warrant__Backend__Envelope *answer;	/* a small answer, till the callback */
+	uint8_t			*held;		/* its stored form, when q.hold */
+	size_t			 held_len;
 	enum backend_outcome	 outcome;
 	char			 detail[BACKEND_DETAIL_MAX];
 	char			 result_name[BACKEND_RESULT_NAME_MAX];

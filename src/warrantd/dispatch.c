@@ -7,6 +7,13 @@
  * acceptance can carry their answer; everything else, and anything slower,
  * stays in the encrypted results store for delivery.
  *
+ * An awaited call holds its answer (backend_query.hold): the result carried
+ * in the acceptance is never written to the results store, where it would
+ * only be deleted again once delivered. A held result that is not carried
+ * (answered after the wait, a client gone, a delivery not recorded) is
+ * stored and made durable first: before its outcome is journaled if it came
+ * late, before its task is released to the lifecycle otherwise.
+ *
  * A dispatch outlives the answer when calls are still running: it frees
  * itself when its last call has reported and ready has run. Each outcome
  * goes to the lifecycle (its dispatch_hooks) once its record is
@@ -18,6 +25,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "backend.h"
@@ -187,13 +195,35 @@ dispatch_document(struct dispatch *d, struct dispatch_call *k,
 	if (r->stored)
 		snprintf(k->out.result_name, sizeof(k->out.result_name), "%s",
 		    r->result_name);
+	if (r->data != NULL && (k->out.held = malloc(r->len)) != NULL) {
+		memcpy(k->out.held, r->data, r->len);
+		k->out.held_len = r->len;
+		k->out.id_index = r->query->id_index;
+		snprintf(k->out.carrier_ref, sizeof(k->out.carrier_ref), "%s",
+		    r->query->carrier_ref);
+	}
+	if (r->data != NULL && k->out.held == NULL) {	/* cannot keep it */
+		free(k->out.doc);
+		k->out.doc = NULL;
+	}
+}
+
+static void
+dispatch_held_free(struct dispatch_delivery *v)
+{
+	if (v->held != NULL)
+		OPENSSL_cleanse(v->held, v->held_len);
+	free(v->held);
+	v->held = NULL;
 }
 
 static void
 dispatch_free(struct dispatch *d)
 {
-	for (size_t i = 0; i < d->ncalls; i++)
+	for (size_t i = 0; i < d->ncalls; i++) {
 		free(d->calls[i].out.doc);
+		dispatch_held_free(&d->calls[i].out);
+	}
 	if (d->timer)
 		event_free(d->timer);
 	free(d);
@@ -220,7 +250,9 @@ dispatch_fire(struct dispatch *d)
 		if (out != NULL && k->out.doc != NULL) {
 			out[n++] = k->out;
 			memset(&k->out, 0, sizeof(k->out));	/* moved */
-		} else	/* nothing to carry: the lifecycle takes it over */
+		} else if (k->out.held != NULL)	/* stored, then released */
+			dispatch_settle(d->lc, &d->env, d->owner, &k->out, 1);
+		else	/* nothing to carry: the lifecycle takes it over */
 			d->env.dispatch->unclaim(d->lc, d->owner,
 			    d->tasks[k->task].object_id);
 	}
@@ -239,23 +271,112 @@ dispatch_timeout(evutil_socket_t fd, short what, void *arg)
 		dispatch_free(d);
 }
 
+/* A call's outcome is final (and its result, if any, kept): report it. */
 static void
-dispatch_called(const struct backend_result *r, void *arg)
+dispatch_report(struct dispatch_call *k, const struct backend_result *r)
 {
-	struct dispatch_call	*k = arg;
 	struct dispatch		*d = k->d;
 
-	k->done = true;
 	d->pending--;
 	dispatch_journal(d, k, r);	/* counts the call off once recorded */
 	if (k->awaited) {
-		if (!d->ready_called)
+		if (!d->ready_called && k->out.doc == NULL)
 			dispatch_document(d, k, r);
 		if (--d->awaited == 0)
 			dispatch_fire(d);
 	}
 	if (d->pending == 0 && d->ready_called)
 		dispatch_free(d);
+}
+
+/* A held result that will not be carried, on its way to the store. */
+struct dispatch_late {
+	struct dispatch_call	*k;
+	struct backend_result	 r;	/* the call's, pointing below */
+	struct backend_query	 q;
+	char			 backend[BACKEND_NAME_MAX];
+	char			 detail[192];	/* as backend_impl.h's */
+};
+
+static void
+dispatch_late_stored(const struct backend_result *sr, void *arg)
+{
+	struct dispatch_late	*l = arg;
+
+	l->r.stored = sr->outcome == BACKEND_OK;
+	if (l->r.stored)
+		snprintf(l->r.result_name, sizeof(l->r.result_name), "%s",
+		    sr->result_name);
+	else {
+		l->r.outcome = BACKEND_STORAGE;
+		l->r.detail = "results store: cannot make the result durable";
+	}
+	dispatch_report(l->k, &l->r);
+	free(l);
+}
+
+/*
+ * The back end's answer is held but will not be carried (it came after the
+ * wait): stored first, so that its outcome is journaled as it is for every
+ * other result, durable in the store. 0 if under way; -1 if not started.
+ */
+static int
+dispatch_store_late(struct dispatch_call *k, const struct backend_result *r)
+{
+	struct dispatch_late	*l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -1;
+	l->k = k;
+	l->r = *r;
+	l->q = *r->query;
+	l->q.hold = false;
+	l->r.query = &l->q;
+	l->r.data = NULL;
+	l->r.len = 0;
+	l->r.subscriber = NULL;
+	l->r.location = NULL;
+	l->r.preservation = NULL;
+	snprintf(l->backend, sizeof(l->backend), "%s", r->backend);
+	snprintf(l->detail, sizeof(l->detail), "%s", r->detail ? r->detail : "");
+	l->r.backend = l->backend;
+	l->r.detail = l->detail;
+	if (backend_store(k->d->env.backends, &l->q, r->data, r->len,
+	    dispatch_late_stored, l) == -1) {
+		free(l);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+dispatch_called(const struct backend_result *r, void *arg)
+{
+	struct dispatch_call	*k = arg;
+	struct dispatch		*d = k->d;
+	struct backend_result	 failed;
+
+	k->done = true;
+	if (r->outcome == BACKEND_OK && r->data != NULL) {
+		/* Held: carried in the acceptance, or stored before reported. */
+		if (k->awaited && !d->ready_called) {
+			dispatch_document(d, k, r);
+			if (k->out.held != NULL)
+				goto report;
+		}
+		if (dispatch_store_late(k, r) == 0)
+			return;	/* reported once stored */
+		log_warnx("%s: a held back-end answer cannot be stored",
+		    d->ref);
+		failed = *r;
+		failed.outcome = BACKEND_STORAGE;
+		failed.detail = "results store: cannot write";
+		failed.data = NULL;
+		dispatch_report(k, &failed);
+		return;
+	}
+ report:
+	dispatch_report(k, r);
 }
 
 static void
@@ -325,6 +446,8 @@ dispatch_run(struct dispatch *d)
 		const struct hi1_task *t = &d->tasks[k->task];
 
 		dispatch_query(d, t, k->id, &q);
+		/* Awaited: held for the acceptance, stored only if not carried. */
+		q.hold = k->awaited && d->env.results != NULL;
 		d->env.dispatch->calls(d->lc, d->owner, t->object_id, +1);
 		if (d->env.backends == NULL) {
 			struct backend_result r;
@@ -447,10 +570,69 @@ dispatch_task(struct lifecycle *lc, const struct lifecycle_env *env,
 	return 0;
 }
 
+/* A task's claim ends once its held result is durable (or could not be). */
+struct dispatch_settling {
+	struct lifecycle		*lc;
+	const struct dispatch_hooks	*hooks;
+	char				 owner[HI1_ID_LEN + 1];
+	char				 oid[HI1_UUID_LEN + 1];
+	char				 ref[BACKEND_REF_MAX];
+};
+
+static void
+dispatch_settled(const struct backend_result *sr, void *arg)
+{
+	struct dispatch_settling *s = arg;
+
+	if (sr->outcome != BACKEND_OK)
+		log_warnx("%s: task %s: its result, not delivered in the "
+		    "acceptance, could not be stored (%s)", s->ref, s->oid,
+		    sr->detail ? sr->detail : "?");
+	s->hooks->unclaim(s->lc, s->owner, s->oid);
+	free(s);
+}
+
+void
+dispatch_settle(struct lifecycle *lc, const struct lifecycle_env *env,
+    const char *owner, const struct dispatch_delivery *v, size_t n)
+{
+	struct dispatch_settling	*s;
+	struct backend_query		 q;
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (v[i].held == NULL || v[i].recorded) {
+			env->dispatch->unclaim(lc, owner, v[i].task_oid);
+			continue;
+		}
+		memset(&q, 0, sizeof(q));
+		snprintf(q.carrier_ref, sizeof(q.carrier_ref), "%s",
+		    v[i].carrier_ref);
+		q.action_id = v[i].action_id;
+		q.id_index = v[i].id_index;
+		if ((s = calloc(1, sizeof(*s))) != NULL) {
+			s->lc = lc;
+			s->hooks = env->dispatch;
+			snprintf(s->owner, sizeof(s->owner), "%s", owner);
+			snprintf(s->oid, sizeof(s->oid), "%s", v[i].task_oid);
+			snprintf(s->ref, sizeof(s->ref), "%s", v[i].carrier_ref);
+		}
+		if (s == NULL || backend_store(env->backends, &q, v[i].held,
+		    v[i].held_len, dispatch_settled, s) == -1) {
+			log_warnx("%s: task %s: its result, not delivered in the "
+			    "acceptance, cannot be stored", v[i].carrier_ref,
+			    v[i].task_oid);
+			free(s);
+			env->dispatch->unclaim(lc, owner, v[i].task_oid);
+		}
+	}
+}
+
 void
 dispatch_free_deliveries(struct dispatch_delivery *v, size_t n)
 {
-	for (size_t i = 0; v != NULL && i < n; i++)
+	for (size_t i = 0; v != NULL && i < n; i++) {
 		free(v[i].doc);
+		dispatch_held_free(&v[i]);
+	}
 	free(v);
 }

@@ -58,6 +58,15 @@ struct dispatch_delivery {
 	size_t		 doc_len;
 	uint8_t		 sha256[32];	/* of doc, for the journal */
 	char		 result_name[BACKEND_RESULT_NAME_MAX];	/* stored copy */
+	/*
+	 * No stored copy yet (held, backend_query.hold): what would be stored,
+	 * the result's coordinates for backend_store(); dispatch_settle()
+	 * stores it if the delivery was not recorded.
+	 */
+	uint8_t		*held;
+	size_t		 held_len;
+	char		 carrier_ref[BACKEND_REF_MAX];
+	unsigned	 id_index;
 	/* The DeliveryObject it travels as (lifecycle_delivered_record). */
 	char		 part_oid[HI1_UUID_LEN + 1];
 	char		 delivery_id[HI1_UUID_LEN + 1];
@@ -87,6 +96,13 @@ void	dispatch_start(struct lifecycle *, const struct lifecycle_env *,
  */
 int	dispatch_task(struct lifecycle *, const struct lifecycle_env *,
 	    const struct obj *task, bool release);
+/*
+ * After the answer: the claims of the deliveries end. A held result whose
+ * delivery was not recorded is first stored (durable), then its task
+ * released to the lifecycle, which delivers it like any other result.
+ */
+void	dispatch_settle(struct lifecycle *, const struct lifecycle_env *,
+	    const char *owner, const struct dispatch_delivery *, size_t n);
 void	dispatch_free_deliveries(struct dispatch_delivery *, size_t n);
 
 #endif

@@ -371,9 +371,13 @@ intake_finish(struct intake_job *j)
 
 	if (!dead)
 		intake_answer(j);
-	/* Delivered and recorded as such: the stored copies are not needed. */
+	/*
+	 * Delivered and recorded as such: a stored copy is not needed (a held
+	 * result has none: lifecycle_release stores only what was not).
+	 */
 	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
-		if (j->deliveries[i].recorded)
+		if (j->deliveries[i].recorded &&
+		    j->deliveries[i].result_name[0] != '\0')
 			purge_queue(srv->purge, j->deliveries[i].result_name);
 	/* Claims end: whatever was not delivered, the lifecycle delivers. */
 	lifecycle_release(srv->lifecycle, j->owner, j->deliveries, j->ndeliveries);

@@ -1291,6 +1291,49 @@ lc_pack_thread(void *arg)
 
 static void lc_packed(void *);
 
+/*
+ * An answer's outcome is journaled, but its result is not in the store:
+ * a result held for an acceptance (dispatch.h) when the daemon stopped
+ * before it was either delivered or stored. Its identifiers are asked
+ * again, like a lost outcome, rather than the task failing. true if so
+ * (or if that call is under way).
+ */
+static bool
+lc_pack_missing(struct lifecycle *lc, const struct obj *o)
+{
+	const struct obj_task	*t = &o->u.task;
+	struct lc_mark		*m;
+	struct obj		*c;
+	char			 name[RESULTS_NAME_MAX];
+	bool			 missing = false;
+
+	if ((m = lc_mark_find(lc, o->owner, o->oid, false)) != NULL &&
+	    m->calls > 0)
+		return true;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return false;
+	*c = *o;
+	for (size_t i = 0; i < t->t.nids; i++) {
+		if (t->outcome[i] != BACKEND_OK + 1)
+			continue;
+		snprintf(name, sizeof(name), "%s.%u.%zu", o->ref,
+		    t->t.action_id, i);
+		if (!results_exists(lc->env.results, name)) {
+			c->u.task.outcome[i] = OBJ_OUTCOME_PENDING;
+			missing = true;
+		}
+	}
+	if (missing) {
+		log_warnx("%s: task %s: a recorded result is not in the results "
+		    "store (not yet stored when the daemon stopped); the back "
+		    "end is asked again", o->ref, o->oid);
+		if (dispatch_task(lc, &lc->env, c, false) == -1)
+			lc_schedule_retry(lc, o);
+	}
+	free(c);
+	return missing;
+}
+
 static void
 lc_pack(struct lifecycle *lc, const struct obj *o)
 {
@@ -1304,6 +1347,8 @@ lc_pack(struct lifecycle *lc, const struct obj *o)
 		    true, NULL);
 		return;
 	}
+	if (lc_pack_missing(lc, o))
+		return;
 	if ((m = lc_mark_find(lc, o->owner, o->oid, true)) == NULL ||
 	    (j = calloc(1, sizeof(*j))) == NULL)
 		return;
@@ -2619,8 +2664,8 @@ void
 lifecycle_release(struct lifecycle *lc, const char *owner,
     const struct dispatch_delivery *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		lifecycle_unclaim(lc, owner, v[i].task_oid);
+	/* Held results not delivered are stored first (dispatch.h). */
+	dispatch_settle(lc, &lc->env, owner, v, n);
 }
 
 void

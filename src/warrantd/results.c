@@ -863,8 +863,19 @@ results_reader_close(struct results_reader *rd)
 
 /* --- deleting ----------------------------------------------------------------- */
 
+bool
+results_exists(struct results *r, const char *name)
+{
+	char	file[RESULTS_NAME_MAX + sizeof(RES_SUFFIX)];
+
+	if (!results_name_valid(name))
+		return false;
+	snprintf(file, sizeof(file), "%s" RES_SUFFIX, name);
+	return faccessat(r->dirfd, file, F_OK, 0) == 0;
+}
+
 int
-results_delete(struct results *r, const char *name)
+results_unlink(struct results *r, const char *name)
 {
 	char	file[RESULTS_NAME_MAX + sizeof(RES_SUFFIX)];
 
@@ -879,12 +890,28 @@ results_delete(struct results *r, const char *name)
 		log_warn("results %s: delete", name);
 		return -1;
 	}
-	/* A purge is a legal obligation: make the deletion durable too. */
+	return 1;
+}
+
+int
+results_sync(struct results *r)
+{
 	if (fsync(r->dirfd) == -1) {
 		log_warn("results: fsync of %s", r->dir);
 		return -1;
 	}
 	return 0;
+}
+
+int
+results_delete(struct results *r, const char *name)
+{
+	int	rc;
+
+	if ((rc = results_unlink(r, name)) <= 0)
+		return rc;
+	/* A purge is a legal obligation: make the deletion durable too. */
+	return results_sync(r);
 }
 
 /*

@@ -704,6 +704,8 @@ struct got {
 	uint64_t	 duration_us;
 	uint8_t		 sha[32];
 	bool		 stored;
+	uint8_t		 held[4096];	/* a held answer's stored form */
+	size_t		 held_len;
 	char		 name[BACKEND_RESULT_NAME_MAX];
 	char		 detail[256];
 	char		 backend[64];
@@ -731,6 +733,11 @@ on_result(const struct backend_result *r, void *arg)
 	g->duration_us = r->duration_us;
 	memcpy(g->sha, r->sha256, 32);
 	g->stored = r->stored;
+	if (r->data != NULL) {
+		assert_true(r->len <= sizeof(g->held));
+		memcpy(g->held, r->data, r->len);
+		g->held_len = r->len;
+	}
 	snprintf(g->name, sizeof(g->name), "%s", r->result_name);
 	snprintf(g->detail, sizeof(g->detail), "%s", r->detail);
 	snprintf(g->backend, sizeof(g->backend), "%s", r->backend);
@@ -1031,6 +1038,61 @@ test_answers(void **state)
 		assert_string_equal(s.name, "MXC-20260301-00000006.0.1");
 		assert_stored(&s);
 	}
+}
+
+/*
+ * hold: a small answer is handed over in its stored form, nothing written;
+ * backend_store() then stores exactly that (durable, same digest).
+ */
+static void
+test_held(void **state)
+{
+	struct backend_query	q;
+	struct got		h, st, rec;
+	uint8_t			sha[32];
+	char			name[BACKEND_RESULT_NAME_MAX];
+
+	(void)state;
+	fake_listen();
+	start(2000, 3, 2, 5, 30000);
+	q = mkquery(WD_REQ_SUBSCRIBER, "525512345678", 7);
+	q.hold = true;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(backend_call(set, &q, on_result, &h), 0);
+	run_until(&ndone, 1, 10000);
+	assert_int_equal(h.outcome, BACKEND_OK);
+	assert_true(h.has_subscriber);
+	assert_false(h.stored);
+	assert_true(h.held_len > 4);
+	EVP_Digest(h.held, h.held_len, sha, NULL, EVP_sha256(), NULL);
+	assert_memory_equal(sha, h.sha, 32);
+	snprintf(name, sizeof(name), "%s.7.0", q.carrier_ref);
+	assert_false(results_exists(store, name));
+
+	/* Not carried after all: stored under the call's name, durable. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(backend_store(set, &q, h.held, h.held_len, on_result,
+	    &st), 0);
+	assert_int_equal(st.done, 0);	/* never from inside */
+	run_until(&ndone, 2, 10000);
+	assert_int_equal(st.outcome, BACKEND_OK);
+	assert_int_equal(st.count, 1);
+	assert_string_equal(st.name, name);
+	assert_memory_equal(st.sha, h.sha, 32);
+	assert_stored(&st);
+	assert_true(results_exists(store, name));
+	assert_int_equal(fake.requests, 1);	/* no second call */
+
+	/* Streamed answers are stored whatever hold says. */
+	q = mkquery(WD_REQ_RECORDS, "525512345678", 8);
+	q.hold = true;
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(backend_call(set, &q, on_result, &rec), 0);
+	run_until(&ndone, 3, 10000);
+	assert_int_equal(rec.outcome, BACKEND_OK);
+	assert_int_equal(rec.held_len, 0);
+	assert_stored(&rec);
+	assert_int_equal(backend_pending(set), 0);
 }
 
 static void
@@ -1823,6 +1885,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_down_at_start, setup,
 		    teardown),

@@ -529,9 +529,21 @@ test_purge(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(results_purge(r, "../x", &n), -1);
 
+	assert_true(results_exists(r, "MXC-80"));
 	assert_int_equal(results_delete(r, "MXC-80"), 0);
 	assert_null(results_reader_open(r, "MXC-80"));
+	assert_false(results_exists(r, "MXC-80"));
 	assert_int_equal(results_delete(r, "MXC-80"), 0);	/* absent: fine */
+
+	/* In two steps (the purge thread's batches): unlink, then one sync. */
+	assert_true(results_exists(r, "MXC-9.1"));
+	assert_int_equal(results_unlink(r, "MXC-9.1"), 1);
+	assert_false(results_exists(r, "MXC-9.1"));
+	assert_null(results_reader_open(r, "MXC-9.1"));
+	assert_int_equal(results_unlink(r, "MXC-9.1"), 0);	/* absent */
+	assert_int_equal(results_unlink(r, "../x"), -1);
+	assert_false(results_exists(r, "../x"));
+	assert_int_equal(results_sync(r), 0);
 	results_close(r);
 }
 
