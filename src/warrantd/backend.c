@@ -2,13 +2,9 @@
  * backend — calls to the carrier's back ends (see include/backend.h and
  * docs/gateway-backends.md): the set built from the configuration, each
  * call's attempts (deadline, retries with exponential backoff and full
- * jitter), the circuit breaker of each back end, and what is done with an
- * answer: typed errors mapped to outcomes, small answers decoded and stored
- * (or held for the caller, backend_query.hold, and stored later only if it
- * asks: backend_store), streamed records re-serialized, digested and written
- * chunk by chunk into the results store, then made durable by the finisher
- * thread before the callback runs. Connections are
- * src/warrantd/backend_conn.c's.
+ * jitter) and the circuit breaker of each back end. What is done with an
+ * answer, and the finisher thread that makes results durable, are
+ * src/warrantd/backend_answer.c's; connections src/warrantd/backend_conn.c's.
  *
  * Every call ends in exactly one callback, always from the event loop and
  * never from inside backend_call(): completion is posted as a zero timeout.
@@ -40,11 +36,6 @@
 #include "wd_wake.h"
 
 static void	call_attempt(struct backend_call *);
-static void	call_complete(struct backend_call *, enum backend_outcome,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-static void	call_attempt_failed(struct backend_call *, enum backend_outcome,
-		    bool retryable, bool counts, unsigned retry_after_ms,
-		    const char *);
 
 int64_t
 backend_now_ms(void)
@@ -142,8 +133,8 @@ breaker_failure(struct backend *be)
 	}
 }
 
-static void
-breaker_success(struct backend *be)
+void
+backend_breaker_success(struct backend *be)
 {
 	be->consecutive = 0;
 	if (be->breaker != BREAKER_CLOSED)
@@ -200,8 +191,8 @@ call_run_callback(struct backend_call *call)
 }
 
 /* Leave whatever list or connection the call is on. */
-static void
-call_detach(struct backend_call *call)
+void
+backend_call_detach(struct backend_call *call)
 {
 	struct backend_conn	*c = call->conn;
 
@@ -223,15 +214,15 @@ call_abandon(struct backend_call *call)
 	struct backend_conn	*c = call->conn;
 	uint64_t		 id = call->request_id;
 
-	call_detach(call);
+	backend_call_detach(call);
 	results_abort(call->w);
 	call->w = NULL;
 	if (c != NULL)
 		backend_conn_cancel(c, id);
 }
 
-static void
-call_complete(struct backend_call *call, enum backend_outcome outcome,
+void
+backend_call_complete(struct backend_call *call, enum backend_outcome outcome,
     const char *fmt, ...)
 {
 	struct timeval	tv = { 0, 0 };
@@ -289,8 +280,8 @@ call_backoff_ms(unsigned attempt, unsigned retry_after_ms)
  * An attempt failed. counts: the back end's health is in question (the
  * breaker hears of it). Retried if retryable and attempts remain.
  */
-static void
-call_attempt_failed(struct backend_call *call, enum backend_outcome outcome,
+void
+backend_call_attempt_failed(struct backend_call *call, enum backend_outcome outcome,
     bool retryable, bool counts, unsigned retry_after_ms, const char *why)
 {
 	struct backend	*be = call->be;
@@ -310,7 +301,7 @@ call_attempt_failed(struct backend_call *call, enum backend_outcome outcome,
 		call->probe = false;
 	}
 	if (!retryable || call->attempts > be->retries || call->set->freeing) {
-		call_complete(call, outcome, NULL);
+		backend_call_complete(call, outcome, NULL);
 		return;
 	}
 	ms = call_backoff_ms(call->attempts, retry_after_ms);
@@ -345,15 +336,15 @@ call_timercb(evutil_socket_t fd, short what, void *arg)
 		snprintf(why, sizeof(why), "%s within %u ms",
 		    call->state == CALL_QUEUED ? "no connection ready" :
 		    "no answer", call->be->deadline_ms);
-		call_attempt_failed(call, BACKEND_DEADLINE, true, true, 0, why);
+		backend_call_attempt_failed(call, BACKEND_DEADLINE, true, true, 0, why);
 		break;
 	default:
 		break;
 	}
 }
 
-static void
-call_arm_deadline(struct backend_call *call)
+void
+backend_call_arm_deadline(struct backend_call *call)
 {
 	unsigned	ms = call->be->deadline_ms;
 	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -425,8 +416,8 @@ call_envelope(const struct backend_call *call, struct query_msgs *m)
 	}
 }
 
-static bool
-call_is_streamed(const struct backend_call *call)
+bool
+backend_call_is_streamed(const struct backend_call *call)
 {
 	return call->q.type == WD_REQ_LOCATION_HIST ||
 	    call->q.type == WD_REQ_RECORDS;
@@ -440,7 +431,7 @@ call_send(struct backend_call *call, struct backend_conn *c)
 	call->request_id = c->next_id++;
 	call_envelope(call, &m);
 	if (backend_conn_send(c, &m.env) == -1) {
-		call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0,
+		backend_call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0,
 		    "cannot send the request");
 		return;
 	}
@@ -499,8 +490,8 @@ backend_dispatch(struct backend *be)
 		if (!c->kinds[call->q.type] || (call->q.type == WD_REQ_SUBSCRIBER &&
 		    !c->idtypes[call->q.id.type])) {
 			/* It answered its hello: healthy, just not for this. */
-			breaker_success(be);
-			call_complete(call, BACKEND_UNSUPPORTED, "the back end "
+			backend_breaker_success(be);
+			backend_call_complete(call, BACKEND_UNSUPPORTED, "the back end "
 			    "does not announce %s for %s",
 			    wd_reqtype_confname(call->q.type),
 			    wd_idtype_name(call->q.id.type));
@@ -525,7 +516,7 @@ backend_opening_failed(struct backend *be, const char *why)
 			return;
 	snprintf(text, sizeof(text), "cannot connect: %s", why);
 	while ((call = TAILQ_FIRST(&be->waiting)) != NULL)
-		call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0,
+		backend_call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0,
 		    text);
 }
 
@@ -536,7 +527,7 @@ backend_call_lost(struct backend_call *call, const char *why)
 
 	/* backend_conn_close() has taken it off the connection already. */
 	snprintf(text, sizeof(text), "connection lost: %s", why);
-	call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0, text);
+	backend_call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0, text);
 }
 
 static void
@@ -547,15 +538,15 @@ call_attempt(struct backend_call *call)
 	if (!breaker_admit(be, call)) {
 		char last[sizeof(call->detail)];
 
-		/* call_complete writes call->detail: never its own source. */
+		/* backend_call_complete writes call->detail: never its own source. */
 		memcpy(last, call->detail, sizeof(last));
-		call_complete(call, BACKEND_UNAVAILABLE, "breaker %s%s%s",
+		backend_call_complete(call, BACKEND_UNAVAILABLE, "breaker %s%s%s",
 		    breaker_name(be->breaker), last[0] ?
 		    "; last failure: " : "", last);
 		return;
 	}
 	if (be->nwaiting >= BACKEND_WAIT_MAX) {
-		call_complete(call, BACKEND_UNAVAILABLE,
+		backend_call_complete(call, BACKEND_UNAVAILABLE,
 		    "%u calls already wait for this back end", be->nwaiting);
 		return;
 	}
@@ -563,361 +554,9 @@ call_attempt(struct backend_call *call)
 	call->state = CALL_QUEUED;
 	TAILQ_INSERT_TAIL(&be->waiting, call, entry);
 	be->nwaiting++;
-	call_arm_deadline(call);
+	backend_call_arm_deadline(call);
 	/* Last: dispatching may fail the attempt at once (nothing listens). */
 	backend_dispatch(be);
-}
-
-/* --- answers ----------------------------------------------------------------- */
-
-static void
-finisher_submit(struct backend_call *call)
-{
-	struct backend_set	*set = call->set;
-
-	call->state = CALL_FINISHING;
-	pthread_mutex_lock(&set->fin_lock);
-	TAILQ_INSERT_TAIL(&set->fin_queue, call, entry);
-	pthread_cond_signal(&set->fin_cond);
-	pthread_mutex_unlock(&set->fin_lock);
-}
-
-/* Map a typed error to what happens to the call. */
-static void
-call_error(struct backend_call *call, const Warrant__Backend__Error *e)
-{
-	struct backend	*be = call->be;
-	char		 why[BACKEND_DETAIL_MAX], msg[96];
-	size_t		 i;
-	enum backend_outcome final;
-
-	/* A final message: the request is over at the back end. */
-	call_detach(call);
-	for (i = 0; e->message[i] != '\0' && i + 1 < sizeof(msg); i++)
-		msg[i] = (e->message[i] >= 0x20 && e->message[i] < 0x7f) ?
-		    e->message[i] : '?';
-	msg[i] = '\0';
-	/* Its words go to the journal and the log: no identifier in them. */
-	seal_mask_identifiers(msg);
-	snprintf(why, sizeof(why), "back end: %s%s%s",
-	    backend_frame_error_name(e->code), msg[0] ? ": " : "", msg);
-	switch (e->code) {
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_TEMPORARILY_UNAVAILABLE:
-		call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true,
-		    e->retry_after_ms, why);
-		return;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_INTERNAL:
-		call_attempt_failed(call, BACKEND_FAILED, false, true, 0, why);
-		return;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_CANCELLED:
-		/* We did not ask: treat as a lost attempt. */
-		call_attempt_failed(call, BACKEND_UNAVAILABLE, true, true, 0, why);
-		return;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_FOUND:
-		final = BACKEND_NOT_FOUND;
-		break;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_NOT_RETAINED:
-		final = BACKEND_NOT_RETAINED;
-		break;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_OUTSIDE_RETENTION:
-		final = BACKEND_OUTSIDE_RETENTION;
-		break;
-	case WARRANT__BACKEND__ERROR_CODE__ERROR_UNSUPPORTED:
-		final = BACKEND_UNSUPPORTED;
-		break;
-	default:
-		final = BACKEND_MALFORMED;
-		break;
-	}
-	/* An answer, even "no": the back end is healthy. */
-	breaker_success(be);
-	call_complete(call, final, "%s", why);
-}
-
-/* Results name of a call: "<carrier ref>.<action>.<identifier>". */
-static void
-call_result_name(struct backend_call *call)
-{
-	snprintf(call->result_name, sizeof(call->result_name), "%s.%u.%u",
-	    call->q.carrier_ref, call->q.action_id, call->q.id_index);
-}
-
-static int
-call_writer(struct backend_call *call)
-{
-	if (call->w != NULL)
-		return 0;
-	if (call->set->results == NULL)
-		return -1;
-	call_result_name(call);
-	call->w = results_create(call->set->results, call->result_name);
-	return call->w == NULL ? -1 : 0;
-}
-
-/* Subscriber, Location, PreservationAck: one record, stored. Owns env. */
-static int
-call_small_answer(struct backend_call *call, Warrant__Backend__Envelope *env,
-    const ProtobufCMessage *msg, const char **why)
-{
-	struct backend_set	*set = call->set;
-	size_t			 len = 0;
-
-	if (call->state != CALL_SENT) {
-		backend_frame_free(env);
-		*why = "an answer after records";
-		return -1;
-	}
-	call_detach(call);
-	evtimer_del(call->timer);
-	breaker_success(call->be);
-	call->answer = env;
-	call->count = 1;
-	if (backend_frame_canonical(msg, &set->scratch, &len,
-	    &set->scratch_cap) == -1) {
-		call_complete(call, BACKEND_STORAGE, "out of memory");
-		return 0;
-	}
-	EVP_Digest(set->scratch, len, call->sha256, NULL, EVP_sha256(), NULL);
-	if (call->q.hold) {
-		/* The caller keeps it (carried in the acceptance): no file. */
-		if ((call->held = malloc(len)) == NULL) {
-			call_complete(call, BACKEND_STORAGE, "out of memory");
-			return 0;
-		}
-		memcpy(call->held, set->scratch, len);
-		call->held_len = len;
-		call_complete(call, BACKEND_OK, "answered");
-		return 0;
-	}
-	if (set->results == NULL) {
-		call_complete(call, BACKEND_OK, "answered");
-		return 0;
-	}
-	if (call_writer(call) == -1 ||
-	    results_append(call->w, set->scratch, len) == -1) {
-		call_complete(call, BACKEND_STORAGE, "results store: cannot "
-		    "write");
-		return 0;
-	}
-	finisher_submit(call);
-	return 0;
-}
-
-static bool
-call_answer_fits(const struct backend_call *call,
-    const Warrant__Backend__Envelope *env)
-{
-	switch (env->body_case) {
-	case WARRANT__BACKEND__ENVELOPE__BODY_SUBSCRIBER:
-		return call->q.type == WD_REQ_SUBSCRIBER;
-	case WARRANT__BACKEND__ENVELOPE__BODY_LOCATION:
-		return call->q.type == WD_REQ_LOCATION_RT;
-	case WARRANT__BACKEND__ENVELOPE__BODY_PRESERVATION_ACK:
-		return call->q.type == WD_REQ_PRESERVATION &&
-		    env->preservation_ack->action == (call->q.release ?
-		    WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_UNFREEZE :
-		    WARRANT__BACKEND__PRESERVATION_ACTION__PRESERVATION_FREEZE);
-	case WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_CHUNK:
-	case WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_SUMMARY:
-		return call_is_streamed(call);
-	default:
-		return false;
-	}
-}
-
-/* One chunk: check, re-serialize each record (the digest's form), append. */
-static int
-call_chunk(struct backend_call *call, const Warrant__Backend__RecordsChunk *ch,
-    const char **why)
-{
-	struct backend_set	*set = call->set;
-	Warrant__Backend__Record__KindCase want;
-	size_t			 i, len = 0;
-
-	if (ch->seq != call->next_seq) {
-		*why = "records chunk out of sequence";
-		return -1;
-	}
-	if (ch->n_records > call->conn->max_chunk) {
-		*why = "more records in a chunk than the hello announced";
-		return -1;
-	}
-	want = call->q.type == WD_REQ_RECORDS ?
-	    WARRANT__BACKEND__RECORD__KIND_COMM :
-	    WARRANT__BACKEND__RECORD__KIND_LOCATION;
-	for (i = 0; i < ch->n_records; i++) {
-		if (ch->records[i]->kind_case != want) {
-			*why = "a record of the wrong kind";
-			return -1;
-		}
-		if (backend_frame_canonical(&ch->records[i]->base, &set->scratch,
-		    &len, &set->scratch_cap) == -1) {
-			*why = "records chunk too large";
-			return -1;
-		}
-	}
-	call->next_seq++;
-	call->count += ch->n_records;
-	call->state = CALL_STREAMING;
-	evtimer_del(call->timer);
-	call_arm_deadline(call);	/* progress: the deadline starts again */
-	if (len == 0)
-		return 0;
-	if (call_writer(call) == -1 ||
-	    results_append(call->w, set->scratch, len) == -1)
-		call_complete(call, BACKEND_STORAGE, "results store: cannot "
-		    "write");
-	return 0;
-}
-
-static int
-call_summary(struct backend_call *call, const Warrant__Backend__RecordsSummary *s)
-{
-	uint8_t	sha[32];
-
-	call_detach(call);
-	evtimer_del(call->timer);
-	if (call_writer(call) == -1) {
-		call_complete(call, BACKEND_STORAGE, "results store: cannot "
-		    "write");
-		return 0;
-	}
-	results_writer_sha256(call->w, sha);
-	if (s->count != call->count || s->chunks != call->next_seq ||
-	    CRYPTO_memcmp(s->sha256.data, sha, 32) != 0) {
-		char	why[BACKEND_DETAIL_MAX];
-
-		snprintf(why, sizeof(why), "stream does not match its summary "
-		    "(%llu records in %u chunks received, %llu in %u announced%s)",
-		    (unsigned long long)call->count, call->next_seq,
-		    (unsigned long long)s->count, s->chunks,
-		    CRYPTO_memcmp(s->sha256.data, sha, 32) ? ", digest differs" :
-		    "");
-		call_attempt_failed(call, BACKEND_INTEGRITY, true, true, 0, why);
-		return 0;
-	}
-	breaker_success(call->be);
-	memcpy(call->sha256, sha, sizeof(sha));
-	finisher_submit(call);
-	return 0;
-}
-
-int
-backend_call_frame(struct backend_call *call, Warrant__Backend__Envelope *env,
-    const char **why)
-{
-	int	rc = 0;
-
-	if (env->body_case == WARRANT__BACKEND__ENVELOPE__BODY_ERROR) {
-		call_error(call, env->error);
-		backend_frame_free(env);
-		return 0;
-	}
-	if (!call_answer_fits(call, env)) {
-		*why = "an answer of the wrong kind for its request";
-		backend_frame_free(env);
-		return -1;
-	}
-	switch (env->body_case) {
-	case WARRANT__BACKEND__ENVELOPE__BODY_SUBSCRIBER:
-		return call_small_answer(call, env, &env->subscriber->base, why);
-	case WARRANT__BACKEND__ENVELOPE__BODY_LOCATION:
-		return call_small_answer(call, env, &env->location->base, why);
-	case WARRANT__BACKEND__ENVELOPE__BODY_PRESERVATION_ACK:
-		return call_small_answer(call, env, &env->preservation_ack->base,
-		    why);
-	case WARRANT__BACKEND__ENVELOPE__BODY_RECORDS_CHUNK:
-		rc = call_chunk(call, env->records_chunk, why);
-		break;
-	default:
-		rc = call_summary(call, env->records_summary);
-		break;
-	}
-	backend_frame_free(env);
-	return rc;
-}
-
-/* --- the finisher thread ------------------------------------------------------ */
-
-static void *
-finisher_main(void *arg)
-{
-	struct backend_set	*set = arg;
-	struct backend_call	*call;
-
-	pthread_mutex_lock(&set->fin_lock);
-	for (;;) {
-		while (TAILQ_EMPTY(&set->fin_queue) && !set->fin_stop)
-			pthread_cond_wait(&set->fin_cond, &set->fin_lock);
-		if ((call = TAILQ_FIRST(&set->fin_queue)) == NULL)
-			break;
-		TAILQ_REMOVE(&set->fin_queue, call, entry);
-		pthread_mutex_unlock(&set->fin_lock);
-		call->fin_rc = results_finish(call->w, call->count);
-		call->w = NULL;
-		pthread_mutex_lock(&set->fin_lock);
-		TAILQ_INSERT_TAIL(&set->fin_done, call, entry);
-		if (wd_wake_signal(set->fin_wake) == -1)
-			log_warn("backend: finisher wake-up");
-	}
-	pthread_mutex_unlock(&set->fin_lock);
-	return NULL;
-}
-
-static void
-finisher_collect(struct backend_set *set)
-{
-	struct backend_calls	 done;
-	struct backend_call	*call;
-
-	TAILQ_INIT(&done);
-	pthread_mutex_lock(&set->fin_lock);
-	TAILQ_CONCAT(&done, &set->fin_done, entry);
-	pthread_mutex_unlock(&set->fin_lock);
-	while ((call = TAILQ_FIRST(&done)) != NULL) {
-		TAILQ_REMOVE(&done, call, entry);
-		call->state = CALL_NEW;
-		if (call->fin_rc == 0) {
-			call->stored = true;
-			call_complete(call, BACKEND_OK, "answered");
-		} else
-			call_complete(call, BACKEND_STORAGE, "results store: "
-			    "cannot make the result durable");
-	}
-}
-
-static void
-finisher_wakecb(void *arg)
-{
-	finisher_collect(arg);
-}
-
-static int
-finisher_start(struct backend_set *set)
-{
-	if ((set->fin_wake = wd_wake_new(set->base, finisher_wakecb, set,
-	    0)) == NULL)
-		return -1;
-	if (pthread_create(&set->fin_thread, NULL, finisher_main, set) != 0)
-		return -1;
-	set->fin_started = true;
-	return 0;
-}
-
-static void
-finisher_stop(struct backend_set *set)
-{
-	if (set->fin_started) {
-		pthread_mutex_lock(&set->fin_lock);
-		set->fin_stop = true;
-		pthread_cond_signal(&set->fin_cond);
-		pthread_mutex_unlock(&set->fin_lock);
-		pthread_join(set->fin_thread, NULL);
-		set->fin_started = false;
-		finisher_collect(set);
-	}
-	wd_wake_free(set->fin_wake);
-	set->fin_wake = NULL;
 }
 
 /* --- the set ----------------------------------------------------------------- */
@@ -1045,7 +684,7 @@ backend_set_new(struct event_base *base, const struct wd_conf *conf,
 	TAILQ_INIT(&set->fin_done);
 	pthread_mutex_init(&set->fin_lock, NULL);
 	pthread_cond_init(&set->fin_cond, NULL);
-	if (finisher_start(set) == -1) {
+	if (backend_finisher_start(set) == -1) {
 		log_warn("backend: cannot start the results finisher");
 		backend_set_free(set);
 		return NULL;
@@ -1072,12 +711,12 @@ backend_set_free(struct backend_set *set)
 	if (set == NULL)
 		return;
 	set->freeing = true;
-	finisher_stop(set);	/* durable results are called back as such */
+	backend_finisher_stop(set);	/* durable results are called back as such */
 	while ((call = TAILQ_FIRST(&set->calls)) != NULL) {
 		if (call->state == CALL_DONE)
 			call_run_callback(call);
 		else
-			call_complete(call, BACKEND_CANCELLED, "shutting down");
+			backend_call_complete(call, BACKEND_CANCELLED, "shutting down");
 	}
 	while ((be = TAILQ_FIRST(&set->backends)) != NULL) {
 		TAILQ_REMOVE(&set->backends, be, entry);
@@ -1156,9 +795,9 @@ backend_call(struct backend_set *set, const struct backend_query *q,
 	TAILQ_INSERT_TAIL(&set->calls, call, all);
 	set->npending++;
 	if ((why = query_check(q)) != NULL)
-		call_complete(call, BACKEND_MALFORMED, "%s", why);
+		backend_call_complete(call, BACKEND_MALFORMED, "%s", why);
 	else if ((call->be = set->by_type[q->type]) == NULL)
-		call_complete(call, BACKEND_UNAVAILABLE, "no back end serves %s",
+		backend_call_complete(call, BACKEND_UNAVAILABLE, "no back end serves %s",
 		    wd_reqtype_confname(q->type));
 	else
 		call_attempt(call);
@@ -1194,10 +833,10 @@ backend_store(struct backend_set *set, const struct backend_query *q,
 	EVP_Digest(data, len, call->sha256, NULL, EVP_sha256(), NULL);
 	TAILQ_INSERT_TAIL(&set->calls, call, all);
 	set->npending++;
-	if (call_writer(call) == -1 || results_append(call->w, data, len) == -1)
-		call_complete(call, BACKEND_STORAGE, "results store: cannot write");
+	if (backend_call_writer(call) == -1 || results_append(call->w, data, len) == -1)
+		backend_call_complete(call, BACKEND_STORAGE, "results store: cannot write");
 	else
-		finisher_submit(call);
+		backend_finisher_submit(call);
 	return 0;
 }
 

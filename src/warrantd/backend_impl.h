@@ -161,4 +161,20 @@ void	backend_call_lost(struct backend_call *, const char *why);
 int	backend_call_frame(struct backend_call *, Warrant__Backend__Envelope *,
 	    const char **why);
 
+
+/* Shared by backend.c (calls) and backend_answer.c (answers, finisher). */
+void	backend_call_detach(struct backend_call *);
+void	backend_call_attempt_failed(struct backend_call *,
+	    enum backend_outcome, bool retryable, bool counts,
+	    unsigned retry_after_ms, const char *why);
+void	backend_breaker_success(struct backend *);
+void	backend_call_complete(struct backend_call *, enum backend_outcome,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+bool	backend_call_is_streamed(const struct backend_call *);
+void	backend_call_arm_deadline(struct backend_call *);
+int	backend_finisher_start(struct backend_set *);
+void	backend_finisher_stop(struct backend_set *);
+int	backend_call_writer(struct backend_call *);
+void	backend_finisher_submit(struct backend_call *);
+
 #endif
