@@ -37,7 +37,8 @@
 
 /* One request in flight; owned by intake from intake_request to the answer. */
 struct intake_job {
-	struct conn		*c;
+	struct conn		*c;		/* freed if dead when released */
+	struct server		*srv;
 	struct hi1_request	 req;
 	char			 owner[HI1_ID_LEN + 1];
 	bool			 parsed;
@@ -351,7 +352,7 @@ intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
 static void
 intake_job_free(struct intake_job *j)
 {
-	struct lifecycle *lc = j->c->srv->lifecycle;
+	struct lifecycle *lc = j->srv->lifecycle;	/* j->c may be gone */
 
 	if (j->plan != NULL) {
 		lifecycle_plan_done(lc, j->plan);
@@ -362,17 +363,28 @@ intake_job_free(struct intake_job *j)
 	free(j);
 }
 
-/* The end of a request: answer it, unless its client has gone. */
+/*
+ * The end of a request: answer it, unless its client has gone (the edge
+ * watches for a hang-up while the request is busy, server.c). Results
+ * carried in the answer are delivered only if the answer is written: then
+ * their stored copies go. A client gone before its results were recorded
+ * as carried leaves them to the lifecycle (packaged for GET, as after
+ * answer-within); one gone after that record was durable is recorded as
+ * not delivered, and the copies stay for GET.
+ */
 static void
 intake_finish(struct intake_job *j)
 {
-	struct server	*srv = j->c->srv;
+	struct server	*srv = j->srv;
 	bool		 dead = conn_release_if_dead(j->c);
 
 	if (!dead)
 		intake_answer(j);
+	else if (j->deliver)
+		lifecycle_undelivered(srv->lifecycle, j->owner, j->ref,
+		    j->deliveries, j->ndeliveries);
 	/* Delivered and recorded as such: the stored copies are not needed. */
-	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
+	for (size_t i = 0; !dead && j->deliver && i < j->ndeliveries; i++)
 		if (j->deliveries[i].recorded)
 			purge_queue(srv->purge, j->deliveries[i].result_name);
 	/* Claims end: whatever was not delivered, the lifecycle delivers. */
@@ -427,6 +439,9 @@ intake_results_ready(struct dispatch_delivery *v, size_t n, void *arg)
 
 	j->deliveries = v;
 	j->ndeliveries = v ? n : 0;
+	if (j->ndeliveries > 0 && j->c->dead)
+		log_info("%s: the client hung up before its answer: its results "
+		    "are not carried, they are kept for GET", j->ref);
 	if (j->ndeliveries == 0 || j->c->dead)
 		intake_finish(j);
 	else
@@ -509,7 +524,7 @@ intake_new_ref(struct intake_job *j, int64_t now)
 static void
 intake_decide_change(struct intake_job *j, int64_t now)
 {
-	struct lifecycle *lc = j->c->srv->lifecycle;
+	struct lifecycle *lc = j->srv->lifecycle;	/* j->c may be gone */
 
 	if ((j->plan = calloc(1, sizeof(*j->plan))) == NULL) {
 		wd_error_set(&j->err, WD_ERR_INTERNAL, "out of memory");
@@ -708,6 +723,7 @@ intake_request(struct conn *c, char *body, size_t len)
 		return;
 	}
 	j->c = c;
+	j->srv = srv;
 	EVP_Digest(body, len, j->body_sha256, NULL, EVP_sha256(), NULL);
 	if (!journal_healthy(srv->journal)) {
 		/* Nothing can be recorded, so nothing is decided: retry later. */
