@@ -37,7 +37,8 @@
 
 /* One request in flight; owned by intake from intake_request to the answer. */
 struct intake_job {
-	struct conn		*c;
+	struct conn		*c;		/* freed if dead when released */
+	struct server		*srv;
 	struct hi1_request	 req;
 	char			 owner[HI1_ID_LEN + 1];
 	bool			 parsed;
@@ -351,7 +352,7 @@ intake_receipt(struct conn *c, const struct journal_receipt *rcpt)
 static void
 intake_job_free(struct intake_job *j)
 {
-	struct lifecycle *lc = j->c->srv->lifecycle;
+	struct lifecycle *lc = j->srv->lifecycle;	/* j->c may be gone */
 
 	if (j->plan != NULL) {
 		lifecycle_plan_done(lc, j->plan);
@@ -362,20 +363,41 @@ intake_job_free(struct intake_job *j)
 	free(j);
 }
 
-/* The end of a request: answer it, unless its client has gone. */
+/*
+ * The end of a request: answer it, unless its client has gone (the edge
+ * watches for a hang-up while the request is busy, server.c). Results
+ * carried in the answer are delivered only if the answer is written: then
+ * their stored copies go. A client gone before its results were recorded
+ * as carried leaves them to the lifecycle (packaged for GET, as after
+ * answer-within); one gone after that record was durable is recorded as
+ * not delivered, and the copies stay for GET.
+ */
 static void
 intake_finish(struct intake_job *j)
 {
-	struct server	*srv = j->c->srv;
+	struct server	*srv = j->srv;
 	bool		 dead = conn_release_if_dead(j->c);
 
 	if (!dead)
 		intake_answer(j);
+	else if (j->deliver) {
+		lifecycle_undelivered(srv->lifecycle, j->owner, j->ref,
+		    j->deliveries, j->ndeliveries);
+		/*
+		 * Recorded as delivered one journal write before the client
+		 * was found gone: a held result (no stored copy) is stored
+		 * by lifecycle_release as if its delivery were not recorded,
+		 * so that "kept for GET" holds.
+		 */
+		for (size_t i = 0; i < j->ndeliveries; i++)
+			if (j->deliveries[i].held != NULL)
+				j->deliveries[i].recorded = false;
+	}
 	/*
 	 * Delivered and recorded as such: a stored copy is not needed (a held
 	 * result has none: lifecycle_release stores only what was not).
 	 */
-	for (size_t i = 0; j->deliver && i < j->ndeliveries; i++)
+	for (size_t i = 0; !dead && j->deliver && i < j->ndeliveries; i++)
 		if (j->deliveries[i].recorded &&
 		    j->deliveries[i].result_name[0] != '\0')
 			purge_queue(srv->purge, j->deliveries[i].result_name);
@@ -431,6 +453,9 @@ intake_results_ready(struct dispatch_delivery *v, size_t n, void *arg)
 
 	j->deliveries = v;
 	j->ndeliveries = v ? n : 0;
+	if (j->ndeliveries > 0 && j->c->dead)
+		log_info("%s: the client hung up before its answer: its results "
+		    "are not carried, they are kept for GET", j->ref);
 	if (j->ndeliveries == 0 || j->c->dead)
 		intake_finish(j);
 	else
@@ -513,7 +538,7 @@ intake_new_ref(struct intake_job *j, int64_t now)
 static void
 intake_decide_change(struct intake_job *j, int64_t now)
 {
-	struct lifecycle *lc = j->c->srv->lifecycle;
+	struct lifecycle *lc = j->srv->lifecycle;	/* j->c may be gone */
 
 	if ((j->plan = calloc(1, sizeof(*j->plan))) == NULL) {
 		wd_error_set(&j->err, WD_ERR_INTERNAL, "out of memory");
@@ -712,6 +737,7 @@ intake_request(struct conn *c, char *body, size_t len)
 		return;
 	}
 	j->c = c;
+	j->srv = srv;
 	EVP_Digest(body, len, j->body_sha256, NULL, EVP_sha256(), NULL);
 	if (!journal_healthy(srv->journal)) {
 		/* Nothing can be recorded, so nothing is decided: retry later. */

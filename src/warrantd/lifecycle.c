@@ -2660,6 +2660,34 @@ lifecycle_delivered_record(struct lifecycle *lc, const char *owner,
 	return k;
 }
 
+/*
+ * Quick results recorded as carried in an answer that was then never
+ * written: the client hung up after that record was durable. One record
+ * says so, naming each task and its part; the caller keeps the stored
+ * copies (the part's GET hands them over, the keep sweep ends them).
+ */
+void
+lifecycle_undelivered(struct lifecycle *lc, const char *owner,
+    const char *ref, const struct dispatch_delivery *v, size_t n)
+{
+	struct lc_rec	*r;
+
+	if ((r = lc_rec_new(WARRANT__EVENT_TYPE__EVENT_DELIVERY_FAILED, owner,
+	    ref, "carried in the acceptance, not delivered: the client hung "
+	    "up before the answer was written; kept for GET")) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].recorded) {
+			lc_rec_object(r, v[i].task_oid);
+			lc_rec_object(r, v[i].part_oid);
+		}
+	log_warnx("%s: the client hung up before the answer carrying its "
+	    "results was written: recorded as not delivered", ref);
+	if (lc_emit(lc, r, NULL, NULL) == -1)
+		log_warnx("%s: results not delivered, and the journal could not "
+		    "record it", ref);
+}
+
 void
 lifecycle_release(struct lifecycle *lc, const char *owner,
     const struct dispatch_delivery *v, size_t n)

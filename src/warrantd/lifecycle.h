@@ -140,6 +140,9 @@ size_t	lifecycle_delivered_record(struct lifecycle *, const char *owner,
 void	lifecycle_record_free(void *storage);
 void	lifecycle_release(struct lifecycle *, const char *owner,
 	    const struct dispatch_delivery *, size_t n);
+/* Recorded as carried, but the client hung up before the answer was written. */
+void	lifecycle_undelivered(struct lifecycle *, const char *owner,
+	    const char *ref, const struct dispatch_delivery *, size_t n);
 
 /*
  * A reading message (GET, LIST): the answers, the parts whose data it hands

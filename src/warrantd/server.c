@@ -882,9 +882,20 @@ conn_recheck_dates(struct conn *c)
 }
 
 /*
- * A complete request goes to intake or auditapi: reading pauses (one request
- * at a time), the deadline stops (the wait is ours now), and a connection
- * from before a reload has its certificate checked again.
+ * While a request is busy the read side stays watched, so that a client
+ * that hangs up (EOF, a TLS close_notify, a reset) is noticed before its
+ * answer is written: conn_eventcb marks it dead and the handler keeps what
+ * the answer would have carried (intake.c). Nothing read meanwhile is
+ * parsed (one request at a time): a pipelined next request waits in the
+ * input buffer, at most CONN_BUSY_HELD bytes of it; beyond that reading
+ * pauses (the high watermark) until the answer is written.
+ */
+#define CONN_BUSY_HELD	(16 * 1024)
+
+/*
+ * A complete request goes to intake or auditapi: parsing pauses, the
+ * deadline stops (the wait is ours now), and a connection from before a
+ * reload has its certificate checked again.
  */
 static void
 conn_begin_busy(struct conn *c)
@@ -892,7 +903,8 @@ conn_begin_busy(struct conn *c)
 	c->state = CONN_BUSY;
 	c->requests++;
 	c->srv->nbusy++;
-	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_BUSY_HELD);
+	bufferevent_enable(c->bev, EV_READ);
 	evtimer_del(c->timer);
 	if (conn_reverify(c) == -1)
 		log_info("conn %llu from %s: certificate no longer accepted after "
@@ -1206,6 +1218,8 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		conn_linger_read(c, in);
 		return;
 	}
+	if (c->state == CONN_BUSY)
+		return;		/* held, bounded, read after the answer */
 	if (c->state == CONN_HEAD && evbuffer_get_length(in) > 0 && !c->saw_bytes) {
 		c->saw_bytes = true;
 		conn_idle_leave(c);
@@ -1263,6 +1277,7 @@ conn_respond_sent(struct conn *c)
 {
 	c->state = CONN_WRITING;
 	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	/* A client that does not read its answer is dropped too. */
 	conn_arm(c, c->gen->conf->limits.request_timeout_ms);
 }
@@ -1444,6 +1459,9 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	conn_log_tls_errors(c);
 	if (c->state == CONN_BUSY) {
+		log_info("conn %llu from %s: the client hung up while its request "
+		    "was busy: no answer will be written", (unsigned long long)c->id,
+		    c->peer);
 		c->dead = true;		/* intake will free it */
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		return;

@@ -64,7 +64,7 @@ enum conn_state {
 	CONN_HANDSHAKE = 0,	/* not authenticated yet */
 	CONN_HEAD,		/* waiting for (the rest of) a request head */
 	CONN_BODY,		/* waiting for Content-Length bytes */
-	CONN_BUSY,		/* request handed to intake, reading paused */
+	CONN_BUSY,		/* request handed on; read only for a hang-up */
 	CONN_WRITING,		/* response queued */
 	CONN_LINGER		/* answered early; discarding the unread body */
 };

@@ -33,7 +33,11 @@
 #define TALLY_ANSWERED		0	/* outcome index: results ready */
 #define TALLY_ACCEPTED		0	/* asked[] outcome: accepted */
 #define TALLY_REFUSED		1
-/* lifecycle.c writes this detail on results carried in the acceptance. */
+/*
+ * lifecycle.c writes this detail on results carried in the acceptance, and
+ * begins with it that of an EVENT_DELIVERY_FAILED for such results whose
+ * answer was never written (lifecycle_undelivered).
+ */
 #define TALLY_AT_ONCE		"carried in the acceptance"
 
 static const double tally_le[] = {	/* seconds: a minute .. two days */
@@ -167,7 +171,10 @@ tally_record(struct tally *t, const Warrant__Record *rec, struct store *st)
 		out = TALLY_REFUSED;
 		break;
 	case WARRANT__EVENT_TYPE__EVENT_DELIVERY_FAILED:
-		t->push_failed++;
+		/* Not a push: an answer that carried results was not written. */
+		if (rec->detail == NULL || strncmp(rec->detail, TALLY_AT_ONCE,
+		    strlen(TALLY_AT_ONCE)) != 0)
+			t->push_failed++;
 		break;
 	default:
 		break;
