@@ -33,7 +33,7 @@
 #define TALLY_ANSWERED		0	/* outcome index: results ready */
 #define TALLY_ACCEPTED		0	/* asked[] outcome: accepted */
 #define TALLY_REFUSED		1
-/* lifecycle.c writes this detail on results carried in the acceptance. */
+/* lifecycle_plan.c writes this detail on results carried in the acceptance. */
 #define TALLY_AT_ONCE		"carried in the acceptance"
 
 static const double tally_le[] = {	/* seconds: a minute .. two days */
