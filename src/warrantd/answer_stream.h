@@ -6,7 +6,7 @@
  * authenticated (AES-GCM) and encoded as base64 straight into the output
  * buffer, then the text after it, and so on. The server asks for more as
  * its output drains (server.c, conn_respond_stream). A pushed part's
- * DELIVER is streamed the same way (lifecycle.c lc_push_part, push.c
+ * DELIVER is streamed the same way (lifecycle_deliver.c lc_push_part, push.c
  * push_send_body): there, an answer cut short is a failed DELIVER.
  *
  * Memory per answer, whatever the size of its parts: one chunk of each
@@ -22,7 +22,7 @@
  * part whose size differs from the one announced, ends the answer there:
  * the connection is closed before Content-Length is reached, so no client
  * can take a partial or altered part for a whole one. The first chunk is
- * authenticated before the answer begins (lifecycle.c, lc_open_part):
+ * authenticated before the answer begins (lifecycle_deliver.c, lc_open_part):
  * what fails there is answered as an error.
  */
 #ifndef WD_ANSWER_STREAM_H

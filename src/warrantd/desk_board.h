@@ -33,7 +33,8 @@ json_t	*desk_board_urgent(const struct desk_env *, const struct wd_conf *,
 json_t	*desk_board_stats(const struct desk_env *, const char *query,
 	    int64_t now, int *status);
 
-/* desk.c's: ISO 8601 UTC of µs (JSON null for 0); an official's id. */
+/* desk.c's: ISO 8601 UTC of µs (JSON null for 0); desk_queue.c's: an
+ * official's id. */
 json_t		*desk_time(int64_t us);
 const char	*desk_official_id(const struct wd_conf *, const char *hex);
 

@@ -34,7 +34,7 @@
 #define TALLY_ACCEPTED		0	/* asked[] outcome: accepted */
 #define TALLY_REFUSED		1
 /*
- * lifecycle.c writes this detail on results carried in the acceptance, and
+ * lifecycle_plan.c writes this detail on results carried in the acceptance, and
  * begins with it that of an EVENT_DELIVERY_FAILED for such results whose
  * answer was never written (lifecycle_undelivered).
  */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # push-stream.sh — a pushed DELIVER whose part is streamed from the results
-# store (src/warrantd/lifecycle.c lc_push_part, src/warrantd/answer_stream.c, push_send_body
+# store (src/warrantd/lifecycle_deliver.c lc_push_part, src/warrantd/answer_stream.c, push_send_body
 # in src/warrantd/push.c), end to end: warrantd pushes a result of 3000 records for
 # one line (parts of up to 1 MiB, each stored in 48 KiB chunks) to
 # `warrantctl receive`, which is down at first (so that a stored part can
