@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lifecycle_int.h"
+#include "log.h"
 #include "store.h"
 
 /* ---- planning a changing message ----------------------------------------- */
