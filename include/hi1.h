@@ -246,13 +246,6 @@ struct _xmlDoc;
 int	hi1_validate(const struct hi1_schema *, struct _xmlDoc *,
 	    struct wd_error *err);
 
-/*
- * Times are read and written by the shared library (wd_time.h). The old
- * names stay until the branches of issue 12 have merged, then go.
- */
-#define hi1_parse_time(s, us)		wd_time_parse((s), (us))
-#define hi1_format_time(us, b, l)	wd_time_format((us), (b), (l))
-#define hi1_format_time_s(us, b, l)	wd_time_format_s((us), (b), (l))
 /* 15 digits, the last the Luhn digit of the others (wd_luhn.h). */
 int	hi1_imei_luhn_ok(const char *digits15);
 /* id->type and id->value checked as in a request (addr, port filled): 0 or -1. */
