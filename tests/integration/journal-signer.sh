@@ -74,34 +74,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP (part): $test_name: not root: the key search in the processes' memory did not run" >&2
 else
 	command -v python3 >/dev/null || fail "no python3"
-	openssl pkey -in "$DIR/journal.key" -outform DER 2>/dev/null | tail -c 32 >"$work/sign.raw"
-	[ "$(wc -c <"$work/sign.raw")" -eq 32 ] || fail "cannot read the signing key's 32 bytes"
-	cp "$DIR/results.key" "$work/results.raw"
-	cat >"$work/memscan.py" <<'PY'
-import re, sys
-# memscan.py PID KEYFILE...: for each key, "found" or "absent" in PID's memory.
-pid, keys = sys.argv[1], [open(k, 'rb').read() for k in sys.argv[2:]]
-found = [False] * len(keys)
-with open('/proc/%s/maps' % pid) as maps, open('/proc/%s/mem' % pid, 'rb', 0) as mem:
-    for line in maps:
-        m = re.match(r'([0-9a-f]+)-([0-9a-f]+) (\S+)', line)
-        lo, hi, perms = int(m.group(1), 16), int(m.group(2), 16), m.group(3)
-        if perms[0] != 'r' or '[vvar]' in line or hi - lo > (1 << 34):
-            continue
-        for off in range(lo, hi, 1 << 24):
-            try:
-                mem.seek(off)
-                chunk = mem.read(min(hi, off + (1 << 24) + 64) - off)
-            except (OSError, ValueError, OverflowError):
-                break
-            for i, k in enumerate(keys):
-                found[i] = found[i] or k in chunk
-print(' '.join('found' if f else 'absent' for f in found))
-PY
-	got=$(python3 "$work/memscan.py" "$s" "$work/sign.raw") ||
+	key_bytes "$work"
+	got=$(memscan "$s" "$work/sign.raw") ||
 	    fail "cannot read the signer's memory"
 	[ "$got" = found ] || fail "the signing key is not in the signer's memory: the search is broken"
-	got=$(python3 "$work/memscan.py" "$pid" "$work/sign.raw" "$work/results.raw") ||
+	got=$(memscan "$pid" "$work/sign.raw" "$work/results.raw") ||
 	    fail "cannot read warrantd's memory"
 	[ "$got" = "absent found" ] ||
 	    fail "warrantd's memory (signing key, results key): $got, expected absent found"

@@ -274,3 +274,18 @@ INSERT INTO cdr SELECT $sub, t.service, t.direction, t.other, $s_us + n.i * $ste
 COMMIT;
 SQL
 }
+
+# --- keys in memory (parsers.sh, journal-signer.sh) ----------------------------
+
+# key_bytes DIR: DIR/sign.raw, the journal signing key's 32 private bytes,
+# and DIR/results.raw, the results key, as a memory search looks for them.
+key_bytes() {
+	openssl pkey -in "$DIR/journal.key" -outform DER 2>/dev/null | tail -c 32 >"$1/sign.raw"
+	[ "$(wc -c <"$1/sign.raw")" -eq 32 ] || fail "cannot read the signing key's 32 bytes"
+	cp "$DIR/results.key" "$1/results.raw"
+}
+
+# memscan PID KEYFILE...: "found" or "absent" for each key in PID's memory.
+memscan() {
+	python3 "$TOP_SRCDIR/tests/integration/memscan.py" "$@"
+}

@@ -123,9 +123,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP (part): $test_name: not root: the key search in the workers' memory did not run" >&2
 	pass
 fi
-openssl pkey -in "$DIR/journal.key" -outform DER 2>/dev/null | tail -c 32 >"$DIR/sign.raw"
-[ "$(wc -c <"$DIR/sign.raw")" -eq 32 ] || fail "cannot read the signing key's 32 bytes"
-cp "$DIR/results.key" "$DIR/results.raw"
+key_bytes "$DIR"
 # Restarted, so that warrantd's workers are the ones it started itself.
 "$TOP_SRCDIR/tests/stack" stop "$DIR" >/dev/null
 sed -i 's/^parsers 1$/parsers 2/' "$DIR/warrantd.conf"
@@ -134,40 +132,19 @@ pid=$(cat "$DIR/warrantd.pid")
 served
 workers=$(pgrep -P "$pid" -x warrantd-parser | tr '\n' ' ')
 [ "$(wc -w <<<"$workers")" -eq 2 ] || fail "expected 2 workers, found: $workers"
-cat >"$DIR/memscan.py" <<'PY'
-import re, sys
-# memscan.py PID KEYFILE...: for each key, "found" or "absent" in PID's memory.
-pid, keys = sys.argv[1], [open(k, 'rb').read() for k in sys.argv[2:]]
-found = [False] * len(keys)
-with open('/proc/%s/maps' % pid) as maps, open('/proc/%s/mem' % pid, 'rb', 0) as mem:
-    for line in maps:
-        m = re.match(r'([0-9a-f]+)-([0-9a-f]+) (\S+)', line)
-        lo, hi, perms = int(m.group(1), 16), int(m.group(2), 16), m.group(3)
-        if perms[0] != 'r' or '[vvar]' in line or hi - lo > (1 << 34):
-            continue
-        for off in range(lo, hi, 1 << 24):
-            try:
-                mem.seek(off)
-                chunk = mem.read(min(hi, off + (1 << 24) + 64) - off)
-            except (OSError, ValueError, OverflowError):
-                break
-            for i, k in enumerate(keys):
-                found[i] = found[i] or k in chunk
-print(' '.join('found' if f else 'absent' for f in found))
-PY
 # The search works: warrantd holds the results key, its signer child the
 # signing key (tests/integration/journal-signer.sh checks where it is not).
-got=$(python3 "$DIR/memscan.py" "$pid" "$DIR/results.raw") ||
+got=$(memscan "$pid" "$DIR/results.raw") ||
     fail "cannot read warrantd's memory"
 [ "$got" = "found" ] ||
     fail "the results key was not found in warrantd's own memory: the search is broken"
 signer=$(pgrep -P "$pid" -x warrantd-signer) || fail "no signer under warrantd $pid"
-got=$(python3 "$DIR/memscan.py" "$signer" "$DIR/sign.raw") ||
+got=$(memscan "$signer" "$DIR/sign.raw") ||
     fail "cannot read the signer's memory"
 [ "$got" = "found" ] ||
     fail "the signing key was not found in the signer's memory: the search is broken"
 for w in $workers; do
-	got=$(python3 "$DIR/memscan.py" "$w" "$DIR/sign.raw" "$DIR/results.raw") ||
+	got=$(memscan "$w" "$DIR/sign.raw" "$DIR/results.raw") ||
 	    fail "cannot read worker $w's memory"
 	[ "$got" = "absent absent" ] ||
 	    fail "worker $w holds a key (signing, results: $got)"
